@@ -1,0 +1,131 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { childOptions, requireArg, tenantLabels } from "./common.ts";
+
+/** Pods with this label may reach the internet (connectors to customers' sources). */
+export const INTERNET_EGRESS_LABEL = "matih.ai/internet-egress";
+/** Pod label values of workloads that must watch the Kubernetes API. */
+export const KUBE_API_CLIENTS = ["ingress-nginx", "prometheus"] as const;
+
+/** Private ranges internet egress never reaches, so a connector cannot reach other tenants' pods. */
+const PRIVATE_RANGES = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "100.64.0.0/10"];
+
+export interface NetworkIsolationArgs {
+  /** Tenant slug; the ingress controller's namespace is matched by the `matih.ai/tenant-slug` label. Required. */
+  slug: string;
+  /** The tenant namespace. Required. */
+  namespace: pulumi.Input<string>;
+  /** Namespace of the control plane, reachable by egress. Required. */
+  controlPlaneNamespace: string;
+  /** CIDRs of database endpoints (shared instance, dedicated servers), reachable on `databasePort`. Required, at least one. */
+  databaseCidrs: readonly string[];
+  /** Port of the database endpoints. Default 5432. */
+  databasePort?: number;
+  /** Namespace and pod labels of the cluster DNS. Required. */
+  dns: { namespace: string; podLabels: Record<string, string> };
+  /** CIDRs of the Kubernetes API server, reachable by the ingress controller and Prometheus. Required, at least one. */
+  apiServerCidrs: readonly string[];
+  /** Platform namespaces telemetry goes to (Loki, Tempo, Alertmanager, Prometheus federation). Default none. */
+  telemetryNamespaces?: readonly string[];
+}
+
+const byNamespaceName = (ns: pulumi.Input<string>) => ({ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": ns } } });
+
+/**
+ * Phase 4, CONFIGURE_NETWORKING: the three ingress policies of the
+ * provisioning flow plus the egress rules that complete the isolation table:
+ * other tenants blocked both ways, the namespace open to itself, the ingress
+ * controller reachable from outside and able to reach the services, egress to
+ * the control plane, the databases and cluster DNS, and the internet only for
+ * pods labelled as connectors.
+ */
+export class NetworkIsolation extends pulumi.ComponentResource {
+  public readonly policyNames: pulumi.Output<string[]>;
+
+  constructor(name: string, args: NetworkIsolationArgs, opts: pulumi.ComponentResourceOptions = {}) {
+    super("matih:networking:NetworkIsolation", name, {}, opts);
+    const child = (extra: pulumi.CustomResourceOptions = {}) => childOptions(this, opts, extra);
+    const C = "NetworkIsolation";
+    requireArg(args.databaseCidrs.length > 0, C, "databaseCidrs must name at least one CIDR: without it the tenant cannot reach its database");
+    requireArg(args.apiServerCidrs.length > 0, C, "apiServerCidrs must name at least one CIDR: the ingress controller watches the API");
+    requireArg(Object.keys(args.dns.podLabels).length > 0, C, "dns.podLabels must select the cluster DNS pods");
+
+    const namespace = args.namespace;
+    const labels = tenantLabels(args.slug, "networking");
+    const dbPort = args.databasePort ?? 5432;
+    const names: pulumi.Output<string>[] = [];
+    const policy = (role: string, policyName: string, spec: k8s.types.input.networking.v1.NetworkPolicySpec) => {
+      const p = new k8s.networking.v1.NetworkPolicy(`${name}-${role}`, { metadata: { name: policyName, namespace, labels }, spec }, child());
+      names.push(p.metadata.name);
+      return p;
+    };
+
+    // The three policies of the provisioning flow, as written there.
+    policy("default-deny-ingress", "default-deny-ingress", { podSelector: {}, policyTypes: ["Ingress"] });
+    policy("allow-same-namespace", "allow-same-namespace", { podSelector: {}, ingress: [{ from: [{ podSelector: {} }] }] });
+    policy("allow-ingress-controller", "allow-ingress-controller", {
+      podSelector: {},
+      ingress: [{
+        from: [{
+          namespaceSelector: { matchLabels: { "matih.ai/tenant-slug": args.slug } },
+          podSelector: { matchLabels: { "app.kubernetes.io/name": "ingress-nginx" } },
+        }],
+      }],
+    });
+
+    // The controller is the tenant's front door: the load balancer forwards client traffic to it.
+    policy("allow-external-to-ingress-controller", "allow-external-to-ingress-controller", {
+      podSelector: { matchLabels: { "app.kubernetes.io/name": "ingress-nginx" } },
+      policyTypes: ["Ingress"],
+      ingress: [{ from: [{ ipBlock: { cidr: "0.0.0.0/0" } }], ports: [{ protocol: "TCP", port: 80 }, { protocol: "TCP", port: 443 }] }],
+    });
+
+    // Egress: deny by default, then open what the isolation table allows.
+    policy("default-deny-egress", "default-deny-egress", { podSelector: {}, policyTypes: ["Egress"] });
+    policy("allow-egress-same-namespace", "allow-egress-same-namespace", { podSelector: {}, policyTypes: ["Egress"], egress: [{ to: [{ podSelector: {} }] }] });
+    policy("allow-egress-dns", "allow-egress-dns", {
+      podSelector: {},
+      policyTypes: ["Egress"],
+      egress: [{
+        to: [{ ...byNamespaceName(args.dns.namespace), podSelector: { matchLabels: args.dns.podLabels } }],
+        ports: [{ protocol: "UDP", port: 53 }, { protocol: "TCP", port: 53 }],
+      }],
+    });
+    policy("allow-egress-control-plane", "allow-egress-control-plane", {
+      podSelector: {},
+      policyTypes: ["Egress"],
+      egress: [{ to: [byNamespaceName(args.controlPlaneNamespace)] }],
+    });
+    policy("allow-egress-database", "allow-egress-database", {
+      podSelector: {},
+      policyTypes: ["Egress"],
+      egress: [{ to: args.databaseCidrs.map((cidr) => ({ ipBlock: { cidr } })), ports: [{ protocol: "TCP", port: dbPort }] }],
+    });
+    policy("allow-egress-kube-api", "allow-egress-kube-api", {
+      podSelector: { matchExpressions: [{ key: "app.kubernetes.io/name", operator: "In", values: [...KUBE_API_CLIENTS] }] },
+      policyTypes: ["Egress"],
+      egress: [{ to: args.apiServerCidrs.map((cidr) => ({ ipBlock: { cidr } })), ports: [{ protocol: "TCP", port: 443 }, { protocol: "TCP", port: 6443 }] }],
+    });
+    if (args.telemetryNamespaces && args.telemetryNamespaces.length > 0) {
+      policy("allow-egress-telemetry", "allow-egress-telemetry", {
+        podSelector: {},
+        policyTypes: ["Egress"],
+        egress: [{ to: args.telemetryNamespaces.map(byNamespaceName) }],
+      });
+      // The platform's Grafana reads the tenant Prometheus; nothing else from those namespaces gets in.
+      policy("allow-telemetry-to-prometheus", "allow-telemetry-to-prometheus", {
+        podSelector: { matchLabels: { "app.kubernetes.io/name": "prometheus" } },
+        policyTypes: ["Ingress"],
+        ingress: [{ from: args.telemetryNamespaces.map(byNamespaceName), ports: [{ protocol: "TCP", port: 9090 }] }],
+      });
+    }
+    policy("allow-connector-internet-egress", "allow-connector-internet-egress", {
+      podSelector: { matchLabels: { [INTERNET_EGRESS_LABEL]: "true" } },
+      policyTypes: ["Egress"],
+      egress: [{ to: [{ ipBlock: { cidr: "0.0.0.0/0", except: PRIVATE_RANGES } }] }],
+    });
+
+    this.policyNames = pulumi.all(names);
+    this.registerOutputs({ policyNames: this.policyNames });
+  }
+}

@@ -1,0 +1,177 @@
+import * as pulumi from "@pulumi/pulumi";
+import { cloudMocks } from "./cloud-mocks.ts";
+import { phaseOfUrn, type PhaseName } from "./phases.ts";
+import { PROJECT_NAME, tenantProgram, type TenantProgramOptions } from "./tenant-program.ts";
+import type { PlatformSettings } from "./settings.ts";
+import type { TenantSpec } from "./spec.ts";
+
+/** Printed in place of every secret value. */
+export const SECRET_PLACEHOLDER = "[secret]";
+
+export interface RenderedResource {
+  readonly urn: string;
+  /** Pulumi type token, e.g. `kubernetes:core/v1:Namespace`. */
+  readonly type: string;
+  readonly name: string;
+  /** The phase this resource belongs to; null for providers. */
+  readonly phase: { readonly number: number; readonly name: PhaseName } | null;
+  /** URN of the parent resource; null at the top of the stack. */
+  readonly parent: string | null;
+  /** URNs this resource waits for (explicit `dependsOn` and input dependencies). */
+  readonly dependsOn: readonly string[];
+  /** False for component resources (the phases themselves). */
+  readonly custom: boolean;
+  /** True for resources the program reads rather than creates. */
+  readonly read: boolean;
+  /** URN of the explicit provider, if one was given. */
+  readonly provider: string | null;
+  /** Inputs as sent to the engine, secrets replaced by "[secret]". */
+  readonly inputs: Record<string, unknown>;
+  /** Registered outputs of components; empty for custom resources. */
+  readonly outputs: Record<string, unknown>;
+}
+
+export interface RenderResult {
+  readonly tenant: TenantSpec;
+  readonly lastPhase: number;
+  readonly resources: readonly RenderedResource[];
+  /** Stack outputs, secrets replaced by "[secret]". */
+  readonly outputs: Record<string, unknown>;
+}
+
+const SIG_KEY = "4dabf18193072939515e22adb298388d";
+const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
+const RESOURCE_SIG = "5cf8f73096256a8f31e491e813e4eb8e";
+const STACK_TYPE = "pulumi:pulumi:Stack";
+
+/**
+ * The mock monitor prefixes top-level resources' types with the stack's type;
+ * the engine does not. Strip it so rendered URNs match those in real state.
+ */
+function engineUrn(urn: string): string {
+  return urn.replace(`::${STACK_TYPE}$`, "::");
+}
+
+/**
+ * Turns the wire form of engine properties into plain JSON: secrets become
+ * "[secret]", resource references become their URN, unknowns become null.
+ */
+export function redactWireValue(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(redactWireValue);
+  if (value !== null && typeof value === "object") {
+    const obj = value as Record<string, unknown>;
+    const sig = obj[SIG_KEY];
+    if (sig === SECRET_SIG) return SECRET_PLACEHOLDER;
+    if (sig === RESOURCE_SIG) return obj.urn;
+    if (sig !== undefined) return obj.value === undefined ? null : redactWireValue(obj.value);
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(obj)) out[k] = redactWireValue(v);
+    return out;
+  }
+  if (value === "04da6b54-80e4-46f7-96ec-b56ff0331ba9") return null; // unknown during preview
+  return value;
+}
+
+interface Captured {
+  urn: string;
+  type: string;
+  name: string;
+  parent: string | null;
+  dependsOn: string[];
+  custom: boolean;
+  read: boolean;
+  provider: string | null;
+  inputs: Record<string, unknown>;
+  outputs: Record<string, unknown>;
+}
+
+function providerUrn(ref: string | undefined): string | null {
+  if (!ref) return null;
+  return ref.split("::").slice(0, -1).join("::") || ref;
+}
+
+/** Serialises renders: Pulumi's runtime state is global to the process. */
+let queue: Promise<unknown> = Promise.resolve();
+
+/**
+ * Runs the tenant program under Pulumi's mock runtime and returns every
+ * resource it declares, in registration order, without touching any cloud,
+ * cluster or Pulumi CLI. Validation errors surface before any resource exists.
+ */
+export function renderTenant(spec: TenantSpec, settings: PlatformSettings, options: TenantProgramOptions = {}): Promise<RenderResult> {
+  const run = queue.then(() => renderNow(spec, settings, options));
+  queue = run.catch(() => undefined);
+  return run;
+}
+
+async function renderNow(spec: TenantSpec, settings: PlatformSettings, options: TenantProgramOptions): Promise<RenderResult> {
+  const captured = new Map<string, Captured>();
+  await pulumi.runtime.setMocks(cloudMocks(spec), PROJECT_NAME, spec.slug, false);
+  const monitor = pulumi.runtime.getMonitor() as unknown as {
+    registerResource(req: any, cb: (err: any, res: any) => void): Promise<void>;
+    readResource(req: any, cb: (err: any, res: any) => void): Promise<void>;
+    registerResourceOutputs(req: any, cb: (err: any, res: any) => void): void;
+  };
+  const record = (req: any, read: boolean) => (err: any, res: any) => {
+    if (!err && res) {
+      const urn: string = res.getUrn();
+      captured.set(urn, {
+        urn,
+        type: req.getType(),
+        name: req.getName(),
+        parent: req.getParent() || null,
+        dependsOn: [...new Set<string>(req.getDependenciesList())],
+        custom: read ? true : req.getCustom(),
+        read,
+        provider: providerUrn(req.getProvider()),
+        inputs: redactWireValue((read ? req.getProperties() : req.getObject())?.toJavaScript() ?? {}) as Record<string, unknown>,
+        outputs: {},
+      });
+    }
+  };
+  const register = monitor.registerResource.bind(monitor);
+  const read = monitor.readResource.bind(monitor);
+  const registerOutputs = monitor.registerResourceOutputs.bind(monitor);
+  monitor.registerResource = (req, cb) => register(req, (err, res) => { record(req, false)(err, res); cb(err, res); });
+  monitor.readResource = (req, cb) => read(req, (err, res) => { record(req, true)(err, res); cb(err, res); });
+  monitor.registerResourceOutputs = (req, cb) => {
+    const entry = captured.get(req.getUrn());
+    if (entry) entry.outputs = redactWireValue(req.getOutputs()?.toJavaScript() ?? {}) as Record<string, unknown>;
+    registerOutputs(req, cb);
+  };
+
+  const stackOutputs = await pulumi.runtime.runInPulumiStack(async () => tenantProgram(spec, settings, options));
+  await (pulumi.runtime as unknown as { waitForRPCs(): Promise<void> }).waitForRPCs();
+
+  const stackUrn = [...captured.values()].find((c) => c.type === STACK_TYPE)?.urn ?? null;
+  const stackEntry = stackUrn ? captured.get(stackUrn) : undefined;
+  const phaseOf = (c: Captured): RenderedResource["phase"] => {
+    for (let cur: Captured | undefined = c; cur; cur = cur.parent ? captured.get(cur.parent) : undefined) {
+      const p = phaseOfUrn(cur.urn);
+      if (p) return { number: p.number, name: p.name };
+    }
+    return null;
+  };
+  const resources: RenderedResource[] = [...captured.values()]
+    .filter((c) => c.type !== STACK_TYPE)
+    .map((c) => ({
+      urn: engineUrn(c.urn),
+      type: c.type,
+      name: c.name,
+      phase: phaseOf(c),
+      parent: c.parent === stackUrn || c.parent === null ? null : engineUrn(c.parent),
+      dependsOn: c.dependsOn.filter((d) => d !== stackUrn).map(engineUrn),
+      custom: c.custom,
+      read: c.read,
+      provider: c.provider === null ? null : engineUrn(c.provider),
+      inputs: c.inputs,
+      outputs: c.outputs,
+    }));
+  void stackOutputs;
+  return {
+    tenant: spec,
+    lastPhase: options.lastPhase ?? 10,
+    resources,
+    outputs: stackEntry?.outputs ?? {},
+  };
+}

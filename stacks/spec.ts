@@ -1,0 +1,150 @@
+import { isTier, TIERS, type Tier } from "./tiers.ts";
+import { AZURE_REGIONS } from "./regions.ts";
+
+/** What the control plane asks for: one tenant. */
+export interface TenantSpec {
+  /** Tenant id (UUID) assigned by the control plane. */
+  readonly id: string;
+  /** Short name: becomes the namespace `matih-{slug}`, the DNS label and the database schema. */
+  readonly slug: string;
+  readonly displayName: string;
+  readonly tier: Tier;
+  /** Azure region name, e.g. `eastus`. */
+  readonly region: string;
+  /** Receives the completion and failure mails. */
+  readonly adminEmail: string;
+  /** Who asked for the tenant (recorded in the `matih.ai/provisioned-by` annotation). */
+  readonly requestedBy: string;
+  /**
+   * When the tenant was requested (ISO 8601), recorded in the
+   * `matih.ai/provisioned-at` annotation. Taken from the request rather than the
+   * clock so that re-running the program does not show a change.
+   */
+  readonly requestedAt: string;
+}
+
+export interface ValidationProblem {
+  /** The input field the problem is about, e.g. `slug`. */
+  readonly field: string;
+  readonly message: string;
+}
+
+/** Thrown when a spec or settings fail validation; lists every problem at once. */
+export class ValidationError extends Error {
+  readonly problems: readonly ValidationProblem[];
+  constructor(problems: readonly ValidationProblem[]) {
+    super(`invalid tenant spec: ${problems.map((p) => `${p.field}: ${p.message}`).join("; ")}`);
+    this.name = "ValidationError";
+    this.problems = problems;
+  }
+}
+
+/**
+ * Slugs that would collide with platform names, shared host names under the
+ * base domain, or Kubernetes and PostgreSQL system names.
+ */
+export const RESERVED_SLUGS: ReadonlySet<string> = new Set([
+  "admin", "api", "app", "apps", "auth", "bi", "billing", "blog", "cdn", "console", "control-plane",
+  "dashboard", "default", "dev", "docs", "ftp", "grafana", "help", "internal", "kube", "kube-node-lease",
+  "kube-public", "kube-system", "login", "loki", "mail", "matih", "monitoring", "mx", "ns", "ns1", "ns2",
+  "observability", "platform", "postgres", "prometheus", "public", "root", "smtp", "staging", "status",
+  "support", "system", "tempo", "tenant", "tenants", "test", "www",
+]);
+
+/** Namespace prefix; the namespace is `matih-{slug}`. */
+export const NAMESPACE_PREFIX = "matih-";
+/** Postgres identifiers are at most 63 bytes (NAMEDATALEN - 1). */
+const PG_IDENTIFIER_MAX = 63;
+/** Longest name derived from the slug: the enterprise server `matih-{slug}-pg` (Azure allows 63). */
+export const SLUG_MAX_LENGTH = 63 - NAMESPACE_PREFIX.length - "-pg".length;
+export const SLUG_MIN_LENGTH = 3;
+
+const DNS_LABEL = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i;
+// Deliberately simple: one @, no spaces, a dot in the domain. Deliverability is the mailer's job.
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+
+/** `matih-{slug}` */
+export function namespaceName(slug: string): string {
+  return `${NAMESPACE_PREFIX}${slug}`;
+}
+
+/** The Postgres schema and role name for a slug: `tenant_{slug}` with hyphens as underscores. */
+export function postgresIdentifier(slug: string): string {
+  return `tenant_${slug.replaceAll("-", "_")}`;
+}
+
+/** Problems with a slug alone, each naming the `slug` field. */
+export function slugProblems(slug: unknown, baseDomain: string): ValidationProblem[] {
+  const field = "slug";
+  if (typeof slug !== "string" || slug.length === 0) return [{ field, message: "is required" }];
+  const problems: ValidationProblem[] = [];
+  if (slug.length < SLUG_MIN_LENGTH || slug.length > SLUG_MAX_LENGTH) {
+    problems.push({ field, message: `must be ${SLUG_MIN_LENGTH} to ${SLUG_MAX_LENGTH} characters (namespace "${namespaceName("")}…" is limited to 63), got ${slug.length}` });
+  }
+  if (!DNS_LABEL.test(slug)) {
+    problems.push({ field, message: "must be lowercase letters, digits and hyphens, starting and ending with a letter or digit (a DNS label and Kubernetes name)" });
+  } else if (slug.includes("--")) {
+    problems.push({ field, message: "must not contain consecutive hyphens (reserved for internationalised DNS labels)" });
+  }
+  if (/^[0-9]/.test(slug)) {
+    problems.push({ field, message: "must start with a letter (it becomes a PostgreSQL identifier)" });
+  }
+  if (RESERVED_SLUGS.has(slug) || slug.startsWith("kube-") || slug.startsWith("matih")) {
+    problems.push({ field, message: `"${slug}" is reserved` });
+  }
+  if (Buffer.byteLength(postgresIdentifier(slug)) > PG_IDENTIFIER_MAX) {
+    problems.push({ field, message: `maps to PostgreSQL identifier "${postgresIdentifier(slug)}", longer than ${PG_IDENTIFIER_MAX} bytes` });
+  }
+  // The longest host name the program creates is `*.{slug}.{baseDomain}` and `bi.{slug}.{baseDomain}`.
+  if (`api.${slug}.${baseDomain}`.length > 253) {
+    problems.push({ field, message: `makes host names under "${baseDomain}" longer than 253 characters` });
+  }
+  return problems;
+}
+
+/**
+ * Checks a candidate tenant spec and returns it typed, or throws a
+ * ValidationError naming every field at fault. Nothing is created for a spec
+ * that fails here: the program validates before it declares any resource.
+ */
+export function validateTenantSpec(input: unknown, options: { baseDomain: string; allowedRegions?: readonly string[] }): TenantSpec {
+  const problems: ValidationProblem[] = [];
+  if (typeof input !== "object" || input === null || Array.isArray(input)) {
+    throw new ValidationError([{ field: "(spec)", message: "must be an object" }]);
+  }
+  const s = input as Record<string, unknown>;
+  const regions = options.allowedRegions ?? AZURE_REGIONS;
+
+  if (typeof s.id !== "string" || !UUID.test(s.id)) problems.push({ field: "id", message: "must be a UUID" });
+  problems.push(...slugProblems(s.slug, options.baseDomain));
+  if (typeof s.displayName !== "string" || s.displayName.trim().length === 0) {
+    problems.push({ field: "displayName", message: "is required" });
+  } else if (s.displayName.length > 200) {
+    problems.push({ field: "displayName", message: "must be at most 200 characters" });
+  }
+  if (!isTier(s.tier)) problems.push({ field: "tier", message: `must be one of ${TIERS.join(", ")}` });
+  if (typeof s.region !== "string" || !regions.includes(s.region)) {
+    problems.push({ field: "region", message: `must be a supported Azure region (for example ${regions.slice(0, 3).join(", ")}), got ${JSON.stringify(s.region ?? null)}` });
+  }
+  if (typeof s.adminEmail !== "string" || !EMAIL.test(s.adminEmail) || s.adminEmail.length > 254) {
+    problems.push({ field: "adminEmail", message: "must be an e-mail address" });
+  }
+  if (typeof s.requestedBy !== "string" || s.requestedBy.trim().length === 0 || s.requestedBy.length > 254) {
+    problems.push({ field: "requestedBy", message: "is required (who asked for the tenant)" });
+  }
+  if (typeof s.requestedAt !== "string" || Number.isNaN(Date.parse(s.requestedAt))) {
+    problems.push({ field: "requestedAt", message: "must be an ISO 8601 timestamp" });
+  }
+  if (problems.length > 0) throw new ValidationError(problems);
+  return {
+    id: (s.id as string).toLowerCase(),
+    slug: s.slug as string,
+    displayName: (s.displayName as string).trim(),
+    tier: s.tier as Tier,
+    region: s.region as string,
+    adminEmail: s.adminEmail as string,
+    requestedBy: s.requestedBy as string,
+    requestedAt: new Date(s.requestedAt as string).toISOString().replace(/\.000Z$/, "Z"),
+  };
+}

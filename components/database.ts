@@ -107,7 +107,9 @@ export class TenantDatabase extends pulumi.ComponentResource {
     if (dedicated) {
       const profile = args.dedicatedServer!;
       const az = args.azure!;
-      const adminPassword = new random.RandomPassword(`${name}-server-admin-password`, { length: 32, special: false }, child());
+      const adminPasswordResource = new random.RandomPassword(`${name}-server-admin-password`, { length: 32, special: false }, child());
+      // Marked secret here too, not only by the provider's schema, so no engine or render can show it.
+      const adminPassword = { result: pulumi.secret(adminPasswordResource.result) };
       const server = new azure.dbforpostgresql.Server(`${name}-server`, {
         serverName: `matih-${args.slug}-pg`,
         resourceGroupName: az.resourceGroupName,
@@ -162,7 +164,8 @@ export class TenantDatabase extends pulumi.ComponentResource {
     }
     const pg = child({ provider: adminProvider, dependsOn: databaseReady });
 
-    const password = new random.RandomPassword(`${name}-role-password`, { length: 40, special: false }, child());
+    const passwordResource = new random.RandomPassword(`${name}-role-password`, { length: 40, special: false }, child());
+    const password = { result: pulumi.secret(passwordResource.result) };
     const role = new postgresql.Role(`${name}-role`, {
       name: args.identifier,
       login: true,
@@ -288,7 +291,8 @@ export class TenantDatabase extends pulumi.ComponentResource {
                 { name: "FLYWAY_PLACEHOLDERS_TENANT_SLUG", value: args.slug },
               ],
               volumeMounts: [{ name: "migrations", mountPath: "/flyway/sql", readOnly: true }],
-              resources: { requests: { cpu: "50m", memory: "256Mi" }, limits: { cpu: "500m", memory: "512Mi" } },
+              // Sized to fit beside a running free-tier tenant, for when a later migration runs.
+              resources: { requests: { cpu: "50m", memory: "256Mi" }, limits: { cpu: "400m", memory: "512Mi" } },
             }],
             volumes: [{ name: "migrations", configMap: { name: migrationsConfig.metadata.name } }],
           },

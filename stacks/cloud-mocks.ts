@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import type * as pulumi from "@pulumi/pulumi";
+import type { PlatformSettings } from "./settings.ts";
 import type { TenantSpec } from "./spec.ts";
 
 /**
@@ -34,7 +35,8 @@ function k8sId(inputs: Record<string, any>, fallbackName: string): string {
  * type token. Invokes are not used by the program; any call fails loudly so a
  * new dependency on one cannot slip in unnoticed.
  */
-export function cloudMocks(spec: Pick<TenantSpec, "slug">): pulumi.runtime.Mocks {
+export function cloudMocks(spec: Pick<TenantSpec, "slug">, settings?: Pick<PlatformSettings, "alerts">): pulumi.runtime.Mocks {
+  const slackKey = settings?.alerts.slackWebhookSecret?.key ?? "url";
   return {
     call(args: pulumi.runtime.MockCallArgs): Record<string, any> {
       throw new Error(`the offline render does not answer invoke "${args.token}"; the program should not need it`);
@@ -61,7 +63,7 @@ export function cloudMocks(spec: Pick<TenantSpec, "slug">): pulumi.runtime.Mocks
         case "kubernetes:core/v1:Secret":
           if (args.id) {
             // Read of an existing platform Secret (the Slack webhook): its data is unknown offline.
-            return { id: args.id, state: { data: { url: Buffer.from("https://hooks.slack.invalid/render-placeholder").toString("base64") } } };
+            return { id: args.id, state: { data: { [slackKey]: Buffer.from("https://hooks.slack.invalid/render-placeholder").toString("base64") } } };
           }
           return { id: k8sId(inputs, args.name), state: inputs };
         case "kubernetes:helm.sh/v3:Release":

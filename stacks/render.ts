@@ -106,7 +106,7 @@ export function renderTenant(spec: TenantSpec, settings: PlatformSettings, optio
 
 async function renderNow(spec: TenantSpec, settings: PlatformSettings, options: TenantProgramOptions): Promise<RenderResult> {
   const captured = new Map<string, Captured>();
-  await pulumi.runtime.setMocks(cloudMocks(spec), PROJECT_NAME, spec.slug, false);
+  await pulumi.runtime.setMocks(cloudMocks(spec, settings), PROJECT_NAME, spec.slug, false);
   const monitor = pulumi.runtime.getMonitor() as unknown as {
     registerResource(req: any, cb: (err: any, res: any) => void): Promise<void>;
     readResource(req: any, cb: (err: any, res: any) => void): Promise<void>;

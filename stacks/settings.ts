@@ -258,7 +258,7 @@ export function resolvePlatformSettings(overrides: PlatformSettingsOverrides | P
   for (const field of ["nsTtl", "aTtl"] as const) {
     if (!Number.isInteger(settings.dns[field]) || settings.dns[field] <= 0) p(`dns.${field}`, "must be a positive whole number of seconds");
   }
-  if (problems.length > 0) throw new ValidationError(problems);
+  if (problems.length > 0) throw new ValidationError(problems, "platform settings");
   return settings;
 }
 

@@ -32,10 +32,13 @@ export interface ValidationProblem {
 /** Thrown when a spec or settings fail validation; lists every problem at once. */
 export class ValidationError extends Error {
   readonly problems: readonly ValidationProblem[];
-  constructor(problems: readonly ValidationProblem[]) {
-    super(`invalid tenant spec: ${problems.map((p) => `${p.field}: ${p.message}`).join("; ")}`);
+  /** What was validated, e.g. "tenant spec" or "platform settings". */
+  readonly subject: string;
+  constructor(problems: readonly ValidationProblem[], subject = "tenant spec") {
+    super(`invalid ${subject}: ${problems.map((p) => `${p.field}: ${p.message}`).join("; ")}`);
     this.name = "ValidationError";
     this.problems = problems;
+    this.subject = subject;
   }
 }
 

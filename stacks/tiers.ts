@@ -90,7 +90,7 @@ export const TIER_PROFILES: Readonly<Record<Tier, TierProfile>> = {
     quota: { cpuRequest: "2", cpuLimit: "4", memoryRequest: "4Gi", memoryLimit: "8Gi", pods: 20 },
     containerDefaults: res("50m", "64Mi", "100m", "128Mi"),
     database: { strategy: "schema-per-tenant", connectionPool: null, dedicatedServer: null, roleConnectionLimit: 20 },
-    coreServices: { replicas: 1, resources: res("100m", "256Mi", "300m", "512Mi") },
+    coreServices: { replicas: 1, resources: res("100m", "256Mi", "250m", "512Mi") },
     dataServices: { replicas: 1, resources: res("100m", "256Mi", "200m", "512Mi") },
     monitoring: { prometheusReplicas: 1, retention: "3d", resources: res("100m", "256Mi", "300m", "512Mi") },
     observability: { collectorReplicas: 1, collectorResources: res("50m", "64Mi", "200m", "256Mi"), traceRetention: "72h", logRetention: "72h" },

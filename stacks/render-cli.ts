@@ -9,7 +9,7 @@ import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { RENDER_PLACEHOLDER_NOTE } from "./cloud-mocks.ts";
 import { PHASES } from "./phases.ts";
-import { renderTenant, type RenderResult } from "./render.ts";
+import { RenderFailedError, renderTenant, type RenderResult } from "./render.ts";
 import { resolvePlatformSettings } from "./settings.ts";
 import { validateTenantSpec, ValidationError } from "./spec.ts";
 
@@ -128,6 +128,10 @@ export async function main(argv: string[]): Promise<number> {
     if (err instanceof ValidationError) {
       process.stderr.write(`${err.subject} is invalid:\n${err.problems.map((p) => `  ${p.field}: ${p.message}`).join("\n")}\n`);
       return 2;
+    }
+    if (err instanceof RenderFailedError) {
+      process.stderr.write(`the program failed while rendering:\n${err.failures.map((f) => `  ${f}`).join("\n")}\n`);
+      return 1;
     }
     throw err;
   }

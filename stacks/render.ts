@@ -90,6 +90,16 @@ function providerUrn(ref: string | undefined): string | null {
   return ref.split("::").slice(0, -1).join("::") || ref;
 }
 
+/** The program failed while rendering: an input could not be computed or a component refused its arguments. */
+export class RenderFailedError extends Error {
+  readonly failures: readonly string[];
+  constructor(failures: readonly string[]) {
+    super(`the tenant program failed while rendering: ${failures.join("; ")}`);
+    this.name = "RenderFailedError";
+    this.failures = failures;
+  }
+}
+
 /** Serialises renders: Pulumi's runtime state is global to the process. */
 let queue: Promise<unknown> = Promise.resolve();
 
@@ -98,15 +108,16 @@ let queue: Promise<unknown> = Promise.resolve();
  * resource it declares, in registration order, without touching any cloud,
  * cluster or Pulumi CLI. Validation errors surface before any resource exists.
  */
-export function renderTenant(spec: TenantSpec, settings: PlatformSettings, options: TenantProgramOptions = {}): Promise<RenderResult> {
+export function renderTenant(spec: TenantSpec, settings: PlatformSettings, options: TenantProgramOptions & { mocks?: pulumi.runtime.Mocks } = {}): Promise<RenderResult> {
   const run = queue.then(() => renderNow(spec, settings, options));
   queue = run.catch(() => undefined);
   return run;
 }
 
-async function renderNow(spec: TenantSpec, settings: PlatformSettings, options: TenantProgramOptions): Promise<RenderResult> {
+async function renderNow(spec: TenantSpec, settings: PlatformSettings, options: TenantProgramOptions & { mocks?: pulumi.runtime.Mocks }): Promise<RenderResult> {
   const captured = new Map<string, Captured>();
-  await pulumi.runtime.setMocks(cloudMocks(spec, settings), PROJECT_NAME, spec.slug, false);
+  // `mocks` lets a test play a cloud that answers differently (no load-balancer IP, say).
+  await pulumi.runtime.setMocks(options.mocks ?? cloudMocks(spec, settings), PROJECT_NAME, spec.slug, false);
   const monitor = pulumi.runtime.getMonitor() as unknown as {
     registerResource(req: any, cb: (err: any, res: any) => void): Promise<void>;
     readResource(req: any, cb: (err: any, res: any) => void): Promise<void>;
@@ -140,8 +151,35 @@ async function renderNow(spec: TenantSpec, settings: PlatformSettings, options: 
     registerOutputs(req, cb);
   };
 
-  const stackOutputs = await pulumi.runtime.runInPulumiStack(async () => tenantProgram(spec, settings, options));
-  await (pulumi.runtime as unknown as { waitForRPCs(): Promise<void> }).waitForRPCs();
+  // A resource whose inputs fail (an apply that throws) does not reject the
+  // stack; the SDK leaves it as an unhandled rejection. Collect those so that a
+  // failed program is a failed render, never a silently partial one.
+  const failures: unknown[] = [];
+  const onRejection = (reason: unknown) => {
+    failures.push(reason);
+  };
+  process.on("unhandledRejection", onRejection);
+  try {
+    await pulumi.runtime.runInPulumiStack(async () => tenantProgram(spec, settings, options));
+    await (pulumi.runtime as unknown as { waitForRPCs(): Promise<void> }).waitForRPCs();
+    await new Promise((resolve) => setImmediate(resolve));
+  } catch (error) {
+    failures.push(error);
+  }
+  try {
+    // One failure sets off others as its dependants give up; let them all
+    // arrive here rather than in the next render.
+    for (let seen = -1, waited = 0; failures.length > 0 && seen !== failures.length && waited < 2000; waited += 25) {
+      seen = failures.length;
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+  } finally {
+    process.off("unhandledRejection", onRejection);
+  }
+  if (failures.length > 0) {
+    const messages = [...new Set(failures.map((f) => (f instanceof Error ? f.message : String(f))))];
+    throw new RenderFailedError(messages);
+  }
 
   const stackUrn = [...captured.values()].find((c) => c.type === STACK_TYPE)?.urn ?? null;
   const stackEntry = stackUrn ? captured.get(stackUrn) : undefined;
@@ -167,7 +205,6 @@ async function renderNow(spec: TenantSpec, settings: PlatformSettings, options: 
       inputs: c.inputs,
       outputs: c.outputs,
     }));
-  void stackOutputs;
   return {
     tenant: spec,
     lastPhase: options.lastPhase ?? 10,

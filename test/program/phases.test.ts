@@ -97,3 +97,28 @@ it("renders the same resources for the same spec twice", async () => {
   const b = await renderTenant(acmeSpec("professional"), settings);
   expect(JSON.stringify(b.resources)).toBe(JSON.stringify(a.resources));
 });
+
+describe("a program that fails while rendering", () => {
+  it("fails the render with the reason instead of returning a partial one", async () => {
+    const { renderTenant, RenderFailedError } = await import("../../stacks/render.ts");
+    const { cloudMocks } = await import("../../stacks/cloud-mocks.ts");
+    const { acmeSpec } = await import("../support/fixtures.ts");
+    const { resolvePlatformSettings } = await import("../../stacks/settings.ts");
+    const defaults = cloudMocks({ slug: "acme" });
+    // A cloud whose load balancer never gets an address.
+    const noIp = {
+      call: defaults.call,
+      newResource(args: Parameters<typeof defaults.newResource>[0]) {
+        if (args.type === "kubernetes:core/v1:Service" && args.id) return { id: args.id, state: { status: { loadBalancer: {} } } };
+        return defaults.newResource(args);
+      },
+    };
+    const settings = resolvePlatformSettings();
+    const failure = await renderTenant(acmeSpec("free"), settings, { mocks: noIp }).catch((e: unknown) => e);
+    expect(failure).toBeInstanceOf(RenderFailedError);
+    expect((failure as Error).message).toContain("no external IP assigned to ingress-nginx-controller within 600s");
+    // Rendering up to phase 5 does not reach the load balancer and succeeds on the same cloud.
+    const early = await renderTenant(acmeSpec("free"), settings, { mocks: noIp, lastPhase: 5 });
+    expect(early.lastPhase).toBe(5);
+  });
+});

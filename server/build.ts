@@ -1,0 +1,30 @@
+/**
+ * Builds the Fastify instance with the service's validator settings: every
+ * problem reported (allErrors), unknown fields refused rather than silently
+ * dropped, and no type coercion of JSON bodies (query strings and params are
+ * coerced, since they are always text).
+ */
+import Ajv from "ajv";
+import addFormats from "ajv-formats";
+import Fastify, { type FastifyInstance } from "fastify";
+import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
+import app, { type AppOptions } from "./app.ts";
+
+function ajv(coerceTypes: boolean) {
+  const instance = new Ajv.default({ allErrors: true, removeAdditional: false, useDefaults: true, coerceTypes, strict: false });
+  addFormats.default(instance);
+  return instance;
+}
+
+export async function buildService(opts: AppOptions & { logger?: boolean | object }): Promise<FastifyInstance> {
+  const bodies = ajv(false);
+  const text = ajv(true);
+  const fastify = Fastify({
+    logger: opts.logger ?? { level: opts.config.logLevel, redact: { paths: ["req.headers.authorization", "req.query.access_token"], censor: "[redacted]" } },
+    bodyLimit: opts.config.bodyLimitBytes,
+    routerOptions: { maxParamLength: 200 },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+  fastify.setValidatorCompiler(({ schema, httpPart }) => (httpPart === "body" ? bodies : text).compile(schema));
+  await fastify.register(app, opts);
+  return fastify as unknown as FastifyInstance;
+}

@@ -1,0 +1,37 @@
+import { createHash } from "node:crypto";
+import type { Queryable } from "./pool.ts";
+
+export function requestHash(body: unknown): string {
+  return createHash("sha256").update(JSON.stringify(body ?? null)).digest("hex");
+}
+
+export interface StoredResponse {
+  requestHash: string;
+  statusCode: number;
+  response: unknown;
+}
+
+/**
+ * Claims an idempotency key inside the caller's transaction. Returns null when
+ * the key is new (the caller goes on and stores its answer with
+ * `saveIdempotentResponse` in the same transaction), or the first answer. A
+ * concurrent request with the same key waits on the row's lock until the first
+ * commits, then sees its answer.
+ */
+export async function claimIdempotencyKey(db: Queryable, principal: string, key: string, hash: string): Promise<StoredResponse | null> {
+  const inserted = await db.query(
+    `INSERT INTO idempotency_keys (principal, key, request_hash, status_code, response) VALUES ($1, $2, $3, 0, 'null'::jsonb)
+     ON CONFLICT (principal, key) DO NOTHING`,
+    [principal, key, hash],
+  );
+  if (inserted.rowCount === 1) return null;
+  const { rows } = await db.query(
+    `SELECT request_hash AS "requestHash", status_code AS "statusCode", response FROM idempotency_keys WHERE principal = $1 AND key = $2`,
+    [principal, key],
+  );
+  return rows[0];
+}
+
+export async function saveIdempotentResponse(db: Queryable, principal: string, key: string, statusCode: number, response: unknown): Promise<void> {
+  await db.query(`UPDATE idempotency_keys SET status_code = $3, response = $4 WHERE principal = $1 AND key = $2`, [principal, key, statusCode, JSON.stringify(response)]);
+}

@@ -1,0 +1,124 @@
+import { PHASES } from "../../stacks/phases.ts";
+import type { Queryable } from "./pool.ts";
+
+export type RunKind = "provision" | "retry" | "rollback" | "teardown" | "preview" | "drift";
+export type RunStatus = "QUEUED" | "RUNNING" | "SUCCEEDED" | "FAILED" | "CANCELLED";
+export type PhaseStatus = "PENDING" | "RUNNING" | "SUCCEEDED" | "FAILED" | "ROLLED_BACK";
+
+export interface RunRow {
+  id: string;
+  tenantId: string;
+  kind: RunKind;
+  status: RunStatus;
+  attempt: number;
+  maxAttempts: number;
+  engine: string;
+  targetPhase: number;
+  requestedBy: string;
+  jobId: string | null;
+  startedAt: Date | null;
+  completedAt: Date | null;
+  durationMs: number | null;
+  error: string | null;
+  result: unknown;
+  createdAt: Date;
+}
+
+export interface PhaseRow {
+  runId: string;
+  number: number;
+  name: string;
+  status: PhaseStatus;
+  attempts: number;
+  startedAt: Date | null;
+  completedAt: Date | null;
+  error: string | null;
+  resourcesDone: number;
+  resourcesPending: number;
+}
+
+const RUN_COLUMNS = `id, tenant_id AS "tenantId", kind, status, attempt, max_attempts AS "maxAttempts", engine, target_phase AS "targetPhase",
+  requested_by AS "requestedBy", job_id AS "jobId", started_at AS "startedAt", completed_at AS "completedAt",
+  duration_ms::float8 AS "durationMs", error, result, created_at AS "createdAt"`;
+const PHASE_COLUMNS = `run_id AS "runId", number, name, status, attempts, started_at AS "startedAt", completed_at AS "completedAt", error,
+  resources_done AS "resourcesDone", resources_pending AS "resourcesPending"`;
+
+/** A run and its ten phase rows, all PENDING. */
+export async function insertRun(db: Queryable, run: Pick<RunRow, "id" | "tenantId" | "kind" | "maxAttempts" | "engine" | "targetPhase" | "requestedBy"> & { status?: RunStatus }): Promise<RunRow> {
+  const { rows } = await db.query(
+    `INSERT INTO provisioning_runs (id, tenant_id, kind, status, max_attempts, engine, target_phase, requested_by)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING ${RUN_COLUMNS}`,
+    [run.id, run.tenantId, run.kind, run.status ?? "QUEUED", run.maxAttempts, run.engine, run.targetPhase, run.requestedBy],
+  );
+  await db.query(
+    `INSERT INTO run_phases (run_id, number, name, status) SELECT $1, n, name, 'PENDING' FROM unnest($2::int[], $3::text[]) AS p(n, name)`,
+    [run.id, PHASES.map((p) => p.number), PHASES.map((p) => p.name)],
+  );
+  return rows[0];
+}
+
+export async function findRun(db: Queryable, id: string, options: { forUpdate?: boolean } = {}): Promise<RunRow | undefined> {
+  const { rows } = await db.query(`SELECT ${RUN_COLUMNS} FROM provisioning_runs WHERE id = $1${options.forUpdate ? " FOR UPDATE" : ""}`, [id]);
+  return rows[0];
+}
+
+/** The latest run of a tenant that changes its infrastructure (not previews or drift checks). */
+export async function latestRun(db: Queryable, tenantId: string): Promise<RunRow | undefined> {
+  const { rows } = await db.query(
+    `SELECT ${RUN_COLUMNS} FROM provisioning_runs WHERE tenant_id = $1 AND kind IN ('provision', 'retry', 'rollback', 'teardown')
+     ORDER BY created_at DESC, id DESC LIMIT 1`,
+    [tenantId],
+  );
+  return rows[0];
+}
+
+export async function activeRun(db: Queryable, tenantId: string): Promise<RunRow | undefined> {
+  const { rows } = await db.query(
+    `SELECT ${RUN_COLUMNS} FROM provisioning_runs WHERE tenant_id = $1 AND status IN ('QUEUED', 'RUNNING')
+       AND kind IN ('provision', 'retry', 'rollback', 'teardown') LIMIT 1`,
+    [tenantId],
+  );
+  return rows[0];
+}
+
+export async function listRuns(db: Queryable, tenantId: string, limit = 50): Promise<RunRow[]> {
+  const { rows } = await db.query(`SELECT ${RUN_COLUMNS} FROM provisioning_runs WHERE tenant_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2`, [tenantId, limit]);
+  return rows;
+}
+
+export async function phasesOf(db: Queryable, runId: string): Promise<PhaseRow[]> {
+  const { rows } = await db.query(`SELECT ${PHASE_COLUMNS} FROM run_phases WHERE run_id = $1 ORDER BY number`, [runId]);
+  return rows;
+}
+
+export async function updateRun(db: Queryable, id: string, change: Partial<Pick<RunRow, "status" | "attempt" | "jobId" | "error" | "result">> & { started?: boolean; finished?: boolean }): Promise<RunRow> {
+  const sets: string[] = [];
+  const values: unknown[] = [id];
+  if (change.status !== undefined) sets.push(`status = $${values.push(change.status)}`);
+  if (change.attempt !== undefined) sets.push(`attempt = $${values.push(change.attempt)}`);
+  if (change.jobId !== undefined) sets.push(`job_id = $${values.push(change.jobId)}`);
+  if (change.error !== undefined) sets.push(`error = $${values.push(change.error)}`);
+  if (change.result !== undefined) sets.push(`result = $${values.push(JSON.stringify(change.result))}::jsonb`);
+  if (change.started) sets.push("started_at = COALESCE(started_at, now())");
+  if (change.finished) sets.push("completed_at = now()", "duration_ms = (extract(epoch FROM now() - COALESCE(started_at, created_at)) * 1000)::bigint");
+  const { rows } = await db.query(`UPDATE provisioning_runs SET ${sets.join(", ")} WHERE id = $1 RETURNING ${RUN_COLUMNS}`, values);
+  return rows[0];
+}
+
+export async function updatePhase(
+  db: Queryable,
+  runId: string,
+  number: number,
+  change: { status: PhaseStatus; error?: string | null; resourcesDone?: number; resourcesPending?: number; started?: boolean; completed?: boolean; countAttempt?: boolean },
+): Promise<PhaseRow> {
+  const sets = ["status = $3"];
+  const values: unknown[] = [runId, number, change.status];
+  if (change.error !== undefined) sets.push(`error = $${values.push(change.error)}`);
+  if (change.resourcesDone !== undefined) sets.push(`resources_done = $${values.push(change.resourcesDone)}`);
+  if (change.resourcesPending !== undefined) sets.push(`resources_pending = $${values.push(change.resourcesPending)}`);
+  if (change.started) sets.push("started_at = now()", "completed_at = NULL");
+  if (change.completed) sets.push("completed_at = now()");
+  if (change.countAttempt) sets.push("attempts = attempts + 1");
+  const { rows } = await db.query(`UPDATE run_phases SET ${sets.join(", ")} WHERE run_id = $1 AND number = $2 RETURNING ${PHASE_COLUMNS}`, values);
+  return rows[0];
+}

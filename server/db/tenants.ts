@@ -1,0 +1,83 @@
+import type { Tier } from "../../stacks/tiers.ts";
+import type { TenantStatus } from "../domain/tenant-status.ts";
+import type { Queryable } from "./pool.ts";
+
+export interface TenantRow {
+  id: string;
+  slug: string;
+  displayName: string;
+  tier: Tier;
+  region: string;
+  adminEmail: string;
+  requestedBy: string;
+  status: TenantStatus;
+  provisioningStartedAt: Date | null;
+  provisioningCompletedAt: Date | null;
+  provisioningError: string | null;
+  outputs: Record<string, unknown>;
+  createdAt: Date;
+  updatedAt: Date;
+  deletedAt: Date | null;
+}
+
+const COLUMNS = `id, slug, display_name AS "displayName", tier, region, admin_email AS "adminEmail", requested_by AS "requestedBy", status,
+  provisioning_started_at AS "provisioningStartedAt", provisioning_completed_at AS "provisioningCompletedAt",
+  provisioning_error AS "provisioningError", outputs, created_at AS "createdAt", updated_at AS "updatedAt", deleted_at AS "deletedAt"`;
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export async function insertTenant(db: Queryable, t: Pick<TenantRow, "id" | "slug" | "displayName" | "tier" | "region" | "adminEmail" | "requestedBy">): Promise<TenantRow> {
+  const { rows } = await db.query(
+    `INSERT INTO tenants (id, slug, display_name, tier, region, admin_email, requested_by, status, provisioning_started_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, 'PROVISIONING', now()) RETURNING ${COLUMNS}`,
+    [t.id, t.slug, t.displayName, t.tier, t.region, t.adminEmail, t.requestedBy],
+  );
+  return rows[0];
+}
+
+/** By id, or by slug among live tenants (a deleted tenant is found by id only). */
+export async function findTenant(db: Queryable, idOrSlug: string, options: { forUpdate?: boolean } = {}): Promise<TenantRow | undefined> {
+  const lock = options.forUpdate ? " FOR UPDATE" : "";
+  if (UUID.test(idOrSlug)) {
+    const { rows } = await db.query(`SELECT ${COLUMNS} FROM tenants WHERE id = $1${lock}`, [idOrSlug]);
+    return rows[0];
+  }
+  const { rows } = await db.query(`SELECT ${COLUMNS} FROM tenants WHERE slug = $1 AND status <> 'DELETED'${lock}`, [idOrSlug]);
+  return rows[0];
+}
+
+export async function listTenants(db: Queryable, filter: { status?: string; tier?: string; limit: number; offset: number }): Promise<{ items: TenantRow[]; total: number }> {
+  const where: string[] = [];
+  const values: unknown[] = [];
+  if (filter.status) where.push(`status = $${values.push(filter.status)}`);
+  if (filter.tier) where.push(`tier = $${values.push(filter.tier)}`);
+  const clause = where.length ? `WHERE ${where.join(" AND ")}` : "";
+  const total = await db.query(`SELECT count(*)::int AS n FROM tenants ${clause}`, values);
+  const { rows } = await db.query(
+    `SELECT ${COLUMNS} FROM tenants ${clause} ORDER BY created_at, id LIMIT $${values.length + 1} OFFSET $${values.length + 2}`,
+    [...values, filter.limit, filter.offset],
+  );
+  return { items: rows, total: total.rows[0].n };
+}
+
+export interface TenantStatusChange {
+  status: TenantStatus;
+  provisioningError?: string | null;
+  provisioningStartedAt?: "now";
+  provisioningCompletedAt?: "now" | null;
+  outputs?: Record<string, unknown>;
+  deleted?: boolean;
+}
+
+export async function updateTenantStatus(db: Queryable, id: string, change: TenantStatusChange): Promise<TenantRow> {
+  const sets = ["status = $2", "updated_at = now()"];
+  const values: unknown[] = [id, change.status];
+  if (change.provisioningError !== undefined) sets.push(`provisioning_error = $${values.push(change.provisioningError)}`);
+  if (change.provisioningStartedAt === "now") sets.push("provisioning_started_at = now()");
+  if (change.provisioningCompletedAt === "now") sets.push("provisioning_completed_at = now()");
+  if (change.provisioningCompletedAt === null) sets.push("provisioning_completed_at = NULL");
+  if (change.outputs !== undefined) sets.push(`outputs = $${values.push(JSON.stringify(change.outputs))}::jsonb`);
+  if (change.deleted) sets.push("deleted_at = now()");
+  const { rows } = await db.query(`UPDATE tenants SET ${sets.join(", ")} WHERE id = $1 RETURNING ${COLUMNS}`, values);
+  return rows[0];
+}

@@ -1,0 +1,82 @@
+/**
+ * The provisioning status a client sees: the tenant, its latest run that
+ * changes infrastructure, and that run's ten phases in seed order.
+ */
+import { PHASES } from "../../stacks/phases.ts";
+import type { PhaseRow, RunRow } from "../db/runs.ts";
+import type { TenantRow } from "../db/tenants.ts";
+
+export interface PhaseView {
+  number: number;
+  name: string;
+  status: PhaseRow["status"];
+  attempts: number;
+  startedAt: string | null;
+  completedAt: string | null;
+  durationMs: number | null;
+  error: string | null;
+  resources: { done: number; pending: number };
+}
+
+export interface StatusView {
+  tenantId: string;
+  slug: string;
+  status: TenantRow["status"];
+  run: { id: string; kind: RunRow["kind"]; status: RunRow["status"]; attempt: number; maxAttempts: number; targetPhase: number } | null;
+  currentPhase: { number: number; name: string } | null;
+  /** Percent (0-100) of the run's phases that are finished. */
+  progress: number;
+  phases: PhaseView[];
+  startedAt: string | null;
+  completedAt: string | null;
+  durationMs: number | null;
+  error: string | null;
+}
+
+const iso = (d: Date | null): string | null => (d ? new Date(d).toISOString() : null);
+
+export function phaseView(row: PhaseRow): PhaseView {
+  return {
+    number: row.number,
+    name: row.name,
+    status: row.status,
+    attempts: row.attempts,
+    startedAt: iso(row.startedAt),
+    completedAt: iso(row.completedAt),
+    durationMs: row.startedAt && row.completedAt ? new Date(row.completedAt).getTime() - new Date(row.startedAt).getTime() : null,
+    error: row.error,
+    resources: { done: row.resourcesDone, pending: row.resourcesPending },
+  };
+}
+
+export function buildStatusView(tenant: TenantRow, run: RunRow | undefined, phaseRows: PhaseRow[]): StatusView {
+  const byNumber = new Map(phaseRows.map((p) => [p.number, p]));
+  const phases = PHASES.map((p) => {
+    const row = byNumber.get(p.number);
+    return row ? phaseView(row) : { number: p.number, name: p.name, status: "PENDING" as const, attempts: 0, startedAt: null, completedAt: null, durationMs: null, error: null, resources: { done: 0, pending: 0 } };
+  });
+  const running = phases.find((p) => p.status === "RUNNING");
+  const failed = phases.find((p) => p.status === "FAILED");
+  const lastDone = [...phases].reverse().find((p) => p.status === "SUCCEEDED");
+  const current = running ?? failed ?? lastDone ?? null;
+  // A teardown's scope is every phase; a provision's is up to its target phase.
+  const scope = run?.kind === "teardown" ? 10 : Math.max(run?.targetPhase ?? 10, 1);
+  const finished = run?.kind === "teardown"
+    ? phases.filter((p) => p.status === "ROLLED_BACK").length
+    : phases.filter((p) => p.number <= scope && p.status === "SUCCEEDED").length + phases.filter((p) => p.number > scope && p.status === "ROLLED_BACK").length * 0;
+  const startedAt = iso(tenant.provisioningStartedAt);
+  const completedAt = iso(tenant.provisioningCompletedAt);
+  return {
+    tenantId: tenant.id,
+    slug: tenant.slug,
+    status: tenant.status,
+    run: run ? { id: run.id, kind: run.kind, status: run.status, attempt: run.attempt, maxAttempts: run.maxAttempts, targetPhase: run.targetPhase } : null,
+    currentPhase: current ? { number: current.number, name: current.name } : null,
+    progress: Math.round((100 * finished) / scope),
+    phases,
+    startedAt,
+    completedAt,
+    durationMs: startedAt && completedAt ? Date.parse(completedAt) - Date.parse(startedAt) : null,
+    error: tenant.provisioningError,
+  };
+}

@@ -1,0 +1,201 @@
+/**
+ * What the API asks of the service: create, read, retry, roll back, tear
+ * down, preview and drift-check tenants. State changes happen in one
+ * transaction with their audit rows and, for runs, with the queued job.
+ */
+import { randomUUID } from "node:crypto";
+import type pg from "pg";
+import { type DriftCheckResult, HTTP_STATUS_BY_CODE, type PreviewResult, type TenantEngine } from "../../automation/index.ts";
+import { PHASE_COUNT } from "../../stacks/phases.ts";
+import type { PlatformSettings } from "../../stacks/settings.ts";
+import { validateTenantSpec, ValidationError } from "../../stacks/spec.ts";
+import type { Tier } from "../../stacks/tiers.ts";
+import { appendAudit, listAudit, type AuditRow } from "../db/audit.ts";
+import { claimIdempotencyKey, requestHash, saveIdempotentResponse } from "../db/idempotency.ts";
+import { isUniqueViolation, withTransaction } from "../db/pool.ts";
+import { activeRun, insertRun, latestRun, phasesOf, updatePhase, updateRun, type RunKind, type RunRow } from "../db/runs.ts";
+import { findTenant, insertTenant, listTenants, updateTenantStatus, type TenantRow } from "../db/tenants.ts";
+import { tenantSpecOf } from "../jobs/run-executor.ts";
+import type { RunQueue } from "../jobs/queue.ts";
+import type { ProgressBus } from "../live/progress-bus.ts";
+import { ApiError, notFound } from "./errors.ts";
+import { buildStatusView, type StatusView } from "./status-view.ts";
+import { assertTransition, canTransition, type TenantStatus } from "./tenant-status.ts";
+
+export interface CreateTenantInput {
+  slug: string;
+  displayName: string;
+  tier: Tier;
+  region: string;
+  adminEmail: string;
+}
+
+export interface TenantServiceDeps {
+  pool: pg.Pool;
+  queue: RunQueue;
+  engine: TenantEngine;
+  bus: ProgressBus;
+  settings: PlatformSettings;
+  maxAttempts: number;
+}
+
+export class TenantService {
+  private readonly deps: TenantServiceDeps;
+
+  constructor(deps: TenantServiceDeps) {
+    this.deps = deps;
+  }
+
+  async create(input: CreateTenantInput, principal: string, idempotencyKey?: string): Promise<{ statusCode: number; tenant: TenantRow; replayed: boolean }> {
+    const id = randomUUID();
+    let spec;
+    try {
+      spec = validateTenantSpec({ ...input, id, requestedBy: principal, requestedAt: new Date().toISOString() }, { baseDomain: this.deps.settings.baseDomain });
+    } catch (error) {
+      if (error instanceof ValidationError) throw new ApiError(400, "invalid_request", "the tenant request is invalid", error.problems);
+      throw error;
+    }
+    try {
+      return await withTransaction(this.deps.pool, async (db) => {
+        if (idempotencyKey) {
+          const stored = await claimIdempotencyKey(db, principal, idempotencyKey, requestHash(input));
+          if (stored) {
+            if (stored.requestHash !== requestHash(input)) {
+              throw new ApiError(422, "idempotency_key_reused", "this Idempotency-Key was used with a different request; use a new key for a new request");
+            }
+            return { statusCode: stored.statusCode, tenant: stored.response as TenantRow, replayed: true };
+          }
+        }
+        const tenant = await insertTenant(db, { id, slug: spec.slug, displayName: spec.displayName, tier: spec.tier, region: spec.region, adminEmail: spec.adminEmail, requestedBy: principal });
+        await appendAudit(db, { tenantId: id, entity: "tenant", actor: principal, from: null, to: "PROVISIONING", message: `tenant ${spec.slug} requested (${spec.tier}, ${spec.region})` });
+        await this.startRun(db, tenant, "provision", PHASE_COUNT, principal);
+        if (idempotencyKey) await saveIdempotentResponse(db, principal, idempotencyKey, 202, tenant);
+        return { statusCode: 202, tenant, replayed: false };
+      });
+    } catch (error) {
+      if (isUniqueViolation(error, "tenants_live_slug")) throw new ApiError(409, "slug_taken", `the slug "${input.slug}" belongs to another tenant; choose another`);
+      throw error;
+    }
+  }
+
+  /** Inserts a run and its job in the caller's transaction. */
+  private async startRun(db: pg.PoolClient, tenant: TenantRow, kind: RunKind, targetPhase: number, principal: string, carryOver?: RunRow): Promise<RunRow> {
+    let run: RunRow;
+    try {
+      run = await insertRun(db, { id: randomUUID(), tenantId: tenant.id, kind, maxAttempts: this.deps.maxAttempts, engine: this.deps.engine.kind, targetPhase, requestedBy: principal });
+    } catch (error) {
+      if (isUniqueViolation(error, "provisioning_runs_one_active")) throw new ApiError(409, "run_in_progress", `tenant ${tenant.slug} already has a run in progress; wait for it to finish`);
+      throw error;
+    }
+    if (carryOver) {
+      // A retry continues where the last run stopped: its finished phases stay finished.
+      for (const phase of await phasesOf(db, carryOver.id)) {
+        if (phase.status === "SUCCEEDED" && phase.number <= targetPhase) {
+          await db.query(
+            `UPDATE run_phases SET status = 'SUCCEEDED', attempts = $3, started_at = $4, completed_at = $5, resources_done = $6 WHERE run_id = $1 AND number = $2`,
+            [run.id, phase.number, phase.attempts, phase.startedAt, phase.completedAt, phase.resourcesDone],
+          );
+        }
+      }
+    }
+    const jobId = await this.deps.queue.enqueue(db, { runId: run.id, tenantId: tenant.id });
+    run = await updateRun(db, run.id, { jobId });
+    await appendAudit(db, { tenantId: tenant.id, runId: run.id, entity: "run", actor: principal, from: null, to: "QUEUED", message: `${kind} queued${kind === "rollback" ? ` to the end of phase ${targetPhase}` : ""}` });
+    return run;
+  }
+
+  async get(idOrSlug: string): Promise<TenantRow> {
+    const tenant = await findTenant(this.deps.pool, idOrSlug);
+    if (!tenant) throw notFound(`tenant "${idOrSlug}"`);
+    return tenant;
+  }
+
+  list(filter: { status?: string; tier?: string; limit: number; offset: number }) {
+    return listTenants(this.deps.pool, filter);
+  }
+
+  async status(idOrSlug: string): Promise<StatusView> {
+    const tenant = await this.get(idOrSlug);
+    const run = await latestRun(this.deps.pool, tenant.id);
+    return buildStatusView(tenant, run, run ? await phasesOf(this.deps.pool, run.id) : []);
+  }
+
+  /** Moves the tenant and queues a run, refusing what the lifecycle does not allow. */
+  private async transitionAndRun(idOrSlug: string, to: TenantStatus, kind: RunKind, targetPhase: number, principal: string, hint: string, options: { carryOver?: boolean; allowFrom?: TenantStatus[] } = {}): Promise<{ tenant: TenantRow; run: RunRow }> {
+    return withTransaction(this.deps.pool, async (db) => {
+      const tenant = await findTenant(db, idOrSlug, { forUpdate: true });
+      if (!tenant) throw notFound(`tenant "${idOrSlug}"`);
+      if (options.allowFrom && !options.allowFrom.includes(tenant.status)) {
+        throw new ApiError(409, "invalid_transition", `a ${tenant.status} tenant cannot be ${kind === "rollback" ? "rolled back" : kind === "retry" ? "retried" : "torn down"}: ${hint}`);
+      }
+      if (!canTransition(tenant.status, to)) throw new ApiError(409, "invalid_transition", `a ${tenant.status} tenant cannot become ${to}: ${hint}`);
+      const active = await activeRun(db, tenant.id);
+      if (active) throw new ApiError(409, "run_in_progress", `tenant ${tenant.slug} already has a ${active.kind} run in progress; wait for it to finish`);
+      const previous = options.carryOver ? await latestRun(db, tenant.id) : undefined;
+      assertTransition(tenant.status, to);
+      const updated = await updateTenantStatus(db, tenant.id, {
+        status: to,
+        ...(to === "PROVISIONING" ? { provisioningStartedAt: "now" as const, provisioningCompletedAt: null } : {}),
+      });
+      await appendAudit(db, { tenantId: tenant.id, entity: "tenant", actor: principal, from: tenant.status, to, message: `${kind} requested` });
+      const run = await this.startRun(db, updated, kind, targetPhase, principal, previous);
+      return { tenant: updated, run };
+    });
+  }
+
+  retry(idOrSlug: string, principal: string) {
+    return this.transitionAndRun(idOrSlug, "PROVISIONING", "retry", PHASE_COUNT, principal, "only a FAILED tenant can be retried", { carryOver: true, allowFrom: ["FAILED"] });
+  }
+
+  rollback(idOrSlug: string, targetPhase: number, principal: string) {
+    if (!Number.isInteger(targetPhase) || targetPhase < 1 || targetPhase >= PHASE_COUNT) {
+      throw new ApiError(400, "invalid_request", `targetPhase must be a whole number from 1 to ${PHASE_COUNT - 1}; to remove everything, DELETE the tenant`);
+    }
+    return this.transitionAndRun(idOrSlug, "PROVISIONING", "rollback", targetPhase, principal, "roll back applies to a FAILED tenant; tear an ACTIVE one down with DELETE", { carryOver: true, allowFrom: ["FAILED"] });
+  }
+
+  teardown(idOrSlug: string, principal: string) {
+    return this.transitionAndRun(idOrSlug, "DEPROVISIONING", "teardown", 0, principal, "only an ACTIVE or FAILED tenant can be torn down", { allowFrom: ["ACTIVE", "FAILED", "DEPROVISIONING"] });
+  }
+
+  /** Runs an engine operation now (it changes nothing) and records it as a run. */
+  private async inspect<R extends PreviewResult | DriftCheckResult>(idOrSlug: string, kind: "preview" | "drift", principal: string, targetPhase: number, call: (tenant: TenantRow) => Promise<R>): Promise<R> {
+    const tenant = await this.get(idOrSlug);
+    if (tenant.status === "DELETED") throw new ApiError(409, "invalid_transition", `tenant ${tenant.slug} is DELETED; there is nothing to ${kind === "preview" ? "preview" : "check"}`);
+    const run = await insertRun(this.deps.pool, { id: randomUUID(), tenantId: tenant.id, kind, maxAttempts: 1, engine: this.deps.engine.kind, targetPhase, requestedBy: principal, status: "RUNNING" });
+    await updateRun(this.deps.pool, run.id, { started: true, attempt: 1 });
+    const result = await call(tenant);
+    await withTransaction(this.deps.pool, async (db) => {
+      await updateRun(db, run.id, {
+        status: result.status === "succeeded" ? "SUCCEEDED" : result.status === "cancelled" ? "CANCELLED" : "FAILED",
+        error: result.error?.message ?? null,
+        result: { changeSummary: result.changeSummary, ...(kind === "drift" ? { drifted: (result as DriftCheckResult).drifted.length } : {}) },
+        finished: true,
+      });
+      await appendAudit(db, { tenantId: tenant.id, runId: run.id, entity: "run", actor: principal, from: "RUNNING", to: result.status.toUpperCase(), message: `${kind} ${result.status}` });
+    });
+    if (result.status !== "succeeded" && result.error) {
+      const status = HTTP_STATUS_BY_CODE[result.error.code as keyof typeof HTTP_STATUS_BY_CODE] ?? 502;
+      throw new ApiError(status, result.error.code, result.error.message);
+    }
+    return result;
+  }
+
+  preview(idOrSlug: string, options: { lastPhase?: number; tier?: Tier }, principal: string): Promise<PreviewResult> {
+    return this.inspect(idOrSlug, "preview", principal, options.lastPhase ?? PHASE_COUNT, (tenant) => {
+      const spec = { ...tenantSpecOf(tenant), ...(options.tier ? { tier: options.tier } : {}) };
+      return this.deps.engine.preview({ spec, settings: this.deps.settings, ...(options.lastPhase ? { lastPhase: options.lastPhase } : {}) });
+    });
+  }
+
+  driftCheck(idOrSlug: string, principal: string): Promise<DriftCheckResult> {
+    return this.inspect(idOrSlug, "drift", principal, PHASE_COUNT, (tenant) => this.deps.engine.driftCheck({ spec: tenantSpecOf(tenant), settings: this.deps.settings }));
+  }
+
+  async audit(idOrSlug: string, options: { afterId?: number; limit: number }): Promise<AuditRow[]> {
+    const tenant = await this.get(idOrSlug);
+    return listAudit(this.deps.pool, tenant.id, options);
+  }
+}
+
+export { updatePhase };

@@ -1,0 +1,34 @@
+/**
+ * The tenant lifecycle. Every status change goes through `assertTransition`,
+ * so a refused change is one rule in one place (the API answers it with 409).
+ */
+export const TENANT_STATUSES = ["PROVISIONING", "ACTIVE", "FAILED", "DEPROVISIONING", "DELETED"] as const;
+export type TenantStatus = (typeof TENANT_STATUSES)[number];
+
+const ALLOWED: Readonly<Record<TenantStatus, readonly TenantStatus[]>> = {
+  PROVISIONING: ["ACTIVE", "FAILED"],
+  FAILED: ["PROVISIONING", "DEPROVISIONING"],
+  ACTIVE: ["DEPROVISIONING"],
+  // A teardown that exhausted its attempts stays DEPROVISIONING and may be asked for again.
+  DEPROVISIONING: ["DELETED", "DEPROVISIONING"],
+  DELETED: [],
+};
+
+export class TransitionRefusedError extends Error {
+  readonly from: TenantStatus;
+  readonly to: TenantStatus;
+  constructor(from: TenantStatus, to: TenantStatus, hint: string) {
+    super(`a ${from} tenant cannot become ${to}${hint ? `: ${hint}` : ""}`);
+    this.name = "TransitionRefusedError";
+    this.from = from;
+    this.to = to;
+  }
+}
+
+export function canTransition(from: TenantStatus, to: TenantStatus): boolean {
+  return ALLOWED[from].includes(to);
+}
+
+export function assertTransition(from: TenantStatus, to: TenantStatus, hint = ""): void {
+  if (!canTransition(from, to)) throw new TransitionRefusedError(from, to, hint);
+}

@@ -1,0 +1,86 @@
+/**
+ * The durable run queue: pg-boss in the service's database. One queue holds
+ * every run that changes a tenant's infrastructure; its singleton policy keyed
+ * by tenant lets only one of a tenant's jobs be active at a time, retries back
+ * off exponentially, and a job whose worker stops heart-beating is failed and
+ * retried by whichever process polls next.
+ */
+import { PgBoss } from "pg-boss";
+import type { Queryable } from "../db/pool.ts";
+
+export const RUN_QUEUE = "tenant-runs";
+
+export interface RunJobData {
+  runId: string;
+  tenantId: string;
+}
+
+export interface RunQueueOptions {
+  databaseUrl: string;
+  maxAttempts: number;
+  retryDelaySeconds: number;
+  heartbeatSeconds: number;
+  /** A job running longer than this is failed (and retried); above the engine's own time limit. */
+  expireInSeconds: number;
+  onError?: (error: Error) => void;
+}
+
+export class RunQueue {
+  readonly boss: PgBoss;
+  private readonly options: RunQueueOptions;
+
+  constructor(options: RunQueueOptions) {
+    this.options = options;
+    this.boss = new PgBoss({ connectionString: options.databaseUrl, max: 4, application_name: "matih-run-queue", monitorIntervalSeconds: 5 } as ConstructorParameters<typeof PgBoss>[0]);
+    this.boss.on("error", (error: Error) => options.onError?.(error));
+  }
+
+  private get jobOptions() {
+    return {
+      retryLimit: this.options.maxAttempts - 1,
+      retryDelay: this.options.retryDelaySeconds,
+      retryBackoff: this.options.retryDelaySeconds > 0,
+      heartbeatSeconds: this.options.heartbeatSeconds,
+      expireInSeconds: this.options.expireInSeconds,
+    };
+  }
+
+  async start(): Promise<void> {
+    await this.boss.start();
+    const existing = await this.boss.getQueue(RUN_QUEUE);
+    if (!existing) await this.boss.createQueue(RUN_QUEUE, { policy: "singleton", ...this.jobOptions });
+    else await this.boss.updateQueue(RUN_QUEUE, this.jobOptions);
+  }
+
+  /**
+   * Enqueues a run's job inside the caller's transaction, so the job exists if
+   * and only if the run row does.
+   */
+  async enqueue(db: Queryable, data: RunJobData): Promise<string> {
+    const adapter = { executeSql: (text: string, values?: unknown[]) => db.query(text, values as unknown[]) };
+    const id = await this.boss.send(RUN_QUEUE, data as unknown as object, { ...this.jobOptions, singletonKey: data.tenantId, db: adapter });
+    if (!id) throw new Error(`the queue refused a job for tenant ${data.tenantId}`);
+    return id;
+  }
+
+  async work(concurrency: number, handler: (job: { id: string; data: RunJobData; retryCount: number; retryLimit: number }) => Promise<void>): Promise<void> {
+    await this.boss.work<RunJobData>(
+      RUN_QUEUE,
+      { batchSize: 1, localConcurrency: concurrency, pollingIntervalSeconds: 0.5, includeMetadata: true },
+      async ([job]) => {
+        if (job) await handler(job as unknown as { id: string; data: RunJobData; retryCount: number; retryLimit: number });
+      },
+    );
+  }
+
+  async depth(): Promise<{ queued: number; active: number }> {
+    const queue = await this.boss.getQueue(RUN_QUEUE);
+    const q = queue as unknown as { queuedCount?: number; activeCount?: number } | null;
+    return { queued: q?.queuedCount ?? 0, active: q?.activeCount ?? 0 };
+  }
+
+  /** Stops taking jobs; running ones get `timeoutMs` to finish, then are left to expire and be retried elsewhere. */
+  async stop(timeoutMs: number): Promise<void> {
+    await this.boss.stop({ graceful: true, timeout: timeoutMs });
+  }
+}

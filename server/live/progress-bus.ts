@@ -1,0 +1,114 @@
+/**
+ * Live progress across service processes. A message is delivered at once to
+ * this process's subscribers and sent with Postgres NOTIFY to the others,
+ * which LISTEN on one dedicated connection; each process ignores its own
+ * notifications, so nobody sees a message twice.
+ */
+import { randomUUID } from "node:crypto";
+import { EventEmitter } from "node:events";
+import pg from "pg";
+
+export const PROGRESS_CHANNEL = "matih_progress";
+/** NOTIFY payloads are limited to 8000 bytes; long texts in a message are cut to fit. */
+const MAX_PAYLOAD = 7900;
+
+export type LiveMessage = { readonly type: string; readonly tenantId: string; readonly [key: string]: unknown };
+export type LiveListener = (message: LiveMessage) => void;
+
+interface Envelope {
+  origin: string;
+  message: LiveMessage;
+}
+
+export class ProgressBus {
+  private readonly origin = randomUUID();
+  private readonly emitter = new EventEmitter();
+  private readonly pool: pg.Pool;
+  private readonly databaseUrl: string;
+  private listener: pg.Client | null = null;
+  private closed = false;
+  private reconnectTimer: NodeJS.Timeout | null = null;
+  private readonly onError: (error: Error) => void;
+
+  constructor(options: { pool: pg.Pool; databaseUrl: string; onError?: (error: Error) => void }) {
+    this.pool = options.pool;
+    this.databaseUrl = options.databaseUrl;
+    this.onError = options.onError ?? (() => undefined);
+    this.emitter.setMaxListeners(0);
+  }
+
+  async start(): Promise<void> {
+    await this.connect();
+  }
+
+  private async connect(): Promise<void> {
+    const client = new pg.Client({ connectionString: this.databaseUrl, application_name: "matih-progress-listener" });
+    client.on("notification", (n) => {
+      if (n.channel !== PROGRESS_CHANNEL || !n.payload) return;
+      try {
+        const envelope = JSON.parse(n.payload) as Envelope;
+        if (envelope.origin !== this.origin) this.deliver(envelope.message);
+      } catch {
+        // Not ours, or cut: ignore rather than break the stream.
+      }
+    });
+    client.on("error", (error) => {
+      this.onError(error);
+      this.scheduleReconnect();
+    });
+    client.on("end", () => this.scheduleReconnect());
+    await client.connect();
+    await client.query(`LISTEN ${PROGRESS_CHANNEL}`);
+    this.listener = client;
+  }
+
+  private scheduleReconnect(): void {
+    if (this.closed || this.reconnectTimer) return;
+    this.listener = null;
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = null;
+      this.connect().catch((error: Error) => {
+        this.onError(error);
+        this.scheduleReconnect();
+      });
+    }, 1000);
+    this.reconnectTimer.unref();
+  }
+
+  private deliver(message: LiveMessage): void {
+    this.emitter.emit(message.tenantId, message);
+  }
+
+  /** Delivers locally now and to other processes through NOTIFY. */
+  async publish(message: LiveMessage): Promise<void> {
+    this.deliver(message);
+    let payload = JSON.stringify({ origin: this.origin, message } satisfies Envelope);
+    if (Buffer.byteLength(payload) > MAX_PAYLOAD) {
+      payload = JSON.stringify({ origin: this.origin, message: { type: message.type, tenantId: message.tenantId, truncated: true } });
+    }
+    try {
+      await this.pool.query("SELECT pg_notify($1, $2)", [PROGRESS_CHANNEL, payload]);
+    } catch (error) {
+      // Live updates are best effort; the database rows are the record.
+      this.onError(error as Error);
+    }
+  }
+
+  /** Calls `listener` for every message about the tenant until the returned function is called. */
+  subscribe(tenantId: string, listener: LiveListener): () => void {
+    this.emitter.on(tenantId, listener);
+    return () => this.emitter.off(tenantId, listener);
+  }
+
+  subscriberCount(tenantId: string): number {
+    return this.emitter.listenerCount(tenantId);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    const client = this.listener;
+    this.listener = null;
+    await client?.end().catch(() => undefined);
+  }
+}

@@ -1,0 +1,61 @@
+/**
+ * /ws/provisioning/{id}: on connect the current status, then every phase
+ * transition and resource progress event as it happens, and a final message
+ * when the run ends. Messages reach every subscriber whichever process runs
+ * the job (see ProgressBus).
+ */
+import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
+import type { WebSocket } from "ws";
+import { ApiError } from "../domain/errors.ts";
+import type { LiveMessage } from "../live/progress-bus.ts";
+import { TenantParams } from "../schemas.ts";
+
+const FINISHED_RUN = new Set(["SUCCEEDED", "FAILED", "CANCELLED"]);
+
+const liveRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
+  fastify.get("/ws/provisioning/:id", { websocket: true, config: { scope: "read" }, schema: { params: TenantParams, hide: true } }, async (socket: WebSocket, request) => {
+    const send = (message: unknown) => {
+      if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(message));
+    };
+    let snapshotSent = false;
+    const early: LiveMessage[] = [];
+    let tenantId: string;
+    try {
+      tenantId = (await fastify.tenants.get(request.params.id)).id;
+    } catch (error) {
+      const e = error instanceof ApiError ? error : new ApiError(500, "internal_error", "could not load the tenant");
+      send({ type: "error", code: e.code, message: e.message });
+      socket.close(e.statusCode === 404 ? 4404 : 1011, e.code);
+      return;
+    }
+    const finish = (message: LiveMessage) => {
+      send({ type: "final", tenantId, runId: message.runId, runStatus: message.status, tenantStatus: message.tenantStatus, error: message.error ?? null });
+      socket.close(1000, "run finished");
+    };
+    // Subscribe before reading the snapshot so that nothing falls between the two.
+    const unsubscribe = fastify.bus.subscribe(tenantId, (message) => {
+      if (!snapshotSent) {
+        early.push(message);
+        return;
+      }
+      send(message);
+      if (message.type === "run-finished") finish(message);
+    });
+    socket.on("close", unsubscribe);
+    socket.on("error", unsubscribe);
+    const status = await fastify.tenants.status(tenantId);
+    send({ type: "snapshot", status });
+    snapshotSent = true;
+    for (const message of early) send(message);
+    if (early.some((m) => m.type === "run-finished")) {
+      finish(early.find((m) => m.type === "run-finished")!);
+      return;
+    }
+    // Nothing is running: the snapshot is the whole story.
+    if (!status.run || FINISHED_RUN.has(status.run.status)) {
+      finish({ type: "run-finished", tenantId, runId: status.run?.id ?? null, status: status.run?.status ?? null, tenantStatus: status.status, error: status.error });
+    }
+  });
+};
+
+export default liveRoutes;

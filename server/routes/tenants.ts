@@ -1,0 +1,115 @@
+import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
+import { Type } from "typebox";
+import type { TenantRow } from "../db/tenants.ts";
+import { ApiError } from "../domain/errors.ts";
+import {
+  AuditQuery, AuditResponse, CreateTenantBody, DriftResponse, errorResponses, ListQuery, PreviewBody, PreviewResponse,
+  ProvisioningStatus, RollbackBody, RunAccepted, TenantList, TenantParams,
+} from "../schemas.ts";
+
+const IDEMPOTENCY_KEY = /^[A-Za-z0-9_.:-]{1,200}$/;
+
+const tenantJson = (t: TenantRow) => ({
+  ...t,
+  provisioningStartedAt: t.provisioningStartedAt ? new Date(t.provisioningStartedAt).toISOString() : null,
+  provisioningCompletedAt: t.provisioningCompletedAt ? new Date(t.provisioningCompletedAt).toISOString() : null,
+  createdAt: new Date(t.createdAt).toISOString(),
+  updatedAt: new Date(t.updatedAt).toISOString(),
+});
+
+const runJson = (r: { id: string; kind: string; status: string; targetPhase: number }) => ({ id: r.id, kind: r.kind, status: r.status, targetPhase: r.targetPhase });
+
+/** The tenant API: create, read, watch, retry, preview, roll back, tear down, drift-check, audit. */
+const tenantRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
+  const tenants = fastify.tenants;
+  const who = (request: { principal: { name: string } | null }) => request.principal?.name ?? "anonymous";
+  const read = { scope: "read" as const };
+  const admin = { scope: "admin" as const };
+
+  fastify.post("/api/v1/tenants", {
+    config: admin,
+    schema: {
+      summary: "Request a tenant; provisioning runs in the background",
+      headers: Type.Object({ "idempotency-key": Type.Optional(Type.String()) }),
+      body: CreateTenantBody,
+      response: { 202: Type.Ref("Tenant"), 422: Type.Ref("ErrorResponse"), ...errorResponses },
+    },
+  }, async (request, reply) => {
+    const key = request.headers["idempotency-key"];
+    if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) {
+      throw new ApiError(400, "invalid_request", "Idempotency-Key must be 1 to 200 letters, digits, dots, dashes, underscores or colons");
+    }
+    const { statusCode, tenant, replayed } = await tenants.create(request.body, who(request), key);
+    if (replayed) reply.header("idempotent-replayed", "true");
+    return reply.code(statusCode).header("location", `/api/v1/tenants/${tenant.id}`).send(tenantJson(tenant));
+  });
+
+  fastify.get("/api/v1/tenants", {
+    config: read,
+    schema: { summary: "List tenants, newest last", querystring: ListQuery, response: { 200: TenantList, ...errorResponses } },
+  }, async (request) => {
+    const { items, total } = await tenants.list(request.query);
+    return { items: items.map(tenantJson), total, limit: request.query.limit, offset: request.query.offset };
+  });
+
+  fastify.get("/api/v1/tenants/:id", {
+    config: read,
+    schema: { summary: "A tenant by id or slug", params: TenantParams, response: { 200: Type.Ref("Tenant"), ...errorResponses } },
+  }, async (request) => tenantJson(await tenants.get(request.params.id)));
+
+  fastify.get("/api/v1/tenants/:id/provisioning/status", {
+    config: read,
+    schema: { summary: "Provisioning status with the ten phases in order", params: TenantParams, response: { 200: Type.Ref("ProvisioningStatus"), ...errorResponses } },
+  }, async (request) => tenants.status(request.params.id));
+
+  fastify.post("/api/v1/tenants/:id/provisioning/retry", {
+    config: admin,
+    schema: { summary: "Retry a FAILED tenant; finished phases stay finished", params: TenantParams, response: { 202: RunAccepted, ...errorResponses } },
+  }, async (request, reply) => {
+    const { tenant, run } = await tenants.retry(request.params.id, who(request));
+    return reply.code(202).header("location", `/api/v1/tenants/${tenant.id}/provisioning/status`).send({ tenant: tenantJson(tenant), run: runJson(run) });
+  });
+
+  fastify.post("/api/v1/tenants/:id/rollback", {
+    config: admin,
+    schema: { summary: "Roll a FAILED tenant back to the end of a phase", params: TenantParams, body: RollbackBody, response: { 202: RunAccepted, ...errorResponses } },
+  }, async (request, reply) => {
+    const { tenant, run } = await tenants.rollback(request.params.id, request.body.targetPhase, who(request));
+    return reply.code(202).header("location", `/api/v1/tenants/${tenant.id}/provisioning/status`).send({ tenant: tenantJson(tenant), run: runJson(run) });
+  });
+
+  fastify.delete("/api/v1/tenants/:id", {
+    config: admin,
+    schema: { summary: "Tear a tenant down; phases are undone in reverse order", params: TenantParams, response: { 202: RunAccepted, ...errorResponses } },
+  }, async (request, reply) => {
+    const { tenant, run } = await tenants.teardown(request.params.id, who(request));
+    return reply.code(202).header("location", `/api/v1/tenants/${tenant.id}/provisioning/status`).send({ tenant: tenantJson(tenant), run: runJson(run) });
+  });
+
+  fastify.post("/api/v1/tenants/:id/preview", {
+    config: admin,
+    schema: { summary: "What an update would change, per resource and property; changes nothing", params: TenantParams, body: Type.Optional(PreviewBody), response: { 200: PreviewResponse, 502: Type.Ref("ErrorResponse"), ...errorResponses } },
+  }, async (request) => {
+    const body = request.body ?? {};
+    const result = await tenants.preview(request.params.id, { ...(body.lastPhase ? { lastPhase: body.lastPhase } : {}), ...(body.tier ? { tier: body.tier } : {}) }, who(request));
+    return { engine: result.engine, lastPhase: result.lastPhase, changeSummary: result.changeSummary, durationMs: result.durationMs, changes: [...result.changes] };
+  });
+
+  fastify.post("/api/v1/tenants/:id/drift-check", {
+    config: admin,
+    schema: { summary: "Resources whose real state differs from the recorded one; writes no state", params: TenantParams, response: { 200: DriftResponse, 502: Type.Ref("ErrorResponse"), ...errorResponses } },
+  }, async (request) => {
+    const result = await tenants.driftCheck(request.params.id, who(request));
+    return { engine: result.engine, drifted: [...result.drifted], durationMs: result.durationMs };
+  });
+
+  fastify.get("/api/v1/tenants/:id/audit", {
+    config: read,
+    schema: { summary: "The tenant's audit log, oldest first", params: TenantParams, querystring: AuditQuery, response: { 200: AuditResponse, ...errorResponses } },
+  }, async (request) => {
+    const rows = await tenants.audit(request.params.id, { afterId: request.query.after, limit: request.query.limit });
+    return { items: rows.map((r) => ({ ...r, createdAt: new Date(r.createdAt).toISOString() })) };
+  });
+};
+
+export default tenantRoutes;

@@ -1,0 +1,156 @@
+/** TypeBox schemas of the API: requests are checked against them, responses serialised through them. */
+import { Type, type Static } from "typebox";
+import { PHASE_NAMES } from "../stacks/phases.ts";
+import { TIERS } from "../stacks/tiers.ts";
+
+export const ErrorResponse = Type.Object({
+  code: Type.String(),
+  message: Type.String(),
+  details: Type.Optional(Type.Unknown()),
+}, { $id: "ErrorResponse" });
+
+const nullableDate = Type.Union([Type.String({ format: "date-time" }), Type.Null()]);
+const TierEnum = Type.Union(TIERS.map((t) => Type.Literal(t)));
+const TenantStatusEnum = Type.Union(["PROVISIONING", "ACTIVE", "FAILED", "DEPROVISIONING", "DELETED"].map((s) => Type.Literal(s)));
+const PhaseStatusEnum = Type.Union(["PENDING", "RUNNING", "SUCCEEDED", "FAILED", "ROLLED_BACK"].map((s) => Type.Literal(s)));
+
+export const CreateTenantBody = Type.Object({
+  slug: Type.String({ minLength: 1, maxLength: 100 }),
+  displayName: Type.String({ minLength: 1, maxLength: 200 }),
+  tier: TierEnum,
+  region: Type.String({ minLength: 1, maxLength: 64 }),
+  adminEmail: Type.String({ minLength: 3, maxLength: 254 }),
+}, { additionalProperties: false });
+export type CreateTenantBody = Static<typeof CreateTenantBody>;
+
+export const Tenant = Type.Object({
+  id: Type.String({ format: "uuid" }),
+  slug: Type.String(),
+  displayName: Type.String(),
+  tier: TierEnum,
+  region: Type.String(),
+  adminEmail: Type.String(),
+  requestedBy: Type.String(),
+  status: TenantStatusEnum,
+  provisioningStartedAt: nullableDate,
+  provisioningCompletedAt: nullableDate,
+  provisioningError: Type.Union([Type.String(), Type.Null()]),
+  outputs: Type.Record(Type.String(), Type.Unknown()),
+  createdAt: Type.String({ format: "date-time" }),
+  updatedAt: Type.String({ format: "date-time" }),
+}, { $id: "Tenant" });
+
+export const TenantList = Type.Object({
+  items: Type.Array(Type.Ref("Tenant")),
+  total: Type.Integer(),
+  limit: Type.Integer(),
+  offset: Type.Integer(),
+});
+
+export const ListQuery = Type.Object({
+  status: Type.Optional(TenantStatusEnum),
+  tier: Type.Optional(TierEnum),
+  limit: Type.Integer({ minimum: 1, maximum: 200, default: 50 }),
+  offset: Type.Integer({ minimum: 0, default: 0 }),
+}, { additionalProperties: false });
+
+export const TenantParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 100 }) });
+
+export const Phase = Type.Object({
+  number: Type.Integer(),
+  name: Type.Union(PHASE_NAMES.map((n) => Type.Literal(n))),
+  status: PhaseStatusEnum,
+  attempts: Type.Integer(),
+  startedAt: nullableDate,
+  completedAt: nullableDate,
+  durationMs: Type.Union([Type.Integer(), Type.Null()]),
+  error: Type.Union([Type.String(), Type.Null()]),
+  resources: Type.Object({ done: Type.Integer(), pending: Type.Integer() }),
+});
+
+export const ProvisioningStatus = Type.Object({
+  tenantId: Type.String(),
+  slug: Type.String(),
+  status: TenantStatusEnum,
+  run: Type.Union([
+    Type.Object({ id: Type.String(), kind: Type.String(), status: Type.String(), attempt: Type.Integer(), maxAttempts: Type.Integer(), targetPhase: Type.Integer() }),
+    Type.Null(),
+  ]),
+  currentPhase: Type.Union([Type.Object({ number: Type.Integer(), name: Type.String() }), Type.Null()]),
+  progress: Type.Integer({ minimum: 0, maximum: 100 }),
+  phases: Type.Array(Phase),
+  startedAt: nullableDate,
+  completedAt: nullableDate,
+  durationMs: Type.Union([Type.Integer(), Type.Null()]),
+  error: Type.Union([Type.String(), Type.Null()]),
+}, { $id: "ProvisioningStatus" });
+
+export const RunAccepted = Type.Object({
+  tenant: Type.Ref("Tenant"),
+  run: Type.Object({ id: Type.String(), kind: Type.String(), status: Type.String(), targetPhase: Type.Integer() }),
+});
+
+export const RollbackBody = Type.Object({ targetPhase: Type.Integer({ minimum: 1, maximum: 9 }) }, { additionalProperties: false });
+export const PreviewBody = Type.Object({
+  lastPhase: Type.Optional(Type.Integer({ minimum: 1, maximum: 10 })),
+  tier: Type.Optional(TierEnum),
+}, { additionalProperties: false });
+
+const ChangeSummary = Type.Object({ create: Type.Integer(), update: Type.Integer(), replace: Type.Integer(), delete: Type.Integer(), same: Type.Integer() });
+const PhaseRef = Type.Union([Type.Object({ number: Type.Integer(), name: Type.String() }), Type.Null()]);
+
+export const PreviewResponse = Type.Object({
+  engine: Type.String(),
+  lastPhase: Type.Integer(),
+  changeSummary: ChangeSummary,
+  durationMs: Type.Number(),
+  changes: Type.Array(Type.Object({
+    urn: Type.String(),
+    type: Type.String(),
+    phase: PhaseRef,
+    op: Type.String(),
+    changedPaths: Type.Array(Type.String()),
+    replaceReasons: Type.Array(Type.String()),
+  })),
+});
+
+export const DriftResponse = Type.Object({
+  engine: Type.String(),
+  drifted: Type.Array(Type.Object({
+    urn: Type.String(),
+    type: Type.String(),
+    phase: PhaseRef,
+    drift: Type.String(),
+    properties: Type.Array(Type.String()),
+  })),
+  durationMs: Type.Number(),
+});
+
+export const AuditQuery = Type.Object({
+  after: Type.Integer({ minimum: 0, default: 0 }),
+  limit: Type.Integer({ minimum: 1, maximum: 1000, default: 200 }),
+}, { additionalProperties: false });
+
+export const AuditResponse = Type.Object({
+  items: Type.Array(Type.Object({
+    id: Type.Integer(),
+    runId: Type.Union([Type.String(), Type.Null()]),
+    entity: Type.String(),
+    phase: Type.Union([Type.Integer(), Type.Null()]),
+    actor: Type.String(),
+    from: Type.Union([Type.String(), Type.Null()]),
+    to: Type.String(),
+    message: Type.String(),
+    details: Type.Record(Type.String(), Type.Unknown()),
+    createdAt: Type.String({ format: "date-time" }),
+  })),
+});
+
+export const errorResponses = {
+  400: Type.Ref("ErrorResponse"),
+  401: Type.Ref("ErrorResponse"),
+  403: Type.Ref("ErrorResponse"),
+  404: Type.Ref("ErrorResponse"),
+  409: Type.Ref("ErrorResponse"),
+  500: Type.Ref("ErrorResponse"),
+};

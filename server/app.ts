@@ -16,9 +16,11 @@ import databasePlugin from "./plugins/database.ts";
 import enginePlugin from "./plugins/engine.ts";
 import errorsPlugin from "./plugins/errors.ts";
 import metricsPlugin from "./plugins/metrics.ts";
+import outboxPlugin from "./plugins/outbox.ts";
 import progressBusPlugin from "./plugins/progress-bus.ts";
 import runQueuePlugin from "./plugins/run-queue.ts";
 import tenantServicePlugin from "./plugins/tenant-service.ts";
+import eventRoutes from "./routes/events.ts";
 import healthRoutes from "./routes/health.ts";
 import liveRoutes from "./routes/live.ts";
 import tenantRoutes from "./routes/tenants.ts";
@@ -69,7 +71,16 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions): P
     shutdownGraceMs: opts.shutdownGraceMs ?? 30_000,
   });
   await fastify.register(tenantServicePlugin, { settings: opts.settings, maxAttempts: config.maxAttempts });
+  await fastify.register(outboxPlugin, {
+    kafka: config.kafka,
+    topic: config.eventsTopic,
+    source: config.eventSource,
+    smtp: config.smtp,
+    mailFrom: config.mailFrom,
+    dataDir: config.dataDir,
+  });
   await fastify.register(healthRoutes);
   await fastify.register(tenantRoutes);
   await fastify.register(liveRoutes);
+  await fastify.register(eventRoutes);
 }

@@ -8,6 +8,28 @@ import path from "node:path";
 
 export type RollbackPolicy = "keep" | "destroy";
 
+/** The Kafka cluster the outbox relay publishes to. */
+export interface KafkaConfig {
+  /** KAFKA_BROKERS: comma-separated host:port list. */
+  readonly brokers: readonly string[];
+  /** KAFKA_CLIENT_ID; default matih-tenant-service. */
+  readonly clientId: string;
+  /** KAFKA_SSL; TLS to the brokers; default false. */
+  readonly ssl: boolean;
+  /** KAFKA_SASL_MECHANISM (plain, scram-sha-256, scram-sha-512) with KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD; unset = no SASL. */
+  readonly sasl: { readonly mechanism: "plain" | "scram-sha-256" | "scram-sha-512"; readonly username: string; readonly password: string } | null;
+}
+
+/** The SMTP server notifications go through. */
+export interface SmtpConfig {
+  readonly host: string;
+  readonly port: number;
+  /** TLS from the first byte (smtps, usually port 465); otherwise STARTTLS when the server offers it. */
+  readonly secure: boolean;
+  readonly user: string | null;
+  readonly password: string | null;
+}
+
 export interface ServiceConfig {
   /** PORT; default 8080. */
   readonly port: number;
@@ -39,6 +61,16 @@ export interface ServiceConfig {
   readonly bodyLimitBytes: number;
   /** LOG_LEVEL; default info. */
   readonly logLevel: string;
+  /** KAFKA_BROKERS and friends; null (unset) = relay off, events stay in the outbox and are read through the API. */
+  readonly kafka: KafkaConfig | null;
+  /** KAFKA_TOPIC_TENANT_EVENTS; the topic of every tenant.* event; default matih.tenant.events. */
+  readonly eventsTopic: string;
+  /** MATIH_EVENT_SOURCE; the CloudEvents `source`; default /matih/tenant-service. */
+  readonly eventSource: string;
+  /** SMTP_URL, or SMTP_HOST/SMTP_PORT/SMTP_USER/SMTP_PASSWORD/SMTP_SECURE; null = mails are written as .eml files under <dataDir>/mail. */
+  readonly smtp: SmtpConfig | null;
+  /** MAIL_FROM; the sender of notifications; default no-reply@matih.ai. */
+  readonly mailFrom: string;
 }
 
 export class ServiceConfigError extends Error {
@@ -95,6 +127,19 @@ export function loadServiceConfig(env: NodeJS.ProcessEnv = process.env): Service
   const logLevel = (env.LOG_LEVEL ?? "info").trim().toLowerCase();
   if (!LOG_LEVELS.includes(logLevel)) problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}, got ${JSON.stringify(env.LOG_LEVEL)}`);
 
+  const kafka = kafkaConfig(env, problems, bool);
+  const eventsTopic = env.KAFKA_TOPIC_TENANT_EVENTS?.trim() || "matih.tenant.events";
+  if (!/^[A-Za-z0-9._-]{1,249}$/.test(eventsTopic) || eventsTopic === "." || eventsTopic === "..") {
+    problems.push(`KAFKA_TOPIC_TENANT_EVENTS must be 1 to 249 letters, digits, dots, dashes or underscores, got ${JSON.stringify(env.KAFKA_TOPIC_TENANT_EVENTS)}`);
+  }
+  const eventSource = env.MATIH_EVENT_SOURCE?.trim() || "/matih/tenant-service";
+  if (/\s/.test(eventSource)) problems.push(`MATIH_EVENT_SOURCE must be a URI reference without spaces, got ${JSON.stringify(env.MATIH_EVENT_SOURCE)}`);
+  const smtp = smtpConfig(env, problems, int, bool);
+  const mailFrom = env.MAIL_FROM?.trim() || "no-reply@matih.ai";
+  if (!/^(?:[^<>]*<[^\s@<>]+@[^\s@<>]+>|[^\s@<>]+@[^\s@<>]+)$/.test(mailFrom)) {
+    problems.push(`MAIL_FROM must be an address such as no-reply@example.com or "Matih <no-reply@example.com>", got ${JSON.stringify(env.MAIL_FROM)}`);
+  }
+
   const config: ServiceConfig = {
     port,
     host,
@@ -109,7 +154,82 @@ export function loadServiceConfig(env: NodeJS.ProcessEnv = process.env): Service
     worker: bool("MATIH_WORKER", true),
     bodyLimitBytes: int("MATIH_BODY_LIMIT_BYTES", 65536, 1024, 10 * 1024 * 1024),
     logLevel,
+    kafka,
+    eventsTopic,
+    eventSource,
+    smtp,
+    mailFrom,
   };
   if (problems.length > 0) throw new ServiceConfigError(problems);
   return config;
+}
+
+const SASL_MECHANISMS = ["plain", "scram-sha-256", "scram-sha-512"] as const;
+
+function kafkaConfig(env: NodeJS.ProcessEnv, problems: string[], bool: (name: string, fallback: boolean) => boolean): KafkaConfig | null {
+  const brokers = (env.KAFKA_BROKERS ?? "").split(",").map((b) => b.trim()).filter(Boolean);
+  const ssl = bool("KAFKA_SSL", false);
+  const mechanismRaw = env.KAFKA_SASL_MECHANISM?.trim().toLowerCase() || "";
+  const username = env.KAFKA_SASL_USERNAME?.trim() || "";
+  const password = env.KAFKA_SASL_PASSWORD ?? "";
+  if (brokers.length === 0) {
+    if (mechanismRaw || username || password) problems.push("KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD need KAFKA_BROKERS");
+    return null;
+  }
+  for (const broker of brokers) {
+    const match = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(broker);
+    if (!match || Number(match[2]) < 1 || Number(match[2]) > 65535) problems.push(`KAFKA_BROKERS entries must be host:port, got ${JSON.stringify(broker)}`);
+  }
+  const clientId = env.KAFKA_CLIENT_ID?.trim() || "matih-tenant-service";
+  if (!/^[A-Za-z0-9._-]{1,255}$/.test(clientId)) problems.push(`KAFKA_CLIENT_ID must be letters, digits, dots, dashes or underscores, got ${JSON.stringify(env.KAFKA_CLIENT_ID)}`);
+  let sasl: KafkaConfig["sasl"] = null;
+  if (mechanismRaw || username || password) {
+    const mechanism = SASL_MECHANISMS.find((m) => m === mechanismRaw);
+    if (!mechanism) problems.push(`KAFKA_SASL_MECHANISM must be one of ${SASL_MECHANISMS.join(", ")}, got ${JSON.stringify(env.KAFKA_SASL_MECHANISM ?? "")}`);
+    if (!username) problems.push("KAFKA_SASL_USERNAME must be set with KAFKA_SASL_MECHANISM");
+    if (!password) problems.push("KAFKA_SASL_PASSWORD must be set with KAFKA_SASL_MECHANISM");
+    if (mechanism && username && password) sasl = { mechanism, username, password };
+  }
+  return { brokers, clientId, ssl, sasl };
+}
+
+function smtpConfig(
+  env: NodeJS.ProcessEnv,
+  problems: string[],
+  int: (name: string, fallback: number, min: number, max?: number) => number,
+  bool: (name: string, fallback: boolean) => boolean,
+): SmtpConfig | null {
+  const url = env.SMTP_URL?.trim() || "";
+  const host = env.SMTP_HOST?.trim() || "";
+  const separate = ["SMTP_HOST", "SMTP_PORT", "SMTP_USER", "SMTP_PASSWORD", "SMTP_SECURE"].filter((name) => (env[name] ?? "").trim() !== "");
+  if (url) {
+    if (separate.length > 0) problems.push(`set SMTP_URL or ${separate.join(", ")}, not both`);
+    let parsed: URL | null = null;
+    try {
+      parsed = new URL(url);
+    } catch {
+      parsed = null;
+    }
+    // The URL may hold a password: never echo it.
+    if (!parsed || (parsed.protocol !== "smtp:" && parsed.protocol !== "smtps:") || !parsed.hostname) {
+      problems.push("SMTP_URL must look like smtp://user:password@host:587 or smtps://user:password@host:465 (value not shown: it may hold a password)");
+      return null;
+    }
+    const secure = parsed.protocol === "smtps:";
+    const user = parsed.username ? decodeURIComponent(parsed.username) : null;
+    const password = parsed.password ? decodeURIComponent(parsed.password) : null;
+    if (user && !password) problems.push("SMTP_URL names a user but no password");
+    return { host: parsed.hostname.replace(/^\[(.*)\]$/, "$1"), port: parsed.port ? Number(parsed.port) : secure ? 465 : 587, secure, user, password };
+  }
+  if (!host) {
+    if (separate.length > 0) problems.push(`${separate.join(", ")} need SMTP_HOST (or set SMTP_URL)`);
+    return null;
+  }
+  const secure = bool("SMTP_SECURE", false);
+  const port = int("SMTP_PORT", secure ? 465 : 587, 1, 65535);
+  const user = env.SMTP_USER?.trim() || null;
+  const password = env.SMTP_PASSWORD || null;
+  if (user && !password) problems.push("SMTP_PASSWORD must be set with SMTP_USER");
+  if (password && !user) problems.push("SMTP_USER must be set with SMTP_PASSWORD");
+  return { host, port, secure, user, password };
 }

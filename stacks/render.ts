@@ -1,12 +1,13 @@
 import * as pulumi from "@pulumi/pulumi";
 import { cloudMocks } from "./cloud-mocks.ts";
 import { phaseOfUrn, type PhaseName } from "./phases.ts";
-import { PROJECT_NAME, tenantProgram, type TenantProgramOptions } from "./tenant-program.ts";
+import { PROJECT_NAME, resolveLastPhase, tenantProgram, type TenantProgramOptions } from "./tenant-program.ts";
 import type { PlatformSettings } from "./settings.ts";
 import type { TenantSpec } from "./spec.ts";
 
-/** Printed in place of every secret value. */
-export const SECRET_PLACEHOLDER = "[secret]";
+import { SECRET_PLACEHOLDER } from "./constants.ts";
+
+export { SECRET_PLACEHOLDER };
 
 export interface RenderedResource {
   readonly urn: string;
@@ -207,7 +208,7 @@ async function renderNow(spec: TenantSpec, settings: PlatformSettings, options: 
     }));
   return {
     tenant: spec,
-    lastPhase: options.lastPhase ?? 10,
+    lastPhase: resolveLastPhase(options.lastPhase),
     resources,
     outputs: stackEntry?.outputs ?? {},
   };

@@ -15,8 +15,7 @@ import { serviceImage, type PlatformSettings } from "./settings.ts";
 import { namespaceName, postgresIdentifier, type TenantSpec } from "./spec.ts";
 import { tierProfile } from "./tiers.ts";
 
-/** Pulumi project of every tenant stack. */
-export const PROJECT_NAME = "matih-tenants";
+export { PROJECT_NAME } from "./constants.ts";
 
 export interface TenantProgramOptions {
   /**
@@ -73,7 +72,8 @@ export function tenantProgram(spec: TenantSpec, settings: PlatformSettings, opti
   // or credentials the host happens to have.
   const kubernetes = new k8s.Provider("kubernetes", {
     ...(settings.kubernetes.context ? { context: settings.kubernetes.context } : {}),
-    ...(settings.kubernetes.kubeconfig ? { kubeconfig: settings.kubernetes.kubeconfig } : {}),
+    // Credentials inside: kept as a secret in state and renders.
+    ...(settings.kubernetes.kubeconfig ? { kubeconfig: pulumi.secret(settings.kubernetes.kubeconfig) } : {}),
     enableServerSideApply: true,
     deleteUnreachable: false,
   });
@@ -129,6 +129,7 @@ export function tenantProgram(spec: TenantSpec, settings: PlatformSettings, opti
           port: settings.postgres.port,
           database: settings.postgres.database,
           adminUser: settings.postgres.adminUser,
+          // Empty only in offline renders; the Pulumi engine refuses a real run without it.
           adminPassword: pulumi.secret(process.env[settings.postgres.adminPasswordEnv] ?? ""),
           sslMode: settings.postgres.sslMode,
         },

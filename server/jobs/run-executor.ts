@@ -192,6 +192,8 @@ export class RunExecutor {
   /** The last attempt failed: the tenant fails, and the rollback policy applies. */
   private async fail(run: RunRow, tenant: TenantRow, attempt: number, message: string, result: OperationResult): Promise<void> {
     const { pool, bus, log } = this.deps;
+    // The policy runs before the run is marked finished, so that a FAILED run means its cleanup is done too.
+    if (run.kind !== "teardown" && this.deps.rollbackPolicy === "destroy") await this.destroyAfterFailure(run, tenant);
     const updated = await withTransaction(pool, async (db) => {
       await updateRun(db, run.id, { status: "FAILED", error: message, result: { changeSummary: result.changeSummary, error: result.error }, finished: true });
       if (run.kind === "teardown") {
@@ -208,7 +210,6 @@ export class RunExecutor {
     });
     log.error({ tenant: tenant.slug, runId: run.id, attempts: attempt }, `${run.kind} of ${tenant.slug} failed: ${message}`);
     this.deps.metrics?.runFinished(run.kind, "failed");
-    if (run.kind !== "teardown" && this.deps.rollbackPolicy === "destroy") await this.destroyAfterFailure(run, tenant);
     await bus.publish({ type: "run-finished", tenantId: tenant.id, runId: run.id, kind: run.kind, status: "FAILED", tenantStatus: updated.status, error: message });
   }
 
@@ -223,7 +224,7 @@ export class RunExecutor {
         if (phase.status === "FAILED" && result.status === "succeeded") await updatePhase(db, run.id, phase.number, { status: "ROLLED_BACK" });
       }
       await appendAudit(db, {
-        tenantId: tenant.id, runId: run.id, entity: "run", actor: "rollback-policy", from: "FAILED", to: "FAILED",
+        tenantId: tenant.id, runId: run.id, entity: "run", actor: "rollback-policy", from: "RUNNING", to: "RUNNING",
         message: result.status === "succeeded" ? "rollback policy destroy: the tenant's resources were removed" : `rollback policy destroy could not remove everything: ${describeError(result.error)}`,
       });
     });

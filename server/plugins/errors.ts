@@ -43,11 +43,10 @@ async function errorsPlugin(fastify: FastifyInstance): Promise<void> {
         return reply.code(400).send({ code: "body_too_large", message: `the request body is larger than ${fastify.initialConfig.bodyLimit} bytes` });
       case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
         return reply.code(415).send({ code: "unsupported_media_type", message: "send the request body as application/json" });
+      case "FST_ERR_CTP_INVALID_JSON_BODY":
+        return reply.code(400).send({ code: "malformed_json", message: "the request body is not valid JSON" });
       case "FST_ERR_CTP_EMPTY_JSON_BODY":
         return reply.code(400).send({ code: "invalid_request", message: "the request body is empty; send a JSON object" });
-    }
-    if (error.statusCode === 400 && error instanceof SyntaxError) {
-      return reply.code(400).send({ code: "malformed_json", message: "the request body is not valid JSON" });
     }
     if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
       return reply.code(error.statusCode).send({ code: "bad_request", message: error.message });

@@ -1,0 +1,119 @@
+/**
+ * Engine configuration from the environment, with overrides from code. Values
+ * that are malformed fail here with the variable's name; whether the secrets
+ * configuration is complete is checked when the Pulumi engine starts (the
+ * render engine needs none).
+ */
+import path from "node:path";
+import { DataDirLayout } from "./data-dir.ts";
+import { ConfigurationError } from "./errors.ts";
+import { validateFaultPlan, type FaultPlan } from "./render/fault-plan.ts";
+
+export type EngineChoice = "pulumi" | "render" | "auto";
+
+export interface EngineConfig {
+  /** MATIH_ENGINE; `auto` (the default) picks pulumi when a suitable CLI is on PATH. */
+  readonly engine: EngineChoice;
+  /** MATIH_DATA_DIR; default `.matih` under the working directory. */
+  readonly dataDir: string;
+  /** PULUMI_BACKEND_URL; default the local file backend `file://<dataDir>/state`. */
+  readonly backendUrl: string;
+  /**
+   * MATIH_SECRETS_PROVIDER: a KMS URL such as
+   * `azurekeyvault://<vault>.vault.azure.net/keys/<key>` (production), or
+   * `passphrase` (the default), which needs PULUMI_CONFIG_PASSPHRASE or
+   * PULUMI_CONFIG_PASSPHRASE_FILE.
+   */
+  readonly secretsProvider: string;
+  /** Which variable carries the passphrase, if any; the value itself is never copied into config. */
+  readonly passphraseFrom: "PULUMI_CONFIG_PASSPHRASE" | "PULUMI_CONFIG_PASSPHRASE_FILE" | null;
+  /** MATIH_MAX_CONCURRENT_OPERATIONS; default 4. */
+  readonly maxConcurrentOperations: number;
+  /** MATIH_OPERATION_TIMEOUT_SECONDS; default 3600 (enterprise tenants take up to 45 minutes). */
+  readonly operationTimeoutMs: number;
+  /** MATIH_LOCK_WAIT_SECONDS; how long to wait for another live run's lock; default 120. */
+  readonly lockWaitMs: number;
+  /** MATIH_CANCEL_GRACE_SECONDS; after a cancel, how long a run may take to stop cleanly before it is killed; default 60. */
+  readonly cancelGraceMs: number;
+  /** MATIH_RENDER_PACE; fraction of the seed's typical phase durations the render engine waits; default 0. */
+  readonly renderPace: number;
+  /** MATIH_RENDER_FAULTS (JSON); rehearsal faults for the render engine; default none. */
+  readonly renderFaultPlan: FaultPlan;
+}
+
+export type EngineConfigOverrides = Partial<EngineConfig>;
+
+const KMS_URL = /^(azurekeyvault|awskms|gcpkms|hashivault):\/\/\S+$/;
+
+function number(env: NodeJS.ProcessEnv, name: string, fallback: number, check: (n: number) => boolean, expected: string): number {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === "") return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || !check(value)) throw new ConfigurationError(`${name} must be ${expected}, got ${JSON.stringify(raw)}`);
+  return value;
+}
+
+export function loadEngineConfig(env: NodeJS.ProcessEnv = process.env, overrides: EngineConfigOverrides = {}): EngineConfig {
+  const engineRaw = (env.MATIH_ENGINE ?? "").trim().toLowerCase() || "auto";
+  if (engineRaw !== "pulumi" && engineRaw !== "render" && engineRaw !== "auto") {
+    throw new ConfigurationError(`MATIH_ENGINE must be "pulumi" or "render" (or unset to choose by whether a pulumi CLI is installed), got ${JSON.stringify(env.MATIH_ENGINE)}`);
+  }
+  const dataDir = path.resolve(overrides.dataDir ?? env.MATIH_DATA_DIR ?? ".matih");
+  const layout = new DataDirLayout(dataDir);
+  const passphraseFrom = env.PULUMI_CONFIG_PASSPHRASE ? "PULUMI_CONFIG_PASSPHRASE" : env.PULUMI_CONFIG_PASSPHRASE_FILE ? "PULUMI_CONFIG_PASSPHRASE_FILE" : null;
+  let renderFaultPlan: FaultPlan = {};
+  if (env.MATIH_RENDER_FAULTS) {
+    try {
+      renderFaultPlan = validateFaultPlan(JSON.parse(env.MATIH_RENDER_FAULTS));
+    } catch (error) {
+      throw new ConfigurationError(`MATIH_RENDER_FAULTS: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+  const base: EngineConfig = {
+    engine: engineRaw,
+    dataDir,
+    backendUrl: env.PULUMI_BACKEND_URL?.trim() || layout.defaultBackendUrl,
+    secretsProvider: env.MATIH_SECRETS_PROVIDER?.trim() || "passphrase",
+    passphraseFrom,
+    maxConcurrentOperations: number(env, "MATIH_MAX_CONCURRENT_OPERATIONS", 4, (n) => Number.isInteger(n) && n >= 1, "a whole number of at least 1"),
+    operationTimeoutMs: number(env, "MATIH_OPERATION_TIMEOUT_SECONDS", 3600, (n) => n > 0, "a positive number of seconds") * 1000,
+    lockWaitMs: number(env, "MATIH_LOCK_WAIT_SECONDS", 120, (n) => n >= 0, "zero or a positive number of seconds") * 1000,
+    cancelGraceMs: number(env, "MATIH_CANCEL_GRACE_SECONDS", 60, (n) => n >= 0, "zero or a positive number of seconds") * 1000,
+    renderPace: number(env, "MATIH_RENDER_PACE", 0, (n) => n >= 0, "zero or a positive fraction such as 0.01"),
+    renderFaultPlan,
+  };
+  return { ...base, ...stripUndefined(overrides), dataDir };
+}
+
+function stripUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/**
+ * Why the Pulumi engine cannot protect stack secrets with this configuration,
+ * or null when it can. Checked at start-up so the service fails before it
+ * accepts work, not in the middle of a tenant's first update.
+ */
+export function secretsConfigurationProblem(config: EngineConfig): string | null {
+  const provider = config.secretsProvider;
+  if (provider === "passphrase") {
+    if (config.passphraseFrom) return null;
+    return (
+      "no secrets provider is configured for the Pulumi engine: set MATIH_SECRETS_PROVIDER to a key vault " +
+      "(for example azurekeyvault://<vault>.vault.azure.net/keys/<key>) for production, or set PULUMI_CONFIG_PASSPHRASE " +
+      "(or PULUMI_CONFIG_PASSPHRASE_FILE) to use the passphrase provider"
+    );
+  }
+  if (provider === "default") {
+    return config.backendUrl.startsWith("https://")
+      ? null
+      : `MATIH_SECRETS_PROVIDER=default only works with a Pulumi Cloud backend; the backend is ${describeBackend(config.backendUrl)}`;
+  }
+  if (KMS_URL.test(provider)) return null;
+  return `MATIH_SECRETS_PROVIDER must be "passphrase", "default" or a key-vault URL (azurekeyvault://, awskms://, gcpkms://, hashivault://), got ${JSON.stringify(provider)}`;
+}
+
+/** The backend URL without credentials, for logs and messages. */
+export function describeBackend(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@\s]*@/i, "$1***@");
+}

@@ -1,0 +1,70 @@
+/**
+ * Engine selection at service start-up. MATIH_ENGINE=pulumi|render chooses;
+ * unset, the Pulumi engine is used when a suitable pulumi CLI is on PATH and
+ * the render engine otherwise, with a warning that no infrastructure will be
+ * changed. Asking for pulumi without a suitable CLI fails with what to do.
+ */
+import { loadEngineConfig, type EngineConfig, type EngineConfigOverrides } from "./config.ts";
+import { DataDirLayout } from "./data-dir.ts";
+import { ForkedJobRunner, type JobRunner } from "./isolation/forked-runner.ts";
+import { OperationGate } from "./operation-gate.ts";
+import { detectPulumiCli, type CliCheck } from "./pulumi/cli.ts";
+import { PulumiEngine } from "./pulumi/engine.ts";
+import { RenderEngine } from "./render/engine.ts";
+import { FileRenderStateStore, type RenderStateStore } from "./render/store.ts";
+import type { EngineLogger, TenantEngine } from "./types.ts";
+
+export interface CreateEngineOptions extends EngineConfigOverrides {
+  /** Default process.env. */
+  readonly env?: NodeJS.ProcessEnv;
+  readonly logger?: EngineLogger;
+  /** The render engine's store; default a FileRenderStateStore under the data directory. */
+  readonly store?: RenderStateStore;
+  /** Where operations run; default a worker process per operation. */
+  readonly runner?: JobRunner;
+  readonly detectCli?: (env: NodeJS.ProcessEnv) => Promise<CliCheck>;
+}
+
+export const consoleLogger: EngineLogger = {
+  info: (message) => console.info(`[automation] ${message}`),
+  warn: (message) => console.warn(`[automation] ${message}`),
+  error: (message) => console.error(`[automation] ${message}`),
+};
+
+export async function createEngine(options: CreateEngineOptions = {}): Promise<TenantEngine> {
+  const env = options.env ?? process.env;
+  const logger = options.logger ?? consoleLogger;
+  const config = loadEngineConfig(env, options);
+  const runner = options.runner ?? new ForkedJobRunner({ env });
+  const gate = new OperationGate({ maxConcurrent: config.maxConcurrentOperations });
+  const detect = options.detectCli ?? ((e: NodeJS.ProcessEnv) => detectPulumiCli(e));
+
+  if (config.engine === "render") {
+    logger.warn("MATIH_ENGINE=render: using the offline render engine; no infrastructure will be changed.");
+    return startRenderEngine(config, { runner, gate, logger, ...(options.store ? { store: options.store } : {}) });
+  }
+  const cli = await detect(env);
+  if (!cli.ok) {
+    if (config.engine === "pulumi") throw cli.error;
+    logger.warn(
+      `no suitable pulumi CLI (${cli.error.message.split(". ")[0]}); using the offline render engine: NO INFRASTRUCTURE WILL BE CHANGED. ` +
+        `Install the pulumi CLI, or set MATIH_ENGINE=render to silence this warning.`,
+    );
+    return startRenderEngine(config, { runner, gate, logger, ...(options.store ? { store: options.store } : {}) });
+  }
+  return PulumiEngine.start({ config, runner, gate, env, logger, detectCli: async () => cli });
+}
+
+function startRenderEngine(config: EngineConfig, parts: { runner: JobRunner; gate: OperationGate; logger: EngineLogger; store?: RenderStateStore }): RenderEngine {
+  const layout = new DataDirLayout(config.dataDir);
+  return new RenderEngine({
+    layout,
+    store: parts.store ?? new FileRenderStateStore(layout.renderStateDir),
+    runner: parts.runner,
+    gate: parts.gate,
+    operationTimeoutMs: config.operationTimeoutMs,
+    pace: config.renderPace,
+    faultPlan: config.renderFaultPlan,
+    logger: parts.logger,
+  });
+}

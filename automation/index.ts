@@ -1,0 +1,67 @@
+/**
+ * Public API of the automation layer: the engine interface the service
+ * depends on, the two engines, engine selection, events, results and errors.
+ */
+export type {
+  ChangeSummary,
+  DriftCheckRequest,
+  DriftCheckResult,
+  DriftedResource,
+  EngineErrorInfo,
+  EngineKind,
+  EngineLogger,
+  LockOptions,
+  OperationKind,
+  OperationRequest,
+  OperationResult,
+  OperationResultBase,
+  OperationStatus,
+  PhaseAction,
+  PhaseRef,
+  PhaseReport,
+  PreviewRequest,
+  PreviewResult,
+  ProgressEvent,
+  ProgressEventBody,
+  ProgressListener,
+  ProvisionRequest,
+  ProvisionResult,
+  ResourceChange,
+  ResourceCounts,
+  ResourceFailure,
+  ResourceOp,
+  SavedPlan,
+  TeardownRequest,
+  TeardownResult,
+  TenantEngine,
+} from "./types.ts";
+export {
+  CliMissingError,
+  CliTooOldError,
+  ConfigurationError,
+  ENGINE_ERROR_CODES,
+  EngineError,
+  errorFromInfo,
+  HTTP_STATUS_BY_CODE,
+  InvalidRequestError,
+  OperationCancelledError,
+  OperationTimeoutError,
+  PlanMismatchError,
+  ResourceFailedError,
+  StackLockedError,
+  StackNotFoundError,
+  toErrorInfo,
+  UpdateFailedError,
+  WorkerCrashedError,
+  type EngineErrorCode,
+} from "./errors.ts";
+export { createEngine, consoleLogger, type CreateEngineOptions } from "./create-engine.ts";
+export { loadEngineConfig, secretsConfigurationProblem, type EngineChoice, type EngineConfig, type EngineConfigOverrides } from "./config.ts";
+export { DataDirLayout } from "./data-dir.ts";
+export { OperationGate } from "./operation-gate.ts";
+export { ForkedJobRunner, type JobRunner, type JobRunOptions } from "./isolation/forked-runner.ts";
+export { PulumiEngine, type PulumiEngineOptions, type PulumiEngineStartOptions } from "./pulumi/engine.ts";
+export { detectPulumiCli, MINIMUM_PULUMI_CLI_VERSION, type CliCheck } from "./pulumi/cli.ts";
+export { RenderEngine, type FleetPreviewEntry, type RenderEngineOptions } from "./render/engine.ts";
+export { FileRenderStateStore, type RenderRecord, type RenderStateStore } from "./render/store.ts";
+export { validateFaultPlan, type FaultPlan, type PhaseFault } from "./render/fault-plan.ts";

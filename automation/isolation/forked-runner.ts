@@ -1,0 +1,139 @@
+/**
+ * Runs each job in a worker process of its own (child_process.fork of
+ * worker.ts; Node 22 runs the TypeScript directly). The worker is the leader
+ * of its own process group, so killing the group also kills a pulumi CLI it
+ * started: a stuck run cannot outlive its operation.
+ *
+ * Stopping: on abort the worker is asked to stop cleanly (a Pulumi run gets
+ * SIGINT and finishes in-flight steps, leaving state consistent); if it has
+ * not exited after `graceMs` the whole group is killed.
+ */
+import { fork } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { abortReason } from "../abort.ts";
+import { errorFromInfo, toErrorInfo, WorkerCrashedError } from "../errors.ts";
+import { redactSecrets, secretValues } from "../redact.ts";
+import type { ProgressEventBody } from "../types.ts";
+import type { WorkerJob, WorkerMessage } from "./protocol.ts";
+
+export interface JobRunOptions {
+  /** Fires to stop the job; its reason (an EngineError) is passed on to the worker and becomes the rejection. */
+  readonly signal: AbortSignal;
+  readonly onEvent?: (body: ProgressEventBody) => void;
+  readonly onLog?: (level: "info" | "warn" | "error", message: string) => void;
+  /** How long the worker may take to stop after a cancel before its process group is killed. */
+  readonly graceMs: number;
+}
+
+/** Runs one job somewhere isolated from the caller and resolves with its result. */
+export interface JobRunner {
+  run(job: WorkerJob, options: JobRunOptions): Promise<unknown>;
+}
+
+export const DEFAULT_WORKER_PATH = fileURLToPath(new URL("./worker.ts", import.meta.url));
+
+const STDERR_TAIL_BYTES = 4096;
+
+export interface ForkedJobRunnerOptions {
+  /** Module the worker runs; tests point this at workers that misbehave on purpose. */
+  readonly workerPath?: string;
+  readonly execPath?: string;
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+export class ForkedJobRunner implements JobRunner {
+  private readonly workerPath: string;
+  private readonly execPath: string;
+  private readonly env: NodeJS.ProcessEnv;
+
+  constructor(options: ForkedJobRunnerOptions = {}) {
+    this.workerPath = options.workerPath ?? DEFAULT_WORKER_PATH;
+    this.execPath = options.execPath ?? process.execPath;
+    this.env = options.env ?? process.env;
+  }
+
+  run(job: WorkerJob, options: JobRunOptions): Promise<unknown> {
+    const { signal } = options;
+    if (signal.aborted) return Promise.reject(abortReason(signal));
+    return new Promise((resolve, reject) => {
+      const child = fork(this.workerPath, [], {
+        execPath: this.execPath,
+        // Explicit, so the worker does not inherit a test runner's or debugger's flags.
+        execArgv: ["--disable-warning=ExperimentalWarning"],
+        env: this.env,
+        stdio: ["ignore", "pipe", "pipe", "ipc"],
+        detached: true,
+        serialization: "json",
+      });
+      let outcome: { ok: true; value: unknown } | { ok: false; error: WorkerMessage & { type: "error" } } | undefined;
+      let stderrTail = "";
+      let killTimer: NodeJS.Timeout | undefined;
+      let spawnError: Error | undefined;
+
+      child.stdout?.resume();
+      child.stderr?.setEncoding("utf8");
+      child.stderr?.on("data", (chunk: string) => {
+        stderrTail = (stderrTail + chunk).slice(-STDERR_TAIL_BYTES);
+      });
+
+      child.on("message", (raw: unknown) => {
+        const message = raw as WorkerMessage;
+        switch (message.type) {
+          case "event":
+            options.onEvent?.(message.body);
+            return;
+          case "log":
+            options.onLog?.(message.level, message.message);
+            return;
+          case "result":
+            outcome = { ok: true, value: message.value };
+            return;
+          case "error":
+            outcome = { ok: false, error: message };
+            return;
+        }
+      });
+
+      const killGroup = () => {
+        if (child.pid === undefined) return;
+        try {
+          process.kill(-child.pid, "SIGKILL");
+        } catch {
+          // Already gone.
+        }
+      };
+
+      const onAbort = () => {
+        if (child.connected) child.send({ type: "cancel", reason: toErrorInfo(abortReason(signal)) }, (error) => void error);
+        killTimer = setTimeout(killGroup, options.graceMs);
+        killTimer.unref();
+      };
+      signal.addEventListener("abort", onAbort, { once: true });
+
+      child.on("error", (error) => {
+        spawnError = error;
+        // A worker that never started gets no exit event to settle on.
+        if (child.pid === undefined) {
+          signal.removeEventListener("abort", onAbort);
+          reject(new WorkerCrashedError(`the worker process for this operation could not be started: ${error.message}`));
+        }
+      });
+
+      child.on("exit", (code, exitSignal) => {
+        signal.removeEventListener("abort", onAbort);
+        if (killTimer) clearTimeout(killTimer);
+        // Whatever the worker started (a pulumi CLI, its plugins) goes with it.
+        killGroup();
+        if (outcome?.ok) return resolve(outcome.value);
+        if (outcome && !outcome.ok) return reject(errorFromInfo(outcome.error.error));
+        if (signal.aborted) return reject(abortReason(signal));
+        const how = exitSignal ? `was killed by ${exitSignal}` : `exited with code ${code}`;
+        const detail = redactSecrets(stderrTail.trim().split("\n").slice(-12).join("\n"), secretValues(this.env));
+        reject(new WorkerCrashedError(`the worker process for this operation ${how} without reporting a result${spawnError ? ` (${spawnError.message})` : ""}${detail ? `:\n${detail}` : ""}`));
+      });
+
+      // If the job cannot be handed over, the worker would wait forever: end it, and the exit reports the crash.
+      if (child.pid !== undefined) child.send({ type: "run", job }, (error) => error && killGroup());
+    });
+  }
+}

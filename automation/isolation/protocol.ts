@@ -1,0 +1,69 @@
+/**
+ * Messages between the service process and an operation's worker process.
+ * Everything is plain JSON: specs, settings, event bodies, results, and errors
+ * in their EngineErrorInfo form. Secret values never travel here; the worker
+ * inherits the service's environment and reads them where they are used.
+ */
+import type { RenderResult } from "../../stacks/render.ts";
+import type { PlatformSettings } from "../../stacks/settings.ts";
+import type { TenantSpec } from "../../stacks/spec.ts";
+import type { EngineErrorInfo, ProgressEventBody, SavedPlan } from "../types.ts";
+
+/** Render the tenant program offline (Pulumi mock runtime); several tenants per job for fleet previews. */
+export interface RenderJob {
+  readonly kind: "render";
+  readonly renders: readonly { readonly spec: TenantSpec; readonly settings: PlatformSettings; readonly lastPhase: number }[];
+}
+
+export type RenderOutcome = { readonly ok: true; readonly result: RenderResult } | { readonly ok: false; readonly error: EngineErrorInfo };
+
+export type PulumiJobOperation = "provision" | "preview" | "teardown" | "drift-check" | "outputs" | "install-plugins";
+
+/** Where a Pulumi run keeps its things; the same for every operation of an engine. */
+export interface PulumiRunConfig {
+  readonly dataDir: string;
+  readonly backendUrl: string;
+  readonly secretsProvider: string;
+  readonly lockWaitMs: number;
+}
+
+export interface PulumiJobRequest {
+  readonly spec: TenantSpec;
+  readonly settings: PlatformSettings;
+  readonly lastPhase?: number;
+  readonly plan?: SavedPlan;
+  readonly savePlan?: boolean;
+  readonly ownerDead?: boolean;
+  readonly lockWaitMs?: number;
+}
+
+export interface PulumiJob {
+  readonly kind: "pulumi";
+  readonly operation: PulumiJobOperation;
+  readonly config: PulumiRunConfig;
+  /** Absent for `install-plugins`; for `outputs` only the slug is needed. */
+  readonly request?: PulumiJobRequest;
+  readonly slug?: string;
+}
+
+export type WorkerJob = RenderJob | PulumiJob;
+
+export type ParentMessage =
+  | { readonly type: "run"; readonly job: WorkerJob }
+  /** Stop cleanly: the worker aborts its operation with this error as the reason. */
+  | { readonly type: "cancel"; readonly reason: EngineErrorInfo };
+
+export type WorkerMessage =
+  | { readonly type: "event"; readonly body: ProgressEventBody }
+  | { readonly type: "log"; readonly level: "info" | "warn" | "error"; readonly message: string }
+  | { readonly type: "result"; readonly value: unknown }
+  | { readonly type: "error"; readonly error: EngineErrorInfo };
+
+/** What a job handler gets besides the job: a signal to stop on, and channels back to the service. */
+export interface JobContext {
+  readonly signal: AbortSignal;
+  emit(body: ProgressEventBody): void;
+  log(level: "info" | "warn" | "error", message: string): void;
+}
+
+export type JobHandler = (job: WorkerJob, context: JobContext) => Promise<unknown>;

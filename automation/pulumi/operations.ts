@@ -1,0 +1,237 @@
+/**
+ * The Pulumi engine's operations as they run inside a worker process: one
+ * stack per tenant (named after the slug) in project matih-tenants, with the
+ * inline program from stacks/ given the tenant's spec and the platform
+ * settings directly (no stack config is read or written), the configured
+ * backend and secrets provider, and the tenant's own work directory.
+ */
+import { mkdir, rm } from "node:fs/promises";
+import type { InlineProgramArgs, OutputMap } from "@pulumi/pulumi/automation/index.js";
+import type { PlatformSettings } from "../../stacks/settings.ts";
+import type { TenantSpec } from "../../stacks/spec.ts";
+import { PROJECT_NAME, tenantProgram } from "../../stacks/tenant-program.ts";
+import { emptyChangeSummary } from "../change-summary.ts";
+import { DataDirLayout } from "../data-dir.ts";
+import { StackNotFoundError } from "../errors.ts";
+import type { JobContext, PulumiJob, PulumiJobRequest } from "../isolation/protocol.ts";
+import { checkLastPhase, statusOf, stopReason, type OperationOutcome } from "../operation.ts";
+import { PhaseTracker } from "../phase-tracker.ts";
+import { checkPlan, newPlan } from "../plans.ts";
+import { plainText, redactSecrets, SECRET_PLACEHOLDER, secretValues } from "../redact.ts";
+import type { ChangeSummary, DriftCheckResult, DriftedResource, PreviewResult, ProvisionResult, SavedPlan, TeardownResult } from "../types.ts";
+import { mapPulumiError } from "./error-mapping.ts";
+import { PulumiEventMapper } from "./event-mapper.ts";
+import { withLockHandling } from "./locks.ts";
+import { installPlugins, requiredPlugins } from "./plugins.ts";
+import { workspaceOptions, type TenantStack, type WorkspaceFactory } from "./workspace.ts";
+
+export interface PulumiJobDeps extends JobContext {
+  readonly factory: WorkspaceFactory;
+  readonly env: NodeJS.ProcessEnv;
+  /** First wait between lock retries; tests shorten it. */
+  readonly lockPollMs?: number;
+}
+
+/** Every operation's update message, so `pulumi stack history` says who ran what. */
+function updateMessage(operation: string, slug: string, lastPhase?: number): string {
+  return `matih tenant service: ${operation} ${slug}${lastPhase ? ` (phases 1-${lastPhase})` : ""}`;
+}
+
+export function inlineProgram(spec: TenantSpec, settings: PlatformSettings, lastPhase: number): InlineProgramArgs {
+  return {
+    stackName: spec.slug,
+    projectName: PROJECT_NAME,
+    program: async () => tenantProgram(spec, settings, { lastPhase }),
+  };
+}
+
+export function redactOutputs(outputs: OutputMap): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(outputs).map(([k, v]) => [k, v.secret ? SECRET_PLACEHOLDER : v.value]));
+}
+
+interface RunSpec<Extras, T> {
+  readonly open: (factory: WorkspaceFactory) => Promise<TenantStack>;
+  readonly run: (stack: TenantStack, onEvent: PulumiEventMapper["handle"]) => Promise<T>;
+  readonly lockOwnerDead?: boolean;
+  readonly succeeded: (value: T, mapper: PulumiEventMapper, tracker: PhaseTracker, stack: TenantStack) => Promise<Extras> | Extras;
+  readonly failedExtras: Extras;
+  readonly summary?: (tracker: PhaseTracker, extras: Extras) => ChangeSummary;
+}
+
+/** Opens the stack, runs one command under lock handling, maps events and errors. */
+async function runStackCommand<Extras, T>(job: PulumiJob, deps: PulumiJobDeps, spec: RunSpec<Extras, T>): Promise<OperationOutcome<Extras>> {
+  const request = job.request!;
+  const clean = cleaner(deps.env, request.settings);
+  const tracker = new PhaseTracker(deps.emit);
+  const mapper = new PulumiEventMapper(tracker, { clean, emit: deps.emit });
+  const slug = request.spec.slug;
+  try {
+    const stack = await spec.open(deps.factory);
+    const value = await withLockHandling(() => spec.run(stack, mapper.handle), {
+      ownerDead: spec.lockOwnerDead ?? false,
+      lockWaitMs: request.lockWaitMs ?? job.config.lockWaitMs,
+      signal: deps.signal,
+      ...(deps.lockPollMs !== undefined ? { pollMs: deps.lockPollMs } : {}),
+      cancelStaleLock: () => stack.cancel(),
+      onNotice: (message) => deps.emit({ type: "diagnostic", severity: "warning", message, urn: null, phase: null }),
+    });
+    mapper.flush();
+    const extras = await spec.succeeded(value, mapper, tracker, stack);
+    tracker.finish("succeeded", "");
+    return { status: "succeeded", changeSummary: spec.summary?.(tracker, extras) ?? tracker.changeSummary(), phases: tracker.reports(), error: null, extras };
+  } catch (thrown) {
+    mapper.flush();
+    const error = mapPulumiError(thrown, { slug, signal: deps.signal, tracker, mapper, clean });
+    tracker.finish(statusOf(error), stopReason(error));
+    return { status: statusOf(error), changeSummary: tracker.changeSummary(), phases: tracker.reports(), error: error.toInfo(), extras: spec.failedExtras };
+  }
+}
+
+async function removeTenantFiles(layout: DataDirLayout, slug: string): Promise<void> {
+  await rm(layout.workspace(slug), { recursive: true, force: true });
+  await rm(layout.plansDir(slug), { recursive: true, force: true });
+}
+
+function provision(job: PulumiJob, deps: PulumiJobDeps, request: PulumiJobRequest, layout: DataDirLayout) {
+  const lastPhase = checkLastPhase(request.lastPhase ?? request.plan?.lastPhase);
+  let planFile: string | undefined;
+  return runStackCommand<Pick<ProvisionResult, "lastPhase" | "outputs">, Awaited<ReturnType<TenantStack["up"]>>>(job, deps, {
+    open: async (factory) => {
+      if (request.plan) planFile = await checkPlan(request.plan, { slug: request.spec.slug, engine: "pulumi", layout });
+      return factory.createOrSelectStack(inlineProgram(request.spec, request.settings, lastPhase), workspaceOptions(job.config, request.spec.slug));
+    },
+    run: (stack, onEvent) =>
+      stack.up({ onEvent, signal: deps.signal, color: "never", message: updateMessage("provision", request.spec.slug, lastPhase), ...(planFile ? { plan: planFile } : {}) }),
+    lockOwnerDead: request.ownerDead ?? false,
+    succeeded: (up) => ({ lastPhase, outputs: redactOutputs(up.outputs) }),
+    failedExtras: { lastPhase, outputs: {} },
+  });
+}
+
+function preview(job: PulumiJob, deps: PulumiJobDeps, request: PulumiJobRequest, layout: DataDirLayout) {
+  const lastPhase = checkLastPhase(request.lastPhase);
+  let saved: SavedPlan | null = null;
+  return runStackCommand<Pick<PreviewResult, "lastPhase" | "changes" | "plan">, unknown>(job, deps, {
+    open: async (factory) => {
+      if (request.savePlan) saved = await newPlan(layout, request.spec.slug, "pulumi", lastPhase);
+      return factory.createOrSelectStack(inlineProgram(request.spec, request.settings, lastPhase), workspaceOptions(job.config, request.spec.slug));
+    },
+    run: (stack, onEvent) =>
+      stack.preview({ onEvent, signal: deps.signal, color: "never", diff: true, message: updateMessage("preview", request.spec.slug, lastPhase), ...(saved ? { plan: saved.file } : {}) }),
+    succeeded: (_value, mapper) => ({ lastPhase, changes: mapper.resourceChanges(), plan: saved }),
+    failedExtras: { lastPhase, changes: [], plan: null },
+  });
+}
+
+async function teardown(job: PulumiJob, deps: PulumiJobDeps, request: PulumiJobRequest, layout: DataDirLayout) {
+  const slug = request.spec.slug;
+  let absent = false;
+  const outcome = await runStackCommand<Pick<TeardownResult, "stackRemoved" | "alreadyAbsent">, boolean>(job, deps, {
+    open: async (factory) => factory.selectStack(inlineProgram(request.spec, request.settings, 10), workspaceOptions(job.config, slug)),
+    run: async (stack, onEvent) => {
+      await stack.destroy({ onEvent, signal: deps.signal, color: "never", message: updateMessage("teardown", slug) });
+      return true;
+    },
+    lockOwnerDead: request.ownerDead ?? false,
+    succeeded: async (_value, _mapper, _tracker, stack) => {
+      // Destroy first, then forget the stack: removing a stack that still has resources would orphan them.
+      await stack.workspace.removeStack(slug);
+      await removeTenantFiles(layout, slug);
+      return { stackRemoved: true, alreadyAbsent: false };
+    },
+    failedExtras: { stackRemoved: false, alreadyAbsent: false },
+  });
+  if (outcome.status === "failed" && outcome.error?.code === "stack_not_found") {
+    // Nothing to tear down: a retried teardown job after a crash lands here.
+    absent = true;
+    await removeTenantFiles(layout, slug);
+  }
+  return absent
+    ? { status: "succeeded" as const, changeSummary: emptyChangeSummary(), phases: [], error: null, extras: { stackRemoved: false, alreadyAbsent: true } }
+    : outcome;
+}
+
+function driftSummary(tracker: PhaseTracker, drifted: readonly DriftedResource[]): ChangeSummary {
+  const seen = tracker.changeSummary();
+  const total = seen.create + seen.update + seen.replace + seen.delete + seen.same;
+  const changed = drifted.filter((d) => d.drift === "changed").length;
+  const gone = drifted.filter((d) => d.drift === "gone").length;
+  return { create: 0, update: changed, replace: 0, delete: gone, same: Math.max(total - changed - gone, 0) };
+}
+
+function driftCheck(job: PulumiJob, deps: PulumiJobDeps, request: PulumiJobRequest) {
+  return runStackCommand<Pick<DriftCheckResult, "drifted">, unknown>(job, deps, {
+    open: (factory) => factory.selectStack(inlineProgram(request.spec, request.settings, request.lastPhase ?? 10), workspaceOptions(job.config, request.spec.slug)),
+    // previewOnly: compare with the real resources, write nothing to state.
+    run: (stack, onEvent) => stack.refresh({ previewOnly: true, onEvent, signal: deps.signal, color: "never", message: updateMessage("drift check", request.spec.slug) }),
+    succeeded: (_value, mapper) => ({ drifted: mapper.driftedResources() }),
+    summary: (tracker, extras) => driftSummary(tracker, extras.drifted),
+    failedExtras: { drifted: [] },
+  });
+}
+
+async function outputs(job: PulumiJob, deps: PulumiJobDeps): Promise<Record<string, unknown>> {
+  const slug = job.slug!;
+  const args: InlineProgramArgs = {
+    stackName: slug,
+    projectName: PROJECT_NAME,
+    program: async () => {
+      throw new Error("reading outputs never runs the program");
+    },
+  };
+  try {
+    const stack = await deps.factory.selectStack(args, workspaceOptions(job.config, slug));
+    return redactOutputs(await stack.outputs());
+  } catch (error) {
+    throw mapPulumiError(error, { slug, signal: deps.signal, clean: cleaner(deps.env) });
+  }
+}
+
+function cleaner(env: NodeJS.ProcessEnv, settings?: PlatformSettings): (text: string) => string {
+  const secrets = secretValues(env, settings);
+  return (text) => redactSecrets(plainText(text), secrets);
+}
+
+export async function runPulumiJob(job: PulumiJob, deps: PulumiJobDeps): Promise<unknown> {
+  const layout = new DataDirLayout(job.config.dataDir);
+  if (job.operation === "install-plugins") {
+    await mkdir(layout.pluginWorkspace, { recursive: true });
+    const plugins = requiredPlugins();
+    try {
+      const workspace = await deps.factory.createWorkspace(workspaceOptions(job.config, null));
+      await installPlugins(workspace, plugins, deps.signal);
+    } catch (error) {
+      throw mapPulumiError(error, { slug: "", signal: deps.signal, clean: cleaner(deps.env) });
+    }
+    return plugins;
+  }
+  if (job.operation === "outputs") {
+    const workDir = layout.workspace(job.slug!);
+    await mkdir(workDir, { recursive: true });
+    try {
+      return await outputs(job, deps);
+    } catch (error) {
+      if (error instanceof StackNotFoundError) await rm(workDir, { recursive: true, force: true });
+      throw error;
+    }
+  }
+  const request = job.request;
+  if (!request) throw new Error(`the ${job.operation} job has no request`);
+  const workDir = layout.workspace(request.spec.slug);
+  await mkdir(workDir, { recursive: true });
+  const outcome = await (() => {
+    switch (job.operation) {
+      case "provision":
+        return provision(job, deps, request, layout);
+      case "preview":
+        return preview(job, deps, request, layout);
+      case "teardown":
+        return teardown(job, deps, request, layout);
+      case "drift-check":
+        return driftCheck(job, deps, request);
+    }
+  })();
+  // Asking about a tenant that does not exist must not leave a work directory behind for it.
+  if (outcome.error?.code === "stack_not_found") await rm(workDir, { recursive: true, force: true });
+  return outcome;
+}

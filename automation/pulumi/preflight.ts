@@ -1,0 +1,29 @@
+/**
+ * Checks before a real run that the providers will be configured from
+ * platform settings and not from whatever the host has: a run that fell back
+ * to the host's current kube context could create a tenant in the wrong
+ * cluster. The render engine needs none of this.
+ */
+import type { PlatformSettings } from "../../stacks/settings.ts";
+import { ConfigurationError } from "../errors.ts";
+
+const PLACEHOLDER_SUBSCRIPTION = /^0{8}-0{4}-0{4}-0{4}-0{12}$/;
+
+export function realRunProblems(settings: PlatformSettings, env: NodeJS.ProcessEnv): string[] {
+  const problems: string[] = [];
+  if (!settings.kubernetes.context && !settings.kubernetes.kubeconfig) {
+    problems.push("settings.kubernetes.context (or kubernetes.kubeconfig) must name the cluster; without it the provider would use the host's current kube context");
+  }
+  if (PLACEHOLDER_SUBSCRIPTION.test(settings.azure.subscriptionId)) {
+    problems.push("settings.azure.subscriptionId is the render placeholder; set the subscription that holds DNS and enterprise databases");
+  }
+  if (!env[settings.postgres.adminPasswordEnv]) {
+    problems.push(`${settings.postgres.adminPasswordEnv} (settings.postgres.adminPasswordEnv) must hold the Postgres admin password in the service's environment`);
+  }
+  return problems;
+}
+
+export function assertReadyForRealRun(settings: PlatformSettings, env: NodeJS.ProcessEnv): void {
+  const problems = realRunProblems(settings, env);
+  if (problems.length > 0) throw new ConfigurationError(`cannot run against real infrastructure: ${problems.join("; ")}`);
+}

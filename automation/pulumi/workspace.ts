@@ -1,0 +1,69 @@
+/**
+ * The seam between the Pulumi engine and the Automation API: the few calls
+ * the engine makes, so that tests can inject a fake workspace and check every
+ * option the engine passes without a CLI. The real implementation is
+ * local-workspace.ts.
+ */
+import type {
+  DestroyOptions,
+  DestroyResult,
+  InlineProgramArgs,
+  LocalWorkspaceOptions,
+  OutputMap,
+  PreviewOptions,
+  PreviewResult,
+  RefreshOptions,
+  RefreshResult,
+  UpOptions,
+  UpResult,
+} from "@pulumi/pulumi/automation/index.js";
+import { PROJECT_NAME } from "../../stacks/constants.ts";
+import { DataDirLayout } from "../data-dir.ts";
+import type { PulumiRunConfig } from "../isolation/protocol.ts";
+
+/** The part of an Automation API `Stack` the engine uses. */
+export interface TenantStack {
+  readonly name: string;
+  up(options: UpOptions): Promise<UpResult>;
+  preview(options: PreviewOptions): Promise<PreviewResult>;
+  destroy(options: DestroyOptions): Promise<DestroyResult>;
+  refresh(options: RefreshOptions): Promise<RefreshResult>;
+  outputs(): Promise<OutputMap>;
+  /** Cancels the stack's current update; on the local file backend, removes its lock. */
+  cancel(): Promise<void>;
+  readonly workspace: { removeStack(stackName: string): Promise<void> };
+}
+
+export interface PluginWorkspace {
+  installPlugin(name: string, version: string, kind?: string): Promise<void>;
+}
+
+export interface WorkspaceFactory {
+  createOrSelectStack(args: InlineProgramArgs, options: LocalWorkspaceOptions): Promise<TenantStack>;
+  /** Rejects with the SDK's StackNotFoundError for a stack that does not exist. */
+  selectStack(args: InlineProgramArgs, options: LocalWorkspaceOptions): Promise<TenantStack>;
+  createWorkspace(options: LocalWorkspaceOptions): Promise<PluginWorkspace>;
+}
+
+/**
+ * Workspace options for a tenant (or, with `slug` null, for the start-up
+ * plugin install). Backend and secrets provider come from the engine's
+ * configuration, never from whatever the host's Pulumi login says; plugins are
+ * installed once at start-up, so runs may not fetch any on their own.
+ * Secret values are not copied here: the CLI inherits them from the
+ * environment.
+ */
+export function workspaceOptions(config: PulumiRunConfig, slug: string | null): LocalWorkspaceOptions {
+  const layout = new DataDirLayout(config.dataDir);
+  return {
+    workDir: slug === null ? layout.pluginWorkspace : layout.workspace(slug),
+    pulumiHome: layout.pulumiHome,
+    secretsProvider: config.secretsProvider,
+    projectSettings: { name: PROJECT_NAME, runtime: "nodejs", backend: { url: config.backendUrl } },
+    envVars: {
+      PULUMI_BACKEND_URL: config.backendUrl,
+      PULUMI_SKIP_UPDATE_CHECK: "true",
+      ...(slug === null ? {} : { PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true" }),
+    },
+  };
+}

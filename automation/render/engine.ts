@@ -1,0 +1,326 @@
+/**
+ * The offline engine: the same interface as the Pulumi engine, backed by a
+ * render of the real tenant program under Pulumi's mock runtime (in a worker
+ * process) and a record of each tenant's desired state in a store. No cloud,
+ * cluster or CLI is touched. It serves demonstrations, tests of everything
+ * above the engine, rehearsals (fault plan, pace), and fleet-wide previews.
+ *
+ * - provision renders once, then applies the difference to the record phase by
+ *   phase, emitting the events a Pulumi update would, and saves the record after
+ *   each phase (a failed provision leaves the phases it completed, as a partial
+ *   Pulumi update would, and the next one continues from there);
+ * - preview diffs a fresh render against the record, per resource and property;
+ * - teardown deletes the record's resources in reverse dependency order, then
+ *   the record, the tenant's work directory and its plans;
+ * - drift check reports where the current program would change what was recorded.
+ */
+import { rm } from "node:fs/promises";
+import type { RenderResult } from "../../stacks/render.ts";
+import type { PlatformSettings } from "../../stacks/settings.ts";
+import type { TenantSpec } from "../../stacks/spec.ts";
+import { emptyChangeSummary, summarize } from "../change-summary.ts";
+import type { DataDirLayout } from "../data-dir.ts";
+import { errorFromInfo, InvalidRequestError, StackNotFoundError, toErrorInfo } from "../errors.ts";
+import type { JobRunner } from "../isolation/forked-runner.ts";
+import type { RenderOutcome } from "../isolation/protocol.ts";
+import { asEngineError, checkLastPhase, runOperation, statusOf, stopReason, validateSlug, type OperationContext, type OperationOutcome } from "../operation.ts";
+import type { OperationGate } from "../operation-gate.ts";
+import { PhaseTracker } from "../phase-tracker.ts";
+import { checkPlan, newPlan } from "../plans.ts";
+import type {
+  DriftCheckRequest,
+  DriftCheckResult,
+  DriftedResource,
+  EngineLogger,
+  OperationResultBase,
+  PreviewRequest,
+  PreviewResult,
+  ProvisionRequest,
+  ProvisionResult,
+  ResourceChange,
+  TeardownRequest,
+  TeardownResult,
+  TenantEngine,
+} from "../types.ts";
+import { faultApplies, validateFaultPlan, type FaultPlan } from "./fault-plan.ts";
+import { readRenderPlan, verifyRenderPlan, writeRenderPlan } from "./plan-file.ts";
+import { RecordedState } from "./recorded-state.ts";
+import { planTeardown, planUpdate, stepsInOrder, toResourceChange, type UpdatePlan } from "./steps.ts";
+import type { RenderRecord, RenderStateStore } from "./store.ts";
+import { pacedPhaseMs, walkPlan } from "./walk.ts";
+
+export interface RenderEngineOptions {
+  readonly layout: DataDirLayout;
+  readonly store: RenderStateStore;
+  /** Where renders run; a ForkedJobRunner in the service (the mock runtime is process-global). */
+  readonly runner: JobRunner;
+  readonly gate: OperationGate;
+  readonly operationTimeoutMs: number;
+  /** Fraction of the seed's typical phase durations to wait (mean of each range); default 0. */
+  readonly pace?: number;
+  /** Rehearsal faults, e.g. `{ 6: { failTimes: 2, message: "no external IP assigned within 600s" } }`. */
+  readonly faultPlan?: FaultPlan;
+  readonly logger?: EngineLogger;
+}
+
+/** One tenant of a fleet-wide preview. */
+export type FleetPreviewEntry =
+  | { readonly slug: string; readonly ok: true; readonly changeSummary: PreviewResult["changeSummary"]; readonly changes: readonly ResourceChange[] }
+  | { readonly slug: string; readonly ok: false; readonly error: PreviewResult["error"] };
+
+/** Renders stop at once when asked; there is nothing to finish cleanly. */
+const RENDER_CANCEL_GRACE_MS = 2_000;
+
+export class RenderEngine implements TenantEngine {
+  readonly kind = "render" as const;
+  readonly changesInfrastructure = false;
+  private readonly options: RenderEngineOptions;
+  private readonly faultPlan: FaultPlan;
+
+  constructor(options: RenderEngineOptions) {
+    if (options.pace !== undefined && !(options.pace >= 0)) throw new RangeError(`pace must be zero or a positive fraction, got ${options.pace}`);
+    this.options = options;
+    this.faultPlan = validateFaultPlan(options.faultPlan);
+  }
+
+  provision(request: ProvisionRequest): Promise<ProvisionResult> {
+    const empty = { lastPhase: request.lastPhase ?? request.plan?.lastPhase ?? 10, outputs: {} };
+    return this.operate("provision", request, empty, (context) => this.provisionNow(request, context)) as Promise<ProvisionResult>;
+  }
+
+  preview(request: PreviewRequest): Promise<PreviewResult> {
+    const empty = { lastPhase: request.lastPhase ?? 10, changes: [], plan: null };
+    return this.operate("preview", request, empty, (context) => this.previewNow(request, context)) as Promise<PreviewResult>;
+  }
+
+  teardown(request: TeardownRequest): Promise<TeardownResult> {
+    return this.operate("teardown", request, { stackRemoved: false, alreadyAbsent: false }, (context) => this.teardownNow(context)) as Promise<TeardownResult>;
+  }
+
+  driftCheck(request: DriftCheckRequest): Promise<DriftCheckResult> {
+    return this.operate("drift-check", request, { drifted: [] }, (context) => this.driftNow(context)) as Promise<DriftCheckResult>;
+  }
+
+  async outputs(slug: string): Promise<Record<string, unknown>> {
+    validateSlug(slug);
+    const record = await this.options.store.get(slug);
+    if (!record) throw new StackNotFoundError(slug);
+    return record.outputs;
+  }
+
+  cancel(slug: string): boolean {
+    return this.options.gate.cancel(slug);
+  }
+
+  async close(): Promise<void> {
+    this.options.gate.cancelAll();
+    await this.options.gate.idle();
+  }
+
+  /**
+   * "What would this change do to every tenant": renders every recorded
+   * tenant from its recorded spec with these settings (in one worker) and
+   * diffs each against its record. Changes nothing.
+   */
+  async previewFleet(settings: PlatformSettings, options: { signal?: AbortSignal } = {}): Promise<FleetPreviewEntry[]> {
+    const records = (await Promise.all((await this.options.store.list()).map((slug) => this.options.store.get(slug)))).filter((r): r is RenderRecord => r !== undefined);
+    if (records.length === 0) return [];
+    const signal = options.signal ?? new AbortController().signal;
+    const outcomes = await this.renderAll(records.map((r) => ({ spec: r.spec, settings, lastPhase: r.lastPhase })), signal);
+    return records.map((record, i): FleetPreviewEntry => {
+      const outcome = outcomes[i]!;
+      if (!outcome.ok) return { slug: record.slug, ok: false, error: outcome.error };
+      const changes = stepsInOrder(planUpdate(outcome.result.resources, record.resources, record.lastPhase)).map(toResourceChange);
+      return { slug: record.slug, ok: true, changeSummary: summarize(changes.map((c) => c.op)), changes };
+    });
+  }
+
+  private operate<Extras extends object>(
+    operation: "provision" | "preview" | "teardown" | "drift-check",
+    request: ProvisionRequest | PreviewRequest | TeardownRequest | DriftCheckRequest,
+    emptyExtras: Extras,
+    work: (context: OperationContext) => Promise<OperationOutcome<Extras>>,
+  ): Promise<OperationResultBase & Extras> {
+    return runOperation({
+      engine: "render",
+      operation,
+      request,
+      gate: this.options.gate,
+      timeoutMs: this.options.operationTimeoutMs,
+      emptyExtras,
+      work,
+      ...(this.options.logger ? { logger: this.options.logger } : {}),
+    });
+  }
+
+  private async renderAll(renders: { spec: TenantSpec; settings: PlatformSettings; lastPhase: number }[], signal: AbortSignal): Promise<RenderOutcome[]> {
+    const outcomes = (await this.options.runner.run({ kind: "render", renders }, {
+      signal,
+      graceMs: RENDER_CANCEL_GRACE_MS,
+      onLog: (level, message) => this.options.logger?.[level](message),
+    })) as RenderOutcome[];
+    return outcomes;
+  }
+
+  private async renderOne(spec: TenantSpec, settings: PlatformSettings, lastPhase: number, signal: AbortSignal): Promise<RenderResult> {
+    const [outcome] = await this.renderAll([{ spec, settings, lastPhase }], signal);
+    if (!outcome) throw new Error("the render worker returned no result");
+    if (!outcome.ok) throw errorFromInfo(outcome.error);
+    return outcome.result;
+  }
+
+  private phaseDelay = (phase: number) => pacedPhaseMs(this.options.pace ?? 0, phase);
+
+  private async provisionNow(request: ProvisionRequest, context: OperationContext): Promise<OperationOutcome<Pick<ProvisionResult, "lastPhase" | "outputs">>> {
+    const { spec, settings, signal, events } = context;
+    const { store } = this.options;
+    if (request.plan && request.lastPhase !== undefined && request.lastPhase !== request.plan.lastPhase) {
+      throw new InvalidRequestError(`lastPhase ${request.lastPhase} differs from the plan's ${request.plan.lastPhase}; a plan is held to the phases it was made for`);
+    }
+    const lastPhase = checkLastPhase(request.lastPhase ?? request.plan?.lastPhase);
+    const planFile = request.plan ? await checkPlan(request.plan, { slug: spec.slug, engine: "render", layout: this.options.layout }) : null;
+    const rendered = await this.renderOne(spec, settings, lastPhase, signal);
+    const record = await store.get(spec.slug);
+    if (planFile) verifyRenderPlan(await readRenderPlan(planFile), rendered.resources, record?.resources ?? []);
+
+    const plan = planUpdate(rendered.resources, record?.resources ?? [], lastPhase);
+    const state = new RecordedState(record?.resources ?? []);
+    const attempts: Record<string, number> = { ...(record?.faultAttempts ?? {}) };
+    let phasesApplied = Math.min(record?.phasesApplied ?? 0, lastPhase);
+    const save = (changes: Partial<RenderRecord> = {}) =>
+      store.put({
+        version: 1,
+        slug: spec.slug,
+        spec,
+        lastPhase,
+        phasesApplied,
+        resources: state.list(),
+        outputs: record?.outputs ?? {},
+        faultAttempts: attempts,
+        updatedAt: new Date().toISOString(),
+        ...changes,
+      });
+
+    const tracker = new PhaseTracker(events.emit);
+    try {
+      await walkPlan(plan, tracker, {
+        signal,
+        phaseDelayMs: this.phaseDelay,
+        faultFor: (phase) => {
+          const failed = attempts[phase.phase] ?? 0;
+          const fault = faultApplies(this.faultPlan, phase.phase, failed);
+          if (!fault) return null;
+          attempts[phase.phase] = failed + 1;
+          return { fault, attempt: failed + 1 };
+        },
+        applyStep: (step) => state.apply(step),
+        afterPhase: async (phase) => {
+          if (phase.action === "apply") phasesApplied = phase.phase;
+          await save();
+        },
+      });
+    } catch (thrown) {
+      const error = asEngineError(thrown);
+      // What was applied before the failure stays applied, as in a partial Pulumi update.
+      await save();
+      tracker.finish(statusOf(error), stopReason(error));
+      return { status: statusOf(error), changeSummary: tracker.changeSummary(), phases: tracker.reports(), error: toErrorInfo(error), extras: { lastPhase, outputs: {} } };
+    }
+    await save({ phasesApplied: lastPhase, outputs: rendered.outputs });
+    tracker.finish("succeeded", "");
+    return { status: "succeeded", changeSummary: tracker.changeSummary(), phases: tracker.reports(), error: null, extras: { lastPhase, outputs: rendered.outputs } };
+  }
+
+  private async previewNow(request: PreviewRequest, context: OperationContext): Promise<OperationOutcome<Pick<PreviewResult, "lastPhase" | "changes" | "plan">>> {
+    const { spec, settings, signal, events } = context;
+    const lastPhase = checkLastPhase(request.lastPhase);
+    const rendered = await this.renderOne(spec, settings, lastPhase, signal);
+    const record = await this.options.store.get(spec.slug);
+    const recorded = record?.resources ?? [];
+    const plan = planUpdate(rendered.resources, recorded, lastPhase);
+    const tracker = new PhaseTracker(events.emit);
+    await walkPlan(plan, tracker, { signal });
+    tracker.finish("succeeded", "");
+    let saved = null;
+    if (request.savePlan) {
+      saved = await newPlan(this.options.layout, spec.slug, "render", lastPhase);
+      await writeRenderPlan(saved, rendered.resources, recorded);
+    }
+    return {
+      status: "succeeded",
+      changeSummary: tracker.changeSummary(),
+      phases: tracker.reports(),
+      error: null,
+      extras: { lastPhase, changes: stepsInOrder(plan).map(toResourceChange), plan: saved },
+    };
+  }
+
+  private async teardownNow(context: OperationContext): Promise<OperationOutcome<Pick<TeardownResult, "stackRemoved" | "alreadyAbsent">>> {
+    const { spec, signal, events } = context;
+    const { store, layout } = this.options;
+    const record = await store.get(spec.slug);
+    const removeLeftovers = async () => {
+      await rm(layout.workspace(spec.slug), { recursive: true, force: true });
+      await rm(layout.plansDir(spec.slug), { recursive: true, force: true });
+    };
+    if (!record) {
+      await removeLeftovers();
+      return { status: "succeeded", changeSummary: emptyChangeSummary(), phases: [], error: null, extras: { stackRemoved: false, alreadyAbsent: true } };
+    }
+    const state = new RecordedState(record.resources);
+    const save = () => store.put({ ...record, resources: state.list(), phasesApplied: 0, updatedAt: new Date().toISOString() });
+    const tracker = new PhaseTracker(events.emit);
+    try {
+      await walkPlan(planTeardown(record.resources), tracker, {
+        signal,
+        phaseDelayMs: this.phaseDelay,
+        applyStep: (step) => state.apply(step),
+        afterPhase: () => save(),
+      });
+    } catch (thrown) {
+      const error = asEngineError(thrown);
+      await save();
+      tracker.finish(statusOf(error), stopReason(error));
+      return { status: statusOf(error), changeSummary: tracker.changeSummary(), phases: tracker.reports(), error: toErrorInfo(error), extras: { stackRemoved: false, alreadyAbsent: false } };
+    }
+    await store.delete(spec.slug);
+    await removeLeftovers();
+    tracker.finish("succeeded", "");
+    return { status: "succeeded", changeSummary: tracker.changeSummary(), phases: tracker.reports(), error: null, extras: { stackRemoved: true, alreadyAbsent: false } };
+  }
+
+  private async driftNow(context: OperationContext): Promise<OperationOutcome<Pick<DriftCheckResult, "drifted">>> {
+    const { spec, settings, signal, events } = context;
+    const record = await this.options.store.get(spec.slug);
+    if (!record) throw new StackNotFoundError(spec.slug);
+    const rendered = await this.renderOne(spec, settings, record.lastPhase, signal);
+    const plan = driftPlan(rendered.resources, record);
+    const tracker = new PhaseTracker(events.emit);
+    await walkPlan(plan, tracker, { signal });
+    tracker.finish("succeeded", "");
+    const drifted: DriftedResource[] = stepsInOrder(plan)
+      .filter((s) => s.op !== "same" && s.op !== "read")
+      .map((s) => {
+        const change = toResourceChange(s);
+        return {
+          urn: change.urn,
+          type: change.type,
+          phase: change.phase,
+          drift: s.op === "delete" ? "gone" : s.op === "create" ? "untracked" : "changed",
+          properties: change.changedPaths,
+        };
+      });
+    return { status: "succeeded", changeSummary: tracker.changeSummary(), phases: tracker.reports(), error: null, extras: { drifted } };
+  }
+}
+
+/**
+ * The update that would take the record to what the program renders now,
+ * limited to the phases the record holds: phases never applied (after a
+ * failed provision) are not drift.
+ */
+function driftPlan(desired: RenderResult["resources"], record: RenderRecord): UpdatePlan {
+  const full = planUpdate(desired, record.resources, record.lastPhase);
+  const recordedPhases = new Set(record.resources.map((r) => r.phase?.number).filter((n): n is number => n !== undefined));
+  return { ...full, apply: full.apply.filter((p) => recordedPhases.has(p.phase)) };
+}

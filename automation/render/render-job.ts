@@ -1,0 +1,24 @@
+/**
+ * Worker side of a render job: runs the real tenant program under Pulumi's
+ * mock runtime. This module loads the Pulumi SDK and every provider package,
+ * and the mock runtime is process-global state, which is why it only ever
+ * runs in a worker process.
+ */
+import { renderTenant } from "../../stacks/render.ts";
+import { toErrorInfo, UpdateFailedError } from "../errors.ts";
+import type { JobContext, RenderJob, RenderOutcome } from "../isolation/protocol.ts";
+
+/** One outcome per requested render: a tenant whose program fails does not spoil a fleet preview. */
+export async function runRenderJob(job: RenderJob, context: JobContext): Promise<RenderOutcome[]> {
+  const outcomes: RenderOutcome[] = [];
+  for (const { spec, settings, lastPhase } of job.renders) {
+    context.signal.throwIfAborted();
+    try {
+      outcomes.push({ ok: true, result: await renderTenant(spec, settings, { lastPhase }) });
+    } catch (error) {
+      const message = `the tenant program failed for "${spec.slug}": ${error instanceof Error ? error.message : String(error)}`;
+      outcomes.push({ ok: false, error: toErrorInfo(new UpdateFailedError(message)) });
+    }
+  }
+  return outcomes;
+}

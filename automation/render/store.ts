@@ -1,0 +1,96 @@
+/**
+ * Where the render engine records each tenant's desired state after an `up`.
+ * The interface is deliberately small and async so that the service can back
+ * it with Postgres; the file implementation here keeps one JSON file per
+ * tenant under the data directory, replaced atomically (write, fsync, rename).
+ */
+import { randomBytes } from "node:crypto";
+import { mkdir, open, readdir, readFile, rename, rm } from "node:fs/promises";
+import path from "node:path";
+import type { RenderedResource } from "../../stacks/render.ts";
+import type { TenantSpec } from "../../stacks/spec.ts";
+import { assertSafeSlug } from "../data-dir.ts";
+
+export interface RenderRecord {
+  readonly version: 1;
+  readonly slug: string;
+  /** The spec of the last provision; fleet previews re-render every tenant from it. */
+  readonly spec: TenantSpec;
+  /** The `lastPhase` the last provision aimed for. */
+  readonly lastPhase: number;
+  /** Highest phase fully applied; lower than `lastPhase` after a failed provision. */
+  readonly phasesApplied: number;
+  /** The rendered resources as applied, in registration order (secrets as "[secret]"). */
+  readonly resources: readonly RenderedResource[];
+  /** Stack outputs of the last successful provision. */
+  readonly outputs: Record<string, unknown>;
+  /** Failed attempts per phase (JSON keys are phase numbers), for fault plans. */
+  readonly faultAttempts: Readonly<Record<string, number>>;
+  readonly updatedAt: string;
+}
+
+export interface RenderStateStore {
+  get(slug: string): Promise<RenderRecord | undefined>;
+  put(record: RenderRecord): Promise<void>;
+  /** Deleting a tenant that has no record is not an error. */
+  delete(slug: string): Promise<void>;
+  /** Slugs of every recorded tenant, sorted. */
+  list(): Promise<string[]>;
+}
+
+export class FileRenderStateStore implements RenderStateStore {
+  readonly dir: string;
+
+  constructor(dir: string) {
+    this.dir = path.resolve(dir);
+  }
+
+  async get(slug: string): Promise<RenderRecord | undefined> {
+    try {
+      return JSON.parse(await readFile(this.file(slug), "utf8")) as RenderRecord;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      throw error;
+    }
+  }
+
+  async put(record: RenderRecord): Promise<void> {
+    const target = this.file(record.slug);
+    await mkdir(this.dir, { recursive: true });
+    // A reader sees the old file or the new one, never half of one.
+    const temporary = path.join(this.dir, `.${record.slug}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
+    const handle = await open(temporary, "w");
+    try {
+      await handle.writeFile(`${JSON.stringify(record, null, 2)}\n`);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    try {
+      await rename(temporary, target);
+    } catch (error) {
+      await rm(temporary, { force: true });
+      throw error;
+    }
+  }
+
+  async delete(slug: string): Promise<void> {
+    await rm(this.file(slug), { force: true });
+  }
+
+  async list(): Promise<string[]> {
+    let names: string[];
+    try {
+      names = await readdir(this.dir);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
+      throw error;
+    }
+    return names.filter((n) => /^[a-z0-9][a-z0-9-]*\.json$/.test(n)).map((n) => n.slice(0, -".json".length)).sort();
+  }
+
+  private file(slug: string): string {
+    assertSafeSlug(slug);
+    return path.join(this.dir, `${slug}.json`);
+  }
+}

@@ -1,0 +1,265 @@
+/**
+ * The contract between the service and whatever drives tenant stacks: one
+ * interface (TenantEngine), two implementations (the Pulumi engine that changes
+ * real infrastructure, the render engine that changes nothing). Everything in
+ * this file is plain data so that requests, events and results can cross a
+ * process boundary and be stored as JSON.
+ */
+import type { PhaseName } from "../stacks/phases.ts";
+import type { PlatformSettings } from "../stacks/settings.ts";
+import type { TenantSpec } from "../stacks/spec.ts";
+
+export type EngineKind = "pulumi" | "render";
+export type OperationKind = "provision" | "preview" | "teardown" | "drift-check";
+/** A timeout is a failure (code `operation_timeout`); `cancelled` is only for a caller's cancel. */
+export type OperationStatus = "succeeded" | "failed" | "cancelled";
+
+/** What happens to one resource. `read` is a resource the program reads rather than manages. */
+export type ResourceOp = "create" | "update" | "replace" | "delete" | "same" | "read";
+
+/** Counts of resources by what happened to them; reads count as `same`. The stack resource itself is not counted. */
+export interface ChangeSummary {
+  create: number;
+  update: number;
+  replace: number;
+  delete: number;
+  same: number;
+}
+
+export interface PhaseRef {
+  readonly number: number;
+  readonly name: PhaseName;
+}
+
+/** `apply` brings a phase up or updates it; `remove` deletes it (teardown, or `lastPhase` lowered). */
+export type PhaseAction = "apply" | "remove";
+
+/**
+ * Resources of a phase, not counting its component. `done`: finished in this
+ * operation. `pending`: known but not finished. The render engine knows every
+ * resource of a phase up front; the Pulumi engine learns of them as the engine
+ * reaches them, so its `pending` grows during a phase.
+ */
+export interface ResourceCounts {
+  readonly done: number;
+  readonly pending: number;
+}
+
+/** The resource whose operation failed and the engine's message (secrets redacted). */
+export interface ResourceFailure {
+  /** Null when the failure is not tied to one resource (a program error, say). */
+  readonly urn: string | null;
+  readonly type: string | null;
+  readonly message: string;
+  /** True when the failure was injected by a render engine fault plan (rehearsals). */
+  readonly injected?: boolean;
+}
+
+/** Plain-data form of an EngineError (see errors.ts); `code` is stable. */
+export interface EngineErrorInfo {
+  readonly code: string;
+  readonly message: string;
+  readonly retryable: boolean;
+  readonly phase: PhaseRef | null;
+  readonly urn: string | null;
+}
+
+export type ProgressEventBody =
+  | { readonly type: "operation-started"; readonly engine: EngineKind }
+  | { readonly type: "phase-started"; readonly phase: PhaseRef; readonly action: PhaseAction; readonly resources: ResourceCounts }
+  | {
+      readonly type: "phase-progress";
+      readonly phase: PhaseRef;
+      readonly action: PhaseAction;
+      readonly resources: ResourceCounts;
+      /** The resource that just finished. */
+      readonly resource: { readonly urn: string; readonly type: string; readonly op: ResourceOp };
+    }
+  | { readonly type: "phase-succeeded"; readonly phase: PhaseRef; readonly action: PhaseAction; readonly resources: ResourceCounts }
+  | { readonly type: "phase-failed"; readonly phase: PhaseRef; readonly action: PhaseAction; readonly resources: ResourceCounts; readonly failure: ResourceFailure }
+  | {
+      /** The phase did not finish because the operation stopped: cancelled, timed out, or another phase failed. */
+      readonly type: "phase-cancelled";
+      readonly phase: PhaseRef;
+      readonly action: PhaseAction;
+      readonly resources: ResourceCounts;
+      readonly reason: string;
+    }
+  | { readonly type: "diagnostic"; readonly severity: "warning" | "error"; readonly message: string; readonly urn: string | null; readonly phase: PhaseRef | null }
+  | {
+      readonly type: "operation-finished";
+      readonly status: OperationStatus;
+      readonly changeSummary: ChangeSummary;
+      readonly durationMs: number;
+      readonly error: EngineErrorInfo | null;
+    };
+
+/** A progress event as delivered to `onEvent`: the body plus where and when. */
+export type ProgressEvent = ProgressEventBody & {
+  /** 0, 1, 2, ... within one operation; gaps never occur. */
+  readonly seq: number;
+  /** ISO 8601. */
+  readonly at: string;
+  readonly operation: OperationKind;
+  readonly slug: string;
+};
+
+export type ProgressListener = (event: ProgressEvent) => void;
+
+/** The final state of a phase that the operation touched. */
+export interface PhaseReport {
+  readonly phase: PhaseRef;
+  readonly action: PhaseAction;
+  readonly status: "succeeded" | "failed" | "cancelled";
+  readonly resources: ResourceCounts;
+  readonly failure?: ResourceFailure;
+}
+
+/** What `preview` reports for one resource. */
+export interface ResourceChange {
+  readonly urn: string;
+  readonly type: string;
+  readonly phase: PhaseRef | null;
+  readonly op: ResourceOp;
+  /** Property paths that change, in Pulumi's notation: `spec.hard.pods`, `metadata.labels["matih.ai/tier"]`. */
+  readonly changedPaths: readonly string[];
+  /** For `replace`: the paths that force the replacement. */
+  readonly replaceReasons: readonly string[];
+}
+
+/**
+ * One resource whose recorded state no longer matches reality.
+ * `changed`: properties differ. `gone`: recorded, but no longer there (Pulumi:
+ * deleted outside Pulumi; render: the program no longer declares it).
+ * `untracked`: there but not recorded (render only: the program now declares
+ * it in a phase that was applied).
+ */
+export interface DriftedResource {
+  readonly urn: string;
+  readonly type: string;
+  readonly phase: PhaseRef | null;
+  readonly drift: "changed" | "gone" | "untracked";
+  readonly properties: readonly string[];
+}
+
+/** A reviewed preview, to which a later `provision` can be held. */
+export interface SavedPlan {
+  readonly id: string;
+  readonly slug: string;
+  readonly engine: EngineKind;
+  readonly lastPhase: number;
+  /** Absolute path of the plan file under the data directory. */
+  readonly file: string;
+  readonly createdAt: string;
+}
+
+export interface OperationRequest {
+  /** Validated tenant spec (validateTenantSpec); checked again before anything runs. */
+  readonly spec: TenantSpec;
+  /** Resolved platform settings (resolvePlatformSettings); passed to the program as they are. */
+  readonly settings: PlatformSettings;
+  readonly signal?: AbortSignal;
+  readonly onEvent?: ProgressListener;
+  /** Overrides the engine's time limit for this operation. */
+  readonly timeoutMs?: number;
+}
+
+export interface LockOptions {
+  /**
+   * The caller knows the run that last held this tenant is dead (its job's
+   * heartbeat stopped). A lock it left is then cancelled and the operation
+   * retried once. Without it a lock is waited on, then reported.
+   */
+  readonly ownerDead?: boolean;
+  /** How long to wait for another run's lock before reporting `stack_locked`. */
+  readonly lockWaitMs?: number;
+}
+
+export interface ProvisionRequest extends OperationRequest, LockOptions {
+  /** Bring the tenant up to this phase (1..10); default 10, or the plan's. */
+  readonly lastPhase?: number;
+  /** Hold the update to exactly this reviewed plan. */
+  readonly plan?: SavedPlan;
+}
+
+export interface PreviewRequest extends OperationRequest {
+  readonly lastPhase?: number;
+  /** Save the plan so that `provision({ plan })` can be held to it. */
+  readonly savePlan?: boolean;
+}
+
+export interface TeardownRequest extends OperationRequest, LockOptions {}
+
+export interface DriftCheckRequest extends OperationRequest {}
+
+export interface OperationResultBase {
+  readonly operation: OperationKind;
+  readonly engine: EngineKind;
+  readonly slug: string;
+  readonly status: OperationStatus;
+  readonly changeSummary: ChangeSummary;
+  /** Phases the operation touched, in the order it touched them. */
+  readonly phases: readonly PhaseReport[];
+  readonly startedAt: string;
+  readonly finishedAt: string;
+  readonly durationMs: number;
+  readonly error: EngineErrorInfo | null;
+}
+
+export interface ProvisionResult extends OperationResultBase {
+  readonly operation: "provision";
+  readonly lastPhase: number;
+  /** Stack outputs, secrets as "[secret]"; empty unless the update succeeded. */
+  readonly outputs: Record<string, unknown>;
+}
+
+export interface PreviewResult extends OperationResultBase {
+  readonly operation: "preview";
+  readonly lastPhase: number;
+  readonly changes: readonly ResourceChange[];
+  readonly plan: SavedPlan | null;
+}
+
+export interface TeardownResult extends OperationResultBase {
+  readonly operation: "teardown";
+  /** The stack (render: the record) and the tenant's work directory are gone. */
+  readonly stackRemoved: boolean;
+  /** There was nothing to tear down; teardown is idempotent for retried jobs. */
+  readonly alreadyAbsent: boolean;
+}
+
+export interface DriftCheckResult extends OperationResultBase {
+  readonly operation: "drift-check";
+  readonly drifted: readonly DriftedResource[];
+}
+
+export type OperationResult = ProvisionResult | PreviewResult | TeardownResult | DriftCheckResult;
+
+/**
+ * What the service depends on. Operations resolve with a result whose status
+ * says how they ended; they reject only on programming errors. `outputs`
+ * rejects with StackNotFoundError for an unknown tenant.
+ */
+export interface TenantEngine {
+  readonly kind: EngineKind;
+  /** False for the render engine: nothing it does touches a cloud, cluster or CLI. */
+  readonly changesInfrastructure: boolean;
+  provision(request: ProvisionRequest): Promise<ProvisionResult>;
+  preview(request: PreviewRequest): Promise<PreviewResult>;
+  /** Destroys every resource, then removes the stack and the tenant's work directory. */
+  teardown(request: TeardownRequest): Promise<TeardownResult>;
+  /** Reports drift without writing state. */
+  driftCheck(request: DriftCheckRequest): Promise<DriftCheckResult>;
+  /** Current stack outputs, secrets as "[secret]". */
+  outputs(slug: string): Promise<Record<string, unknown>>;
+  /** Cancels this process's running or queued operations for the tenant; true when there was one. */
+  cancel(slug: string): boolean;
+  /** Cancels everything still running and waits for it to stop. */
+  close(): Promise<void>;
+}
+
+export interface EngineLogger {
+  info(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
+}

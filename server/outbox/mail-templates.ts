@@ -1,0 +1,96 @@
+/**
+ * The notification mails, built from the outbox row's template name and
+ * payload (written by the run executor at completion and at final failure).
+ * Plain text: nothing to escape, readable in any client.
+ */
+import type { OutboxRow } from "./store.ts";
+
+export interface RenderedMail {
+  readonly to: string;
+  readonly subject: string;
+  readonly text: string;
+}
+
+export class MailTemplateError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "MailTemplateError";
+  }
+}
+
+const str = (v: unknown): string | null => (typeof v === "string" && v.trim() !== "" ? v : null);
+
+function seconds(ms: unknown): string | null {
+  return typeof ms === "number" && Number.isFinite(ms) ? `${Math.round(ms / 1000)} s` : null;
+}
+
+const ENDPOINT_LABELS: Record<string, string> = { app: "Application", api: "API", bi: "BI / dashboards" };
+
+function completed(p: Record<string, unknown>, name: string): Omit<RenderedMail, "to"> {
+  const endpoints = (p.endpoints && typeof p.endpoints === "object" ? p.endpoints : {}) as Record<string, unknown>;
+  const urls = Object.entries(endpoints).filter(([, url]) => typeof url === "string" && url !== "") as [string, string][];
+  const order = ["app", "api", "bi"];
+  urls.sort(([a], [b]) => (order.indexOf(a) === -1 ? 99 : order.indexOf(a)) - (order.indexOf(b) === -1 ? 99 : order.indexOf(b)));
+  const took = seconds(p.durationMs);
+  const lines = [
+    `Hello,`,
+    ``,
+    `your matih tenant "${name}" is ready.`,
+    ``,
+    ...(urls.length > 0
+      ? [`You can reach it here:`, ``, ...urls.map(([key, url]) => `  ${(ENDPOINT_LABELS[key] ?? key).padEnd(16)} ${url}`)]
+      : [`Its addresses are being published; they appear in the tenant's details shortly.`]),
+    ``,
+    `Tenant:   ${str(p.slug) ?? "?"} (${str(p.tenantId) ?? "?"})`,
+    `Tier:     ${str(p.tier) ?? "?"}`,
+    `Region:   ${str(p.region) ?? "?"}`,
+    ...(took ? [`Provisioned in ${took}.`] : []),
+    ``,
+    `Sign in at the application address with the administrator account of this e-mail address.`,
+    ``,
+    `-- matih tenant provisioning`,
+  ];
+  return { subject: `Your matih tenant is ready: ${name}`, text: `${lines.join("\n")}\n` };
+}
+
+function failed(p: Record<string, unknown>, name: string): Omit<RenderedMail, "to"> {
+  const tenantId = str(p.tenantId) ?? "?";
+  const attempts = typeof p.attempts === "number" ? p.attempts : null;
+  const lines = [
+    `Hello,`,
+    ``,
+    `setting up your matih tenant "${name}" failed${attempts ? ` after ${attempts} attempt${attempts === 1 ? "" : "s"}` : ""}.`,
+    ``,
+    `What went wrong:`,
+    `  ${str(p.error) ?? "no reason was recorded"}`,
+    ``,
+    `Tenant:   ${str(p.slug) ?? "?"} (${tenantId})`,
+    `Tier:     ${str(p.tier) ?? "?"}`,
+    `Region:   ${str(p.region) ?? "?"}`,
+    ``,
+    `What to do: nothing is lost. Phases that finished stay finished, and a retry continues`,
+    `where this run stopped. Once the cause is fixed, an administrator retries with`,
+    ``,
+    `  POST /api/v1/tenants/${tenantId}/provisioning/retry`,
+    ``,
+    `or contacts matih support, quoting the tenant id above.`,
+    ``,
+    `-- matih tenant provisioning`,
+  ];
+  return { subject: `Setting up your matih tenant failed: ${name}`, text: `${lines.join("\n")}\n` };
+}
+
+const TEMPLATES: Record<string, (payload: Record<string, unknown>, name: string) => Omit<RenderedMail, "to">> = {
+  "provisioning-completed": completed,
+  "provisioning-failed": failed,
+};
+
+/** Builds the mail of an outbox row; throws MailTemplateError for an unknown template or a missing recipient. */
+export function renderMail(row: Pick<OutboxRow, "type" | "payload">): RenderedMail {
+  const template = TEMPLATES[row.type];
+  if (!template) throw new MailTemplateError(`no mail template "${row.type}"`);
+  const to = str(row.payload.to);
+  if (!to || !/^[^\s@<>]+@[^\s@<>]+$/.test(to)) throw new MailTemplateError(`the ${row.type} mail has no valid recipient`);
+  const name = str(row.payload.displayName) ?? str(row.payload.slug) ?? "your tenant";
+  return { to, ...template(row.payload, name) };
+}

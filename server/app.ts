@@ -59,6 +59,15 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions): P
   await fastify.register(databasePlugin, { databaseUrl: opts.databaseUrl });
   await fastify.register(progressBusPlugin, { databaseUrl: opts.databaseUrl });
   await fastify.register(enginePlugin, { dataDir: config.dataDir, ...(opts.engine ? { engine: opts.engine } : {}), ...(opts.env ? { env: opts.env } : {}) });
+  // Before the run queue, so that it closes after it: rows committed by runs finishing during shutdown still go out.
+  await fastify.register(outboxPlugin, {
+    kafka: config.kafka,
+    topic: config.eventsTopic,
+    source: config.eventSource,
+    smtp: config.smtp,
+    mailFrom: config.mailFrom,
+    dataDir: config.dataDir,
+  });
   await fastify.register(runQueuePlugin, {
     databaseUrl: opts.databaseUrl,
     settings: opts.settings,
@@ -71,14 +80,6 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions): P
     shutdownGraceMs: opts.shutdownGraceMs ?? 30_000,
   });
   await fastify.register(tenantServicePlugin, { settings: opts.settings, maxAttempts: config.maxAttempts });
-  await fastify.register(outboxPlugin, {
-    kafka: config.kafka,
-    topic: config.eventsTopic,
-    source: config.eventSource,
-    smtp: config.smtp,
-    mailFrom: config.mailFrom,
-    dataDir: config.dataDir,
-  });
   await fastify.register(healthRoutes);
   await fastify.register(tenantRoutes);
   await fastify.register(liveRoutes);

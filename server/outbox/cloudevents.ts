@@ -18,7 +18,7 @@ export interface CloudEvent {
   readonly type: string;
   /** The tenant id, when the event is about a tenant. */
   readonly subject?: string;
-  /** When the state change committed (the row's created_at), RFC 3339. */
+  /** When the state change happened (the row's created_at: its transaction's time), RFC 3339. */
   readonly time: string;
   readonly datacontenttype: "application/json";
   readonly data: Record<string, unknown>;

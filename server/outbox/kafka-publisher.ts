@@ -31,10 +31,11 @@ export interface KafkaPublisherOptions {
   requestTimeoutMs?: number;
 }
 
+/** `since`: when this status began; `checkedAt`: when it was last confirmed (a send, a connect or a probe). */
 export type KafkaState =
-  | { readonly status: "connecting"; readonly since: Date }
-  | { readonly status: "connected"; readonly since: Date }
-  | { readonly status: "unreachable"; readonly since: Date; readonly error: string };
+  | { readonly status: "connecting"; readonly since: Date; readonly checkedAt: Date }
+  | { readonly status: "connected"; readonly since: Date; readonly checkedAt: Date }
+  | { readonly status: "unreachable"; readonly since: Date; readonly checkedAt: Date; readonly error: string };
 
 /** Retries inside one publish: short, so that a broker outage fails the attempt and the relay backs off instead. */
 const PRODUCER_RETRY = { retries: 3, initialRetryTime: 300, maxRetryTime: 3_000 };
@@ -68,8 +69,9 @@ export class KafkaEventPublisher {
   private producer: Producer | null = null;
   private connecting: Promise<Producer> | null = null;
   private admin: Admin | null = null;
+  private probing: Promise<KafkaState> | null = null;
   private closed = false;
-  private current: KafkaState = { status: "connecting", since: new Date() };
+  private current: KafkaState = { status: "connecting", since: new Date(), checkedAt: new Date(0) };
 
   constructor(options: KafkaPublisherOptions) {
     this.topic = options.topic;
@@ -113,16 +115,22 @@ export class KafkaEventPublisher {
    * Checks the connection: connects the producer when there is none, otherwise
    * asks the cluster for its brokers. Updates and returns the state.
    */
-  async probe(): Promise<KafkaState> {
-    if (this.closed) return this.current;
-    try {
-      await withTimeout(this.probeNow(), PROBE_TIMEOUT_MS, "no answer");
-      this.up();
-    } catch (err) {
-      this.down(err);
-      await this.dropAdmin();
-    }
-    return this.current;
+  probe(): Promise<KafkaState> {
+    if (this.closed) return Promise.resolve(this.current);
+    // One probe at a time.
+    this.probing ??= (async () => {
+      try {
+        await withTimeout(this.probeNow(), PROBE_TIMEOUT_MS, "no answer");
+        this.up();
+      } catch (err) {
+        this.down(err);
+        await this.dropAdmin();
+      } finally {
+        this.probing = null;
+      }
+      return this.current;
+    })();
+    return this.probing;
   }
 
   async close(): Promise<void> {
@@ -187,18 +195,23 @@ export class KafkaEventPublisher {
   }
 
   private up(): void {
-    if (this.current.status === "connected") return;
+    const now = new Date();
+    if (this.current.status === "connected") {
+      this.current = { ...this.current, checkedAt: now };
+      return;
+    }
     if (this.current.status === "unreachable") this.log.info({ brokers: this.brokers.join(",") }, "Kafka is reachable again");
-    this.current = { status: "connected", since: new Date() };
+    this.current = { status: "connected", since: now, checkedAt: now };
   }
 
   private down(err: unknown): void {
     const error = messageOf(err);
+    const now = new Date();
     if (this.current.status !== "unreachable") {
       this.log.warn({ brokers: this.brokers.join(","), err: error }, "Kafka is unreachable; events wait in the outbox");
-      this.current = { status: "unreachable", since: new Date(), error };
+      this.current = { status: "unreachable", since: now, checkedAt: now, error };
     } else {
-      this.current = { ...this.current, error };
+      this.current = { ...this.current, checkedAt: now, error };
     }
   }
 }

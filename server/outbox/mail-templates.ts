@@ -38,15 +38,13 @@ function completed(p: Record<string, unknown>, name: string): Omit<RenderedMail,
     `your matih tenant "${name}" is ready.`,
     ``,
     ...(urls.length > 0
-      ? [`You can reach it here:`, ``, ...urls.map(([key, url]) => `  ${(ENDPOINT_LABELS[key] ?? key).padEnd(16)} ${url}`)]
+      ? [`You can reach it here:`, ...urls.flatMap(([key, url]) => [``, `  ${ENDPOINT_LABELS[key] ?? key}:`, `    ${url}`])]
       : [`Its addresses are being published; they appear in the tenant's details shortly.`]),
     ``,
     `Tenant:   ${str(p.slug) ?? "?"} (${str(p.tenantId) ?? "?"})`,
     `Tier:     ${str(p.tier) ?? "?"}`,
     `Region:   ${str(p.region) ?? "?"}`,
     ...(took ? [`Provisioned in ${took}.`] : []),
-    ``,
-    `Sign in at the application address with the administrator account of this e-mail address.`,
     ``,
     `-- matih tenant provisioning`,
   ];
@@ -68,12 +66,13 @@ function failed(p: Record<string, unknown>, name: string): Omit<RenderedMail, "t
     `Tier:     ${str(p.tier) ?? "?"}`,
     `Region:   ${str(p.region) ?? "?"}`,
     ``,
-    `What to do: nothing is lost. Phases that finished stay finished, and a retry continues`,
-    `where this run stopped. Once the cause is fixed, an administrator retries with`,
+    `What to do: once the cause above is fixed (or if it looks`,
+    `temporary), an administrator retries the provisioning with`,
     ``,
     `  POST /api/v1/tenants/${tenantId}/provisioning/retry`,
     ``,
-    `or contacts matih support, quoting the tenant id above.`,
+    `and follows it at GET /api/v1/tenants/${tenantId}/provisioning/status.`,
+    `If it keeps failing, contact matih support and quote the tenant id.`,
     ``,
     `-- matih tenant provisioning`,
   ];

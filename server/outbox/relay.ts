@@ -42,6 +42,8 @@ export interface OutboxRelayOptions {
   minBackoffMs?: number;
   /** Longest back-off; default 10 s. */
   maxBackoffMs?: number;
+  /** Give a row up after this many failed deliveries; default never (events must not be dropped). */
+  giveUpAfter?: number;
   /** Called with the delivered rows after they are marked. */
   onDelivered?: (rows: readonly OutboxRow[]) => void;
   onFailed?: (rows: readonly OutboxRow[], error: Error) => void;
@@ -73,7 +75,7 @@ export interface RelayCycle {
 const FORGET_AFTER_MS = 3_600_000;
 
 export class OutboxRelay {
-  private readonly opts: Required<Omit<OutboxRelayOptions, "onDelivered" | "onFailed" | "afterDeliver">> & Pick<OutboxRelayOptions, "onDelivered" | "onFailed" | "afterDeliver">;
+  private readonly opts: Required<Omit<OutboxRelayOptions, "onDelivered" | "onFailed" | "afterDeliver" | "giveUpAfter">> & Pick<OutboxRelayOptions, "onDelivered" | "onFailed" | "afterDeliver" | "giveUpAfter">;
   /** Rows that failed in this process: id → when they may be tried again and how many failures so far. */
   private readonly backoff = new Map<string, { until: number; failures: number }>();
   private loopPromise: Promise<void> | null = null;
@@ -140,7 +142,8 @@ export class OutboxRelay {
         await this.opts.deliver(rows);
       } catch (err) {
         const error = err instanceof Error ? err : new Error(String(err));
-        await recordFailure(db, ids, error.message);
+        const givenUp = await recordFailure(db, ids, error.message, this.opts.giveUpAfter);
+        if (givenUp.length > 0) this.opts.log.error({ kind: this.opts.kind, ids: givenUp, attempts: this.opts.giveUpAfter }, `gave up delivering after ${this.opts.giveUpAfter} attempts: ${error.message}`);
         this.failed(rows, error);
         return { claimed: rows.length, delivered: 0, error };
       }
@@ -198,7 +201,7 @@ export class OutboxRelay {
         dbFailures = 0;
       } catch (err) {
         dbFailures += 1;
-        if (dbFailures === 1) this.opts.log.error({ kind: this.opts.kind, err }, "outbox relay cannot reach the database; retrying");
+        if (dbFailures === 1) this.opts.log.error({ kind: this.opts.kind, err }, "outbox relay could not use the database; retrying");
         await this.sleep(Math.min(this.opts.maxBackoffMs, this.opts.pollIntervalMs * 2 ** dbFailures));
         continue;
       }
@@ -210,15 +213,13 @@ export class OutboxRelay {
   private sleep(ms: number): Promise<void> {
     if (this.stopping) return Promise.resolve();
     return new Promise<void>((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
+      const done = () => {
         clearTimeout(timer);
-        resolve();
-      }
-      this.wakeUp = () => {
         this.wakeUp = null;
-        done();
+        resolve();
       };
+      const timer = setTimeout(done, ms);
+      this.wakeUp = done;
     });
   }
 }

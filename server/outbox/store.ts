@@ -66,11 +66,11 @@ export async function claimOutbox(db: Queryable, kind: OutboxKind, limit: number
     `SELECT ${COLUMNS}
        FROM outbox o
       WHERE o.kind = $1
-        AND o.sent_at IS NULL
+        AND o.sent_at IS NULL AND o.failed_at IS NULL
         AND NOT (o.id = ANY($3::uuid[]))
         AND NOT EXISTS (
               SELECT 1 FROM outbox p
-               WHERE p.kind = o.kind AND p.sent_at IS NULL AND p.tenant_id = o.tenant_id AND p.seq < o.seq)
+               WHERE p.kind = o.kind AND p.sent_at IS NULL AND p.failed_at IS NULL AND p.tenant_id = o.tenant_id AND p.seq < o.seq)
       ORDER BY o.seq
       LIMIT $2
         FOR UPDATE OF o SKIP LOCKED`,
@@ -84,15 +84,25 @@ export async function markSent(db: Queryable, ids: readonly string[]): Promise<v
   await db.query(`UPDATE outbox SET sent_at = now(), attempts = attempts + 1, last_error = NULL WHERE id = ANY($1::uuid[])`, [ids]);
 }
 
-/** Records a failed delivery attempt; the rows stay unsent. */
-export async function recordFailure(db: Queryable, ids: readonly string[], error: string): Promise<void> {
+/**
+ * Records a failed delivery attempt; the rows stay unsent. With `giveUpAfter`,
+ * a row that has now failed that many times is given up (`failed_at` set) and
+ * no longer holds back its tenant's later rows. Returns the ids given up.
+ */
+export async function recordFailure(db: Queryable, ids: readonly string[], error: string, giveUpAfter?: number): Promise<string[]> {
   const message = error.length > MAX_ERROR_LENGTH ? `${error.slice(0, MAX_ERROR_LENGTH)}…` : error;
-  await db.query(`UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE id = ANY($1::uuid[])`, [ids, message]);
+  const { rows } = await db.query<{ id: string; failed: boolean }>(
+    `UPDATE outbox SET attempts = attempts + 1, last_error = $2,
+            failed_at = CASE WHEN $3::int IS NOT NULL AND attempts + 1 >= $3::int THEN now() ELSE NULL END
+      WHERE id = ANY($1::uuid[]) RETURNING id, failed_at IS NOT NULL AS failed`,
+    [ids, message, giveUpAfter ?? null],
+  );
+  return rows.filter((r) => r.failed).map((r) => r.id);
 }
 
 /** Unsent rows by kind. */
 export async function outboxBacklog(db: Queryable): Promise<Record<OutboxKind, number>> {
-  const { rows } = await db.query<{ kind: OutboxKind; n: string }>(`SELECT kind, count(*) AS n FROM outbox WHERE sent_at IS NULL GROUP BY kind`);
+  const { rows } = await db.query<{ kind: OutboxKind; n: string }>(`SELECT kind, count(*) AS n FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL GROUP BY kind`);
   const backlog: Record<OutboxKind, number> = { event: 0, email: 0 };
   for (const r of rows) backlog[r.kind] = Number(r.n);
   return backlog;

@@ -31,7 +31,7 @@ export interface OutboxPluginOptions {
   dataDir: string;
 }
 
-/** While Kafka is unreachable, how often it is probed even with nothing to send (for /readyz). */
+/** How old the Kafka state may get before it is probed, when nothing is being sent (for /readyz). */
 const PROBE_INTERVAL_MS = 10_000;
 
 /**
@@ -77,6 +77,8 @@ async function outboxPlugin(fastify: FastifyInstance, opts: OutboxPluginOptions)
     // One mail per transaction: each accepted mail is marked at once.
     batchSize: 1,
     maxBackoffMs: 60_000,
+    // About an hour of refusals (the back-off tops out at a minute): then the mail is given up and logged.
+    giveUpAfter: 60,
     deliver: async (rows) => {
       for (const row of rows) await mailer.send(row);
     },
@@ -89,14 +91,16 @@ async function outboxPlugin(fastify: FastifyInstance, opts: OutboxPluginOptions)
     const waiting = await outboxBacklog(fastify.db).then((b) => b.event, () => null);
     const backlog = waiting === null ? "" : `; ${waiting} event${waiting === 1 ? "" : "s"} waiting in the outbox`;
     if (!publisher) return { ok: true, detail: `not configured: events stay in the outbox (read them at GET /api/v1/events)${backlog}` };
-    let state = publisher.state();
-    // A fresh answer, not the state of the last send minutes ago.
-    if (state.status !== "connected" || Date.now() - state.since.getTime() > PROBE_INTERVAL_MS) state = await publisher.probe();
+    // The state of the last send, connect or probe (at most ~PROBE_INTERVAL_MS old): a readiness probe must answer at once.
+    const state = publisher.state();
     const where = `${publisher.brokers.join(",")} topic ${publisher.topic}`;
     // Provisioning must not stop because Kafka is down: the outbox keeps the events, so the service stays ready.
     if (state.status === "unreachable") return { ok: true, detail: `unreachable since ${state.since.toISOString()} (${state.error}) at ${where}: events wait in the outbox and go out in order when it is back${backlog}` };
-    if (state.status === "connecting") return { ok: true, detail: `connecting to ${where}${backlog}` };
-    return { ok: true, detail: `connected to ${where}${backlog}` };
+    // Reachable, but the last publish failed (a missing topic, say): say why the events wait.
+    const failure = waiting ? events?.status().lastFailure : null;
+    const failing = failure ? `; the last publish failed at ${failure.at.toISOString()}: ${failure.message}` : "";
+    if (state.status === "connecting") return { ok: true, detail: `connecting to ${where}${backlog}${failing}` };
+    return { ok: true, detail: `connected to ${where}${backlog}${failing}` };
   };
   fastify.readinessChecks.mail = async () => {
     const failure = mail.status().lastFailure;
@@ -108,11 +112,11 @@ async function outboxPlugin(fastify: FastifyInstance, opts: OutboxPluginOptions)
     events?.start();
     mail.start();
     if (publisher) {
-      // Connect now rather than at the first event, and keep the state fresh while Kafka is away.
+      // Connect now rather than at the first event, and keep the state fresh when nothing is being sent.
       void publisher.probe();
       probeTimer = setInterval(() => {
-        if (publisher.state().status !== "connected") void publisher.probe();
-      }, PROBE_INTERVAL_MS);
+        if (Date.now() - publisher.state().checkedAt.getTime() >= PROBE_INTERVAL_MS) void publisher.probe();
+      }, PROBE_INTERVAL_MS / 2);
       probeTimer.unref();
     }
     log.info({ kafka: publisher ? `${publisher.brokers.join(",")} topic ${publisher.topic}` : "not configured: events stay in the outbox", mail: mailer.describe() }, "outbox relays started");

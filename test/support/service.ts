@@ -49,6 +49,10 @@ export async function startService(databaseUrl: string, env: Record<string, stri
   const dataDir = await mkdtemp(path.join(tmpdir(), "matih-service-"));
   const fullEnv: NodeJS.ProcessEnv = {
     ...process.env,
+    // A developer's own broker or mail relay must not receive test traffic.
+    KAFKA_BROKERS: "",
+    SMTP_URL: "",
+    SMTP_HOST: "",
     MATIH_ENGINE: "render",
     MATIH_DATA_DIR: dataDir,
     MATIH_ADMIN_TOKEN: ADMIN_TOKEN,

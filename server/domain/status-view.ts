@@ -63,7 +63,7 @@ export function buildStatusView(tenant: TenantRow, run: RunRow | undefined, phas
   const scope = run?.kind === "teardown" ? 10 : Math.max(run?.targetPhase ?? 10, 1);
   const finished = run?.kind === "teardown"
     ? phases.filter((p) => p.status === "ROLLED_BACK").length
-    : phases.filter((p) => p.number <= scope && p.status === "SUCCEEDED").length + phases.filter((p) => p.number > scope && p.status === "ROLLED_BACK").length * 0;
+    : phases.filter((p) => p.number <= scope && p.status === "SUCCEEDED").length;
   const startedAt = iso(tenant.provisioningStartedAt);
   const completedAt = iso(tenant.provisioningCompletedAt);
   return {

@@ -12,7 +12,7 @@ import type { TenantSpec } from "../../stacks/spec.ts";
 import { appendAudit } from "../db/audit.ts";
 import { enqueueOutbox } from "../db/outbox.ts";
 import { withTransaction } from "../db/pool.ts";
-import { findRun, phasesOf, updatePhase, updateRun, type PhaseRow, type RunRow } from "../db/runs.ts";
+import { findRun, phasesOf, updatePhase, updateRun, type RunRow } from "../db/runs.ts";
 import { findTenant, updateTenantStatus, type TenantRow } from "../db/tenants.ts";
 import { assertTransition, type TenantStatus } from "../domain/tenant-status.ts";
 import type { ProgressBus } from "../live/progress-bus.ts";
@@ -231,4 +231,3 @@ export class RunExecutor {
   }
 }
 
-export type { PhaseRow };

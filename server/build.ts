@@ -7,6 +7,7 @@
 import Ajv from "ajv";
 import addFormats from "ajv-formats";
 import Fastify, { type FastifyInstance } from "fastify";
+import fp from "fastify-plugin";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import app, { type AppOptions } from "./app.ts";
 
@@ -25,6 +26,7 @@ export async function buildService(opts: AppOptions & { logger?: boolean | objec
     routerOptions: { maxParamLength: 200 },
   }).withTypeProvider<TypeBoxTypeProvider>();
   fastify.setValidatorCompiler(({ schema, httpPart }) => (httpPart === "body" ? bodies : text).compile(schema));
-  await fastify.register(app, opts);
+  // Unwrapped (as fastify/demo does) so the error handler, auth hook and decorators apply to the whole instance.
+  await fastify.register(fp(app), opts);
   return fastify as unknown as FastifyInstance;
 }

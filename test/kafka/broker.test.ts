@@ -16,11 +16,8 @@ import {
   type logCreator,
   type Producer,
 } from "kafkajs";
+import { BROKERS, probeKafka } from "../support/kafka.ts";
 
-const BROKERS = (process.env.KAFKA_BROKERS ?? "127.0.0.1:9092")
-  .split(",")
-  .map((b) => b.trim())
-  .filter((b) => b.length > 0);
 const REQUIRED = process.env.CI === "true";
 const REASON = "Kafka is required under CI=true; start it with bash scripts/kafka/kafka.sh start";
 
@@ -34,28 +31,7 @@ const quietTransient: logCreator = () => ({ namespace, label, log }) => {
   console.warn(`[kafkajs ${label}] ${namespace ? `[${namespace}] ` : ""}${message}`, extra);
 };
 
-/** Does a broker answer metadata requests? Returns why not, or null when it does. */
-async function probe(): Promise<string | null> {
-  const admin = new Kafka({
-    clientId: "broker-test-probe",
-    brokers: BROKERS,
-    connectionTimeout: 3_000,
-    requestTimeout: 5_000,
-    retry: { retries: 1, initialRetryTime: 200, maxRetryTime: 1_000 },
-    logLevel: logLevel.NOTHING,
-  }).admin();
-  try {
-    await admin.connect();
-    const cluster = await admin.describeCluster();
-    return cluster.brokers.length > 0 ? null : "the cluster reports no brokers";
-  } catch (err) {
-    return err instanceof Error ? err.message : String(err);
-  } finally {
-    await admin.disconnect().catch(() => undefined);
-  }
-}
-
-const unreachable = await probe();
+const unreachable = await probeKafka();
 const skip = unreachable !== null && !REQUIRED;
 if (skip) {
   // Shown with the file's output, next to the skipped test.

@@ -19,16 +19,15 @@ import type { FastifyInstance } from "fastify";
 import { Kafka, logLevel, type Admin, type KafkaMessage, type logCreator } from "kafkajs";
 import pg from "pg";
 import { SMTPServer } from "smtp-server";
-import { buildService } from "../../server/build.ts";
-import { loadServiceConfig } from "../../server/config.ts";
 import { migrateDatabase } from "../../server/db/migrate.ts";
-import { resolvePlatformSettings } from "../../stacks/settings.ts";
-import { probePostgres, TEST_DATABASE_URL } from "../support/postgres.ts";
+import { BROKERS, probeKafka } from "../support/kafka.ts";
+import { probePostgres } from "../support/postgres.ts";
+import * as base from "../support/service.ts";
 
 const run = promisify(execFile);
 export const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
 export const REQUIRED = process.env.CI === "true";
-export const BROKERS = (process.env.KAFKA_BROKERS ?? "127.0.0.1:9092").split(",").map((b) => b.trim()).filter(Boolean);
+export { BROKERS, probeKafka };
 
 // ---------------------------------------------------------------- availability
 
@@ -43,20 +42,6 @@ export async function servicesUnavailable(): Promise<string | null> {
   return reason;
 }
 
-/** Does a broker answer metadata requests? Returns why not, or null when it does. */
-export async function probeKafka(brokers: readonly string[]): Promise<string | null> {
-  const admin = new Kafka({ clientId: "outbox-test-probe", brokers: [...brokers], connectionTimeout: 3_000, requestTimeout: 5_000, retry: { retries: 1, initialRetryTime: 200, maxRetryTime: 1_000 }, logLevel: logLevel.NOTHING }).admin();
-  try {
-    await admin.connect();
-    const cluster = await admin.describeCluster();
-    return cluster.brokers.length > 0 ? null : "the cluster reports no brokers";
-  } catch (err) {
-    return err instanceof Error ? err.message : String(err);
-  } finally {
-    await admin.disconnect().catch(() => undefined);
-  }
-}
-
 // ---------------------------------------------------------------- Postgres
 
 export interface TestDatabase {
@@ -67,25 +52,16 @@ export interface TestDatabase {
 
 /** A migrated database of its own on the test server, with a pool; `drop` closes the pool and removes it. */
 export async function freshDatabase(): Promise<TestDatabase> {
-  const name = `matih_outbox_${process.pid}_${randomBytes(4).toString("hex")}`;
-  const admin = new pg.Client({ connectionString: TEST_DATABASE_URL });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(TEST_DATABASE_URL);
-  url.pathname = `/${name}`;
-  await migrateDatabase(url.toString());
-  const pool = new pg.Pool({ connectionString: url.toString(), max: 5 });
+  const database = await base.freshDatabase("matih_outbox");
+  await migrateDatabase(database.url);
+  const pool = new pg.Pool({ connectionString: database.url, max: 5 });
   pool.on("error", () => undefined);
   return {
-    url: url.toString(),
+    url: database.url,
     pool,
     async drop() {
       await pool.end().catch(() => undefined);
-      const c = new pg.Client({ connectionString: TEST_DATABASE_URL });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await c.end();
+      await database.drop();
     },
   };
 }
@@ -366,44 +342,16 @@ export function parseMail(raw: string, from: string, to: string[]): ReceivedMail
 
 // ---------------------------------------------------------------- the service
 
-export const ADMIN_TOKEN = "outbox-test-admin-token-0123456789";
-export const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
-
-export interface TestService {
-  app: FastifyInstance;
-  dataDir: string;
-  close(): Promise<void>;
-}
+export const ADMIN_TOKEN = base.ADMIN_TOKEN;
+export const auth = base.auth();
+export type TestService = base.TestService;
 
 /** The whole service on `databaseUrl` with the render engine, readied (relays running). `env` adds variables. */
-export async function startService(databaseUrl: string, env: Record<string, string> = {}): Promise<TestService> {
-  const dataDir = await mkdtemp(path.join(tmpdir(), "matih-outbox-service-"));
-  const fullEnv: NodeJS.ProcessEnv = {
-    PATH: process.env.PATH,
-    MATIH_ENGINE: "render",
-    MATIH_DATA_DIR: dataDir,
-    MATIH_ADMIN_TOKEN: ADMIN_TOKEN,
-    MATIH_RETRY_DELAY_SECONDS: "0",
-    MATIH_MAX_ATTEMPTS: "2",
-    LOG_LEVEL: "warn",
-    ...env,
-  };
-  const config = loadServiceConfig(fullEnv);
-  const app = await buildService({ config, databaseUrl, settings: resolvePlatformSettings(), env: fullEnv, logger: process.env.OUTBOX_TEST_LOG === "1" ? { level: "debug" } : false, shutdownGraceMs: 5_000 });
-  await app.ready();
-  return {
-    app,
-    dataDir,
-    async close() {
-      await app.close();
-      await rm(dataDir, { recursive: true, force: true });
-    },
-  };
+export function startService(databaseUrl: string, env: Record<string, string> = {}): Promise<TestService> {
+  return base.startService(databaseUrl, { MATIH_MAX_ATTEMPTS: "2", ...env });
 }
 
-export function tenantRequest(slug: string) {
-  return { slug, displayName: `${slug} Inc`, tier: "free", region: "eastus", adminEmail: `admin@${slug}.example` };
-}
+export const tenantRequest = (slug: string) => base.tenantRequest(slug);
 
 /** Polls the tenant until `done` holds. */
 export async function waitForTenant(app: FastifyInstance, id: string, done: (tenant: any) => boolean, timeoutMs = 60_000): Promise<any> {

@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
+import type { FastifyReply } from "fastify";
 import { Type } from "typebox";
 import type { TenantRow } from "../db/tenants.ts";
 import { ApiError } from "../domain/errors.ts";
@@ -18,6 +19,11 @@ const tenantJson = (t: TenantRow) => ({
 });
 
 const runJson = (r: { id: string; kind: string; status: string; targetPhase: number }) => ({ id: r.id, kind: r.kind, status: r.status, targetPhase: r.targetPhase });
+
+/** 202 for a queued run, pointing at the status to watch. */
+function accepted(reply: FastifyReply, { tenant, run }: { tenant: TenantRow; run: { id: string; kind: string; status: string; targetPhase: number } }) {
+  return reply.code(202).header("location", `/api/v1/tenants/${tenant.id}/provisioning/status`).send({ tenant: tenantJson(tenant), run: runJson(run) });
+}
 
 /** The tenant API: create, read, watch, retry, preview, roll back, tear down, drift-check, audit. */
 const tenantRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
@@ -66,24 +72,21 @@ const tenantRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     config: admin,
     schema: { summary: "Retry a FAILED tenant; finished phases stay finished", params: TenantParams, response: { 202: RunAccepted, ...errorResponses } },
   }, async (request, reply) => {
-    const { tenant, run } = await tenants.retry(request.params.id, who(request));
-    return reply.code(202).header("location", `/api/v1/tenants/${tenant.id}/provisioning/status`).send({ tenant: tenantJson(tenant), run: runJson(run) });
+    return accepted(reply, await tenants.retry(request.params.id, who(request)));
   });
 
   fastify.post("/api/v1/tenants/:id/rollback", {
     config: admin,
     schema: { summary: "Roll a FAILED tenant back to the end of a phase", params: TenantParams, body: RollbackBody, response: { 202: RunAccepted, ...errorResponses } },
   }, async (request, reply) => {
-    const { tenant, run } = await tenants.rollback(request.params.id, request.body.targetPhase, who(request));
-    return reply.code(202).header("location", `/api/v1/tenants/${tenant.id}/provisioning/status`).send({ tenant: tenantJson(tenant), run: runJson(run) });
+    return accepted(reply, await tenants.rollback(request.params.id, request.body.targetPhase, who(request)));
   });
 
   fastify.delete("/api/v1/tenants/:id", {
     config: admin,
     schema: { summary: "Tear a tenant down; phases are undone in reverse order", params: TenantParams, response: { 202: RunAccepted, ...errorResponses } },
   }, async (request, reply) => {
-    const { tenant, run } = await tenants.teardown(request.params.id, who(request));
-    return reply.code(202).header("location", `/api/v1/tenants/${tenant.id}/provisioning/status`).send({ tenant: tenantJson(tenant), run: runJson(run) });
+    return accepted(reply, await tenants.teardown(request.params.id, who(request)));
   });
 
   fastify.post("/api/v1/tenants/:id/preview", {

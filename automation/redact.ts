@@ -4,10 +4,10 @@
  * as a passphrase or admin password echoed in a provider's error message.
  */
 import { readFileSync } from "node:fs";
-import type { PlatformSettings } from "../stacks/settings.ts";
+import type { PlatformSettings } from "../model/settings.ts";
 
-export { SECRET_PLACEHOLDER } from "../stacks/constants.ts";
-import { SECRET_PLACEHOLDER } from "../stacks/constants.ts";
+export { SECRET_PLACEHOLDER } from "../model/constants.ts";
+import { SECRET_PLACEHOLDER } from "../model/constants.ts";
 
 /** Environment variables whose values are always secret. */
 export const SECRET_ENV_VARS = [

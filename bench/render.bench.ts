@@ -4,9 +4,9 @@
  */
 import { performance } from "node:perf_hooks";
 import { renderTenant } from "../stacks/render.ts";
-import { resolvePlatformSettings } from "../stacks/settings.ts";
-import { validateTenantSpec } from "../stacks/spec.ts";
-import { TIERS } from "../stacks/tiers.ts";
+import { resolvePlatformSettings } from "../model/settings.ts";
+import { validateTenantSpec } from "../model/spec.ts";
+import { TIERS } from "../model/tiers.ts";
 
 const settings = resolvePlatformSettings();
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 10);

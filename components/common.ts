@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import type { ComputeResources } from "../stacks/tiers.ts";
+import type { ComputeResources } from "../model/tiers.ts";
 
 /** Labels every object the program creates carries, so that it can be found and attributed. */
 export function tenantLabels(slug: string, component: string): Record<string, string> {

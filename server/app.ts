@@ -9,7 +9,7 @@ import swaggerUi from "@fastify/swagger-ui";
 import websocket from "@fastify/websocket";
 import type { FastifyInstance } from "fastify";
 import type { TenantEngine } from "../automation/index.ts";
-import type { PlatformSettings } from "../stacks/settings.ts";
+import type { PlatformSettings } from "../model/settings.ts";
 import type { ServiceConfig } from "./config.ts";
 import authPlugin from "./plugins/auth.ts";
 import databasePlugin from "./plugins/database.ts";

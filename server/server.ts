@@ -8,7 +8,7 @@ import { randomBytes } from "node:crypto";
 import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import closeWithGrace from "close-with-grace";
-import { resolvePlatformSettings } from "../stacks/settings.ts";
+import { resolvePlatformSettings } from "../model/settings.ts";
 import { loadServiceConfig, ServiceConfigError, type ServiceConfig } from "./config.ts";
 import { buildService } from "./build.ts";
 import { startEmbeddedDatabase, type EmbeddedDatabase } from "./db/embedded.ts";

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import type * as pulumi from "@pulumi/pulumi";
-import type { PlatformSettings } from "./settings.ts";
-import type { TenantSpec } from "./spec.ts";
+import type { PlatformSettings } from "../model/settings.ts";
+import type { TenantSpec } from "../model/spec.ts";
 
 /**
  * What the offline render pretends the cloud answered. Values are placeholders

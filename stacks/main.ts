@@ -10,8 +10,8 @@
  *   pulumi config set lastPhase 10                           # optional
  */
 import * as pulumi from "@pulumi/pulumi";
-import { resolvePlatformSettings } from "./settings.ts";
-import { validateTenantSpec } from "./spec.ts";
+import { resolvePlatformSettings } from "../model/settings.ts";
+import { validateTenantSpec } from "../model/spec.ts";
 import { tenantProgram } from "./tenant-program.ts";
 
 export default async function program() {

@@ -8,10 +8,10 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { RENDER_PLACEHOLDER_NOTE } from "./cloud-mocks.ts";
-import { PHASES } from "./phases.ts";
+import { PHASES } from "../model/phases.ts";
 import { RenderFailedError, renderTenant, type RenderResult } from "./render.ts";
-import { resolvePlatformSettings } from "./settings.ts";
-import { validateTenantSpec, ValidationError } from "./spec.ts";
+import { resolvePlatformSettings } from "../model/settings.ts";
+import { validateTenantSpec, ValidationError } from "../model/spec.ts";
 
 const USAGE = `usage: npm run render -- <slug> --tier <free|professional|enterprise> --region <azure-region>
        [--format tree|json] [--last-phase 1-10] [--id <uuid>] [--display-name <name>]

@@ -1,11 +1,11 @@
 import * as pulumi from "@pulumi/pulumi";
 import { cloudMocks } from "./cloud-mocks.ts";
-import { phaseOfUrn, type PhaseName } from "./phases.ts";
+import { phaseOfUrn, type PhaseName } from "../model/phases.ts";
 import { PROJECT_NAME, resolveLastPhase, tenantProgram, type TenantProgramOptions } from "./tenant-program.ts";
-import type { PlatformSettings } from "./settings.ts";
-import type { TenantSpec } from "./spec.ts";
+import type { PlatformSettings } from "../model/settings.ts";
+import type { TenantSpec } from "../model/spec.ts";
 
-import { SECRET_PLACEHOLDER } from "./constants.ts";
+import { SECRET_PLACEHOLDER } from "../model/constants.ts";
 
 export { SECRET_PLACEHOLDER };
 

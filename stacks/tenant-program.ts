@@ -2,20 +2,22 @@ import * as azure from "@pulumi/azure-native";
 import * as k8s from "@pulumi/kubernetes";
 import * as postgresql from "@pulumi/postgresql";
 import * as pulumi from "@pulumi/pulumi";
-import { TenantDatabase } from "../components/database.ts";
-import { TenantDnsZone } from "../components/dns.ts";
-import { IngressController, TenantIngress } from "../components/ingress.ts";
-import { TenantMonitoring } from "../components/monitoring.ts";
-import { TenantNamespace } from "../components/namespace.ts";
-import { NetworkIsolation } from "../components/networking.ts";
-import { TenantObservability } from "../components/observability.ts";
-import { CoreServices, DataServices } from "../components/services.ts";
-import { PHASE_COUNT } from "./phases.ts";
-import { serviceImage, type PlatformSettings } from "./settings.ts";
-import { namespaceName, postgresIdentifier, type TenantSpec } from "./spec.ts";
-import { tierProfile } from "./tiers.ts";
+import { TenantDatabase } from "../components/02-database.ts";
+import { TenantDnsZone } from "../components/07-dns-zone.ts";
+import { IngressController } from "../components/06-ingress-controller.ts";
+import { TenantIngress } from "../components/08-tenant-ingress.ts";
+import { TenantMonitoring } from "../components/09-monitoring.ts";
+import { TenantNamespace } from "../components/01-namespace.ts";
+import { NetworkIsolation } from "../components/04-networking.ts";
+import { TenantObservability } from "../components/10-observability.ts";
+import { CoreServices } from "../components/03-core-services.ts";
+import { DataServices } from "../components/05-data-services.ts";
+import { PHASE_COUNT } from "../model/phases.ts";
+import { serviceImage, type PlatformSettings } from "../model/settings.ts";
+import { namespaceName, postgresIdentifier, type TenantSpec } from "../model/spec.ts";
+import { tierProfile } from "../model/tiers.ts";
 
-export { PROJECT_NAME } from "./constants.ts";
+export { PROJECT_NAME } from "../model/constants.ts";
 
 export interface TenantProgramOptions {
   /**

@@ -5,8 +5,8 @@
  * inherits the service's environment and reads them where they are used.
  */
 import type { RenderResult } from "../../stacks/render.ts";
-import type { PlatformSettings } from "../../stacks/settings.ts";
-import type { TenantSpec } from "../../stacks/spec.ts";
+import type { PlatformSettings } from "../../model/settings.ts";
+import type { TenantSpec } from "../../model/spec.ts";
 import type { EngineErrorInfo, ProgressEventBody, SavedPlan } from "../types.ts";
 
 /** Render the tenant program offline (Pulumi mock runtime); several tenants per job for fleet previews. */

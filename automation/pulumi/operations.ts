@@ -7,8 +7,8 @@
  */
 import { mkdir, rm } from "node:fs/promises";
 import type { InlineProgramArgs, OutputMap } from "@pulumi/pulumi/automation/index.js";
-import type { PlatformSettings } from "../../stacks/settings.ts";
-import type { TenantSpec } from "../../stacks/spec.ts";
+import type { PlatformSettings } from "../../model/settings.ts";
+import type { TenantSpec } from "../../model/spec.ts";
 import { PROJECT_NAME, tenantProgram } from "../../stacks/tenant-program.ts";
 import { emptyChangeSummary } from "../change-summary.ts";
 import { DataDirLayout } from "../data-dir.ts";

@@ -4,7 +4,7 @@
  * to the host's current kube context could create a tenant in the wrong
  * cluster. The render engine needs none of this.
  */
-import type { PlatformSettings } from "../../stacks/settings.ts";
+import type { PlatformSettings } from "../../model/settings.ts";
 import { ConfigurationError } from "../errors.ts";
 
 const PLACEHOLDER_SUBSCRIPTION = /^0{8}-0{4}-0{4}-0{4}-0{12}$/;

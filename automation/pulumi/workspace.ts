@@ -17,7 +17,7 @@ import type {
   UpOptions,
   UpResult,
 } from "@pulumi/pulumi/automation/index.js";
-import { PROJECT_NAME } from "../../stacks/constants.ts";
+import { PROJECT_NAME } from "../../model/constants.ts";
 import { DataDirLayout } from "../data-dir.ts";
 import type { PulumiRunConfig } from "../isolation/protocol.ts";
 

@@ -16,8 +16,8 @@
  */
 import { rm } from "node:fs/promises";
 import type { RenderResult } from "../../stacks/render.ts";
-import type { PlatformSettings } from "../../stacks/settings.ts";
-import type { TenantSpec } from "../../stacks/spec.ts";
+import type { PlatformSettings } from "../../model/settings.ts";
+import type { TenantSpec } from "../../model/spec.ts";
 import { emptyChangeSummary, summarize } from "../change-summary.ts";
 import type { DataDirLayout } from "../data-dir.ts";
 import { errorFromInfo, InvalidRequestError, StackNotFoundError, toErrorInfo } from "../errors.ts";

@@ -4,7 +4,7 @@
  * so the count carries over from one provision call (one job attempt) to the
  * next, as a real retry would see it.
  */
-import { PHASE_COUNT } from "../../stacks/phases.ts";
+import { PHASE_COUNT } from "../../model/phases.ts";
 
 export interface PhaseFault {
   /** How many provision attempts fail in this phase before it succeeds. */

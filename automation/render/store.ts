@@ -8,7 +8,7 @@ import { randomBytes } from "node:crypto";
 import { mkdir, open, readdir, readFile, rename, rm } from "node:fs/promises";
 import path from "node:path";
 import type { RenderedResource } from "../../stacks/render.ts";
-import type { TenantSpec } from "../../stacks/spec.ts";
+import type { TenantSpec } from "../../model/spec.ts";
 import { assertSafeSlug } from "../data-dir.ts";
 
 export interface RenderRecord {

@@ -5,7 +5,7 @@
  * down. Optionally waits between steps (pace), applies each step to a
  * recorded state, persists after each phase, and injects rehearsal faults.
  */
-import { phaseByNumber } from "../../stacks/phases.ts";
+import { phaseByNumber } from "../../model/phases.ts";
 import { sleep } from "../abort.ts";
 import { ResourceFailedError } from "../errors.ts";
 import { phaseRef, type PhaseTracker } from "../phase-tracker.ts";

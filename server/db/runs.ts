@@ -1,4 +1,4 @@
-import { PHASES } from "../../stacks/phases.ts";
+import { PHASES } from "../../model/phases.ts";
 import type { Queryable } from "./pool.ts";
 
 export type RunKind = "provision" | "retry" | "rollback" | "teardown" | "preview" | "drift";

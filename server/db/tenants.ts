@@ -1,4 +1,4 @@
-import type { Tier } from "../../stacks/tiers.ts";
+import type { Tier } from "../../model/tiers.ts";
 import type { TenantStatus } from "../domain/tenant-status.ts";
 import type { Queryable } from "./pool.ts";
 

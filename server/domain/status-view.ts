@@ -2,7 +2,7 @@
  * The provisioning status a client sees: the tenant, its latest run that
  * changes infrastructure, and that run's ten phases in seed order.
  */
-import { PHASES } from "../../stacks/phases.ts";
+import { PHASES } from "../../model/phases.ts";
 import type { PhaseRow, RunRow } from "../db/runs.ts";
 import type { TenantRow } from "../db/tenants.ts";
 

@@ -6,10 +6,10 @@
 import { randomUUID } from "node:crypto";
 import type pg from "pg";
 import { type DriftCheckResult, HTTP_STATUS_BY_CODE, type PreviewResult, type TenantEngine } from "../../automation/index.ts";
-import { PHASE_COUNT } from "../../stacks/phases.ts";
-import type { PlatformSettings } from "../../stacks/settings.ts";
-import { validateTenantSpec, ValidationError } from "../../stacks/spec.ts";
-import type { Tier } from "../../stacks/tiers.ts";
+import { PHASE_COUNT } from "../../model/phases.ts";
+import type { PlatformSettings } from "../../model/settings.ts";
+import { validateTenantSpec, ValidationError } from "../../model/spec.ts";
+import type { Tier } from "../../model/tiers.ts";
 import { appendAudit, listAudit, type AuditRow } from "../db/audit.ts";
 import { claimIdempotencyKey, requestHash, saveIdempotentResponse } from "../db/idempotency.ts";
 import { isUniqueViolation, withTransaction } from "../db/pool.ts";

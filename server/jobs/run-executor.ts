@@ -7,8 +7,8 @@
  */
 import type pg from "pg";
 import type { EngineErrorInfo, OperationResult, TenantEngine } from "../../automation/index.ts";
-import type { PlatformSettings } from "../../stacks/settings.ts";
-import type { TenantSpec } from "../../stacks/spec.ts";
+import type { PlatformSettings } from "../../model/settings.ts";
+import type { TenantSpec } from "../../model/spec.ts";
 import { appendAudit } from "../db/audit.ts";
 import { enqueueOutbox } from "../db/outbox.ts";
 import { withTransaction } from "../db/pool.ts";

@@ -1,6 +1,6 @@
 import fp from "fastify-plugin";
 import type { FastifyInstance } from "fastify";
-import type { PlatformSettings } from "../../stacks/settings.ts";
+import type { PlatformSettings } from "../../model/settings.ts";
 import { RunQueue } from "../jobs/queue.ts";
 import { AttemptFailedError, RunExecutor } from "../jobs/run-executor.ts";
 

@@ -1,6 +1,6 @@
 import fp from "fastify-plugin";
 import type { FastifyInstance } from "fastify";
-import type { PlatformSettings } from "../../stacks/settings.ts";
+import type { PlatformSettings } from "../../model/settings.ts";
 import { TenantService } from "../domain/tenant-service.ts";
 
 declare module "fastify" {

@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { resolvePlatformSettings } from "../../stacks/settings.ts";
+import { resolvePlatformSettings } from "../../model/settings.ts";
 import { buildService } from "../../server/build.ts";
 import { loadServiceConfig } from "../../server/config.ts";
 import { startEmbeddedDatabase } from "../../server/db/embedded.ts";

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { resolvePlatformSettings } from "../../stacks/settings.ts";
+import { resolvePlatformSettings } from "../../model/settings.ts";
 import { buildService } from "../../server/build.ts";
 import { loadServiceConfig } from "../../server/config.ts";
 import { probePostgres } from "../support/postgres.ts";

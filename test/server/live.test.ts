@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { PHASES } from "../../stacks/phases.ts";
+import { PHASES } from "../../model/phases.ts";
 import { probePostgres } from "../support/postgres.ts";
 import { ADMIN_TOKEN, auth, freshDatabase, READ_TOKEN, startService, tenantRequest, type TestService } from "../support/service.ts";
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PHASES } from "../../stacks/phases.ts";
+import { PHASES } from "../../model/phases.ts";
 import { probePostgres } from "../support/postgres.ts";
 import { auth, freshDatabase, settled, startService, tenantRequest, waitForStatus, type TestService } from "../support/service.ts";
 

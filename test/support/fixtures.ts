@@ -1,8 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { renderTenant, type RenderedResource, type RenderResult } from "../../stacks/render.ts";
-import { resolvePlatformSettings, type PlatformSettings, type PlatformSettingsOverrides } from "../../stacks/settings.ts";
-import { validateTenantSpec, type TenantSpec } from "../../stacks/spec.ts";
-import type { Tier } from "../../stacks/tiers.ts";
+import { resolvePlatformSettings, type PlatformSettings, type PlatformSettingsOverrides } from "../../model/settings.ts";
+import { validateTenantSpec, type TenantSpec } from "../../model/spec.ts";
+import type { Tier } from "../../model/tiers.ts";
 import type { TenantProgramOptions } from "../../stacks/tenant-program.ts";
 
 export const TENANT_ID = "550e8400-e29b-41d4-a716-446655440000";

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import type { FastifyInstance } from "fastify";
 import pg from "pg";
-import { resolvePlatformSettings } from "../../stacks/settings.ts";
+import { resolvePlatformSettings } from "../../model/settings.ts";
 import { buildService } from "../../server/build.ts";
 import { loadServiceConfig } from "../../server/config.ts";
 import { TEST_DATABASE_URL } from "./postgres.ts";

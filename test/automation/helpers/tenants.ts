@@ -1,9 +1,9 @@
 import { mkdtemp } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { resolvePlatformSettings, type PlatformSettings, type PlatformSettingsOverrides } from "../../../stacks/settings.ts";
-import { validateTenantSpec, type TenantSpec } from "../../../stacks/spec.ts";
-import type { Tier } from "../../../stacks/tiers.ts";
+import { resolvePlatformSettings, type PlatformSettings, type PlatformSettingsOverrides } from "../../../model/settings.ts";
+import { validateTenantSpec, type TenantSpec } from "../../../model/spec.ts";
+import type { Tier } from "../../../model/tiers.ts";
 
 export function tenantSpec(overrides: { slug?: string; tier?: Tier; id?: string } = {}): TenantSpec {
   return validateTenantSpec(

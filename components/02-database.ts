@@ -1,0 +1,346 @@
+import { createHash } from "node:crypto";
+import { readdirSync, readFileSync } from "node:fs";
+import * as azure from "@pulumi/azure-native";
+import * as k8s from "@pulumi/kubernetes";
+import * as postgresql from "@pulumi/postgresql";
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import { childOptions, k8sResources, requireArg, tenantLabels } from "./common.ts";
+import type { ConnectionPoolProfile, DatabaseStrategy, DedicatedServerProfile } from "../model/tiers.ts";
+
+const MIGRATIONS_DIR = new URL("./sql/", import.meta.url);
+
+/** The Flyway migrations shipped with the program, by file name, in version order. */
+export function tenantMigrations(): Record<string, string> {
+  const files = readdirSync(MIGRATIONS_DIR).filter((f) => /^V\d+__.+\.sql$/.test(f));
+  files.sort((a, b) => Number(a.slice(1, a.indexOf("__"))) - Number(b.slice(1, b.indexOf("__"))));
+  return Object.fromEntries(files.map((f) => [f, readFileSync(new URL(f, MIGRATIONS_DIR), "utf8")]));
+}
+
+/** The six keys of the `tenant-database-credentials` Secret. */
+export const CREDENTIAL_KEYS = ["POSTGRES_HOST", "POSTGRES_PORT", "POSTGRES_DB", "POSTGRES_USER", "POSTGRES_PASSWORD", "DATABASE_URL"] as const;
+export const CREDENTIALS_SECRET_NAME = "tenant-database-credentials";
+/** PgBouncer's port inside the namespace. */
+export const POOL_PORT = 6432;
+
+export interface SharedPostgresEndpoint {
+  /** Host of the shared instance. Required. */
+  host: string;
+  /** Port. Required. */
+  port: number;
+  /** Database holding the tenant schemas. Required. */
+  database: string;
+  /** Administrative login that creates roles and schemas. Required. */
+  adminUser: string;
+  /** Its password, as a secret. Required. */
+  adminPassword: pulumi.Input<string>;
+  /** sslmode for connections. Required. */
+  sslMode: "require" | "verify-full" | "disable";
+}
+
+export interface TenantDatabaseArgs {
+  /** Tenant UUID, a Flyway placeholder. Required. */
+  tenantId: string;
+  /** Tenant slug, a Flyway placeholder and part of server names. Required. */
+  slug: string;
+  /** Namespace for the Secret, pool and jobs. Required. */
+  namespace: pulumi.Input<string>;
+  /** Schema and role name, `tenant_{slug}`. Required. */
+  identifier: string;
+  /** Isolation strategy of the tier. Required. */
+  strategy: DatabaseStrategy;
+  /** The shared instance (schema-per-tenant). Required for schema-per-tenant; default: none. */
+  shared?: SharedPostgresEndpoint;
+  /** A PgBouncer pool of the tenant's own; only with schema-per-tenant. Default: null (direct connections). */
+  connectionPool?: ConnectionPoolProfile | null;
+  /** The dedicated server's profile. Required for database-per-tenant; default: none. */
+  dedicatedServer?: DedicatedServerProfile | null;
+  /** Where a dedicated server goes. Required for database-per-tenant; default: none. */
+  azure?: { resourceGroupName: string; location: string; subnetId?: string; privateDnsZoneId?: string };
+  /** Connection limit of the tenant's role; -1 for none. Default -1. */
+  roleConnectionLimit?: number;
+  /** Images of the migration, check and pool containers. Required. */
+  images: { flyway: string; postgresClient: string; pgbouncer: string };
+}
+
+/**
+ * Phase 2, SETUP_DATABASE: a schema on the shared instance (with an optional
+ * pool of the tenant's own) or a dedicated Azure PostgreSQL server; a login
+ * role with a generated password; the Flyway migrations and reference data; the
+ * credentials Secret; and a connectivity check from inside the namespace that
+ * must complete before the phase does. Deleting it drops the schema (cascade)
+ * or the server, and the Secret.
+ */
+export class TenantDatabase extends pulumi.ComponentResource {
+  public readonly credentialsSecretName: pulumi.Output<string>;
+  public readonly host: pulumi.Output<string>;
+  public readonly port: pulumi.Output<number>;
+  public readonly databaseName: pulumi.Output<string>;
+  public readonly schemaName: pulumi.Output<string>;
+  public readonly roleName: pulumi.Output<string>;
+  /** Service name of the pool, or empty when connections go direct. */
+  public readonly poolServiceName: pulumi.Output<string>;
+  /** The credentials Secret; workloads wait on it. */
+  public readonly credentialsSecret: k8s.core.v1.Secret;
+
+  constructor(name: string, args: TenantDatabaseArgs, opts: pulumi.ComponentResourceOptions = {}) {
+    super("matih:database:TenantDatabase", name, {}, opts);
+    const child = (extra: pulumi.CustomResourceOptions = {}) => childOptions(this, opts, extra);
+    const C = "TenantDatabase";
+    const dedicated = args.strategy === "database-per-tenant";
+    requireArg(!dedicated || (!!args.dedicatedServer && !!args.azure), C, "database-per-tenant needs dedicatedServer and azure settings");
+    requireArg(dedicated || !!args.shared, C, "schema-per-tenant needs the shared endpoint");
+    requireArg(!(dedicated && args.connectionPool), C, "a connection pool is only for schema-per-tenant; a dedicated server is not shared");
+    requireArg(!(!dedicated && args.dedicatedServer), C, "dedicatedServer is only for database-per-tenant");
+    requireArg(/^[a-z_][a-z0-9_]{0,62}$/.test(args.identifier), C, `identifier must be a lowercase PostgreSQL identifier, got "${args.identifier}"`);
+
+    const labels = tenantLabels(args.slug, "database");
+    const namespace = args.namespace;
+
+    // Where the tenant's data lives, and an admin connection to it.
+    let directHost: pulumi.Output<string>;
+    let port: number;
+    let databaseName: pulumi.Output<string>;
+    let sslMode: string;
+    let adminProvider: postgresql.Provider;
+    let databaseReady: pulumi.Resource[] = [];
+    if (dedicated) {
+      const profile = args.dedicatedServer!;
+      const az = args.azure!;
+      const adminPasswordResource = new random.RandomPassword(`${name}-server-admin-password`, { length: 32, special: false }, child());
+      // Marked secret here too, not only by the provider's schema, so no engine or render can show it.
+      const adminPassword = { result: pulumi.secret(adminPasswordResource.result) };
+      const server = new azure.dbforpostgresql.Server(`${name}-server`, {
+        serverName: `matih-${args.slug}-pg`,
+        resourceGroupName: az.resourceGroupName,
+        location: az.location,
+        version: profile.postgresVersion,
+        sku: { name: profile.skuName, tier: profile.skuTier },
+        storage: { storageSizeGB: profile.storageSizeGB },
+        administratorLogin: "matih_admin",
+        administratorLoginPassword: adminPassword.result,
+        highAvailability: { mode: profile.highAvailability },
+        backup: { backupRetentionDays: profile.backupRetentionDays, geoRedundantBackup: "Enabled" },
+        ...(az.subnetId ? { network: { delegatedSubnetResourceId: az.subnetId, ...(az.privateDnsZoneId ? { privateDnsZoneArmResourceId: az.privateDnsZoneId } : {}) } } : {}),
+        tags: { "matih.ai/tenant-id": args.tenantId, "matih.ai/tenant-slug": args.slug, "matih.ai/managed-by": "tenant-service" },
+      }, child({ protect: false }));
+      const database = new azure.dbforpostgresql.Database(`${name}-database`, {
+        databaseName: args.identifier,
+        serverName: server.name,
+        resourceGroupName: az.resourceGroupName,
+        charset: "UTF8",
+        collation: "en_US.utf8",
+      }, child());
+      directHost = server.fullyQualifiedDomainName.apply((h) => h ?? "");
+      port = 5432;
+      databaseName = database.name;
+      sslMode = "require";
+      adminProvider = new postgresql.Provider(`${name}-postgres`, {
+        host: directHost,
+        port,
+        database: databaseName,
+        username: "matih_admin",
+        password: adminPassword.result,
+        sslmode: sslMode,
+        superuser: false,
+      }, child({ dependsOn: [database] }));
+      databaseReady = [database];
+    } else {
+      const shared = args.shared!;
+      directHost = pulumi.output(shared.host);
+      port = shared.port;
+      databaseName = pulumi.output(shared.database);
+      sslMode = shared.sslMode;
+      adminProvider = new postgresql.Provider(`${name}-postgres`, {
+        host: shared.host,
+        port: shared.port,
+        database: shared.database,
+        username: shared.adminUser,
+        password: pulumi.secret(shared.adminPassword),
+        sslmode: shared.sslMode,
+        // Azure flexible servers do not grant SUPERUSER to the admin.
+        superuser: false,
+      }, child());
+    }
+    const pg = child({ provider: adminProvider, dependsOn: databaseReady });
+
+    const passwordResource = new random.RandomPassword(`${name}-role-password`, { length: 40, special: false }, child());
+    const password = { result: pulumi.secret(passwordResource.result) };
+    const role = new postgresql.Role(`${name}-role`, {
+      name: args.identifier,
+      login: true,
+      password: password.result,
+      connectionLimit: args.roleConnectionLimit ?? -1,
+      searchPaths: [args.identifier],
+      createDatabase: false,
+      createRole: false,
+      inherit: true,
+    }, pg);
+    const schema = new postgresql.Schema(`${name}-schema`, {
+      name: args.identifier,
+      database: databaseName,
+      owner: role.name,
+      // Rollback drops the schema with everything in it.
+      dropCascade: true,
+      ifNotExists: false,
+    }, pg);
+    // What applications connect to: the pool when there is one, else the server.
+    const pool = args.connectionPool ?? null;
+    const appHost = pool ? pulumi.interpolate`pgbouncer.${namespace}.svc.cluster.local` : directHost;
+    const appPort = pool ? POOL_PORT : port;
+    // In-namespace hop to the pool is plaintext, confined by NetworkPolicy; the pool itself talks TLS to the server.
+    const appSslMode = pool ? "disable" : sslMode;
+    const databaseUrl = pulumi.interpolate`postgresql://${role.name}:${password.result}@${appHost}:${appPort}/${databaseName}?sslmode=${appSslMode}`;
+
+    this.credentialsSecret = new k8s.core.v1.Secret(`${name}-credentials`, {
+      metadata: { name: CREDENTIALS_SECRET_NAME, namespace, labels },
+      type: "Opaque",
+      stringData: pulumi.secret({
+        POSTGRES_HOST: appHost,
+        POSTGRES_PORT: String(appPort),
+        POSTGRES_DB: databaseName,
+        POSTGRES_USER: role.name,
+        POSTGRES_PASSWORD: password.result,
+        DATABASE_URL: databaseUrl,
+      }),
+    }, child({ dependsOn: [schema] }));
+    const fromSecret = (envName: string, key: (typeof CREDENTIAL_KEYS)[number]) => ({
+      name: envName,
+      valueFrom: { secretKeyRef: { name: this.credentialsSecret.metadata.name, key } },
+    });
+
+    let poolReady: pulumi.Resource[] = [];
+    if (pool) {
+      const poolLabels = { ...labels, "app.kubernetes.io/name": "pgbouncer" };
+      const deployment = new k8s.apps.v1.Deployment(`${name}-pool`, {
+        metadata: { name: "pgbouncer", namespace, labels: poolLabels },
+        spec: {
+          replicas: pool.replicas,
+          selector: { matchLabels: { "app.kubernetes.io/name": "pgbouncer", "matih.ai/tenant-slug": args.slug } },
+          template: {
+            metadata: { labels: poolLabels },
+            spec: {
+              serviceAccountName: "tenant-workload",
+              containers: [{
+                name: "pgbouncer",
+                image: args.images.pgbouncer,
+                ports: [{ name: "postgres", containerPort: POOL_PORT }],
+                env: [
+                  { name: "POSTGRESQL_HOST", value: directHost },
+                  { name: "POSTGRESQL_PORT", value: String(port) },
+                  { name: "POSTGRESQL_DATABASE", value: databaseName },
+                  fromSecret("POSTGRESQL_USERNAME", "POSTGRES_USER"),
+                  fromSecret("POSTGRESQL_PASSWORD", "POSTGRES_PASSWORD"),
+                  { name: "PGBOUNCER_DATABASE", value: databaseName },
+                  { name: "PGBOUNCER_PORT", value: String(POOL_PORT) },
+                  { name: "PGBOUNCER_POOL_MODE", value: "transaction" },
+                  { name: "PGBOUNCER_DEFAULT_POOL_SIZE", value: String(pool.defaultPoolSize) },
+                  { name: "PGBOUNCER_MAX_CLIENT_CONN", value: String(pool.maxClientConnections) },
+                  { name: "PGBOUNCER_SERVER_TLS_SSLMODE", value: sslMode },
+                ],
+                readinessProbe: { tcpSocket: { port: POOL_PORT }, periodSeconds: 5 },
+                resources: k8sResources(pool.resources),
+              }],
+            },
+          },
+        },
+      }, child());
+      const service = new k8s.core.v1.Service(`${name}-pool-service`, {
+        metadata: { name: "pgbouncer", namespace, labels: poolLabels },
+        spec: {
+          selector: { "app.kubernetes.io/name": "pgbouncer", "matih.ai/tenant-slug": args.slug },
+          ports: [{ name: "postgres", port: POOL_PORT, targetPort: POOL_PORT }],
+        },
+      }, child({ dependsOn: [deployment] }));
+      poolReady = [deployment, service];
+    }
+
+    // Migrations: the SQL ships with the program; the Job's name carries their
+    // hash, so a changed migration set runs as a new Job.
+    const migrations = tenantMigrations();
+    const migrationsHash = createHash("sha256").update(JSON.stringify(migrations)).update(args.images.flyway).digest("hex").slice(0, 10);
+    const migrationsConfig = new k8s.core.v1.ConfigMap(`${name}-migrations`, {
+      metadata: { name: `tenant-migrations-${migrationsHash}`, namespace, labels },
+      data: migrations,
+    }, child());
+    const migrate = new k8s.batch.v1.Job(`${name}-migrate`, {
+      metadata: { name: `tenant-migrate-${migrationsHash}`, namespace, labels },
+      spec: {
+        backoffLimit: 3,
+        activeDeadlineSeconds: 600,
+        template: {
+          metadata: { labels: { ...labels, "app.kubernetes.io/name": "flyway" } },
+          spec: {
+            restartPolicy: "Never",
+            serviceAccountName: "tenant-workload",
+            containers: [{
+              name: "flyway",
+              image: args.images.flyway,
+              args: ["migrate"],
+              env: [
+                // Migrations go straight to the server: session features are not safe through a transaction pool.
+                { name: "FLYWAY_URL", value: pulumi.interpolate`jdbc:postgresql://${directHost}:${port}/${databaseName}?sslmode=${sslMode}` },
+                fromSecret("FLYWAY_USER", "POSTGRES_USER"),
+                fromSecret("FLYWAY_PASSWORD", "POSTGRES_PASSWORD"),
+                { name: "FLYWAY_SCHEMAS", value: args.identifier },
+                { name: "FLYWAY_DEFAULT_SCHEMA", value: args.identifier },
+                { name: "FLYWAY_CREATE_SCHEMAS", value: "false" },
+                { name: "FLYWAY_LOCATIONS", value: "filesystem:/flyway/sql" },
+                { name: "FLYWAY_CONNECT_RETRIES", value: "10" },
+                { name: "FLYWAY_PLACEHOLDERS_TENANT_ID", value: args.tenantId },
+                { name: "FLYWAY_PLACEHOLDERS_TENANT_SLUG", value: args.slug },
+              ],
+              volumeMounts: [{ name: "migrations", mountPath: "/flyway/sql", readOnly: true }],
+              // Sized to fit beside a running free-tier tenant, for when a later migration runs.
+              resources: { requests: { cpu: "50m", memory: "256Mi" }, limits: { cpu: "400m", memory: "512Mi" } },
+            }],
+            volumes: [{ name: "migrations", configMap: { name: migrationsConfig.metadata.name } }],
+          },
+        },
+      },
+    }, child({ dependsOn: [this.credentialsSecret, schema, role], deleteBeforeReplace: true }));
+
+    // The check runs as the tenant, from the tenant namespace, through the same
+    // URL the services will use, and reads a table the migrations created.
+    const check = new k8s.batch.v1.Job(`${name}-connectivity-check`, {
+      metadata: { name: "database-connectivity-check", namespace, labels },
+      spec: {
+        backoffLimit: 5,
+        activeDeadlineSeconds: 300,
+        template: {
+          metadata: { labels: { ...labels, "app.kubernetes.io/name": "database-connectivity-check" } },
+          spec: {
+            restartPolicy: "Never",
+            serviceAccountName: "tenant-workload",
+            containers: [{
+              name: "psql",
+              image: args.images.postgresClient,
+              // $(DATABASE_URL) is expanded by the kubelet from the env below; no shell involved.
+              command: ["psql", "$(DATABASE_URL)", "-v", "ON_ERROR_STOP=1", "-tAc", `SELECT count(*) FROM ${args.identifier}.system_roles WHERE built_in`],
+              env: [fromSecret("DATABASE_URL", "DATABASE_URL"), { name: "PGCONNECT_TIMEOUT", value: "10" }],
+              resources: { requests: { cpu: "10m", memory: "16Mi" }, limits: { cpu: "100m", memory: "64Mi" } },
+            }],
+          },
+        },
+      },
+    }, child({ dependsOn: [migrate, ...poolReady], deleteBeforeReplace: true, replaceOnChanges: ["spec"] }));
+    void check;
+
+    this.credentialsSecretName = this.credentialsSecret.metadata.name;
+    this.host = pulumi.output(appHost);
+    this.port = pulumi.output(appPort);
+    this.databaseName = databaseName;
+    this.schemaName = schema.name;
+    this.roleName = role.name;
+    this.poolServiceName = pulumi.output(pool ? "pgbouncer" : "");
+    this.registerOutputs({
+      credentialsSecretName: this.credentialsSecretName,
+      host: this.host,
+      port: this.port,
+      databaseName: this.databaseName,
+      schemaName: this.schemaName,
+      roleName: this.roleName,
+      poolServiceName: this.poolServiceName,
+    });
+  }
+}

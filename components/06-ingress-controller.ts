@@ -1,0 +1,95 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { childOptions, requireArg, tenantLabels } from "./common.ts";
+
+/** The seed's upper bound for the load balancer to get its IP. */
+export const MAX_LOAD_BALANCER_WAIT_SECONDS = 600;
+export const INGRESS_CONTROLLER_RELEASE = "ingress-nginx";
+
+export interface IngressControllerArgs {
+  /** Tenant slug; names the IngressClass `nginx-{slug}`. Required. */
+  slug: string;
+  /** Namespace of the controller (the tenant's). Required. */
+  namespace: pulumi.Input<string>;
+  /** ingress-nginx chart repository. Required. */
+  chartRepository: string;
+  /** ingress-nginx chart version. Required. */
+  chartVersion: string;
+  /** Controller pods. Default 2. */
+  replicas?: number;
+  /** Seconds to wait for the load balancer's external IP, at most 600. Default 600. */
+  loadBalancerWaitSeconds?: number;
+}
+
+/** The ingress-nginx values of a tenant's controller. */
+export function ingressNginxValues(slug: string, namespace: string, replicas: number): Record<string, unknown> {
+  return {
+    controller: {
+      ingressClassResource: { name: `nginx-${slug}`, enabled: true, default: false, controllerValue: `k8s.io/ingress-nginx-${slug}` },
+      ingressClass: `nginx-${slug}`,
+      replicaCount: replicas,
+      service: {
+        type: "LoadBalancer",
+        annotations: { "service.beta.kubernetes.io/azure-load-balancer-health-probe-request-path": "/healthz" },
+      },
+      admissionWebhooks: { enabled: false },
+      resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { cpu: "500m", memory: "256Mi" } },
+      // Watch only this namespace, so tenants' controllers never serve each other's Ingresses.
+      scope: { enabled: true, namespace },
+      podLabels: { "matih.ai/tenant-slug": slug },
+      publishService: { enabled: true },
+    },
+  };
+}
+
+/**
+ * Phase 6, DEPLOY_INGRESS_CONTROLLER: a dedicated ingress-nginx in the tenant
+ * namespace with its own IngressClass and LoadBalancer Service. The phase waits
+ * (at most 600 s) for the load balancer's external IP, which becomes an output;
+ * without one the phase fails and is retried.
+ */
+export class IngressController extends pulumi.ComponentResource {
+  public readonly loadBalancerIp: pulumi.Output<string>;
+  public readonly ingressClassName: pulumi.Output<string>;
+  public readonly release: k8s.helm.v3.Release;
+
+  constructor(name: string, args: IngressControllerArgs, opts: pulumi.ComponentResourceOptions = {}) {
+    super("matih:ingress:IngressController", name, {}, opts);
+    const child = (extra: pulumi.CustomResourceOptions = {}) => childOptions(this, opts, extra);
+    const C = "IngressController";
+    const wait = args.loadBalancerWaitSeconds ?? MAX_LOAD_BALANCER_WAIT_SECONDS;
+    const replicas = args.replicas ?? 2;
+    requireArg(Number.isInteger(wait) && wait > 0 && wait <= MAX_LOAD_BALANCER_WAIT_SECONDS, C, `loadBalancerWaitSeconds must be a whole number from 1 to ${MAX_LOAD_BALANCER_WAIT_SECONDS}, got ${wait}`);
+    requireArg(Number.isInteger(replicas) && replicas >= 1, C, `replicas must be a whole number of at least 1, got ${replicas}`);
+
+    this.release = new k8s.helm.v3.Release(`${name}-release`, {
+      name: INGRESS_CONTROLLER_RELEASE,
+      chart: "ingress-nginx",
+      version: args.chartVersion,
+      repositoryOpts: { repo: args.chartRepository },
+      namespace: args.namespace,
+      values: pulumi.output(args.namespace).apply((ns) => ingressNginxValues(args.slug, ns, replicas)),
+      // Helm's wait includes the LoadBalancer Service having an address.
+      skipAwait: false,
+      timeout: wait,
+      atomic: true,
+      cleanupOnFail: true,
+      maxHistory: 5,
+    }, child());
+
+    // Read the controller Service once the release is up; its ID is only known
+    // after the release, so a first preview does not try to read it.
+    const serviceId = pulumi.all([this.release.status, args.namespace]).apply(([status, ns]) => `${status?.namespace ?? ns}/${INGRESS_CONTROLLER_RELEASE}-controller`);
+    const service = k8s.core.v1.Service.get(`${name}-service`, serviceId, child({ dependsOn: [this.release] }));
+    this.loadBalancerIp = service.status.apply((status) => {
+      const ingress = status?.loadBalancer?.ingress?.[0];
+      const ip = ingress?.ip ?? ingress?.hostname;
+      if (!ip) {
+        throw new Error(`no external IP assigned to ${INGRESS_CONTROLLER_RELEASE}-controller within ${wait}s`);
+      }
+      return ip;
+    });
+    this.ingressClassName = pulumi.output(`nginx-${args.slug}`);
+    this.registerOutputs({ loadBalancerIp: this.loadBalancerIp, ingressClassName: this.ingressClassName });
+  }
+}

@@ -1,0 +1,163 @@
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+import { OperationCancelledError, OperationTimeoutError, StackNotFoundError, WorkerCrashedError } from "../../../automation/errors.ts";
+import { ForkedJobRunner } from "../../../automation/isolation/forked-runner.ts";
+import type { WorkerJob } from "../../../automation/isolation/protocol.ts";
+import { OperationGate } from "../../../automation/operation-gate.ts";
+import type { ProgressEventBody } from "../../../automation/types.ts";
+
+const runner = new ForkedJobRunner({ workerPath: fileURLToPath(new URL("../fixtures/misbehaving-worker.ts", import.meta.url)) });
+const job = (mode: string) => ({ mode }) as unknown as WorkerJob;
+const never = () => new AbortController().signal;
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function eventually(check: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    if (check()) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`never happened: ${what}`);
+}
+
+describe("a worker process per operation", () => {
+  it("runs each job in a process of its own and streams its events back", async () => {
+    const events: ProgressEventBody[] = [];
+    const result = (await runner.run(job("echo"), { signal: never(), graceMs: 1000, onEvent: (e) => events.push(e) })) as { pid: number; job: unknown };
+    expect(result.pid).not.toBe(process.pid);
+    expect(result.job).toEqual({ mode: "echo" });
+    expect(events).toEqual([{ type: "diagnostic", severity: "warning", message: "hello from the worker", urn: null, phase: null }]);
+  });
+
+  it("keeps global state from leaking from one operation into the next", async () => {
+    expect(await runner.run(job("leak-global"), { signal: never(), graceMs: 1000 })).toBe(1);
+    expect(await runner.run(job("leak-global"), { signal: never(), graceMs: 1000 })).toBe(1);
+  });
+
+  it("brings typed errors back across the process boundary", async () => {
+    await expect(runner.run(job("throw"), { signal: never(), graceMs: 1000 })).rejects.toBeInstanceOf(StackNotFoundError);
+  });
+
+  it("reports a worker that crashes as worker_crashed, with the end of what it wrote to stderr", async () => {
+    const crash = runner.run(job("crash"), { signal: never(), graceMs: 1000 });
+    await expect(crash).rejects.toBeInstanceOf(WorkerCrashedError);
+    await expect(crash).rejects.toThrow(/exited with code 3[\s\S]*about to fall over/);
+  });
+
+  it("asks a worker to stop and returns what it reports when it stops cleanly", async () => {
+    const controller = new AbortController();
+    const running = runner.run(job("cooperative"), { signal: controller.signal, graceMs: 30_000 });
+    setTimeout(() => controller.abort(new OperationTimeoutError(1000)), 200);
+    expect(await running).toEqual({ stoppedBecause: "operation_timeout" });
+  });
+
+  it("kills a worker that ignores the cancel, and whatever it started, once the grace period is over", async () => {
+    const controller = new AbortController();
+    let grandchild = 0;
+    const running = runner.run(job("hang"), {
+      signal: controller.signal,
+      graceMs: 200,
+      onEvent: (e) => {
+        if (e.type === "diagnostic") {
+          grandchild = Number(e.message);
+          controller.abort(new OperationCancelledError());
+        }
+      },
+    });
+    await expect(running).rejects.toBeInstanceOf(OperationCancelledError);
+    expect(grandchild).toBeGreaterThan(0);
+    await eventually(() => !isAlive(grandchild), "the grandchild process is killed with its worker");
+  });
+});
+
+function deferred() {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+describe("admission of operations", () => {
+  it("runs one operation per tenant at a time, in the order they arrived, while other tenants go ahead", async () => {
+    const gate = new OperationGate({ maxConcurrent: 4 });
+    const log: string[] = [];
+    const first = deferred();
+    const a1 = gate.run("acme", undefined, async () => {
+      log.push("acme-1 start");
+      await first.promise;
+      log.push("acme-1 end");
+    });
+    const a2 = gate.run("acme", undefined, async () => {
+      log.push("acme-2 start");
+    });
+    const g1 = gate.run("globex", undefined, async () => {
+      log.push("globex-1 start");
+    });
+    await g1;
+    expect(log).toEqual(["acme-1 start", "globex-1 start"]);
+    first.resolve();
+    await Promise.all([a1, a2]);
+    expect(log).toEqual(["acme-1 start", "globex-1 start", "acme-1 end", "acme-2 start"]);
+  });
+
+  it("never runs more operations at once than the limit", async () => {
+    const gate = new OperationGate({ maxConcurrent: 2 });
+    let running = 0;
+    let most = 0;
+    const release = deferred();
+    const all = ["a1a", "b2b", "c3c", "d4d", "e5e"].map((slug) =>
+      gate.run(slug, undefined, async () => {
+        running++;
+        most = Math.max(most, running);
+        await release.promise;
+        running--;
+      }),
+    );
+    await new Promise((r) => setTimeout(r, 20));
+    expect(gate.active).toBe(2);
+    release.resolve();
+    await Promise.all(all);
+    expect(most).toBe(2);
+  });
+
+  it("lets a queued operation be cancelled without running it or disturbing the one ahead", async () => {
+    const gate = new OperationGate({ maxConcurrent: 1 });
+    const first = deferred();
+    let secondRan = false;
+    const running = gate.run("acme", undefined, async (signal) => {
+      await first.promise;
+      return signal.aborted;
+    });
+    const controller = new AbortController();
+    const queued = gate.run("acme", controller.signal, async () => {
+      secondRan = true;
+    });
+    controller.abort();
+    await expect(queued).rejects.toBeInstanceOf(OperationCancelledError);
+    first.resolve();
+    expect(await running).toBe(false);
+    expect(secondRan).toBe(false);
+  });
+
+  it("cancels a tenant's running and queued operations through cancel(slug)", async () => {
+    const gate = new OperationGate({ maxConcurrent: 1 });
+    const started = deferred();
+    const running = gate.run("acme", undefined, (signal) => {
+      started.resolve();
+      return new Promise((resolve) => signal.addEventListener("abort", () => resolve(signal.reason)));
+    });
+    const queued = gate.run("acme", undefined, async () => "ran");
+    const queuedOutcome = queued.then(() => "ran", (error: unknown) => error);
+    await started.promise;
+    expect(gate.cancel("acme")).toBe(true);
+    expect(await running).toBeInstanceOf(OperationCancelledError);
+    expect(await queuedOutcome).toBeInstanceOf(OperationCancelledError);
+    expect(gate.cancel("acme")).toBe(false);
+  });
+});

@@ -1,0 +1,282 @@
+/**
+ * The render engine end to end: real worker processes rendering the real
+ * tenant program, a file store under a temporary data directory. Assertions
+ * are written against what the program renders, so they hold while phases
+ * are being added to it.
+ */
+import { access, mkdir, readFile, rm } from "node:fs/promises";
+import path from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { PHASES } from "../../../model/phases.ts";
+import type { RenderedResource } from "../../../stacks/render.ts";
+import { TIER_PROFILES } from "../../../model/tiers.ts";
+import { DataDirLayout } from "../../../automation/data-dir.ts";
+import { StackNotFoundError } from "../../../automation/errors.ts";
+import { ForkedJobRunner } from "../../../automation/isolation/forked-runner.ts";
+import { OperationGate } from "../../../automation/operation-gate.ts";
+import { formatPath } from "../../../automation/property-paths.ts";
+import type { FaultPlan } from "../../../automation/render/fault-plan.ts";
+import { RenderEngine } from "../../../automation/render/engine.ts";
+import { FileRenderStateStore, type RenderRecord } from "../../../automation/render/store.ts";
+import type { ProgressEvent } from "../../../automation/types.ts";
+import { platformSettings, tempDataDir, tenantSpec } from "../helpers/tenants.ts";
+
+let dataDir: string;
+let layout: DataDirLayout;
+let store: FileRenderStateStore;
+const runner = new ForkedJobRunner();
+
+beforeEach(async () => {
+  dataDir = await tempDataDir();
+  layout = new DataDirLayout(dataDir);
+  store = new FileRenderStateStore(layout.renderStateDir);
+});
+afterEach(async () => {
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+function engine(options: { faultPlan?: FaultPlan; pace?: number } = {}): RenderEngine {
+  return new RenderEngine({ layout, store, runner, gate: new OperationGate({ maxConcurrent: 2 }), operationTimeoutMs: 120_000, ...options });
+}
+
+function recorder() {
+  const events: ProgressEvent[] = [];
+  return { events, onEvent: (e: ProgressEvent) => events.push(e) };
+}
+
+/** Phase transitions as [event type, phase number, action], leaving out per-resource progress. */
+function transitions(events: readonly ProgressEvent[]): [string, number, string][] {
+  return events.flatMap((e) =>
+    e.type === "phase-started" || e.type === "phase-succeeded" || e.type === "phase-failed" || e.type === "phase-cancelled" ? [[e.type, e.phase.number, e.action] as [string, number, string]] : [],
+  );
+}
+
+async function recordOf(slug = "acme"): Promise<RenderRecord> {
+  const record = await store.get(slug);
+  if (!record) throw new Error(`no record for ${slug}`);
+  return record;
+}
+
+const byType = (resources: readonly RenderedResource[], type: string) => {
+  const found = resources.find((r) => r.type === type);
+  if (!found) throw new Error(`no ${type} rendered`);
+  return found;
+};
+
+describe("render engine", () => {
+  it("provisions phase by phase with the same event sequence as a Pulumi up, and records the rendered desired state", async () => {
+    const { renderTenant } = await import("../../../stacks/render.ts");
+    const spec = tenantSpec();
+    const settings = platformSettings();
+    const { events, onEvent } = recorder();
+    const result = await engine().provision({ spec, settings, onEvent });
+
+    expect(result).toMatchObject({ operation: "provision", engine: "render", slug: "acme", status: "succeeded", lastPhase: 10, error: null });
+    expect(events[0]).toMatchObject({ type: "operation-started", engine: "render", seq: 0 });
+    expect(events.at(-1)).toMatchObject({ type: "operation-finished", status: "succeeded" });
+    expect(transitions(events)).toEqual(PHASES.flatMap((p) => [["phase-started", p.number, "apply"], ["phase-succeeded", p.number, "apply"]]));
+
+    const rendered = await renderTenant(spec, settings, { lastPhase: 10 });
+    const record = await recordOf();
+    expect(record.resources).toEqual(rendered.resources);
+    expect(record).toMatchObject({ slug: "acme", lastPhase: 10, phasesApplied: 10, spec });
+    // Resources the program only reads (the ingress controller's Service) count as unchanged.
+    const reads = rendered.resources.filter((r) => r.read).length;
+    expect(result.changeSummary).toEqual({ create: rendered.resources.length - reads, update: 0, replace: 0, delete: 0, same: reads });
+    expect(await engine().outputs("acme")).toEqual(rendered.outputs);
+
+    for (const phase of PHASES) {
+      const children = rendered.resources.filter((r) => r.phase?.number === phase.number && r.type !== phase.typeToken).length;
+      const succeeded = events.find((e) => e.type === "phase-succeeded" && e.phase.number === phase.number);
+      const started = events.find((e) => e.type === "phase-started" && e.phase.number === phase.number);
+      expect(started).toMatchObject({ resources: { done: 0, pending: children } });
+      expect(succeeded).toMatchObject({ resources: { done: children, pending: 0 } });
+    }
+
+    const again = await engine().provision({ spec, settings });
+    expect(again.changeSummary).toEqual({ create: 0, update: 0, replace: 0, delete: 0, same: rendered.resources.length });
+  });
+
+  it("previews a tier change as the quota values changing and nothing else", async () => {
+    const settings = platformSettings();
+    await engine().provision({ spec: tenantSpec({ tier: "free" }), settings, lastPhase: 1 });
+    const before = await readFile(path.join(layout.renderStateDir, "acme.json"), "utf8");
+    const preview = await engine().preview({ spec: tenantSpec({ tier: "professional" }), settings, lastPhase: 1 });
+
+    expect(preview.status).toBe("succeeded");
+    const changed = preview.changes.filter((c) => c.op !== "same" && c.op !== "read");
+    expect(changed.every((c) => c.op === "update")).toBe(true);
+    const quota = changed.find((c) => c.type === "kubernetes:core/v1:ResourceQuota");
+    const free = TIER_PROFILES.free.quota!;
+    const professional = TIER_PROFILES.professional.quota!;
+    const hardKey = { cpuRequest: "requests.cpu", cpuLimit: "limits.cpu", memoryRequest: "requests.memory", memoryLimit: "limits.memory", pods: "pods" } as const;
+    const expectedQuotaPaths = (Object.keys(hardKey) as (keyof typeof hardKey)[])
+      .filter((k) => free[k] !== professional[k])
+      .map((k) => formatPath(["spec", "hard", hardKey[k]]))
+      .sort();
+    expect(quota?.changedPaths).toEqual(expectedQuotaPaths);
+    // Besides the quota, only what carries the tier may change: the namespace's tier label and the container defaults that fit the quota.
+    const allowed = (p: string) => p === 'metadata.labels["matih.ai/tier"]' || p.startsWith("spec.limits[0].default") || p.startsWith("spec.hard.") || p.startsWith('spec.hard["');
+    expect(changed.flatMap((c) => c.changedPaths).filter((p) => !allowed(p))).toEqual([]);
+    expect(changed.map((c) => c.type).sort()).toEqual(["kubernetes:core/v1:LimitRange", "kubernetes:core/v1:Namespace", "kubernetes:core/v1:ResourceQuota"]);
+    expect(preview.changeSummary).toMatchObject({ create: 0, replace: 0, delete: 0, update: 3 });
+    // A preview writes nothing.
+    expect(await readFile(path.join(layout.renderStateDir, "acme.json"), "utf8")).toBe(before);
+  });
+
+  it("reports drift where the current program would change what was recorded, without writing the record", async () => {
+    const settings = platformSettings();
+    await engine().provision({ spec: tenantSpec(), settings });
+    const record = await recordOf();
+    // As an older program would have recorded it: another pod limit, no service account yet, a ConfigMap since dropped.
+    const quota = byType(record.resources, "kubernetes:core/v1:ResourceQuota");
+    const serviceAccount = byType(record.resources, "kubernetes:core/v1:ServiceAccount");
+    const legacy: RenderedResource = { ...serviceAccount, urn: serviceAccount.urn.replace("ServiceAccount::namespace-service-account", "ConfigMap::namespace-legacy-config"), type: "kubernetes:core/v1:ConfigMap", name: "namespace-legacy-config" };
+    const edited = record.resources
+      .filter((r) => r.urn !== serviceAccount.urn)
+      .map((r) => (r.urn === quota.urn ? { ...r, inputs: { ...r.inputs, spec: { hard: { ...(r.inputs.spec as { hard: object }).hard, pods: "15" } } } } : r));
+    await store.put({ ...record, resources: [...edited, legacy] });
+    const stored = await readFile(path.join(layout.renderStateDir, "acme.json"), "utf8");
+
+    const drift = await engine().driftCheck({ spec: tenantSpec(), settings });
+    expect(drift.status).toBe("succeeded");
+    const phase1 = { number: 1, name: "CREATE_NAMESPACE" };
+    expect([...drift.drifted].sort((a, b) => a.urn.localeCompare(b.urn))).toEqual(
+      [
+        { urn: quota.urn, type: quota.type, phase: phase1, drift: "changed", properties: ["spec.hard.pods"] },
+        { urn: serviceAccount.urn, type: serviceAccount.type, phase: phase1, drift: "untracked", properties: [] },
+        { urn: legacy.urn, type: legacy.type, phase: phase1, drift: "gone", properties: [] },
+      ].sort((a, b) => a.urn.localeCompare(b.urn)),
+    );
+    expect(drift.changeSummary).toMatchObject({ create: 1, update: 1, delete: 1, replace: 0 });
+    expect(await readFile(path.join(layout.renderStateDir, "acme.json"), "utf8")).toBe(stored);
+
+    const unknown = await engine().driftCheck({ spec: tenantSpec({ slug: "globex" }), settings });
+    expect(unknown.error?.code).toBe("stack_not_found");
+  });
+
+  it("tears down in reverse dependency order, phase by phase from the highest, then clears the record, work directory and plans", async () => {
+    const settings = platformSettings();
+    const render = engine();
+    await render.provision({ spec: tenantSpec(), settings });
+    await render.preview({ spec: tenantSpec(), settings, savePlan: true });
+    await mkdir(layout.workspace("acme"), { recursive: true });
+    const record = await recordOf();
+
+    const { events, onEvent } = recorder();
+    const result = await render.teardown({ spec: tenantSpec(), settings, onEvent });
+    expect(result).toMatchObject({ status: "succeeded", stackRemoved: true, alreadyAbsent: false });
+    expect(result.changeSummary).toEqual({ create: 0, update: 0, replace: 0, delete: record.resources.length, same: 0 });
+
+    const recordedPhases = [...new Set(record.resources.flatMap((r) => (r.phase ? [r.phase.number] : [])))].sort((a, b) => b - a);
+    expect(transitions(events)).toEqual(recordedPhases.flatMap((n) => [["phase-started", n, "remove"], ["phase-succeeded", n, "remove"]]));
+
+    // The order deletions were reported in: each phase's resources, then its component when the phase succeeds.
+    const components = new Map(record.resources.filter((r) => !r.custom && r.phase && r.type === PHASES[r.phase.number - 1]!.typeToken).map((r) => [r.phase!.number, r.urn]));
+    const order: string[] = [];
+    for (const e of events) {
+      if (e.type === "phase-progress") {
+        expect(e.resource.op).toBe("delete");
+        order.push(e.resource.urn);
+      }
+      if (e.type === "phase-succeeded" && components.has(e.phase.number)) order.push(components.get(e.phase.number)!);
+    }
+    const position = new Map(order.map((urn, i) => [urn, i]));
+    for (const r of record.resources) {
+      if (!position.has(r.urn)) continue;
+      for (const needed of [...r.dependsOn, ...(r.parent ? [r.parent] : [])]) {
+        if (position.has(needed)) expect(position.get(r.urn)!, `${r.urn} must go before ${needed}`).toBeLessThan(position.get(needed)!);
+      }
+    }
+
+    expect(await store.get("acme")).toBeUndefined();
+    await expect(render.outputs("acme")).rejects.toBeInstanceOf(StackNotFoundError);
+    await expect(access(layout.workspace("acme"))).rejects.toThrow();
+    await expect(access(layout.plansDir("acme"))).rejects.toThrow();
+    expect(await render.teardown({ spec: tenantSpec(), settings })).toMatchObject({ status: "succeeded", alreadyAbsent: true });
+  });
+
+  it("follows a fault plan: phase 6 fails on two separate provisions, each continuing from the last, then succeeds", async () => {
+    const faultPlan = { 6: { failTimes: 2, message: "no external IP assigned within 600s" } };
+    const settings = platformSettings();
+
+    const { events, onEvent } = recorder();
+    const first = await engine({ faultPlan }).provision({ spec: tenantSpec(), settings, onEvent });
+    expect(first.status).toBe("failed");
+    expect(first.error).toMatchObject({ code: "resource_failed", retryable: true, phase: { number: 6, name: "DEPLOY_INGRESS_CONTROLLER" }, message: "no external IP assigned within 600s" });
+    expect(transitions(events)).toEqual([
+      ...[1, 2, 3, 4, 5].flatMap((n) => [["phase-started", n, "apply"], ["phase-succeeded", n, "apply"]]),
+      ["phase-started", 6, "apply"],
+      ["phase-failed", 6, "apply"],
+    ]);
+    expect(events.find((e) => e.type === "phase-failed")).toMatchObject({ failure: { message: "no external IP assigned within 600s", injected: true } });
+    expect(await recordOf()).toMatchObject({ phasesApplied: 5, faultAttempts: { 6: 1 } });
+
+    // A new engine instance: the attempt count lives in the store, not in memory.
+    const second = await engine({ faultPlan }).provision({ spec: tenantSpec(), settings });
+    expect(second.error?.phase?.number).toBe(6);
+    expect(second.changeSummary.create).toBe(0); // everything before the failing step was already recorded
+    expect(await recordOf()).toMatchObject({ phasesApplied: 5, faultAttempts: { 6: 2 } });
+
+    const third = await engine({ faultPlan }).provision({ spec: tenantSpec(), settings });
+    expect(third.status).toBe("succeeded");
+    expect(third.phases.map((p) => [p.phase.number, p.status])).toEqual(PHASES.map((p) => [p.number, "succeeded"]));
+    expect(await recordOf()).toMatchObject({ phasesApplied: 10 });
+  });
+
+  it("holds a provision to a saved plan, and refuses one that no longer matches what would run", async () => {
+    const settings = platformSettings();
+    const render = engine();
+    const reviewed = await render.preview({ spec: tenantSpec(), settings, lastPhase: 2, savePlan: true });
+    expect(reviewed.plan).toMatchObject({ slug: "acme", engine: "render", lastPhase: 2 });
+    expect(path.dirname(reviewed.plan!.file)).toBe(layout.plansDir("acme"));
+    const held = await render.provision({ spec: tenantSpec(), settings, plan: reviewed.plan! });
+    expect(held).toMatchObject({ status: "succeeded", lastPhase: 2 });
+
+    const stale = await render.preview({ spec: tenantSpec(), settings, lastPhase: 2, savePlan: true });
+    const before = await readFile(path.join(layout.renderStateDir, "acme.json"), "utf8");
+    const changed = await render.provision({ spec: tenantSpec({ tier: "professional" }), settings, plan: stale.plan! });
+    expect(changed.status).toBe("failed");
+    expect(changed.error?.code).toBe("plan_mismatch");
+    expect(await readFile(path.join(layout.renderStateDir, "acme.json"), "utf8")).toBe(before);
+  });
+
+  it("stops a paced provision when cancelled, keeping the phases it completed", async () => {
+    const controller = new AbortController();
+    const { events, onEvent } = recorder();
+    const result = await engine({ pace: 0.0001 }).provision({
+      spec: tenantSpec(),
+      settings: platformSettings(),
+      signal: controller.signal,
+      onEvent: (e) => {
+        onEvent(e);
+        if (e.type === "phase-succeeded" && e.phase.number === 2) controller.abort();
+      },
+    });
+    expect(result.status).toBe("cancelled");
+    expect(result.error?.code).toBe("operation_cancelled");
+    expect(transitions(events).at(-1)).toEqual(["phase-cancelled", 3, "apply"]);
+    expect(await recordOf()).toMatchObject({ phasesApplied: 2 });
+  });
+
+  it("previews a settings change across the fleet without changing any record", async () => {
+    const settings = platformSettings();
+    const render = engine();
+    await render.provision({ spec: tenantSpec({ slug: "acme" }), settings });
+    await render.provision({ spec: tenantSpec({ slug: "globex", id: "6f1c2e3a-0b1d-4c5e-8f9a-1b2c3d4e5f60", tier: "professional" }), settings });
+    const before = [await readFile(path.join(layout.renderStateDir, "acme.json"), "utf8"), await readFile(path.join(layout.renderStateDir, "globex.json"), "utf8")];
+
+    const fleet = await render.previewFleet(platformSettings({ images: { defaultTag: "2.0.0" } }));
+    expect(fleet.map((f) => f.slug)).toEqual(["acme", "globex"]);
+    for (const entry of fleet) {
+      expect(entry.ok).toBe(true);
+      if (!entry.ok) continue;
+      const changed = entry.changes.filter((c) => c.op !== "same" && c.op !== "read");
+      expect(changed.length).toBeGreaterThan(0);
+      expect(changed.every((c) => c.op === "update" || c.op === "replace")).toBe(true);
+      // Images are not used by the namespace phase.
+      expect(changed.filter((c) => c.phase?.number === 1)).toEqual([]);
+    }
+    expect([await readFile(path.join(layout.renderStateDir, "acme.json"), "utf8"), await readFile(path.join(layout.renderStateDir, "globex.json"), "utf8")]).toEqual(before);
+  });
+});

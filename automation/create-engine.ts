@@ -4,15 +4,15 @@
  * the render engine otherwise, with a warning that no infrastructure will be
  * changed. Asking for pulumi without a suitable CLI fails with what to do.
  */
-import { loadEngineConfig, type EngineConfig, type EngineConfigOverrides } from "./config.ts";
-import { DataDirLayout } from "./data-dir.ts";
+import { loadEngineConfig, type EngineConfig, type EngineConfigOverrides } from "./core/config.ts";
+import { DataDirLayout } from "./core/data-dir.ts";
 import { ForkedJobRunner, type JobRunner } from "./isolation/forked-runner.ts";
-import { OperationGate } from "./operation-gate.ts";
+import { OperationGate } from "./core/operation-gate.ts";
 import { detectPulumiCli, type CliCheck } from "./pulumi/cli.ts";
 import { PulumiEngine } from "./pulumi/engine.ts";
 import { RenderEngine } from "./render/engine.ts";
 import { FileRenderStateStore, type RenderStateStore } from "./render/store.ts";
-import type { EngineLogger, TenantEngine } from "./types.ts";
+import type { EngineLogger, TenantEngine } from "./core/types.ts";
 
 export interface CreateEngineOptions extends EngineConfigOverrides {
   /** Default process.env. */

@@ -34,7 +34,7 @@ export type {
   TeardownRequest,
   TeardownResult,
   TenantEngine,
-} from "./types.ts";
+} from "./core/types.ts";
 export {
   CliMissingError,
   CliTooOldError,
@@ -54,14 +54,14 @@ export {
   UpdateFailedError,
   WorkerCrashedError,
   type EngineErrorCode,
-} from "./errors.ts";
+} from "./core/errors.ts";
 export { createEngine, consoleLogger, type CreateEngineOptions } from "./create-engine.ts";
-export { loadEngineConfig, secretsConfigurationProblem, type EngineChoice, type EngineConfig, type EngineConfigOverrides } from "./config.ts";
-export { DataDirLayout } from "./data-dir.ts";
-export { OperationGate } from "./operation-gate.ts";
+export { loadEngineConfig, secretsConfigurationProblem, type EngineChoice, type EngineConfig, type EngineConfigOverrides } from "./core/config.ts";
+export { DataDirLayout } from "./core/data-dir.ts";
+export { OperationGate } from "./core/operation-gate.ts";
 export { ForkedJobRunner, type JobRunner, type JobRunOptions } from "./isolation/forked-runner.ts";
 export { PulumiEngine, type PulumiEngineOptions, type PulumiEngineStartOptions } from "./pulumi/engine.ts";
 export { detectPulumiCli, MINIMUM_PULUMI_CLI_VERSION, type CliCheck } from "./pulumi/cli.ts";
 export { RenderEngine, type FleetPreviewEntry, type RenderEngineOptions } from "./render/engine.ts";
 export { FileRenderStateStore, type RenderRecord, type RenderStateStore } from "./render/store.ts";
-export { validateFaultPlan, type FaultPlan, type PhaseFault } from "./render/fault-plan.ts";
+export { validateFaultPlan, type FaultPlan, type PhaseFault } from "./core/fault-plan.ts";

@@ -3,7 +3,7 @@
  * resources each tier declares. Prints figures; asserts nothing.
  */
 import { performance } from "node:perf_hooks";
-import { renderTenant } from "../stacks/render.ts";
+import { renderUnderMocks } from "../stacks/mock-render.ts";
 import { resolvePlatformSettings } from "../model/settings.ts";
 import { validateTenantSpec } from "../model/spec.ts";
 import { TIERS } from "../model/tiers.ts";
@@ -18,11 +18,11 @@ for (const tier of TIERS) {
     id: "550e8400-e29b-41d4-a716-446655440000", slug: "bench", displayName: "Bench", tier, region: "eastus",
     adminEmail: "admin@bench.example", requestedBy: "bench@matih.ai", requestedAt: "2026-02-12T10:00:00Z",
   }, { baseDomain: settings.baseDomain });
-  const warm = await renderTenant(spec, settings);
+  const warm = await renderUnderMocks(spec, settings);
   const times: number[] = [];
   for (let i = 0; i < ROUNDS; i++) {
     const t0 = performance.now();
-    await renderTenant(spec, settings);
+    await renderUnderMocks(spec, settings);
     times.push(performance.now() - t0);
   }
   times.sort((a, b) => a - b);

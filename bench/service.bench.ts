@@ -6,7 +6,7 @@
  *   BENCH_TENANTS=10 node bench/service.bench.ts
  */
 import { performance } from "node:perf_hooks";
-import { auth, freshDatabase, settled, startService, tenantRequest, waitForStatus } from "../test/support/service.ts";
+import { auth, startBenchService, waitUntilSettled } from "./support.ts";
 
 const TENANTS = Number(process.env.BENCH_TENANTS ?? 8);
 const CONCURRENCY = process.env.MATIH_WORKER_CONCURRENCY ?? "2";
@@ -16,18 +16,17 @@ const pct = (values: number[], p: number) => {
   return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))]!;
 };
 
-const db = await freshDatabase("matih_bench");
-const service = await startService(db.url, { MATIH_WORKER_CONCURRENCY: CONCURRENCY, MATIH_MAX_CONCURRENT_OPERATIONS: CONCURRENCY });
+const service = await startBenchService({ MATIH_WORKER_CONCURRENCY: CONCURRENCY, MATIH_MAX_CONCURRENT_OPERATIONS: CONCURRENCY });
 try {
   const tiers = ["free", "professional", "enterprise"];
   const started = performance.now();
   const creates = await Promise.all(Array.from({ length: TENANTS }, async (_, i) => {
     const t0 = performance.now();
-    const res = await service.app.inject({ method: "POST", url: "/api/v1/tenants", headers: auth(), payload: tenantRequest(`bench-${i}`, tiers[i % 3]) });
+    const res = await service.app.inject({ method: "POST", url: "/api/v1/tenants", headers: auth(), payload: { slug: `bench-${i}`, displayName: `Bench ${i}`, tier: tiers[i % 3], region: "eastus", adminEmail: `admin@bench-${i}.example` } });
     return { id: res.json().id as string, createMs: performance.now() - t0, status: res.statusCode };
   }));
   const active = await Promise.all(creates.map(async (c) => {
-    const s = await waitForStatus(service.app, c.id, settled, 600_000);
+    const s = await waitUntilSettled(service.app, c.id, 600_000);
     return { ...c, doneMs: performance.now() - started, ok: s.status === "ACTIVE" };
   }));
   const total = performance.now() - started;
@@ -39,5 +38,4 @@ try {
   console.log(`  service process RSS    ${rss.toFixed(0)} MB`);
 } finally {
   await service.close();
-  await db.drop();
 }

@@ -2,6 +2,8 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { childOptions, k8sResources, requireArg, tenantLabels } from "./common.ts";
 import type { ComputeResources, ResourceQuotaProfile, Tier } from "../model/tiers.ts";
+import { typeTokenOf } from "../model/phases.ts";
+import { namespaceName } from "../model/spec.ts";
 
 export interface TenantNamespaceArgs {
   /** Tenant UUID, recorded in the `matih.ai/tenant-id` label. Required. */
@@ -34,12 +36,12 @@ export class TenantNamespace extends pulumi.ComponentResource {
   public readonly namespace: k8s.core.v1.Namespace;
 
   constructor(name: string, args: TenantNamespaceArgs, opts: pulumi.ComponentResourceOptions = {}) {
-    super("matih:namespace:TenantNamespace", name, {}, opts);
+    super(typeTokenOf("CREATE_NAMESPACE"), name, {}, opts);
     const child = (extra: pulumi.CustomResourceOptions = {}) => childOptions(this, opts, extra);
     requireArg(!(args.quota && !args.containerDefaults), "TenantNamespace", "containerDefaults is required when a quota is set: without a LimitRange, pods that declare no requests are refused by the quota");
     requireArg(/^\d{4}-\d\d-\d\dT/.test(args.provisionedAt), "TenantNamespace", `provisionedAt must be an ISO 8601 timestamp, got "${args.provisionedAt}"`);
 
-    const nsName = `matih-${args.slug}`;
+    const nsName = namespaceName(args.slug);
     const labels = tenantLabels(args.slug, "namespace");
 
     this.namespace = new k8s.core.v1.Namespace(`${name}-namespace`, {

@@ -7,6 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { childOptions, k8sResources, requireArg, tenantLabels } from "./common.ts";
 import type { ConnectionPoolProfile, DatabaseStrategy, DedicatedServerProfile } from "../model/tiers.ts";
+import { typeTokenOf } from "../model/phases.ts";
 
 const MIGRATIONS_DIR = new URL("./sql/", import.meta.url);
 
@@ -84,7 +85,7 @@ export class TenantDatabase extends pulumi.ComponentResource {
   public readonly credentialsSecret: k8s.core.v1.Secret;
 
   constructor(name: string, args: TenantDatabaseArgs, opts: pulumi.ComponentResourceOptions = {}) {
-    super("matih:database:TenantDatabase", name, {}, opts);
+    super(typeTokenOf("SETUP_DATABASE"), name, {}, opts);
     const child = (extra: pulumi.CustomResourceOptions = {}) => childOptions(this, opts, extra);
     const C = "TenantDatabase";
     const dedicated = args.strategy === "database-per-tenant";

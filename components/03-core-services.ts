@@ -2,6 +2,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { childOptions, k8sResources, requireArg } from "./common.ts";
 import type { ComputeResources } from "../model/tiers.ts";
+import { typeTokenOf } from "../model/phases.ts";
 
 /** The core services of phase 3, in the order they are installed (uninstalled in reverse). */
 export const CORE_SERVICES = ["query-engine", "ai-service", "catalog-service"] as const;
@@ -83,7 +84,7 @@ export class CoreServices extends pulumi.ComponentResource {
   public readonly releaseNames: pulumi.Output<string[]>;
 
   constructor(name: string, args: CoreServicesArgs, opts: pulumi.ComponentResourceOptions = {}) {
-    super("matih:services:CoreServices", name, {}, opts);
+    super(typeTokenOf("DEPLOY_CORE_SERVICES"), name, {}, opts);
     const child = (extra: pulumi.CustomResourceOptions = {}) => childOptions(this, opts, extra);
     checkReleaseSettings("CoreServices", args);
     const releases: Partial<Record<CoreService, k8s.helm.v3.Release>> = {};

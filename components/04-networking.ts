@@ -1,6 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { childOptions, requireArg, tenantLabels } from "./common.ts";
+import { typeTokenOf } from "../model/phases.ts";
 
 /** Pods with this label may reach the internet (connectors to customers' sources). */
 export const INTERNET_EGRESS_LABEL = "matih.ai/internet-egress";
@@ -43,7 +44,7 @@ export class NetworkIsolation extends pulumi.ComponentResource {
   public readonly policyNames: pulumi.Output<string[]>;
 
   constructor(name: string, args: NetworkIsolationArgs, opts: pulumi.ComponentResourceOptions = {}) {
-    super("matih:networking:NetworkIsolation", name, {}, opts);
+    super(typeTokenOf("CONFIGURE_NETWORKING"), name, {}, opts);
     const child = (extra: pulumi.CustomResourceOptions = {}) => childOptions(this, opts, extra);
     const C = "NetworkIsolation";
     requireArg(args.databaseCidrs.length > 0, C, "databaseCidrs must name at least one CIDR: without it the tenant cannot reach its database");

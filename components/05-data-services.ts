@@ -2,6 +2,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { childOptions, requireArg } from "./common.ts";
 import { checkReleaseSettings, CORE_SERVICES, matihRelease, type CoreService, type MatihReleaseSettings } from "./03-core-services.ts";
+import { typeTokenOf } from "../model/phases.ts";
 
 /**
  * The data services of phase 5 and what each needs first. Dependencies on
@@ -33,7 +34,7 @@ export class DataServices extends pulumi.ComponentResource {
   public readonly releaseNames: pulumi.Output<string[]>;
 
   constructor(name: string, args: DataServicesArgs, opts: pulumi.ComponentResourceOptions = {}) {
-    super("matih:services:DataServices", name, {}, opts);
+    super(typeTokenOf("DEPLOY_DATA_SERVICES"), name, {}, opts);
     const child = (extra: pulumi.CustomResourceOptions = {}) => childOptions(this, opts, extra);
     checkReleaseSettings("DataServices", args);
     for (const core of CORE_SERVICES) requireArg(!!args.coreReleases[core], "DataServices", `coreReleases is missing "${core}"`);

@@ -1,6 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { childOptions, requireArg, tenantLabels } from "./common.ts";
+import { typeTokenOf } from "../model/phases.ts";
 
 /** The seed's upper bound for the load balancer to get its IP. */
 export const MAX_LOAD_BALANCER_WAIT_SECONDS = 600;
@@ -54,7 +55,7 @@ export class IngressController extends pulumi.ComponentResource {
   public readonly release: k8s.helm.v3.Release;
 
   constructor(name: string, args: IngressControllerArgs, opts: pulumi.ComponentResourceOptions = {}) {
-    super("matih:ingress:IngressController", name, {}, opts);
+    super(typeTokenOf("DEPLOY_INGRESS_CONTROLLER"), name, {}, opts);
     const child = (extra: pulumi.CustomResourceOptions = {}) => childOptions(this, opts, extra);
     const C = "IngressController";
     const wait = args.loadBalancerWaitSeconds ?? MAX_LOAD_BALANCER_WAIT_SECONDS;

@@ -1,6 +1,7 @@
 import * as azure from "@pulumi/azure-native";
 import * as pulumi from "@pulumi/pulumi";
 import { childOptions, requireArg } from "./common.ts";
+import { typeTokenOf } from "../model/phases.ts";
 
 /** The A records of a tenant zone, all pointing at the tenant's load balancer. */
 export const TENANT_A_RECORDS = ["@", "*", "api", "bi"] as const;
@@ -35,7 +36,7 @@ export class TenantDnsZone extends pulumi.ComponentResource {
   public readonly nameServers: pulumi.Output<string[]>;
 
   constructor(name: string, args: TenantDnsZoneArgs, opts: pulumi.ComponentResourceOptions = {}) {
-    super("matih:dns:TenantDnsZone", name, {}, opts);
+    super(typeTokenOf("CREATE_DNS_ZONE"), name, {}, opts);
     const child = (extra: pulumi.CustomResourceOptions = {}) => childOptions(this, opts, extra);
     const C = "TenantDnsZone";
     const zoneName = `${args.slug}.${args.baseDomain}`;

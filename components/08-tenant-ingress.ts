@@ -1,6 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { childOptions, requireArg, tenantLabels } from "./common.ts";
+import { typeTokenOf } from "../model/phases.ts";
 
 export interface TenantIngressArgs {
   /** Tenant slug. Required. */
@@ -28,7 +29,7 @@ export class TenantIngress extends pulumi.ComponentResource {
   public readonly urls: pulumi.Output<{ app: string; api: string; bi: string }>;
 
   constructor(name: string, args: TenantIngressArgs, opts: pulumi.ComponentResourceOptions = {}) {
-    super("matih:ingress:TenantIngress", name, {}, opts);
+    super(typeTokenOf("CREATE_TENANT_INGRESS"), name, {}, opts);
     const child = (extra: pulumi.CustomResourceOptions = {}) => childOptions(this, opts, extra);
     const timeout = args.certificateTimeoutSeconds ?? 600;
     requireArg(Number.isInteger(timeout) && timeout > 0, "TenantIngress", `certificateTimeoutSeconds must be a positive whole number, got ${timeout}`);

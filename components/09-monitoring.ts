@@ -2,6 +2,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { childOptions, k8sResources, requireArg, tenantLabels } from "./common.ts";
 import type { ComputeResources } from "../model/tiers.ts";
+import { typeTokenOf } from "../model/phases.ts";
 
 export type Severity = "warning" | "critical";
 
@@ -105,7 +106,7 @@ export class TenantMonitoring extends pulumi.ComponentResource {
   public readonly alertRuleNames: pulumi.Output<string[]>;
 
   constructor(name: string, args: TenantMonitoringArgs, opts: pulumi.ComponentResourceOptions = {}) {
-    super("matih:monitoring:TenantMonitoring", name, {}, opts);
+    super(typeTokenOf("DEPLOY_MONITORING"), name, {}, opts);
     const child = (extra: pulumi.CustomResourceOptions = {}) => childOptions(this, opts, extra);
     const C = "TenantMonitoring";
     const replicas = args.replicas ?? 1;

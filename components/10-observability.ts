@@ -4,6 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { stringify } from "yaml";
 import { childOptions, k8sResources, requireArg, tenantLabels } from "./common.ts";
 import type { ComputeResources } from "../model/tiers.ts";
+import { typeTokenOf } from "../model/phases.ts";
 
 export const COLLECTOR_NAME = "otel-collector";
 const OTLP_GRPC = 4317;
@@ -135,7 +136,7 @@ export class TenantObservability extends pulumi.ComponentResource {
   public readonly collectorEndpoint: pulumi.Output<string>;
 
   constructor(name: string, args: TenantObservabilityArgs, opts: pulumi.ComponentResourceOptions = {}) {
-    super("matih:observability:TenantObservability", name, {}, opts);
+    super(typeTokenOf("SETUP_OBSERVABILITY"), name, {}, opts);
     const child = (extra: pulumi.CustomResourceOptions = {}) => childOptions(this, opts, extra);
     const C = "TenantObservability";
     const replicas = args.collectorReplicas ?? 1;

@@ -24,7 +24,7 @@ import eventRoutes from "./routes/events.ts";
 import healthRoutes from "./routes/health.ts";
 import liveRoutes from "./routes/live.ts";
 import tenantRoutes from "./routes/tenants.ts";
-import { ErrorResponse, ProvisioningStatus, Tenant } from "./schemas.ts";
+import { ErrorResponse, ProvisioningStatus, Tenant } from "./routes/schemas.ts";
 
 export interface AppOptions {
   config: ServiceConfig;

@@ -5,30 +5,10 @@
  * anything that describes the configuration.
  */
 import path from "node:path";
+import type { KafkaConfig } from "./outbox/kafka-publisher.ts";
+import type { SmtpConfig } from "./outbox/mailer.ts";
 
 export type RollbackPolicy = "keep" | "destroy";
-
-/** The Kafka cluster the outbox relay publishes to. */
-export interface KafkaConfig {
-  /** KAFKA_BROKERS: comma-separated host:port list. */
-  readonly brokers: readonly string[];
-  /** KAFKA_CLIENT_ID; default matih-tenant-service. */
-  readonly clientId: string;
-  /** KAFKA_SSL; TLS to the brokers; default false. */
-  readonly ssl: boolean;
-  /** KAFKA_SASL_MECHANISM (plain, scram-sha-256, scram-sha-512) with KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD; unset = no SASL. */
-  readonly sasl: { readonly mechanism: "plain" | "scram-sha-256" | "scram-sha-512"; readonly username: string; readonly password: string } | null;
-}
-
-/** The SMTP server notifications go through. */
-export interface SmtpConfig {
-  readonly host: string;
-  readonly port: number;
-  /** TLS from the first byte (smtps, usually port 465); otherwise STARTTLS when the server offers it. */
-  readonly secure: boolean;
-  readonly user: string | null;
-  readonly password: string | null;
-}
 
 export interface ServiceConfig {
   /** PORT; default 8080. */

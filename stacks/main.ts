@@ -19,5 +19,10 @@ export default async function program() {
   const settings = resolvePlatformSettings(config.getObject<Record<string, unknown>>("platform") ?? {});
   const spec = validateTenantSpec(config.requireObject<Record<string, unknown>>("tenant"), { baseDomain: settings.baseDomain });
   const lastPhase = config.getNumber("lastPhase");
-  return tenantProgram(spec, settings, lastPhase === undefined ? {} : { lastPhase });
+  // The entry point is the edge: it reads the admin password where the CLI runs and hands it to the program.
+  const postgresAdminPassword = process.env[settings.postgres.adminPasswordEnv];
+  return tenantProgram(spec, settings, {
+    ...(lastPhase === undefined ? {} : { lastPhase }),
+    credentials: postgresAdminPassword ? { postgresAdminPassword } : {},
+  });
 }

@@ -9,7 +9,7 @@ import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { RENDER_PLACEHOLDER_NOTE } from "./cloud-mocks.ts";
 import { PHASES } from "../model/phases.ts";
-import { RenderFailedError, renderTenant, type RenderResult } from "./render.ts";
+import { RenderFailedError, renderUnderMocks, type RenderResult } from "./mock-render.ts";
 import { resolvePlatformSettings } from "../model/settings.ts";
 import { validateTenantSpec, ValidationError } from "../model/spec.ts";
 
@@ -121,7 +121,7 @@ export async function main(argv: string[]): Promise<number> {
       requestedBy: values["requested-by"] ?? "render@localhost",
       requestedAt: values["requested-at"] ?? new Date().toISOString(),
     }, { baseDomain: settings.baseDomain });
-    const result = await renderTenant(spec, settings, lastPhase === undefined ? {} : { lastPhase });
+    const result = await renderUnderMocks(spec, settings, lastPhase === undefined ? {} : { lastPhase });
     process.stdout.write(`${values.format === "json" ? formatJson(result) : formatTree(result)}\n`);
     return 0;
   } catch (err) {

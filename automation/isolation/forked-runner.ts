@@ -10,10 +10,10 @@
  */
 import { fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { abortReason } from "../abort.ts";
-import { errorFromInfo, toErrorInfo, WorkerCrashedError } from "../errors.ts";
-import { redactSecrets, secretValues } from "../redact.ts";
-import type { ProgressEventBody } from "../types.ts";
+import { abortReason } from "../core/abort.ts";
+import { errorFromInfo, toErrorInfo, WorkerCrashedError } from "../core/errors.ts";
+import { redactSecrets, secretValues } from "../core/redact.ts";
+import type { ProgressEventBody } from "../core/types.ts";
 import type { WorkerJob, WorkerMessage } from "./protocol.ts";
 
 export interface JobRunOptions {
@@ -30,7 +30,7 @@ export interface JobRunner {
   run(job: WorkerJob, options: JobRunOptions): Promise<unknown>;
 }
 
-export const DEFAULT_WORKER_PATH = fileURLToPath(new URL("./worker.ts", import.meta.url));
+export const DEFAULT_WORKER_PATH = fileURLToPath(new URL("../worker.ts", import.meta.url));
 
 const STDERR_TAIL_BYTES = 4096;
 

@@ -4,10 +4,10 @@
  * in their EngineErrorInfo form. Secret values never travel here; the worker
  * inherits the service's environment and reads them where they are used.
  */
-import type { RenderResult } from "../../stacks/render.ts";
+import type { RenderResult } from "../../stacks/mock-render.ts";
 import type { PlatformSettings } from "../../model/settings.ts";
 import type { TenantSpec } from "../../model/spec.ts";
-import type { EngineErrorInfo, ProgressEventBody, SavedPlan } from "../types.ts";
+import type { EngineErrorInfo, ProgressEventBody, SavedPlan } from "../core/types.ts";
 
 /** Render the tenant program offline (Pulumi mock runtime); several tenants per job for fleet previews. */
 export interface RenderJob {

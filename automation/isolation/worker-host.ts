@@ -4,8 +4,8 @@
  * error, and exits. One process per operation, so a hang, a crash or leaked
  * global state (Pulumi's runtime is process-global) ends with the process.
  */
-import { errorFromInfo, toErrorInfo } from "../errors.ts";
-import type { ProgressEventBody } from "../types.ts";
+import { errorFromInfo, toErrorInfo } from "../core/errors.ts";
+import type { ProgressEventBody } from "../core/types.ts";
 import type { JobHandler, ParentMessage, WorkerMessage } from "./protocol.ts";
 
 /** How long a worker whose service went away may take to stop its operation before it exits anyway. */

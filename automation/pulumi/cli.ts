@@ -6,7 +6,7 @@ import { execFile } from "node:child_process";
 import { constants } from "node:fs";
 import { access } from "node:fs/promises";
 import path from "node:path";
-import { CliMissingError, CliTooOldError } from "../errors.ts";
+import { CliMissingError, CliTooOldError } from "../core/errors.ts";
 
 /**
  * Oldest CLI the engine accepts: refresh and destroy of inline programs (the

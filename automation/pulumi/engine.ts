@@ -6,15 +6,15 @@
  * limits and cancellation, relays events and assembles results.
  */
 import { mkdir } from "node:fs/promises";
-import { operationSignal } from "../abort.ts";
-import type { EngineConfig } from "../config.ts";
-import { describeBackend, secretsConfigurationProblem } from "../config.ts";
-import { DataDirLayout } from "../data-dir.ts";
-import { CliMissingError, ConfigurationError, errorFromInfo, OperationCancelledError } from "../errors.ts";
+import { operationSignal } from "../core/abort.ts";
+import type { EngineConfig } from "../core/config.ts";
+import { describeBackend, secretsConfigurationProblem } from "../core/config.ts";
+import { DataDirLayout } from "../core/data-dir.ts";
+import { CliMissingError, ConfigurationError, errorFromInfo, OperationCancelledError } from "../core/errors.ts";
 import type { JobRunner } from "../isolation/forked-runner.ts";
 import type { PulumiJob, PulumiJobOperation, PulumiJobRequest, PulumiRunConfig } from "../isolation/protocol.ts";
-import { checkLastPhase, runOperation, validateSlug, type OperationContext, type OperationOutcome } from "../operation.ts";
-import type { OperationGate } from "../operation-gate.ts";
+import { checkLastPhase, runOperation, validateSlug, type OperationContext, type OperationOutcome } from "../core/operation.ts";
+import type { OperationGate } from "../core/operation-gate.ts";
 import type {
   DriftCheckRequest,
   DriftCheckResult,
@@ -29,7 +29,7 @@ import type {
   TeardownRequest,
   TeardownResult,
   TenantEngine,
-} from "../types.ts";
+} from "../core/types.ts";
 import { detectPulumiCli, type CliCheck } from "./cli.ts";
 import type { PluginRequirement } from "./plugins.ts";
 import { assertReadyForRealRun } from "./preflight.ts";

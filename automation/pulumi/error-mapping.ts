@@ -3,7 +3,7 @@
  * SDK's CommandError carries the CLI's whole stdout and stderr; only its
  * `error:` lines are kept, cleaned of colour codes and secret values.
  */
-import { abortReason } from "../abort.ts";
+import { abortReason } from "../core/abort.ts";
 import {
   CliMissingError,
   ConfigurationError,
@@ -13,8 +13,8 @@ import {
   StackLockedError,
   StackNotFoundError,
   UpdateFailedError,
-} from "../errors.ts";
-import type { PhaseTracker } from "../phase-tracker.ts";
+} from "../core/errors.ts";
+import type { PhaseTracker } from "../core/phase-tracker.ts";
 import { MINIMUM_PULUMI_CLI_VERSION } from "./cli.ts";
 import type { PulumiEventMapper } from "./event-mapper.ts";
 

@@ -18,10 +18,10 @@
  * state differs from the recorded one.
  */
 import type { EngineEvent, StepEventMetadata } from "@pulumi/pulumi/automation/index.js";
-import { normalizeOp, strongerOp } from "../change-summary.ts";
-import { phaseRefOfUrn, STACK_TYPE, type PhaseTracker } from "../phase-tracker.ts";
-import { changedPaths } from "../property-paths.ts";
-import type { DriftedResource, ProgressEventBody, ResourceChange, ResourceOp } from "../types.ts";
+import { normalizeOp, strongerOp } from "../core/change-summary.ts";
+import { phaseRefOfUrn, STACK_TYPE, type PhaseTracker } from "../core/phase-tracker.ts";
+import { changedPaths } from "../core/property-paths.ts";
+import type { DriftedResource, ProgressEventBody, ResourceChange, ResourceOp } from "../core/types.ts";
 
 interface ChangeEntry {
   urn: string;

@@ -5,7 +5,7 @@
  * job's heartbeat stopped) is cancelled (`pulumi cancel`, which on the local
  * file backend removes the lock) and the operation retried once.
  */
-import { sleep } from "../abort.ts";
+import { sleep } from "../core/abort.ts";
 
 export interface LockHandling {
   readonly ownerDead: boolean;

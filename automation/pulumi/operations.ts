@@ -9,16 +9,18 @@ import { mkdir, rm } from "node:fs/promises";
 import type { InlineProgramArgs, OutputMap } from "@pulumi/pulumi/automation/index.js";
 import type { PlatformSettings } from "../../model/settings.ts";
 import type { TenantSpec } from "../../model/spec.ts";
-import { PROJECT_NAME, tenantProgram } from "../../stacks/tenant-program.ts";
-import { emptyChangeSummary } from "../change-summary.ts";
-import { DataDirLayout } from "../data-dir.ts";
-import { StackNotFoundError } from "../errors.ts";
+import { PROJECT_NAME, SECRET_PLACEHOLDER } from "../../model/constants.ts";
+import { PHASE_COUNT } from "../../model/phases.ts";
+import { tenantProgram } from "../../stacks/tenant-program.ts";
+import { emptyChangeSummary } from "../core/change-summary.ts";
+import { DataDirLayout } from "../core/data-dir.ts";
+import { StackNotFoundError } from "../core/errors.ts";
 import type { JobContext, PulumiJob, PulumiJobRequest } from "../isolation/protocol.ts";
-import { checkLastPhase, statusOf, stopReason, type OperationOutcome } from "../operation.ts";
-import { PhaseTracker } from "../phase-tracker.ts";
-import { checkPlan, newPlan } from "../plans.ts";
-import { plainText, redactSecrets, SECRET_PLACEHOLDER, secretValues } from "../redact.ts";
-import type { ChangeSummary, DriftCheckResult, DriftedResource, PreviewResult, ProvisionResult, SavedPlan, TeardownResult } from "../types.ts";
+import { checkLastPhase, statusOf, stopReason, type OperationOutcome } from "../core/operation.ts";
+import { PhaseTracker } from "../core/phase-tracker.ts";
+import { checkPlan, newPlan } from "../core/plans.ts";
+import { plainText, redactSecrets, secretValues } from "../core/redact.ts";
+import type { ChangeSummary, DriftCheckResult, DriftedResource, PreviewResult, ProvisionResult, SavedPlan, TeardownResult } from "../core/types.ts";
 import { mapPulumiError } from "./error-mapping.ts";
 import { PulumiEventMapper } from "./event-mapper.ts";
 import { withLockHandling } from "./locks.ts";
@@ -37,11 +39,16 @@ function updateMessage(operation: string, slug: string, lastPhase?: number): str
   return `matih tenant service: ${operation} ${slug}${lastPhase ? ` (phases 1-${lastPhase})` : ""}`;
 }
 
-export function inlineProgram(spec: TenantSpec, settings: PlatformSettings, lastPhase: number): InlineProgramArgs {
+/**
+ * The tenant program as an inline program. Credentials come from the engine's
+ * environment here, at the edge, and reach the program as arguments.
+ */
+export function inlineProgram(spec: TenantSpec, settings: PlatformSettings, lastPhase: number, env: NodeJS.ProcessEnv): InlineProgramArgs {
+  const postgresAdminPassword = env[settings.postgres.adminPasswordEnv];
   return {
     stackName: spec.slug,
     projectName: PROJECT_NAME,
-    program: async () => tenantProgram(spec, settings, { lastPhase }),
+    program: async () => tenantProgram(spec, settings, { lastPhase, credentials: postgresAdminPassword ? { postgresAdminPassword } : {} }),
   };
 }
 
@@ -98,7 +105,7 @@ function provision(job: PulumiJob, deps: PulumiJobDeps, request: PulumiJobReques
   return runStackCommand<Pick<ProvisionResult, "lastPhase" | "outputs">, Awaited<ReturnType<TenantStack["up"]>>>(job, deps, {
     open: async (factory) => {
       if (request.plan) planFile = await checkPlan(request.plan, { slug: request.spec.slug, engine: "pulumi", layout });
-      return factory.createOrSelectStack(inlineProgram(request.spec, request.settings, lastPhase), workspaceOptions(job.config, request.spec.slug));
+      return factory.createOrSelectStack(inlineProgram(request.spec, request.settings, lastPhase, deps.env), workspaceOptions(job.config, request.spec.slug));
     },
     run: (stack, onEvent) =>
       stack.up({ onEvent, signal: deps.signal, color: "never", message: updateMessage("provision", request.spec.slug, lastPhase), ...(planFile ? { plan: planFile } : {}) }),
@@ -114,7 +121,7 @@ function preview(job: PulumiJob, deps: PulumiJobDeps, request: PulumiJobRequest,
   return runStackCommand<Pick<PreviewResult, "lastPhase" | "changes" | "plan">, unknown>(job, deps, {
     open: async (factory) => {
       if (request.savePlan) saved = await newPlan(layout, request.spec.slug, "pulumi", lastPhase);
-      return factory.createOrSelectStack(inlineProgram(request.spec, request.settings, lastPhase), workspaceOptions(job.config, request.spec.slug));
+      return factory.createOrSelectStack(inlineProgram(request.spec, request.settings, lastPhase, deps.env), workspaceOptions(job.config, request.spec.slug));
     },
     run: (stack, onEvent) =>
       stack.preview({ onEvent, signal: deps.signal, color: "never", diff: true, message: updateMessage("preview", request.spec.slug, lastPhase), ...(saved ? { plan: saved.file } : {}) }),
@@ -127,7 +134,7 @@ async function teardown(job: PulumiJob, deps: PulumiJobDeps, request: PulumiJobR
   const slug = request.spec.slug;
   let absent = false;
   const outcome = await runStackCommand<Pick<TeardownResult, "stackRemoved" | "alreadyAbsent">, boolean>(job, deps, {
-    open: async (factory) => factory.selectStack(inlineProgram(request.spec, request.settings, 10), workspaceOptions(job.config, slug)),
+    open: async (factory) => factory.selectStack(inlineProgram(request.spec, request.settings, PHASE_COUNT, deps.env), workspaceOptions(job.config, slug)),
     run: async (stack, onEvent) => {
       await stack.destroy({ onEvent, signal: deps.signal, color: "never", message: updateMessage("teardown", slug) });
       return true;
@@ -161,7 +168,7 @@ function driftSummary(tracker: PhaseTracker, drifted: readonly DriftedResource[]
 
 function driftCheck(job: PulumiJob, deps: PulumiJobDeps, request: PulumiJobRequest) {
   return runStackCommand<Pick<DriftCheckResult, "drifted">, unknown>(job, deps, {
-    open: (factory) => factory.selectStack(inlineProgram(request.spec, request.settings, request.lastPhase ?? 10), workspaceOptions(job.config, request.spec.slug)),
+    open: (factory) => factory.selectStack(inlineProgram(request.spec, request.settings, request.lastPhase ?? PHASE_COUNT, deps.env), workspaceOptions(job.config, request.spec.slug)),
     // previewOnly: compare with the real resources, write nothing to state.
     run: (stack, onEvent) => stack.refresh({ previewOnly: true, onEvent, signal: deps.signal, color: "never", message: updateMessage("drift check", request.spec.slug) }),
     succeeded: (_value, mapper) => ({ drifted: mapper.driftedResources() }),
@@ -192,7 +199,7 @@ function cleaner(env: NodeJS.ProcessEnv, settings?: PlatformSettings): (text: st
   return (text) => redactSecrets(plainText(text), secrets);
 }
 
-export async function runPulumiJob(job: PulumiJob, deps: PulumiJobDeps): Promise<unknown> {
+export async function runPulumiWorkerJob(job: PulumiJob, deps: PulumiJobDeps): Promise<unknown> {
   const layout = new DataDirLayout(job.config.dataDir);
   if (job.operation === "install-plugins") {
     await mkdir(layout.pluginWorkspace, { recursive: true });

@@ -5,7 +5,7 @@
  * cluster. The render engine needs none of this.
  */
 import type { PlatformSettings } from "../../model/settings.ts";
-import { ConfigurationError } from "../errors.ts";
+import { ConfigurationError } from "../core/errors.ts";
 
 const PLACEHOLDER_SUBSCRIPTION = /^0{8}-0{4}-0{4}-0{4}-0{12}$/;
 

@@ -18,7 +18,7 @@ import type {
   UpResult,
 } from "@pulumi/pulumi/automation/index.js";
 import { PROJECT_NAME } from "../../model/constants.ts";
-import { DataDirLayout } from "../data-dir.ts";
+import { DataDirLayout } from "../core/data-dir.ts";
 import type { PulumiRunConfig } from "../isolation/protocol.ts";
 
 /** The part of an Automation API `Stack` the engine uses. */

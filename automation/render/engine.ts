@@ -15,18 +15,18 @@
  * - drift check reports where the current program would change what was recorded.
  */
 import { rm } from "node:fs/promises";
-import type { RenderResult } from "../../stacks/render.ts";
+import type { RenderResult } from "../../stacks/mock-render.ts";
 import type { PlatformSettings } from "../../model/settings.ts";
 import type { TenantSpec } from "../../model/spec.ts";
-import { emptyChangeSummary, summarize } from "../change-summary.ts";
-import type { DataDirLayout } from "../data-dir.ts";
-import { errorFromInfo, InvalidRequestError, StackNotFoundError, toErrorInfo } from "../errors.ts";
+import { emptyChangeSummary, summarize } from "../core/change-summary.ts";
+import type { DataDirLayout } from "../core/data-dir.ts";
+import { errorFromInfo, InvalidRequestError, StackNotFoundError, toErrorInfo } from "../core/errors.ts";
 import type { JobRunner } from "../isolation/forked-runner.ts";
 import type { RenderOutcome } from "../isolation/protocol.ts";
-import { asEngineError, checkLastPhase, runOperation, statusOf, stopReason, validateSlug, type OperationContext, type OperationOutcome } from "../operation.ts";
-import type { OperationGate } from "../operation-gate.ts";
-import { PhaseTracker } from "../phase-tracker.ts";
-import { checkPlan, newPlan } from "../plans.ts";
+import { asEngineError, checkLastPhase, runOperation, statusOf, stopReason, validateSlug, type OperationContext, type OperationOutcome } from "../core/operation.ts";
+import type { OperationGate } from "../core/operation-gate.ts";
+import { PhaseTracker } from "../core/phase-tracker.ts";
+import { checkPlan, newPlan } from "../core/plans.ts";
 import type {
   DriftCheckRequest,
   DriftCheckResult,
@@ -41,8 +41,8 @@ import type {
   TeardownRequest,
   TeardownResult,
   TenantEngine,
-} from "../types.ts";
-import { faultApplies, validateFaultPlan, type FaultPlan } from "./fault-plan.ts";
+} from "../core/types.ts";
+import { faultApplies, validateFaultPlan, type FaultPlan } from "../core/fault-plan.ts";
 import { readRenderPlan, verifyRenderPlan, writeRenderPlan } from "./plan-file.ts";
 import { RecordedState } from "./recorded-state.ts";
 import { planTeardown, planUpdate, stepsInOrder, toResourceChange, type UpdatePlan } from "./steps.ts";

@@ -6,9 +6,9 @@
  */
 import { createHash } from "node:crypto";
 import { readFile, writeFile } from "node:fs/promises";
-import type { RenderedResource } from "../../stacks/render.ts";
-import { PlanMismatchError } from "../errors.ts";
-import type { SavedPlan } from "../types.ts";
+import type { RenderedResource } from "../../stacks/mock-render.ts";
+import { PlanMismatchError } from "../core/errors.ts";
+import type { SavedPlan } from "../core/types.ts";
 
 export interface RenderPlanFile {
   readonly version: 1;

@@ -3,7 +3,7 @@
  * runs: starts as the record, and each applied step creates, updates or
  * deletes one resource in it. Saved after every phase.
  */
-import type { RenderedResource } from "../../stacks/render.ts";
+import type { RenderedResource } from "../../stacks/mock-render.ts";
 import type { PlannedStep } from "./steps.ts";
 
 export class RecordedState {

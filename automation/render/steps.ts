@@ -10,10 +10,10 @@
  * location), at an immutable field the engine is known to replace on, or any
  * change to a random value. Real runs use the providers' own diffs.
  */
-import type { RenderedResource } from "../../stacks/render.ts";
-import { isPhaseComponent, phaseRefOfUrn } from "../phase-tracker.ts";
-import { changedPaths, pathIsWithin } from "../property-paths.ts";
-import type { PhaseAction, ResourceChange, ResourceOp } from "../types.ts";
+import type { RenderedResource } from "../../stacks/mock-render.ts";
+import { isPhaseComponent, phaseRefOfUrn } from "../core/phase-tracker.ts";
+import { changedPaths, pathIsWithin } from "../core/property-paths.ts";
+import type { PhaseAction, ResourceChange, ResourceOp } from "../core/types.ts";
 
 export interface PlannedStep {
   /** The desired resource, or for a delete the recorded one. */

@@ -7,9 +7,9 @@
 import { randomBytes } from "node:crypto";
 import { mkdir, open, readdir, readFile, rename, rm } from "node:fs/promises";
 import path from "node:path";
-import type { RenderedResource } from "../../stacks/render.ts";
+import type { RenderedResource } from "../../stacks/mock-render.ts";
 import type { TenantSpec } from "../../model/spec.ts";
-import { assertSafeSlug } from "../data-dir.ts";
+import { assertSafeSlug } from "../core/data-dir.ts";
 
 export interface RenderRecord {
   readonly version: 1;

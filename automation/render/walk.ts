@@ -6,10 +6,10 @@
  * recorded state, persists after each phase, and injects rehearsal faults.
  */
 import { phaseByNumber } from "../../model/phases.ts";
-import { sleep } from "../abort.ts";
-import { ResourceFailedError } from "../errors.ts";
-import { phaseRef, type PhaseTracker } from "../phase-tracker.ts";
-import type { PhaseFault } from "./fault-plan.ts";
+import { sleep } from "../core/abort.ts";
+import { ResourceFailedError } from "../core/errors.ts";
+import { phaseRef, type PhaseTracker } from "../core/phase-tracker.ts";
+import type { PhaseFault } from "../core/fault-plan.ts";
 import type { PhasePlan, PlannedStep, UpdatePlan } from "./steps.ts";
 
 export interface WalkHooks {

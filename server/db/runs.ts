@@ -81,11 +81,6 @@ export async function activeRun(db: Queryable, tenantId: string): Promise<RunRow
   return rows[0];
 }
 
-export async function listRuns(db: Queryable, tenantId: string, limit = 50): Promise<RunRow[]> {
-  const { rows } = await db.query(`SELECT ${RUN_COLUMNS} FROM provisioning_runs WHERE tenant_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2`, [tenantId, limit]);
-  return rows;
-}
-
 export async function phasesOf(db: Queryable, runId: string): Promise<PhaseRow[]> {
   const { rows } = await db.query(`SELECT ${PHASE_COLUMNS} FROM run_phases WHERE run_id = $1 ORDER BY number`, [runId]);
   return rows;

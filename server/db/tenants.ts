@@ -1,6 +1,10 @@
+import type { TenantSpec } from "../../model/spec.ts";
 import type { Tier } from "../../model/tiers.ts";
-import type { TenantStatus } from "../domain/tenant-status.ts";
 import type { Queryable } from "./pool.ts";
+
+/** The statuses a tenant row can hold; which changes are allowed is the domain's rule (domain/tenant-status.ts). */
+export const TENANT_STATUSES = ["PROVISIONING", "ACTIVE", "FAILED", "DEPROVISIONING", "DELETED"] as const;
+export type TenantStatus = (typeof TENANT_STATUSES)[number];
 
 export interface TenantRow {
   id: string;
@@ -80,4 +84,18 @@ export async function updateTenantStatus(db: Queryable, id: string, change: Tena
   if (change.deleted) sets.push("deleted_at = now()");
   const { rows } = await db.query(`UPDATE tenants SET ${sets.join(", ")} WHERE id = $1 RETURNING ${COLUMNS}`, values);
   return rows[0];
+}
+
+/** The tenant spec a row was created from. */
+export function tenantSpecOf(t: TenantRow): TenantSpec {
+  return {
+    id: t.id,
+    slug: t.slug,
+    displayName: t.displayName,
+    tier: t.tier,
+    region: t.region,
+    adminEmail: t.adminEmail,
+    requestedBy: t.requestedBy,
+    requestedAt: new Date(t.createdAt).toISOString().replace(/\.\d{3}Z$/, "Z"),
+  };
 }

@@ -14,13 +14,12 @@ import { appendAudit, listAudit, type AuditRow } from "../db/audit.ts";
 import { claimIdempotencyKey, requestHash, saveIdempotentResponse } from "../db/idempotency.ts";
 import { isUniqueViolation, withTransaction } from "../db/pool.ts";
 import { activeRun, insertRun, latestRun, phasesOf, updateRun, type RunKind, type RunRow } from "../db/runs.ts";
-import { findTenant, insertTenant, listTenants, updateTenantStatus, type TenantRow } from "../db/tenants.ts";
-import { tenantSpecOf } from "../jobs/run-executor.ts";
-import type { RunQueue } from "../jobs/queue.ts";
+import { findTenant, insertTenant, listTenants, tenantSpecOf, updateTenantStatus, type TenantRow, type TenantStatus } from "../db/tenants.ts";
+import type { RunQueue } from "../db/job-queue.ts";
 import type { ProgressBus } from "../live/progress-bus.ts";
 import { ApiError, notFound } from "./errors.ts";
 import { buildStatusView, type StatusView } from "./status-view.ts";
-import { canTransition, type TenantStatus } from "./tenant-status.ts";
+import { canTransition } from "./tenant-status.ts";
 
 export interface CreateTenantInput {
   slug: string;

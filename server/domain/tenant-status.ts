@@ -1,9 +1,9 @@
+import type { TenantStatus } from "../db/tenants.ts";
+
 /**
  * The tenant lifecycle. Every status change goes through `assertTransition`,
  * so a refused change is one rule in one place (the API answers it with 409).
  */
-export const TENANT_STATUSES = ["PROVISIONING", "ACTIVE", "FAILED", "DEPROVISIONING", "DELETED"] as const;
-export type TenantStatus = (typeof TENANT_STATUSES)[number];
 
 const ALLOWED: Readonly<Record<TenantStatus, readonly TenantStatus[]>> = {
   PROVISIONING: ["ACTIVE", "FAILED"],

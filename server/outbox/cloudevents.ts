@@ -4,7 +4,7 @@
  * the row, so a re-sent event is byte-for-byte the same event: consumers drop
  * duplicates by `id`.
  */
-import type { OutboxRow } from "./store.ts";
+import type { OutboxRow } from "../db/outbox.ts";
 
 export const DEFAULT_EVENT_SOURCE = "/matih/tenant-service";
 export const CLOUDEVENTS_CONTENT_TYPE = "application/cloudevents+json; charset=UTF-8";

@@ -9,9 +9,20 @@
  * producer with stale sequence numbers. Re-sent events carry the same id.
  */
 import { Kafka, logLevel, Partitioners, type Admin, type logCreator, type Producer, type SASLOptions } from "kafkajs";
-import type { KafkaConfig } from "../config.ts";
 import { toKafkaRecord } from "./cloudevents.ts";
-import type { OutboxRow } from "./store.ts";
+import type { OutboxRow } from "../db/outbox.ts";
+
+/** The Kafka cluster the outbox relay publishes to. */
+export interface KafkaConfig {
+  /** KAFKA_BROKERS: comma-separated host:port list. */
+  readonly brokers: readonly string[];
+  /** KAFKA_CLIENT_ID; default matih-tenant-service. */
+  readonly clientId: string;
+  /** KAFKA_SSL; TLS to the brokers; default false. */
+  readonly ssl: boolean;
+  /** KAFKA_SASL_MECHANISM (plain, scram-sha-256, scram-sha-512) with KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD; unset = no SASL. */
+  readonly sasl: { readonly mechanism: "plain" | "scram-sha-256" | "scram-sha-512"; readonly username: string; readonly password: string } | null;
+}
 
 export interface PublisherLog {
   info(obj: object, msg: string): void;

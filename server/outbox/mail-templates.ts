@@ -3,7 +3,7 @@
  * payload (written by the run executor at completion and at final failure).
  * Plain text: nothing to escape, readable in any client.
  */
-import type { OutboxRow } from "./store.ts";
+import type { OutboxRow } from "../db/outbox.ts";
 
 export interface RenderedMail {
   readonly to: string;

@@ -10,9 +10,18 @@
 import { mkdir, rename, writeFile } from "node:fs/promises";
 import path from "node:path";
 import nodemailer from "nodemailer";
-import type { SmtpConfig } from "../config.ts";
 import { renderMail } from "./mail-templates.ts";
-import type { OutboxRow } from "./store.ts";
+import type { OutboxRow } from "../db/outbox.ts";
+
+/** The SMTP server notifications go through. */
+export interface SmtpConfig {
+  readonly host: string;
+  readonly port: number;
+  /** TLS from the first byte (smtps, usually port 465); otherwise STARTTLS when the server offers it. */
+  readonly secure: boolean;
+  readonly user: string | null;
+  readonly password: string | null;
+}
 
 export interface MailerLog {
   info(obj: object, msg: string): void;

@@ -20,7 +20,7 @@
  */
 import type pg from "pg";
 import { withTransaction } from "../db/pool.ts";
-import { claimOutbox, markSent, recordFailure, type OutboxKind, type OutboxRow } from "./store.ts";
+import { claimOutbox, markSent, recordFailure, type OutboxKind, type OutboxRow } from "../db/outbox.ts";
 
 export interface RelayLog {
   info(obj: object, msg: string): void;

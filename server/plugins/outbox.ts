@@ -1,11 +1,12 @@
 import fp from "fastify-plugin";
 import type { FastifyInstance } from "fastify";
 import { Counter, Gauge } from "prom-client";
-import type { KafkaConfig, SmtpConfig } from "../config.ts";
+import type { KafkaConfig } from "../outbox/kafka-publisher.ts";
+import type { SmtpConfig } from "../outbox/mailer.ts";
 import { KafkaEventPublisher } from "../outbox/kafka-publisher.ts";
 import { Mailer } from "../outbox/mailer.ts";
 import { OutboxRelay } from "../outbox/relay.ts";
-import { outboxBacklog } from "../outbox/store.ts";
+import { outboxBacklog } from "../db/outbox.ts";
 
 declare module "fastify" {
   interface FastifyInstance {

@@ -1,8 +1,8 @@
 import fp from "fastify-plugin";
 import type { FastifyInstance } from "fastify";
 import type { PlatformSettings } from "../../model/settings.ts";
-import { RunQueue } from "../jobs/queue.ts";
-import { AttemptFailedError, RunExecutor } from "../jobs/run-executor.ts";
+import { RunQueue } from "../db/job-queue.ts";
+import { AttemptFailedError, RunExecutor } from "../runs/run-executor.ts";
 
 declare module "fastify" {
   interface FastifyInstance {

@@ -1,8 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "typebox";
-import { errorResponses } from "../schemas.ts";
+import { errorResponses } from "./schemas.ts";
 import { toCloudEvent } from "../outbox/cloudevents.ts";
-import { listEvents } from "../outbox/store.ts";
+import { listEvents } from "../db/outbox.ts";
 
 export const EventsQuery = Type.Object({
   after: Type.Integer({ minimum: 0, default: 0, description: "Only events with a larger seq; pass the previous page's nextAfter" }),

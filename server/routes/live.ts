@@ -8,7 +8,7 @@ import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { WebSocket } from "ws";
 import { ApiError } from "../domain/errors.ts";
 import type { LiveMessage } from "../live/progress-bus.ts";
-import { TenantParams } from "../schemas.ts";
+import { TenantParams } from "./schemas.ts";
 
 const FINISHED_RUN = new Set(["SUCCEEDED", "FAILED", "CANCELLED"]);
 

@@ -6,7 +6,7 @@ import { ApiError } from "../domain/errors.ts";
 import {
   AuditQuery, AuditResponse, CreateTenantBody, DriftResponse, errorResponses, ListQuery, PreviewBody, PreviewResponse,
   ProvisioningStatus, RollbackBody, RunAccepted, TenantList, TenantParams,
-} from "../schemas.ts";
+} from "./schemas.ts";
 
 const IDEMPOTENCY_KEY = /^[A-Za-z0-9_.:-]{1,200}$/;
 

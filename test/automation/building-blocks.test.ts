@@ -1,12 +1,12 @@
 import { readdir, rm } from "node:fs/promises";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { RenderedResource } from "../../stacks/render.ts";
-import { changedPaths, formatPath } from "../../automation/property-paths.ts";
+import type { RenderedResource } from "../../stacks/mock-render.ts";
+import { changedPaths, formatPath } from "../../automation/core/property-paths.ts";
 import { deletionOrder, diffResource, planUpdate } from "../../automation/render/steps.ts";
-import { faultApplies, validateFaultPlan } from "../../automation/render/fault-plan.ts";
+import { faultApplies, validateFaultPlan } from "../../automation/core/fault-plan.ts";
 import { FileRenderStateStore, type RenderRecord } from "../../automation/render/store.ts";
-import { errorFromInfo, ResourceFailedError, StackLockedError } from "../../automation/errors.ts";
-import { redactSecrets, plainText } from "../../automation/redact.ts";
+import { errorFromInfo, ResourceFailedError, StackLockedError } from "../../automation/core/errors.ts";
+import { redactSecrets, plainText } from "../../automation/core/redact.ts";
 import { tempDataDir, tenantSpec } from "./helpers/tenants.ts";
 
 const base = "urn:pulumi:acme::matih-tenants::";

@@ -1,12 +1,12 @@
 import { chmod, mkdir, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { loadEngineConfig, secretsConfigurationProblem } from "../../automation/config.ts";
+import { loadEngineConfig, secretsConfigurationProblem } from "../../automation/core/config.ts";
 import { createEngine } from "../../automation/create-engine.ts";
-import { CliMissingError, CliTooOldError, ConfigurationError } from "../../automation/errors.ts";
+import { CliMissingError, CliTooOldError, ConfigurationError } from "../../automation/core/errors.ts";
 import type { PulumiJob } from "../../automation/isolation/protocol.ts";
 import { detectPulumiCli, MINIMUM_PULUMI_CLI_VERSION } from "../../automation/pulumi/cli.ts";
-import { runPulumiJob } from "../../automation/pulumi/operations.ts";
+import { runPulumiWorkerJob } from "../../automation/pulumi/operations.ts";
 import { FakeWorkspaceFactory } from "./fixtures/fake-workspace.ts";
 import { InProcessRunner } from "./helpers/in-process-runner.ts";
 import { tempDataDir } from "./helpers/tenants.ts";
@@ -97,7 +97,7 @@ describe("engine selection at start-up", () => {
   it("chooses the Pulumi engine when a suitable CLI is found, and then insists on a secrets provider", async () => {
     const factory = new FakeWorkspaceFactory();
     const env = { MATIH_DATA_DIR: dataDir, PULUMI_CONFIG_PASSPHRASE: "correct horse battery staple" };
-    const runner = new InProcessRunner((job, context) => runPulumiJob(job as PulumiJob, { ...context, factory, env }));
+    const runner = new InProcessRunner((job, context) => runPulumiWorkerJob(job as PulumiJob, { ...context, factory, env }));
     const engine = await createEngine({ env, logger: capturingLogger().logger, detectCli: cliFound, runner });
     expect(engine.kind).toBe("pulumi");
     expect(engine.changesInfrastructure).toBe(true);

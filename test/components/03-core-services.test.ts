@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { CORE_SERVICES } from "../../components/03-core-services.ts";
-import type { RenderedResource } from "../../stacks/render.ts";
+import type { RenderedResource } from "../../stacks/mock-render.ts";
 import { TIER_PROFILES, TIERS } from "../../model/tiers.ts";
 import { render, TENANT_ID } from "../support/fixtures.ts";
 import { teardownOrder } from "../support/teardown-order.ts";

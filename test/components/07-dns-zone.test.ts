@@ -4,7 +4,7 @@ import { DEFAULT_PLATFORM_SETTINGS, resolvePlatformSettings } from "../../model/
 import { ValidationError } from "../../model/spec.ts";
 import { TIERS, type Tier } from "../../model/tiers.ts";
 import { render, TENANT_ID, transitiveDependencies, type Rendered } from "../support/fixtures.ts";
-import type { RenderedResource } from "../../stacks/render.ts";
+import type { RenderedResource } from "../../stacks/mock-render.ts";
 
 const ZONE_TYPE = "azure-native:dns:Zone";
 const RECORD_SET_TYPE = "azure-native:dns:RecordSet";

@@ -7,7 +7,7 @@ import { DEFAULT_PLATFORM_SETTINGS } from "../../model/settings.ts";
 import { TIER_PROFILES, TIERS, type Tier } from "../../model/tiers.ts";
 import { metadataOf, render, type Rendered } from "../support/fixtures.ts";
 import { validateKubernetesObject, type KubernetesObject } from "../support/k8s-schema.ts";
-import { redactWireValue, type RenderedResource } from "../../stacks/render.ts";
+import { redactWireValue, type RenderedResource } from "../../stacks/mock-render.ts";
 
 // ---------------------------------------------------------------- PromQL
 

@@ -7,7 +7,7 @@ import { DEFAULT_PLATFORM_SETTINGS } from "../../model/settings.ts";
 import { TIER_PROFILES, TIERS, type Tier } from "../../model/tiers.ts";
 import { metadataOf, render, TENANT_ID, type Rendered } from "../support/fixtures.ts";
 import { validateRenderedResources } from "../support/k8s-schema.ts";
-import type { RenderedResource } from "../../stacks/render.ts";
+import type { RenderedResource } from "../../stacks/mock-render.ts";
 
 const OBS = DEFAULT_PLATFORM_SETTINGS.observability;
 const CONFIG_MAP_PATCH = "kubernetes:core/v1:ConfigMapPatch";

@@ -89,18 +89,18 @@ describe.each(TIERS)("the program for a %s tenant", (tier) => {
 });
 
 it("renders the same resources for the same spec twice", async () => {
-  const { renderTenant } = await import("../../stacks/render.ts");
+  const { renderUnderMocks } = await import("../../stacks/mock-render.ts");
   const { acmeSpec } = await import("../support/fixtures.ts");
   const { resolvePlatformSettings } = await import("../../model/settings.ts");
   const settings = resolvePlatformSettings();
-  const a = await renderTenant(acmeSpec("professional"), settings);
-  const b = await renderTenant(acmeSpec("professional"), settings);
+  const a = await renderUnderMocks(acmeSpec("professional"), settings);
+  const b = await renderUnderMocks(acmeSpec("professional"), settings);
   expect(JSON.stringify(b.resources)).toBe(JSON.stringify(a.resources));
 });
 
 describe("a program that fails while rendering", () => {
   it("fails the render with the reason instead of returning a partial one", async () => {
-    const { renderTenant, RenderFailedError } = await import("../../stacks/render.ts");
+    const { renderUnderMocks, RenderFailedError } = await import("../../stacks/mock-render.ts");
     const { cloudMocks } = await import("../../stacks/cloud-mocks.ts");
     const { acmeSpec } = await import("../support/fixtures.ts");
     const { resolvePlatformSettings } = await import("../../model/settings.ts");
@@ -114,11 +114,11 @@ describe("a program that fails while rendering", () => {
       },
     };
     const settings = resolvePlatformSettings();
-    const failure = await renderTenant(acmeSpec("free"), settings, { mocks: noIp }).catch((e: unknown) => e);
+    const failure = await renderUnderMocks(acmeSpec("free"), settings, { mocks: noIp }).catch((e: unknown) => e);
     expect(failure).toBeInstanceOf(RenderFailedError);
     expect((failure as Error).message).toContain("no external IP assigned to ingress-nginx-controller within 600s");
     // Rendering up to phase 5 does not reach the load balancer and succeeds on the same cloud.
-    const early = await renderTenant(acmeSpec("free"), settings, { mocks: noIp, lastPhase: 5 });
+    const early = await renderUnderMocks(acmeSpec("free"), settings, { mocks: noIp, lastPhase: 5 });
     expect(early.lastPhase).toBe(5);
   });
 });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { loadServiceConfig, ServiceConfigError } from "../../server/config.ts";
-import { assertTransition, canTransition, TENANT_STATUSES, TransitionRefusedError } from "../../server/domain/tenant-status.ts";
+import { TENANT_STATUSES } from "../../server/db/tenants.ts";
+import { assertTransition, canTransition, TransitionRefusedError } from "../../server/domain/tenant-status.ts";
 import { probePostgres } from "../support/postgres.ts";
 import { auth, freshDatabase, settled, startService, tenantRequest, waitForStatus } from "../support/service.ts";
 

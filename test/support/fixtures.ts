@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { renderTenant, type RenderedResource, type RenderResult } from "../../stacks/render.ts";
+import { renderUnderMocks, type RenderedResource, type RenderResult } from "../../stacks/mock-render.ts";
 import { resolvePlatformSettings, type PlatformSettings, type PlatformSettingsOverrides } from "../../model/settings.ts";
 import { validateTenantSpec, type TenantSpec } from "../../model/spec.ts";
 import type { Tier } from "../../model/tiers.ts";
@@ -63,7 +63,7 @@ export function render(tier: Tier, options: TenantProgramOptions & { settings?: 
 async function renderUncached(tier: Tier, options: TenantProgramOptions & { settings?: PlatformSettingsOverrides; spec?: Partial<TenantSpec> }): Promise<Rendered> {
   const settings = resolvePlatformSettings(options.settings ?? {});
   const spec = acmeSpec(tier, options.spec ?? {}, settings);
-  const result = await renderTenant(spec, settings, options.lastPhase === undefined ? {} : { lastPhase: options.lastPhase });
+  const result = await renderUnderMocks(spec, settings, options.lastPhase === undefined ? {} : { lastPhase: options.lastPhase });
   const custom = result.resources.filter((r) => r.custom);
   const one = (list: RenderedResource[], what: string) => {
     if (list.length !== 1) throw new Error(`expected one ${what}, found ${list.length}`);

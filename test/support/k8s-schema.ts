@@ -39,7 +39,7 @@ export interface KubernetesObject {
   [key: string]: unknown;
 }
 
-/** A resource as returned by `stacks/render.ts` (only the fields used here). */
+/** A resource as returned by `stacks/mock-render.ts` (only the fields used here). */
 export interface RenderedResourceLike {
   readonly type: string;
   readonly inputs: Record<string, unknown>;
@@ -51,7 +51,7 @@ export interface RenderedResourceLike {
   readonly read?: boolean;
 }
 
-/** The value `stacks/render.ts` prints in place of every secret. */
+/** The value `stacks/mock-render.ts` prints in place of every secret. */
 const SECRET_PLACEHOLDER = "[secret]";
 /** base64 of "[secret]": stands for a secret value in a Secret's `data`. */
 const SECRET_PLACEHOLDER_BASE64 = Buffer.from(SECRET_PLACEHOLDER).toString("base64");
@@ -152,7 +152,7 @@ function formatFailure(f: ValidateFailure): string {
 }
 
 /**
- * Stand-ins for values `stacks/render.ts` replaced by "[secret]", so that a
+ * Stand-ins for values `stacks/mock-render.ts` replaced by "[secret]", so that a
  * rendered Secret validates: a whole `data`/`stringData` map that is secret (the
  * Pulumi SDK marks both secret) becomes an empty map; a single secret value in
  * `data` (base64 in the schema) becomes valid base64. `stringData` values are

@@ -363,7 +363,7 @@ export function isAllowed(policies: readonly NetworkPolicy[], conn: Connection):
 export const NETWORK_POLICY_TYPE = "kubernetes:networking.k8s.io/v1:NetworkPolicy";
 
 /**
- * The NetworkPolicies among rendered resources (`stacks/render.ts`), their
+ * The NetworkPolicies among rendered resources (`stacks/mock-render.ts`), their
  * inputs as sent. Throws when one lacks metadata.namespace or spec, since it
  * could not be evaluated.
  */

@@ -1,5 +1,5 @@
-import { abortReason } from "../../../automation/abort.ts";
-import { errorFromInfo, toErrorInfo } from "../../../automation/errors.ts";
+import { abortReason } from "../../../automation/core/abort.ts";
+import { errorFromInfo, toErrorInfo } from "../../../automation/core/errors.ts";
 import type { JobRunner, JobRunOptions } from "../../../automation/isolation/forked-runner.ts";
 import type { JobContext, WorkerJob } from "../../../automation/isolation/protocol.ts";
 

@@ -1,10 +1,10 @@
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { OperationCancelledError, OperationTimeoutError, StackNotFoundError, WorkerCrashedError } from "../../../automation/errors.ts";
+import { OperationCancelledError, OperationTimeoutError, StackNotFoundError, WorkerCrashedError } from "../../../automation/core/errors.ts";
 import { ForkedJobRunner } from "../../../automation/isolation/forked-runner.ts";
 import type { WorkerJob } from "../../../automation/isolation/protocol.ts";
-import { OperationGate } from "../../../automation/operation-gate.ts";
-import type { ProgressEventBody } from "../../../automation/types.ts";
+import { OperationGate } from "../../../automation/core/operation-gate.ts";
+import type { ProgressEventBody } from "../../../automation/core/types.ts";
 
 const runner = new ForkedJobRunner({ workerPath: fileURLToPath(new URL("../fixtures/misbehaving-worker.ts", import.meta.url)) });
 const job = (mode: string) => ({ mode }) as unknown as WorkerJob;

@@ -8,7 +8,7 @@ import path from "node:path";
 import { afterEach, beforeEach, expect, it } from "vitest";
 import { ForkedJobRunner } from "../../../automation/isolation/forked-runner.ts";
 import type { PulumiJob } from "../../../automation/isolation/protocol.ts";
-import type { OperationOutcome } from "../../../automation/operation.ts";
+import type { OperationOutcome } from "../../../automation/core/operation.ts";
 import { realRunSettings, tempDataDir, tenantSpec } from "../helpers/tenants.ts";
 
 let dataDir: string;

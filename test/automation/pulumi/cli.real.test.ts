@@ -6,10 +6,10 @@
  */
 import { rm } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadEngineConfig } from "../../../automation/config.ts";
-import { StackNotFoundError } from "../../../automation/errors.ts";
+import { loadEngineConfig } from "../../../automation/core/config.ts";
+import { StackNotFoundError } from "../../../automation/core/errors.ts";
 import { ForkedJobRunner } from "../../../automation/isolation/forked-runner.ts";
-import { OperationGate } from "../../../automation/operation-gate.ts";
+import { OperationGate } from "../../../automation/core/operation-gate.ts";
 import { detectPulumiCli } from "../../../automation/pulumi/cli.ts";
 import { PulumiEngine } from "../../../automation/pulumi/engine.ts";
 import { platformSettings, tempDataDir, tenantSpec } from "../helpers/tenants.ts";

@@ -3,15 +3,15 @@ import { createRequire } from "node:module";
 import path from "node:path";
 import type { DestroyOptions, LocalWorkspaceOptions, PreviewOptions, RefreshOptions, UpOptions } from "@pulumi/pulumi/automation/index.js";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { loadEngineConfig, type EngineConfigOverrides } from "../../../automation/config.ts";
-import { CliMissingError, ConfigurationError, HTTP_STATUS_BY_CODE, StackNotFoundError } from "../../../automation/errors.ts";
+import { loadEngineConfig, type EngineConfigOverrides } from "../../../automation/core/config.ts";
+import { CliMissingError, ConfigurationError, HTTP_STATUS_BY_CODE, StackNotFoundError } from "../../../automation/core/errors.ts";
 import type { PulumiJob } from "../../../automation/isolation/protocol.ts";
-import { OperationGate } from "../../../automation/operation-gate.ts";
+import { OperationGate } from "../../../automation/core/operation-gate.ts";
 import { MINIMUM_PULUMI_CLI_VERSION } from "../../../automation/pulumi/cli.ts";
 import { PulumiEngine } from "../../../automation/pulumi/engine.ts";
-import { runPulumiJob } from "../../../automation/pulumi/operations.ts";
+import { runPulumiWorkerJob } from "../../../automation/pulumi/operations.ts";
 import { PROVIDER_PACKAGES } from "../../../automation/pulumi/plugins.ts";
-import type { ProgressEvent } from "../../../automation/types.ts";
+import type { ProgressEvent } from "../../../automation/core/types.ts";
 import { phaseByNumber } from "../../../model/phases.ts";
 import {
   childrenOf,
@@ -45,7 +45,7 @@ afterEach(async () => {
 async function startEngine(factory: FakeWorkspaceFactory, options: { env?: Record<string, string>; config?: EngineConfigOverrides; detectCli?: typeof cliFound } = {}) {
   const env = { ...ENV, ...options.env };
   const config = loadEngineConfig({ ...env, MATIH_DATA_DIR: dataDir }, { lockWaitMs: 0, ...options.config });
-  const runner = new InProcessRunner((job, context) => runPulumiJob(job as PulumiJob, { ...context, factory, env, lockPollMs: 2 }));
+  const runner = new InProcessRunner((job, context) => runPulumiWorkerJob(job as PulumiJob, { ...context, factory, env, lockPollMs: 2 }));
   const engine = await PulumiEngine.start({ config, runner, gate: new OperationGate({ maxConcurrent: 2 }), env, logger: silent, detectCli: options.detectCli ?? cliFound });
   return { engine, runner };
 }
@@ -82,7 +82,7 @@ describe("Pulumi engine start-up", () => {
   it("fails with a clear message when neither a secrets provider nor a passphrase is configured", async () => {
     const factory = new FakeWorkspaceFactory();
     const config = loadEngineConfig({ MATIH_DATA_DIR: dataDir });
-    const runner = new InProcessRunner((job, context) => runPulumiJob(job as PulumiJob, { ...context, factory, env: {} }));
+    const runner = new InProcessRunner((job, context) => runPulumiWorkerJob(job as PulumiJob, { ...context, factory, env: {} }));
     const starting = PulumiEngine.start({ config, runner, gate: new OperationGate({ maxConcurrent: 1 }), env: {}, detectCli: cliFound });
     await expect(starting).rejects.toBeInstanceOf(ConfigurationError);
     await expect(starting).rejects.toThrow(/MATIH_SECRETS_PROVIDER.*PULUMI_CONFIG_PASSPHRASE/s);

@@ -2,14 +2,14 @@ import type { EngineEvent } from "@pulumi/pulumi/automation/index.js";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { rm } from "node:fs/promises";
 import { PHASES } from "../../../model/phases.ts";
-import { OperationCancelledError } from "../../../automation/errors.ts";
-import { PhaseTracker } from "../../../automation/phase-tracker.ts";
+import { OperationCancelledError } from "../../../automation/core/errors.ts";
+import { PhaseTracker } from "../../../automation/core/phase-tracker.ts";
 import { PulumiEventMapper } from "../../../automation/pulumi/event-mapper.ts";
-import { runPulumiJob } from "../../../automation/pulumi/operations.ts";
+import { runPulumiWorkerJob } from "../../../automation/pulumi/operations.ts";
 import type { PulumiJob } from "../../../automation/isolation/protocol.ts";
-import type { OperationOutcome } from "../../../automation/operation.ts";
-import { plainText } from "../../../automation/redact.ts";
-import type { ProgressEventBody, ProvisionResult } from "../../../automation/types.ts";
+import type { OperationOutcome } from "../../../automation/core/operation.ts";
+import { plainText } from "../../../automation/core/redact.ts";
+import type { ProgressEventBody, ProvisionResult } from "../../../automation/core/types.ts";
 import {
   cancellationTail,
   childrenOf,
@@ -132,7 +132,7 @@ describe("engine events through a provision run", () => {
 
   async function run(factory: FakeWorkspaceFactory, theJob: PulumiJob) {
     const bodies: ProgressEventBody[] = [];
-    const outcome = (await runPulumiJob(theJob, {
+    const outcome = (await runPulumiWorkerJob(theJob, {
       factory,
       env: {},
       lockPollMs: 2,
@@ -158,7 +158,7 @@ describe("engine events through a provision run", () => {
     factory.existing("acme").script("up", replayUntilAborted(upToPhase4Start(), cancellationTail()));
     const controller = new AbortController();
     const bodies: ProgressEventBody[] = [];
-    const outcome = (await runPulumiJob(job(), {
+    const outcome = (await runPulumiWorkerJob(job(), {
       factory,
       env: {},
       signal: controller.signal,

@@ -8,17 +8,17 @@ import { access, mkdir, readFile, rm } from "node:fs/promises";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { PHASES } from "../../../model/phases.ts";
-import type { RenderedResource } from "../../../stacks/render.ts";
+import type { RenderedResource } from "../../../stacks/mock-render.ts";
 import { TIER_PROFILES } from "../../../model/tiers.ts";
-import { DataDirLayout } from "../../../automation/data-dir.ts";
-import { StackNotFoundError } from "../../../automation/errors.ts";
+import { DataDirLayout } from "../../../automation/core/data-dir.ts";
+import { StackNotFoundError } from "../../../automation/core/errors.ts";
 import { ForkedJobRunner } from "../../../automation/isolation/forked-runner.ts";
-import { OperationGate } from "../../../automation/operation-gate.ts";
-import { formatPath } from "../../../automation/property-paths.ts";
-import type { FaultPlan } from "../../../automation/render/fault-plan.ts";
+import { OperationGate } from "../../../automation/core/operation-gate.ts";
+import { formatPath } from "../../../automation/core/property-paths.ts";
+import type { FaultPlan } from "../../../automation/core/fault-plan.ts";
 import { RenderEngine } from "../../../automation/render/engine.ts";
 import { FileRenderStateStore, type RenderRecord } from "../../../automation/render/store.ts";
-import type { ProgressEvent } from "../../../automation/types.ts";
+import type { ProgressEvent } from "../../../automation/core/types.ts";
 import { platformSettings, tempDataDir, tenantSpec } from "../helpers/tenants.ts";
 
 let dataDir: string;
@@ -65,7 +65,7 @@ const byType = (resources: readonly RenderedResource[], type: string) => {
 
 describe("render engine", () => {
   it("provisions phase by phase with the same event sequence as a Pulumi up, and records the rendered desired state", async () => {
-    const { renderTenant } = await import("../../../stacks/render.ts");
+    const { renderUnderMocks } = await import("../../../stacks/mock-render.ts");
     const spec = tenantSpec();
     const settings = platformSettings();
     const { events, onEvent } = recorder();
@@ -76,7 +76,7 @@ describe("render engine", () => {
     expect(events.at(-1)).toMatchObject({ type: "operation-finished", status: "succeeded" });
     expect(transitions(events)).toEqual(PHASES.flatMap((p) => [["phase-started", p.number, "apply"], ["phase-succeeded", p.number, "apply"]]));
 
-    const rendered = await renderTenant(spec, settings, { lastPhase: 10 });
+    const rendered = await renderUnderMocks(spec, settings, { lastPhase: 10 });
     const record = await recordOf();
     expect(record.resources).toEqual(rendered.resources);
     expect(record).toMatchObject({ slug: "acme", lastPhase: 10, phasesApplied: 10, spec });

@@ -14,7 +14,7 @@ import { CLOUDEVENTS_CONTENT_TYPE } from "../../../server/outbox/cloudevents.ts"
 import { KafkaEventPublisher } from "../../../server/outbox/kafka-publisher.ts";
 import { Mailer } from "../../../server/outbox/mailer.ts";
 import { OutboxRelay, type OutboxRelayOptions } from "../../../server/outbox/relay.ts";
-import type { OutboxRow } from "../../../server/outbox/store.ts";
+import type { OutboxRow } from "../../../server/db/outbox.ts";
 import {
   BROKERS, createTopic, eventually, freshDatabase, insertTenant, outboxRows, readTopic, recordCount, REPO_ROOT, servicesUnavailable,
   SmtpSink, testKafka, uniqueTopic, type TestDatabase,

@@ -5,9 +5,9 @@
  * stream, and turn whatever happened into a result. An operation never
  * rejects for an expected failure; the result says how it ended.
  */
-import { PHASE_COUNT } from "../model/phases.ts";
-import { resolvePlatformSettings, type PlatformSettings } from "../model/settings.ts";
-import { slugProblems, validateTenantSpec, ValidationError, type TenantSpec } from "../model/spec.ts";
+import { PHASE_COUNT } from "../../model/phases.ts";
+import { resolvePlatformSettings, type PlatformSettings } from "../../model/settings.ts";
+import { slugProblems, validateTenantSpec, ValidationError, type TenantSpec } from "../../model/spec.ts";
 import { operationSignal } from "./abort.ts";
 import { EngineError, InvalidRequestError, OperationCancelledError, toErrorInfo, UpdateFailedError } from "./errors.ts";
 import type { OperationGate } from "./operation-gate.ts";

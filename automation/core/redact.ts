@@ -4,10 +4,9 @@
  * as a passphrase or admin password echoed in a provider's error message.
  */
 import { readFileSync } from "node:fs";
-import type { PlatformSettings } from "../model/settings.ts";
+import type { PlatformSettings } from "../../model/settings.ts";
 
-export { SECRET_PLACEHOLDER } from "../model/constants.ts";
-import { SECRET_PLACEHOLDER } from "../model/constants.ts";
+import { SECRET_PLACEHOLDER } from "../../model/constants.ts";
 
 /** Environment variables whose values are always secret. */
 export const SECRET_ENV_VARS = [

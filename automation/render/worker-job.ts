@@ -4,17 +4,17 @@
  * and the mock runtime is process-global state, which is why it only ever
  * runs in a worker process.
  */
-import { renderTenant } from "../../stacks/render.ts";
-import { toErrorInfo, UpdateFailedError } from "../errors.ts";
+import { renderUnderMocks } from "../../stacks/mock-render.ts";
+import { toErrorInfo, UpdateFailedError } from "../core/errors.ts";
 import type { JobContext, RenderJob, RenderOutcome } from "../isolation/protocol.ts";
 
 /** One outcome per requested render: a tenant whose program fails does not spoil a fleet preview. */
-export async function runRenderJob(job: RenderJob, context: JobContext): Promise<RenderOutcome[]> {
+export async function runRenderWorkerJob(job: RenderJob, context: JobContext): Promise<RenderOutcome[]> {
   const outcomes: RenderOutcome[] = [];
   for (const { spec, settings, lastPhase } of job.renders) {
     context.signal.throwIfAborted();
     try {
-      outcomes.push({ ok: true, result: await renderTenant(spec, settings, { lastPhase }) });
+      outcomes.push({ ok: true, result: await renderUnderMocks(spec, settings, { lastPhase }) });
     } catch (error) {
       const message = `the tenant program failed for "${spec.slug}": ${error instanceof Error ? error.message : String(error)}`;
       outcomes.push({ ok: false, error: toErrorInfo(new UpdateFailedError(message)) });

@@ -7,7 +7,7 @@
 import path from "node:path";
 import { DataDirLayout } from "./data-dir.ts";
 import { ConfigurationError } from "./errors.ts";
-import { validateFaultPlan, type FaultPlan } from "./render/fault-plan.ts";
+import { validateFaultPlan, type FaultPlan } from "./fault-plan.ts";
 
 export type EngineChoice = "pulumi" | "render" | "auto";
 

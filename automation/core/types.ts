@@ -5,9 +5,9 @@
  * this file is plain data so that requests, events and results can cross a
  * process boundary and be stored as JSON.
  */
-import type { PhaseName } from "../model/phases.ts";
-import type { PlatformSettings } from "../model/settings.ts";
-import type { TenantSpec } from "../model/spec.ts";
+import type { PhaseName } from "../../model/phases.ts";
+import type { PlatformSettings } from "../../model/settings.ts";
+import type { TenantSpec } from "../../model/spec.ts";
 
 export type EngineKind = "pulumi" | "render";
 export type OperationKind = "provision" | "preview" | "teardown" | "drift-check";

@@ -1,7 +1,7 @@
 /** TypeBox schemas of the API: requests are checked against them, responses serialised through them. */
 import { Type, type Static } from "typebox";
-import { PHASE_NAMES } from "../model/phases.ts";
-import { TIERS } from "../model/tiers.ts";
+import { PHASE_NAMES } from "../../model/phases.ts";
+import { TIERS } from "../../model/tiers.ts";
 
 export const ErrorResponse = Type.Object({
   code: Type.String(),

@@ -6,7 +6,7 @@
  * retried by whichever process polls next.
  */
 import { PgBoss } from "pg-boss";
-import type { Queryable } from "../db/pool.ts";
+import type { Queryable } from "./pool.ts";
 
 export const RUN_QUEUE = "tenant-runs";
 

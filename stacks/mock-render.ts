@@ -1,13 +1,12 @@
 import * as pulumi from "@pulumi/pulumi";
 import { cloudMocks } from "./cloud-mocks.ts";
 import { phaseOfUrn, type PhaseName } from "../model/phases.ts";
-import { PROJECT_NAME, resolveLastPhase, tenantProgram, type TenantProgramOptions } from "./tenant-program.ts";
+import { resolveLastPhase, tenantProgram, type TenantProgramOptions } from "./tenant-program.ts";
 import type { PlatformSettings } from "../model/settings.ts";
 import type { TenantSpec } from "../model/spec.ts";
 
-import { SECRET_PLACEHOLDER } from "../model/constants.ts";
+import { PROJECT_NAME, SECRET_PLACEHOLDER } from "../model/constants.ts";
 
-export { SECRET_PLACEHOLDER };
 
 export interface RenderedResource {
   readonly urn: string;
@@ -109,7 +108,7 @@ let queue: Promise<unknown> = Promise.resolve();
  * resource it declares, in registration order, without touching any cloud,
  * cluster or Pulumi CLI. Validation errors surface before any resource exists.
  */
-export function renderTenant(spec: TenantSpec, settings: PlatformSettings, options: TenantProgramOptions & { mocks?: pulumi.runtime.Mocks } = {}): Promise<RenderResult> {
+export function renderUnderMocks(spec: TenantSpec, settings: PlatformSettings, options: TenantProgramOptions & { mocks?: pulumi.runtime.Mocks } = {}): Promise<RenderResult> {
   const run = queue.then(() => renderNow(spec, settings, options));
   queue = run.catch(() => undefined);
   return run;

@@ -13,11 +13,11 @@ import { appendAudit } from "../db/audit.ts";
 import { enqueueOutbox } from "../db/outbox.ts";
 import { withTransaction } from "../db/pool.ts";
 import { findRun, phasesOf, updatePhase, updateRun, type RunRow } from "../db/runs.ts";
-import { findTenant, updateTenantStatus, type TenantRow } from "../db/tenants.ts";
-import { assertTransition, type TenantStatus } from "../domain/tenant-status.ts";
+import { findTenant, tenantSpecOf, updateTenantStatus, type TenantRow, type TenantStatus } from "../db/tenants.ts";
+import { assertTransition } from "../domain/tenant-status.ts";
 import type { ProgressBus } from "../live/progress-bus.ts";
 import { PhaseRecorder } from "./phase-recorder.ts";
-import type { RunJobData } from "./queue.ts";
+import type { RunJobData } from "../db/job-queue.ts";
 
 export interface RunExecutorDeps {
   pool: pg.Pool;
@@ -42,19 +42,6 @@ export class AttemptFailedError extends Error {
 
 const MAX_ERROR_LENGTH = 2000;
 const clip = (s: string) => (s.length > MAX_ERROR_LENGTH ? `${s.slice(0, MAX_ERROR_LENGTH)}…` : s);
-
-export function tenantSpecOf(t: TenantRow): TenantSpec {
-  return {
-    id: t.id,
-    slug: t.slug,
-    displayName: t.displayName,
-    tier: t.tier,
-    region: t.region,
-    adminEmail: t.adminEmail,
-    requestedBy: t.requestedBy,
-    requestedAt: new Date(t.createdAt).toISOString().replace(/\.\d{3}Z$/, "Z"),
-  };
-}
 
 function describeError(error: EngineErrorInfo | null): string {
   if (!error) return "the engine reported a failure without a reason";

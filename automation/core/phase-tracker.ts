@@ -15,7 +15,7 @@
  * - phases still running when the operation ends succeed if it succeeded and
  *   are cancelled otherwise.
  */
-import { phaseByNumber, phaseByTypeToken, phaseOfUrn, type PhaseDefinition } from "../model/phases.ts";
+import { phaseByNumber, phaseByTypeToken, phaseOfUrn, type PhaseDefinition } from "../../model/phases.ts";
 import { strongerOp, summarize } from "./change-summary.ts";
 import type {
   ChangeSummary,

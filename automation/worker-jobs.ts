@@ -1,0 +1,22 @@
+/**
+ * Dispatches a worker job to its implementation. Implementations are loaded
+ * lazily: a render job never loads the Automation API, and nothing here is
+ * loaded into the service process at all.
+ */
+import type { JobContext, WorkerJob } from "./isolation/protocol.ts";
+
+export async function handleWorkerJob(job: WorkerJob, context: JobContext): Promise<unknown> {
+  switch (job.kind) {
+    case "render": {
+      const { runRenderWorkerJob } = await import("./render/worker-job.ts");
+      return runRenderWorkerJob(job, context);
+    }
+    case "pulumi": {
+      const { runPulumiWorkerJob } = await import("./pulumi/operations.ts");
+      const { localWorkspaceFactory } = await import("./pulumi/local-workspace.ts");
+      return runPulumiWorkerJob(job, { ...context, factory: localWorkspaceFactory, env: process.env });
+    }
+    default:
+      throw new Error(`unknown job kind ${JSON.stringify((job as { kind?: unknown }).kind)}`);
+  }
+}

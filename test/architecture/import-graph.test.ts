@@ -1,0 +1,110 @@
+/**
+ * The floor plan, checked: every relative import among the source folders
+ * points down the layers (model <- components <- stacks <- automation <- server),
+ * and no two folders import each other, directly or around a loop.
+ */
+import { readdirSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+
+const ROOT = path.resolve(import.meta.dirname, "../..");
+/** Bottom first. */
+export const LAYERS = ["model", "components", "stacks", "automation", "server"] as const;
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(path.join(ROOT, dir), { withFileTypes: true }).flatMap((entry) => {
+    const rel = path.join(dir, entry.name);
+    if (entry.isDirectory()) return sourceFiles(rel);
+    return entry.name.endsWith(".ts") ? [rel] : [];
+  });
+}
+
+/** Every relative module specifier in a file: static imports, re-exports, dynamic imports and `import type`. */
+function importsOf(file: string): string[] {
+  const source = readFileSync(path.join(ROOT, file), "utf8");
+  const specifiers = [...source.matchAll(/(?:\bfrom\s*|\bimport\s*\(\s*|^\s*import\s+)["'](\.{1,2}\/[^"']+)["']/gm)].map((m) => m[1]!);
+  return specifiers.map((s) => path.normalize(path.join(path.dirname(file), s)));
+}
+
+const layerOf = (file: string) => LAYERS.indexOf(file.split(path.sep)[0] as (typeof LAYERS)[number]);
+
+const files = LAYERS.flatMap((layer) => sourceFiles(layer));
+const edges = files.flatMap((from) => importsOf(from).map((to) => ({ from, to })));
+
+/** Folder cycles: strongly connected components of the folder graph with more than one folder. */
+function folderCycles(): string[][] {
+  const graph = new Map<string, Set<string>>();
+  for (const { from, to } of edges) {
+    const a = path.dirname(from);
+    const b = path.dirname(to);
+    if (a === b) continue;
+    if (!graph.has(a)) graph.set(a, new Set());
+    graph.get(a)!.add(b);
+  }
+  // Tarjan's algorithm.
+  let index = 0;
+  const indices = new Map<string, number>();
+  const low = new Map<string, number>();
+  const stack: string[] = [];
+  const onStack = new Set<string>();
+  const cycles: string[][] = [];
+  const visit = (v: string) => {
+    indices.set(v, index);
+    low.set(v, index++);
+    stack.push(v);
+    onStack.add(v);
+    for (const w of graph.get(v) ?? []) {
+      if (!indices.has(w)) {
+        visit(w);
+        low.set(v, Math.min(low.get(v)!, low.get(w)!));
+      } else if (onStack.has(w)) {
+        low.set(v, Math.min(low.get(v)!, indices.get(w)!));
+      }
+    }
+    if (low.get(v) === indices.get(v)) {
+      const component: string[] = [];
+      let w: string;
+      do {
+        w = stack.pop()!;
+        onStack.delete(w);
+        component.push(w);
+      } while (w !== v);
+      if (component.length > 1) cycles.push(component.sort());
+    }
+  };
+  for (const v of graph.keys()) if (!indices.has(v)) visit(v);
+  return cycles;
+}
+
+describe("the import graph of model, components, stacks, automation and server", () => {
+  it("covers every source file of the five layers", () => {
+    expect(files.length).toBeGreaterThan(90);
+    for (const layer of LAYERS) expect(files.some((f) => f.startsWith(`${layer}/`)), layer).toBe(true);
+  });
+
+  it("has no import that points up a layer", () => {
+    const upward = edges.filter(({ from, to }) => layerOf(to) > layerOf(from)).map(({ from, to }) => `${from} -> ${to}`);
+    expect(upward).toEqual([]);
+  });
+
+  it("has no import that leaves the five layers (tests, benches and scripts sit beside them, never below)", () => {
+    const outside = edges.filter(({ to }) => layerOf(to) < 0).map(({ from, to }) => `${from} -> ${to}`);
+    expect(outside).toEqual([]);
+  });
+
+  it("has no cycle between folders", () => {
+    expect(folderCycles()).toEqual([]);
+  });
+
+  it("keeps the model free of Pulumi, so the service can use it without loading the SDK", () => {
+    const pulumiInModel = files.filter((f) => f.startsWith("model/") && /from\s+["']@pulumi\//.test(readFileSync(path.join(ROOT, f), "utf8")));
+    expect(pulumiInModel).toEqual([]);
+  });
+
+  it("would see an upward import and a folder cycle if there were one", () => {
+    // The checks themselves: a made-up edge from model up to server is a back-edge.
+    expect(layerOf("model/spec.ts")).toBeLessThan(layerOf("server/app.ts"));
+    const spec = importsOf("stacks/tenant-program.ts");
+    expect(spec).toContain(path.normalize("model/phases.ts"));
+  });
+});

@@ -1,10 +1,8 @@
 import { isTier, TIERS, type Tier } from "./tiers.ts";
 import { AZURE_REGIONS } from "./regions.ts";
 
-/** What the control plane asks for: one tenant. */
-export interface TenantSpec {
-  /** Tenant id (UUID) assigned by the control plane. */
-  readonly id: string;
+/** What a caller asks for: the body of `POST /api/v1/tenants`, and the input part of a spec. */
+export interface TenantRequest {
   /** Short name: becomes the namespace `matih-{slug}`, the DNS label and the database schema. */
   readonly slug: string;
   readonly displayName: string;
@@ -13,6 +11,18 @@ export interface TenantSpec {
   readonly region: string;
   /** Receives the completion and failure mails. */
   readonly adminEmail: string;
+}
+
+/** The fields of a tenant request, in the order problems are listed. */
+export const TENANT_REQUEST_FIELDS = ["slug", "displayName", "tier", "region", "adminEmail"] as const satisfies readonly (keyof TenantRequest)[];
+
+/**
+ * One tenant as it is provisioned: the request, plus who asked and when. It
+ * is stored as requested and read back unchanged for every later operation.
+ */
+export interface TenantSpec extends TenantRequest {
+  /** Tenant id (UUID) assigned when the tenant is requested. */
+  readonly id: string;
   /** Who asked for the tenant (recorded in the `matih.ai/provisioned-by` annotation). */
   readonly requestedBy: string;
   /**
@@ -61,6 +71,10 @@ const PG_IDENTIFIER_MAX = 63;
 /** Longest name derived from the slug: the enterprise server `matih-{slug}-pg` (Azure allows 63). */
 export const SLUG_MAX_LENGTH = 63 - NAMESPACE_PREFIX.length - "-pg".length;
 export const SLUG_MIN_LENGTH = 3;
+export const DISPLAY_NAME_MAX_LENGTH = 200;
+/** RFC 5321's limit on a forward path. */
+export const EMAIL_MAX_LENGTH = 254;
+export const REQUESTED_BY_MAX_LENGTH = 254;
 
 const DNS_LABEL = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i;
@@ -106,34 +120,82 @@ export function slugProblems(slug: unknown, baseDomain: string): ValidationProbl
   return problems;
 }
 
-/**
- * Checks a candidate tenant spec and returns it typed, or throws a
- * ValidationError naming every field at fault. Nothing is created for a spec
- * that fails here: the program validates before it declares any resource.
- */
-export function validateTenantSpec(input: unknown, options: { baseDomain: string; allowedRegions?: readonly string[] }): TenantSpec {
-  const problems: ValidationProblem[] = [];
-  if (typeof input !== "object" || input === null || Array.isArray(input)) {
-    throw new ValidationError([{ field: "(spec)", message: "must be an object" }]);
-  }
-  const s = input as Record<string, unknown>;
-  const regions = options.allowedRegions ?? AZURE_REGIONS;
+function isRecord(input: unknown): input is Record<string, unknown> {
+  return typeof input === "object" && input !== null && !Array.isArray(input);
+}
 
-  if (typeof s.id !== "string" || !UUID.test(s.id)) problems.push({ field: "id", message: "must be a UUID" });
+/** Problems with one text field: absent, not a string, blank or too long. */
+function textProblem(value: unknown, maxLength: number, required = "is required"): string | null {
+  if (value === undefined || value === null) return required;
+  if (typeof value !== "string") return `must be a string, got ${Array.isArray(value) ? "an array" : typeof value}`;
+  if (value.trim().length === 0) return required;
+  if (value.length > maxLength) return `must be at most ${maxLength} characters`;
+  return null;
+}
+
+interface SpecOptions {
+  baseDomain: string;
+  allowedRegions?: readonly string[];
+}
+
+/** Every problem with the request fields of `s`, in field order. */
+function requestFieldProblems(s: Record<string, unknown>, options: SpecOptions): ValidationProblem[] {
+  const problems: ValidationProblem[] = [];
+  const regions = options.allowedRegions ?? AZURE_REGIONS;
   problems.push(...slugProblems(s.slug, options.baseDomain));
-  if (typeof s.displayName !== "string" || s.displayName.trim().length === 0) {
-    problems.push({ field: "displayName", message: "is required" });
-  } else if (s.displayName.length > 200) {
-    problems.push({ field: "displayName", message: "must be at most 200 characters" });
-  }
+  const displayName = textProblem(s.displayName, DISPLAY_NAME_MAX_LENGTH);
+  if (displayName) problems.push({ field: "displayName", message: displayName });
   if (!isTier(s.tier)) problems.push({ field: "tier", message: `must be one of ${TIERS.join(", ")}` });
   if (typeof s.region !== "string" || !regions.includes(s.region)) {
     problems.push({ field: "region", message: `must be a supported Azure region (for example ${regions.slice(0, 3).join(", ")}), got ${JSON.stringify(s.region ?? null)}` });
   }
-  if (typeof s.adminEmail !== "string" || !EMAIL.test(s.adminEmail) || s.adminEmail.length > 254) {
+  if (typeof s.adminEmail !== "string" || !EMAIL.test(s.adminEmail) || s.adminEmail.length > EMAIL_MAX_LENGTH) {
     problems.push({ field: "adminEmail", message: "must be an e-mail address" });
   }
-  if (typeof s.requestedBy !== "string" || s.requestedBy.trim().length === 0 || s.requestedBy.length > 254) {
+  return problems;
+}
+
+/**
+ * Every problem with a tenant request (the API body), in readable words and
+ * all at once: unknown fields, missing or mistyped ones, and each field's rule.
+ */
+export function tenantRequestProblems(input: unknown, options: SpecOptions): ValidationProblem[] {
+  if (!isRecord(input)) return [{ field: "(body)", message: "must be a JSON object with the fields " + TENANT_REQUEST_FIELDS.join(", ") }];
+  const known = new Set<string>(TENANT_REQUEST_FIELDS);
+  const unknown = Object.keys(input).filter((k) => !known.has(k)).map((field) => ({ field, message: "is not a known field" }));
+  return [...requestFieldProblems(input, options), ...unknown];
+}
+
+/** Checks a tenant request and returns it typed and trimmed, or throws a ValidationError listing every problem. */
+export function validateTenantRequest(input: unknown, options: SpecOptions): TenantRequest {
+  const problems = tenantRequestProblems(input, options);
+  if (problems.length > 0) throw new ValidationError(problems, "tenant request");
+  const s = input as Record<string, unknown>;
+  return { slug: s.slug as string, displayName: (s.displayName as string).trim(), tier: s.tier as Tier, region: s.region as string, adminEmail: s.adminEmail as string };
+}
+
+/** `requestedAt` as stored in a spec: ISO 8601 in UTC, without milliseconds when there are none. */
+export function specTimestamp(at: Date): string {
+  return at.toISOString().replace(/\.000Z$/, "Z");
+}
+
+/** The spec of an accepted request (validated by validateTenantRequest): who asked, and when. */
+export function tenantSpecFor(request: TenantRequest, origin: { id: string; requestedBy: string; requestedAt: Date }): TenantSpec {
+  return { ...request, id: origin.id.toLowerCase(), requestedBy: origin.requestedBy, requestedAt: specTimestamp(origin.requestedAt) };
+}
+
+/**
+ * Checks a candidate tenant spec and returns it typed, or throws a
+ * ValidationError naming every field at fault. Nothing is created for a spec
+ * that fails here: the engine validates before it runs the program.
+ */
+export function validateTenantSpec(input: unknown, options: SpecOptions): TenantSpec {
+  if (!isRecord(input)) throw new ValidationError([{ field: "(spec)", message: "must be an object" }]);
+  const s = input;
+  const problems: ValidationProblem[] = [];
+  if (typeof s.id !== "string" || !UUID.test(s.id)) problems.push({ field: "id", message: "must be a UUID" });
+  problems.push(...requestFieldProblems(s, options));
+  if (textProblem(s.requestedBy, REQUESTED_BY_MAX_LENGTH)) {
     problems.push({ field: "requestedBy", message: "is required (who asked for the tenant)" });
   }
   if (typeof s.requestedAt !== "string" || Number.isNaN(Date.parse(s.requestedAt))) {
@@ -148,6 +210,6 @@ export function validateTenantSpec(input: unknown, options: { baseDomain: string
     region: s.region as string,
     adminEmail: s.adminEmail as string,
     requestedBy: s.requestedBy as string,
-    requestedAt: new Date(s.requestedAt as string).toISOString().replace(/\.000Z$/, "Z"),
+    requestedAt: specTimestamp(new Date(s.requestedAt as string)),
   };
 }

@@ -1,4 +1,4 @@
-import type { TenantSpec } from "../../model/spec.ts";
+import { specTimestamp, type TenantSpec } from "../../model/spec.ts";
 import type { Tier } from "../../model/tiers.ts";
 import type { Queryable } from "./pool.ts";
 
@@ -14,6 +14,8 @@ export interface TenantRow {
   region: string;
   adminEmail: string;
   requestedBy: string;
+  /** When the tenant was requested: part of its spec, stored as requested. */
+  requestedAt: Date;
   status: TenantStatus;
   provisioningStartedAt: Date | null;
   provisioningCompletedAt: Date | null;
@@ -24,17 +26,18 @@ export interface TenantRow {
   deletedAt: Date | null;
 }
 
-const COLUMNS = `id, slug, display_name AS "displayName", tier, region, admin_email AS "adminEmail", requested_by AS "requestedBy", status,
+const COLUMNS = `id, slug, display_name AS "displayName", tier, region, admin_email AS "adminEmail", requested_by AS "requestedBy", requested_at AS "requestedAt", status,
   provisioning_started_at AS "provisioningStartedAt", provisioning_completed_at AS "provisioningCompletedAt",
   provisioning_error AS "provisioningError", outputs, created_at AS "createdAt", updated_at AS "updatedAt", deleted_at AS "deletedAt"`;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-export async function insertTenant(db: Queryable, t: Pick<TenantRow, "id" | "slug" | "displayName" | "tier" | "region" | "adminEmail" | "requestedBy">): Promise<TenantRow> {
+/** Stores a tenant's spec as it was requested; it is read back unchanged by `tenantSpecOf`. */
+export async function insertTenant(db: Queryable, spec: TenantSpec): Promise<TenantRow> {
   const { rows } = await db.query(
-    `INSERT INTO tenants (id, slug, display_name, tier, region, admin_email, requested_by, status, provisioning_started_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, 'PROVISIONING', now()) RETURNING ${COLUMNS}`,
-    [t.id, t.slug, t.displayName, t.tier, t.region, t.adminEmail, t.requestedBy],
+    `INSERT INTO tenants (id, slug, display_name, tier, region, admin_email, requested_by, requested_at, status, provisioning_started_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'PROVISIONING', now()) RETURNING ${COLUMNS}`,
+    [spec.id, spec.slug, spec.displayName, spec.tier, spec.region, spec.adminEmail, spec.requestedBy, spec.requestedAt],
   );
   return rows[0];
 }
@@ -86,7 +89,7 @@ export async function updateTenantStatus(db: Queryable, id: string, change: Tena
   return rows[0];
 }
 
-/** The tenant spec a row was created from. */
+/** The spec a tenant was requested with, as stored. */
 export function tenantSpecOf(t: TenantRow): TenantSpec {
   return {
     id: t.id,
@@ -96,6 +99,6 @@ export function tenantSpecOf(t: TenantRow): TenantSpec {
     region: t.region,
     adminEmail: t.adminEmail,
     requestedBy: t.requestedBy,
-    requestedAt: new Date(t.createdAt).toISOString().replace(/\.\d{3}Z$/, "Z"),
+    requestedAt: specTimestamp(new Date(t.requestedAt)),
   };
 }

@@ -8,7 +8,7 @@ import type pg from "pg";
 import { type DriftCheckResult, HTTP_STATUS_BY_CODE, type PreviewResult, type TenantEngine } from "../../automation/index.ts";
 import { PHASE_COUNT } from "../../model/phases.ts";
 import type { PlatformSettings } from "../../model/settings.ts";
-import { validateTenantSpec, ValidationError } from "../../model/spec.ts";
+import { tenantSpecFor, validateTenantRequest, type TenantRequest } from "../../model/spec.ts";
 import type { Tier } from "../../model/tiers.ts";
 import { appendAudit, listAudit, type AuditRow } from "../db/audit.ts";
 import { claimIdempotencyKey, requestHash, saveIdempotentResponse } from "../db/idempotency.ts";
@@ -20,14 +20,6 @@ import type { ProgressBus } from "../live/progress-bus.ts";
 import { ApiError, notFound } from "./errors.ts";
 import { buildStatusView, type StatusView } from "./status-view.ts";
 import { canTransition } from "./tenant-status.ts";
-
-export interface CreateTenantInput {
-  slug: string;
-  displayName: string;
-  tier: Tier;
-  region: string;
-  adminEmail: string;
-}
 
 export interface TenantServiceDeps {
   pool: pg.Pool;
@@ -45,15 +37,18 @@ export class TenantService {
     this.deps = deps;
   }
 
-  async create(input: CreateTenantInput, principal: string, idempotencyKey?: string): Promise<{ statusCode: number; tenant: TenantRow; replayed: boolean }> {
-    const id = randomUUID();
-    let spec;
-    try {
-      spec = validateTenantSpec({ ...input, id, requestedBy: principal, requestedAt: new Date().toISOString() }, { baseDomain: this.deps.settings.baseDomain });
-    } catch (error) {
-      if (error instanceof ValidationError) throw new ApiError(400, "invalid_request", "the tenant request is invalid", error.problems);
-      throw error;
-    }
+  /**
+   * The API boundary's check of a tenant request: every problem at once, in
+   * readable words (thrown as a ValidationError, answered with 400).
+   */
+  checkRequest(body: unknown): TenantRequest {
+    return validateTenantRequest(body, { baseDomain: this.deps.settings.baseDomain });
+  }
+
+  /** Records a checked request (see `checkRequest`) as a tenant, stored as requested, and queues its provisioning. */
+  async create(input: TenantRequest, principal: string, idempotencyKey?: string): Promise<{ statusCode: number; tenant: TenantRow; replayed: boolean }> {
+    const spec = tenantSpecFor(input, { id: randomUUID(), requestedBy: principal, requestedAt: new Date() });
+    const id = spec.id;
     try {
       return await withTransaction(this.deps.pool, async (db) => {
         if (idempotencyKey) {
@@ -65,7 +60,7 @@ export class TenantService {
             return { statusCode: stored.statusCode, tenant: stored.response as TenantRow, replayed: true };
           }
         }
-        const tenant = await insertTenant(db, { id, slug: spec.slug, displayName: spec.displayName, tier: spec.tier, region: spec.region, adminEmail: spec.adminEmail, requestedBy: principal });
+        const tenant = await insertTenant(db, spec);
         await appendAudit(db, { tenantId: id, entity: "tenant", actor: principal, from: null, to: "PROVISIONING", message: `tenant ${spec.slug} requested (${spec.tier}, ${spec.region})` });
         await this.startRun(db, tenant, "provision", PHASE_COUNT, principal);
         if (idempotencyKey) await saveIdempotentResponse(db, principal, idempotencyKey, 202, tenant);

@@ -8,6 +8,7 @@ import type { FastifyError, FastifyInstance } from "fastify";
 import { EngineError, HTTP_STATUS_BY_CODE } from "../../automation/index.ts";
 import { ApiError } from "../domain/errors.ts";
 import { TransitionRefusedError } from "../domain/tenant-status.ts";
+import { ValidationError } from "../../model/spec.ts";
 
 interface FieldProblem {
   field: string;
@@ -21,14 +22,48 @@ function fieldOf(instancePath: string, params: Record<string, unknown>): string 
   return base || "(body)";
 }
 
+interface SchemaError {
+  instancePath: string;
+  keyword?: string;
+  message?: string;
+  params: Record<string, unknown>;
+}
+
+/**
+ * Schema errors as one readable problem per field and rule: a choice among
+ * values reads `must be one of a, b, c` (not one `must be equal to constant`
+ * per value plus `must match a schema in anyOf`), and every field is listed.
+ */
+export function schemaProblems(errors: readonly SchemaError[]): FieldProblem[] {
+  const choices = new Map<string, unknown[]>();
+  for (const e of errors) {
+    const field = fieldOf(e.instancePath, e.params);
+    if (e.keyword === "enum" && Array.isArray(e.params.allowedValues)) choices.set(field, [...(choices.get(field) ?? []), ...e.params.allowedValues]);
+    if (e.keyword === "const" && "allowedValue" in e.params) choices.set(field, [...(choices.get(field) ?? []), e.params.allowedValue]);
+  }
+  const problems: FieldProblem[] = [];
+  const seen = new Set<string>();
+  for (const e of errors) {
+    const field = fieldOf(e.instancePath, e.params);
+    const choice = choices.get(field);
+    const message = choice && ["enum", "const", "anyOf"].includes(e.keyword ?? "")
+      ? `must be one of ${[...new Set(choice)].join(", ")}`
+      : e.params.additionalProperty ? "is not a known field" : e.message ?? "is invalid";
+    const key = `${field}\u0000${message}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    problems.push({ field, message });
+  }
+  return problems;
+}
+
 async function errorsPlugin(fastify: FastifyInstance): Promise<void> {
-  fastify.setErrorHandler((error: FastifyError & { validation?: { instancePath: string; message?: string; params: Record<string, unknown> }[]; validationContext?: string }, request, reply) => {
+  fastify.setErrorHandler((error: FastifyError & { validation?: SchemaError[]; validationContext?: string }, request, reply) => {
+    if (error instanceof ValidationError) {
+      return reply.code(400).send({ code: "invalid_request", message: `the ${error.subject} is invalid`, details: error.problems });
+    }
     if (error.validation) {
-      const problems: FieldProblem[] = error.validation.map((v) => ({
-        field: fieldOf(v.instancePath, v.params),
-        message: v.params.additionalProperty ? "is not a known field" : v.message ?? "is invalid",
-      }));
-      return reply.code(400).send({ code: "invalid_request", message: `the request ${error.validationContext ?? "body"} is invalid`, details: problems });
+      return reply.code(400).send({ code: "invalid_request", message: `the request ${error.validationContext ?? "body"} is invalid`, details: schemaProblems(error.validation) });
     }
     if (error instanceof ApiError) {
       return reply.code(error.statusCode).send({ code: error.code, message: error.message, ...(error.details !== undefined ? { details: error.details } : {}) });

@@ -1,6 +1,7 @@
 /** TypeBox schemas of the API: requests are checked against them, responses serialised through them. */
 import { Type, type Static } from "typebox";
-import { PHASE_NAMES } from "../../model/phases.ts";
+import { PHASE_COUNT, PHASE_NAMES } from "../../model/phases.ts";
+import { DISPLAY_NAME_MAX_LENGTH, EMAIL_MAX_LENGTH, SLUG_MAX_LENGTH, SLUG_MIN_LENGTH, type TenantRequest } from "../../model/spec.ts";
 import { TIERS } from "../../model/tiers.ts";
 
 export const ErrorResponse = Type.Object({
@@ -10,18 +11,27 @@ export const ErrorResponse = Type.Object({
 }, { $id: "ErrorResponse" });
 
 const nullableDate = Type.Union([Type.String({ format: "date-time" }), Type.Null()]);
-const TierEnum = Type.Union(TIERS.map((t) => Type.Literal(t)));
+const TierEnum = Type.Enum(TIERS);
 const TenantStatusEnum = Type.Union(["PROVISIONING", "ACTIVE", "FAILED", "DEPROVISIONING", "DELETED"].map((s) => Type.Literal(s)));
 const PhaseStatusEnum = Type.Union(["PENDING", "RUNNING", "SUCCEEDED", "FAILED", "ROLLED_BACK"].map((s) => Type.Literal(s)));
 
+/**
+ * The body of `POST /api/v1/tenants`, for the API description: a TenantRequest
+ * (model/spec.ts), with the limits the spec's own check applies. The route
+ * checks bodies with `validateTenantRequest`, which lists every problem at once.
+ */
 export const CreateTenantBody = Type.Object({
-  slug: Type.String({ minLength: 1, maxLength: 100 }),
-  displayName: Type.String({ minLength: 1, maxLength: 200 }),
+  slug: Type.String({ minLength: SLUG_MIN_LENGTH, maxLength: SLUG_MAX_LENGTH, pattern: "^[a-z][a-z0-9-]*[a-z0-9]$" }),
+  displayName: Type.String({ minLength: 1, maxLength: DISPLAY_NAME_MAX_LENGTH }),
   tier: TierEnum,
-  region: Type.String({ minLength: 1, maxLength: 64 }),
-  adminEmail: Type.String({ minLength: 3, maxLength: 254 }),
+  region: Type.String({ minLength: 1 }),
+  adminEmail: Type.String({ format: "email", maxLength: EMAIL_MAX_LENGTH }),
 }, { additionalProperties: false });
-export type CreateTenantBody = Static<typeof CreateTenantBody>;
+
+/** Compile-time proof that the body schema and the spec's input type are one shape. */
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const bodyIsTenantRequest: Same<Static<typeof CreateTenantBody>, { -readonly [K in keyof TenantRequest]: TenantRequest[K] }> = true;
+void bodyIsTenantRequest;
 
 export const Tenant = Type.Object({
   id: Type.String({ format: "uuid" }),
@@ -31,6 +41,7 @@ export const Tenant = Type.Object({
   region: Type.String(),
   adminEmail: Type.String(),
   requestedBy: Type.String(),
+  requestedAt: Type.String({ format: "date-time" }),
   status: TenantStatusEnum,
   provisioningStartedAt: nullableDate,
   provisioningCompletedAt: nullableDate,
@@ -90,9 +101,10 @@ export const RunAccepted = Type.Object({
   run: Type.Object({ id: Type.String(), kind: Type.String(), status: Type.String(), targetPhase: Type.Integer() }),
 });
 
-export const RollbackBody = Type.Object({ targetPhase: Type.Integer({ minimum: 1, maximum: 9 }) }, { additionalProperties: false });
+/** Roll back to the end of an earlier phase; rolling back past phase 1 is a teardown (DELETE). */
+export const RollbackBody = Type.Object({ targetPhase: Type.Integer({ minimum: 1, maximum: PHASE_COUNT - 1 }) }, { additionalProperties: false });
 export const PreviewBody = Type.Object({
-  lastPhase: Type.Optional(Type.Integer({ minimum: 1, maximum: 10 })),
+  lastPhase: Type.Optional(Type.Integer({ minimum: 1, maximum: PHASE_COUNT })),
   tier: Type.Optional(TierEnum),
 }, { additionalProperties: false });
 

@@ -14,6 +14,7 @@ const tenantJson = (t: TenantRow) => ({
   ...t,
   provisioningStartedAt: t.provisioningStartedAt ? new Date(t.provisioningStartedAt).toISOString() : null,
   provisioningCompletedAt: t.provisioningCompletedAt ? new Date(t.provisioningCompletedAt).toISOString() : null,
+  requestedAt: new Date(t.requestedAt).toISOString(),
   createdAt: new Date(t.createdAt).toISOString(),
   updatedAt: new Date(t.updatedAt).toISOString(),
 });
@@ -39,6 +40,16 @@ const tenantRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       headers: Type.Object({ "idempotency-key": Type.Optional(Type.String()) }),
       body: CreateTenantBody,
       response: { 202: Type.Ref("Tenant"), 422: Type.Ref("ErrorResponse"), ...errorResponses },
+    },
+    // The body is checked once, by the tenant spec's own rules, so that every
+    // problem (schema-like and semantic) is answered together in plain words.
+    validatorCompiler: ({ httpPart }) => (data: unknown) => {
+      if (httpPart !== "body") return { value: data };
+      try {
+        return { value: tenants.checkRequest(data) };
+      } catch (error) {
+        return { error: error as Error };
+      }
     },
   }, async (request, reply) => {
     const key = request.headers["idempotency-key"];

@@ -64,6 +64,30 @@ describe.skipIf(!pgProbe.available)("bad requests and authentication", () => {
     expect(fields).toEqual(expect.arrayContaining(["slug", "tier", "extra", "displayName", "region", "adminEmail"]));
   });
 
+  it("answers an unknown tier in plain words together with every other field's problem", async () => {
+    const res = await post(JSON.stringify({ slug: "kube-system", displayName: 42, tier: "gold", region: "mars", adminEmail: "x", quota: "unlimited" }));
+    expect(res.statusCode).toBe(400);
+    expect(res.json()).toEqual({
+      code: "invalid_request",
+      message: "the tenant request is invalid",
+      details: [
+        { field: "slug", message: '"kube-system" is reserved' },
+        { field: "displayName", message: "must be a string, got number" },
+        { field: "tier", message: "must be one of free, professional, enterprise" },
+        { field: "region", message: 'must be a supported Azure region (for example eastus, eastus2, centralus), got "mars"' },
+        { field: "adminEmail", message: "must be an e-mail address" },
+        { field: "quota", message: "is not a known field" },
+      ],
+    });
+  });
+
+  it("answers a bad tier in a preview in the same words", async () => {
+    const res = await service.app.inject({ method: "POST", url: "/api/v1/tenants/nobody/preview", headers: auth(), payload: { tier: "gold", lastPhase: 99 } });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().details).toEqual(expect.arrayContaining([{ field: "tier", message: "must be one of free, professional, enterprise" }]));
+    expect(JSON.stringify(res.json())).not.toMatch(/constant|anyOf/);
+  });
+
   it("refuses a body that is not JSON with 415", async () => {
     const res = await post("slug=acme", { "content-type": "application/x-www-form-urlencoded" });
     expect(res.statusCode).toBe(415);

@@ -61,7 +61,7 @@ export function phaseByTypeToken(typeToken: string): PhaseDefinition | undefined
   return byToken.get(typeToken);
 }
 
-/** The phase with this number; throws on a number outside 1..10. */
+/** The phase with this number; throws on a number outside the registry. */
 export function phaseByNumber(n: number): PhaseDefinition {
   const phase = PHASES[n - 1];
   if (!Number.isInteger(n) || phase === undefined) {

@@ -5,6 +5,7 @@
  * anything that describes the configuration.
  */
 import path from "node:path";
+import { DEFAULT_EVENT_SOURCE } from "./outbox/cloudevents.ts";
 import type { KafkaConfig } from "./outbox/kafka-publisher.ts";
 import type { SmtpConfig } from "./outbox/mailer.ts";
 
@@ -112,7 +113,7 @@ export function loadServiceConfig(env: NodeJS.ProcessEnv = process.env): Service
   if (!/^[A-Za-z0-9._-]{1,249}$/.test(eventsTopic) || eventsTopic === "." || eventsTopic === "..") {
     problems.push(`KAFKA_TOPIC_TENANT_EVENTS must be 1 to 249 letters, digits, dots, dashes or underscores, got ${JSON.stringify(env.KAFKA_TOPIC_TENANT_EVENTS)}`);
   }
-  const eventSource = env.MATIH_EVENT_SOURCE?.trim() || "/matih/tenant-service";
+  const eventSource = env.MATIH_EVENT_SOURCE?.trim() || DEFAULT_EVENT_SOURCE;
   if (/\s/.test(eventSource)) problems.push(`MATIH_EVENT_SOURCE must be a URI reference without spaces, got ${JSON.stringify(env.MATIH_EVENT_SOURCE)}`);
   const smtp = smtpConfig(env, problems, int, bool);
   const mailFrom = env.MAIL_FROM?.trim() || "no-reply@matih.ai";

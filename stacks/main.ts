@@ -7,7 +7,7 @@
  *   pulumi config set --path tenant.slug acme
  *   ... (displayName, tier, region, adminEmail, requestedBy, requestedAt)
  *   pulumi config set --path platform.baseDomain matih.ai   # any PlatformSettings override
- *   pulumi config set lastPhase 10                           # optional
+ *   pulumi config set lastPhase 4                            # optional: stop after phase 4
  */
 import * as pulumi from "@pulumi/pulumi";
 import { resolvePlatformSettings } from "../model/settings.ts";

@@ -12,9 +12,10 @@ import { PHASES } from "../model/phases.ts";
 import { RenderFailedError, renderUnderMocks, type RenderResult } from "./mock-render.ts";
 import { resolvePlatformSettings } from "../model/settings.ts";
 import { validateTenantSpec, ValidationError } from "../model/spec.ts";
+import { TIERS } from "../model/tiers.ts";
 
-const USAGE = `usage: npm run render -- <slug> --tier <free|professional|enterprise> --region <azure-region>
-       [--format tree|json] [--last-phase 1-10] [--id <uuid>] [--display-name <name>]
+const USAGE = `usage: npm run render -- <slug> --tier <${TIERS.join("|")}> --region <azure-region>
+       [--format tree|json] [--last-phase 1-${PHASES.length}] [--id <uuid>] [--display-name <name>]
        [--admin-email <email>] [--requested-by <who>] [--requested-at <iso>] [--settings <file.json>]`;
 
 /** A stable UUID for a slug, so that repeated renders of one tenant are identical. */

@@ -176,7 +176,7 @@ export interface LockOptions {
 }
 
 export interface ProvisionRequest extends OperationRequest, LockOptions {
-  /** Bring the tenant up to this phase (1..10); default 10, or the plan's. */
+  /** Bring the tenant up to this phase (1 to PHASE_COUNT); default every phase, or the plan's. */
   readonly lastPhase?: number;
   /** Hold the update to exactly this reviewed plan. */
   readonly plan?: SavedPlan;

@@ -33,6 +33,7 @@ import type {
 import { detectPulumiCli, type CliCheck } from "./cli.ts";
 import type { PluginRequirement } from "./plugins.ts";
 import { assertReadyForRealRun } from "./preflight.ts";
+import { PHASE_COUNT } from "../../model/phases.ts";
 
 /** Reading outputs is one quick CLI call. */
 const OUTPUTS_TIMEOUT_MS = 120_000;
@@ -98,7 +99,7 @@ export class PulumiEngine implements TenantEngine {
   }
 
   provision(request: ProvisionRequest): Promise<ProvisionResult> {
-    const empty = { lastPhase: request.lastPhase ?? request.plan?.lastPhase ?? 10, outputs: {} };
+    const empty = { lastPhase: request.lastPhase ?? request.plan?.lastPhase ?? PHASE_COUNT, outputs: {} };
     return this.operate("provision", request, empty, true, (ctx) =>
       this.runJob("provision", ctx, {
         lastPhase: checkLastPhase(request.lastPhase ?? request.plan?.lastPhase),
@@ -110,7 +111,7 @@ export class PulumiEngine implements TenantEngine {
   }
 
   preview(request: PreviewRequest): Promise<PreviewResult> {
-    const empty = { lastPhase: request.lastPhase ?? 10, changes: [], plan: null };
+    const empty = { lastPhase: request.lastPhase ?? PHASE_COUNT, changes: [], plan: null };
     return this.operate("preview", request, empty, true, (ctx) =>
       this.runJob("preview", ctx, { lastPhase: checkLastPhase(request.lastPhase), savePlan: request.savePlan ?? false }),
     ) as Promise<PreviewResult>;

@@ -48,6 +48,7 @@ import { RecordedState } from "./recorded-state.ts";
 import { planTeardown, planUpdate, stepsInOrder, toResourceChange, type UpdatePlan } from "./steps.ts";
 import type { RenderRecord, RenderStateStore } from "./store.ts";
 import { pacedPhaseMs, walkPlan } from "./walk.ts";
+import { PHASE_COUNT } from "../../model/phases.ts";
 
 export interface RenderEngineOptions {
   readonly layout: DataDirLayout;
@@ -84,12 +85,12 @@ export class RenderEngine implements TenantEngine {
   }
 
   provision(request: ProvisionRequest): Promise<ProvisionResult> {
-    const empty = { lastPhase: request.lastPhase ?? request.plan?.lastPhase ?? 10, outputs: {} };
+    const empty = { lastPhase: request.lastPhase ?? request.plan?.lastPhase ?? PHASE_COUNT, outputs: {} };
     return this.operate("provision", request, empty, (context) => this.provisionNow(request, context)) as Promise<ProvisionResult>;
   }
 
   preview(request: PreviewRequest): Promise<PreviewResult> {
-    const empty = { lastPhase: request.lastPhase ?? 10, changes: [], plan: null };
+    const empty = { lastPhase: request.lastPhase ?? PHASE_COUNT, changes: [], plan: null };
     return this.operate("preview", request, empty, (context) => this.previewNow(request, context)) as Promise<PreviewResult>;
   }
 

@@ -1,8 +1,8 @@
 /**
  * The provisioning status a client sees: the tenant, its latest run that
- * changes infrastructure, and that run's ten phases in seed order.
+ * changes infrastructure, and that run's phases in registry order.
  */
-import { PHASES } from "../../model/phases.ts";
+import { PHASE_COUNT, PHASES } from "../../model/phases.ts";
 import type { PhaseRow, RunRow } from "../db/runs.ts";
 import type { TenantRow } from "../db/tenants.ts";
 
@@ -60,7 +60,7 @@ export function buildStatusView(tenant: TenantRow, run: RunRow | undefined, phas
   const lastDone = [...phases].reverse().find((p) => p.status === "SUCCEEDED");
   const current = running ?? failed ?? lastDone ?? null;
   // A teardown's scope is every phase; a provision's is up to its target phase.
-  const scope = run?.kind === "teardown" ? 10 : Math.max(run?.targetPhase ?? 10, 1);
+  const scope = run?.kind === "teardown" ? PHASE_COUNT : Math.max(run?.targetPhase ?? PHASE_COUNT, 1);
   const finished = run?.kind === "teardown"
     ? phases.filter((p) => p.status === "ROLLED_BACK").length
     : phases.filter((p) => p.number <= scope && p.status === "SUCCEEDED").length;

@@ -76,7 +76,7 @@ const tenantRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
 
   fastify.get("/api/v1/tenants/:id/provisioning/status", {
     config: read,
-    schema: { summary: "Provisioning status with the ten phases in order", params: TenantParams, response: { 200: Type.Ref("ProvisioningStatus"), ...errorResponses } },
+    schema: { summary: "Provisioning status with every phase in order", params: TenantParams, response: { 200: Type.Ref("ProvisioningStatus"), ...errorResponses } },
   }, async (request) => tenants.status(request.params.id));
 
   fastify.post("/api/v1/tenants/:id/provisioning/retry", {

@@ -28,11 +28,21 @@ function importsOf(file: string): string[] {
 
 const layerOf = (file: string) => LAYERS.indexOf(file.split(path.sep)[0] as (typeof LAYERS)[number]);
 
+interface Edge {
+  readonly from: string;
+  readonly to: string;
+}
+
 const files = LAYERS.flatMap((layer) => sourceFiles(layer));
-const edges = files.flatMap((from) => importsOf(from).map((to) => ({ from, to })));
+const edges: Edge[] = files.flatMap((from) => importsOf(from).map((to) => ({ from, to })));
+
+/** Imports from a lower layer into a higher one. */
+function upwardImports(edges: readonly Edge[]): string[] {
+  return edges.filter(({ from, to }) => layerOf(to) > layerOf(from)).map(({ from, to }) => `${from} -> ${to}`);
+}
 
 /** Folder cycles: strongly connected components of the folder graph with more than one folder. */
-function folderCycles(): string[][] {
+function folderCycles(edges: readonly Edge[]): string[][] {
   const graph = new Map<string, Set<string>>();
   for (const { from, to } of edges) {
     const a = path.dirname(from);
@@ -83,8 +93,7 @@ describe("the import graph of model, components, stacks, automation and server",
   });
 
   it("has no import that points up a layer", () => {
-    const upward = edges.filter(({ from, to }) => layerOf(to) > layerOf(from)).map(({ from, to }) => `${from} -> ${to}`);
-    expect(upward).toEqual([]);
+    expect(upwardImports(edges)).toEqual([]);
   });
 
   it("has no import that leaves the five layers (tests, benches and scripts sit beside them, never below)", () => {
@@ -93,7 +102,7 @@ describe("the import graph of model, components, stacks, automation and server",
   });
 
   it("has no cycle between folders", () => {
-    expect(folderCycles()).toEqual([]);
+    expect(folderCycles(edges)).toEqual([]);
   });
 
   it("keeps the model free of Pulumi, so the service can use it without loading the SDK", () => {
@@ -101,10 +110,16 @@ describe("the import graph of model, components, stacks, automation and server",
     expect(pulumiInModel).toEqual([]);
   });
 
-  it("would see an upward import and a folder cycle if there were one", () => {
-    // The checks themselves: a made-up edge from model up to server is a back-edge.
-    expect(layerOf("model/spec.ts")).toBeLessThan(layerOf("server/app.ts"));
-    const spec = importsOf("stacks/tenant-program.ts");
-    expect(spec).toContain(path.normalize("model/phases.ts"));
+  it("sees the imports of a file, type-only and dynamic ones included", () => {
+    expect(importsOf("stacks/tenant-program.ts")).toContain(path.normalize("model/phases.ts"));
+    expect(importsOf("automation/worker-jobs.ts")).toEqual(expect.arrayContaining([path.normalize("automation/render/worker-job.ts"), path.normalize("automation/pulumi/operations.ts")]));
+  });
+
+  it("would report an upward import and a folder cycle if there were one", () => {
+    expect(upwardImports([...edges, { from: "model/spec.ts", to: "server/app.ts" }])).toEqual(["model/spec.ts -> server/app.ts"]);
+    const loop = [{ from: "server/db/tenants.ts", to: "server/domain/tenant-status.ts" }, { from: "server/domain/tenant-status.ts", to: "server/db/tenants.ts" }];
+    expect(folderCycles([...edges, ...loop])).toEqual([["server/db", "server/domain"]]);
+    const around = [{ from: "server/db/a.ts", to: "server/runs/b.ts" }];
+    expect(folderCycles([...edges, ...around]).flat()).toEqual(expect.arrayContaining(["server/db", "server/domain", "server/runs"]));
   });
 });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { TIER_PROFILES, TIERS } from "../../model/tiers.ts";
-import { metadataOf, render, TENANT_ID } from "../support/fixtures.ts";
+import { metadataOf, render } from "../support/fixtures.ts";
+import { TENANT_ID } from "../support/acme.ts";
 
 /** The seed's quota table, row by row. */
 const SEED_QUOTAS = {

@@ -4,7 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cloudMocks } from "../../stacks/cloud-mocks.ts";
 import type { TenantDatabaseArgs } from "../../components/02-database.ts";
 import { TIER_PROFILES } from "../../model/tiers.ts";
-import { render, TENANT_ID, unwrap } from "../support/fixtures.ts";
+import { render, unwrap } from "../support/fixtures.ts";
+import { TENANT_ID } from "../support/acme.ts";
 import { probePostgres, TEST_DATABASE_URL } from "../support/postgres.ts";
 
 // Mocks first, then the component module, as the program would be loaded under a real engine.

@@ -2,7 +2,8 @@ import { describe, expect, it } from "vitest";
 import { CORE_SERVICES } from "../../components/03-core-services.ts";
 import type { RenderedResource } from "../../stacks/mock-render.ts";
 import { TIER_PROFILES, TIERS } from "../../model/tiers.ts";
-import { render, TENANT_ID } from "../support/fixtures.ts";
+import { render } from "../support/fixtures.ts";
+import { TENANT_ID } from "../support/acme.ts";
 import { teardownOrder } from "../support/teardown-order.ts";
 
 type Values = {

@@ -3,7 +3,8 @@ import { placeholderLoadBalancerIp, placeholderNameServers } from "../../stacks/
 import { DEFAULT_PLATFORM_SETTINGS, resolvePlatformSettings } from "../../model/settings.ts";
 import { ValidationError } from "../../model/spec.ts";
 import { TIERS, type Tier } from "../../model/tiers.ts";
-import { render, TENANT_ID, transitiveDependencies, type Rendered } from "../support/fixtures.ts";
+import { render, transitiveDependencies, type Rendered } from "../support/fixtures.ts";
+import { TENANT_ID } from "../support/acme.ts";
 import type { RenderedResource } from "../../stacks/mock-render.ts";
 
 const ZONE_TYPE = "azure-native:dns:Zone";

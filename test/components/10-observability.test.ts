@@ -5,7 +5,8 @@ import { parse as parseYaml } from "yaml";
 import { cloudMocks } from "../../stacks/cloud-mocks.ts";
 import { DEFAULT_PLATFORM_SETTINGS } from "../../model/settings.ts";
 import { TIER_PROFILES, TIERS, type Tier } from "../../model/tiers.ts";
-import { metadataOf, render, TENANT_ID, type Rendered } from "../support/fixtures.ts";
+import { metadataOf, render, type Rendered } from "../support/fixtures.ts";
+import { TENANT_ID } from "../support/acme.ts";
 import { validateRenderedResources } from "../support/k8s-schema.ts";
 import type { RenderedResource } from "../../stacks/mock-render.ts";
 

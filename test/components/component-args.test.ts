@@ -2,7 +2,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
 import { cloudMocks } from "../../stacks/cloud-mocks.ts";
 import { TIER_PROFILES } from "../../model/tiers.ts";
-import { TENANT_ID, unwrap } from "../support/fixtures.ts";
+import { unwrap } from "../support/fixtures.ts";
+import { TENANT_ID } from "../support/acme.ts";
 
 await pulumi.runtime.setMocks(cloudMocks({ slug: "acme" }), "matih-tenants", "acme", false);
 const { TenantNamespace } = await import("../../components/01-namespace.ts");

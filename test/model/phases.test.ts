@@ -90,7 +90,7 @@ describe.each(TIERS)("the program for a %s tenant", (tier) => {
 
 it("renders the same resources for the same spec twice", async () => {
   const { renderUnderMocks } = await import("../../stacks/mock-render.ts");
-  const { acmeSpec } = await import("../support/fixtures.ts");
+  const { acmeSpec } = await import("../support/acme.ts");
   const { resolvePlatformSettings } = await import("../../model/settings.ts");
   const settings = resolvePlatformSettings();
   const a = await renderUnderMocks(acmeSpec("professional"), settings);
@@ -102,7 +102,7 @@ describe("a program that fails while rendering", () => {
   it("fails the render with the reason instead of returning a partial one", async () => {
     const { renderUnderMocks, RenderFailedError } = await import("../../stacks/mock-render.ts");
     const { cloudMocks } = await import("../../stacks/cloud-mocks.ts");
-    const { acmeSpec } = await import("../support/fixtures.ts");
+    const { acmeSpec } = await import("../support/acme.ts");
     const { resolvePlatformSettings } = await import("../../model/settings.ts");
     const defaults = cloudMocks({ slug: "acme" });
     // A cloud whose load balancer never gets an address.

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { resolvePlatformSettings } from "../../model/settings.ts";
 import { namespaceName, postgresIdentifier, SLUG_MAX_LENGTH, validateTenantSpec, ValidationError, type ValidationProblem } from "../../model/spec.ts";
-import { TENANT_ID } from "../support/fixtures.ts";
+import { TENANT_ID } from "../support/acme.ts";
 
 const valid = {
   id: TENANT_ID,

@@ -1,26 +1,19 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { probePostgres } from "../support/postgres.ts";
-import { auth, freshDatabase, settled, startService, tenantRequest, waitForStatus, type TestService } from "../support/service.ts";
+import { auth, settled, tenantRequest, waitForStatus, withService, type TestService } from "../support/service.ts";
 
 const pg = await probePostgres();
 const NO_IP = "no external IP assigned to ingress-nginx-controller within 600s";
 
-async function withService(faults: object, env: Record<string, string>, body: (service: TestService) => Promise<void>): Promise<void> {
-  const db = await freshDatabase();
-  const service = await startService(db.url, { MATIH_RENDER_FAULTS: JSON.stringify(faults), ...env });
-  try {
-    await body(service);
-  } finally {
-    await service.close();
-    await db.drop();
-  }
+function withFaults(faults: object, env: Record<string, string>, body: (service: TestService) => Promise<void>): Promise<void> {
+  return withService({ MATIH_RENDER_FAULTS: JSON.stringify(faults), ...env }, body);
 }
 
 const audit = async (service: TestService, id: string) => (await service.app.inject({ method: "GET", url: `/api/v1/tenants/${id}/audit`, headers: auth() })).json().items;
 
 describe.skipIf(!pg.available)("failures and retries", () => {
   it("retries a phase 6 that fails twice and ends ACTIVE, showing the attempts", async () => {
-    await withService({ 6: { failTimes: 2, message: NO_IP } }, {}, async (service) => {
+    await withFaults({ 6: { failTimes: 2, message: NO_IP } }, {}, async (service) => {
       const tenant = (await service.app.inject({ method: "POST", url: "/api/v1/tenants", headers: auth(), payload: tenantRequest("flaky") })).json();
       const status = await waitForStatus(service.app, tenant.id, settled);
       expect(status.status).toBe("ACTIVE");
@@ -39,7 +32,7 @@ describe.skipIf(!pg.available)("failures and retries", () => {
   });
 
   it("fails the tenant after the last attempt with the error, and a retry then succeeds from phase 6", async () => {
-    await withService({ 6: { failTimes: 3, message: NO_IP } }, {}, async (service) => {
+    await withFaults({ 6: { failTimes: 3, message: NO_IP } }, {}, async (service) => {
       const tenant = (await service.app.inject({ method: "POST", url: "/api/v1/tenants", headers: auth(), payload: tenantRequest("doomed", "professional") })).json();
       const failed = await waitForStatus(service.app, tenant.id, settled);
       expect(failed.status).toBe("FAILED");
@@ -66,7 +59,7 @@ describe.skipIf(!pg.available)("failures and retries", () => {
   });
 
   it("rolls a FAILED tenant back to the end of a phase, removing the later phases", async () => {
-    await withService({ 6: { failTimes: 1, message: NO_IP } }, { MATIH_MAX_ATTEMPTS: "1" }, async (service) => {
+    await withFaults({ 6: { failTimes: 1, message: NO_IP } }, { MATIH_MAX_ATTEMPTS: "1" }, async (service) => {
       const tenant = (await service.app.inject({ method: "POST", url: "/api/v1/tenants", headers: auth(), payload: tenantRequest("rewind") })).json();
       await waitForStatus(service.app, tenant.id, (s) => settled(s) && s.status === "FAILED");
       const bad = await service.app.inject({ method: "POST", url: `/api/v1/tenants/${tenant.id}/rollback`, headers: auth(), payload: { targetPhase: 10 } });
@@ -87,7 +80,7 @@ describe.skipIf(!pg.available)("failures and retries", () => {
   });
 
   it("destroys what a finally failed run left when the rollback policy says destroy", async () => {
-    await withService({ 6: { failTimes: 1, message: NO_IP } }, { MATIH_MAX_ATTEMPTS: "1", MATIH_ROLLBACK_POLICY: "destroy" }, async (service) => {
+    await withFaults({ 6: { failTimes: 1, message: NO_IP } }, { MATIH_MAX_ATTEMPTS: "1", MATIH_ROLLBACK_POLICY: "destroy" }, async (service) => {
       const tenant = (await service.app.inject({ method: "POST", url: "/api/v1/tenants", headers: auth(), payload: tenantRequest("cleanup") })).json();
       const status = await waitForStatus(service.app, tenant.id, (s) => settled(s) && s.status === "FAILED" && s.phases[0].status === "ROLLED_BACK", 60_000);
       expect(status.phases.slice(0, 5).every((p: any) => p.status === "ROLLED_BACK")).toBe(true);

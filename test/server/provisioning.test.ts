@@ -1,22 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { PHASES } from "../../model/phases.ts";
 import { probePostgres } from "../support/postgres.ts";
-import { auth, freshDatabase, settled, startService, tenantRequest, waitForStatus, type TestService } from "../support/service.ts";
+import { auth, settled, tenantRequest, useService, waitForStatus } from "../support/service.ts";
 
 const pg = await probePostgres();
 
 describe.skipIf(!pg.available)("provisioning through the API on real Postgres", () => {
-  let db: Awaited<ReturnType<typeof freshDatabase>>;
-  let service: TestService;
-
-  beforeAll(async () => {
-    db = await freshDatabase();
-    service = await startService(db.url);
-  });
-  afterAll(async () => {
-    await service?.close();
-    await db?.drop();
-  });
+  const service = useService();
 
   it.each(["free", "professional", "enterprise"])("brings a %s tenant to ACTIVE with ten SUCCEEDED phases in order and matching audit rows", async (tier) => {
     const slug = `acme-${tier.slice(0, 4)}`;

@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { beforeEach, describe, expect, it } from "vitest";
 import { cloudMocks } from "../../stacks/cloud-mocks.ts";
 import { ValidationError } from "../../model/spec.ts";
-import { TENANT_ID } from "../support/fixtures.ts";
+import { TENANT_ID } from "../support/acme.ts";
 
 const registered: string[] = [];
 const base = cloudMocks({ slug: "acme" });

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { PHASE_NAMES, PHASES } from "../../model/phases.ts";
 import { PHASE_COMPONENTS } from "../../stacks/phase-components.ts";
-import { acmeSpec, render } from "../support/fixtures.ts";
+import { render } from "../support/fixtures.ts";
+import { acmeSpec } from "../support/acme.ts";
 
 const STACK_IDENTITY = ["lastPhase", "slug", "tenantId", "tier"];
 

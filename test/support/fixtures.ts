@@ -4,23 +4,8 @@ import { resolvePlatformSettings, type PlatformSettings, type PlatformSettingsOv
 import { validateTenantSpec, type TenantSpec } from "../../model/spec.ts";
 import type { Tier } from "../../model/tiers.ts";
 import type { TenantProgramOptions } from "../../stacks/tenant-program.ts";
+import { acmeSpec } from "./acme.ts";
 
-export const TENANT_ID = "550e8400-e29b-41d4-a716-446655440000";
-
-/** The seed's example tenant, `acme`, in the given tier. */
-export function acmeSpec(tier: Tier, overrides: Partial<TenantSpec> = {}, settings: PlatformSettings = resolvePlatformSettings()): TenantSpec {
-  return validateTenantSpec({
-    id: TENANT_ID,
-    slug: "acme",
-    displayName: "Acme Corp",
-    tier,
-    region: "eastus",
-    adminEmail: "admin@acme.example",
-    requestedBy: "admin@matih.ai",
-    requestedAt: "2026-02-12T10:00:00Z",
-    ...overrides,
-  }, { baseDomain: settings.baseDomain });
-}
 
 /** A render with lookup helpers. */
 export interface Rendered extends RenderResult {

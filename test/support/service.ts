@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import type { FastifyInstance } from "fastify";
 import pg from "pg";
+import { afterAll, beforeAll } from "vitest";
 import { resolvePlatformSettings } from "../../model/settings.ts";
 import { buildService } from "../../server/build.ts";
 import { loadServiceConfig } from "../../server/config.ts";
@@ -96,3 +97,50 @@ export async function waitForStatus(app: FastifyInstance, idOrSlug: string, done
 }
 
 export const settled = (s: any) => s.run && ["SUCCEEDED", "FAILED", "CANCELLED"].includes(s.run.status) && s.status !== "PROVISIONING" && s.status !== "DEPROVISIONING";
+
+export interface ServiceHandle {
+  /** The running service; only inside tests (after `beforeAll`). */
+  readonly service: TestService;
+  readonly app: FastifyInstance;
+  /** The service's own database. */
+  readonly databaseUrl: string;
+}
+
+/**
+ * A service on a database of its own for the enclosing `describe`: started in
+ * `beforeAll`, closed and its database dropped in `afterAll`, so no test
+ * writes its own teardown.
+ */
+export function useService(env: Record<string, string> = {}): ServiceHandle {
+  let db: Awaited<ReturnType<typeof freshDatabase>> | undefined;
+  let service: TestService | undefined;
+  beforeAll(async () => {
+    db = await freshDatabase();
+    service = await startService(db.url, env);
+  });
+  afterAll(async () => {
+    await service?.close();
+    await db?.drop();
+  });
+  const started = () => {
+    if (!service) throw new Error("the service is only there inside tests of the describe that asked for it");
+    return service;
+  };
+  return {
+    get service() { return started(); },
+    get app() { return started().app; },
+    get databaseUrl() { return started().databaseUrl; },
+  };
+}
+
+/** Runs `body` against a service on a fresh database, then closes it and drops the database, whatever happens. */
+export async function withService(env: Record<string, string>, body: (service: TestService) => Promise<void>): Promise<void> {
+  const db = await freshDatabase();
+  const service = await startService(db.url, env);
+  try {
+    await body(service);
+  } finally {
+    await service.close();
+    await db.drop();
+  }
+}

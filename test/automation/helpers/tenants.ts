@@ -2,23 +2,14 @@ import { mkdtemp } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { resolvePlatformSettings, type PlatformSettings, type PlatformSettingsOverrides } from "../../../model/settings.ts";
-import { validateTenantSpec, type TenantSpec } from "../../../model/spec.ts";
+import type { TenantSpec } from "../../../model/spec.ts";
 import type { Tier } from "../../../model/tiers.ts";
+import { acmeSpec } from "../../support/acme.ts";
 
+/** The `acme` spec (test/support/acme.ts) with the fields engine tests vary. */
 export function tenantSpec(overrides: { slug?: string; tier?: Tier; id?: string } = {}): TenantSpec {
-  return validateTenantSpec(
-    {
-      id: overrides.id ?? "550e8400-e29b-41d4-a716-446655440000",
-      slug: overrides.slug ?? "acme",
-      displayName: "Acme Analytics",
-      tier: overrides.tier ?? "free",
-      region: "eastus",
-      adminEmail: "admin@acme.example",
-      requestedBy: "admin@matih.ai",
-      requestedAt: "2026-02-12T10:00:00Z",
-    },
-    { baseDomain: "matih.ai" },
-  );
+  const { tier, ...rest } = overrides;
+  return acmeSpec(tier ?? "free", rest);
 }
 
 export function platformSettings(overrides: PlatformSettingsOverrides = {}): PlatformSettings {

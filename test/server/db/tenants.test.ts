@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PHASE_COUNT } from "../../../model/phases.ts";
 import { migrateDatabase } from "../../../server/db/migrate.ts";
 import { findTenant, insertTenant, tenantSpecOf } from "../../../server/db/tenants.ts";
-import { acmeSpec } from "../../support/fixtures.ts";
+import { acmeSpec } from "../../support/acme.ts";
 import { probePostgres } from "../../support/postgres.ts";
 import { freshDatabase } from "../../support/service.ts";
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { probePostgres } from "../support/postgres.ts";
 import { auth, settled, tenantRequest, waitForStatus, withService, type TestService } from "../support/service.ts";
+import { PHASE_COUNT } from "../../model/phases.ts";
 
 const pg = await probePostgres();
 const NO_IP = "no external IP assigned to ingress-nginx-controller within 600s";
@@ -62,7 +63,7 @@ describe.skipIf(!pg.available)("failures and retries", () => {
     await withFaults({ 6: { failTimes: 1, message: NO_IP } }, { MATIH_MAX_ATTEMPTS: "1" }, async (service) => {
       const tenant = (await service.app.inject({ method: "POST", url: "/api/v1/tenants", headers: auth(), payload: tenantRequest("rewind") })).json();
       await waitForStatus(service.app, tenant.id, (s) => settled(s) && s.status === "FAILED");
-      const bad = await service.app.inject({ method: "POST", url: `/api/v1/tenants/${tenant.id}/rollback`, headers: auth(), payload: { targetPhase: 10 } });
+      const bad = await service.app.inject({ method: "POST", url: `/api/v1/tenants/${tenant.id}/rollback`, headers: auth(), payload: { targetPhase: PHASE_COUNT } });
       expect(bad.statusCode).toBe(400);
       const res = await service.app.inject({ method: "POST", url: `/api/v1/tenants/${tenant.id}/rollback`, headers: auth(), payload: { targetPhase: 3 } });
       expect(res.statusCode).toBe(202);

@@ -4,6 +4,7 @@ import { TENANT_STATUSES } from "../../server/db/tenants.ts";
 import { assertTransition, canTransition, TransitionRefusedError } from "../../server/domain/tenant-status.ts";
 import { probePostgres } from "../support/postgres.ts";
 import { auth, freshDatabase, settled, startService, tenantRequest, waitForStatus } from "../support/service.ts";
+import { PHASE_COUNT } from "../../model/phases.ts";
 
 describe("service configuration", () => {
   it("applies the documented defaults", () => {
@@ -62,7 +63,7 @@ describe.skipIf(!pg.available)("several service processes on one database", () =
       for (const id of ids) {
         const audit = (await first.app.inject({ method: "GET", url: `/api/v1/tenants/${id}/audit`, headers: auth() })).json().items;
         expect(audit.filter((a: any) => a.entity === "run" && a.to === "RUNNING"), `runs started for ${id}`).toHaveLength(1);
-        expect(audit.filter((a: any) => a.entity === "phase" && a.to === "SUCCEEDED")).toHaveLength(10);
+        expect(audit.filter((a: any) => a.entity === "phase" && a.to === "SUCCEEDED")).toHaveLength(PHASE_COUNT);
       }
     } finally {
       await first.close();

@@ -85,9 +85,9 @@ describe.each(TIERS)("npm run render -- acme --tier %s --format json", (tier) =>
     }
   });
 
-  it("assigns resources to all ten phases and only providers to none", async () => {
+  it("assigns resources to every phase and only providers to none", async () => {
     const doc = JSON.parse((await jsonRun(tier)).stdout) as JsonRender;
-    expect([...new Set(doc.resources.flatMap((r) => (r.phase ? [r.phase.number] : [])))].sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    expect([...new Set(doc.resources.flatMap((r) => (r.phase ? [r.phase.number] : [])))].sort((a, b) => a - b)).toEqual(PHASES.map((p) => p.number));
     for (const r of doc.resources.filter((x) => x.phase === null)) expect(r.type).toMatch(/^pulumi:providers:/);
   });
 
@@ -115,7 +115,7 @@ describe.each(TIERS)("npm run render -- acme --tier %s --format json", (tier) =>
     }
   });
 
-  it("lists the ten phases in order in --format tree", async () => {
+  it("lists every phase in order in --format tree", async () => {
     const { code, stdout } = await treeRun(tier);
     expect(code).toBe(0);
     expect(phaseHeadings(stdout)).toEqual(PHASES.map((p) => ({ number: p.number, name: p.name })));

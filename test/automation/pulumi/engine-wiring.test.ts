@@ -12,7 +12,7 @@ import { PulumiEngine } from "../../../automation/pulumi/engine.ts";
 import { runPulumiWorkerJob } from "../../../automation/pulumi/operations.ts";
 import { PROVIDER_PACKAGES } from "../../../automation/pulumi/plugins.ts";
 import type { ProgressEvent } from "../../../automation/core/types.ts";
-import { phaseByNumber } from "../../../model/phases.ts";
+import { PHASE_COUNT, phaseByNumber } from "../../../model/phases.ts";
 import {
   childrenOf,
   componentUrn,
@@ -179,7 +179,7 @@ describe("Pulumi engine operations", () => {
     const preview = await engine.preview({ spec: tenantSpec({ tier: "professional" }), settings: realRunSettings(), savePlan: true });
     expect(preview.status).toBe("succeeded");
     const planPath = commandOptions<PreviewOptions>(factory, "preview").plan;
-    expect(preview.plan).toMatchObject({ slug: "acme", engine: "pulumi", lastPhase: 10, file: planPath });
+    expect(preview.plan).toMatchObject({ slug: "acme", engine: "pulumi", lastPhase: PHASE_COUNT, file: planPath });
     expect(path.dirname(planPath!)).toBe(path.join(dataDir, "plans", "acme"));
     const [namespace, , quota] = childrenOf(1);
     const migrations = childrenOf(2)[2]!;

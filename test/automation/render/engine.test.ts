@@ -71,15 +71,15 @@ describe("render engine", () => {
     const { events, onEvent } = recorder();
     const result = await engine().provision({ spec, settings, onEvent });
 
-    expect(result).toMatchObject({ operation: "provision", engine: "render", slug: "acme", status: "succeeded", lastPhase: 10, error: null });
+    expect(result).toMatchObject({ operation: "provision", engine: "render", slug: "acme", status: "succeeded", lastPhase: PHASES.length, error: null });
     expect(events[0]).toMatchObject({ type: "operation-started", engine: "render", seq: 0 });
     expect(events.at(-1)).toMatchObject({ type: "operation-finished", status: "succeeded" });
     expect(transitions(events)).toEqual(PHASES.flatMap((p) => [["phase-started", p.number, "apply"], ["phase-succeeded", p.number, "apply"]]));
 
-    const rendered = await renderUnderMocks(spec, settings, { lastPhase: 10 });
+    const rendered = await renderUnderMocks(spec, settings, { lastPhase: PHASES.length });
     const record = await recordOf();
     expect(record.resources).toEqual(rendered.resources);
-    expect(record).toMatchObject({ slug: "acme", lastPhase: 10, phasesApplied: 10, spec });
+    expect(record).toMatchObject({ slug: "acme", lastPhase: PHASES.length, phasesApplied: PHASES.length, spec });
     // Resources the program only reads (the ingress controller's Service) count as unchanged.
     const reads = rendered.resources.filter((r) => r.read).length;
     expect(result.changeSummary).toEqual({ create: rendered.resources.length - reads, update: 0, replace: 0, delete: 0, same: reads });
@@ -221,7 +221,7 @@ describe("render engine", () => {
     const third = await engine({ faultPlan }).provision({ spec: tenantSpec(), settings });
     expect(third.status).toBe("succeeded");
     expect(third.phases.map((p) => [p.phase.number, p.status])).toEqual(PHASES.map((p) => [p.number, "succeeded"]));
-    expect(await recordOf()).toMatchObject({ phasesApplied: 10 });
+    expect(await recordOf()).toMatchObject({ phasesApplied: PHASES.length });
   });
 
   it("holds a provision to a saved plan, and refuses one that no longer matches what would run", async () => {

@@ -12,10 +12,11 @@ ALTER TABLE run_phases ADD CONSTRAINT run_phases_number_check CHECK (number >= 1
 ALTER TABLE tenants DROP CONSTRAINT IF EXISTS tenants_tier_check;
 
 -- The spec is stored as requested: when it was asked for is part of it (the
--- Namespace annotation shows it), not the row's creation time.
-ALTER TABLE tenants ADD COLUMN requested_at timestamptz;
-UPDATE tenants SET requested_at = created_at WHERE requested_at IS NULL;
-ALTER TABLE tenants ALTER COLUMN requested_at SET NOT NULL;
+-- Namespace annotation shows it), not the row's creation time. The service
+-- always writes it; the default only serves rows written by other means.
+-- Tenants from before this column keep the time they were recorded.
+ALTER TABLE tenants ADD COLUMN requested_at timestamptz NOT NULL DEFAULT now();
+UPDATE tenants SET requested_at = created_at;
 
 -- Down Migration
 

@@ -20,7 +20,9 @@ import outboxPlugin from "./plugins/outbox.ts";
 import progressBusPlugin from "./plugins/progress-bus.ts";
 import runQueuePlugin from "./plugins/run-queue.ts";
 import tenantServicePlugin from "./plugins/tenant-service.ts";
+import adminRoutes from "./routes/admin.ts";
 import eventRoutes from "./routes/events.ts";
+import fleetRoutes from "./routes/fleet.ts";
 import healthRoutes from "./routes/health.ts";
 import liveRoutes from "./routes/live.ts";
 import tenantRoutes from "./routes/tenants.ts";
@@ -84,4 +86,6 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions): P
   await fastify.register(tenantRoutes);
   await fastify.register(liveRoutes);
   await fastify.register(eventRoutes);
+  await fastify.register(fleetRoutes);
+  await fastify.register(adminRoutes, { settings: opts.settings });
 }

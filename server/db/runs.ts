@@ -37,10 +37,10 @@ export interface PhaseRow {
   resourcesPending: number;
 }
 
-const RUN_COLUMNS = `id, tenant_id AS "tenantId", kind, status, attempt, max_attempts AS "maxAttempts", engine, target_phase AS "targetPhase",
+export const RUN_COLUMNS = `id, tenant_id AS "tenantId", kind, status, attempt, max_attempts AS "maxAttempts", engine, target_phase AS "targetPhase",
   requested_by AS "requestedBy", job_id AS "jobId", started_at AS "startedAt", completed_at AS "completedAt",
   duration_ms::float8 AS "durationMs", error, result, created_at AS "createdAt"`;
-const PHASE_COLUMNS = `run_id AS "runId", number, name, status, attempts, started_at AS "startedAt", completed_at AS "completedAt", error,
+export const PHASE_COLUMNS = `run_id AS "runId", number, name, status, attempts, started_at AS "startedAt", completed_at AS "completedAt", error,
   resources_done AS "resourcesDone", resources_pending AS "resourcesPending"`;
 
 /** A run and its ten phase rows, all PENDING. */

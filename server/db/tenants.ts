@@ -26,7 +26,7 @@ export interface TenantRow {
   deletedAt: Date | null;
 }
 
-const COLUMNS = `id, slug, display_name AS "displayName", tier, region, admin_email AS "adminEmail", requested_by AS "requestedBy", requested_at AS "requestedAt", status,
+export const COLUMNS = `id, slug, display_name AS "displayName", tier, region, admin_email AS "adminEmail", requested_by AS "requestedBy", requested_at AS "requestedAt", status,
   provisioning_started_at AS "provisioningStartedAt", provisioning_completed_at AS "provisioningCompletedAt",
   provisioning_error AS "provisioningError", outputs, created_at AS "createdAt", updated_at AS "updatedAt", deleted_at AS "deletedAt"`;
 

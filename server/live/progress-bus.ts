@@ -15,6 +15,9 @@ const MAX_PAYLOAD = 7900;
 export type LiveMessage = { readonly type: string; readonly tenantId: string; readonly [key: string]: unknown };
 export type LiveListener = (message: LiveMessage) => void;
 
+/** The emitter event every message is also delivered under, for the fleet stream; tenant ids are UUIDs, so it cannot clash. */
+const EVERY_TENANT = Symbol("every tenant");
+
 interface Envelope {
   origin: string;
   message: LiveMessage;
@@ -77,6 +80,7 @@ export class ProgressBus {
 
   private deliver(message: LiveMessage): void {
     this.emitter.emit(message.tenantId, message);
+    this.emitter.emit(EVERY_TENANT, message);
   }
 
   /** Delivers locally now and to other processes through NOTIFY. */
@@ -98,6 +102,12 @@ export class ProgressBus {
   subscribe(tenantId: string, listener: LiveListener): () => void {
     this.emitter.on(tenantId, listener);
     return () => this.emitter.off(tenantId, listener);
+  }
+
+  /** Calls `listener` for every message about any tenant (the fleet stream) until the returned function is called. */
+  subscribeAll(listener: LiveListener): () => void {
+    this.emitter.on(EVERY_TENANT, listener);
+    return () => this.emitter.off(EVERY_TENANT, listener);
   }
 
   subscriberCount(tenantId: string): number {

@@ -1,0 +1,123 @@
+/**
+ * The API client: every call carries the bearer token from the session, and
+ * every refusal becomes an ApiProblem with the API's own code, message and
+ * per-field problems, so that views can show exactly what the API said.
+ */
+import type { AuditEntry, DriftResult, FleetPage, Platform, PreviewResult, ProvisioningStatus, Session, Tenant } from "./types.ts";
+
+export interface FieldProblem {
+  field: string;
+  message: string;
+}
+
+export class ApiProblem extends Error {
+  readonly status: number;
+  readonly code: string;
+  readonly fields: FieldProblem[];
+  constructor(status: number, code: string, message: string, fields: FieldProblem[] = []) {
+    super(message);
+    this.name = "ApiProblem";
+    this.status = status;
+    this.code = code;
+    this.fields = fields;
+  }
+}
+
+const isFieldProblem = (value: unknown): value is FieldProblem =>
+  typeof value === "object" && value !== null && typeof (value as FieldProblem).field === "string" && typeof (value as FieldProblem).message === "string";
+
+export class Api {
+  private readonly token: string;
+  /** Called when the service no longer accepts the token, wherever that happens. */
+  onUnauthorized: () => void = () => undefined;
+
+  constructor(token: string) {
+    this.token = token;
+  }
+
+  private async call<T>(method: string, path: string, body?: unknown, signInCheck = false): Promise<T> {
+    let response: Response;
+    try {
+      response = await fetch(path, {
+        method,
+        headers: { authorization: `Bearer ${this.token}`, accept: "application/json", ...(body !== undefined ? { "content-type": "application/json" } : {}) },
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+        cache: "no-store",
+      });
+    } catch {
+      throw new ApiProblem(0, "unreachable", "The service did not answer. Check your connection and try again.");
+    }
+    const text = await response.text();
+    let json: unknown = null;
+    try {
+      json = text ? JSON.parse(text) : null;
+    } catch {
+      // Not JSON (a proxy's error page, say): described by the status below.
+    }
+    if (!response.ok) {
+      const error = (json ?? {}) as { code?: string; message?: string; details?: unknown };
+      if (response.status === 401 && !signInCheck) this.onUnauthorized();
+      const fields = Array.isArray(error.details) ? error.details.filter(isFieldProblem) : [];
+      throw new ApiProblem(response.status, error.code ?? `http_${response.status}`, error.message ?? `The service answered ${response.status} ${response.statusText}.`, fields);
+    }
+    return json as T;
+  }
+
+  session(): Promise<Session> {
+    return this.call("GET", "/api/v1/session", undefined, true);
+  }
+
+  platform(): Promise<Platform> {
+    return this.call("GET", "/api/v1/platform");
+  }
+
+  fleet(query: { status?: string; tier?: string; search?: string; limit: number; offset: number }): Promise<FleetPage> {
+    const params = new URLSearchParams();
+    for (const [key, value] of Object.entries(query)) if (value !== undefined && value !== "") params.set(key, String(value));
+    return this.call("GET", `/api/v1/fleet?${params}`);
+  }
+
+  tenant(idOrSlug: string): Promise<Tenant> {
+    return this.call("GET", `/api/v1/tenants/${encodeURIComponent(idOrSlug)}`);
+  }
+
+  status(idOrSlug: string): Promise<ProvisioningStatus> {
+    return this.call("GET", `/api/v1/tenants/${encodeURIComponent(idOrSlug)}/provisioning/status`);
+  }
+
+  audit(idOrSlug: string, after = 0): Promise<{ items: AuditEntry[] }> {
+    return this.call("GET", `/api/v1/tenants/${encodeURIComponent(idOrSlug)}/audit?after=${after}&limit=1000`);
+  }
+
+  create(request: { slug: string; displayName: string; tier: string; region: string; adminEmail: string }): Promise<Tenant> {
+    return this.call("POST", "/api/v1/tenants", request);
+  }
+
+  retry(id: string): Promise<unknown> {
+    return this.call("POST", `/api/v1/tenants/${encodeURIComponent(id)}/provisioning/retry`);
+  }
+
+  rollback(id: string, targetPhase: number): Promise<unknown> {
+    return this.call("POST", `/api/v1/tenants/${encodeURIComponent(id)}/rollback`, { targetPhase });
+  }
+
+  remove(id: string): Promise<unknown> {
+    return this.call("DELETE", `/api/v1/tenants/${encodeURIComponent(id)}`);
+  }
+
+  preview(id: string): Promise<PreviewResult> {
+    return this.call("POST", `/api/v1/tenants/${encodeURIComponent(id)}/preview`, {});
+  }
+
+  driftCheck(id: string): Promise<DriftResult> {
+    return this.call("POST", `/api/v1/tenants/${encodeURIComponent(id)}/drift-check`);
+  }
+
+  /** A WebSocket URL on this origin; browsers cannot set headers on a WebSocket, so the token goes in the query. */
+  socketUrl(path: string): string {
+    const url = new URL(path, location.href);
+    url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
+    url.searchParams.set("access_token", this.token);
+    return url.toString();
+  }
+}

@@ -1,0 +1,506 @@
+/**
+ * The dashboard's state and behaviour: who is signed in, which view is open,
+ * what each view shows, and how live messages and actions change it. Views
+ * are pure functions of this state; every change asks for one render.
+ */
+import { Api, ApiProblem, type FieldProblem } from "./api.ts";
+import { FleetStream, watchTenant, type StreamState } from "./live.ts";
+import { duration, phaseTitle } from "./format.ts";
+import type { AuditEntry, DriftResult, FleetPage, LiveMessage, Phase, Platform, PreviewResult, ProvisioningStatus, Session, Tenant } from "./types.ts";
+
+const TOKEN_KEY = "matih.admin.token";
+export const PAGE_SIZE = 50;
+const FEED_LIMIT = 200;
+
+export type Route = { view: "fleet" } | { view: "tenant"; slug: string } | { view: "request" };
+
+export interface FeedEntry {
+  id: number;
+  at: number;
+  text: string;
+  tone: "info" | "good" | "bad";
+}
+
+export interface FleetState {
+  status: string;
+  tier: string;
+  search: string;
+  page: number;
+  data: FleetPage | null;
+  loading: boolean;
+  error: string | null;
+}
+
+export interface TenantState {
+  slug: string;
+  tenant: Tenant | null;
+  status: ProvisioningStatus | null;
+  audit: AuditEntry[];
+  feed: FeedEntry[];
+  missing: boolean;
+  error: string | null;
+  /** The action being sent, to disable the buttons meanwhile. */
+  busy: string | null;
+  notice: { text: string; tone: "good" | "bad" } | null;
+  preview: PreviewResult | null;
+  drift: DriftResult | null;
+  dialog: "rollback" | "delete" | null;
+  rollbackTarget: number;
+  deleteConfirmation: string;
+  watching: boolean;
+}
+
+export interface RequestState {
+  values: { slug: string; displayName: string; tier: string; region: string; adminEmail: string };
+  errors: Record<string, string[]>;
+  formError: string | null;
+  sending: boolean;
+}
+
+export class App {
+  session: Session | null = null;
+  api: Api | null = null;
+  platform: Platform | null = null;
+  signIn = { error: null as string | null, checking: false };
+  route: Route = { view: "fleet" };
+  live: StreamState = "closed";
+  fleet: FleetState = { status: "", tier: "", search: "", page: 0, data: null, loading: false, error: null };
+  tenant: TenantState | null = null;
+  request: RequestState = App.emptyRequest();
+  /** Set when the route changed, so the next render moves focus to the new view's heading. */
+  focusHeading = false;
+
+  private fleetStream: FleetStream | null = null;
+  private stopTenantStream: (() => void) | null = null;
+  private fleetRefreshTimer: number | undefined;
+  private auditRefreshTimer: number | undefined;
+  private feedSeq = 0;
+  private readonly requestRender: () => void;
+
+  constructor(requestRender: () => void) {
+    this.requestRender = requestRender;
+  }
+
+  static emptyRequest(): RequestState {
+    return { values: { slug: "", displayName: "", tier: "free", region: "eastus", adminEmail: "" }, errors: {}, formError: null, sending: false };
+  }
+
+  /** For views that changed state in place (a typed character, a chosen option). */
+  changed(): void {
+    this.requestRender();
+  }
+
+  get isAdmin(): boolean {
+    return this.session?.scope === "admin";
+  }
+
+  // ---- session -------------------------------------------------------------
+
+  /** Resumes a session kept in this tab (sessionStorage only: it ends with the tab and is never shared with other tabs). */
+  async resume(): Promise<void> {
+    const token = sessionStorage.getItem(TOKEN_KEY);
+    if (token) await this.signInWith(token, true);
+    this.requestRender();
+  }
+
+  async signInWith(token: string, resuming = false): Promise<void> {
+    const trimmed = token.trim();
+    if (!trimmed) {
+      this.signIn = { error: "Enter an access token.", checking: false };
+      this.requestRender();
+      return;
+    }
+    this.signIn = { error: null, checking: true };
+    this.requestRender();
+    const api = new Api(trimmed);
+    try {
+      this.session = await api.session();
+    } catch (error) {
+      sessionStorage.removeItem(TOKEN_KEY);
+      const refused = error instanceof ApiProblem && error.status === 401;
+      this.signIn = {
+        error: refused
+          ? resuming ? "Your session has ended: the service no longer accepts that token. Sign in again." : "The service refused this token. Check that you pasted the whole token and try again."
+          : (error as Error).message,
+        checking: false,
+      };
+      this.requestRender();
+      return;
+    }
+    sessionStorage.setItem(TOKEN_KEY, trimmed);
+    api.onUnauthorized = () => this.signOut("Your session has ended: the service no longer accepts your token. Sign in again.");
+    this.api = api;
+    this.signIn = { error: null, checking: false };
+    this.platform = await api.platform().catch(() => null);
+    this.fleetStream = new FleetStream(() => api.socketUrl("/ws/provisioning"), (m) => this.onFleetMessage(m), (state) => {
+      this.live = state;
+      // Whatever changed while the stream was down is read again once it is back.
+      if (state === "live") this.reloadCurrentView();
+      this.requestRender();
+    });
+    this.focusHeading = true;
+    this.enterRoute();
+  }
+
+  signOut(message: string | null = null): void {
+    sessionStorage.removeItem(TOKEN_KEY);
+    this.fleetStream?.close();
+    this.fleetStream = null;
+    this.stopTenantStream?.();
+    this.stopTenantStream = null;
+    this.session = null;
+    this.api = null;
+    this.tenant = null;
+    this.fleet = { ...this.fleet, data: null };
+    this.request = App.emptyRequest();
+    this.signIn = { error: message, checking: false };
+    this.live = "closed";
+    this.requestRender();
+  }
+
+  // ---- routing ---------------------------------------------------------------
+
+  static parseRoute(hash: string): Route {
+    const path = hash.replace(/^#/, "");
+    const tenant = /^\/tenants\/([^/]+)$/.exec(path);
+    if (tenant) return { view: "tenant", slug: decodeURIComponent(tenant[1]!) };
+    if (path === "/new") return { view: "request" };
+    return { view: "fleet" };
+  }
+
+  navigate(hash: string): void {
+    this.route = App.parseRoute(hash);
+    this.focusHeading = true;
+    if (this.session) this.enterRoute();
+    this.requestRender();
+  }
+
+  private enterRoute(): void {
+    if (this.route.view !== "tenant" || this.tenant?.slug !== this.route.slug) {
+      this.stopTenantStream?.();
+      this.stopTenantStream = null;
+      this.tenant = null;
+    }
+    if (this.route.view === "fleet") void this.loadFleet();
+    if (this.route.view === "tenant" && !this.tenant) void this.openTenant(this.route.slug);
+    if (this.route.view === "request") this.request = { ...App.emptyRequest(), values: { ...App.emptyRequest().values, region: this.platform?.regions[0] ?? "eastus" } };
+    this.requestRender();
+  }
+
+  private reloadCurrentView(): void {
+    if (this.route.view === "fleet") void this.loadFleet();
+    if (this.route.view === "tenant" && this.tenant) void this.refreshTenant();
+  }
+
+  // ---- fleet -----------------------------------------------------------------
+
+  async loadFleet(): Promise<void> {
+    if (!this.api) return;
+    const { status, tier, search, page } = this.fleet;
+    this.fleet = { ...this.fleet, loading: true };
+    this.requestRender();
+    try {
+      const data = await this.api.fleet({ status, tier, search: search.trim(), limit: PAGE_SIZE, offset: page * PAGE_SIZE });
+      // A page past the end (the fleet shrank): show the last one instead.
+      if (data.items.length === 0 && data.total > 0 && page > 0) {
+        this.fleet = { ...this.fleet, page: Math.max(0, Math.ceil(data.total / PAGE_SIZE) - 1) };
+        return this.loadFleet();
+      }
+      this.fleet = { ...this.fleet, data, loading: false, error: null };
+    } catch (error) {
+      this.fleet = { ...this.fleet, loading: false, error: (error as Error).message };
+    }
+    this.requestRender();
+  }
+
+  setFleetFilter(change: Partial<Pick<FleetState, "status" | "tier" | "search">>): void {
+    this.fleet = { ...this.fleet, ...change, page: 0 };
+    void this.loadFleet();
+  }
+
+  setFleetPage(page: number): void {
+    this.fleet = { ...this.fleet, page: Math.max(0, page) };
+    void this.loadFleet();
+  }
+
+  private scheduleFleetRefresh(): void {
+    window.clearTimeout(this.fleetRefreshTimer);
+    this.fleetRefreshTimer = window.setTimeout(() => {
+      if (this.route.view === "fleet") void this.loadFleet();
+    }, 400);
+  }
+
+  private onFleetMessage(message: LiveMessage): void {
+    if (!("tenantId" in message)) return;
+    if (this.route.view === "fleet") this.applyToFleet(message);
+    const tenant = this.tenant;
+    if (tenant?.tenant && message.tenantId === tenant.tenant.id) {
+      // A run started (here or by someone else): follow it on the tenant's own stream.
+      if (message.type === "run" && !tenant.watching) this.watch();
+      if (message.type === "run-finished") void this.refreshTenant();
+    }
+  }
+
+  /** Moves a visible row at once on a phase transition; anything else re-reads the page (debounced). */
+  private applyToFleet(message: LiveMessage): void {
+    const data = this.fleet.data;
+    if (!data || !("tenantId" in message)) return;
+    const item = data.items.find((i) => i.id === message.tenantId);
+    if (item && message.type === "phase") {
+      item.phases = item.phases.map((s, i) => (i === message.phase.number - 1 ? message.phase.status : s));
+      if (message.phase.status === "RUNNING" || message.phase.status === "FAILED") item.currentPhase = { number: message.phase.number, name: message.phase.name };
+      const scope = item.run?.kind === "teardown" ? 10 : Math.max(item.run?.targetPhase ?? 10, 1);
+      const finished = item.run?.kind === "teardown"
+        ? item.phases.filter((s) => s === "ROLLED_BACK").length
+        : item.phases.filter((s, i) => i < scope && s === "SUCCEEDED").length;
+      item.progress = Math.round((100 * finished) / scope);
+      this.fleet = { ...this.fleet, data: { ...data } };
+      this.requestRender();
+      return;
+    }
+    this.scheduleFleetRefresh();
+  }
+
+  // ---- tenant ----------------------------------------------------------------
+
+  private async openTenant(slug: string): Promise<void> {
+    this.tenant = {
+      slug, tenant: null, status: null, audit: [], feed: [], missing: false, error: null, busy: null, notice: null,
+      preview: null, drift: null, dialog: null, rollbackTarget: 1, deleteConfirmation: "", watching: false,
+    };
+    this.requestRender();
+    await this.refreshTenant();
+    const status = this.tenant?.status;
+    if (status?.run && ["QUEUED", "RUNNING"].includes(status.run.status)) this.watch();
+  }
+
+  async refreshTenant(): Promise<void> {
+    const state = this.tenant;
+    if (!state || !this.api) return;
+    try {
+      // By id once known: a deleted tenant keeps its id, while its slug may be taken again.
+      const key = state.tenant?.id ?? state.slug;
+      const [tenant, status] = await Promise.all([this.api.tenant(key), this.api.status(key)]);
+      if (this.tenant !== state) return;
+      state.tenant = tenant;
+      state.status = status;
+      state.error = null;
+      await this.refreshAudit();
+    } catch (error) {
+      if (this.tenant !== state) return;
+      if (error instanceof ApiProblem && error.status === 404) state.missing = true;
+      else state.error = (error as Error).message;
+    }
+    this.requestRender();
+  }
+
+  private async refreshAudit(): Promise<void> {
+    const state = this.tenant;
+    if (!state?.tenant || !this.api) return;
+    const after = state.audit.at(-1)?.id ?? 0;
+    const { items } = await this.api.audit(state.tenant.id, after);
+    if (this.tenant !== state) return;
+    state.audit = [...state.audit, ...items];
+    this.requestRender();
+  }
+
+  private scheduleAuditRefresh(): void {
+    window.clearTimeout(this.auditRefreshTimer);
+    this.auditRefreshTimer = window.setTimeout(() => void this.refreshAudit().catch(() => undefined), 300);
+  }
+
+  private addFeed(text: string, tone: FeedEntry["tone"] = "info"): void {
+    const state = this.tenant;
+    if (!state) return;
+    state.feed = [{ id: ++this.feedSeq, at: Date.now(), text, tone }, ...state.feed].slice(0, FEED_LIMIT);
+  }
+
+  /** Follows the tenant's current run on its own stream until the run ends. */
+  private watch(): void {
+    const state = this.tenant;
+    if (!state?.tenant || !this.api || state.watching) return;
+    state.watching = true;
+    this.stopTenantStream?.();
+    this.stopTenantStream = watchTenant(this.api.socketUrl(`/ws/provisioning/${state.tenant.id}`), (m) => this.onTenantMessage(state, m), () => {
+      state.watching = false;
+      this.stopTenantStream = null;
+      if (this.tenant === state) void this.refreshTenant();
+    });
+    this.requestRender();
+  }
+
+  private onTenantMessage(state: TenantState, message: LiveMessage): void {
+    if (this.tenant !== state) return;
+    switch (message.type) {
+      case "snapshot":
+        state.status = message.status;
+        this.addFeed(`Watching live: tenant ${message.status.status}${message.status.currentPhase ? `, phase ${message.status.currentPhase.number} ${phaseTitle(message.status.currentPhase.name)}` : ""}`);
+        break;
+      case "phase": {
+        this.replacePhase(state, message.phase);
+        this.addFeed(phaseSentence(message.phase), message.phase.status === "FAILED" ? "bad" : message.phase.status === "SUCCEEDED" || message.phase.status === "ROLLED_BACK" ? "good" : "info");
+        this.scheduleAuditRefresh();
+        break;
+      }
+      case "progress": {
+        const phase = state.status?.phases.find((p) => p.number === message.phase.number);
+        if (phase) this.replacePhase(state, { ...phase, resources: message.resources });
+        this.addFeed(`Phase ${message.phase.number}: ${message.resource.op} ${shortName(message.resource.urn)} (${message.resources.done} done, ${message.resources.pending} pending)`);
+        break;
+      }
+      case "run":
+        this.addFeed(message.status === "RETRYING"
+          ? `Attempt ${message.attempt} of the ${message.kind} failed${message.error ? `: ${message.error}` : ""}; it will be tried again`
+          : `${capitalise(message.kind)} run started (attempt ${message.attempt})`, message.status === "RETRYING" ? "bad" : "info");
+        if (state.status?.run) state.status.run = { ...state.status.run, status: "RUNNING", attempt: message.attempt };
+        break;
+      case "run-finished":
+        this.addFeed(`${capitalise(message.kind)} ${message.status === "SUCCEEDED" ? "succeeded" : "failed"}: tenant is ${message.tenantStatus}${message.error ? ` — ${message.error}` : ""}`, message.status === "SUCCEEDED" ? "good" : "bad");
+        break;
+      case "error":
+        this.addFeed(`Live stream: ${message.message}`, "bad");
+        break;
+      default:
+        break;
+    }
+    this.requestRender();
+  }
+
+  private replacePhase(state: TenantState, phase: Phase): void {
+    if (!state.status) return;
+    state.status = { ...state.status, phases: state.status.phases.map((p) => (p.number === phase.number ? phase : p)) };
+    if (phase.status === "RUNNING" || phase.status === "FAILED") state.status.currentPhase = { number: phase.number, name: phase.name };
+  }
+
+  // ---- admin actions ----------------------------------------------------------
+
+  private async act(name: string, call: (api: Api, id: string) => Promise<unknown>, done: string, options: { startsRun: boolean }): Promise<void> {
+    const state = this.tenant;
+    if (!state?.tenant || !this.api || state.busy) return;
+    state.busy = name;
+    state.notice = null;
+    this.requestRender();
+    try {
+      await call(this.api, state.tenant.id);
+      state.notice = { text: done, tone: "good" };
+      if (options.startsRun) {
+        state.preview = null;
+        state.drift = null;
+        await this.refreshTenant();
+        this.watch();
+      }
+    } catch (error) {
+      state.notice = { text: `${name} was refused: ${(error as Error).message}`, tone: "bad" };
+    } finally {
+      state.busy = null;
+      this.requestRender();
+    }
+  }
+
+  retry(): Promise<void> {
+    return this.act("Retry", (api, id) => api.retry(id), "Retry queued: finished phases stay finished, the rest run again.", { startsRun: true });
+  }
+
+  openDialog(dialog: "rollback" | "delete"): void {
+    const state = this.tenant;
+    if (!state) return;
+    state.dialog = dialog;
+    state.deleteConfirmation = "";
+    const succeeded = state.status?.phases.filter((p) => p.status === "SUCCEEDED").map((p) => p.number) ?? [];
+    state.rollbackTarget = Math.min(9, Math.max(1, ...succeeded));
+    this.requestRender();
+  }
+
+  closeDialog(): void {
+    if (this.tenant) this.tenant.dialog = null;
+    this.requestRender();
+  }
+
+  async confirmRollback(): Promise<void> {
+    const state = this.tenant;
+    if (!state) return;
+    const target = state.rollbackTarget;
+    state.dialog = null;
+    await this.act("Roll back", (api, id) => api.rollback(id, target), `Roll back queued: phases ${target + 1} to 10 are removed, newest first.`, { startsRun: true });
+  }
+
+  async confirmDelete(): Promise<void> {
+    const state = this.tenant;
+    if (!state?.tenant || state.deleteConfirmation !== state.tenant.slug) return;
+    state.dialog = null;
+    await this.act("Delete", (api, id) => api.remove(id), "Teardown queued: every phase is removed in reverse order.", { startsRun: true });
+  }
+
+  async runPreview(): Promise<void> {
+    const state = this.tenant;
+    await this.act("Preview", async (api, id) => {
+      const result = await api.preview(id);
+      if (state) state.preview = result;
+    }, "Preview ready: nothing was changed.", { startsRun: false });
+  }
+
+  async runDriftCheck(): Promise<void> {
+    const state = this.tenant;
+    await this.act("Drift check", async (api, id) => {
+      const result = await api.driftCheck(id);
+      if (state) state.drift = result;
+    }, "Drift check finished: nothing was changed.", { startsRun: false });
+  }
+
+  // ---- request form -----------------------------------------------------------
+
+  async submitRequest(): Promise<void> {
+    if (!this.api || this.request.sending) return;
+    const values = { ...this.request.values, slug: this.request.values.slug.trim(), adminEmail: this.request.values.adminEmail.trim() };
+    this.request = { ...this.request, values, sending: true, errors: {}, formError: null };
+    this.requestRender();
+    try {
+      const tenant = await this.api.create(values);
+      this.request = App.emptyRequest();
+      location.hash = `#/tenants/${encodeURIComponent(tenant.slug)}`;
+    } catch (error) {
+      const errors: Record<string, string[]> = {};
+      let formError: string | null = null;
+      if (error instanceof ApiProblem) {
+        const known = new Set(Object.keys(values));
+        const other: FieldProblem[] = [];
+        for (const problem of error.fields) {
+          if (known.has(problem.field)) (errors[problem.field] ??= []).push(problem.message);
+          else other.push(problem);
+        }
+        if (error.code === "slug_taken") (errors.slug ??= []).push(error.message);
+        if (other.length > 0) formError = other.map((p) => `${p.field}: ${p.message}`).join("; ");
+        else if (Object.keys(errors).length === 0) formError = error.message;
+      } else {
+        formError = (error as Error).message;
+      }
+      this.request = { ...this.request, sending: false, errors, formError };
+    }
+    this.requestRender();
+  }
+}
+
+function capitalise(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+/** The resource's own name: the last part of its URN. */
+export function shortName(urn: string): string {
+  return urn.split("::").at(-1) ?? urn;
+}
+
+function phaseSentence(phase: Phase): string {
+  const title = `Phase ${phase.number} ${phaseTitle(phase.name)}`;
+  switch (phase.status) {
+    case "RUNNING":
+      return `${title} started${phase.attempts > 1 ? ` (attempt ${phase.attempts})` : ""}`;
+    case "SUCCEEDED":
+      return `${title} succeeded in ${duration(phase.durationMs)}`;
+    case "ROLLED_BACK":
+      return `${title} removed`;
+    case "FAILED":
+      return `${title} failed: ${phase.error ?? "no reason given"}`;
+    default:
+      return `${title} is ${phase.status.toLowerCase()}`;
+  }
+}

@@ -1,0 +1,39 @@
+/** Words and numbers for people: phase names, durations, times. */
+
+/** CREATE_DNS_ZONE -> "Create DNS zone". */
+export function phaseTitle(name: string): string {
+  const words = name.toLowerCase().split("_");
+  const upper = new Set(["dns"]);
+  return words.map((w, i) => (upper.has(w) ? w.toUpperCase() : i === 0 ? w[0]!.toUpperCase() + w.slice(1) : w)).join(" ");
+}
+
+export function duration(ms: number | null | undefined): string {
+  if (ms === null || ms === undefined || !Number.isFinite(ms) || ms < 0) return "—";
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  const s = Math.floor(ms / 1000);
+  if (s < 60) return `${(ms / 1000).toFixed(s < 10 ? 1 : 0)} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m} min ${s % 60} s`;
+  const h = Math.floor(m / 60);
+  return `${h} h ${m % 60} min`;
+}
+
+/** The time a run took, or has taken so far while it runs. */
+export function elapsed(startedAt: string | null, completedAt: string | null, running: boolean, now = Date.now()): string {
+  if (!startedAt) return "—";
+  const end = completedAt ? Date.parse(completedAt) : running ? now : null;
+  return end === null ? "—" : duration(end - Date.parse(startedAt));
+}
+
+const dateTime = new Intl.DateTimeFormat(undefined, { year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit" });
+const timeOnly = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+
+export function when(iso: string | null | undefined): string {
+  return iso ? dateTime.format(new Date(iso)) : "—";
+}
+
+export function clock(iso: string | number | Date): string {
+  return timeOnly.format(new Date(iso));
+}
+
+export const count = (n: number) => new Intl.NumberFormat().format(n);

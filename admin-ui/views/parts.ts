@@ -1,0 +1,30 @@
+/** Small pieces several views share: status badges and the ten-step bar. */
+import { html } from "lit-html";
+import { phaseTitle } from "../format.ts";
+import type { PhaseStatus } from "../types.ts";
+
+const PHASE_STATUS_WORDS: Record<PhaseStatus, string> = {
+  PENDING: "pending",
+  RUNNING: "running",
+  SUCCEEDED: "done",
+  FAILED: "failed",
+  ROLLED_BACK: "removed",
+};
+
+/** A status as a word and a colour; the colour only repeats what the word says. */
+export const statusBadge = (status: string) => html`<span class="badge badge-${status.toLowerCase().replace("_", "-")}">${status.replace("_", " ")}</span>`;
+
+/** The ten phases as ten steps, with a text equivalent for screen readers and a title for pointer users. */
+export function phaseBar(phases: readonly PhaseStatus[], names: readonly string[] = []) {
+  const done = phases.filter((s) => s === "SUCCEEDED").length;
+  const failed = phases.findIndex((s) => s === "FAILED");
+  const running = phases.findIndex((s) => s === "RUNNING");
+  const removed = phases.filter((s) => s === "ROLLED_BACK").length;
+  const words = [`${done} of ${phases.length} phases done`];
+  if (running >= 0) words.push(`phase ${running + 1} running`);
+  if (failed >= 0) words.push(`phase ${failed + 1} failed`);
+  if (removed > 0) words.push(`${removed} removed`);
+  const label = words.join(", ");
+  return html`<span class="bar" role="img" aria-label=${label} title=${label} data-done=${done}>${phases.map((s, i) =>
+    html`<span class="step step-${s.toLowerCase().replace("_", "-")}" title=${`${i + 1} ${names[i] ? phaseTitle(names[i]) : ""}: ${PHASE_STATUS_WORDS[s]}`}></span>`)}</span>`;
+}

@@ -1,0 +1,224 @@
+/**
+ * One tenant: its ten phases as a timeline, the live feed of its current run,
+ * its outputs and audit log, and for admins the actions (retry, roll back,
+ * delete, preview, drift check).
+ */
+import { html, nothing } from "lit-html";
+import { live } from "lit-html/directives/live.js";
+import { shortName, type App, type TenantState } from "../app.ts";
+import { clock, duration, elapsed, phaseTitle, when } from "../format.ts";
+import type { DriftResult, Phase, PreviewResult, ProvisioningStatus, Tenant } from "../types.ts";
+import { phaseBar, statusBadge } from "./parts.ts";
+
+const RUN_STATES = new Set(["QUEUED", "RUNNING"]);
+
+function phaseItem(app: App, phase: Phase) {
+  const summary = app.platform?.phases.find((p) => p.number === phase.number)?.summary ?? "";
+  const running = phase.status === "RUNNING";
+  return html`<li class="phase phase-${phase.status.toLowerCase().replace("_", "-")}" data-phase=${phase.number}>
+    <span class="phase-marker" aria-hidden="true">${phase.number}</span>
+    <div class="phase-body">
+      <h3><span class="visually-hidden">Phase </span>${phase.number}. ${phaseTitle(phase.name)} ${statusBadge(phase.status)}</h3>
+      <p class="muted">${summary}</p>
+      <dl class="facts">
+        <div><dt>Attempts</dt><dd>${phase.attempts}</dd></div>
+        <div><dt>Started</dt><dd>${phase.startedAt ? clock(phase.startedAt) : "—"}</dd></div>
+        <div><dt>Duration</dt><dd>${running ? elapsed(phase.startedAt, null, true) : duration(phase.durationMs)}</dd></div>
+        <div><dt>Resources</dt><dd>${phase.resources.done} done, ${phase.resources.pending} pending</dd></div>
+      </dl>
+      ${phase.error ? html`<p class="phase-error" role=${phase.status === "FAILED" ? "alert" : nothing}><strong>What went wrong:</strong> ${phase.error}</p>` : nothing}
+    </div>
+  </li>`;
+}
+
+function outputsSection(tenant: Tenant) {
+  const outputs = tenant.outputs ?? {};
+  const urls = (outputs.urls ?? {}) as Record<string, string>;
+  const rest = Object.entries(outputs).filter(([k]) => k !== "urls");
+  if (Object.keys(urls).length === 0 && rest.length === 0) {
+    return html`<p class="muted">No outputs yet: they are recorded when provisioning finishes.</p>`;
+  }
+  const show = (value: unknown) => (typeof value === "string" || typeof value === "number" || typeof value === "boolean" ? String(value) : JSON.stringify(value));
+  return html`<dl class="outputs">
+    ${Object.entries(urls).map(([name, url]) => html`<div><dt>${name} URL</dt><dd><a href=${url} rel="noreferrer noopener" target="_blank">${url}</a></dd></div>`)}
+    ${rest.map(([name, value]) => html`<div><dt>${name}</dt><dd><code>${show(value)}</code></dd></div>`)}
+  </dl>`;
+}
+
+function auditSection(state: TenantState) {
+  if (state.audit.length === 0) return html`<p class="muted">No entries yet.</p>`;
+  return html`<div class="table-wrap"><table class="audit">
+    <caption class="visually-hidden">Audit log, newest first</caption>
+    <thead><tr><th scope="col">Time</th><th scope="col">Actor</th><th scope="col">What</th><th scope="col">Change</th><th scope="col">Message</th></tr></thead>
+    <tbody>${[...state.audit].reverse().map((a) => html`<tr>
+      <td data-label="Time">${when(a.createdAt)}</td>
+      <td data-label="Actor">${a.actor}</td>
+      <td data-label="What">${a.entity}${a.phase ? ` ${a.phase}` : ""}</td>
+      <td data-label="Change">${a.from ? `${a.from} → ` : ""}${a.to}</td>
+      <td data-label="Message">${a.message}</td>
+    </tr>`)}</tbody>
+  </table></div>`;
+}
+
+/** Changes grouped by phase: phases with changes first, and in each, the changes before what stays the same. */
+export function previewGroups(preview: PreviewResult) {
+  const groups = new Map<number, { number: number; name: string; changes: PreviewResult["changes"] }>();
+  for (const change of preview.changes) {
+    const number = change.phase?.number ?? 0;
+    const group = groups.get(number) ?? { number, name: change.phase?.name ?? "", changes: [] };
+    group.changes.push(change);
+    groups.set(number, group);
+  }
+  const changed = (c: PreviewResult["changes"][number]) => c.op !== "same";
+  return [...groups.values()]
+    .map((g) => ({ ...g, changes: [...g.changes].sort((a, b) => Number(changed(b)) - Number(changed(a))), changed: g.changes.filter(changed).length }))
+    .sort((a, b) => Number(b.changed > 0) - Number(a.changed > 0) || a.number - b.number);
+}
+
+function previewSection(preview: PreviewResult) {
+  const s = preview.changeSummary;
+  const groups = previewGroups(preview);
+  return html`<section class="panel" aria-labelledby="preview-title" id="preview">
+    <h2 id="preview-title">Preview (nothing was changed)</h2>
+    <p>${s.create} to create, ${s.update} to update, ${s.replace} to replace, ${s.delete} to delete, ${s.same} unchanged · ${preview.engine} engine, ${duration(preview.durationMs)}</p>
+    ${groups.map((g) => html`<details class="preview-group" ?open=${g.changed > 0} data-changed=${g.changed}>
+      <summary>${g.number ? `Phase ${g.number}. ${phaseTitle(g.name)}` : "Outside the phases"}: ${g.changed > 0 ? `${g.changed} change${g.changed === 1 ? "" : "s"}` : "no changes"} <span class="muted">(${g.changes.length} resources)</span></summary>
+      <ul class="changes">${g.changes.map((c) => html`<li><span class="op op-${c.op}">${c.op}</span> <code>${c.type}</code> ${shortName(c.urn)}${c.changedPaths.length ? html` <span class="muted">— ${c.changedPaths.join(", ")}</span>` : nothing}${c.replaceReasons.length ? html` <span class="muted">(replaced because of ${c.replaceReasons.join(", ")})</span>` : nothing}</li>`)}</ul>
+    </details>`)}
+  </section>`;
+}
+
+function driftSection(drift: DriftResult) {
+  return html`<section class="panel" aria-labelledby="drift-title" id="drift">
+    <h2 id="drift-title">Drift check</h2>
+    ${drift.drifted.length === 0
+      ? html`<p>${statusBadge("NO_DRIFT")} Every resource matches its recorded state (${drift.engine} engine, ${duration(drift.durationMs)}).</p>`
+      : html`<p>${statusBadge("DRIFTED")} ${drift.drifted.length} resource${drift.drifted.length === 1 ? " differs" : "s differ"} from the recorded state:</p>
+        <ul class="changes">${drift.drifted.map((d) => html`<li><span class="op op-${d.drift}">${d.drift}</span> ${d.phase ? `phase ${d.phase.number} · ` : ""}<code>${d.type}</code> ${shortName(d.urn)}${d.properties.length ? ` — ${d.properties.join(", ")}` : ""}</li>`)}</ul>`}
+  </section>`;
+}
+
+function actions(app: App, state: TenantState, tenant: Tenant, status: ProvisioningStatus) {
+  const running = status.run !== null && RUN_STATES.has(status.run.status);
+  const busy = state.busy !== null;
+  const reason = running ? "A run is in progress; actions wait for it to finish." : "";
+  const can = {
+    retry: tenant.status === "FAILED" && !running,
+    rollback: tenant.status === "FAILED" && !running && status.phases.some((p) => p.status === "SUCCEEDED" && p.number < 10),
+    remove: (tenant.status === "ACTIVE" || tenant.status === "FAILED") && !running,
+    inspect: tenant.status !== "DELETED",
+  };
+  return html`<section class="panel actions" aria-labelledby="actions-title">
+    <h2 id="actions-title">Actions</h2>
+    <div class="buttons">
+      <button type="button" ?disabled=${!can.retry || busy} @click=${() => app.retry()}>${state.busy === "Retry" ? "Retrying…" : "Retry"}</button>
+      <button type="button" class="secondary" ?disabled=${!can.rollback || busy} @click=${() => app.openDialog("rollback")}>Roll back…</button>
+      <button type="button" class="danger" ?disabled=${!can.remove || busy} @click=${() => app.openDialog("delete")}>Delete…</button>
+      <button type="button" class="secondary" ?disabled=${!can.inspect || busy} @click=${() => app.runPreview()}>${state.busy === "Preview" ? "Previewing…" : "Preview changes"}</button>
+      <button type="button" class="secondary" ?disabled=${!can.inspect || busy} @click=${() => app.runDriftCheck()}>${state.busy === "Drift check" ? "Checking…" : "Check drift"}</button>
+    </div>
+    <p class="muted">${reason || (tenant.status === "FAILED" ? "Retry continues from the failed phase; roll back removes the phases after the one you choose." : tenant.status === "DELETED" ? "This tenant is deleted." : "Retry and roll back apply to a failed tenant.")}</p>
+  </section>`;
+}
+
+function dialogs(app: App, state: TenantState, tenant: Tenant, status: ProvisioningStatus) {
+  const close = () => app.closeDialog();
+  const onCancel = (e: Event) => {
+    e.preventDefault();
+    close();
+  };
+  if (state.dialog === "rollback") {
+    const options = status.phases.filter((p) => p.number < 10 && p.status === "SUCCEEDED");
+    return html`<dialog id="rollback-dialog" aria-labelledby="rollback-title" @cancel=${onCancel}>
+      <form method="dialog" @submit=${(e: Event) => { e.preventDefault(); void app.confirmRollback(); }}>
+        <h2 id="rollback-title">Roll ${tenant.slug} back</h2>
+        <label for="rollback-target">Keep phases 1 to</label>
+        <select id="rollback-target" @change=${(e: Event) => { state.rollbackTarget = Number((e.target as HTMLSelectElement).value); app.changed(); }}>
+          ${options.map((p) => html`<option value=${p.number} ?selected=${p.number === state.rollbackTarget}>${p.number}. ${phaseTitle(p.name)}</option>`)}
+        </select>
+        <p>Phases ${state.rollbackTarget + 1} to 10 will be removed, newest first. The tenant stays FAILED until it is retried.</p>
+        <div class="buttons">
+          <button type="submit" class="danger">Roll back to phase ${state.rollbackTarget}</button>
+          <button type="button" class="secondary" @click=${close}>Cancel</button>
+        </div>
+      </form>
+    </dialog>`;
+  }
+  if (state.dialog === "delete") {
+    const matches = state.deleteConfirmation === tenant.slug;
+    return html`<dialog id="delete-dialog" aria-labelledby="delete-title" @cancel=${onCancel}>
+      <form method="dialog" @submit=${(e: Event) => { e.preventDefault(); void app.confirmDelete(); }}>
+        <h2 id="delete-title">Delete ${tenant.slug}</h2>
+        <p>Every phase is torn down in reverse order: the tenant's services, data and DNS are removed. This cannot be undone.</p>
+        <label for="delete-confirmation">Type <strong>${tenant.slug}</strong> to confirm</label>
+        <input id="delete-confirmation" autocomplete="off" spellcheck="false" .value=${live(state.deleteConfirmation)}
+          @input=${(e: Event) => { state.deleteConfirmation = (e.target as HTMLInputElement).value; app.changed(); }}>
+        <div class="buttons">
+          <button type="submit" class="danger" ?disabled=${!matches}>Delete ${tenant.slug}</button>
+          <button type="button" class="secondary" @click=${close}>Cancel</button>
+        </div>
+      </form>
+    </dialog>`;
+  }
+  return nothing;
+}
+
+export function tenantView(app: App) {
+  const state = app.tenant;
+  if (!state) return html`<h1 tabindex="-1">Loading…</h1>`;
+  if (state.missing) {
+    return html`<p><a href="#/">← Fleet</a></p><h1 tabindex="-1">No tenant “${state.slug}”</h1><p>The service has no live tenant with this slug.</p>`;
+  }
+  const { tenant, status } = state;
+  if (!tenant || !status) {
+    return html`<p><a href="#/">← Fleet</a></p><h1 tabindex="-1">${state.slug}</h1>${state.error ? html`<p class="notice notice-bad" role="alert">${state.error}</p>` : html`<p role="status">Loading…</p>`}`;
+  }
+  const running = status.run !== null && RUN_STATES.has(status.run.status);
+  const failedPhase = status.phases.find((p) => p.status === "FAILED");
+  return html`
+    <p><a href="#/">← Fleet</a></p>
+    <div class="view-head">
+      <h1 tabindex="-1">${tenant.displayName} <span class="slug">${tenant.slug}</span></h1>
+      <span class="tenant-status">${statusBadge(tenant.status)}</span>
+    </div>
+    <dl class="facts summary-facts">
+      <div><dt>Tier</dt><dd>${tenant.tier}</dd></div>
+      <div><dt>Region</dt><dd>${tenant.region}</dd></div>
+      <div><dt>Admin</dt><dd>${tenant.adminEmail}</dd></div>
+      <div><dt>Requested by</dt><dd>${tenant.requestedBy}</dd></div>
+      <div><dt>Started</dt><dd>${when(status.startedAt)}</dd></div>
+      <div><dt>Duration</dt><dd>${elapsed(status.startedAt, status.completedAt, running)}</dd></div>
+      <div><dt>Run</dt><dd>${status.run ? `${status.run.kind}, ${status.run.status.toLowerCase()}, attempt ${status.run.attempt} of ${status.run.maxAttempts}` : "—"}</dd></div>
+      <div><dt>Progress</dt><dd>${phaseBar(status.phases.map((p) => p.status), status.phases.map((p) => p.name))} <span class="num">${status.progress}%</span></dd></div>
+    </dl>
+    ${tenant.status === "FAILED" && (status.error || failedPhase)
+      ? html`<p class="notice notice-bad" role="alert" id="tenant-error"><strong>${failedPhase ? `Phase ${failedPhase.number} ${phaseTitle(failedPhase.name)} failed.` : "Provisioning stopped."}</strong> ${status.error ?? failedPhase?.error ?? ""}</p>`
+      : nothing}
+    ${state.notice ? html`<p class="notice notice-${state.notice.tone}" role=${state.notice.tone === "bad" ? "alert" : "status"}>${state.notice.text}</p>` : nothing}
+    ${app.isAdmin ? actions(app, state, tenant, status) : nothing}
+    ${state.preview ? previewSection(state.preview) : nothing}
+    ${state.drift ? driftSection(state.drift) : nothing}
+    <div class="columns">
+      <section class="panel" aria-labelledby="timeline-title">
+        <h2 id="timeline-title">Phases</h2>
+        <ol class="timeline">${status.phases.map((p) => phaseItem(app, p))}</ol>
+      </section>
+      <div class="side">
+        <section class="panel" aria-labelledby="feed-title">
+          <h2 id="feed-title">Live feed ${state.watching ? html`<span class="badge badge-running">LIVE</span>` : html`<span class="muted">(no run in progress)</span>`}</h2>
+          ${state.feed.length === 0
+            ? html`<p class="muted">Transitions appear here as they happen.</p>`
+            : html`<ol class="feed" aria-live="polite" aria-relevant="additions">${state.feed.map((f) => html`<li class="feed-${f.tone}"><time>${clock(f.at)}</time> ${f.text}</li>`)}</ol>`}
+        </section>
+        <section class="panel" aria-labelledby="outputs-title">
+          <h2 id="outputs-title">Outputs</h2>
+          ${outputsSection(tenant)}
+        </section>
+      </div>
+    </div>
+    <section class="panel" aria-labelledby="audit-title">
+      <h2 id="audit-title">Audit log</h2>
+      ${auditSection(state)}
+    </section>
+    ${app.isAdmin ? dialogs(app, state, tenant, status) : nothing}`;
+}

@@ -1,0 +1,69 @@
+/**
+ * The fleet at a glance: one page of tenants with each one's latest
+ * infrastructure run and its phases, in three queries whatever the page size
+ * (tenants, their latest runs, those runs' phases), and the count of tenants
+ * per status.
+ */
+import type { Queryable } from "./pool.ts";
+import { PHASE_COLUMNS, RUN_COLUMNS, type PhaseRow, type RunRow } from "./runs.ts";
+import { COLUMNS as TENANT_COLUMNS, type TenantRow } from "./tenants.ts";
+
+export interface FleetFilter {
+  status?: string;
+  tier?: string;
+  /** Part of the slug, matched case-insensitively. */
+  search?: string;
+  limit: number;
+  offset: number;
+}
+
+export interface FleetPage {
+  entries: { tenant: TenantRow; run: RunRow | undefined; phases: PhaseRow[] }[];
+  total: number;
+  countsByStatus: Record<string, number>;
+}
+
+/** `%` and `_` in what a user types are literal characters, not wildcards. */
+const likePattern = (text: string) => `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+
+export async function fleetPage(db: Queryable, filter: FleetFilter): Promise<FleetPage> {
+  const where: string[] = [];
+  const values: unknown[] = [];
+  // Deleted tenants are history: they show only when asked for by status.
+  if (filter.status) where.push(`status = $${values.push(filter.status)}`);
+  else where.push("status <> 'DELETED'");
+  if (filter.tier) where.push(`tier = $${values.push(filter.tier)}`);
+  if (filter.search) where.push(`slug ILIKE $${values.push(likePattern(filter.search))}`);
+  const clause = `WHERE ${where.join(" AND ")}`;
+  const [total, page, counts] = await Promise.all([
+    db.query(`SELECT count(*)::int AS n FROM tenants ${clause}`, values),
+    db.query(
+      `SELECT ${TENANT_COLUMNS} FROM tenants ${clause} ORDER BY created_at DESC, id DESC LIMIT $${values.length + 1} OFFSET $${values.length + 2}`,
+      [...values, filter.limit, filter.offset],
+    ),
+    db.query(`SELECT status, count(*)::int AS n FROM tenants GROUP BY status`),
+  ]);
+  const tenants: TenantRow[] = page.rows;
+  const ids = tenants.map((t) => t.id);
+  const runs: RunRow[] = ids.length === 0 ? [] : (await db.query(
+    `SELECT DISTINCT ON (tenant_id) ${RUN_COLUMNS} FROM provisioning_runs
+      WHERE tenant_id = ANY($1::uuid[]) AND kind IN ('provision', 'retry', 'rollback', 'teardown')
+      ORDER BY tenant_id, created_at DESC, id DESC`,
+    [ids],
+  )).rows;
+  const phases: PhaseRow[] = runs.length === 0 ? [] : (await db.query(
+    `SELECT ${PHASE_COLUMNS} FROM run_phases WHERE run_id = ANY($1::uuid[]) ORDER BY run_id, number`,
+    [runs.map((r) => r.id)],
+  )).rows;
+  const runByTenant = new Map(runs.map((r) => [r.tenantId, r]));
+  const phasesByRun = new Map<string, PhaseRow[]>();
+  for (const phase of phases) phasesByRun.set(phase.runId, [...(phasesByRun.get(phase.runId) ?? []), phase]);
+  return {
+    entries: tenants.map((tenant) => {
+      const run = runByTenant.get(tenant.id);
+      return { tenant, run, phases: run ? phasesByRun.get(run.id) ?? [] : [] };
+    }),
+    total: total.rows[0].n,
+    countsByStatus: Object.fromEntries(counts.rows.map((r: { status: string; n: number }) => [r.status, r.n])),
+  };
+}

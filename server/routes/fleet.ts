@@ -1,0 +1,109 @@
+/**
+ * The fleet: every tenant's state in one page (GET /api/v1/fleet) and every
+ * tenant's transitions as they happen (/ws/provisioning without an id). The
+ * admin dashboard's fleet view is built on these two.
+ */
+import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
+import { Type, type TSchema } from "typebox";
+import type { WebSocket } from "ws";
+import { fleetPage } from "../db/fleet.ts";
+import { buildStatusView } from "../domain/status-view.ts";
+import type { LiveMessage } from "../live/progress-bus.ts";
+import { errorResponses } from "../schemas.ts";
+import { TIERS } from "../../stacks/tiers.ts";
+
+const TENANT_STATUSES = ["PROVISIONING", "ACTIVE", "FAILED", "DEPROVISIONING", "DELETED"] as const;
+const PHASE_STATUSES = ["PENDING", "RUNNING", "SUCCEEDED", "FAILED", "ROLLED_BACK"] as const;
+const nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
+
+export const FleetQuery = Type.Object({
+  status: Type.Optional(Type.Union(TENANT_STATUSES.map((s) => Type.Literal(s)))),
+  tier: Type.Optional(Type.Union(TIERS.map((t) => Type.Literal(t)))),
+  search: Type.Optional(Type.String({ maxLength: 100, description: "Part of the slug, case-insensitive" })),
+  limit: Type.Integer({ minimum: 1, maximum: 200, default: 50 }),
+  offset: Type.Integer({ minimum: 0, default: 0 }),
+}, { additionalProperties: false });
+
+export const FleetResponse = Type.Object({
+  items: Type.Array(Type.Object({
+    id: Type.String({ format: "uuid" }),
+    slug: Type.String(),
+    displayName: Type.String(),
+    tier: Type.String(),
+    region: Type.String(),
+    status: Type.Union(TENANT_STATUSES.map((s) => Type.Literal(s))),
+    run: nullable(Type.Object({ id: Type.String(), kind: Type.String(), status: Type.String(), attempt: Type.Integer(), maxAttempts: Type.Integer(), targetPhase: Type.Integer() })),
+    currentPhase: nullable(Type.Object({ number: Type.Integer(), name: Type.String() })),
+    progress: Type.Integer({ minimum: 0, maximum: 100, description: "Percent of the run's phases finished" }),
+    phases: Type.Array(Type.Union(PHASE_STATUSES.map((s) => Type.Literal(s))), { minItems: 10, maxItems: 10, description: "The ten phases' statuses, phase 1 first" }),
+    startedAt: nullable(Type.String({ format: "date-time" })),
+    completedAt: nullable(Type.String({ format: "date-time" })),
+    durationMs: nullable(Type.Integer()),
+    error: nullable(Type.String()),
+  })),
+  total: Type.Integer({ description: "Tenants matching the filter" }),
+  limit: Type.Integer(),
+  offset: Type.Integer(),
+  countsByStatus: Type.Record(Type.String(), Type.Integer(), { description: "Every tenant per status, whatever the filter" }),
+});
+
+/** The fleet stream carries transitions only; per-resource progress stays on the per-tenant stream. */
+const FLEET_MESSAGE_TYPES = new Set(["phase", "run", "run-finished"]);
+/** A client that lets this much pile up unread is cut off (it can reconnect and reload) rather than grow the server's memory. */
+const MAX_BUFFERED_BYTES = 1024 * 1024;
+
+const fleetRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
+  fastify.get("/api/v1/fleet", {
+    config: { scope: "read" },
+    schema: {
+      summary: "One page of tenants, newest first, each with its latest run's status, current phase and ten phases; deleted tenants only when asked for by status",
+      querystring: FleetQuery,
+      response: { 200: FleetResponse, ...errorResponses },
+    },
+  }, async (request) => {
+    const { status, tier, search, limit, offset } = request.query;
+    const page = await fleetPage(fastify.db, { ...(status ? { status } : {}), ...(tier ? { tier } : {}), ...(search ? { search } : {}), limit, offset });
+    return {
+      items: page.entries.map(({ tenant, run, phases }) => {
+        const view = buildStatusView(tenant, run, phases);
+        return {
+          id: tenant.id,
+          slug: tenant.slug,
+          displayName: tenant.displayName,
+          tier: tenant.tier,
+          region: tenant.region,
+          status: tenant.status,
+          run: view.run,
+          currentPhase: view.currentPhase,
+          progress: view.progress,
+          phases: view.phases.map((p) => p.status),
+          startedAt: view.startedAt,
+          completedAt: view.completedAt,
+          durationMs: view.durationMs,
+          error: view.error,
+        };
+      }),
+      total: page.total,
+      limit,
+      offset,
+      countsByStatus: page.countsByStatus,
+    };
+  });
+
+  fastify.get("/ws/provisioning", { websocket: true, config: { scope: "read" }, schema: { hide: true } }, (socket: WebSocket) => {
+    const unsubscribe = fastify.bus.subscribeAll((message: LiveMessage) => {
+      if (!FLEET_MESSAGE_TYPES.has(message.type) || socket.readyState !== socket.OPEN) return;
+      if (socket.bufferedAmount > MAX_BUFFERED_BYTES) {
+        socket.close(1013, "too slow; reconnect and reload");
+        return;
+      }
+      socket.send(JSON.stringify(message));
+    });
+    socket.on("close", unsubscribe);
+    socket.on("error", unsubscribe);
+    // Tells the client it is subscribed: whatever it loads after this, it will not miss a later transition.
+    socket.send(JSON.stringify({ type: "subscribed" }));
+  });
+};
+
+export default fleetRoutes;

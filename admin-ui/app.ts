@@ -100,6 +100,7 @@ export class App {
   async resume(): Promise<void> {
     const token = sessionStorage.getItem(TOKEN_KEY);
     if (token) await this.signInWith(token, true);
+    else this.focusHeading = true;
     this.requestRender();
   }
 
@@ -155,6 +156,7 @@ export class App {
     this.request = App.emptyRequest();
     this.signIn = { error: message, checking: false };
     this.live = "closed";
+    this.focusHeading = true;
     this.requestRender();
   }
 
@@ -300,7 +302,9 @@ export class App {
     const after = state.audit.at(-1)?.id ?? 0;
     const { items } = await this.api.audit(state.tenant.id, after);
     if (this.tenant !== state) return;
-    state.audit = [...state.audit, ...items];
+    // Two reads may overlap (a transition and a finished run): each entry is kept once, in id order.
+    const byId = new Map([...state.audit, ...items].map((a) => [a.id, a]));
+    state.audit = [...byId.values()].sort((a, b) => a.id - b.id);
     this.requestRender();
   }
 

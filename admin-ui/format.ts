@@ -37,3 +37,19 @@ export function clock(iso: string | number | Date): string {
 }
 
 export const count = (n: number) => new Intl.NumberFormat().format(n);
+
+/** "(urn:pulumi:…$kubernetes:core/v1:Service::ingress-controller-service)" at the end of an engine error, split off for people. */
+export function plainError(error: string): { message: string; resource: { name: string; type: string } | null } {
+  const match = /^(.*?)\s*\((urn:pulumi:[^)]+)\)\s*$/s.exec(error);
+  if (!match) return { message: error, resource: null };
+  const urn = match[2]!;
+  const name = urn.split("::").at(-1) ?? urn;
+  const qualifiedType = urn.split("::").at(-2) ?? "";
+  return { message: match[1]!, resource: { name, type: qualifiedType.split("$").at(-1) ?? qualifiedType } };
+}
+
+/** credentialsSecretName -> "Credentials secret name". */
+export function words(key: string): string {
+  const spaced = key.replace(/([a-z0-9])([A-Z])/g, "$1 $2").toLowerCase();
+  return spaced.charAt(0).toUpperCase() + spaced.slice(1);
+}

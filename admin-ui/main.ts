@@ -10,6 +10,8 @@ import { shell, signInPage } from "./views/shell.ts";
 import { tenantView } from "./views/tenant.ts";
 
 const root = document.getElementById("app")!;
+// lit-html adds to what is there: the "Loading" text goes first.
+root.replaceChildren();
 let scheduled = false;
 
 function draw(): void {

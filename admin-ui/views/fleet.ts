@@ -7,7 +7,7 @@ import { html, nothing } from "lit-html";
 import { repeat } from "lit-html/directives/repeat.js";
 import { live } from "lit-html/directives/live.js";
 import { PAGE_SIZE, type App } from "../app.ts";
-import { count, elapsed, phaseTitle, when } from "../format.ts";
+import { count, duration, elapsed, phaseTitle, when } from "../format.ts";
 import type { FleetItem, TenantStatus } from "../types.ts";
 import { phaseBar, statusBadge } from "./parts.ts";
 
@@ -25,10 +25,10 @@ function row(app: App, t: FleetItem, now: number) {
     <td data-label="Tier">${t.tier}</td>
     <td data-label="Region">${t.region}</td>
     <td data-label="Status" class="status-cell">${statusBadge(t.status)}</td>
-    <td data-label="Phase">${t.currentPhase ? html`<span class="phase-no">${t.currentPhase.number}/10</span> ${phaseTitle(t.currentPhase.name)}` : "—"}</td>
+    <td data-label="Phase">${t.currentPhase ? html`<span class="phase-no">${t.currentPhase.number}/10</span> ${phaseTitle(t.currentPhase.name)}` : t.run?.status === "QUEUED" ? "Queued" : "—"}</td>
     <td data-label="Progress">${phaseBar(t.phases, names)}</td>
     <td data-label="Started">${when(t.startedAt)}</td>
-    <td data-label="Duration" class="num">${elapsed(t.startedAt, t.completedAt, running, now)}</td>
+    <td data-label="Duration" class="num">${running ? elapsed(t.startedAt, null, true, now) : duration(t.durationMs)}</td>
   </tr>`;
 }
 

@@ -23,6 +23,10 @@ const HINTS: Partial<Record<Field, string>> = {
 };
 
 export function requestView(app: App) {
+  if (!app.isAdmin) {
+    return html`<p><a href="#/">← Fleet</a></p><h1 tabindex="-1">Request a tenant</h1>
+      <p class="notice notice-bad" role="alert">Requesting a tenant needs an admin token; you are signed in with a read-only one.</p>`;
+  }
   const { values, errors, formError, sending } = app.request;
   const set = (field: Field) => (e: Event) => {
     app.request.values = { ...app.request.values, [field]: (e.target as HTMLInputElement | HTMLSelectElement).value };

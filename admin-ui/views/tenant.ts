@@ -6,11 +6,17 @@
 import { html, nothing } from "lit-html";
 import { live } from "lit-html/directives/live.js";
 import { shortName, type App, type TenantState } from "../app.ts";
-import { clock, duration, elapsed, phaseTitle, when } from "../format.ts";
+import { clock, duration, elapsed, phaseTitle, plainError, when, words } from "../format.ts";
 import type { DriftResult, Phase, PreviewResult, ProvisioningStatus, Tenant } from "../types.ts";
 import { phaseBar, statusBadge } from "./parts.ts";
 
 const RUN_STATES = new Set(["QUEUED", "RUNNING"]);
+
+function errorText(error: string) {
+  const plain = plainError(error);
+  return html`<p class="phase-error"><strong>What went wrong:</strong> ${plain.message}${plain.resource
+    ? html`<br><span class="muted-error">Resource: ${plain.resource.name} (<code>${plain.resource.type}</code>)</span>` : nothing}</p>`;
+}
 
 function phaseItem(app: App, phase: Phase) {
   const summary = app.platform?.phases.find((p) => p.number === phase.number)?.summary ?? "";
@@ -26,22 +32,27 @@ function phaseItem(app: App, phase: Phase) {
         <div><dt>Duration</dt><dd>${running ? elapsed(phase.startedAt, null, true) : duration(phase.durationMs)}</dd></div>
         <div><dt>Resources</dt><dd>${phase.resources.done} done, ${phase.resources.pending} pending</dd></div>
       </dl>
-      ${phase.error ? html`<p class="phase-error" role=${phase.status === "FAILED" ? "alert" : nothing}><strong>What went wrong:</strong> ${phase.error}</p>` : nothing}
+      ${phase.error ? errorText(phase.error) : nothing}
     </div>
   </li>`;
 }
 
+/** The outputs people look for first; the rest follow in the order the program returns them. */
+const KEY_OUTPUTS = ["namespace", "databaseSchema", "zoneName", "loadBalancerIp"];
+
 function outputsSection(tenant: Tenant) {
   const outputs = tenant.outputs ?? {};
   const urls = (outputs.urls ?? {}) as Record<string, string>;
-  const rest = Object.entries(outputs).filter(([k]) => k !== "urls");
+  const rest = Object.entries(outputs)
+    .filter(([k]) => k !== "urls")
+    .sort(([a], [b]) => (KEY_OUTPUTS.includes(a) ? KEY_OUTPUTS.indexOf(a) : 99) - (KEY_OUTPUTS.includes(b) ? KEY_OUTPUTS.indexOf(b) : 99));
   if (Object.keys(urls).length === 0 && rest.length === 0) {
     return html`<p class="muted">No outputs yet: they are recorded when provisioning finishes.</p>`;
   }
-  const show = (value: unknown) => (typeof value === "string" || typeof value === "number" || typeof value === "boolean" ? String(value) : JSON.stringify(value));
+  const show = (value: unknown) => (Array.isArray(value) ? value.join(", ") : typeof value === "object" && value !== null ? JSON.stringify(value) : String(value));
   return html`<dl class="outputs">
-    ${Object.entries(urls).map(([name, url]) => html`<div><dt>${name} URL</dt><dd><a href=${url} rel="noreferrer noopener" target="_blank">${url}</a></dd></div>`)}
-    ${rest.map(([name, value]) => html`<div><dt>${name}</dt><dd><code>${show(value)}</code></dd></div>`)}
+    ${Object.entries(urls).map(([name, url]) => html`<div><dt>${words(name)} URL</dt><dd><a href=${url} rel="noreferrer noopener" target="_blank">${url}</a></dd></div>`)}
+    ${rest.map(([name, value]) => html`<div><dt>${words(name)}</dt><dd><code>${show(value)}</code></dd></div>`)}
   </dl>`;
 }
 
@@ -187,12 +198,16 @@ export function tenantView(app: App) {
       <div><dt>Admin</dt><dd>${tenant.adminEmail}</dd></div>
       <div><dt>Requested by</dt><dd>${tenant.requestedBy}</dd></div>
       <div><dt>Started</dt><dd>${when(status.startedAt)}</dd></div>
-      <div><dt>Duration</dt><dd>${elapsed(status.startedAt, status.completedAt, running)}</dd></div>
+      <div><dt>Duration</dt><dd>${elapsed(status.startedAt, status.completedAt ?? (running ? null : tenant.updatedAt), running)}</dd></div>
       <div><dt>Run</dt><dd>${status.run ? `${status.run.kind}, ${status.run.status.toLowerCase()}, attempt ${status.run.attempt} of ${status.run.maxAttempts}` : "—"}</dd></div>
       <div><dt>Progress</dt><dd>${phaseBar(status.phases.map((p) => p.status), status.phases.map((p) => p.name))} <span class="num">${status.progress}%</span></dd></div>
     </dl>
     ${tenant.status === "FAILED" && (status.error || failedPhase)
-      ? html`<p class="notice notice-bad" role="alert" id="tenant-error"><strong>${failedPhase ? `Phase ${failedPhase.number} ${phaseTitle(failedPhase.name)} failed.` : "Provisioning stopped."}</strong> ${status.error ?? failedPhase?.error ?? ""}</p>`
+      ? html`<div class="notice notice-bad" role="alert" id="tenant-error">
+          <p><strong>${failedPhase ? `Phase ${failedPhase.number} ${phaseTitle(failedPhase.name)} failed` : "Not provisioned"}:</strong>
+          ${failedPhase?.error ? plainError(failedPhase.error).message : status.error}</p>
+          ${app.isAdmin ? html`<p class="muted-error">${failedPhase ? "Retry continues from this phase; the phases before it stay as they are." : "Retry provisions the remaining phases."}</p>` : nothing}
+        </div>`
       : nothing}
     ${state.notice ? html`<p class="notice notice-${state.notice.tone}" role=${state.notice.tone === "bad" ? "alert" : "status"}>${state.notice.text}</p>` : nothing}
     ${app.isAdmin ? actions(app, state, tenant, status) : nothing}

@@ -7,10 +7,10 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { Type } from "typebox";
-import { PHASES } from "../../stacks/phases.ts";
-import { AZURE_REGIONS } from "../../stacks/regions.ts";
-import type { PlatformSettings } from "../../stacks/settings.ts";
-import { TIERS } from "../../stacks/tiers.ts";
+import { PHASES } from "../../model/phases.ts";
+import { AZURE_REGIONS } from "../../model/regions.ts";
+import type { PlatformSettings } from "../../model/settings.ts";
+import { TIERS } from "../../model/tiers.ts";
 import { dashboardAssets, type AssetName } from "../admin/assets.ts";
 import { errorResponses } from "../schemas.ts";
 

@@ -7,10 +7,11 @@ import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type, type TSchema } from "typebox";
 import type { WebSocket } from "ws";
 import { fleetPage } from "../db/fleet.ts";
+import type { TenantRow } from "../db/tenants.ts";
 import { buildStatusView } from "../domain/status-view.ts";
 import type { LiveMessage } from "../live/progress-bus.ts";
 import { errorResponses } from "../schemas.ts";
-import { TIERS } from "../../stacks/tiers.ts";
+import { TIERS } from "../../model/tiers.ts";
 
 const TENANT_STATUSES = ["PROVISIONING", "ACTIVE", "FAILED", "DEPROVISIONING", "DELETED"] as const;
 const PHASE_STATUSES = ["PENDING", "RUNNING", "SUCCEEDED", "FAILED", "ROLLED_BACK"] as const;
@@ -38,7 +39,7 @@ export const FleetResponse = Type.Object({
     phases: Type.Array(Type.Union(PHASE_STATUSES.map((s) => Type.Literal(s))), { minItems: 10, maxItems: 10, description: "The ten phases' statuses, phase 1 first" }),
     startedAt: nullable(Type.String({ format: "date-time" })),
     completedAt: nullable(Type.String({ format: "date-time" })),
-    durationMs: nullable(Type.Integer()),
+    durationMs: nullable(Type.Integer({ description: "Start to ACTIVE; for a FAILED or DELETED tenant, start to its last change; null while running" })),
     error: nullable(Type.String()),
   })),
   total: Type.Integer({ description: "Tenants matching the filter" }),
@@ -51,6 +52,12 @@ export const FleetResponse = Type.Object({
 const FLEET_MESSAGE_TYPES = new Set(["phase", "run", "run-finished"]);
 /** A client that lets this much pile up unread is cut off (it can reconnect and reload) rather than grow the server's memory. */
 const MAX_BUFFERED_BYTES = 1024 * 1024;
+
+/** How long a tenant that did not become ACTIVE ran before it stopped (failed, or was torn down). */
+function stoppedAfterMs(tenant: TenantRow): number | null {
+  if (!tenant.provisioningStartedAt || (tenant.status !== "FAILED" && tenant.status !== "DELETED")) return null;
+  return new Date(tenant.updatedAt).getTime() - new Date(tenant.provisioningStartedAt).getTime();
+}
 
 const fleetRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get("/api/v1/fleet", {
@@ -79,7 +86,7 @@ const fleetRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
           phases: view.phases.map((p) => p.status),
           startedAt: view.startedAt,
           completedAt: view.completedAt,
-          durationMs: view.durationMs,
+          durationMs: view.durationMs ?? stoppedAfterMs(tenant),
           error: view.error,
         };
       }),

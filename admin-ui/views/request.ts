@@ -58,7 +58,7 @@ export function requestView(app: App) {
     <p>Provisioning starts at once and runs the ten phases in order; you can watch it on the tenant's page.</p>
     ${problemCount > 0 || formError ? html`<div class="notice notice-bad" role="alert" id="request-problems">
       <p><strong>The service refused the request${problemCount > 0 ? `: ${problemCount} problem${problemCount === 1 ? "" : "s"}` : ""}.</strong>${formError ? ` ${formError}` : ""}</p>
-      ${problemCount > 0 ? html`<ul>${Object.entries(errors).map(([field]) => html`<li><a href=${`#/new`} @click=${(e: Event) => { e.preventDefault(); document.getElementById(field)?.focus(); }}>${LABELS[field as Field]}</a></li>`)}</ul>` : nothing}
+      ${problemCount > 0 ? html`<ul>${Object.entries(errors).flatMap(([field, list]) => list.map((message) => html`<li><a href=${`#/new`} @click=${(e: Event) => { e.preventDefault(); document.getElementById(field)?.focus(); }}>${LABELS[field as Field]}</a> ${message}</li>`))}</ul>` : nothing}
     </div>` : nothing}
     <form class="request" novalidate @submit=${(e: Event) => { e.preventDefault(); void app.submitRequest(); }}>
       ${input("slug")}

@@ -349,11 +349,15 @@ describe.skipIf(!pg.available || !browserProbe.available)("the admin dashboard i
     await page.setViewportSize({ width: 390, height: 844 });
     // Nothing wider than the screen: no sideways scrolling on a phone.
     await expect.poll(() => page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
-    await screenshot(page, "17-fleet-390");
+    // The first screens of a long page: the filters and the first tenants as cards.
+    await screenshot(page, "17-fleet-390", { fullPage: false });
     await page.goto(`${faulty.origin}/admin#/tenants/flaky`);
     await page.getByRole("heading", { name: "Phases" }).waitFor();
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
-    await screenshot(page, "18-tenant-390");
+    await screenshot(page, "18-tenant-390", { fullPage: false });
+    await page.getByRole("heading", { name: "Phases" }).scrollIntoViewIfNeeded();
+    await page.evaluate(() => document.getElementById("timeline-title")?.scrollIntoView());
+    await screenshot(page, "19-tenant-390-phases", { fullPage: false });
     expect(unexpected(problems)).toEqual([]);
     await page.close();
   });

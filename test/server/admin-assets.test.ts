@@ -8,12 +8,14 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { resolvePlatformSettings } from "../../model/settings.ts";
 import authPlugin from "../../server/plugins/auth.ts";
 import adminRoutes, { DASHBOARD_CSP } from "../../server/routes/admin.ts";
+import { ErrorResponse } from "../../server/schemas.ts";
 
 describe("the admin dashboard's files", () => {
   let app: FastifyInstance;
 
   beforeAll(async () => {
     app = Fastify();
+    app.addSchema(ErrorResponse);
     await app.register(authPlugin, { tokens: [{ token: "admin-token-0123456789", scope: "admin", principal: "admin" }] });
     await app.register(adminRoutes, { settings: resolvePlatformSettings() });
     await app.ready();

@@ -87,7 +87,7 @@ describe.skipIf(!pg.available)("the fleet: one page of every tenant, and every t
     expect(second.items.map((t: any) => t.slug)).toEqual(["north"]);
     const bad = await fleet("?tier=gold&limit=0");
     expect(bad.statusCode).toBe(400);
-    expect(bad.json().details.map((d: any) => d.field).sort()).toEqual(["limit", "tier"]);
+    expect(new Set(bad.json().details.map((d: any) => d.field))).toEqual(new Set(["limit", "tier"]));
   });
 
   it("leaves deleted tenants out unless asked for by status, and times a deleted one up to its teardown", async () => {

@@ -10,6 +10,7 @@ import Fastify, { type FastifyInstance } from "fastify";
 import fp from "fastify-plugin";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import app, { type AppOptions } from "./app.ts";
+import { serviceLoggerOptions } from "./log-redaction.ts";
 
 function ajv(coerceTypes: boolean) {
   const instance = new Ajv.default({ allErrors: true, removeAdditional: false, useDefaults: true, coerceTypes, strict: false });
@@ -21,7 +22,7 @@ export async function buildService(opts: AppOptions & { logger?: boolean | objec
   const bodies = ajv(false);
   const text = ajv(true);
   const fastify = Fastify({
-    logger: opts.logger ?? { level: opts.config.logLevel, redact: { paths: ["req.headers.authorization", "req.query.access_token"], censor: "[redacted]" } },
+    logger: opts.logger ?? serviceLoggerOptions(opts.config.logLevel),
     bodyLimit: opts.config.bodyLimitBytes,
     routerOptions: { maxParamLength: 200 },
   }).withTypeProvider<TypeBoxTypeProvider>();

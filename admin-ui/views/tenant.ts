@@ -80,10 +80,11 @@ export function previewGroups(preview: PreviewResult) {
     group.changes.push(change);
     groups.set(number, group);
   }
-  const changed = (c: PreviewResult["changes"][number]) => c.op !== "same";
+  // A read looks a resource up; like "same", it changes nothing.
+  const changed = (c: PreviewResult["changes"][number]) => c.op !== "same" && c.op !== "read";
   return [...groups.values()]
     .map((g) => ({ ...g, changes: [...g.changes].sort((a, b) => Number(changed(b)) - Number(changed(a))), changed: g.changes.filter(changed).length }))
-    .sort((a, b) => Number(b.changed > 0) - Number(a.changed > 0) || a.number - b.number);
+    .sort((a, b) => Number(b.changed > 0) - Number(a.changed > 0) || (a.number || 99) - (b.number || 99));
 }
 
 function previewSection(preview: PreviewResult) {

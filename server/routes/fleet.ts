@@ -10,7 +10,7 @@ import { fleetPage } from "../db/fleet.ts";
 import type { TenantRow } from "../db/tenants.ts";
 import { buildStatusView } from "../domain/status-view.ts";
 import type { LiveMessage } from "../live/progress-bus.ts";
-import { errorResponses } from "../schemas.ts";
+import { errorResponses } from "./schemas.ts";
 import { TIERS } from "../../model/tiers.ts";
 
 const TENANT_STATUSES = ["PROVISIONING", "ACTIVE", "FAILED", "DEPROVISIONING", "DELETED"] as const;

@@ -54,9 +54,13 @@ async function signIn(page: Page, token: string): Promise<void> {
 /** Console errors other than the browser's own note about a refused request (401, 400) that the page handled. */
 const unexpected = (problems: string[]) => problems.filter((p) => !/^Failed to load resource: the server responded with a status of (400|401|403|409)/.test(p));
 
+/** Waits for what the page shows to settle; renders are asynchronous, and a busy machine makes them slow. */
+const poll = <T>(read: () => Promise<T> | T) => expect.poll(read, { timeout: 20_000, interval: 100 });
+
 const sameOrigin = (site: Site, urls: string[]) => urls.filter((u) => !u.startsWith(`${site.origin}/`) && !u.startsWith(site.origin.replace("http:", "ws:")));
 
-describe.skipIf(!pg.available || !browserProbe.available)("the admin dashboard in a real browser", () => {
+// Generous limits: the machine's cores are shared, and a slow run must not read as a broken dashboard.
+describe.skipIf(!pg.available || !browserProbe.available)("the admin dashboard in a real browser", { timeout: 180_000 }, () => {
   let site: Site;
   let faulty: Site;
   let browser: TestBrowser;
@@ -79,10 +83,10 @@ describe.skipIf(!pg.available || !browserProbe.available)("the admin dashboard i
     const { page, problems } = await openPage(browser, site);
     await page.getByLabel("Access token").fill("not-the-right-token-at-all");
     await page.getByRole("button", { name: "Sign in" }).click();
-    await expect.poll(() => page.getByRole("alert").textContent()).toContain("The service refused this token");
+    await poll(() => page.getByRole("alert").textContent()).toContain("The service refused this token");
     expect(await page.evaluate(() => sessionStorage.length + localStorage.length)).toBe(0);
     expect(await page.getByLabel("Access token").getAttribute("aria-invalid")).toBe("true");
-    await expect.poll(() => page.getByText("Signed in as").count()).toBe(0);
+    await poll(() => page.getByText("Signed in as").count()).toBe(0);
     await screenshot(page, "01-wrong-token");
     expect(unexpected(problems)).toEqual([]);
     await page.close();
@@ -91,7 +95,7 @@ describe.skipIf(!pg.available || !browserProbe.available)("the admin dashboard i
   it("signs in by keyboard with a bearer token kept in sessionStorage only, survives a reload and signs out", async () => {
     const { page, problems, requests } = await openPage(browser, site);
     // The token field has focus on arrival: type and press Enter.
-    await expect.poll(() => page.evaluate(() => document.activeElement?.id)).toBe("token");
+    await poll(() => page.evaluate(() => document.activeElement?.id)).toBe("token");
     await page.keyboard.type(ADMIN_TOKEN);
     await page.keyboard.press("Enter");
     await page.getByText("Signed in as").waitFor();
@@ -162,7 +166,7 @@ describe.skipIf(!pg.available || !browserProbe.available)("the admin dashboard i
       new MutationObserver(record).observe(document.body, { subtree: true, childList: true, attributes: true });
     });
     await screenshot(page, "04-fleet-while-provisioning");
-    await row.getByText("ACTIVE").waitFor({ timeout: 30_000 });
+    await row.getByText("ACTIVE").waitFor({ timeout: 60_000 });
     const steps: number[] = await page.evaluate(() => (window as any).barSteps);
     expect(await page.evaluate(() => (window as any).sameDocument)).toBe(true);
     expect(steps.at(-1)).toBe(10);
@@ -174,7 +178,7 @@ describe.skipIf(!pg.available || !browserProbe.available)("the admin dashboard i
 
     await row.getByRole("link", { name: "acme" }).click();
     await page.getByRole("heading", { name: "Outputs" }).waitFor();
-    await expect.poll(() => page.locator(".outputs").textContent()).toContain("acme");
+    await poll(() => page.locator(".outputs").textContent()).toContain("acme");
     expect(await page.locator(".timeline .phase").count()).toBe(10);
     expect(await page.locator(".timeline .badge-succeeded").count()).toBe(10);
     expect(await page.locator(".audit tbody tr").count()).toBeGreaterThan(20);
@@ -189,14 +193,14 @@ describe.skipIf(!pg.available || !browserProbe.available)("the admin dashboard i
     await signIn(page, ADMIN_TOKEN);
     await page.goto(`${faulty.origin}/admin#/tenants/flaky`);
     const alert = page.locator("#tenant-error");
-    await alert.waitFor({ timeout: 30_000 });
+    await alert.waitFor({ timeout: 60_000 });
     expect(await alert.textContent()).toMatch(new RegExp(`Phase 6 Deploy ingress controller failed:\\s*${NO_IP}`));
     expect(await page.locator('.phase[data-phase="6"] .phase-error').textContent()).toContain(NO_IP);
     expect(await page.locator(".tenant-status").textContent()).toContain("FAILED");
     await screenshot(page, "07-tenant-failed-phase-6");
 
     await page.getByRole("button", { name: "Retry" }).click();
-    await page.locator(".tenant-status").getByText("ACTIVE").waitFor({ timeout: 30_000 });
+    await page.locator(".tenant-status").getByText("ACTIVE").waitFor({ timeout: 60_000 });
     expect(await page.locator("#tenant-error").count()).toBe(0);
     expect(await page.locator(".feed").textContent()).toContain("Retry run started");
     expect(await page.locator(".feed").textContent()).toMatch(/Phase 6 Deploy ingress controller succeeded/);
@@ -223,11 +227,11 @@ describe.skipIf(!pg.available || !browserProbe.available)("the admin dashboard i
     await dialog.waitFor({ state: "detached" });
     await page.getByRole("button", { name: "Roll back…" }).click();
     await dialog.getByLabel("Keep phases 1 to").selectOption("3");
-    await expect.poll(() => dialog.textContent()).toContain("Phases 4 to 10 will be removed");
+    await poll(() => dialog.textContent()).toContain("Phases 4 to 10 will be removed");
     await screenshot(page, "09-rollback-confirmation");
     await dialog.getByRole("button", { name: "Roll back to phase 3" }).click();
-    await expect.poll(async () => (await waitForStatus(faulty.service.app, created.id, settled)).run.kind, { timeout: 30_000 }).toBe("rollback");
-    await expect.poll(() => page.locator(".timeline .badge-rolled-back").count(), { timeout: 30_000 }).toBe(3);
+    await expect.poll(async () => (await waitForStatus(faulty.service.app, created.id, settled)).run.kind, { timeout: 60_000 }).toBe("rollback");
+    await expect.poll(() => page.locator(".timeline .badge-rolled-back").count(), { timeout: 60_000 }).toBe(3);
     const status = await waitForStatus(faulty.service.app, created.id, settled);
     expect(status.phases.map((p: any) => p.status)).toEqual(["SUCCEEDED", "SUCCEEDED", "SUCCEEDED", "ROLLED_BACK", "ROLLED_BACK", "ROLLED_BACK", "PENDING", "PENDING", "PENDING", "PENDING"]);
     await page.locator(".tenant-status").getByText("FAILED").waitFor();
@@ -300,10 +304,10 @@ describe.skipIf(!pg.available || !browserProbe.available)("the admin dashboard i
     await dialog.getByLabel("Type acme to confirm").fill("acm");
     expect(await confirm.isDisabled()).toBe(true);
     await dialog.getByLabel("Type acme to confirm").fill("acme");
-    await expect.poll(() => confirm.isEnabled()).toBe(true);
+    await poll(() => confirm.isEnabled()).toBe(true);
     await screenshot(page, "14-delete-confirmation");
     await confirm.click();
-    await page.locator(".tenant-status").getByText("DELETED").waitFor({ timeout: 30_000 });
+    await page.locator(".tenant-status").getByText("DELETED").waitFor({ timeout: 60_000 });
     expect(await page.locator(".timeline .badge-rolled-back").count()).toBe(10);
     expect(await page.locator(".feed").textContent()).toContain("Teardown succeeded: tenant is DELETED");
     await screenshot(page, "15-deleted");
@@ -326,31 +330,31 @@ describe.skipIf(!pg.available || !browserProbe.available)("the admin dashboard i
     const { page, problems } = await openPage(browser, faulty);
     await signIn(page, ADMIN_TOKEN);
     const summary = page.locator("p.summary");
-    await expect.poll(() => summary.textContent()).toBe(`Showing 1–50 of ${all} tenants`);
+    await poll(() => summary.textContent()).toBe(`Showing 1–50 of ${all} tenants`);
     // One page of rows in the document, however large the fleet.
     expect(await page.locator("table.fleet tbody tr").count()).toBe(50);
     await page.getByRole("button", { name: "Last" }).click();
-    await expect.poll(() => summary.textContent()).toBe(`Showing ${(Math.floor((999 + before) / 50) * 50 + 1).toLocaleString("en-US")}–${all} of ${all} tenants`);
+    await poll(() => summary.textContent()).toBe(`Showing ${(Math.floor((999 + before) / 50) * 50 + 1).toLocaleString("en-US")}–${all} of ${all} tenants`);
     await page.getByLabel("Tier").selectOption("enterprise");
-    await expect.poll(() => summary.textContent()).toMatch(/^Showing 1–50 of 33\d tenants$/);
+    await poll(() => summary.textContent()).toMatch(/^Showing 1–50 of 33\d tenants$/);
     await page.getByLabel("Status", { exact: true }).selectOption("FAILED");
-    await expect.poll(() => summary.textContent()).toMatch(/^Showing 1–50 of \d+ tenants$/);
+    await poll(() => summary.textContent()).toMatch(/^Showing 1–50 of \d+ tenants$/);
     const statuses = await page.locator("table.fleet tbody .status-cell").allTextContents();
     expect(new Set(statuses.map((s) => s.trim()))).toEqual(new Set(["FAILED"]));
     await page.getByLabel("Status", { exact: true }).selectOption("");
     await page.getByLabel("Tier").selectOption("");
     await page.getByLabel("Search by slug").fill("fleet-099");
-    await expect.poll(() => summary.textContent()).toBe("Showing 1–10 of 10 tenants");
+    await poll(() => summary.textContent()).toBe("Showing 1–10 of 10 tenants");
     expect(await page.locator("table.fleet tbody th").allTextContents()).toEqual(
       ["0990", "0991", "0992", "0993", "0994", "0995", "0996", "0997", "0998", "0999"].map((n) => `fleet-${n}`),
     );
     await page.getByLabel("Search by slug").fill("");
-    await expect.poll(() => summary.textContent()).toBe(`Showing 1–50 of ${all} tenants`);
+    await poll(() => summary.textContent()).toBe(`Showing 1–50 of ${all} tenants`);
     await screenshot(page, "16-fleet-1000-tenants-1280");
 
     await page.setViewportSize({ width: 390, height: 844 });
     // Nothing wider than the screen: no sideways scrolling on a phone.
-    await expect.poll(() => page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    await poll(() => page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
     // The first screens of a long page: the filters and the first tenants as cards.
     await screenshot(page, "17-fleet-390", { fullPage: false });
     await page.goto(`${faulty.origin}/admin#/tenants/flaky`);

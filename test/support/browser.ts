@@ -41,6 +41,8 @@ export async function launchBrowser(): Promise<TestBrowser> {
     locale: "en-GB",
     timezoneId: "UTC",
   });
+  // The machine's cores are shared with other work: waiting a minute for an element is slow, not broken.
+  context.setDefaultTimeout(60_000);
   return {
     context,
     async close() {

@@ -359,6 +359,8 @@ export class App {
         if (state.status?.run) state.status.run = { ...state.status.run, status: "RUNNING", attempt: message.attempt };
         break;
       case "run-finished":
+        // "Retry queued" and the like are history now; the feed and the status say how it ended.
+        if (state.notice?.tone === "good") state.notice = null;
         this.addFeed(`${capitalise(message.kind)} ${message.status === "SUCCEEDED" ? "succeeded" : "failed"}: tenant is ${message.tenantStatus}${message.error ? ` — ${message.error}` : ""}`, message.status === "SUCCEEDED" ? "good" : "bad");
         break;
       case "error":

@@ -51,5 +51,7 @@ export function plainError(error: string): { message: string; resource: { name: 
 /** credentialsSecretName -> "Credentials secret name". */
 export function words(key: string): string {
   const spaced = key.replace(/([a-z0-9])([A-Z])/g, "$1 $2").toLowerCase();
-  return spaced.charAt(0).toUpperCase() + spaced.slice(1);
+  const acronyms = new Set(["api", "bi", "dns", "id", "ip", "url"]);
+  const text = spaced.split(" ").map((w) => (acronyms.has(w) ? w.toUpperCase() : w)).join(" ");
+  return text.charAt(0).toUpperCase() + text.slice(1);
 }

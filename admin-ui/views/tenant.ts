@@ -40,7 +40,7 @@ function phaseItem(app: App, phase: Phase) {
 /** The outputs people look for first; the rest follow in the order the program returns them. */
 const KEY_OUTPUTS = ["namespace", "databaseSchema", "zoneName", "loadBalancerIp"];
 
-function outputsSection(tenant: Tenant) {
+function outputsSection(tenant: Tenant, live: boolean) {
   const outputs = tenant.outputs ?? {};
   const urls = (outputs.urls ?? {}) as Record<string, string>;
   const rest = Object.entries(outputs)
@@ -51,7 +51,7 @@ function outputsSection(tenant: Tenant) {
   }
   const show = (value: unknown) => (Array.isArray(value) ? value.join(", ") : typeof value === "object" && value !== null ? JSON.stringify(value) : String(value));
   return html`<dl class="outputs">
-    ${Object.entries(urls).map(([name, url]) => html`<div><dt>${words(name)} URL</dt><dd><a href=${url} rel="noreferrer noopener" target="_blank">${url}</a></dd></div>`)}
+    ${Object.entries(urls).map(([name, url]) => html`<div><dt>${words(name)} URL</dt><dd>${live ? html`<a href=${url} rel="noreferrer noopener" target="_blank">${url}</a>` : html`<code>${url}</code>`}</dd></div>`)}
     ${rest.map(([name, value]) => html`<div><dt>${words(name)}</dt><dd><code>${show(value)}</code></dd></div>`)}
   </dl>`;
 }
@@ -211,7 +211,7 @@ export function tenantView(app: App) {
         </div>`
       : nothing}
     ${state.notice ? html`<p class="notice notice-${state.notice.tone}" role=${state.notice.tone === "bad" ? "alert" : "status"}>${state.notice.text}</p>` : nothing}
-    ${app.isAdmin ? actions(app, state, tenant, status) : nothing}
+    ${app.isAdmin && tenant.status !== "DELETED" ? actions(app, state, tenant, status) : nothing}
     ${state.preview ? previewSection(state.preview) : nothing}
     ${state.drift ? driftSection(state.drift) : nothing}
     <div class="columns">
@@ -228,7 +228,9 @@ export function tenantView(app: App) {
         </section>
         <section class="panel" aria-labelledby="outputs-title">
           <h2 id="outputs-title">Outputs</h2>
-          ${outputsSection(tenant)}
+          ${tenant.status === "DELETED"
+            ? html`<p class="muted">Removed with the tenant. The last recorded values, for reference:</p>${outputsSection(tenant, false)}`
+            : outputsSection(tenant, true)}
         </section>
       </div>
     </div>

@@ -338,7 +338,7 @@ export class App {
     switch (message.type) {
       case "snapshot":
         state.status = message.status;
-        this.addFeed(`Watching live: tenant ${message.status.status}${message.status.currentPhase ? `, phase ${message.status.currentPhase.number} ${phaseTitle(message.status.currentPhase.name)}` : ""}`);
+        this.addFeed(`Watching live: ${message.status.run ? `${message.status.run.kind} run ${message.status.run.status.toLowerCase()}, ` : ""}tenant ${message.status.status}${message.status.currentPhase ? `, phase ${message.status.currentPhase.number} ${phaseTitle(message.status.currentPhase.name)}` : ""}`);
         break;
       case "phase": {
         this.replacePhase(state, message.phase);

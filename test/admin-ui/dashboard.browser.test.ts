@@ -202,7 +202,7 @@ describe.skipIf(!pg.available || !browserProbe.available)("the admin dashboard i
     await page.getByRole("button", { name: "Retry" }).click();
     await page.locator(".tenant-status").getByText("ACTIVE").waitFor({ timeout: 60_000 });
     expect(await page.locator("#tenant-error").count()).toBe(0);
-    expect(await page.locator(".feed").textContent()).toContain("Retry run started");
+    expect(await page.locator(".feed").textContent()).toMatch(/Watching live: retry run (queued|running)/);
     expect(await page.locator(".feed").textContent()).toMatch(/Phase 6 Deploy ingress controller succeeded/);
     const status = await waitForStatus(faulty.service.app, created.id, settled);
     expect(status).toMatchObject({ status: "ACTIVE", run: { kind: "retry", status: "SUCCEEDED" } });

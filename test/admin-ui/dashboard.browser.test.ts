@@ -322,9 +322,10 @@ describe.skipIf(!pg.available || !browserProbe.available)("the admin dashboard i
     const seed = new (await import("pg")).default.Client({ connectionString: faulty.db.url });
     await seed.connect();
     await seed.query(`
-      INSERT INTO tenants (id, slug, display_name, tier, region, admin_email, requested_by, status, provisioning_started_at, created_at)
+      INSERT INTO tenants (id, slug, display_name, tier, region, admin_email, requested_by, requested_at, status, provisioning_started_at, created_at)
       SELECT gen_random_uuid(), 'fleet-' || lpad(n::text, 4, '0'), 'Fleet tenant ' || n, (ARRAY['free','professional','enterprise'])[1 + n % 3], 'eastus',
-             'ops@fleet' || n || '.example', 'seed', (ARRAY['ACTIVE','ACTIVE','ACTIVE','FAILED'])[1 + n % 4], now() - n * interval '1 minute', now() - n * interval '1 minute'
+             'ops@fleet' || n || '.example', 'seed', now() - n * interval '1 minute', (ARRAY['ACTIVE','ACTIVE','ACTIVE','FAILED'])[1 + n % 4],
+             now() - n * interval '1 minute', now() - n * interval '1 minute'
       FROM generate_series(1, 1000) AS n`);
     await seed.end();
     const { page, problems } = await openPage(browser, faulty);

@@ -25,7 +25,7 @@ function row(app: App, t: FleetItem, now: number) {
     <td data-label="Tier">${t.tier}</td>
     <td data-label="Region">${t.region}</td>
     <td data-label="Status" class="status-cell">${statusBadge(t.status)}</td>
-    <td data-label="Phase">${t.currentPhase ? html`<span class="phase-no">${t.currentPhase.number}/10</span> ${phaseTitle(t.currentPhase.name)}` : t.run?.status === "QUEUED" ? "Queued" : "—"}</td>
+    <td data-label="Phase">${t.currentPhase ? html`<span class="phase-no">${t.currentPhase.number}/10</span> ${phaseTitle(t.currentPhase.name)}` : t.run?.status === "QUEUED" ? "Queued" : t.run?.status === "RUNNING" ? "Starting" : "—"}</td>
     <td data-label="Progress">${phaseBar(t.phases, names)}</td>
     <td data-label="Started">${when(t.startedAt)}</td>
     <td data-label="Duration" class="num">${running ? elapsed(t.startedAt, null, true, now) : duration(t.durationMs)}</td>
@@ -73,7 +73,7 @@ export function fleetView(app: App, now: number) {
       </div>
     </form>
     ${error ? html`<p class="notice notice-bad" role="alert">Could not load the fleet: ${error}</p>` : nothing}
-    <p class="summary" role="status" aria-live="polite">${data ? (total === 0 ? "No tenant matches." : `Showing ${count(first)}–${count(last)} of ${count(total)} tenants`) : "Loading the fleet…"}${loading && data ? " · updating…" : ""}</p>
+    <p class="summary" role="status" aria-live="polite">${data ? (total === 0 ? (status || tier || search.trim() ? "No tenant matches." : "No tenants yet.") : `Showing ${count(first)}–${count(last)} of ${count(total)} ${total === 1 ? "tenant" : "tenants"}`) : "Loading the fleet…"}${loading && data ? " · updating…" : ""}</p>
     ${data && data.items.length > 0 ? html`
       <div class="table-wrap">
         <table class="fleet">

@@ -165,6 +165,7 @@ describe.skipIf(!pg.available || !browserProbe.available)("the admin dashboard i
       record();
       new MutationObserver(record).observe(document.body, { subtree: true, childList: true, attributes: true });
     });
+    await poll(() => page.evaluate(() => (window as any).barSteps.at(-1) ?? 0)).toBeGreaterThanOrEqual(2);
     await screenshot(page, "04-fleet-while-provisioning");
     await row.getByText("ACTIVE").waitFor({ timeout: 60_000 });
     const steps: number[] = await page.evaluate(() => (window as any).barSteps);

@@ -4,6 +4,7 @@
  * `server.ts` is the entry point that configures and listens; tests register
  * this plugin on their own instance.
  */
+import helmet from "@fastify/helmet";
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import websocket from "@fastify/websocket";
@@ -44,6 +45,23 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions): P
   const { config } = opts;
   fastify.decorate("readinessChecks", {});
   await fastify.register(errorsPlugin);
+  // Security headers on every answer (nosniff, frame and referrer policy) and a strict CSP;
+  // API answers carry e-mail addresses, so no cache may keep them.
+  await fastify.register(helmet, {
+    contentSecurityPolicy: {
+      useDefaults: false,
+      directives: {
+        defaultSrc: ["'none'"],
+        baseUri: ["'none'"],
+        formAction: ["'none'"],
+        frameAncestors: ["'none'"],
+      },
+    },
+    strictTransportSecurity: false,
+  });
+  fastify.addHook("onSend", async (request, reply) => {
+    if (request.url.startsWith("/api/") || request.url === "/readyz" || request.url === "/metrics") reply.header("cache-control", "no-store");
+  });
   fastify.addSchema(ErrorResponse);
   fastify.addSchema(Tenant);
   fastify.addSchema(ProvisioningStatus);
@@ -54,10 +72,24 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions): P
       security: [{ bearer: [] }],
     },
   });
-  await fastify.register(swaggerUi, { routePrefix: "/docs" });
+  // The documentation page runs only its own scripts (no inline script, no eval); swagger-ui
+  // sets element styles from script, so inline styles are allowed, and nothing is loaded from elsewhere.
+  await fastify.register(swaggerUi, {
+    routePrefix: "/docs",
+    staticCSP: {
+      "default-src": ["'none'"],
+      "script-src": ["'self'"],
+      "style-src": ["'self'", "'unsafe-inline'"],
+      "img-src": ["'self'", "data:"],
+      "connect-src": ["'self'"],
+      "base-uri": ["'none'"],
+      "form-action": ["'none'"],
+      "frame-ancestors": ["'none'"],
+    },
+  });
   await fastify.register(websocket, { options: { maxPayload: 64 * 1024 } });
   await fastify.register(metricsPlugin);
-  await fastify.register(authPlugin, { tokens: config.tokens });
+  await fastify.register(authPlugin, { tokens: config.tokens, failuresPerMinute: config.authFailuresPerMinute });
   await fastify.register(databasePlugin, { databaseUrl: opts.databaseUrl });
   await fastify.register(progressBusPlugin, { databaseUrl: opts.databaseUrl });
   await fastify.register(enginePlugin, { dataDir: config.dataDir, ...(opts.engine ? { engine: opts.engine } : {}), ...(opts.env ? { env: opts.env } : {}) });

@@ -24,6 +24,11 @@ export async function buildService(opts: AppOptions & { logger?: boolean | objec
   const fastify = Fastify({
     logger: opts.logger ?? serviceLoggerOptions(opts.config.logLevel),
     bodyLimit: opts.config.bodyLimitBytes,
+    // A client must send its whole request in this time (a body dribbled byte by byte is cut off),
+    // and an idle connection is closed; Node checks both every `connectionsCheckingInterval`.
+    requestTimeout: opts.config.requestTimeoutSeconds * 1000,
+    connectionTimeout: opts.config.connectionTimeoutSeconds * 1000,
+    http: { connectionsCheckingInterval: Math.min(30_000, Math.max(250, opts.config.requestTimeoutSeconds * 250)) },
     routerOptions: { maxParamLength: 200 },
   }).withTypeProvider<TypeBoxTypeProvider>();
   fastify.setValidatorCompiler(({ schema, httpPart }) => (httpPart === "body" ? bodies : text).compile(schema));

@@ -8,6 +8,7 @@ import path from "node:path";
 import { DEFAULT_EVENT_SOURCE } from "./outbox/cloudevents.ts";
 import type { KafkaConfig } from "./outbox/kafka-publisher.ts";
 import type { SmtpConfig } from "./outbox/mailer.ts";
+import { tokenWeakness } from "./security/token-rules.ts";
 
 export type RollbackPolicy = "keep" | "destroy";
 
@@ -18,12 +19,20 @@ export interface ServiceConfig {
   readonly host: string;
   /** DATABASE_URL; unset means the embedded PGlite under the data directory. */
   readonly databaseUrl: string | null;
+  /**
+   * MATIH_MIGRATION_DATABASE_URL; the schema owner's connection, used only to
+   * apply migrations and grant DATABASE_URL's role what the service needs.
+   * Unset: DATABASE_URL's role migrates and owns the schema itself.
+   */
+  readonly migrationDatabaseUrl: string | null;
   /** MATIH_DATA_DIR; default ./.matih. */
   readonly dataDir: string;
   /**
-   * Bearer tokens and their scopes. MATIH_ADMIN_TOKEN gives one admin token;
-   * MATIH_READ_TOKENS a comma-separated list of read tokens. Without any, the
-   * entry point generates an admin token into the data directory.
+   * Bearer tokens and their scopes. MATIH_ADMIN_TOKEN gives admin tokens and
+   * MATIH_READ_TOKENS read tokens, each a comma-separated list (several tokens
+   * let an operator rotate one without downtime). Every token follows
+   * TOKEN_RULE. Without any, the entry point generates an admin token into the
+   * data directory.
    */
   readonly tokens: readonly { readonly token: string; readonly scope: "admin" | "read"; readonly principal: string }[];
   /** MATIH_MAX_ATTEMPTS; attempts per provisioning or teardown run; default 3. */
@@ -40,6 +49,18 @@ export interface ServiceConfig {
   readonly worker: boolean;
   /** MATIH_BODY_LIMIT_BYTES; largest request body; default 65536. */
   readonly bodyLimitBytes: number;
+  /** MATIH_REQUEST_TIMEOUT_SECONDS; a request (headers and body) must arrive within this; default 30. */
+  readonly requestTimeoutSeconds: number;
+  /** MATIH_CONNECTION_TIMEOUT_SECONDS; an idle HTTP connection is closed after this; default 60. */
+  readonly connectionTimeoutSeconds: number;
+  /** MATIH_AUTH_FAILURES_PER_MINUTE; failed authentications one client may make per minute before it gets 429; default 20. */
+  readonly authFailuresPerMinute: number;
+  /** MATIH_WS_MAX_PER_PRINCIPAL; open WebSockets one token holder may have; default 32. */
+  readonly wsMaxPerPrincipal: number;
+  /** MATIH_WS_MAX_AGE_SECONDS; a WebSocket is closed (1001) after this long; default 3600. */
+  readonly wsMaxAgeSeconds: number;
+  /** MATIH_WS_PING_SECONDS; how often a WebSocket is pinged; one that misses a pong is closed; default 30. */
+  readonly wsPingSeconds: number;
   /** LOG_LEVEL; default info. */
   readonly logLevel: string;
   /** KAFKA_BROKERS and friends; null (unset) = relay off, events stay in the outbox and are read through the API. */
@@ -93,16 +114,25 @@ export function loadServiceConfig(env: NodeJS.ProcessEnv = process.env): Service
     problems.push("DATABASE_URL must be a postgres:// or postgresql:// URL (or unset for the embedded database)");
     databaseUrl = null;
   }
+  let migrationDatabaseUrl: string | null = env.MATIH_MIGRATION_DATABASE_URL?.trim() || null;
+  if (migrationDatabaseUrl !== null && (!/^postgres(ql)?:\/\//.test(migrationDatabaseUrl) || env.DATABASE_URL?.trim() === undefined || env.DATABASE_URL.trim() === "")) {
+    problems.push("MATIH_MIGRATION_DATABASE_URL must be a postgres:// or postgresql:// URL and needs DATABASE_URL (the service's own role)");
+    migrationDatabaseUrl = null;
+  }
   const tokens: { token: string; scope: "admin" | "read"; principal: string }[] = [];
-  const admin = env.MATIH_ADMIN_TOKEN?.trim();
-  if (admin) {
-    if (admin.length < 16) problems.push("MATIH_ADMIN_TOKEN must be at least 16 characters");
-    else tokens.push({ token: admin, scope: "admin", principal: "admin" });
-  }
-  for (const [i, t] of (env.MATIH_READ_TOKENS ?? "").split(",").map((s) => s.trim()).filter(Boolean).entries()) {
-    if (t.length < 16) problems.push(`MATIH_READ_TOKENS entry ${i + 1} must be at least 16 characters`);
-    else tokens.push({ token: t, scope: "read", principal: `reader-${i + 1}` });
-  }
+  const seen = new Set<string>();
+  const addTokens = (name: string, scope: "admin" | "read", principal: (i: number) => string) => {
+    for (const [i, t] of (env[name] ?? "").split(",").map((s) => s.trim()).filter(Boolean).entries()) {
+      // Never echo the token itself: the message may end up in a log.
+      const weakness = tokenWeakness(t);
+      if (weakness) problems.push(`${name} entry ${i + 1} ${weakness}`);
+      else if (seen.has(t)) problems.push(`${name} entry ${i + 1} is used twice; every token must be different`);
+      else tokens.push({ token: t, scope, principal: principal(i) });
+      seen.add(t);
+    }
+  };
+  addTokens("MATIH_ADMIN_TOKEN", "admin", (i) => (i === 0 ? "admin" : `admin-${i + 1}`));
+  addTokens("MATIH_READ_TOKENS", "read", (i) => `reader-${i + 1}`);
   const rollbackRaw = (env.MATIH_ROLLBACK_POLICY ?? "keep").trim().toLowerCase();
   if (rollbackRaw !== "keep" && rollbackRaw !== "destroy") problems.push(`MATIH_ROLLBACK_POLICY must be keep or destroy, got ${JSON.stringify(env.MATIH_ROLLBACK_POLICY)}`);
   const logLevel = (env.LOG_LEVEL ?? "info").trim().toLowerCase();
@@ -125,6 +155,7 @@ export function loadServiceConfig(env: NodeJS.ProcessEnv = process.env): Service
     port,
     host,
     databaseUrl,
+    migrationDatabaseUrl,
     dataDir: path.resolve(env.MATIH_DATA_DIR?.trim() || ".matih"),
     tokens,
     maxAttempts: int("MATIH_MAX_ATTEMPTS", 3, 1, 20),
@@ -134,6 +165,12 @@ export function loadServiceConfig(env: NodeJS.ProcessEnv = process.env): Service
     jobHeartbeatSeconds: int("MATIH_JOB_HEARTBEAT_SECONDS", 30, 10, 3600),
     worker: bool("MATIH_WORKER", true),
     bodyLimitBytes: int("MATIH_BODY_LIMIT_BYTES", 65536, 1024, 10 * 1024 * 1024),
+    requestTimeoutSeconds: int("MATIH_REQUEST_TIMEOUT_SECONDS", 30, 1, 3600),
+    connectionTimeoutSeconds: int("MATIH_CONNECTION_TIMEOUT_SECONDS", 60, 1, 3600),
+    authFailuresPerMinute: int("MATIH_AUTH_FAILURES_PER_MINUTE", 20, 1, 100_000),
+    wsMaxPerPrincipal: int("MATIH_WS_MAX_PER_PRINCIPAL", 32, 1, 100_000),
+    wsMaxAgeSeconds: int("MATIH_WS_MAX_AGE_SECONDS", 3600, 1, 7 * 24 * 3600),
+    wsPingSeconds: int("MATIH_WS_PING_SECONDS", 30, 1, 3600),
     logLevel,
     kafka,
     eventsTopic,

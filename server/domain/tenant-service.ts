@@ -13,7 +13,7 @@ import type { Tier } from "../../model/tiers.ts";
 import { appendAudit, listAudit, type AuditRow } from "../db/audit.ts";
 import { claimIdempotencyKey, requestHash, saveIdempotentResponse } from "../db/idempotency.ts";
 import { isUniqueViolation, withTransaction } from "../db/pool.ts";
-import { activeRun, insertRun, latestRun, phasesOf, updateRun, type RunKind, type RunRow } from "../db/runs.ts";
+import { activeRun, insertRun, latestRun, phasesOf, pruneInspectionRuns, updateRun, type RunKind, type RunRow } from "../db/runs.ts";
 import { findTenant, insertTenant, listTenants, tenantSpecOf, updateTenantStatus, type TenantRow, type TenantStatus } from "../db/tenants.ts";
 import type { RunQueue } from "../db/job-queue.ts";
 import type { ProgressBus } from "../live/progress-bus.ts";
@@ -28,6 +28,7 @@ export interface TenantServiceDeps {
   bus: ProgressBus;
   settings: PlatformSettings;
   maxAttempts: number;
+  log?: { error(obj: object, msg: string): void };
 }
 
 export class TenantService {
@@ -46,13 +47,14 @@ export class TenantService {
   }
 
   /** Records a checked request (see `checkRequest`) as a tenant, stored as requested, and queues its provisioning. */
-  async create(input: TenantRequest, principal: string, idempotencyKey?: string): Promise<{ statusCode: number; tenant: TenantRow; replayed: boolean }> {
+  /** `idempotency.tokenId` scopes the key to the caller's token: two callers never share a key. */
+  async create(input: TenantRequest, principal: string, idempotency?: { key: string; tokenId: string }): Promise<{ statusCode: number; tenant: TenantRow; replayed: boolean }> {
     const spec = tenantSpecFor(input, { id: randomUUID(), requestedBy: principal, requestedAt: new Date() });
     const id = spec.id;
     try {
       return await withTransaction(this.deps.pool, async (db) => {
-        if (idempotencyKey) {
-          const stored = await claimIdempotencyKey(db, principal, idempotencyKey, requestHash(input));
+        if (idempotency) {
+          const stored = await claimIdempotencyKey(db, idempotency.tokenId, idempotency.key, requestHash(input));
           if (stored) {
             if (stored.requestHash !== requestHash(input)) {
               throw new ApiError(422, "idempotency_key_reused", "this Idempotency-Key was used with a different request; use a new key for a new request");
@@ -63,7 +65,7 @@ export class TenantService {
         const tenant = await insertTenant(db, spec);
         await appendAudit(db, { tenantId: id, entity: "tenant", actor: principal, from: null, to: "PROVISIONING", message: `tenant ${spec.slug} requested (${spec.tier}, ${spec.region})` });
         await this.startRun(db, tenant, "provision", PHASE_COUNT, principal);
-        if (idempotencyKey) await saveIdempotentResponse(db, principal, idempotencyKey, 202, tenant);
+        if (idempotency) await saveIdempotentResponse(db, idempotency.tokenId, idempotency.key, 202, tenant);
         return { statusCode: 202, tenant, replayed: false };
       });
     } catch (error) {
@@ -157,21 +159,33 @@ export class TenantService {
     if (tenant.status === "DELETED") throw new ApiError(409, "invalid_transition", `tenant ${tenant.slug} is DELETED; there is nothing to ${kind === "preview" ? "preview" : "check"}`);
     const run = await insertRun(this.deps.pool, { id: randomUUID(), tenantId: tenant.id, kind, maxAttempts: 1, engine: this.deps.engine.kind, targetPhase, requestedBy: principal, status: "RUNNING" });
     await updateRun(this.deps.pool, run.id, { started: true, attempt: 1 });
-    const result = await call(tenant);
-    await withTransaction(this.deps.pool, async (db) => {
-      await updateRun(db, run.id, {
-        status: result.status === "succeeded" ? "SUCCEEDED" : result.status === "cancelled" ? "CANCELLED" : "FAILED",
-        error: result.error?.message ?? null,
-        result: { changeSummary: result.changeSummary, ...(kind === "drift" ? { drifted: (result as DriftCheckResult).drifted.length } : {}) },
-        finished: true,
-      });
-      await appendAudit(db, { tenantId: tenant.id, runId: run.id, entity: "run", actor: principal, from: "RUNNING", to: result.status.toUpperCase(), message: `${kind} ${result.status}` });
-    });
+    // Whatever happens, the run ends: an engine that throws leaves a FAILED run, never a RUNNING one.
+    let result: R;
+    try {
+      result = await call(tenant);
+    } catch (error) {
+      await this.finishInspection(tenant, run, kind, principal, "FAILED", `the engine could not run the ${kind === "drift" ? "drift check" : kind}`, null)
+        .catch((e: Error) => this.deps.log?.error({ err: e, runId: run.id }, "could not record the end of an inspection run"));
+      throw error;
+    }
+    const status = result.status === "succeeded" ? "SUCCEEDED" : result.status === "cancelled" ? "CANCELLED" : "FAILED";
+    await this.finishInspection(tenant, run, kind, principal, status, result.error?.message ?? null,
+      { changeSummary: result.changeSummary, ...(kind === "drift" ? { drifted: (result as DriftCheckResult).drifted.length } : {}) });
     if (result.status !== "succeeded" && result.error) {
       const status = HTTP_STATUS_BY_CODE[result.error.code as keyof typeof HTTP_STATUS_BY_CODE] ?? 502;
       throw new ApiError(status, result.error.code, result.error.message);
     }
     return result;
+  }
+
+  /** Ends an inspection run with its audit row, and prunes the tenant's old inspection runs. */
+  private async finishInspection(tenant: TenantRow, run: RunRow, kind: "preview" | "drift", principal: string, status: "SUCCEEDED" | "FAILED" | "CANCELLED", error: string | null, result: Record<string, unknown> | null): Promise<void> {
+    await withTransaction(this.deps.pool, async (db) => {
+      await updateRun(db, run.id, { status, error, ...(result ? { result } : {}), finished: true });
+      // The run is named in details, not as a reference, so that old inspection runs can be pruned.
+      await appendAudit(db, { tenantId: tenant.id, entity: "run", actor: principal, from: "RUNNING", to: status, message: `${kind} ${status.toLowerCase()}${error ? `: ${error}` : ""}`, details: { runId: run.id, kind } });
+      await pruneInspectionRuns(db, tenant.id);
+    });
   }
 
   preview(idOrSlug: string, options: { lastPhase?: number; tier?: Tier }, principal: string): Promise<PreviewResult> {

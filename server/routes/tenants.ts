@@ -56,7 +56,7 @@ const tenantRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) {
       throw new ApiError(400, "invalid_request", "Idempotency-Key must be 1 to 200 letters, digits, dots, dashes, underscores or colons");
     }
-    const { statusCode, tenant, replayed } = await tenants.create(request.body, who(request), key);
+    const { statusCode, tenant, replayed } = await tenants.create(request.body, who(request), key === undefined ? undefined : { key, tokenId: request.principal!.tokenId });
     if (replayed) reply.header("idempotent-replayed", "true");
     return reply.code(statusCode).header("location", `/api/v1/tenants/${tenant.id}`).send(tenantJson(tenant));
   });

@@ -8,7 +8,7 @@ import { PHASE_COUNT } from "../../model/phases.ts";
 
 describe("service configuration", () => {
   it("applies the documented defaults", () => {
-    const config = loadServiceConfig({ MATIH_ADMIN_TOKEN: "a-long-enough-admin-token" });
+    const config = loadServiceConfig({ MATIH_ADMIN_TOKEN: "a-long-enough-admin-token-Xc4Vb8Nm2Kq6Wz" });
     expect(config).toMatchObject({ port: 8080, host: "127.0.0.1", databaseUrl: null, maxAttempts: 3, rollbackPolicy: "keep", worker: true, jobHeartbeatSeconds: 30 });
     expect(config.dataDir).toMatch(/\.matih$/);
   });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { PHASES } from "../../model/phases.ts";
 import { probePostgres } from "../support/postgres.ts";
-import { auth, settled, tenantRequest, useService, waitForStatus } from "../support/service.ts";
+import { auth, READ_TOKEN, settled, tenantRequest, useService, waitForStatus } from "../support/service.ts";
 
 const pg = await probePostgres();
 
@@ -113,7 +113,7 @@ describe.skipIf(!pg.available)("provisioning through the API on real Postgres", 
   });
 
   it("exposes runs and phase durations as Prometheus metrics", async () => {
-    const res = await service.app.inject({ method: "GET", url: "/metrics" });
+    const res = await service.app.inject({ method: "GET", url: "/metrics", headers: auth(READ_TOKEN) });
     expect(res.statusCode).toBe(200);
     expect(res.body).toMatch(/matih_runs_total\{kind="provision",outcome="succeeded"\} [1-9]/);
     expect(res.body).toMatch(/matih_phase_duration_seconds_count\{phase="CREATE_NAMESPACE",outcome="succeeded"\} [1-9]/);
@@ -121,7 +121,7 @@ describe.skipIf(!pg.available)("provisioning through the API on real Postgres", 
   });
 
   it("is ready when the database answers and says the engine changes nothing", async () => {
-    const res = await service.app.inject({ method: "GET", url: "/readyz" });
+    const res = await service.app.inject({ method: "GET", url: "/readyz", headers: auth(READ_TOKEN) });
     expect(res.statusCode).toBe(200);
     expect(res.json().checks.engine.detail).toMatch(/no infrastructure is changed/);
     expect((await service.app.inject({ method: "GET", url: "/healthz" })).json()).toEqual({ status: "ok" });

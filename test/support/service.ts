@@ -14,8 +14,8 @@ import { buildService } from "../../server/build.ts";
 import { loadServiceConfig } from "../../server/config.ts";
 import { TEST_DATABASE_URL } from "./postgres.ts";
 
-export const ADMIN_TOKEN = "test-admin-token-0123456789";
-export const READ_TOKEN = "test-read-token-0123456789";
+export const ADMIN_TOKEN = "test-admin-Zq7vK2pX9mWb4Ty8Rn3sLd6Hf";
+export const READ_TOKEN = "test-read-Bv5nQ8wE3rT6yU1iO4pA7sD0f";
 
 /** A database of its own on the test server; `drop` removes it. */
 export async function freshDatabase(prefix = "matih_test"): Promise<{ url: string; name: string; drop(): Promise<void> }> {

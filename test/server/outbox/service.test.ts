@@ -112,7 +112,7 @@ describe.skipIf(unavailable !== null)("the service with Kafka and SMTP", () => {
     expect(body.items[0].event).toEqual(event);
     expect(body.items[0].sentAt).not.toBeNull();
 
-    const readyz = await service.app.inject({ method: "GET", url: "/readyz" });
+    const readyz = await service.app.inject({ method: "GET", url: "/readyz", headers: auth });
     expect(readyz.statusCode).toBe(200);
     expect(readyz.json().checks.kafka).toEqual({ ok: true, detail: expect.stringMatching(/^connected to .* topic test\.outbox\.service\..*; 0 events waiting/) });
     expect(readyz.json().checks.mail.detail).toMatch(/^SMTP smtp:\/\/127\.0\.0\.1:\d+ with authentication$/);
@@ -189,7 +189,7 @@ describe.skipIf(!postgres.available)("the service without KAFKA_BROKERS or SMTP 
     expect(bad.statusCode).toBe(400);
     expect(bad.json().details.map((d: { field: string }) => d.field).sort()).toEqual(["limit", "tenantId"]);
 
-    const readyz = await service.app.inject({ method: "GET", url: "/readyz" });
+    const readyz = await service.app.inject({ method: "GET", url: "/readyz", headers: auth });
     expect(readyz.statusCode).toBe(200);
     expect(readyz.json().checks.kafka).toEqual({ ok: true, detail: "not configured: events stay in the outbox (read them at GET /api/v1/events); 1 event waiting in the outbox" });
     expect(readyz.json().checks.mail.detail).toBe(`no SMTP settings: mails are written to ${path.join(service.dataDir, "mail")}`);
@@ -229,7 +229,7 @@ describe.skipIf(unavailable !== null)("the service while its Kafka broker is sto
   it("completes while the broker is down; the events wait, the service stays ready, and after the restart they arrive once each, in order", async (context) => {
     if (!broker) return context.skip();
     const kafka = testKafka(broker.brokers);
-    const kafkaCheck = async () => (await service.app.inject({ method: "GET", url: "/readyz" })).json().checks.kafka as { ok: boolean; detail: string };
+    const kafkaCheck = async () => (await service.app.inject({ method: "GET", url: "/readyz", headers: auth })).json().checks.kafka as { ok: boolean; detail: string };
     await eventually("the relay connected", async () => (await kafkaCheck()).detail.startsWith("connected to"));
 
     await broker.stop();
@@ -243,7 +243,7 @@ describe.skipIf(unavailable !== null)("the service while its Kafka broker is sto
     }, 60_000);
     expect(failedOnce.sent_at).toBeNull();
     expect(failedOnce.last_error).toMatch(/did not take/);
-    const readyz = await service.app.inject({ method: "GET", url: "/readyz" });
+    const readyz = await service.app.inject({ method: "GET", url: "/readyz", headers: auth });
     expect(readyz.statusCode).toBe(200);
     expect(readyz.json().checks.kafka.detail).toMatch(/^unreachable since .*events wait in the outbox and go out in order when it is back; 1 event waiting in the outbox$/);
 

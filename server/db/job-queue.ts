@@ -73,6 +73,17 @@ export class RunQueue {
     );
   }
 
+  /**
+   * The state of a run's job (`created`, `retry`, `active`, `completed`,
+   * `cancelled`, `failed`) with its failure output, or null when the queue no
+   * longer has it. Read in the caller's transaction when `db` is given.
+   */
+  async jobState(jobId: string, db?: Queryable): Promise<{ state: string; retryCount: number; output: unknown } | null> {
+    const adapter = db ? { executeSql: (text: string, values?: unknown[]) => db.query(text, values as unknown[]) } : undefined;
+    const job = await this.boss.getJobById(RUN_QUEUE, jobId, adapter ? { db: adapter } : {});
+    return job ? { state: job.state, retryCount: job.retryCount, output: job.output } : null;
+  }
+
   async depth(): Promise<{ queued: number; active: number }> {
     const queue = await this.boss.getQueue(RUN_QUEUE);
     const q = queue as unknown as { queuedCount?: number; activeCount?: number } | null;

@@ -181,23 +181,53 @@ export class RunExecutor {
     const { pool, bus, log } = this.deps;
     // The policy runs before the run is marked finished, so that a FAILED run means its cleanup is done too.
     if (run.kind !== "teardown" && this.deps.rollbackPolicy === "destroy") await this.destroyAfterFailure(run, tenant);
-    const updated = await withTransaction(pool, async (db) => {
-      await updateRun(db, run.id, { status: "FAILED", error: message, result: { changeSummary: result.changeSummary, error: result.error }, finished: true });
-      if (run.kind === "teardown") {
-        // Stays DEPROVISIONING; a new DELETE asks again.
-        const t = await updateTenantStatus(db, tenant.id, { status: "DEPROVISIONING", provisioningError: message });
-        await appendAudit(db, { tenantId: tenant.id, runId: run.id, entity: "run", actor: "tenant-service", from: "RUNNING", to: "FAILED", message: `teardown failed after ${attempt} attempts: ${message}` });
-        return t;
-      }
-      const t = await this.setTenantStatus(db, run, tenant, "FAILED", { provisioningError: message }, `${run.kind} failed after ${attempt} attempts: ${message}`, { attempts: attempt });
-      const data = { tenantId: tenant.id, slug: tenant.slug, tier: tenant.tier, region: tenant.region, error: message, attempts: attempt };
-      await enqueueOutbox(db, { kind: "event", tenantId: tenant.id, type: "tenant.provisioning_failed", payload: data });
-      await enqueueOutbox(db, { kind: "email", tenantId: tenant.id, type: "provisioning-failed", payload: { to: tenant.adminEmail, displayName: tenant.displayName, ...data } });
-      return t;
-    });
+    const updated = await withTransaction(pool, (db) => this.recordFinalFailure(db, run, tenant, attempt, message, { changeSummary: result.changeSummary, error: result.error }));
     log.error({ tenant: tenant.slug, runId: run.id, attempts: attempt }, `${run.kind} of ${tenant.slug} failed: ${message}`);
     this.deps.metrics?.runFinished(run.kind, "failed");
     await bus.publish({ type: "run-finished", tenantId: tenant.id, runId: run.id, kind: run.kind, status: "FAILED", tenantStatus: updated.status, error: message });
+  }
+
+  /**
+   * The run's last attempt is over without a result: a worker killed on its
+   * final attempt (the queue failed the job when its heartbeat lapsed), an
+   * exception on the final attempt, or a job the queue expired or lost. The run
+   * and tenant fail in one transaction with the audit row, event and mail, so
+   * that retry, rollback and delete work again. Returns false (and changes
+   * nothing) when the run has already finished, or when `stillOwned` says its
+   * job is live again.
+   */
+  async failUnfinished(runId: string, attempt: number, message: string, stillOwned: (db: pg.PoolClient, run: RunRow) => Promise<boolean> = async () => false): Promise<boolean> {
+    const { pool, bus, log } = this.deps;
+    const outcome = await withTransaction(pool, async (db) => {
+      const run = await findRun(db, runId, { forUpdate: true });
+      if (!run || (run.status !== "QUEUED" && run.status !== "RUNNING")) return null;
+      if (await stillOwned(db, run)) return null;
+      const tenant = (await findTenant(db, run.tenantId, { forUpdate: true }))!;
+      const updated = await this.recordFinalFailure(db, run, tenant, Math.max(attempt, run.attempt), message, { error: { code: "run_abandoned", message, retryable: true } });
+      return { run, tenant: updated };
+    });
+    if (!outcome) return false;
+    const { run, tenant } = outcome;
+    log.error({ tenant: tenant.slug, runId: run.id }, `${run.kind} of ${tenant.slug} failed: ${message}`);
+    this.deps.metrics?.runFinished(run.kind, "failed");
+    await bus.publish({ type: "run-finished", tenantId: tenant.id, runId: run.id, kind: run.kind, status: "FAILED", tenantStatus: tenant.status, error: message });
+    return true;
+  }
+
+  /** In the caller's transaction: the run FAILED, the tenant FAILED (a teardown stays DEPROVISIONING), audit, event and mail. */
+  private async recordFinalFailure(db: pg.PoolClient, run: RunRow, tenant: TenantRow, attempt: number, message: string, result: Record<string, unknown>): Promise<TenantRow> {
+    await updateRun(db, run.id, { status: "FAILED", error: message, result, finished: true });
+    if (run.kind === "teardown") {
+      // Stays DEPROVISIONING; a new DELETE asks again.
+      const t = await updateTenantStatus(db, tenant.id, { status: "DEPROVISIONING", provisioningError: message });
+      await appendAudit(db, { tenantId: tenant.id, runId: run.id, entity: "run", actor: "tenant-service", from: run.status, to: "FAILED", message: `teardown failed after ${attempt} attempts: ${message}` });
+      return t;
+    }
+    const t = await this.setTenantStatus(db, run, tenant, "FAILED", { provisioningError: message }, `${run.kind} failed after ${attempt} attempts: ${message}`, { attempts: attempt });
+    const data = { tenantId: tenant.id, slug: tenant.slug, tier: tenant.tier, region: tenant.region, error: message, attempts: attempt };
+    await enqueueOutbox(db, { kind: "event", tenantId: tenant.id, type: "tenant.provisioning_failed", payload: data });
+    await enqueueOutbox(db, { kind: "email", tenantId: tenant.id, type: "provisioning-failed", payload: { to: tenant.adminEmail, displayName: tenant.displayName, ...data } });
+    return t;
   }
 
   /** Rollback policy `destroy`: remove whatever the failed run left, and mark those phases rolled back. */

@@ -90,7 +90,7 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions): P
   await fastify.register(websocket, { options: { maxPayload: 64 * 1024 } });
   await fastify.register(metricsPlugin);
   await fastify.register(authPlugin, { tokens: config.tokens, failuresPerMinute: config.authFailuresPerMinute });
-  await fastify.register(databasePlugin, { databaseUrl: opts.databaseUrl });
+  await fastify.register(databasePlugin, { databaseUrl: opts.databaseUrl, migrationDatabaseUrl: config.migrationDatabaseUrl });
   await fastify.register(progressBusPlugin, { databaseUrl: opts.databaseUrl });
   await fastify.register(enginePlugin, { dataDir: config.dataDir, ...(opts.engine ? { engine: opts.engine } : {}), ...(opts.env ? { env: opts.env } : {}) });
   // Before the run queue, so that it closes after it: rows committed by runs finishing during shutdown still go out.

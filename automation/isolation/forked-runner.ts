@@ -15,6 +15,7 @@ import { errorFromInfo, toErrorInfo, WorkerCrashedError } from "../core/errors.t
 import { redactSecrets, secretValues } from "../core/redact.ts";
 import type { ProgressEventBody } from "../core/types.ts";
 import type { WorkerJob, WorkerMessage } from "./protocol.ts";
+import { settingsSecretNames, workerEnvironment } from "./worker-env.ts";
 
 export interface JobRunOptions {
   /** Fires to stop the job; its reason (an EngineError) is passed on to the worker and becomes the rejection. */
@@ -38,6 +39,7 @@ export interface ForkedJobRunnerOptions {
   /** Module the worker runs; tests point this at workers that misbehave on purpose. */
   readonly workerPath?: string;
   readonly execPath?: string;
+  /** The service's environment; workers get only its allow-listed part (see worker-env.ts). */
   readonly env?: NodeJS.ProcessEnv;
 }
 
@@ -55,12 +57,13 @@ export class ForkedJobRunner implements JobRunner {
   run(job: WorkerJob, options: JobRunOptions): Promise<unknown> {
     const { signal } = options;
     if (signal.aborted) return Promise.reject(abortReason(signal));
+    const extraNames = settingsSecretNames(job);
     return new Promise((resolve, reject) => {
       const child = fork(this.workerPath, [], {
         execPath: this.execPath,
         // Explicit, so the worker does not inherit a test runner's or debugger's flags.
         execArgv: ["--disable-warning=ExperimentalWarning"],
-        env: this.env,
+        env: workerEnvironment(this.env, extraNames),
         stdio: ["ignore", "pipe", "pipe", "ipc"],
         detached: true,
         serialization: "json",
@@ -128,7 +131,7 @@ export class ForkedJobRunner implements JobRunner {
         if (outcome && !outcome.ok) return reject(errorFromInfo(outcome.error.error));
         if (signal.aborted) return reject(abortReason(signal));
         const how = exitSignal ? `was killed by ${exitSignal}` : `exited with code ${code}`;
-        const detail = redactSecrets(stderrTail.trim().split("\n").slice(-12).join("\n"), secretValues(this.env));
+        const detail = redactSecrets(stderrTail.trim().split("\n").slice(-12).join("\n"), secretValues(this.env, extraNames));
         reject(new WorkerCrashedError(`the worker process for this operation ${how} without reporting a result${spawnError ? ` (${spawnError.message})` : ""}${detail ? `:\n${detail}` : ""}`));
       });
 

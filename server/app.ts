@@ -116,7 +116,7 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions): P
   await fastify.register(tenantServicePlugin, { settings: opts.settings, maxAttempts: config.maxAttempts });
   await fastify.register(healthRoutes);
   await fastify.register(tenantRoutes);
-  await fastify.register(liveRoutes);
+  await fastify.register(liveRoutes, { maxPerPrincipal: config.wsMaxPerPrincipal, maxAgeMs: config.wsMaxAgeSeconds * 1000, pingMs: config.wsPingSeconds * 1000 });
   await fastify.register(eventRoutes);
   await fastify.register(fleetRoutes);
   await fastify.register(adminRoutes, { settings: opts.settings });

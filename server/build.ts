@@ -28,7 +28,12 @@ export async function buildService(opts: AppOptions & { logger?: boolean | objec
     // and an idle connection is closed; Node checks both every `connectionsCheckingInterval`.
     requestTimeout: opts.config.requestTimeoutSeconds * 1000,
     connectionTimeout: opts.config.connectionTimeoutSeconds * 1000,
-    http: { connectionsCheckingInterval: Math.min(30_000, Math.max(250, opts.config.requestTimeoutSeconds * 250)) },
+    // Node only enforces these when they are given to http.createServer itself, not set afterwards.
+    http: {
+      requestTimeout: opts.config.requestTimeoutSeconds * 1000,
+      headersTimeout: Math.min(60_000, opts.config.requestTimeoutSeconds * 1000),
+      connectionsCheckingInterval: Math.min(30_000, Math.max(250, opts.config.requestTimeoutSeconds * 250)),
+    },
     routerOptions: { maxParamLength: 200 },
   }).withTypeProvider<TypeBoxTypeProvider>();
   fastify.setValidatorCompiler(({ schema, httpPart }) => (httpPart === "body" ? bodies : text).compile(schema));

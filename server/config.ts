@@ -51,7 +51,7 @@ export interface ServiceConfig {
   readonly bodyLimitBytes: number;
   /** MATIH_REQUEST_TIMEOUT_SECONDS; a request (headers and body) must arrive within this; default 30. */
   readonly requestTimeoutSeconds: number;
-  /** MATIH_CONNECTION_TIMEOUT_SECONDS; an idle HTTP connection is closed after this; default 60. */
+  /** MATIH_CONNECTION_TIMEOUT_SECONDS; a connection with no traffic this long is closed; above the longest preview or drift check, which answer only when done; default 600. */
   readonly connectionTimeoutSeconds: number;
   /** MATIH_AUTH_FAILURES_PER_MINUTE; failed authentications one client may make per minute before it gets 429; default 20. */
   readonly authFailuresPerMinute: number;
@@ -166,7 +166,7 @@ export function loadServiceConfig(env: NodeJS.ProcessEnv = process.env): Service
     worker: bool("MATIH_WORKER", true),
     bodyLimitBytes: int("MATIH_BODY_LIMIT_BYTES", 65536, 1024, 10 * 1024 * 1024),
     requestTimeoutSeconds: int("MATIH_REQUEST_TIMEOUT_SECONDS", 30, 1, 3600),
-    connectionTimeoutSeconds: int("MATIH_CONNECTION_TIMEOUT_SECONDS", 60, 1, 3600),
+    connectionTimeoutSeconds: int("MATIH_CONNECTION_TIMEOUT_SECONDS", 600, 1, 24 * 3600),
     authFailuresPerMinute: int("MATIH_AUTH_FAILURES_PER_MINUTE", 20, 1, 100_000),
     wsMaxPerPrincipal: int("MATIH_WS_MAX_PER_PRINCIPAL", 32, 1, 100_000),
     wsMaxAgeSeconds: int("MATIH_WS_MAX_AGE_SECONDS", 3600, 1, 7 * 24 * 3600),

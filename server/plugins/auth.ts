@@ -64,6 +64,17 @@ async function authPlugin(fastify: FastifyInstance, opts: AuthPluginOptions): Pr
   const failures = fastify.createRateLimit({ max: opts.failuresPerMinute, timeWindow: 60_000, keyGenerator: (request) => request.ip });
   fastify.decorateRequest("principal", null);
 
+  /**
+   * A refused client does not keep its connection: the answer says close, and
+   * a client still sending a body it was refused for is cut off a second later
+   * (otherwise an unauthenticated request could dribble its body for ever).
+   */
+  const hangUp = (request: FastifyRequest, reply: FastifyReply) => {
+    reply.header("connection", "close");
+    const socket = request.raw.socket;
+    reply.raw.once("finish", () => setTimeout(() => socket.destroy(), 1000).unref());
+  };
+
   const tooMany = (reply: FastifyReply, ttlInSeconds: number) => {
     reply.header("retry-after", String(Math.max(1, ttlInSeconds)));
     return reply.code(429).send({ code: "too_many_requests", message: `too many failed authentications from this address; try again in ${Math.max(1, ttlInSeconds)} s` });
@@ -77,7 +88,10 @@ async function authPlugin(fastify: FastifyInstance, opts: AuthPluginOptions): Pr
     if (!token && optional) return;
     // A client that has used up its failed attempts is refused whatever it sends, until the window ends.
     const state = await failures(request, { increment: false });
-    if (!state.isAllowed && state.remaining === 0) return tooMany(reply, state.ttlInSeconds);
+    if (!state.isAllowed && state.remaining === 0) {
+      hangUp(request, reply);
+      return tooMany(reply, state.ttlInSeconds);
+    }
     const hash = token ? digest(token) : null;
     const match = hash ? known.find((k) => timingSafeEqual(k.hash, hash)) : undefined;
     if (!match) {
@@ -85,6 +99,7 @@ async function authPlugin(fastify: FastifyInstance, opts: AuthPluginOptions): Pr
       const blockedNow = !counted.isAllowed && counted.remaining === 0;
       request.log.warn({ client: request.ip, url: request.routeOptions.url, tokenSent: token !== null, blocked: blockedNow },
         blockedNow ? `authentication failed ${opts.failuresPerMinute} times in a minute: client refused for ${counted.ttlInSeconds} s` : "authentication failed");
+      hangUp(request, reply);
       reply.header("www-authenticate", 'Bearer realm="matih"');
       return reply.code(401).send({ code: "unauthorized", message: "send a valid bearer token in the Authorization header" });
     }

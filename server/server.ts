@@ -5,12 +5,14 @@
  * them back, and close pools.
  */
 import { randomBytes } from "node:crypto";
-import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
+import { chmod, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import closeWithGrace from "close-with-grace";
+import { privateDir } from "../automation/index.ts";
 import { resolvePlatformSettings } from "../model/settings.ts";
 import { loadServiceConfig, ServiceConfigError, type ServiceConfig } from "./config.ts";
 import { buildService } from "./build.ts";
+import { TOKEN_RULE, tokenWeakness } from "./security/token-rules.ts";
 import { startEmbeddedDatabase, type EmbeddedDatabase } from "./db/embedded.ts";
 
 /** Without any configured token, a generated admin token in the data directory (mode 600); its path is logged, never the token. */
@@ -21,11 +23,12 @@ async function ensureAdminToken(config: ServiceConfig): Promise<{ config: Servic
   try {
     token = (await readFile(file, "utf8")).trim();
   } catch {
-    token = randomBytes(24).toString("base64url");
-    await mkdir(config.dataDir, { recursive: true });
+    token = randomBytes(32).toString("base64url");
     await writeFile(file, `${token}\n`, { mode: 0o600 });
     await chmod(file, 0o600);
   }
+  const weakness = tokenWeakness(token);
+  if (weakness) throw new ServiceConfigError([`the admin token in ${file} ${weakness}; delete the file to have a new one generated`]);
   return { config: { ...config, tokens: [{ token, scope: "admin", principal: "admin" }] }, generatedAt: file };
 }
 
@@ -46,7 +49,20 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  const token = await ensureAdminToken(config);
+  // Everything this process and its workers (and a Pulumi CLI they start) create is this user's
+  // alone, and so is the data directory, also one an earlier version created world-readable.
+  process.umask(0o077);
+  await privateDir(config.dataDir);
+  let token: Awaited<ReturnType<typeof ensureAdminToken>>;
+  try {
+    token = await ensureAdminToken(config);
+  } catch (error) {
+    if (error instanceof ServiceConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
   config = token.config;
   const settings = await loadSettings();
 
@@ -58,6 +74,10 @@ async function main(): Promise<void> {
   }
   const fastify = await buildService({ config, databaseUrl, settings });
   if (embedded) fastify.log.warn({ directory: embedded.directory }, "DATABASE_URL is not set: using the embedded database (one process only; set DATABASE_URL for production)");
+  fastify.log.info(
+    { adminTokens: config.tokens.filter((t) => t.scope === "admin").length, readTokens: config.tokens.filter((t) => t.scope === "read").length },
+    `bearer tokens accepted; every token must have ${TOKEN_RULE}`,
+  );
   if (token.generatedAt) fastify.log.warn({ file: token.generatedAt }, "MATIH_ADMIN_TOKEN is not set: an admin token was generated into this file");
 
   closeWithGrace({ delay: 45_000 }, async ({ signal, err }) => {

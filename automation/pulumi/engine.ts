@@ -5,11 +5,10 @@
  * admits operations (one per tenant, a limited number at once), enforces time
  * limits and cancellation, relays events and assembles results.
  */
-import { mkdir } from "node:fs/promises";
 import { operationSignal } from "../core/abort.ts";
 import type { EngineConfig } from "../core/config.ts";
 import { describeBackend, secretsConfigurationProblem } from "../core/config.ts";
-import { DataDirLayout } from "../core/data-dir.ts";
+import { DataDirLayout, privateDir } from "../core/data-dir.ts";
 import { CliMissingError, ConfigurationError, errorFromInfo, OperationCancelledError } from "../core/errors.ts";
 import type { JobRunner } from "../isolation/forked-runner.ts";
 import type { PulumiJob, PulumiJobOperation, PulumiJobRequest, PulumiRunConfig } from "../isolation/protocol.ts";
@@ -84,9 +83,11 @@ export class PulumiEngine implements TenantEngine {
     if (!cli.ok) throw cli.error;
 
     const layout = new DataDirLayout(config.dataDir);
-    await mkdir(layout.pulumiHome, { recursive: true });
-    await mkdir(layout.workspacesDir, { recursive: true });
-    if (config.backendUrl === layout.defaultBackendUrl) await mkdir(layout.stateDir, { recursive: true });
+    // Pulumi home (CLI credentials), workspaces and the local state hold secrets: this user only.
+    await privateDir(layout.root);
+    await privateDir(layout.pulumiHome);
+    await privateDir(layout.workspacesDir);
+    if (config.backendUrl === layout.defaultBackendUrl) await privateDir(layout.stateDir);
 
     const engine = new PulumiEngine(options);
     const plugins = await engine.installPlugins();

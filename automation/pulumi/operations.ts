@@ -202,7 +202,7 @@ function cleaner(env: NodeJS.ProcessEnv, settings?: PlatformSettings): (text: st
 export async function runPulumiWorkerJob(job: PulumiJob, deps: PulumiJobDeps): Promise<unknown> {
   const layout = new DataDirLayout(job.config.dataDir);
   if (job.operation === "install-plugins") {
-    await mkdir(layout.pluginWorkspace, { recursive: true });
+    await mkdir(layout.pluginWorkspace, { recursive: true, mode: 0o700 });
     const plugins = requiredPlugins();
     try {
       const workspace = await deps.factory.createWorkspace(workspaceOptions(job.config, null));
@@ -214,7 +214,7 @@ export async function runPulumiWorkerJob(job: PulumiJob, deps: PulumiJobDeps): P
   }
   if (job.operation === "outputs") {
     const workDir = layout.workspace(job.slug!);
-    await mkdir(workDir, { recursive: true });
+    await mkdir(workDir, { recursive: true, mode: 0o700 });
     try {
       return await outputs(job, deps);
     } catch (error) {
@@ -225,7 +225,7 @@ export async function runPulumiWorkerJob(job: PulumiJob, deps: PulumiJobDeps): P
   const request = job.request;
   if (!request) throw new Error(`the ${job.operation} job has no request`);
   const workDir = layout.workspace(request.spec.slug);
-  await mkdir(workDir, { recursive: true });
+  await mkdir(workDir, { recursive: true, mode: 0o700 });
   const outcome = await (() => {
     switch (job.operation) {
       case "provision":

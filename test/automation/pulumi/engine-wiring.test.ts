@@ -1,4 +1,4 @@
-import { access, readFile, rm, writeFile } from "node:fs/promises";
+import { access, chmod, mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import path from "node:path";
 import type { DestroyOptions, LocalWorkspaceOptions, PreviewOptions, RefreshOptions, UpOptions } from "@pulumi/pulumi/automation/index.js";
@@ -62,6 +62,19 @@ function commandOptions<T>(factory: FakeWorkspaceFactory, method: string): T {
 }
 
 describe("Pulumi engine start-up", () => {
+  it("keeps the data directory, Pulumi home, workspaces and local state to this user (0700), also ones an earlier version left open", async () => {
+    await chmod(dataDir, 0o755);
+    await mkdir(path.join(dataDir, "pulumi-home"), { mode: 0o755 });
+    await chmod(path.join(dataDir, "pulumi-home"), 0o755);
+    const factory = new FakeWorkspaceFactory();
+    const { engine } = await startEngine(factory);
+    factory.existing("acme").script("up", replay(successfulUp()));
+    await engine.provision({ spec: tenantSpec(), settings: realRunSettings() });
+    for (const dir of ["", "pulumi-home", "workspaces", "state", "workspaces/acme", "workspaces/_plugins"]) {
+      expect((await stat(path.join(dataDir, dir))).mode & 0o777, dir || "the data directory").toBe(0o700);
+    }
+  });
+
   it("installs each provider plugin once, at the version of its installed npm package, one after another", async () => {
     const factory = new FakeWorkspaceFactory();
     const { engine } = await startEngine(factory);

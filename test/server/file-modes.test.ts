@@ -49,7 +49,7 @@ describe.skipIf(!pgProbe.available)("files the service writes", () => {
     expect(out).not.toContain(token);
 
     const headers = { authorization: `Bearer ${token}`, "content-type": "application/json" };
-    const tenant = await (await fetch(`${url}/api/v1/tenants`, { method: "POST", headers, body: JSON.stringify(tenantRequest("private")) })).json();
+    const tenant = (await (await fetch(`${url}/api/v1/tenants`, { method: "POST", headers, body: JSON.stringify(tenantRequest("private")) })).json()) as { id: string };
     const mailDir = path.join(dataDir, "mail");
     let mails: string[] = [];
     while (mails.length === 0 && Date.now() < deadline + 60_000) {

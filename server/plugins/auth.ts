@@ -72,7 +72,10 @@ async function authPlugin(fastify: FastifyInstance, opts: AuthPluginOptions): Pr
   const hangUp = (request: FastifyRequest, reply: FastifyReply) => {
     reply.header("connection", "close");
     const socket = request.raw.socket;
-    reply.raw.once("finish", () => setTimeout(() => socket.destroy(), 1000).unref());
+    // (An injected request, as in tests, has no real socket to cut.)
+    reply.raw.once("finish", () => setTimeout(() => {
+      if (typeof socket?.destroy === "function" && !socket.destroyed) socket.destroy();
+    }, 1000).unref());
   };
 
   const tooMany = (reply: FastifyReply, ttlInSeconds: number) => {

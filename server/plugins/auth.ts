@@ -34,8 +34,8 @@ declare module "fastify" {
 
 export interface AuthPluginOptions {
   tokens: readonly { token: string; scope: Scope; principal: string }[];
-  /** Failed authentications a client may make per minute. */
-  failuresPerMinute: number;
+  /** Failed authentications a client may make per minute; default 20. */
+  failuresPerMinute?: number;
 }
 
 const digest = (token: string) => createHash("sha256").update(token).digest();
@@ -54,7 +54,8 @@ function bearerOf(request: FastifyRequest): string | null {
   return null;
 }
 
-async function authPlugin(fastify: FastifyInstance, opts: AuthPluginOptions): Promise<void> {
+async function authPlugin(fastify: FastifyInstance, options: AuthPluginOptions): Promise<void> {
+  const opts = { ...options, failuresPerMinute: options.failuresPerMinute ?? 20 };
   const known = opts.tokens.map((t) => {
     const hash = digest(t.token);
     return { hash, scope: t.scope, name: t.principal, tokenId: hash.subarray(0, 16).toString("hex") };

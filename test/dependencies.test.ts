@@ -9,8 +9,8 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
-/** The service's source folders; tests, benchmarks and scripts are development. */
-const SOURCE_DIRS = ["model", "components", "stacks", "automation", "server"];
+/** The service's source folders (and the dashboard it serves); tests, benchmarks and scripts are development. */
+const SOURCE_DIRS = ["model", "components", "stacks", "automation", "server", "admin-ui"];
 
 function sourceFiles(dir: string): string[] {
   return readdirSync(path.join(ROOT, dir), { recursive: true, withFileTypes: true })

@@ -38,6 +38,8 @@ export interface AppOptions {
   env?: NodeJS.ProcessEnv;
   /** How long a shutdown waits for running jobs; default 30 s. */
   shutdownGraceMs?: number;
+  /** When workers start: once ready (default) or once listening (the entry point). */
+  startWorkersOn?: "ready" | "listen";
 }
 
 export default async function app(fastify: FastifyInstance, opts: AppOptions): Promise<void> {
@@ -80,6 +82,7 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions): P
     worker: config.worker,
     workerConcurrency: config.workerConcurrency,
     shutdownGraceMs: opts.shutdownGraceMs ?? 30_000,
+    startWorkersOn: opts.startWorkersOn ?? "ready",
   });
   await fastify.register(tenantServicePlugin, { settings: opts.settings, maxAttempts: config.maxAttempts });
   await fastify.register(healthRoutes);

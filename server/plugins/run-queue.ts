@@ -23,6 +23,12 @@ export interface RunQueuePluginOptions {
   workerConcurrency: number;
   /** How long a shutdown waits for running jobs before handing them back. */
   shutdownGraceMs: number;
+  /**
+   * When workers start taking jobs: once the app is ready (default; tests that
+   * only inject), or once the server listens, so that a process that cannot
+   * bind its port never takes a run.
+   */
+  startWorkersOn?: "ready" | "listen";
 }
 
 /**
@@ -55,7 +61,7 @@ async function runQueuePlugin(fastify: FastifyInstance, opts: RunQueuePluginOpti
   fastify.decorate("executor", executor);
 
   if (opts.worker) {
-    fastify.addHook("onReady", async () => {
+    fastify.addHook(opts.startWorkersOn === "listen" ? "onListen" : "onReady", async () => {
       await queue.work(opts.workerConcurrency, async (job) => {
         try {
           await executor.execute(job);

@@ -39,7 +39,7 @@ describe("the embedded default database", () => {
     try {
       const again = (await second.app.inject({ method: "GET", url: "/api/v1/tenants/embedded", headers: auth() })).json();
       expect(again).toMatchObject({ id: tenant.id, status: "ACTIVE" });
-      expect((await stat(path.join(dataDir, "pglite"))).isDirectory()).toBe(true);
+      expect((await stat(path.join(dataDir, "postgres", "PG_VERSION"))).isFile()).toBe(true);
     } finally {
       await second.close();
     }

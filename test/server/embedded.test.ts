@@ -168,7 +168,7 @@ describe("the embedded default database", () => {
       const deadline = Date.now() + 90_000;
       let status = "";
       while (Date.now() < deadline && status !== "ACTIVE") {
-        status = (await (await fetch(`${url2}/api/v1/tenants/survivor`, { headers: auth() })).json()).status;
+        status = ((await (await fetch(`${url2}/api/v1/tenants/survivor`, { headers: auth() })).json()) as { status: string }).status;
         if (status !== "ACTIVE") await new Promise((r) => setTimeout(r, 300));
       }
       expect(status).toBe("ACTIVE");

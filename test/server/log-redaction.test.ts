@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { resolvePlatformSettings } from "../../stacks/settings.ts";
+import { resolvePlatformSettings } from "../../model/settings.ts";
 import { buildService } from "../../server/build.ts";
 import { loadServiceConfig } from "../../server/config.ts";
 import { redactUrl } from "../../server/log-redaction.ts";

@@ -12,6 +12,7 @@ import type { TenantEngine } from "../automation/index.ts";
 import type { PlatformSettings } from "../model/settings.ts";
 import type { ServiceConfig } from "./config.ts";
 import authPlugin from "./plugins/auth.ts";
+import bodyPlugin from "./plugins/body.ts";
 import databasePlugin from "./plugins/database.ts";
 import enginePlugin from "./plugins/engine.ts";
 import errorsPlugin from "./plugins/errors.ts";
@@ -42,6 +43,22 @@ export interface AppOptions {
   startWorkersOn?: "ready" | "listen";
 }
 
+interface OpenApiDocument {
+  paths?: Record<string, Record<string, { requestBody?: { required?: boolean }; "x-body-optional"?: boolean }>>;
+}
+
+/** @fastify/swagger marks every body required; routes with `"x-body-optional": true` in their schema take it or leave it. */
+function markOptionalBodies(document: OpenApiDocument): OpenApiDocument {
+  for (const operations of Object.values(document.paths ?? {})) {
+    for (const operation of Object.values(operations)) {
+      if (!operation["x-body-optional"]) continue;
+      delete operation["x-body-optional"];
+      if (operation.requestBody) operation.requestBody.required = false;
+    }
+  }
+  return document;
+}
+
 export default async function app(fastify: FastifyInstance, opts: AppOptions): Promise<void> {
   const { config } = opts;
   fastify.decorate("readinessChecks", {});
@@ -49,12 +66,16 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions): P
   fastify.addSchema(ErrorResponse);
   fastify.addSchema(Tenant);
   fastify.addSchema(ProvisioningStatus);
+  await fastify.register(bodyPlugin);
   await fastify.register(swagger, {
     openapi: {
       info: { title: "matih tenant service", version: "1.0.0", description: "Provision, watch, retry, roll back and tear down tenants." },
       components: { securitySchemes: { bearer: { type: "http", scheme: "bearer" } } },
       security: [{ bearer: [] }],
     },
+    // Shared schemas appear under their own names (Tenant, ErrorResponse), not def-0, def-1.
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `schema-${i}`) },
+    transformObject: (document) => ("openapiObject" in document ? markOptionalBodies(document.openapiObject as OpenApiDocument) : document.swaggerObject) as ReturnType<typeof markOptionalBodies> & object,
   });
   await fastify.register(swaggerUi, { routePrefix: "/docs" });
   await fastify.register(websocket, { options: { maxPayload: 64 * 1024 } });

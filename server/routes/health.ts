@@ -5,12 +5,18 @@ const Check = Type.Object({ ok: Type.Boolean(), detail: Type.String() });
 
 /** Liveness, readiness (database and engine) and Prometheus metrics; no token needed. */
 const healthRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
-  fastify.get("/healthz", { schema: { hide: true, response: { 200: Type.Object({ status: Type.Literal("ok") }) } } }, async () => ({ status: "ok" as const }));
+  fastify.get("/healthz", {
+    schema: { summary: "Liveness: the process answers", security: [], response: { 200: Type.Object({ status: Type.Literal("ok") }, { description: "Alive" }) } },
+  }, async () => ({ status: "ok" as const }));
 
   fastify.get("/readyz", {
     schema: {
       summary: "Ready when the database answers and the engine is up",
-      response: { 200: Type.Object({ ready: Type.Boolean(), checks: Type.Record(Type.String(), Check) }), 503: Type.Object({ ready: Type.Boolean(), checks: Type.Record(Type.String(), Check) }) },
+      security: [],
+      response: {
+        200: Type.Object({ ready: Type.Boolean(), checks: Type.Record(Type.String(), Check) }, { description: "Ready: every check passes" }),
+        503: Type.Object({ ready: Type.Boolean(), checks: Type.Record(Type.String(), Check) }, { description: "Not ready: a check failed" }),
+      },
     },
   }, async (_request, reply) => {
     const checks: Record<string, { ok: boolean; detail: string }> = {};
@@ -29,7 +35,14 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     return reply.code(ready ? 200 : 503).send({ ready, checks });
   });
 
-  fastify.get("/metrics", { schema: { hide: true } }, async (_request, reply) => {
+  fastify.get("/metrics", {
+    schema: {
+      summary: "Prometheus metrics (text exposition format)",
+      security: [],
+      produces: ["text/plain"],
+      response: { 200: Type.String({ description: "Metrics in the Prometheus text format" }) },
+    },
+  }, async (_request, reply) => {
     reply.header("content-type", fastify.metrics.registry.contentType);
     return fastify.metrics.registry.metrics();
   });

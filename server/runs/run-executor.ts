@@ -173,8 +173,10 @@ export class RunExecutor {
   private async succeed(run: RunRow, tenant: TenantRow, result: OperationResult): Promise<void> {
     const { pool, bus, log } = this.deps;
     const outputs = result.operation === "provision" ? result.outputs : {};
+    let runMs = result.durationMs;
     const updated = await withTransaction(pool, async (db) => {
       const finished = await updateRun(db, run.id, { status: "SUCCEEDED", error: null, result: { changeSummary: result.changeSummary, engineDurationMs: result.durationMs }, finished: true });
+      runMs = finished.durationMs ?? result.durationMs;
       const totalMs = finished.durationMs ?? result.durationMs;
       if (run.kind === "teardown") {
         const t = await this.setTenantStatus(db, run, tenant, "DELETED", { deleted: true }, `tenant torn down in ${(totalMs / 1000).toFixed(1)}s`, { durationMs: totalMs });
@@ -195,8 +197,11 @@ export class RunExecutor {
       await enqueueOutbox(db, { kind: "email", tenantId: tenant.id, type: "provisioning-completed", payload: { to: tenant.adminEmail, displayName: tenant.displayName, ...data } });
       return t;
     });
-    const totalMs = updated.provisioningCompletedAt && updated.provisioningStartedAt ? new Date(updated.provisioningCompletedAt).getTime() - new Date(updated.provisioningStartedAt).getTime() : null;
-    log.info({ tenant: tenant.slug, runId: run.id, kind: run.kind, status: updated.status, totalDurationMs: totalMs }, `${run.kind} of ${tenant.slug} succeeded; tenant is ${updated.status}`);
+    // Each run reports its own duration; a provision also how long the tenant took from request to ACTIVE.
+    const sinceRequestMs = run.kind !== "teardown" && updated.provisioningCompletedAt && updated.provisioningStartedAt
+      ? new Date(updated.provisioningCompletedAt).getTime() - new Date(updated.provisioningStartedAt).getTime()
+      : undefined;
+    log.info({ tenant: tenant.slug, runId: run.id, kind: run.kind, status: updated.status, runDurationMs: Math.round(runMs), ...(sinceRequestMs !== undefined ? { provisioningDurationMs: sinceRequestMs } : {}) }, `${run.kind} of ${tenant.slug} succeeded; tenant is ${updated.status}`);
     this.deps.metrics?.runFinished(run.kind, "succeeded");
     await bus.publish({ type: "run-finished", tenantId: tenant.id, runId: run.id, kind: run.kind, status: "SUCCEEDED", tenantStatus: updated.status, error: null });
   }

@@ -49,7 +49,7 @@ describe("the embedded default database", () => {
     const first = await serve(dataDir);
     const version = await first.app.db.query("SHOW server_version_num");
     expect(Number(version.rows[0].server_version_num)).toBeGreaterThanOrEqual(180000);
-    const tenant = (await first.app.inject({ method: "POST", url: "/api/v1/tenants", headers: auth(), payload: tenantRequest("embedded") })).json();
+    const tenant = (await first.app.inject({ method: "POST", url: "/api/v1/tenants", headers: auth(), payload: tenantRequest("embedded") })).json().tenant;
     const status = await waitForStatus(first.app, tenant.id, settled, 90_000);
     expect(status.status).toBe("ACTIVE");
     expect(status.phases.every((p: { status: string }) => p.status === "SUCCEEDED")).toBe(true);

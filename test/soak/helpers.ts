@@ -54,7 +54,7 @@ export async function requestAllAndWatch(baseUrl: () => string, token: string, r
   const created = await Promise.all(requests.map((r) => call(`${baseUrl()}/api/v1/tenants`, token, { method: "POST", body: r })));
   const ids = created.map((c, i) => {
     if (c.status !== 202) throw new Error(`creating ${requests[i]!.slug} answered ${c.status}: ${JSON.stringify(c.body)}`);
-    return c.body.id as string;
+    return c.body.tenant.id as string;
   });
   let statusReads = 0;
   let status5xx = 0;

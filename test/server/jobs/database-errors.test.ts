@@ -79,7 +79,7 @@ describe.skipIf(!pgAvailable.available)("a database error inside a run", () => {
 
   it("is retried as infrastructure trouble, and the tenant becomes ACTIVE without a failure mail", async () => {
     const app = await serviceWithFlakyStore(1, 3);
-    const tenant = (await app.inject({ method: "POST", url: "/api/v1/tenants", headers: auth(), payload: tenantRequest("dbblip") })).json();
+    const tenant = (await app.inject({ method: "POST", url: "/api/v1/tenants", headers: auth(), payload: tenantRequest("dbblip") })).json().tenant;
     const final = await waitForStatus(app, tenant.id, settled, 90_000);
     expect(final.status).toBe("ACTIVE");
     expect(final.run.attempt).toBe(2);
@@ -92,7 +92,7 @@ describe.skipIf(!pgAvailable.available)("a database error inside a run", () => {
 
   it("on the last attempt fails the tenant in the tenant's terms, never quoting the driver", async () => {
     const app = await serviceWithFlakyStore(10, 1);
-    const tenant = (await app.inject({ method: "POST", url: "/api/v1/tenants", headers: auth(), payload: tenantRequest("dbdown") })).json();
+    const tenant = (await app.inject({ method: "POST", url: "/api/v1/tenants", headers: auth(), payload: tenantRequest("dbdown") })).json().tenant;
     const final = await waitForStatus(app, tenant.id, settled, 90_000);
     expect(final.status).toBe("FAILED");
     expect(final.error).toMatch(/the provisioning service's database was unavailable on the last attempt; retry the tenant once the service is healthy$/);

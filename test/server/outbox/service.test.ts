@@ -46,7 +46,7 @@ afterAll(async () => {
 async function provision(service: TestService, slug: string): Promise<string> {
   const res = await service.app.inject({ method: "POST", url: "/api/v1/tenants", headers: auth, payload: tenantRequest(slug) });
   expect(res.statusCode, res.body).toBe(202);
-  return res.json().id as string;
+  return res.json().tenant.id as string;
 }
 
 /** The tenant's outbox rows once every one of them is sent. */

@@ -75,6 +75,8 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions): P
     },
     // Shared schemas appear under their own names (Tenant, ErrorResponse), not def-0, def-1.
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `schema-${i}`) },
+    // @fastify/websocket hides its routes from the document; the live route is part of the API, so it is listed (described, not callable).
+    transform: ({ schema, url, route }) => ({ schema: (route as { websocket?: boolean }).websocket ? { ...schema, hide: false } : schema, url }),
     transformObject: (document) => ("openapiObject" in document ? markOptionalBodies(document.openapiObject as OpenApiDocument) : document.swaggerObject) as ReturnType<typeof markOptionalBodies> & object,
   });
   await fastify.register(swaggerUi, { routePrefix: "/docs" });

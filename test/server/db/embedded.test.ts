@@ -3,13 +3,13 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
-import { resolvePlatformSettings } from "../../model/settings.ts";
-import { buildService } from "../../server/build.ts";
-import { loadServiceConfig } from "../../server/config.ts";
-import { DataDirLockedError } from "../../server/db/data-dir-lock.ts";
-import { startEmbeddedDatabase } from "../../server/db/embedded.ts";
-import { logLines, spawnService } from "../support/entry-point.ts";
-import { ADMIN_TOKEN, auth, settled, tenantRequest, waitForStatus } from "../support/service.ts";
+import { resolvePlatformSettings } from "../../../model/settings.ts";
+import { buildService } from "../../../server/build.ts";
+import { loadServiceConfig } from "../../../server/config.ts";
+import { DataDirLockedError } from "../../../server/db/data-dir-lock.ts";
+import { startEmbeddedDatabase } from "../../../server/db/embedded.ts";
+import { logLines, spawnService } from "../../support/entry-point.ts";
+import { ADMIN_TOKEN, auth, settled, tenantRequest, waitForStatus } from "../../support/service.ts";
 
 const isAlive = (pid: number) => {
   try {

@@ -8,7 +8,7 @@ import { FileRenderStateStore, type RenderStateStore } from "../../../automation
 import { resolvePlatformSettings } from "../../../model/settings.ts";
 import { buildService } from "../../../server/build.ts";
 import { loadServiceConfig } from "../../../server/config.ts";
-import { AttemptFailedError, RunExecutor } from "../../../server/jobs/run-executor.ts";
+import { AttemptFailedError, RunExecutor } from "../../../server/runs/run-executor.ts";
 import { probePostgres } from "../../support/postgres.ts";
 import { ADMIN_TOKEN, auth, freshDatabase, settled, tenantRequest, waitForStatus } from "../../support/service.ts";
 

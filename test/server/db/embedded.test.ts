@@ -79,6 +79,15 @@ describe("the embedded default database", () => {
     await third.close();
   }, 60_000);
 
+  it.skipIf(process.getuid?.() !== 0)("under root, says in one line when the postgres user cannot reach the data directory", async () => {
+    const parent = await freshDir("matih-private-");
+    const { chmod } = await import("node:fs/promises");
+    await chmod(parent, 0o700);
+    await expect(startEmbeddedDatabase(path.join(parent, "data"))).rejects.toThrow(
+      `the embedded PostgreSQL runs as the postgres user (PostgreSQL refuses root), which cannot enter ${parent} on the way to the data directory; allow it (chmod o+x ${parent}), move the checkout or MATIH_DATA_DIR, or set DATABASE_URL`,
+    );
+  });
+
   it("starts with `npm start` and no configuration: private files, a password the server requires, a clean stop", async () => {
     const dataDir = await freshDir("matih-start-");
     const service = spawnService({ MATIH_DATA_DIR: dataDir, MATIH_ENGINE: "render", PORT: "0", LOG_LEVEL: "info" }, { via: "npm", unset: ["DATABASE_URL", "MATIH_ADMIN_TOKEN", "MATIH_READ_TOKENS"] });

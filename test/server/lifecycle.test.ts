@@ -42,7 +42,8 @@ describe("the tenant lifecycle", () => {
 
   it("names both states when it refuses one", () => {
     expect(() => assertTransition("DELETED", "ACTIVE")).toThrow(TransitionRefusedError);
-    expect(() => assertTransition("ACTIVE", "PROVISIONING", "retry a FAILED tenant")).toThrow("a ACTIVE tenant cannot become PROVISIONING: retry a FAILED tenant");
+    expect(() => assertTransition("ACTIVE", "PROVISIONING", "retry a FAILED tenant")).toThrow("an ACTIVE tenant cannot become PROVISIONING: retry a FAILED tenant");
+    expect(() => assertTransition("DELETED", "ACTIVE")).toThrow("a DELETED tenant cannot become ACTIVE");
   });
 });
 

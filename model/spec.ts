@@ -137,11 +137,23 @@ function isRecord(input: unknown): input is Record<string, unknown> {
 }
 
 /** Problems with one text field: absent, not a string, blank or too long. */
+/**
+ * Length as people (and the API's JSON Schema validator) count it: code
+ * points, so an emoji is one character, not two UTF-16 units.
+ */
+export function characters(text: string): number {
+  let n = 0;
+  for (const _ of text) n++;
+  return n;
+}
+
 function textProblem(value: unknown, maxLength: number, required = "is required"): string | null {
   if (value === undefined || value === null) return required;
   if (typeof value !== "string") return `must be a string, got ${Array.isArray(value) ? "an array" : typeof value}`;
   if (value.trim().length === 0) return required;
-  if (value.length > maxLength) return `must be at most ${maxLength} characters`;
+  if (characters(value) > maxLength) return `must be at most ${maxLength} characters`;
+  // PostgreSQL text cannot hold U+0000.
+  if (value.includes("\u0000")) return "must not contain NUL characters (\\u0000)";
   return null;
 }
 
@@ -164,7 +176,9 @@ function requestFieldProblems(s: Record<string, unknown>, options: SpecOptions):
   if (typeof s.region !== "string" || !regions.includes(s.region)) {
     problems.push({ field: "region", message: `must be a supported Azure region (for example ${regions.slice(0, 3).join(", ")}), got ${JSON.stringify(s.region ?? null)}` });
   }
-  if (typeof s.adminEmail !== "string" || !EMAIL.test(s.adminEmail) || s.adminEmail.length > EMAIL_MAX_LENGTH) {
+  if (typeof s.adminEmail === "string" && s.adminEmail.includes("\u0000")) {
+    problems.push({ field: "adminEmail", message: "must not contain NUL characters (\\u0000)" });
+  } else if (typeof s.adminEmail !== "string" || !EMAIL.test(s.adminEmail) || characters(s.adminEmail) > EMAIL_MAX_LENGTH) {
     problems.push({ field: "adminEmail", message: "must be an e-mail address" });
   }
   return problems;

@@ -13,6 +13,7 @@ import type { TenantEngine } from "../automation/index.ts";
 import type { PlatformSettings } from "../model/settings.ts";
 import type { ServiceConfig } from "./config.ts";
 import authPlugin from "./plugins/auth.ts";
+import bodyPlugin from "./plugins/body.ts";
 import databasePlugin from "./plugins/database.ts";
 import enginePlugin from "./plugins/engine.ts";
 import errorsPlugin from "./plugins/errors.ts";
@@ -39,6 +40,24 @@ export interface AppOptions {
   env?: NodeJS.ProcessEnv;
   /** How long a shutdown waits for running jobs; default 30 s. */
   shutdownGraceMs?: number;
+  /** When workers start: once ready (default) or once listening (the entry point). */
+  startWorkersOn?: "ready" | "listen";
+}
+
+interface OpenApiDocument {
+  paths?: Record<string, Record<string, { requestBody?: { required?: boolean }; "x-body-optional"?: boolean }>>;
+}
+
+/** @fastify/swagger marks every body required; routes with `"x-body-optional": true` in their schema take it or leave it. */
+function markOptionalBodies(document: OpenApiDocument): OpenApiDocument {
+  for (const operations of Object.values(document.paths ?? {})) {
+    for (const operation of Object.values(operations)) {
+      if (!operation["x-body-optional"]) continue;
+      delete operation["x-body-optional"];
+      if (operation.requestBody) operation.requestBody.required = false;
+    }
+  }
+  return document;
 }
 
 export default async function app(fastify: FastifyInstance, opts: AppOptions): Promise<void> {
@@ -65,12 +84,18 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions): P
   fastify.addSchema(ErrorResponse);
   fastify.addSchema(Tenant);
   fastify.addSchema(ProvisioningStatus);
+  await fastify.register(bodyPlugin);
   await fastify.register(swagger, {
     openapi: {
       info: { title: "matih tenant service", version: "1.0.0", description: "Provision, watch, retry, roll back and tear down tenants." },
       components: { securitySchemes: { bearer: { type: "http", scheme: "bearer" } } },
       security: [{ bearer: [] }],
     },
+    // Shared schemas appear under their own names (Tenant, ErrorResponse), not def-0, def-1.
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `schema-${i}`) },
+    // @fastify/websocket hides its routes from the document; the live route is part of the API, so it is listed (described, not callable).
+    transform: ({ schema, url, route }) => ({ schema: (route as { websocket?: boolean }).websocket ? { ...schema, hide: false } : schema, url }),
+    transformObject: (document) => ("openapiObject" in document ? markOptionalBodies(document.openapiObject as OpenApiDocument) : document.swaggerObject) as ReturnType<typeof markOptionalBodies> & object,
   });
   // The documentation page runs only its own scripts (no inline script, no eval); swagger-ui
   // sets element styles from script, so inline styles are allowed, and nothing is loaded from elsewhere.
@@ -112,6 +137,7 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions): P
     worker: config.worker,
     workerConcurrency: config.workerConcurrency,
     shutdownGraceMs: opts.shutdownGraceMs ?? 30_000,
+    startWorkersOn: opts.startWorkersOn ?? "ready",
   });
   await fastify.register(tenantServicePlugin, { settings: opts.settings, maxAttempts: config.maxAttempts });
   await fastify.register(healthRoutes);

@@ -1,8 +1,18 @@
 import { createHash } from "node:crypto";
 import type { Queryable } from "./pool.ts";
 
+/** JSON with object keys sorted at every level: two requests equal by value read the same. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  if (value && typeof value === "object") {
+    return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`).join(",")}}`;
+  }
+  return JSON.stringify(value ?? null);
+}
+
+/** Requests are compared by value: the same fields in another key order are the same request. */
 export function requestHash(body: unknown): string {
-  return createHash("sha256").update(JSON.stringify(body ?? null)).digest("hex");
+  return createHash("sha256").update(canonicalJson(body)).digest("hex");
 }
 
 export interface StoredResponse {

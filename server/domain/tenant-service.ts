@@ -19,7 +19,15 @@ import type { RunQueue } from "../db/job-queue.ts";
 import type { ProgressBus } from "../live/progress-bus.ts";
 import { ApiError, notFound } from "./errors.ts";
 import { buildStatusView, type StatusView } from "./status-view.ts";
-import { canTransition } from "./tenant-status.ts";
+import { canTransition, withArticle } from "./tenant-status.ts";
+
+/** A run as a "queued" answer shows it. */
+export interface QueuedRun {
+  id: string;
+  kind: string;
+  status: string;
+  targetPhase: number;
+}
 
 export interface TenantServiceDeps {
   pool: pg.Pool;
@@ -48,7 +56,7 @@ export class TenantService {
 
   /** Records a checked request (see `checkRequest`) as a tenant, stored as requested, and queues its provisioning. */
   /** `idempotency.tokenId` scopes the key to the caller's token: two callers never share a key. */
-  async create(input: TenantRequest, principal: string, idempotency?: { key: string; tokenId: string }): Promise<{ statusCode: number; tenant: TenantRow; replayed: boolean }> {
+  async create(input: TenantRequest, principal: string, idempotency?: { key: string; tokenId: string }): Promise<{ tenant: TenantRow; run: QueuedRun; replayed: boolean }> {
     const spec = tenantSpecFor(input, { id: randomUUID(), requestedBy: principal, requestedAt: new Date() });
     const id = spec.id;
     try {
@@ -59,19 +67,29 @@ export class TenantService {
             if (stored.requestHash !== requestHash(input)) {
               throw new ApiError(422, "idempotency_key_reused", "this Idempotency-Key was used with a different request; use a new key for a new request");
             }
-            return { statusCode: stored.statusCode, tenant: stored.response as TenantRow, replayed: true };
+            return { ...(await this.replayed(db, stored.response)), replayed: true };
           }
         }
         const tenant = await insertTenant(db, spec);
         await appendAudit(db, { tenantId: id, entity: "tenant", actor: principal, from: null, to: "PROVISIONING", message: `tenant ${spec.slug} requested (${spec.tier}, ${spec.region})` });
-        await this.startRun(db, tenant, "provision", PHASE_COUNT, principal);
-        if (idempotency) await saveIdempotentResponse(db, idempotency.tokenId, idempotency.key, 202, tenant);
-        return { statusCode: 202, tenant, replayed: false };
+        const run = await this.startRun(db, tenant, "provision", PHASE_COUNT, principal);
+        const queued = { id: run.id, kind: run.kind, status: run.status, targetPhase: run.targetPhase };
+        if (idempotency) await saveIdempotentResponse(db, idempotency.tokenId, idempotency.key, 202, { tenant, run: queued });
+        return { tenant, run: queued, replayed: false };
       });
     } catch (error) {
       if (isUniqueViolation(error, "tenants_live_slug")) throw new ApiError(409, "slug_taken", `the slug "${input.slug}" belongs to another tenant; choose another`);
       throw error;
     }
+  }
+
+  /** The first answer again. Answers stored before `{tenant, run}` was the shape hold the tenant alone; its first run completes them. */
+  private async replayed(db: pg.PoolClient, response: unknown): Promise<{ tenant: TenantRow; run: QueuedRun }> {
+    const stored = response as { tenant?: TenantRow; run?: QueuedRun } & Partial<TenantRow>;
+    if (stored.tenant && stored.run) return { tenant: stored.tenant, run: stored.run };
+    const tenant = stored as TenantRow;
+    const { rows } = await db.query(`SELECT id, kind, 'QUEUED' AS status, target_phase AS "targetPhase" FROM provisioning_runs WHERE tenant_id = $1 AND kind = 'provision' ORDER BY created_at LIMIT 1`, [tenant.id]);
+    return { tenant, run: rows[0] };
   }
 
   /** Inserts a run and its job in the caller's transaction. */
@@ -122,9 +140,9 @@ export class TenantService {
       const tenant = await findTenant(db, idOrSlug, { forUpdate: true });
       if (!tenant) throw notFound(`tenant "${idOrSlug}"`);
       if (options.allowFrom && !options.allowFrom.includes(tenant.status)) {
-        throw new ApiError(409, "invalid_transition", `a ${tenant.status} tenant cannot be ${kind === "rollback" ? "rolled back" : kind === "retry" ? "retried" : "torn down"}: ${hint}`);
+        throw new ApiError(409, "invalid_transition", `${withArticle(tenant.status)} tenant cannot be ${kind === "rollback" ? "rolled back" : kind === "retry" ? "retried" : "torn down"}: ${hint}`);
       }
-      if (!canTransition(tenant.status, to)) throw new ApiError(409, "invalid_transition", `a ${tenant.status} tenant cannot become ${to}: ${hint}`);
+      if (!canTransition(tenant.status, to)) throw new ApiError(409, "invalid_transition", `${withArticle(tenant.status)} tenant cannot become ${to}: ${hint}`);
       const active = await activeRun(db, tenant.id);
       if (active) throw new ApiError(409, "run_in_progress", `tenant ${tenant.slug} already has a ${active.kind} run in progress; wait for it to finish`);
       const previous = options.carryOver ? await latestRun(db, tenant.id) : undefined;
@@ -157,6 +175,11 @@ export class TenantService {
   private async inspect<R extends PreviewResult | DriftCheckResult>(idOrSlug: string, kind: "preview" | "drift", principal: string, targetPhase: number, call: (tenant: TenantRow) => Promise<R>): Promise<R> {
     const tenant = await this.get(idOrSlug);
     if (tenant.status === "DELETED") throw new ApiError(409, "invalid_transition", `tenant ${tenant.slug} is DELETED; there is nothing to ${kind === "preview" ? "preview" : "check"}`);
+    // The engine would wait for the running operation's lock (minutes, for an enterprise tenant): answer now instead.
+    const active = await activeRun(this.deps.pool, tenant.id);
+    if (active) {
+      throw new ApiError(409, "run_in_progress", `tenant ${tenant.slug} has a ${active.kind} run in progress; ${kind === "preview" ? "preview" : "check for drift"} again once it has finished (nothing was computed)`);
+    }
     const run = await insertRun(this.deps.pool, { id: randomUUID(), tenantId: tenant.id, kind, maxAttempts: 1, engine: this.deps.engine.kind, targetPhase, requestedBy: principal, status: "RUNNING" });
     await updateRun(this.deps.pool, run.id, { started: true, attempt: 1 });
     // Whatever happens, the run ends: an engine that throws leaves a FAILED run, never a RUNNING one.

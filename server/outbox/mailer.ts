@@ -80,11 +80,15 @@ export class Mailer {
       : nodemailer.createTransport({ streamTransport: true, buffer: true, newline: "windows" });
   }
 
-  /** Where mails go, for readiness and logs; never includes credentials. */
-  describe(): string {
+  /**
+   * Where mails go, for readiness and logs; never includes credentials. The
+   * folder's absolute path is for the log only (`withPath`): /readyz is
+   * public and must not reveal the machine's layout.
+   */
+  describe(options: { withPath?: boolean } = {}): string {
     return this.smtp
       ? `SMTP ${this.smtp.secure ? "smtps" : "smtp"}://${this.smtp.host}:${this.smtp.port}${this.smtp.user ? " with authentication" : ""}`
-      : `no SMTP settings: mails are written to ${this.mailDir}`;
+      : `no SMTP settings: mails are written to ${options.withPath ? this.mailDir : "the mail folder of the data directory"}`;
   }
 
   messageIdOf(row: Pick<OutboxRow, "id">): string {

@@ -26,6 +26,12 @@ export interface RunQueuePluginOptions {
   shutdownGraceMs: number;
   /** How often runs whose job ended without finishing them are failed; default 5 s. */
   sweepIntervalMs?: number;
+  /**
+   * When workers start taking jobs: once the app is ready (default; tests that
+   * only inject), or once the server listens, so that a process that cannot
+   * bind its port never takes a run.
+   */
+  startWorkersOn?: "ready" | "listen";
 }
 
 /**
@@ -58,7 +64,7 @@ async function runQueuePlugin(fastify: FastifyInstance, opts: RunQueuePluginOpti
   fastify.decorate("executor", executor);
 
   if (opts.worker) {
-    fastify.addHook("onReady", async () => {
+    fastify.addHook(opts.startWorkersOn === "listen" ? "onListen" : "onReady", async () => {
       await queue.work(opts.workerConcurrency, async (job) => {
         try {
           await executor.execute(job);

@@ -12,13 +12,19 @@ const Readiness = Type.Object({ ready: Type.Boolean(), checks: Type.Optional(Typ
  * backlog) need a read token too.
  */
 const healthRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
-  fastify.get("/healthz", { schema: { hide: true, response: { 200: Type.Object({ status: Type.Literal("ok") }) } } }, async () => ({ status: "ok" as const }));
+  fastify.get("/healthz", {
+    schema: { summary: "Liveness: the process answers", security: [], response: { 200: Type.Object({ status: Type.Literal("ok") }, { description: "Alive" }) } },
+  }, async () => ({ status: "ok" as const }));
 
   fastify.get("/readyz", {
     config: { optionalAuth: true },
     schema: {
       summary: "Ready when the database answers and the engine is up; the checks' details with a read token",
-      response: { 200: Readiness, 503: Readiness },
+      security: [],
+      response: {
+        200: Type.Object(Readiness.properties, { description: "Ready: every check passes (details only with a read token)" }),
+        503: Type.Object(Readiness.properties, { description: "Not ready: a check failed (details only with a read token)" }),
+      },
     },
   }, async (request, reply) => {
     const checks: Record<string, { ok: boolean; detail: string }> = {};
@@ -37,7 +43,14 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     return reply.code(ready ? 200 : 503).send(request.principal ? { ready, checks } : { ready });
   });
 
-  fastify.get("/metrics", { config: { scope: "read" }, schema: { hide: true } }, async (_request, reply) => {
+  fastify.get("/metrics", {
+    config: { scope: "read" },
+    schema: {
+      summary: "Prometheus metrics (text exposition format); needs a read token",
+      produces: ["text/plain"],
+      response: { 200: Type.String({ description: "Metrics in the Prometheus text format" }) },
+    },
+  }, async (_request, reply) => {
     reply.header("content-type", fastify.metrics.registry.contentType);
     return fastify.metrics.registry.metrics();
   });

@@ -13,7 +13,8 @@ import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { WebSocket } from "ws";
 import { ApiError } from "../domain/errors.ts";
 import { BusFullError, type LiveMessage } from "../live/progress-bus.ts";
-import { TenantParams } from "./schemas.ts";
+import { Type } from "typebox";
+import { errorResponses, TenantParams } from "./schemas.ts";
 
 const FINISHED_RUN = new Set(["SUCCEEDED", "FAILED", "CANCELLED"]);
 
@@ -32,7 +33,13 @@ export interface LiveRoutesOptions {
 const liveRoutes: FastifyPluginAsyncTypebox<LiveRoutesOptions> = async (fastify, opts) => {
   const openPerToken = new Map<string, number>();
 
-  fastify.get("/ws/provisioning/:id", { websocket: true, config: { scope: "read" }, schema: { params: TenantParams, hide: true } }, async (socket: WebSocket, request) => {
+  fastify.get("/ws/provisioning/:id", { websocket: true, config: { scope: "read" }, schema: {
+    summary: "WebSocket: live progress of one tenant (upgrade with GET; Swagger UI cannot open it)",
+    description: "Send `Connection: Upgrade` and `Upgrade: websocket` with a read token (Authorization header, or `?access_token=` from browsers, which cannot set headers on a WebSocket). The server sends a snapshot of the provisioning status, then one message per phase or run transition, then a final message when the run finishes.",
+    params: TenantParams,
+    querystring: Type.Object({ access_token: Type.Optional(Type.String({ description: "For browsers only; never logged" })) }),
+    response: { 101: { description: "Switching to the WebSocket protocol", type: "null" }, 401: errorResponses[401], 404: errorResponses[404] },
+  } }, async (socket: WebSocket, request) => {
     const send = (message: unknown) => {
       if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(message));
     };

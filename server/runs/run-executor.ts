@@ -6,7 +6,7 @@
  * the retry continues where the failure was.
  */
 import type pg from "pg";
-import type { EngineErrorInfo, OperationResult, TenantEngine } from "../../automation/index.ts";
+import { isInfrastructureError, type EngineErrorInfo, type OperationResult, type TenantEngine } from "../../automation/index.ts";
 import type { PlatformSettings } from "../../model/settings.ts";
 import type { TenantSpec } from "../../model/spec.ts";
 import { appendAudit } from "../db/audit.ts";
@@ -43,11 +43,18 @@ export class AttemptFailedError extends Error {
 const MAX_ERROR_LENGTH = 2000;
 const clip = (s: string) => (s.length > MAX_ERROR_LENGTH ? `${s.slice(0, MAX_ERROR_LENGTH)}…` : s);
 
-function describeError(error: EngineErrorInfo | null): string {
+/** The tenant-facing account of a failed attempt: what failed in the tenant's terms, never a driver's text. */
+function describeError(error: EngineErrorInfo | null, finalAttempt = false): string {
   if (!error) return "the engine reported a failure without a reason";
   const where = error.phase ? `phase ${error.phase.number} ${error.phase.name}: ` : "";
+  if (error.code === "infrastructure_unavailable") {
+    return `${where}${finalAttempt ? "the provisioning service's database was unavailable on the last attempt; retry the tenant once the service is healthy" : error.message}`;
+  }
   return clip(`${where}${error.message}`);
 }
+
+/** Thrown instead of a database error met while recording a run: the queue retries the attempt. */
+const INFRASTRUCTURE_MESSAGE = "the provisioning service's database was briefly unavailable; the run is retried automatically";
 
 export class RunExecutor {
   private readonly deps: RunExecutorDeps;
@@ -62,7 +69,23 @@ export class RunExecutor {
     this.shutdown.abort(new Error("the service is shutting down"));
   }
 
+  /**
+   * One attempt. A database error while recording it (connection lost,
+   * serialization failure, deadlock) is the service's trouble, not the
+   * tenant's: the details go to the log with the run id, and the queue
+   * retries the attempt.
+   */
   async execute(job: { id: string; data: RunJobData; retryCount: number; retryLimit: number }): Promise<void> {
+    try {
+      await this.attempt(job);
+    } catch (error) {
+      if (error instanceof AttemptFailedError || !isInfrastructureError(error)) throw error;
+      this.deps.log.warn({ err: error, runId: job.data.runId, attempt: job.retryCount + 1 }, "database trouble during a run; the queue retries it");
+      throw new AttemptFailedError(INFRASTRUCTURE_MESSAGE);
+    }
+  }
+
+  private async attempt(job: { id: string; data: RunJobData; retryCount: number; retryLimit: number }): Promise<void> {
     const { pool, bus, log } = this.deps;
     const attempt = job.retryCount + 1;
     const finalAttempt = job.retryCount >= job.retryLimit;
@@ -111,13 +134,15 @@ export class RunExecutor {
       await this.succeed(run, tenant, result);
       return;
     }
-    const message = describeError(result.error);
+    const retryable = result.error?.retryable !== false;
+    const message = describeError(result.error, finalAttempt || !retryable);
+    if (result.error?.code === "infrastructure_unavailable") log.warn({ tenant: tenant.slug, runId: run.id, attempt }, "the engine met database trouble; see the engine's log line for the driver's error");
     if (result.status === "cancelled" && this.shutdown.signal.aborted) {
       // Handed back: another process (or this one after a restart) takes the job again.
       await this.endAttempt(run, tenant, attempt, `interrupted by shutdown: ${message}`);
       throw new AttemptFailedError(`interrupted by shutdown: ${message}`);
     }
-    if (!finalAttempt && result.error?.retryable !== false) {
+    if (!finalAttempt && retryable) {
       await this.endAttempt(run, tenant, attempt, message);
       throw new AttemptFailedError(message);
     }
@@ -148,8 +173,10 @@ export class RunExecutor {
   private async succeed(run: RunRow, tenant: TenantRow, result: OperationResult): Promise<void> {
     const { pool, bus, log } = this.deps;
     const outputs = result.operation === "provision" ? result.outputs : {};
+    let runMs = result.durationMs;
     const updated = await withTransaction(pool, async (db) => {
       const finished = await updateRun(db, run.id, { status: "SUCCEEDED", error: null, result: { changeSummary: result.changeSummary, engineDurationMs: result.durationMs }, finished: true });
+      runMs = finished.durationMs ?? result.durationMs;
       const totalMs = finished.durationMs ?? result.durationMs;
       if (run.kind === "teardown") {
         const t = await this.setTenantStatus(db, run, tenant, "DELETED", { deleted: true }, `tenant torn down in ${(totalMs / 1000).toFixed(1)}s`, { durationMs: totalMs });
@@ -170,8 +197,11 @@ export class RunExecutor {
       await enqueueOutbox(db, { kind: "email", tenantId: tenant.id, type: "provisioning-completed", payload: { to: tenant.adminEmail, displayName: tenant.displayName, ...data } });
       return t;
     });
-    const totalMs = updated.provisioningCompletedAt && updated.provisioningStartedAt ? new Date(updated.provisioningCompletedAt).getTime() - new Date(updated.provisioningStartedAt).getTime() : null;
-    log.info({ tenant: tenant.slug, runId: run.id, kind: run.kind, status: updated.status, totalDurationMs: totalMs }, `${run.kind} of ${tenant.slug} succeeded; tenant is ${updated.status}`);
+    // Each run reports its own duration; a provision also how long the tenant took from request to ACTIVE.
+    const sinceRequestMs = run.kind !== "teardown" && updated.provisioningCompletedAt && updated.provisioningStartedAt
+      ? new Date(updated.provisioningCompletedAt).getTime() - new Date(updated.provisioningStartedAt).getTime()
+      : undefined;
+    log.info({ tenant: tenant.slug, runId: run.id, kind: run.kind, status: updated.status, runDurationMs: Math.round(runMs), ...(sinceRequestMs !== undefined ? { provisioningDurationMs: sinceRequestMs } : {}) }, `${run.kind} of ${tenant.slug} succeeded; tenant is ${updated.status}`);
     this.deps.metrics?.runFinished(run.kind, "succeeded");
     await bus.publish({ type: "run-finished", tenantId: tenant.id, runId: run.id, kind: run.kind, status: "SUCCEEDED", tenantStatus: updated.status, error: null });
   }

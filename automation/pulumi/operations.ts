@@ -57,6 +57,8 @@ export function redactOutputs(outputs: OutputMap): Record<string, unknown> {
 }
 
 interface RunSpec<Extras, T> {
+  /** The command refreshes before it updates or previews (`--refresh`). */
+  readonly refreshFirst?: boolean;
   readonly open: (factory: WorkspaceFactory) => Promise<TenantStack>;
   readonly run: (stack: TenantStack, onEvent: PulumiEventMapper["handle"]) => Promise<T>;
   readonly lockOwnerDead?: boolean;
@@ -70,7 +72,7 @@ async function runStackCommand<Extras, T>(job: PulumiJob, deps: PulumiJobDeps, s
   const request = job.request!;
   const clean = cleaner(deps.env, request.settings);
   const tracker = new PhaseTracker(deps.emit);
-  const mapper = new PulumiEventMapper(tracker, { clean, emit: deps.emit });
+  const mapper = new PulumiEventMapper(tracker, { clean, emit: deps.emit, refreshStepsAreProgress: !spec.refreshFirst });
   const slug = request.spec.slug;
   try {
     const stack = await spec.open(deps.factory);
@@ -107,8 +109,12 @@ function provision(job: PulumiJob, deps: PulumiJobDeps, request: PulumiJobReques
       if (request.plan) planFile = await checkPlan(request.plan, { slug: request.spec.slug, engine: "pulumi", layout });
       return factory.createOrSelectStack(inlineProgram(request.spec, request.settings, lastPhase, deps.env), workspaceOptions(job.config, request.spec.slug));
     },
+    // --refresh: read every resource from its provider first, so one deleted
+    // out of band (a namespace, a DNS record) shows as missing and is created
+    // again instead of staying "same" in the checkpoint forever.
     run: (stack, onEvent) =>
-      stack.up({ onEvent, signal: deps.signal, color: "never", message: updateMessage("provision", request.spec.slug, lastPhase), ...(planFile ? { plan: planFile } : {}) }),
+      stack.up({ onEvent, signal: deps.signal, color: "never", refresh: true, message: updateMessage("provision", request.spec.slug, lastPhase), ...(planFile ? { plan: planFile } : {}) }),
+    refreshFirst: true,
     lockOwnerDead: request.ownerDead ?? false,
     succeeded: (up) => ({ lastPhase, outputs: redactOutputs(up.outputs) }),
     failedExtras: { lastPhase, outputs: {} },
@@ -119,12 +125,16 @@ function preview(job: PulumiJob, deps: PulumiJobDeps, request: PulumiJobRequest,
   const lastPhase = checkLastPhase(request.lastPhase);
   let saved: SavedPlan | null = null;
   return runStackCommand<Pick<PreviewResult, "lastPhase" | "changes" | "plan">, unknown>(job, deps, {
+    // A preview never creates a stack: asking about an unknown tenant is stack_not_found and leaves nothing behind.
     open: async (factory) => {
+      const stack = await factory.selectStack(inlineProgram(request.spec, request.settings, lastPhase, deps.env), workspaceOptions(job.config, request.spec.slug));
       if (request.savePlan) saved = await newPlan(layout, request.spec.slug, "pulumi", lastPhase);
-      return factory.createOrSelectStack(inlineProgram(request.spec, request.settings, lastPhase, deps.env), workspaceOptions(job.config, request.spec.slug));
+      return stack;
     },
+    // Refreshed like the provision it reviews, so the plan sees what was deleted out of band.
     run: (stack, onEvent) =>
-      stack.preview({ onEvent, signal: deps.signal, color: "never", diff: true, message: updateMessage("preview", request.spec.slug, lastPhase), ...(saved ? { plan: saved.file } : {}) }),
+      stack.preview({ onEvent, signal: deps.signal, color: "never", diff: true, refresh: true, message: updateMessage("preview", request.spec.slug, lastPhase), ...(saved ? { plan: saved.file } : {}) }),
+    refreshFirst: true,
     succeeded: (_value, mapper) => ({ lastPhase, changes: mapper.resourceChanges(), plan: saved }),
     failedExtras: { lastPhase, changes: [], plan: null },
   });
@@ -169,8 +179,9 @@ function driftSummary(tracker: PhaseTracker, drifted: readonly DriftedResource[]
 function driftCheck(job: PulumiJob, deps: PulumiJobDeps, request: PulumiJobRequest) {
   return runStackCommand<Pick<DriftCheckResult, "drifted">, unknown>(job, deps, {
     open: (factory) => factory.selectStack(inlineProgram(request.spec, request.settings, request.lastPhase ?? PHASE_COUNT, deps.env), workspaceOptions(job.config, request.spec.slug)),
-    // previewOnly: compare with the real resources, write nothing to state.
-    run: (stack, onEvent) => stack.refresh({ previewOnly: true, onEvent, signal: deps.signal, color: "never", message: updateMessage("drift check", request.spec.slug) }),
+    // A preview of a refresh: compare with the real resources, write nothing to state
+    // (`refresh({ previewOnly })` is deprecated in this SDK).
+    run: (stack, onEvent) => stack.previewRefresh({ onEvent, signal: deps.signal, color: "never", message: updateMessage("drift check", request.spec.slug) }),
     succeeded: (_value, mapper) => ({ drifted: mapper.driftedResources() }),
     summary: (tracker, extras) => driftSummary(tracker, extras.drifted),
     failedExtras: { drifted: [] },

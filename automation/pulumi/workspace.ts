@@ -13,7 +13,6 @@ import type {
   PreviewOptions,
   PreviewResult,
   RefreshOptions,
-  RefreshResult,
   UpOptions,
   UpResult,
 } from "@pulumi/pulumi/automation/index.js";
@@ -27,7 +26,8 @@ export interface TenantStack {
   up(options: UpOptions): Promise<UpResult>;
   preview(options: PreviewOptions): Promise<PreviewResult>;
   destroy(options: DestroyOptions): Promise<DestroyResult>;
-  refresh(options: RefreshOptions): Promise<RefreshResult>;
+  /** A refresh that writes nothing: what drifted. */
+  previewRefresh(options: RefreshOptions): Promise<PreviewResult>;
   outputs(): Promise<OutputMap>;
   /** Cancels the stack's current update; on the local file backend, removes its lock. */
   cancel(): Promise<void>;

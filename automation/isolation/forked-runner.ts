@@ -21,8 +21,19 @@ export interface JobRunOptions {
   readonly signal: AbortSignal;
   readonly onEvent?: (body: ProgressEventBody) => void;
   readonly onLog?: (level: "info" | "warn" | "error", message: string) => void;
-  /** How long the worker may take to stop after a cancel before its process group is killed. */
+  /**
+   * How long the worker may take to stop after a cancel before its process
+   * group is killed; also how long a worker whose service died waits before
+   * it kills its own group (see worker-host.ts).
+   */
   readonly graceMs: number;
+  /**
+   * Called when the runner has SIGKILLed the worker's process group while the
+   * job had not reported a result: the grace period after a cancel ran out,
+   * or the worker crashed and left its children. Whatever they held (a
+   * pulumi CLI's stack lock) was not released by them.
+   */
+  readonly onKilled?: () => void;
 }
 
 /** Runs one job somewhere isolated from the caller and resolves with its result. */
@@ -94,10 +105,12 @@ export class ForkedJobRunner implements JobRunner {
         }
       });
 
+      let killedUnfinished = false;
       const killGroup = () => {
         if (child.pid === undefined) return;
         try {
           process.kill(-child.pid, "SIGKILL");
+          if (!outcome) killedUnfinished = true;
         } catch {
           // Already gone.
         }
@@ -124,6 +137,7 @@ export class ForkedJobRunner implements JobRunner {
         if (killTimer) clearTimeout(killTimer);
         // Whatever the worker started (a pulumi CLI, its plugins) goes with it.
         killGroup();
+        if (killedUnfinished) options.onKilled?.();
         if (outcome?.ok) return resolve(outcome.value);
         if (outcome && !outcome.ok) return reject(errorFromInfo(outcome.error.error));
         if (signal.aborted) return reject(abortReason(signal));
@@ -133,7 +147,7 @@ export class ForkedJobRunner implements JobRunner {
       });
 
       // If the job cannot be handed over, the worker would wait forever: end it, and the exit reports the crash.
-      if (child.pid !== undefined) child.send({ type: "run", job }, (error) => error && killGroup());
+      if (child.pid !== undefined) child.send({ type: "run", job, graceMs: options.graceMs }, (error) => error && killGroup());
     });
   }
 }

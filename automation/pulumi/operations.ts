@@ -23,6 +23,7 @@ import { plainText, redactSecrets, secretValues } from "../core/redact.ts";
 import type { ChangeSummary, DriftCheckResult, DriftedResource, PreviewResult, ProvisionResult, SavedPlan, TeardownResult } from "../core/types.ts";
 import { mapPulumiError } from "./error-mapping.ts";
 import { PulumiEventMapper } from "./event-mapper.ts";
+import type { LockRelease } from "./file-backend.ts";
 import { withLockHandling } from "./locks.ts";
 import { installPlugins, requiredPlugins } from "./plugins.ts";
 import { workspaceOptions, type TenantStack, type WorkspaceFactory } from "./workspace.ts";
@@ -32,7 +33,15 @@ export interface PulumiJobDeps extends JobContext {
   readonly env: NodeJS.ProcessEnv;
   /** First wait between lock retries; tests shorten it. */
   readonly lockPollMs?: number;
+  /** Default TAKEOVER_MARGIN_MS; tests shorten it. */
+  readonly takeoverMarginMs?: number;
 }
+
+/**
+ * Added to the cancel grace before a takeover breaks a dead run's lock: the
+ * orphaned worker's kill must have taken effect, on a host as busy as ours.
+ */
+export const TAKEOVER_MARGIN_MS = 5_000;
 
 /** Every operation's update message, so `pulumi stack history` says who ran what. */
 function updateMessage(operation: string, slug: string, lastPhase?: number): string {
@@ -78,6 +87,7 @@ async function runStackCommand<Extras, T>(job: PulumiJob, deps: PulumiJobDeps, s
     const stack = await spec.open(deps.factory);
     const value = await withLockHandling(() => spec.run(stack, mapper.handle), {
       ownerDead: spec.lockOwnerDead ?? false,
+      staleLockGraceMs: (job.config.cancelGraceMs ?? 0) + (deps.takeoverMarginMs ?? TAKEOVER_MARGIN_MS),
       lockWaitMs: request.lockWaitMs ?? job.config.lockWaitMs,
       signal: deps.signal,
       ...(deps.lockPollMs !== undefined ? { pollMs: deps.lockPollMs } : {}),
@@ -188,15 +198,34 @@ function driftCheck(job: PulumiJob, deps: PulumiJobDeps, request: PulumiJobReque
   });
 }
 
-async function outputs(job: PulumiJob, deps: PulumiJobDeps): Promise<Record<string, unknown>> {
-  const slug = job.slug!;
-  const args: InlineProgramArgs = {
+/** For commands that only read or unlock the stack. */
+function noProgram(slug: string, what: string): InlineProgramArgs {
+  return {
     stackName: slug,
     projectName: PROJECT_NAME,
     program: async () => {
-      throw new Error("reading outputs never runs the program");
+      throw new Error(`${what} never runs the program`);
     },
   };
+}
+
+/** After the engine killed this stack's CLI: cancel its update (removes the lock) and report what was in flight. */
+async function releaseLock(job: PulumiJob, deps: PulumiJobDeps): Promise<LockRelease> {
+  const slug = job.slug!;
+  try {
+    const stack = await deps.factory.selectStack(noProgram(slug, "releasing a lock"), workspaceOptions(job.config, slug));
+    await stack.cancel();
+    const exported = await stack.exportStack();
+    const pending = ((exported.deployment as { pending_operations?: { resource?: { urn?: string; type?: string }; type?: string }[] } | undefined)?.pending_operations ?? []);
+    return { removed: [], kept: [], pendingOperations: pending.map((op) => ({ urn: op.resource?.urn ?? "", type: op.resource?.type ?? "", operation: op.type ?? "" })) };
+  } catch (error) {
+    throw mapPulumiError(error, { slug, signal: deps.signal, clean: cleaner(deps.env) });
+  }
+}
+
+async function outputs(job: PulumiJob, deps: PulumiJobDeps): Promise<Record<string, unknown>> {
+  const slug = job.slug!;
+  const args = noProgram(slug, "reading outputs");
   try {
     const stack = await deps.factory.selectStack(args, workspaceOptions(job.config, slug));
     return redactOutputs(await stack.outputs());
@@ -222,6 +251,10 @@ export async function runPulumiWorkerJob(job: PulumiJob, deps: PulumiJobDeps): P
       throw mapPulumiError(error, { slug: "", signal: deps.signal, clean: cleaner(deps.env) });
     }
     return plugins;
+  }
+  if (job.operation === "release-lock") {
+    await mkdir(layout.workspace(job.slug!), { recursive: true });
+    return releaseLock(job, deps);
   }
   if (job.operation === "outputs") {
     const workDir = layout.workspace(job.slug!);

@@ -5,6 +5,7 @@
  * local-workspace.ts.
  */
 import type {
+  Deployment,
   DestroyOptions,
   DestroyResult,
   InlineProgramArgs,
@@ -31,6 +32,8 @@ export interface TenantStack {
   outputs(): Promise<OutputMap>;
   /** Cancels the stack's current update; on the local file backend, removes its lock. */
   cancel(): Promise<void>;
+  /** The checkpoint (`pulumi stack export`), for the pending operations a killed run left. */
+  exportStack(): Promise<Deployment>;
   readonly workspace: { removeStack(stackName: string): Promise<void> };
 }
 

@@ -4,7 +4,7 @@ import path from "node:path";
 import type { DestroyOptions, LocalWorkspaceOptions, PreviewOptions, RefreshOptions, UpOptions } from "@pulumi/pulumi/automation/index.js";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { loadEngineConfig, type EngineConfigOverrides } from "../../../automation/core/config.ts";
-import { CliMissingError, ConfigurationError, HTTP_STATUS_BY_CODE, StackNotFoundError } from "../../../automation/core/errors.ts";
+import { CliMissingError, ConfigurationError, HTTP_STATUS_BY_CODE, OperationTimeoutError, StackNotFoundError } from "../../../automation/core/errors.ts";
 import type { PulumiJob } from "../../../automation/isolation/protocol.ts";
 import { OperationGate } from "../../../automation/core/operation-gate.ts";
 import { MINIMUM_PULUMI_CLI_VERSION } from "../../../automation/pulumi/cli.ts";
@@ -48,7 +48,7 @@ afterEach(async () => {
 async function startEngine(factory: FakeWorkspaceFactory, options: { env?: Record<string, string>; config?: EngineConfigOverrides; detectCli?: typeof cliFound } = {}) {
   const env = { ...ENV, ...options.env };
   const config = loadEngineConfig({ ...env, MATIH_DATA_DIR: dataDir }, { lockWaitMs: 0, ...options.config });
-  const runner = new InProcessRunner((job, context) => runPulumiWorkerJob(job as PulumiJob, { ...context, factory, env, lockPollMs: 2 }));
+  const runner = new InProcessRunner((job, context) => runPulumiWorkerJob(job as PulumiJob, { ...context, factory, env, lockPollMs: 2, takeoverMarginMs: 50 }));
   const engine = await PulumiEngine.start({ config, runner, gate: new OperationGate({ maxConcurrent: 2 }), env, logger: silent, detectCli: options.detectCli ?? cliFound });
   return { engine, runner };
 }
@@ -330,13 +330,30 @@ describe("Pulumi engine operations", () => {
     expect(factory.callsTo("cancel")).toEqual([]);
   });
 
-  it("cancels a lock whose owner the caller reports dead, and retries", async () => {
+  it("cancels a lock whose owner the caller reports dead only once the dead run's worker grace and a margin are over, then retries", async () => {
     const factory = new FakeWorkspaceFactory();
-    factory.existing("acme").script("up", replayThenThrow([], lockConflict()), replay(successfulUp()));
-    const { engine } = await startEngine(factory);
+    const stack = factory.existing("acme").script("up", replay(successfulUp()));
+    stack.lockHeld = true;
+    const { engine } = await startEngine(factory, { config: { cancelGraceMs: 300 } });
+    const started = Date.now();
     const result = await engine.provision({ spec: tenantSpec(), settings: realRunSettings(), ownerDead: true });
     expect(result.status).toBe("succeeded");
-    expect(factory.calls.map((c) => c.method).filter((m) => m === "up" || m === "cancel")).toEqual(["up", "cancel", "up"]);
+    // The orphaned worker of the dead service kills its CLI after the cancel grace; breaking the lock earlier could break a live one.
+    expect(stack.cancelledAt! - started).toBeGreaterThanOrEqual(300 + 50);
+    const commands = factory.calls.map((c) => c.method).filter((m) => m === "up" || m === "cancel");
+    expect(commands.slice(-2)).toEqual(["cancel", "up"]);
+    expect(commands.filter((m) => m === "cancel")).toHaveLength(1);
+  });
+
+  it("does not cancel the lock when the dead run's CLI releases it within the grace", async () => {
+    const factory = new FakeWorkspaceFactory();
+    const stack = factory.existing("acme").script("up", replay(successfulUp()));
+    stack.lockHeld = true;
+    setTimeout(() => (stack.lockHeld = false), 100); // the orphan's CLI stopped cleanly on SIGINT and unlocked
+    const { engine } = await startEngine(factory, { config: { cancelGraceMs: 2_000 } });
+    const result = await engine.provision({ spec: tenantSpec(), settings: realRunSettings(), ownerDead: true });
+    expect(result.status).toBe("succeeded");
+    expect(factory.callsTo("cancel")).toEqual([]);
   });
 
   it("maps a CLI that vanished after start-up to cli_missing", async () => {
@@ -461,5 +478,34 @@ describe("Pulumi engine: retries by cause, healing, and what it leaves behind", 
     expect(absolute.status).toBe("succeeded");
     const inline = await engine.preview({ spec: tenantSpec(), settings: withKubeconfig("apiVersion: v1\nkind: Config\n") });
     expect(inline.error?.code).not.toBe("configuration_error");
+  });
+});
+
+describe("Pulumi engine: a run it killed on a backend other than the local file one", () => {
+  it("cancels the killed run's update (pulumi cancel) in a worker of its own and names the pending creates", async () => {
+    const factory = new FakeWorkspaceFactory();
+    const stack = factory.existing("acme");
+    stack.lockHeld = true;
+    stack.deployment = { resources: [], pending_operations: [{ resource: { urn: childrenOf(7)[0]!.urn, type: "azure-native:dns:Zone" }, type: "creating" }] };
+    const env = { ...ENV, PULUMI_BACKEND_URL: "azblob://matih-state" };
+    const config = loadEngineConfig({ ...env, MATIH_DATA_DIR: dataDir }, { lockWaitMs: 0 });
+    const inProcess = new InProcessRunner((job, context) => runPulumiWorkerJob(job as PulumiJob, { ...context, factory, env }));
+    // Stands for the forked runner killing the group of a worker that ran out of time.
+    const runner = {
+      jobs: inProcess.jobs,
+      run: async (job: PulumiJob, options: Parameters<InProcessRunner["run"]>[1]) => {
+        if (job.operation !== "provision") return inProcess.run(job, options);
+        options.onKilled?.();
+        throw new OperationTimeoutError(1000);
+      },
+    };
+    const engine = await PulumiEngine.start({ config, runner: runner as never, gate: new OperationGate({ maxConcurrent: 1 }), env, logger: silent, detectCli: cliFound });
+    const result = await engine.provision({ spec: tenantSpec(), settings: realRunSettings() });
+
+    expect(result.error?.code).toBe("operation_timeout");
+    expect(factory.callsTo("cancel")).toHaveLength(1);
+    expect(stack.lockHeld).toBe(false);
+    expect(result.error?.message).toContain(childrenOf(7)[0]!.urn);
+    expect((runner.jobs.at(-1) as PulumiJob)).toMatchObject({ operation: "release-lock", slug: "acme" });
   });
 });

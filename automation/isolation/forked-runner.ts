@@ -11,7 +11,7 @@
 import { fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { abortReason } from "../core/abort.ts";
-import { errorFromInfo, toErrorInfo, WorkerCrashedError } from "../core/errors.ts";
+import { ConfigurationError, errorFromInfo, toErrorInfo, WorkerCrashedError } from "../core/errors.ts";
 import { redactSecrets, secretValues } from "../core/redact.ts";
 import type { ProgressEventBody } from "../core/types.ts";
 import type { WorkerJob, WorkerMessage } from "./protocol.ts";
@@ -52,6 +52,23 @@ export interface ForkedJobRunnerOptions {
   readonly env?: NodeJS.ProcessEnv;
 }
 
+/**
+ * Whether this Node runs `.ts` files with no flag: type stripping is on by
+ * default from 22.18.0 on the 22 line and from 23.6.0 on (Node's changelog).
+ * Workers are forked with an explicit, flag-free execArgv, so a service
+ * started as `node --experimental-strip-types` on an older 22 would start
+ * and then lose every operation to a worker that cannot load.
+ */
+export function stripsTypesByDefault(nodeVersion: string): boolean {
+  const [major = 0, minor = 0] = nodeVersion.replace(/^v/, "").split(".").map(Number);
+  if (major === 22) return minor >= 18;
+  if (major === 23) return minor >= 6;
+  return major > 23;
+}
+
+/** The oldest Node versions whose forked `.ts` workers run without flags; package.json `engines` says the same. */
+export const NODE_VERSIONS_FOR_WORKERS = "^22.18.0 || >=23.6.0";
+
 export class ForkedJobRunner implements JobRunner {
   private readonly workerPath: string;
   private readonly execPath: string;
@@ -61,6 +78,11 @@ export class ForkedJobRunner implements JobRunner {
     this.workerPath = options.workerPath ?? DEFAULT_WORKER_PATH;
     this.execPath = options.execPath ?? process.execPath;
     this.env = options.env ?? process.env;
+    if (this.execPath === process.execPath && !stripsTypesByDefault(process.version)) {
+      throw new ConfigurationError(
+        `Node ${process.version} cannot run the engine's TypeScript worker processes without flags; run the service on Node ${NODE_VERSIONS_FOR_WORKERS} (npm scripts use the project's pinned Node 22)`,
+      );
+    }
   }
 
   run(job: WorkerJob, options: JobRunOptions): Promise<unknown> {

@@ -58,7 +58,7 @@ export {
   type EngineErrorCode,
 } from "./core/errors.ts";
 export { createEngine, consoleLogger, type CreateEngineOptions } from "./create-engine.ts";
-export { loadEngineConfig, secretsConfigurationProblem, type EngineChoice, type EngineConfig, type EngineConfigOverrides } from "./core/config.ts";
+export { backendSharing, loadEngineConfig, secretsConfigurationProblem, type BackendSharing, type EngineChoice, type EngineConfig, type EngineConfigOverrides } from "./core/config.ts";
 export { DataDirLayout, privateDir } from "./core/data-dir.ts";
 export { OperationGate } from "./core/operation-gate.ts";
 export { ForkedJobRunner, type JobRunner, type JobRunOptions } from "./isolation/forked-runner.ts";

@@ -7,6 +7,7 @@
  * Messages never contain secret values: they are built from names, URNs and
  * engine diagnostics that have been passed through `redactSecrets`.
  */
+import { isRetryable } from "./failure-cause.ts";
 import type { EngineErrorInfo, PhaseRef } from "./types.ts";
 
 export const ENGINE_ERROR_CODES = [
@@ -169,11 +170,11 @@ export class OperationTimeoutError extends EngineError {
 
 /** A resource operation failed; the phase it belongs to failed with it. */
 export class ResourceFailedError extends EngineError {
-  constructor(message: string, options: { phase: PhaseRef | null; urn: string | null }) {
-    // Retryable: most resource failures on a data plane are transient (an IP
-    // not assigned in time, an API server hiccup); the service's job retries
-    // decide how often.
-    super("resource_failed", message, { retryable: true, phase: options.phase, urn: options.urn });
+  constructor(message: string, options: { phase: PhaseRef | null; urn: string | null; retryable?: boolean }) {
+    // Retryable unless the cause says otherwise (see failure-cause.ts): most
+    // resource failures on a data plane are transient (an IP not assigned in
+    // time, an API server hiccup); the service's job retries decide how often.
+    super("resource_failed", message, { retryable: options.retryable ?? isRetryable(message, true), phase: options.phase, urn: options.urn });
     this.name = "ResourceFailedError";
   }
 }

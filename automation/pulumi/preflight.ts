@@ -4,15 +4,33 @@
  * to the host's current kube context could create a tenant in the wrong
  * cluster. The render engine needs none of this.
  */
+import path from "node:path";
 import type { PlatformSettings } from "../../model/settings.ts";
 import { ConfigurationError } from "../core/errors.ts";
 
 const PLACEHOLDER_SUBSCRIPTION = /^0{8}-0{4}-0{4}-0{4}-0{12}$/;
 
+/**
+ * The setting holds a path or the kubeconfig itself; the Kubernetes provider
+ * takes contents when the text parses as a kubeconfig. Contents span lines or
+ * are JSON; a path is one line.
+ */
+function isPath(kubeconfig: string): boolean {
+  const text = kubeconfig.trim();
+  return !text.includes("\n") && !text.startsWith("{");
+}
+
 export function realRunProblems(settings: PlatformSettings, env: NodeJS.ProcessEnv): string[] {
   const problems: string[] = [];
   if (!settings.kubernetes.context && !settings.kubernetes.kubeconfig) {
     problems.push("settings.kubernetes.context (or kubernetes.kubeconfig) must name the cluster; without it the provider would use the host's current kube context");
+  }
+  const kubeconfig = settings.kubernetes.kubeconfig;
+  if (kubeconfig && isPath(kubeconfig) && !path.isAbsolute(kubeconfig)) {
+    problems.push(
+      `settings.kubernetes.kubeconfig is the relative path ${JSON.stringify(kubeconfig)}; the provider would resolve it against the tenant's work directory, ` +
+        "not the service's; give an absolute path (or the kubeconfig's contents)",
+    );
   }
   if (PLACEHOLDER_SUBSCRIPTION.test(settings.azure.subscriptionId)) {
     problems.push("settings.azure.subscriptionId is the render placeholder; set the subscription that holds DNS and enterprise databases");

@@ -1,7 +1,9 @@
+import { readFile } from "node:fs/promises";
+import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { OperationCancelledError, OperationTimeoutError, StackNotFoundError, WorkerCrashedError } from "../../../automation/core/errors.ts";
-import { ForkedJobRunner } from "../../../automation/isolation/forked-runner.ts";
+import { ForkedJobRunner, NODE_VERSIONS_FOR_WORKERS, stripsTypesByDefault } from "../../../automation/isolation/forked-runner.ts";
 import type { WorkerJob } from "../../../automation/isolation/protocol.ts";
 import { OperationGate } from "../../../automation/core/operation-gate.ts";
 import type { ProgressEventBody } from "../../../automation/core/types.ts";
@@ -202,5 +204,25 @@ describe("what a worker process may see of the service's environment", () => {
     for (const secret of ["Zq7vK2pX9mWb4Ty8Rn3sLd6Hf", "Jh2kL9mN4bV7cX1zQ5wE8r", "db-pass-4711", "owner-pass-0815", "smtp-pass-1234", "smtp-separate-pass-5678", "kafka-pass-9012", "pg-admin-pass-3456"]) {
       expect(message, secret).not.toContain(secret);
     }
+  });
+});
+
+describe("the Node versions the workers need", () => {
+  // From Node's changelog: type stripping is on by default from 23.6.0 and, backported, 22.18.0.
+  const stripping = ["22.18.0", "22.23.3", "23.6.0", "24.0.0", "26.1.0"];
+  const notStripping = ["20.20.2", "22.12.0", "22.17.1", "23.5.0"];
+
+  it("knows which Node versions run forked .ts workers without flags", () => {
+    for (const v of stripping) expect(stripsTypesByDefault(v), v).toBe(true);
+    for (const v of notStripping) expect(stripsTypesByDefault(v), v).toBe(false);
+    expect(stripsTypesByDefault(process.version)).toBe(true);
+  });
+
+  it("has package.json admit exactly such versions in engines, as the runner states them", async () => {
+    const semver = createRequire(import.meta.url)("semver") as { satisfies(version: string, range: string): boolean };
+    const pkg = JSON.parse(await readFile(new URL("../../../package.json", import.meta.url), "utf8")) as { engines: { node: string } };
+    expect(pkg.engines.node).toBe(NODE_VERSIONS_FOR_WORKERS);
+    for (const v of stripping) expect(semver.satisfies(v, pkg.engines.node), v).toBe(true);
+    for (const v of notStripping) expect(semver.satisfies(v, pkg.engines.node), v).toBe(false);
   });
 });

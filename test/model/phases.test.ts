@@ -116,7 +116,7 @@ describe("a program that fails while rendering", () => {
     const settings = resolvePlatformSettings();
     const failure = await renderUnderMocks(acmeSpec("free"), settings, { mocks: noIp }).catch((e: unknown) => e);
     expect(failure).toBeInstanceOf(RenderFailedError);
-    expect((failure as Error).message).toContain("no external IP assigned to ingress-nginx-controller within 600s");
+    expect((failure as Error).message).toContain("no external IP assigned to ingress-nginx-acme-controller within 600s");
     // Rendering up to phase 5 does not reach the load balancer and succeeds on the same cloud.
     const early = await renderUnderMocks(acmeSpec("free"), settings, { mocks: noIp, lastPhase: 5 });
     expect(early.lastPhase).toBe(5);

@@ -6,7 +6,7 @@
  * real cluster or Azure would refuse (or, worse, let one tenant overwrite).
  */
 import type { RenderedResource, RenderResult } from "../../stacks/render.ts";
-import { namespaceName } from "../../stacks/spec.ts";
+import { namespaceName } from "../../model/spec.ts";
 import { isClusterScoped, type ManifestObject } from "./helm.ts";
 
 export type IdentityKind = "cluster-scoped object" | "namespaced object" | "Azure resource" | "DNS record" | "Helm release" | "PostgreSQL role" | "shared ConfigMap key";

@@ -8,15 +8,15 @@ import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
 import { cloudMocks } from "../../stacks/cloud-mocks.ts";
 import { renderTenant, type RenderResult } from "../../stacks/render.ts";
-import { resolvePlatformSettings } from "../../stacks/settings.ts";
-import { namespaceName, validateTenantSpec, type TenantSpec } from "../../stacks/spec.ts";
-import type { Tier } from "../../stacks/tiers.ts";
+import { resolvePlatformSettings } from "../../model/settings.ts";
+import { namespaceName, validateTenantSpec, type TenantSpec } from "../../model/spec.ts";
+import type { Tier } from "../../model/tiers.ts";
 import { helmTemplate, isClusterScoped, sharedChart, type ManifestObject, type RenderedRelease } from "../support/helm.ts";
 import { isAllowed, NAMESPACE_NAME_LABEL, networkPoliciesFromResources, type NetworkPolicy, type PodEndpoint } from "../support/netpol.ts";
 
 // Two 54-character slugs (the longest allowed) that differ only at the end: names cut to 63 characters must still differ.
-const LONG_A = "northwind-traders-international-holdings-analytics-a1";
-const LONG_B = "northwind-traders-international-holdings-analytics-b2";
+const LONG_A = "northwind-traders-international-holdings-analytics-aa1";
+const LONG_B = "northwind-traders-international-holdings-analytics-bb2";
 const TENANTS: { slug: string; tier: Tier; region: string }[] = [
   { slug: "acme", tier: "free", region: "eastus" },
   { slug: "globex", tier: "professional", region: "westeurope" },

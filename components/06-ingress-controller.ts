@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { childOptions, requireArg, tenantLabels } from "./common.ts";
+import { childOptions, whenChildrenDone, requireArg, tenantLabels } from "./common.ts";
 import { typeTokenOf } from "../model/phases.ts";
 
 /** The seed's upper bound for the load balancer to get its IP. */
@@ -114,7 +114,7 @@ export class IngressController extends pulumi.ComponentResource {
     const serviceName = ingressControllerServiceName(args.slug);
     const serviceId = pulumi.all([this.release.status, args.namespace]).apply(([status, ns]) => `${status?.namespace ?? ns}/${serviceName}`);
     const service = k8s.core.v1.Service.get(`${name}-service`, serviceId, child({ dependsOn: [this.release] }));
-    this.loadBalancerIp = service.status.apply((status) => {
+    const loadBalancerIp = service.status.apply((status) => {
       const ingress = status?.loadBalancer?.ingress?.[0];
       const ip = ingress?.ip ?? ingress?.hostname;
       if (!ip) {
@@ -122,7 +122,9 @@ export class IngressController extends pulumi.ComponentResource {
       }
       return ip;
     });
-    this.ingressClassName = pulumi.output(`nginx-${args.slug}`);
-    this.registerOutputs({ loadBalancerIp: this.loadBalancerIp, ingressClassName: this.ingressClassName });
+    const outputs = whenChildrenDone(this, { loadBalancerIp, ingressClassName: `nginx-${args.slug}` });
+    this.loadBalancerIp = outputs.loadBalancerIp;
+    this.ingressClassName = outputs.ingressClassName;
+    this.registerOutputs(outputs);
   }
 }

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { stringify } from "yaml";
-import { childOptions, k8sResources, requireArg, tenantLabels } from "./common.ts";
+import { childOptions, whenChildrenDone, k8sResources, requireArg, tenantLabels } from "./common.ts";
 import type { ComputeResources } from "../model/tiers.ts";
 import { typeTokenOf } from "../model/phases.ts";
 
@@ -271,7 +271,9 @@ export class TenantObservability extends pulumi.ComponentResource {
       },
     }, child({ dependsOn: [service, logCollection, lokiRetention, tempoRetention], deleteBeforeReplace: true }));
 
-    this.collectorEndpoint = pulumi.output(endpoint);
-    this.registerOutputs({ collectorEndpoint: this.collectorEndpoint });
+    // Resolved only after the pipeline check Job has found the trace and the log.
+    const outputs = whenChildrenDone(this, { collectorEndpoint: endpoint });
+    this.collectorEndpoint = outputs.collectorEndpoint;
+    this.registerOutputs(outputs);
   }
 }

@@ -80,7 +80,7 @@ describe.each(TIERS)("the program for a %s tenant", (tier) => {
       namespace: "matih-acme",
       credentialsSecretName: "tenant-database-credentials",
       zoneName: "acme.matih.ai",
-      urls: { app: "https://acme.matih.ai", api: "https://acme.matih.ai/api", bi: "https://bi.acme.matih.ai" },
+      urls: { api: "https://acme.matih.ai/api", bi: "https://bi.acme.matih.ai" },
     });
     expect(r.outputs.loadBalancerIp).toMatch(/^203\.0\.113\.\d+$/);
     expect(r.outputs.zoneNameServers).toHaveLength(4);

@@ -41,7 +41,11 @@ export class ClusterModel {
   readonly strays: string[] = [];
   private readonly tenants = new Set<string>();
 
-  constructor(private readonly contracts: readonly SharedContract[]) {}
+  private readonly contracts: readonly SharedContract[];
+
+  constructor(contracts: readonly SharedContract[]) {
+    this.contracts = contracts;
+  }
 
   /** Adds one tenant's render; `charts` are the objects Helm renders for its releases, by `namespace/release`. */
   addTenant(render: RenderResult, charts: ReadonlyMap<string, readonly ManifestObject[]> = new Map()): void {

@@ -37,6 +37,8 @@ export interface ManifestObject {
   apiVersion: string;
   kind: string;
   metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  // Manifests are free-form below metadata; tests read what they need.
+  spec?: any;
   [key: string]: unknown;
 }
 

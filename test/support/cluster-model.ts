@@ -30,6 +30,8 @@ export interface SharedContract {
 const isK8s = (r: RenderedResource) => r.type.startsWith("kubernetes:") && !r.type.startsWith("kubernetes:helm.sh/") && r.type !== "pulumi:providers:kubernetes";
 
 function k8sKindOf(r: RenderedResource): string {
+  // A patch carries the patched kind in its inputs; what it owns is a part of the object, not the object.
+  if (r.type.endsWith("Patch")) return r.type.split(":").at(-1)!;
   if (typeof r.inputs.kind === "string") return r.inputs.kind;
   // kubernetes:core/v1:ConfigMapPatch -> ConfigMapPatch
   return r.type.split(":").at(-1)!;

@@ -9,7 +9,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { resolvePlatformSettings } from "../../model/settings.ts";
 import { TIERS, type Tier } from "../../model/tiers.ts";
-import { renderTenant, type RenderResult } from "../../stacks/render.ts";
+import { renderUnderMocks, type RenderResult } from "../../stacks/mock-render.ts";
 import { unsatisfiedAwaits, type AwaitContext } from "../support/awaits.ts";
 import { acmeSpec } from "../support/fixtures.ts";
 import { helmTemplate, sharedChart, type ManifestObject } from "../support/helm.ts";
@@ -23,7 +23,7 @@ const charts = new Map<string, readonly ManifestObject[]>();
 const context = (): AwaitContext => ({ chartServices: settings.charts.services, clusterIssuers: [settings.tls.clusterIssuer], charts });
 
 beforeAll(async () => {
-  for (const tier of TIERS) renders.set(tier, await renderTenant(acmeSpec(tier, { slug: `acme-${tier}` }, settings), settings));
+  for (const tier of TIERS) renders.set(tier, await renderUnderMocks(acmeSpec(tier, { slug: `acme-${tier}` }, settings), settings));
   const releases = [...renders.values()].map((r) => r.resources.find((x) => x.type === "kubernetes:helm.sh/v3:Release" && x.inputs.chart === "ingress-nginx")!)
     .map((x) => ({ release: String(x.inputs.name), namespace: String(x.inputs.namespace), values: x.inputs.values as Record<string, unknown> }));
   for (const r of await helmTemplate(sharedChart("ingress-nginx", settings.charts.ingressNginxVersion), releases)) charts.set(`${r.namespace}/${r.release}`, r.objects);

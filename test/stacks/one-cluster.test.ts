@@ -10,7 +10,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { resolvePlatformSettings } from "../../model/settings.ts";
 import { namespaceName, validateTenantSpec } from "../../model/spec.ts";
 import type { Tier } from "../../model/tiers.ts";
-import { renderTenant, type RenderResult } from "../../stacks/render.ts";
+import { renderUnderMocks, type RenderResult } from "../../stacks/mock-render.ts";
 import { ClusterModel, type SharedContract } from "../support/cluster-model.ts";
 import { helmTemplate, sharedChart, type ManifestObject } from "../support/helm.ts";
 
@@ -49,7 +49,7 @@ beforeAll(async () => {
       slug: t.slug, displayName: t.slug, tier: t.tier, region: t.region,
       adminEmail: "admin@example.com", requestedBy: "ops@matih.ai", requestedAt: "2026-02-12T10:00:00Z",
     }, { baseDomain: settings.baseDomain });
-    renders.push(await renderTenant(spec, settings));
+    renders.push(await renderUnderMocks(spec, settings));
   }
   const releases = renders.map((r) => r.resources.find((x) => x.type === "kubernetes:helm.sh/v3:Release" && x.inputs.chart === "ingress-nginx")!)
     .map((x) => ({ release: String(x.inputs.name), namespace: String(x.inputs.namespace), values: x.inputs.values as Record<string, unknown> }));

@@ -17,15 +17,16 @@ import * as pulumi from "@pulumi/pulumi";
 import type { EngineEvent } from "@pulumi/pulumi/automation/index.js";
 import { beforeAll, describe, expect, it } from "vitest";
 import { PulumiEventMapper } from "../../automation/pulumi/event-mapper.ts";
-import { PhaseTracker } from "../../automation/phase-tracker.ts";
+import { PhaseTracker } from "../../automation/core/phase-tracker.ts";
 import { planUpdate } from "../../automation/render/steps.ts";
 import { walkPlan } from "../../automation/render/walk.ts";
-import type { ProgressEventBody } from "../../automation/types.ts";
+import type { ProgressEventBody } from "../../automation/core/types.ts";
 import { PHASES } from "../../model/phases.ts";
 import { resolvePlatformSettings } from "../../model/settings.ts";
 import { cloudMocks } from "../../stacks/cloud-mocks.ts";
-import { renderTenant } from "../../stacks/render.ts";
-import { PROJECT_NAME, tenantProgram } from "../../stacks/tenant-program.ts";
+import { renderUnderMocks } from "../../stacks/mock-render.ts";
+import { PROJECT_NAME } from "../../model/constants.ts";
+import { tenantProgram } from "../../stacks/tenant-program.ts";
 import { acmeSpec } from "../support/fixtures.ts";
 
 /** How long the slow cloud takes per resource type (ms): what the providers wait for. */
@@ -134,7 +135,7 @@ describe.each(["free", "professional", "enterprise"] as const)("a %s tenant on a
 describe("the render engine on the same program", () => {
   it("reports each phase SUCCEEDED only after the progress of every resource of the phase", async () => {
     const settings = resolvePlatformSettings({ kubernetes: { apiServerCidrs: ["20.62.1.15/32"] } });
-    const rendered = await renderTenant(acmeSpec("professional", {}, settings), settings);
+    const rendered = await renderUnderMocks(acmeSpec("professional", {}, settings), settings);
     const emitted: ProgressEventBody[] = [];
     const tracker = new PhaseTracker((e) => emitted.push(e));
     await walkPlan(planUpdate(rendered.resources, [], 10), tracker, { signal: new AbortController().signal });

@@ -7,7 +7,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
 import { cloudMocks } from "../../stacks/cloud-mocks.ts";
-import { renderTenant, type RenderResult } from "../../stacks/render.ts";
+import { renderUnderMocks, type RenderResult } from "../../stacks/mock-render.ts";
 import { resolvePlatformSettings } from "../../model/settings.ts";
 import { namespaceName, validateTenantSpec, type TenantSpec } from "../../model/spec.ts";
 import type { Tier } from "../../model/tiers.ts";
@@ -25,7 +25,7 @@ const TENANTS: { slug: string; tier: Tier; region: string }[] = [
   { slug: LONG_B, tier: "enterprise", region: "japaneast" },
 ];
 
-const settings = resolvePlatformSettings({ postgres: { host: "10.20.0.4" }, azure: { databaseSubnetId: "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/net/providers/Microsoft.Network/virtualNetworks/aks/subnets/postgres", databasePrivateDnsZoneId: "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/net/providers/Microsoft.Network/privateDnsZones/matih.postgres.database.azure.com" } });
+const settings = resolvePlatformSettings({ kubernetes: { apiServerCidrs: ["20.62.1.15/32"] } });
 
 interface Tenant {
   spec: TenantSpec;
@@ -63,7 +63,7 @@ beforeAll(async () => {
         return base.newResource(a);
       },
     };
-    partial.push({ spec, render: await renderTenant(spec, settings, { lastPhase: 6, mocks }), serviceReads });
+    partial.push({ spec, render: await renderUnderMocks(spec, settings, { lastPhase: 6, mocks }), serviceReads });
   }
   const releases = partial.map((p) => {
     const release = p.render.resources.find((r) => r.type === "kubernetes:helm.sh/v3:Release" && r.inputs.chart === "ingress-nginx");

@@ -8,7 +8,7 @@
  * render (and the objects the real Helm engine makes of its releases) and
  * lists every await whose target the render does not provide.
  */
-import type { RenderedResource, RenderResult } from "../../stacks/render.ts";
+import type { RenderedResource, RenderResult } from "../../stacks/mock-render.ts";
 import type { ManifestObject } from "./helm.ts";
 
 /** Services and ports a chart provides, as the platform settings declare them. */

@@ -5,7 +5,7 @@
  * provider keys them by; two tenants claiming one identity is a collision a
  * real cluster or Azure would refuse (or, worse, let one tenant overwrite).
  */
-import type { RenderedResource, RenderResult } from "../../stacks/render.ts";
+import type { RenderedResource, RenderResult } from "../../stacks/mock-render.ts";
 import { namespaceName } from "../../model/spec.ts";
 import { isClusterScoped, type ManifestObject } from "./helm.ts";
 

@@ -21,6 +21,8 @@ export function tenantMigrations(): Record<string, string> {
 /** The six keys of the `tenant-database-credentials` Secret. */
 export const CREDENTIAL_KEYS = ["POSTGRES_HOST", "POSTGRES_PORT", "POSTGRES_DB", "POSTGRES_USER", "POSTGRES_PASSWORD", "DATABASE_URL"] as const;
 export const CREDENTIALS_SECRET_NAME = "tenant-database-credentials";
+/** How long the postgresql provider tries to connect before phase 2 fails. */
+export const POSTGRES_CONNECT_TIMEOUT_SECONDS = 60;
 /** PgBouncer's port inside the namespace. */
 export const POOL_PORT = 6432;
 
@@ -169,6 +171,8 @@ export class TenantDatabase extends pulumi.ComponentResource {
         password: adminPassword.result,
         sslmode: sslMode,
         superuser: false,
+        // The provider waits forever for a connection unless told otherwise; an unreachable server must fail the phase.
+        connectTimeout: POSTGRES_CONNECT_TIMEOUT_SECONDS,
       }, child({ dependsOn: [database, ...firewallRules] }));
       databaseReady = [database, ...firewallRules];
     } else {
@@ -186,6 +190,8 @@ export class TenantDatabase extends pulumi.ComponentResource {
         sslmode: shared.sslMode,
         // Azure flexible servers do not grant SUPERUSER to the admin.
         superuser: false,
+        // The provider waits forever for a connection unless told otherwise; an unreachable server must fail the phase.
+        connectTimeout: POSTGRES_CONNECT_TIMEOUT_SECONDS,
       }, child());
     }
     const pg = child({ provider: adminProvider, dependsOn: databaseReady });
@@ -290,7 +296,8 @@ export class TenantDatabase extends pulumi.ComponentResource {
       data: migrations,
     }, child());
     const migrate = new k8s.batch.v1.Job(`${name}-migrate`, {
-      metadata: { name: `tenant-migrate-${migrationsHash}`, namespace, labels },
+      // The provider waits a minute past the Job's own deadline, so the Job's failure and its reason are what is reported.
+      metadata: { name: `tenant-migrate-${migrationsHash}`, namespace, labels, annotations: { "pulumi.com/timeoutSeconds": "660" } },
       spec: {
         backoffLimit: 3,
         activeDeadlineSeconds: 600,
@@ -330,7 +337,8 @@ export class TenantDatabase extends pulumi.ComponentResource {
     // URL the services will use, and reads a table the migrations created.
     const check = new k8s.batch.v1.Job(`${name}-connectivity-check`, {
       // Named after the migrations too: a new migration set makes a new check that reads the migrated schema.
-      metadata: { name: `database-connectivity-check-${migrationsHash}`, namespace, labels },
+      // The provider waits a minute past the Job's own deadline, so the Job's failure and its reason are what is reported.
+      metadata: { name: `database-connectivity-check-${migrationsHash}`, namespace, labels, annotations: { "pulumi.com/timeoutSeconds": "360" } },
       spec: {
         backoffLimit: 5,
         activeDeadlineSeconds: 300,

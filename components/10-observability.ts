@@ -258,7 +258,8 @@ export class TenantObservability extends pulumi.ComponentResource {
       `echo "this check's log or trace ($marker) not found for ${slug} after 300s" >&2; exit 1`,
     ].join("\n");
     new k8s.batch.v1.Job(`${name}-pipeline-check`, {
-      metadata: { name: `observability-check-${configHash.slice(0, 10)}`, namespace, labels },
+      // The provider waits a minute past the Job's own deadline, so the Job's failure and its reason are what is reported.
+      metadata: { name: `observability-check-${configHash.slice(0, 10)}`, namespace, labels, annotations: { "pulumi.com/timeoutSeconds": "660" } },
       spec: {
         backoffLimit: 2,
         activeDeadlineSeconds: 600,

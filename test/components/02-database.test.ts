@@ -100,7 +100,7 @@ describe("phase 2 SETUP_DATABASE in the rendered program", () => {
     });
     expect(r.ofType("azure-native:dbforpostgresql:Database")[0]!.inputs).toMatchObject({ databaseName: "tenant_acme" });
     const provider = r.ofType("pulumi:providers:postgresql")[0]!;
-    expect(provider.inputs).toMatchObject({ host: "matih-acme-pg.postgres.database.azure.com", password: "[secret]" });
+    expect(provider.inputs).toMatchObject({ host: "matih-acme-pg.postgres.database.azure.com", password: "[secret]", connectTimeout: "60" });
   });
 
   it.each(["free", "professional", "enterprise"] as const)("gives the %s tenant a login role with a generated secret password", async (tier) => {

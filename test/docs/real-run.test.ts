@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { resolvePlatformSettings } from "../../model/settings.ts";
 import { renderUnderMocks, type RenderResult } from "../../stacks/mock-render.ts";
-import { acmeSpec } from "../support/fixtures.ts";
+import { acmeSpec } from "../support/acme.ts";
 
 const doc = readFileSync(new URL("../../docs/real-run.md", import.meta.url), "utf8");
 /** The await table's rows as [phase, resource, waits for, timeout, on failure]. */

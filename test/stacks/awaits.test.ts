@@ -11,7 +11,7 @@ import { resolvePlatformSettings } from "../../model/settings.ts";
 import { TIERS, type Tier } from "../../model/tiers.ts";
 import { renderUnderMocks, type RenderResult } from "../../stacks/mock-render.ts";
 import { unsatisfiedAwaits, type AwaitContext } from "../support/awaits.ts";
-import { acmeSpec } from "../support/fixtures.ts";
+import { acmeSpec } from "../support/acme.ts";
 import { helmTemplate, sharedChart, type ManifestObject } from "../support/helm.ts";
 
 const settings = resolvePlatformSettings({

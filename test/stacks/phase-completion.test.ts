@@ -27,7 +27,7 @@ import { cloudMocks } from "../../stacks/cloud-mocks.ts";
 import { renderUnderMocks } from "../../stacks/mock-render.ts";
 import { PROJECT_NAME } from "../../model/constants.ts";
 import { tenantProgram } from "../../stacks/tenant-program.ts";
-import { acmeSpec } from "../support/fixtures.ts";
+import { acmeSpec } from "../support/acme.ts";
 
 /** How long the slow cloud takes per resource type (ms): what the providers wait for. */
 const DELAYS: [RegExp, number][] = [

@@ -34,7 +34,7 @@ describe.skipIf(!pg.available)("provisioning through the API on real Postgres", 
 
     const fetched = (await service.app.inject({ method: "GET", url: `/api/v1/tenants/${slug}`, headers: auth() })).json();
     expect(fetched.status).toBe("ACTIVE");
-    expect(fetched.outputs).toMatchObject({ namespace: `matih-${slug}`, urls: { app: `https://${slug}.matih.ai` } });
+    expect(fetched.outputs).toMatchObject({ namespace: `matih-${slug}`, urls: { api: `https://${slug}.matih.ai/api`, bi: `https://bi.${slug}.matih.ai` } });
     expect(JSON.stringify(fetched)).not.toMatch(/render-[0-9a-f]{8}/);
   });
 

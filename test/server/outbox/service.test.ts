@@ -81,7 +81,7 @@ describe.skipIf(unavailable !== null)("the service with Kafka and SMTP", () => {
     const tenant = await waitForTenant(service.app, id, ready);
     expect(tenant.status).toBe("ACTIVE");
     const urls = tenant.outputs.urls as Record<string, string>;
-    expect(Object.keys(urls).sort()).toEqual(["api", "app", "bi"]);
+    expect(Object.keys(urls).sort()).toEqual(["api", "bi"]);
     const rows = await allSent(db, id, 2);
     const eventRow = rows.find((r) => r.kind === "event")!;
     const mailRow = rows.find((r) => r.kind === "email")!;

@@ -33,9 +33,7 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  // Everything this process and its workers (and a Pulumi CLI they start) create is this user's
-  // alone, and so is the data directory, also one an earlier version created world-readable.
-  process.umask(0o077);
+  // The data directory is this user's alone, also one an earlier version created world-readable.
   await privateDir(config.dataDir);
   let embedded: EmbeddedDatabase | null = null;
   let fastify: FastifyInstance | null = null;
@@ -50,6 +48,10 @@ async function main(): Promise<void> {
       embedded = await startEmbeddedDatabase(config.dataDir);
       databaseUrl = embedded.url;
     }
+    // Everything this process and its workers (and a Pulumi CLI they start) create from now on is
+    // this user's alone. Not before the embedded database is up: under root its server runs as the
+    // postgres user, which must read the files the library hands it while initialising.
+    process.umask(0o077);
     fastify = await buildService({ config, databaseUrl, settings, startWorkersOn: "listen" });
     if (embedded) fastify.log.warn({ directory: embedded.directory, port: embedded.port }, "DATABASE_URL is not set: using the embedded PostgreSQL (one process per data directory; set DATABASE_URL to share work between processes)");
     if (token.source.kind === "generated") fastify.log.warn({ file: token.source.file }, "MATIH_ADMIN_TOKEN is not set: an admin token was generated into this file");

@@ -86,7 +86,7 @@ describe.skipIf(!pgProbe.available)("connections the service does not let a clie
     });
     await service.app.listen({ port: 0, host: "127.0.0.1" });
     port = (service.app.server.address() as { port: number }).port;
-    tenantId = (await service.app.inject({ method: "POST", url: "/api/v1/tenants", headers: auth(), payload: tenantRequest("watched") })).json().id;
+    tenantId = (await service.app.inject({ method: "POST", url: "/api/v1/tenants", headers: auth(), payload: tenantRequest("watched") })).json().tenant.id;
   });
   afterAll(async () => {
     await service?.close();

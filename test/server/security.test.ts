@@ -66,7 +66,7 @@ describe.skipIf(!pgProbe.available)("security of the running service", () => {
     service.app.inject({ method: "POST", url: "/api/v1/tenants", headers: { ...auth(token), ...headers }, payload: body });
 
   it("refuses a slug shaped like another tenant's id, so lookups by that id reach only that tenant", async () => {
-    const victim = (await create(tenantRequest("victim"))).json();
+    const victim = (await create(tenantRequest("victim"))).json().tenant;
     await waitForStatus(service.app, victim.id, settled);
     const impostor = await create(tenantRequest(victim.id));
     expect(impostor.statusCode).toBe(400);
@@ -91,7 +91,8 @@ describe.skipIf(!pgProbe.available)("security of the running service", () => {
     expect(bare.body).not.toContain(service.dataDir);
     const detailed = await service.app.inject({ method: "GET", url: "/readyz", headers: auth(READ_TOKEN) });
     expect(Object.keys(detailed.json().checks).sort()).toEqual(["database", "engine", "kafka", "mail"]);
-    expect(detailed.json().checks.mail.detail).toContain(service.dataDir);
+    expect(detailed.json().checks.mail.detail).toMatch(/no SMTP settings/);
+    expect(detailed.body).not.toContain(service.dataDir);
   });
 
   it("keeps /metrics (queue depth, backlog) behind a read token", async () => {
@@ -124,16 +125,16 @@ describe.skipIf(!pgProbe.available)("security of the running service", () => {
     expect(first.statusCode).toBe(202);
     expect(other.statusCode).toBe(202);
     expect(other.headers["idempotent-replayed"]).toBeUndefined();
-    expect(other.json().id).not.toBe(first.json().id);
+    expect(other.json().tenant.id).not.toBe(first.json().tenant.id);
     const replay = await create(tenantRequest("keyone"), ADMIN_TOKEN, { "idempotency-key": "signup-1" });
     expect(replay.headers["idempotent-replayed"]).toBe("true");
-    expect(replay.json().id).toBe(first.json().id);
-    await waitForStatus(service.app, first.json().id, settled);
-    await waitForStatus(service.app, other.json().id, settled);
+    expect(replay.json().tenant.id).toBe(first.json().tenant.id);
+    await waitForStatus(service.app, first.json().tenant.id, settled);
+    await waitForStatus(service.app, other.json().tenant.id, settled);
   });
 
   it("forgets an idempotency key after 24 hours: replaying it after a DELETE then asks for a new tenant", async () => {
-    const first = (await create(tenantRequest("expiring"), ADMIN_TOKEN, { "idempotency-key": "signup-2" })).json();
+    const first = (await create(tenantRequest("expiring"), ADMIN_TOKEN, { "idempotency-key": "signup-2" })).json().tenant;
     await waitForStatus(service.app, first.id, settled);
     await service.app.inject({ method: "DELETE", url: `/api/v1/tenants/${first.id}`, headers: auth() });
     await waitForStatus(service.app, first.id, (s) => s.status === "DELETED");
@@ -143,13 +144,13 @@ describe.skipIf(!pgProbe.available)("security of the running service", () => {
     const after = await create(tenantRequest("expiring"), ADMIN_TOKEN, { "idempotency-key": "signup-2" });
     expect(after.statusCode).toBe(202);
     expect(after.headers["idempotent-replayed"]).toBeUndefined();
-    expect(after.json()).toMatchObject({ slug: "expiring", status: "PROVISIONING" });
-    expect(after.json().id).not.toBe(first.id);
-    await waitForStatus(service.app, after.json().id, settled);
+    expect(after.json().tenant).toMatchObject({ slug: "expiring", status: "PROVISIONING" });
+    expect(after.json().tenant.id).not.toBe(first.id);
+    await waitForStatus(service.app, after.json().tenant.id, settled);
   });
 
   it("ends a preview run as FAILED when the engine throws, and keeps only the newest 20 inspection runs without phase rows", async () => {
-    const tenant = (await create(tenantRequest("inspected"))).json();
+    const tenant = (await create(tenantRequest("inspected"))).json().tenant;
     await waitForStatus(service.app, tenant.id, settled);
     const engine = service.app.engine as { preview: (...args: any[]) => Promise<unknown> };
     const real = engine.preview.bind(engine);

@@ -69,7 +69,7 @@ describe.skipIf(!pgProbe.available)("a run whose last attempt ends without a res
     child.stderr!.on("data", (d) => (stderr += String(d)));
     cleanup.push(async () => child.kill("SIGKILL"));
 
-    const tenant = (await api.app.inject({ method: "POST", url: "/api/v1/tenants", headers: auth(), payload: tenantRequest("lastgasp") })).json();
+    const tenant = (await api.app.inject({ method: "POST", url: "/api/v1/tenants", headers: auth(), payload: tenantRequest("lastgasp") })).json().tenant;
     await waitForStatus(api.app, tenant.id, (s) => s.phases[1].status === "RUNNING", 90_000)
       .catch((error) => { throw new Error(`${error.message}\nworker stderr: ${stderr.slice(-2000)}`); });
     child.kill("SIGKILL");
@@ -98,7 +98,7 @@ describe.skipIf(!pgProbe.available)("a run whose last attempt ends without a res
     engine.provision = async () => {
       throw new TypeError("cannot read properties of undefined (reading 'secretThing')");
     };
-    const tenant = (await service.app.inject({ method: "POST", url: "/api/v1/tenants", headers: auth(), payload: tenantRequest("thrown") })).json();
+    const tenant = (await service.app.inject({ method: "POST", url: "/api/v1/tenants", headers: auth(), payload: tenantRequest("thrown") })).json().tenant;
     const final = await waitForStatus(service.app, tenant.id, settled, 60_000);
     expect(final.status).toBe("FAILED");
     expect(final.error).toBe(`the last attempt stopped on an unexpected error (details in the service log under run ${final.run.id})`);

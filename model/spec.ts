@@ -167,11 +167,11 @@ function requestFieldProblems(s: Record<string, unknown>, options: SpecOptions):
   const problems: ValidationProblem[] = [];
   const regions = options.allowedRegions ?? AZURE_REGIONS;
   problems.push(...slugProblems(s.slug, options.baseDomain));
-  const displayName = textProblem(s.displayName, DISPLAY_NAME_MAX_LENGTH);
+  // NUL is one of the control characters a display name may not hold: one message says why for all of them.
+  const displayName = typeof s.displayName === "string" && NOT_PRINTABLE.test(s.displayName)
+    ? "must be one line of printable text (no line breaks, control or direction-override characters)"
+    : textProblem(s.displayName, DISPLAY_NAME_MAX_LENGTH);
   if (displayName) problems.push({ field: "displayName", message: displayName });
-  else if (typeof s.displayName === "string" && NOT_PRINTABLE.test(s.displayName)) {
-    problems.push({ field: "displayName", message: "must be one line of printable text (no line breaks, control or direction-override characters)" });
-  }
   if (!isTier(s.tier)) problems.push({ field: "tier", message: `must be one of ${TIERS.join(", ")}` });
   if (typeof s.region !== "string" || !regions.includes(s.region)) {
     problems.push({ field: "region", message: `must be a supported Azure region (for example ${regions.slice(0, 3).join(", ")}), got ${JSON.stringify(s.region ?? null)}` });

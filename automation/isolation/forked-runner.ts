@@ -52,6 +52,8 @@ export interface ForkedJobRunnerOptions {
   readonly execPath?: string;
   /** The service's environment; workers get only its allow-listed part (see worker-env.ts). */
   readonly env?: NodeJS.ProcessEnv;
+  /** Further variables passed through by name (tests' fake CLIs read their script from these); default none. */
+  readonly passEnv?: readonly string[];
 }
 
 /**
@@ -75,11 +77,13 @@ export class ForkedJobRunner implements JobRunner {
   private readonly workerPath: string;
   private readonly execPath: string;
   private readonly env: NodeJS.ProcessEnv;
+  private readonly passEnv: readonly string[];
 
   constructor(options: ForkedJobRunnerOptions = {}) {
     this.workerPath = options.workerPath ?? DEFAULT_WORKER_PATH;
     this.execPath = options.execPath ?? process.execPath;
     this.env = options.env ?? process.env;
+    this.passEnv = options.passEnv ?? [];
     if (this.execPath === process.execPath && !stripsTypesByDefault(process.version)) {
       throw new ConfigurationError(
         `Node ${process.version} cannot run the engine's TypeScript worker processes without flags; run the service on Node ${NODE_VERSIONS_FOR_WORKERS} (npm scripts use the project's pinned Node 22)`,
@@ -90,7 +94,7 @@ export class ForkedJobRunner implements JobRunner {
   run(job: WorkerJob, options: JobRunOptions): Promise<unknown> {
     const { signal } = options;
     if (signal.aborted) return Promise.reject(abortReason(signal));
-    const extraNames = settingsSecretNames(job);
+    const extraNames = [...settingsSecretNames(job), ...this.passEnv];
     return new Promise((resolve, reject) => {
       const child = fork(this.workerPath, [], {
         execPath: this.execPath,

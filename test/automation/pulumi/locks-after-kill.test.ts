@@ -18,6 +18,7 @@ import { PulumiEngine } from "../../../automation/pulumi/engine.ts";
 import { processAlive } from "../../../automation/pulumi/file-backend.ts";
 import type { ProgressEvent } from "../../../automation/core/types.ts";
 import { realRunSettings, tempDataDir, tenantSpec } from "../helpers/tenants.ts";
+import { FAKE_CLI_VARIABLES } from "../fixtures/fake-cli-variables.ts";
 
 const WORKER = fileURLToPath(new URL("../fixtures/fake-cli-worker.ts", import.meta.url));
 const SERVICE = fileURLToPath(new URL("../fixtures/service-that-dies.ts", import.meta.url));
@@ -64,7 +65,7 @@ function environment(modes: string): NodeJS.ProcessEnv {
 
 async function startEngine(env: NodeJS.ProcessEnv, cancelGraceMs: number) {
   const config = loadEngineConfig({ ...env, MATIH_DATA_DIR: dataDir }, { lockWaitMs: 0, cancelGraceMs });
-  return PulumiEngine.start({ config, runner: new ForkedJobRunner({ workerPath: WORKER, env }), gate: new OperationGate({ maxConcurrent: 2 }), env, logger: silent, detectCli: cliFound });
+  return PulumiEngine.start({ config, runner: new ForkedJobRunner({ workerPath: WORKER, env, passEnv: FAKE_CLI_VARIABLES }), gate: new OperationGate({ maxConcurrent: 2 }), env, logger: silent, detectCli: cliFound });
 }
 
 /** The process group a process belongs to (field 5 of /proc/<pid>/stat): the worker that leads it. */

@@ -107,7 +107,8 @@ export class Api {
   }
 
   preview(id: string): Promise<PreviewResult> {
-    return this.call("POST", `/api/v1/tenants/${encodeURIComponent(id)}/preview`, {});
+    // All resources: the view lists phases with changes first and folds the unchanged ones.
+    return this.call("POST", `/api/v1/tenants/${encodeURIComponent(id)}/preview?include=same`, {});
   }
 
   driftCheck(id: string): Promise<DriftResult> {

@@ -32,14 +32,14 @@ export const DASHBOARD_CSP = [
 const SessionResponse = Type.Object({
   principal: Type.String(),
   scope: Type.Union([Type.Literal("read"), Type.Literal("admin")]),
-});
+}, { description: "The caller's token: whose it is and its scope" });
 
 const PlatformResponse = Type.Object({
   baseDomain: Type.String(),
   tiers: Type.Array(Type.String()),
   regions: Type.Array(Type.String(), { description: "Regions a tenant request accepts" }),
   phases: Type.Array(Type.Object({ number: Type.Integer(), name: Type.String(), summary: Type.String() })),
-});
+}, { description: "What a tenant request may choose, and the phases" });
 
 const adminRoutes: FastifyPluginAsyncTypebox<{ settings: PlatformSettings }> = async (fastify, opts) => {
   const assets = dashboardAssets();

@@ -46,7 +46,7 @@ export const FleetResponse = Type.Object({
   limit: Type.Integer(),
   offset: Type.Integer(),
   countsByStatus: Type.Record(Type.String(), Type.Integer(), { description: "Every tenant per status, whatever the filter" }),
-});
+}, { description: "One page of the fleet" });
 
 /** The fleet stream carries transitions only; per-resource progress stays on the per-tenant stream. */
 const FLEET_MESSAGE_TYPES = new Set(["phase", "run", "run-finished"]);
@@ -97,7 +97,12 @@ const fleetRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     };
   });
 
-  fastify.get("/ws/provisioning", { websocket: true, config: { scope: "read" }, schema: { hide: true } }, (socket: WebSocket) => {
+  fastify.get("/ws/provisioning", { websocket: true, config: { scope: "read" }, schema: {
+    summary: "WebSocket: live transitions of every tenant (upgrade with GET; Swagger UI cannot open it)",
+    description: "Send `Connection: Upgrade` and `Upgrade: websocket` with a read token (Authorization header, or `?access_token=` from browsers, which cannot set headers on a WebSocket). The server sends one message per phase or run transition of any tenant, and when a run finishes.",
+    querystring: Type.Object({ access_token: Type.Optional(Type.String({ description: "For browsers only; never logged" })) }),
+    response: { 101: { description: "Switching to the WebSocket protocol", type: "null" }, 401: errorResponses[401] },
+  } }, (socket: WebSocket) => {
     const unsubscribe = fastify.bus.subscribeAll((message: LiveMessage) => {
       if (!FLEET_MESSAGE_TYPES.has(message.type) || socket.readyState !== socket.OPEN) return;
       if (socket.bufferedAmount > MAX_BUFFERED_BYTES) {

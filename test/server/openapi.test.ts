@@ -25,6 +25,9 @@ describe.skipIf(!pg.available)("the OpenAPI document at /docs", () => {
     expect(routes).toEqual([
       "DELETE /api/v1/tenants/{id}",
       "GET /api/v1/events",
+      "GET /api/v1/fleet",
+      "GET /api/v1/platform",
+      "GET /api/v1/session",
       "GET /api/v1/tenants",
       "GET /api/v1/tenants/{id}",
       "GET /api/v1/tenants/{id}/audit",
@@ -32,6 +35,7 @@ describe.skipIf(!pg.available)("the OpenAPI document at /docs", () => {
       "GET /healthz",
       "GET /metrics",
       "GET /readyz",
+      "GET /ws/provisioning",
       "GET /ws/provisioning/{id}",
       "POST /api/v1/tenants",
       "POST /api/v1/tenants/{id}/drift-check",
@@ -39,7 +43,8 @@ describe.skipIf(!pg.available)("the OpenAPI document at /docs", () => {
       "POST /api/v1/tenants/{id}/provisioning/retry",
       "POST /api/v1/tenants/{id}/rollback",
     ]);
-    for (const path of ["/healthz", "/readyz", "/metrics"]) expect(doc.paths[path].get.security, path).toEqual([]);
+    for (const path of ["/healthz", "/readyz"]) expect(doc.paths[path].get.security, path).toEqual([]);
+    expect(doc.paths["/metrics"].get.security).toBeUndefined(); // metrics need a read token
     expect(doc.paths["/api/v1/tenants"].get.security).toBeUndefined(); // the document-wide bearer requirement applies
     expect(doc.security).toEqual([{ bearer: [] }]);
     const ws = doc.paths["/ws/provisioning/{id}"].get;

@@ -52,7 +52,7 @@ describe.skipIf(!pgProbe.available)("the audit log with an owner role and a serv
     serviceUrl = urlAs(db.url, serviceRole);
 
     service = await startService(serviceUrl, { DATABASE_URL: serviceUrl, MATIH_MIGRATION_DATABASE_URL: ownerUrl });
-    const tenant = (await service.app.inject({ method: "POST", url: "/api/v1/tenants", headers: auth(), payload: tenantRequest("ledger") })).json();
+    const tenant = (await service.app.inject({ method: "POST", url: "/api/v1/tenants", headers: auth(), payload: tenantRequest("ledger") })).json().tenant;
     tenantId = tenant.id;
     expect((await waitForStatus(service.app, tenant.id, settled)).status).toBe("ACTIVE");
     asService = new pg.Client({ connectionString: serviceUrl });

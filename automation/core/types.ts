@@ -139,7 +139,21 @@ export interface DriftedResource {
   readonly type: string;
   readonly phase: PhaseRef | null;
   readonly drift: "changed" | "gone" | "untracked";
+  /** Property paths that differ, sorted. */
   readonly properties: readonly string[];
+  /**
+   * For `changed`, each differing path with the recorded value and the actual
+   * one (null where that side has no value; secrets as "[secret]"). Empty when
+   * the engine does not know the values.
+   */
+  readonly differences?: readonly PropertyDrift[];
+}
+
+/** One property of a drifted resource: what the stack recorded and what is really there. */
+export interface PropertyDrift {
+  readonly path: string;
+  readonly recorded: unknown;
+  readonly actual: unknown;
 }
 
 /** A reviewed preview, to which a later `provision` can be held. */

@@ -1,0 +1,35 @@
+import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
+import { DriftHistory, DriftHistoryQuery, DriftRun, DriftRunAccepted, DriftRunParams, DriftSummary, DriftSummaryQuery, errorResponses, TenantParams } from "./schemas.ts";
+
+/** Fleet drift detection: start a run, follow it, the fleet summary, a tenant's history. */
+const driftRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
+  const drift = fastify.drift;
+
+  fastify.post("/api/v1/drift/runs", {
+    config: { scope: "admin" },
+    schema: {
+      summary: "Check every ACTIVE tenant for drift now; while a fleet run is queued or running, answers with its id",
+      response: { 202: DriftRunAccepted, ...errorResponses },
+    },
+  }, async (request, reply) => {
+    const { id } = await drift.startRun(request.principal?.name ?? "anonymous");
+    return reply.code(202).header("location", `/api/v1/drift/runs/${id}`).send({ id });
+  });
+
+  fastify.get("/api/v1/drift/runs/:id", {
+    config: { scope: "read" },
+    schema: { summary: "A fleet drift run's progress", params: DriftRunParams, response: { 200: DriftRun, ...errorResponses } },
+  }, async (request) => drift.run(request.params.id));
+
+  fastify.get("/api/v1/drift", {
+    config: { scope: "read" },
+    schema: { summary: "The fleet's drift: last run, counts, each ACTIVE tenant's latest state and since when", querystring: DriftSummaryQuery, response: { 200: DriftSummary, ...errorResponses } },
+  }, async (request) => drift.summary(request.query));
+
+  fastify.get("/api/v1/tenants/:id/drift", {
+    config: { scope: "read" },
+    schema: { summary: "A tenant's drift checks, newest first, with drifted resources and their values", params: TenantParams, querystring: DriftHistoryQuery, response: { 200: DriftHistory, ...errorResponses } },
+  }, async (request) => drift.history(request.params.id, request.query));
+};
+
+export default driftRoutes;

@@ -50,7 +50,8 @@ import type {
 import { faultApplies, validateFaultPlan, type FaultPlan } from "../core/fault-plan.ts";
 import { readRenderPlan, verifyRenderPlan, writeRenderPlan } from "./plan-file.ts";
 import { RecordedState } from "./recorded-state.ts";
-import { actualResources, applySimulatedDrift, propertyDrift, type SimulatedDrift } from "./simulated-drift.ts";
+import { propertyDrift } from "../core/drift-values.ts";
+import { actualResources, applySimulatedDrift, type SimulatedDrift } from "./simulated-drift.ts";
 import { planTeardown, planUpdate, stepsInOrder, toResourceChange, type UpdatePlan } from "./steps.ts";
 import type { RenderRecord, RenderStateStore } from "./store.ts";
 import { pacedPhaseMs, walkPlan } from "./walk.ts";

@@ -10,10 +10,8 @@
  * puts back whatever was changed.
  */
 import type { RenderedResource } from "../../stacks/mock-render.ts";
-import { SECRET_PLACEHOLDER } from "../../model/constants.ts";
 import { InvalidRequestError } from "../core/errors.ts";
-import { formatPath, parsePath, valueChanges } from "../core/property-paths.ts";
-import type { PropertyDrift } from "../core/types.ts";
+import { formatPath, parsePath } from "../core/property-paths.ts";
 import type { RenderRecord } from "./store.ts";
 
 /** A change made to a tenant's simulated actual state. */
@@ -73,23 +71,4 @@ export function applySimulatedDrift(record: RenderRecord, change: SimulatedDrift
       ? current.filter((r) => r.urn !== target.urn)
       : current.map((r) => (r.urn === target.urn ? { ...r, inputs: setAt(r.inputs, change.path, change.value) } : r));
   return { ...rest, actual, updatedAt: new Date().toISOString() };
-}
-
-const SENSITIVE_PATH = /password|secret|token|connectionstring|privatekey/i;
-
-/** Values that may hold a secret are shown as "[secret]" on both sides. */
-function isSensitive(type: string, path: string, recorded: unknown, actual: unknown): boolean {
-  if (type === "kubernetes:core/v1:Secret" && /^(data|stringData)\b/.test(path)) return true;
-  if (SENSITIVE_PATH.test(path)) return true;
-  const holdsSecret = (v: unknown) => v !== undefined && JSON.stringify(v)?.includes(SECRET_PLACEHOLDER) === true;
-  return holdsSecret(recorded) || holdsSecret(actual);
-}
-
-/** Each differing property of a resource, recorded against actual, secrets redacted. */
-export function propertyDrift(type: string, recorded: Record<string, unknown>, actual: Record<string, unknown>): PropertyDrift[] {
-  return valueChanges(recorded, actual).map(({ path, before, after }) =>
-    isSensitive(type, path, before, after)
-      ? { path, recorded: before === undefined ? null : SECRET_PLACEHOLDER, actual: after === undefined ? null : SECRET_PLACEHOLDER }
-      : { path, recorded: before ?? null, actual: after ?? null },
-  );
 }

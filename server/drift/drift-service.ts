@@ -4,6 +4,8 @@
  */
 import { randomUUID } from "node:crypto";
 import type pg from "pg";
+import { ApiError } from "../domain/errors.ts";
+import type { RenderEngine, SimulatedDrift, TenantEngine } from "../../automation/index.ts";
 import { activeDriftRun, driftHistory, findDriftRun, insertDriftRun, latestDriftRun, setDriftRunJob, tenantDriftState, tenantDriftStates, type DriftCheckRow, type DriftRunRow, type DriftState } from "../db/drift.ts";
 import type { DriftQueue } from "../db/drift-queue.ts";
 import { withTransaction } from "../db/pool.ts";
@@ -31,10 +33,30 @@ function checkJson(check: DriftCheckRow) {
 export class DriftService {
   private readonly pool: pg.Pool;
   private readonly queue: DriftQueue;
+  private readonly engine: TenantEngine;
 
-  constructor(deps: { pool: pg.Pool; queue: DriftQueue }) {
+  constructor(deps: { pool: pg.Pool; queue: DriftQueue; engine: TenantEngine }) {
     this.pool = deps.pool;
     this.queue = deps.queue;
+    this.engine = deps.engine;
+  }
+
+  /**
+   * Render engine only: changes the tenant's simulated actual state (see
+   * automation/render/simulated-drift.ts) so that the next check finds it.
+   */
+  async simulate(idOrSlug: string, change: SimulatedDrift): Promise<{ tenantId: string; slug: string; resourcesDiffering: number }> {
+    if (this.engine.kind !== "render") {
+      throw new ApiError(409, "not_render_engine", "only the render engine simulates drift; with the Pulumi engine, drift is whatever really changed in the cloud");
+    }
+    const tenant = await findTenant(this.pool, idOrSlug);
+    if (!tenant) throw notFound(`tenant "${idOrSlug}"`);
+    if (tenant.status !== "ACTIVE") throw new ApiError(409, "invalid_transition", `tenant ${tenant.slug} is ${tenant.status}; drift is simulated on an ACTIVE tenant`);
+    const record = await (this.engine as RenderEngine).simulateDrift(tenant.slug, change);
+    const recorded = new Map(record.resources.map((r) => [r.urn, JSON.stringify(r.inputs)]));
+    const actual = record.actual ?? record.resources;
+    const differing = actual.filter((r) => recorded.get(r.urn) !== JSON.stringify(r.inputs)).length + record.resources.filter((r) => !actual.some((a) => a.urn === r.urn)).length;
+    return { tenantId: tenant.id, slug: tenant.slug, resourcesDiffering: differing };
   }
 
   /**

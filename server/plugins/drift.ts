@@ -46,7 +46,7 @@ async function driftPlugin(fastify: FastifyInstance, opts: DriftPluginOptions): 
   });
   fastify.executor.beforeEngine.add((tenantId) => runner.yieldTenant(tenantId));
   fastify.metrics.driftGauges = () => driftGauges(fastify.db);
-  fastify.decorate("drift", new DriftService({ pool: fastify.db, queue }));
+  fastify.decorate("drift", new DriftService({ pool: fastify.db, queue, engine: fastify.engine }));
   fastify.decorate("fleetRunner", runner);
 
   /** The run a job works on: its own, or for a scheduled job a new one (or one a dead process left). */

@@ -1,5 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
-import { DriftHistory, DriftHistoryQuery, DriftRun, DriftRunAccepted, DriftRunParams, DriftSummary, DriftSummaryQuery, errorResponses, TenantParams } from "./schemas.ts";
+import type { SimulatedDrift } from "../../automation/index.ts";
+import {
+  DriftHistory, DriftHistoryQuery, DriftRun, DriftRunAccepted, DriftRunParams, DriftSummary, DriftSummaryQuery, errorResponses, SimulatedDriftBody,
+  SimulatedDriftResponse, TenantParams,
+} from "./schemas.ts";
 
 /** Fleet drift detection: start a run, follow it, the fleet summary, a tenant's history. */
 const driftRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
@@ -30,6 +34,16 @@ const driftRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     config: { scope: "read" },
     schema: { summary: "A tenant's drift checks, newest first, with drifted resources and their values", params: TenantParams, querystring: DriftHistoryQuery, response: { 200: DriftHistory, ...errorResponses } },
   }, async (request) => drift.history(request.params.id, request.query));
+
+  fastify.post("/api/v1/tenants/:id/simulated-drift", {
+    config: { scope: "admin" },
+    schema: {
+      summary: "Render engine only: edit a property or delete a resource in the tenant's simulated actual state (or reset it), as someone working outside the service would",
+      params: TenantParams,
+      body: SimulatedDriftBody,
+      response: { 200: SimulatedDriftResponse, ...errorResponses },
+    },
+  }, async (request) => drift.simulate(request.params.id, request.body as SimulatedDrift));
 };
 
 export default driftRoutes;

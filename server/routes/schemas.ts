@@ -261,3 +261,21 @@ export const errorResponses = {
 
 /** For routes that take no path parameter: no 404 of their own. */
 export const listErrorResponses = { 400: errorResponses[400], 401: errorResponses[401], 403: errorResponses[403], 500: errorResponses[500] };
+
+export const SimulatedDriftBody = Type.Union([
+  Type.Object({
+    kind: Type.Literal("edit"),
+    resource: Type.String({ minLength: 1, maxLength: 2000, description: "A URN, or a resource name from the tenant's record" }),
+    path: Type.String({ minLength: 1, maxLength: 1000, description: "An input property path: spec.hard.pods, metadata.labels[\"matih.ai/tier\"]" }),
+    value: Type.Unknown({ description: "Any JSON value" }),
+  }, { additionalProperties: false }),
+  Type.Object({ kind: Type.Literal("delete"), resource: Type.String({ minLength: 1, maxLength: 2000 }) }, { additionalProperties: false }),
+  Type.Object({ kind: Type.Literal("reset") }, { additionalProperties: false }),
+]);
+
+export const SimulatedDriftResponse = Type.Object({
+  tenantId: Type.String({ format: "uuid" }),
+  slug: Type.String(),
+  /** Resources whose simulated actual state now differs from the record (changed or gone). */
+  resourcesDiffering: Type.Integer(),
+});

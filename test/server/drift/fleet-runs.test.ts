@@ -8,7 +8,6 @@ import { randomUUID } from "node:crypto";
 import type { FastifyInstance } from "fastify";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { RenderEngine } from "../../../automation/index.ts";
 import { DRIFT_QUEUE } from "../../../server/db/drift-queue.ts";
 import { insertRun, updateRun } from "../../../server/db/runs.ts";
 import { probePostgres } from "../../support/postgres.ts";
@@ -43,6 +42,9 @@ async function fleetRun(app: FastifyInstance): Promise<any> {
   return waitForRun(app, started.json().id);
 }
 
+const simulate = (app: FastifyInstance, tenant: string, change: object, token?: string) =>
+  app.inject({ method: "POST", url: `/api/v1/tenants/${tenant}/simulated-drift`, headers: auth(token), payload: change });
+
 const history = async (app: FastifyInstance, tenant: string) => (await app.inject({ method: "GET", url: `/api/v1/tenants/${tenant}/drift`, headers: auth(READ_TOKEN) })).json();
 
 async function driftEvents(app: FastifyInstance, tenantId: string): Promise<string[]> {
@@ -54,13 +56,11 @@ describe.skipIf(!postgres.available)("fleet drift runs", () => {
   let db: Awaited<ReturnType<typeof freshDatabase>>;
   let service: TestService;
   let client: pg.Client;
-  let engine: RenderEngine;
   const ids: Record<string, string> = {};
 
   beforeAll(async () => {
     db = await freshDatabase();
     service = await startService(db.url, { MATIH_DRIFT_RETRY_SECONDS: "1", MATIH_OPS_EMAIL: "ops@matih.example", MATIH_DRIFT_CONCURRENCY: "2" });
-    engine = service.app.engine as RenderEngine;
     client = new pg.Client({ connectionString: db.url });
     await client.connect();
     for (const slug of ["drift-a", "drift-b"]) ids[slug] = await provision(service.app, slug);
@@ -76,8 +76,14 @@ describe.skipIf(!postgres.available)("fleet drift runs", () => {
     const record = (await client.query(`SELECT state FROM render_states WHERE slug = 'drift-a'`)).rows[0].state;
     const quota = record.resources.find((r: any) => r.type === "kubernetes:core/v1:ResourceQuota");
     const account = record.resources.find((r: any) => r.type === "kubernetes:core/v1:ServiceAccount");
-    await engine.simulateDrift("drift-a", { kind: "edit", resource: quota.urn, path: "spec.hard.pods", value: "99" });
-    await engine.simulateDrift("drift-a", { kind: "delete", resource: account.urn });
+    // The documented command: what someone editing the cluster by hand would do.
+    const edit = await simulate(service.app, "drift-a", { kind: "edit", resource: quota.name, path: "spec.hard.pods", value: "99" });
+    expect(edit.json()).toEqual({ tenantId: ids["drift-a"], slug: "drift-a", resourcesDiffering: 1 });
+    expect((await simulate(service.app, ids["drift-a"]!, { kind: "delete", resource: account.urn })).json().resourcesDiffering).toBe(2);
+    const unknown = await simulate(service.app, "drift-a", { kind: "edit", resource: quota.urn, path: "spec.hard.nothing.deeper", value: 1 });
+    expect(unknown.statusCode).toBe(400);
+    expect(unknown.json()).toMatchObject({ code: "invalid_request", message: "the property path spec.hard.nothing.deeper does not exist: no spec.hard.nothing" });
+    expect((await simulate(service.app, "drift-a", { kind: "delete", resource: "x" }, READ_TOKEN)).statusCode).toBe(403);
 
     const run = await fleetRun(service.app);
     expect(run).toMatchObject({ trigger: "manual", requestedBy: "admin", status: "SUCCEEDED", total: 2, checked: 2, drifted: 1, failed: 0, skipped: 0 });
@@ -130,7 +136,7 @@ describe.skipIf(!postgres.available)("fleet drift runs", () => {
     await fleetRun(service.app);
     expect(await driftEvents(service.app, a)).toEqual(["tenant.drift_detected"]);
 
-    await engine.simulateDrift("drift-a", { kind: "reset" }); // someone puts it back by hand
+    expect((await simulate(service.app, "drift-a", { kind: "reset" })).statusCode).toBe(200); // someone puts it back by hand
     await fleetRun(service.app);
     await fleetRun(service.app);
     expect(await driftEvents(service.app, a)).toEqual(["tenant.drift_detected", "tenant.drift_resolved"]);

@@ -324,7 +324,8 @@ export class RenderEngine implements TenantEngine {
     const plan = driftPlan(actualResources(record), record);
     const recorded = new Map(record.resources.map((r) => [r.urn, r]));
     const tracker = new PhaseTracker(events.emit);
-    await walkPlan(plan, tracker, { signal });
+    // Paced like an update, so that rehearsals can watch a slow refresh give way to a run.
+    await walkPlan(plan, tracker, { signal, phaseDelayMs: this.phaseDelay });
     tracker.finish("succeeded", "");
     const drifted: DriftedResource[] = stepsInOrder(plan)
       .filter((s) => s.op !== "same" && s.op !== "read")

@@ -251,3 +251,42 @@ describe.skipIf(!postgres.available)("the drift schedule", () => {
     }
   }, 60_000);
 });
+
+describe.skipIf(!postgres.available)("a drift check and a run for the same tenant", () => {
+  it("the check gives way at once when the run starts in its process, and is not recorded", async () => {
+    const db = await freshDatabase();
+    // Paced so that the check (a walk of every phase) is still going when the run starts.
+    const service = await startService(db.url, { MATIH_RENDER_PACE: "0.01", MATIH_DRIFT_RETRY_SECONDS: "1" });
+    const client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    try {
+      const id = await provision(service.app, "give-way");
+      const yielded: boolean[] = [];
+      const runner = service.app.fleetRunner;
+      const original = runner.yieldTenant.bind(runner);
+      runner.yieldTenant = (tenantId: string) => {
+        const answer = original(tenantId);
+        yielded.push(answer);
+        return answer;
+      };
+      const started = (await service.app.inject({ method: "POST", url: "/api/v1/drift/runs", headers: auth() })).json();
+      const deadline = Date.now() + 20_000;
+      while ((await client.query(`SELECT state FROM drift_run_tenants WHERE run_id = $1`, [started.id])).rows[0]?.state !== "CHECKING") {
+        if (Date.now() > deadline) throw new Error("the check never started");
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      expect((await service.app.inject({ method: "DELETE", url: `/api/v1/tenants/${id}`, headers: auth() })).statusCode).toBe(202);
+      expect((await waitForStatus(service.app, id, settled, 120_000)).status).toBe("DELETED");
+      expect(yielded).toEqual([true]);
+
+      const done = await waitForRun(service.app, started.id);
+      expect(done).toMatchObject({ status: "SUCCEEDED", total: 1, checked: 0, skipped: 1 });
+      expect((await client.query(`SELECT skip_reason AS reason FROM drift_run_tenants WHERE run_id = $1`, [started.id])).rows).toEqual([{ reason: "the tenant is no longer ACTIVE (DELETED)" }]);
+      expect((await client.query(`SELECT count(*)::int AS n FROM drift_checks`)).rows[0].n).toBe(0);
+    } finally {
+      await client.end();
+      await service.close();
+      await db.drop();
+    }
+  }, 240_000);
+});

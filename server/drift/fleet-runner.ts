@@ -165,8 +165,9 @@ export class FleetRunner {
 
   /** Why the tenant cannot be checked now (null: it can). */
   private async busyReason(db: pg.Pool | pg.PoolClient, tenant: TenantRow): Promise<Skip | null> {
-    if (tenant.status === "PROVISIONING" || tenant.status === "DEPROVISIONING") return new Skip(`the tenant is ${tenant.status}`);
-    if (tenant.status !== "ACTIVE") return new Skip(`the tenant is no longer ACTIVE (${tenant.status})`, true);
+    // Gone or failed is for good; any other state is a run under way (provisioning, an update, a teardown) that will end.
+    if (tenant.status === "DELETED" || tenant.status === "FAILED") return new Skip(`the tenant is no longer ACTIVE (${tenant.status})`, true);
+    if (tenant.status !== "ACTIVE") return new Skip(`the tenant is ${tenant.status}`);
     const run = await activeRun(db, tenant.id);
     return run ? new Skip(`a ${run.kind} run is in progress`) : null;
   }

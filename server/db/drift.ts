@@ -81,9 +81,17 @@ export async function insertDriftRun(db: Queryable, run: { id: string; trigger: 
   return { id: run.id, total: rowCount ?? 0 };
 }
 
-export async function activeDriftRun(db: Queryable): Promise<{ id: string; status: DriftRunStatus } | undefined> {
-  const { rows } = await db.query(`SELECT id, status FROM drift_runs WHERE status IN ('QUEUED', 'RUNNING')`);
+/** The queued or running fleet run; `worked` while some process's heartbeat on it is fresher than `staleSeconds`. */
+export async function activeDriftRun(db: Queryable, staleSeconds = 60): Promise<{ id: string; status: DriftRunStatus; worked: boolean } | undefined> {
+  const { rows } = await db.query(
+    `SELECT id, status, COALESCE(heartbeat_at > now() - make_interval(secs => $1), false) AS worked FROM drift_runs WHERE status IN ('QUEUED', 'RUNNING')`,
+    [staleSeconds],
+  );
   return rows[0];
+}
+
+export async function touchDriftRun(db: Queryable, id: string): Promise<void> {
+  await db.query(`UPDATE drift_runs SET heartbeat_at = now() WHERE id = $1`, [id]);
 }
 
 export async function setDriftRunJob(db: Queryable, id: string, jobId: string): Promise<void> {
@@ -103,19 +111,29 @@ export async function latestDriftRun(db: Queryable, options: { succeeded?: boole
 }
 
 /**
- * Marks the run RUNNING (once more, when a process takes over a dead one's
- * run: its tenants left CHECKING go back to PENDING). Undefined when the run
- * is finished or gone.
+ * Claims the run for this process: marks it RUNNING and starts its heartbeat.
+ * A run another process works (heartbeat fresher than `staleSeconds`) is
+ * `busy`; taking over a run whose process stopped puts the tenants it left
+ * CHECKING back to PENDING.
  */
-export async function beginDriftRun(db: Queryable, id: string): Promise<{ resumed: boolean } | undefined> {
+export async function beginDriftRun(db: Queryable, id: string, staleSeconds = 60): Promise<"started" | "resumed" | "busy" | "finished"> {
   const { rows } = await db.query(
-    `UPDATE drift_runs SET status = 'RUNNING', started_at = COALESCE(started_at, now())
-     WHERE id = $1 AND status IN ('QUEUED', 'RUNNING') RETURNING (started_at < now()) AS resumed`,
-    [id],
+    `UPDATE drift_runs SET status = 'RUNNING', started_at = COALESCE(started_at, now()), heartbeat_at = now()
+     WHERE id = $1 AND (status = 'QUEUED' OR (status = 'RUNNING' AND (heartbeat_at IS NULL OR heartbeat_at < now() - make_interval(secs => $2))))
+     RETURNING (started_at < now()) AS resumed`,
+    [id, staleSeconds],
   );
-  if (rows.length === 0) return undefined;
+  if (rows.length === 0) {
+    const { rows: current } = await db.query(`SELECT status FROM drift_runs WHERE id = $1`, [id]);
+    return current[0]?.status === "RUNNING" ? "busy" : "finished";
+  }
   await db.query(`UPDATE drift_run_tenants SET state = 'PENDING' WHERE run_id = $1 AND state = 'CHECKING'`, [id]);
-  return { resumed: rows[0].resumed };
+  return rows[0].resumed ? "resumed" : "started";
+}
+
+/** This process stops working the run (shutdown): another may take it over at once. */
+export async function releaseDriftRun(db: Queryable, id: string): Promise<void> {
+  await db.query(`UPDATE drift_runs SET heartbeat_at = NULL WHERE id = $1 AND status = 'RUNNING'`, [id]);
 }
 
 /** Takes one tenant that is due for a check (never one another worker holds). */

@@ -68,8 +68,10 @@ export class DriftService {
       const created = await insertDriftRun(db, { id: randomUUID(), trigger: "manual", requestedBy: principal });
       if (!created) {
         const active = await activeDriftRun(db);
-        if (active) return { id: active.id, started: false };
-        throw new Error("a fleet drift run was in progress and is not any more; ask again");
+        if (!active) throw new Error("a fleet drift run was in progress and is not any more; ask again");
+        // Nobody works it (its process stopped): a new job resumes it where it was.
+        if (!active.worked && active.status === "RUNNING") await this.queue.enqueue(db, active.id);
+        return { id: active.id, started: false };
       }
       await setDriftRunJob(db, created.id, await this.queue.enqueue(db, created.id));
       return { id: created.id, started: true };

@@ -16,8 +16,8 @@ import type pg from "pg";
 import type { DriftCheckResult, TenantEngine } from "../../automation/index.ts";
 import type { PlatformSettings } from "../../model/settings.ts";
 import {
-  beginDriftRun, claimDriftTenant, driftRunBacklog, finishDriftRun, pruneDrift, recordDriftCheck, releaseDriftTenant, skipDriftTenant,
-  type DriftState, type RecordedCheck,
+  beginDriftRun, claimDriftTenant, driftRunBacklog, finishDriftRun, pruneDrift, recordDriftCheck, releaseDriftRun, releaseDriftTenant, skipDriftTenant,
+  touchDriftRun, type DriftState, type RecordedCheck,
 } from "../db/drift.ts";
 import { enqueueOutbox } from "../db/outbox.ts";
 import { withTransaction } from "../db/pool.ts";
@@ -43,6 +43,8 @@ export interface FleetRunnerOptions {
 }
 
 const MAX_REASON_LENGTH = 2000;
+/** How often a working process touches its run; a run untouched for a minute is taken over. */
+const HEARTBEAT_MS = 15_000;
 const clip = (s: string) => (s.length > MAX_REASON_LENGTH ? `${s.slice(0, MAX_REASON_LENGTH)}…` : s);
 
 /** Why a check was not recorded: the tenant is busy, or left the run for good. */
@@ -80,11 +82,15 @@ export class FleetRunner {
   async execute(runId: string): Promise<void> {
     const { pool, log } = this.options;
     const begun = await beginDriftRun(pool, runId);
-    if (!begun) {
+    if (begun === "finished") {
       log.warn({ driftRunId: runId }, "fleet drift run is finished or gone; nothing to do");
       return;
     }
-    log.info({ driftRunId: runId, resumed: begun.resumed }, begun.resumed ? "resuming fleet drift run" : "fleet drift run started");
+    // The queue retries the job; by then the other process has finished the run or stopped heart-beating.
+    if (begun === "busy") throw new Error(`fleet drift run ${runId} is being worked by another process`);
+    log.info({ driftRunId: runId }, begun === "resumed" ? "resuming fleet drift run" : "fleet drift run started");
+    // Says "someone is on it", so that a scheduled job does not take the run over while this process works it.
+    const heartbeat = setInterval(() => void touchDriftRun(pool, runId).catch(() => undefined), HEARTBEAT_MS);
     try {
       for (;;) {
         await Promise.all(Array.from({ length: this.options.concurrency }, () => this.workTenants(runId)));
@@ -97,12 +103,16 @@ export class FleetRunner {
       }
     } catch (error) {
       if (this.shutdown.signal.aborted) {
+        clearInterval(heartbeat);
+        await releaseDriftRun(pool, runId).catch(() => undefined);
         log.warn({ driftRunId: runId }, "fleet drift run interrupted by shutdown; another process takes it over");
         throw error;
       }
       await finishDriftRun(pool, runId, "FAILED", clip(error instanceof Error ? error.message : String(error)));
       log.error({ driftRunId: runId, err: error }, "fleet drift run failed");
       return;
+    } finally {
+      clearInterval(heartbeat);
     }
     await finishDriftRun(pool, runId, "SUCCEEDED");
     const pruned = await pruneDrift(pool, this.options.retentionDays);

@@ -11,6 +11,8 @@ CREATE TABLE drift_runs (
     error         text,
     created_at    timestamptz NOT NULL DEFAULT now(),
     started_at    timestamptz,
+    -- Touched while a process works the run; a run whose heartbeat stopped is taken over.
+    heartbeat_at  timestamptz,
     finished_at   timestamptz
 );
 -- One fleet run at a time, whichever process asked for it.

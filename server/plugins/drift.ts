@@ -1,7 +1,6 @@
 import fp from "fastify-plugin";
 import type { FastifyInstance } from "fastify";
 import type { PlatformSettings } from "../../model/settings.ts";
-import type { DriftConfig } from "../config.ts";
 import { activeDriftRun, driftGauges, insertDriftRun, latestDriftRun, setDriftRunJob } from "../db/drift.ts";
 import { DriftQueue, type DriftJob } from "../db/drift-queue.ts";
 import { withTransaction } from "../db/pool.ts";
@@ -16,7 +15,15 @@ declare module "fastify" {
 }
 
 export interface DriftPluginOptions {
-  drift: DriftConfig;
+  /** The MATIH_DRIFT_* settings (see config.ts). */
+  drift: {
+    schedule: string | null;
+    concurrency: number;
+    retrySeconds: number;
+    maxSkips: number;
+    retentionDays: number;
+    opsEmail: string | null;
+  };
   settings: PlatformSettings;
   /** Work fleet runs in this process; false for an API-only process. */
   worker: boolean;
@@ -62,8 +69,10 @@ async function driftPlugin(fastify: FastifyInstance, opts: DriftPluginOptions): 
         await setDriftRunJob(db, created.id, job.id);
         return created.id;
       }
-      // The queue runs one fleet job at a time, so a run still open now is nobody's: take it over.
-      return (await activeDriftRun(db))?.id ?? null;
+      // A run still open: take it over if nobody has worked it for a minute (its process died), else leave it be.
+      const active = await activeDriftRun(db);
+      if (active?.worked) fastify.log.info({ driftRunId: active.id }, "a fleet drift run is in progress; this occurrence is covered by it");
+      return active && !active.worked ? active.id : null;
     });
 
   if (opts.worker) {

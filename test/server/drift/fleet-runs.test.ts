@@ -176,6 +176,23 @@ describe.skipIf(!postgres.available)("fleet drift runs", () => {
     expect(perTenant.map((r) => r.n)).toEqual([1, 1]);
   }, 60_000);
 
+  it("resumes a fleet run whose process stopped, without checking again the tenants it had checked", async () => {
+    const runId = randomUUID();
+    const [a, b] = [ids["drift-a"]!, ids["drift-b"]!];
+    // As a process killed mid-run leaves it: RUNNING, heartbeat long gone, drift-a checked, drift-b being checked.
+    await client.query(`INSERT INTO drift_runs (id, trigger, requested_by, status, total, started_at, heartbeat_at) VALUES ($1, 'manual', 'admin', 'RUNNING', 2, now() - interval '10 minutes', now() - interval '5 minutes')`, [runId]);
+    const checkId = randomUUID();
+    await client.query(`INSERT INTO drift_checks (id, tenant_id, run_id, state, duration_ms) VALUES ($1, $2, $3, 'IN_SYNC', 5)`, [checkId, a, runId]);
+    await client.query(`INSERT INTO drift_run_tenants (run_id, tenant_id, state, check_id) VALUES ($1, $2, 'CHECKED', $3), ($1, $4, 'CHECKING', NULL)`, [runId, a, checkId, b]);
+
+    const asked = await service.app.inject({ method: "POST", url: "/api/v1/drift/runs", headers: auth() });
+    expect(asked.json().id).toBe(runId);
+    const done = await waitForRun(service.app, runId);
+    expect(done).toMatchObject({ status: "SUCCEEDED", total: 2, checked: 2, skipped: 0 });
+    const perTenant = (await client.query(`SELECT tenant_id AS "tenantId", count(*)::int AS n FROM drift_checks WHERE run_id = $1 GROUP BY tenant_id`, [runId])).rows;
+    expect(Object.fromEntries(perTenant.map((r) => [r.tenantId, r.n]))).toEqual({ [a]: 1, [b]: 1 });
+  }, 60_000);
+
   it("keeps checks for the retention period, and always each tenant's latest", async () => {
     const before = (await history(service.app, "drift-a")).total;
     expect(before).toBeGreaterThan(3);

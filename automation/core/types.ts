@@ -129,10 +129,10 @@ export interface ResourceChange {
 
 /**
  * One resource whose recorded state no longer matches reality.
- * `changed`: properties differ. `gone`: recorded, but no longer there (Pulumi:
- * deleted outside Pulumi; render: the program no longer declares it).
- * `untracked`: there but not recorded (render only: the program now declares
- * it in a phase that was applied).
+ * `changed`: properties differ. `gone`: recorded, but no longer there
+ * (deleted outside Pulumi; render: deleted from the simulated actual state).
+ * `untracked`: there but not recorded (render only: in the simulated actual
+ * state of a recorded phase but not in the record).
  */
 export interface DriftedResource {
   readonly urn: string;

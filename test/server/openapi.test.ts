@@ -24,20 +24,25 @@ describe.skipIf(!pg.available)("the OpenAPI document at /docs", () => {
     const routes = Object.entries(doc.paths).flatMap(([p, ops]: [string, any]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${p}`)).sort();
     expect(routes).toEqual([
       "DELETE /api/v1/tenants/{id}",
+      "GET /api/v1/drift",
+      "GET /api/v1/drift/runs/{id}",
       "GET /api/v1/events",
       "GET /api/v1/tenants",
       "GET /api/v1/tenants/{id}",
       "GET /api/v1/tenants/{id}/audit",
+      "GET /api/v1/tenants/{id}/drift",
       "GET /api/v1/tenants/{id}/provisioning/status",
       "GET /healthz",
       "GET /metrics",
       "GET /readyz",
       "GET /ws/provisioning/{id}",
+      "POST /api/v1/drift/runs",
       "POST /api/v1/tenants",
       "POST /api/v1/tenants/{id}/drift-check",
       "POST /api/v1/tenants/{id}/preview",
       "POST /api/v1/tenants/{id}/provisioning/retry",
       "POST /api/v1/tenants/{id}/rollback",
+      "POST /api/v1/tenants/{id}/simulated-drift",
     ]);
     for (const path of ["/healthz", "/readyz", "/metrics"]) expect(doc.paths[path].get.security, path).toEqual([]);
     expect(doc.paths["/api/v1/tenants"].get.security).toBeUndefined(); // the document-wide bearer requirement applies

@@ -29,7 +29,7 @@ try {
   for (const tier of TIERS) {
     const slug = `drifttmpl${tier}`;
     const created = await service.app.inject({ method: "POST", url: "/api/v1/tenants", headers: auth(), payload: tenantRequest(slug, tier) });
-    const id = created.json().id as string;
+    const id = created.json().tenant.id as string;
     const status = await waitForStatus(service.app, id, settled, 300_000);
     if (status.status !== "ACTIVE") throw new Error(`template tenant ${slug} ended ${status.status}`);
     templates.push({ id, slug });

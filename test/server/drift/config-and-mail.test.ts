@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import { loadServiceConfig, ServiceConfigError } from "../../../server/config.ts";
 import { renderMail } from "../../../server/outbox/mail-templates.ts";
 
-const base = { MATIH_ADMIN_TOKEN: "a-long-enough-admin-token" };
+const base = { MATIH_ADMIN_TOKEN: "a-long-enough-admin-token-Xc4Vb8Nm2Kq6Wz" };
 
 describe("drift configuration", () => {
   it("checks hourly, four tenants at a time, keeps 90 days and mails nobody by default", () => {

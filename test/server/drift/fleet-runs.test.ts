@@ -18,7 +18,7 @@ const postgres = await probePostgres();
 async function provision(app: FastifyInstance, slug: string): Promise<string> {
   const created = await app.inject({ method: "POST", url: "/api/v1/tenants", headers: auth(), payload: tenantRequest(slug) });
   expect(created.statusCode).toBe(202);
-  const id = created.json().id as string;
+  const id = created.json().tenant.id as string;
   expect((await waitForStatus(app, id, settled, 120_000)).status).toBe("ACTIVE");
   return id;
 }

@@ -107,7 +107,7 @@ describe.skipIf(!postgres.available)("fleet drift runs", () => {
     const onlyDrifted = (await service.app.inject({ method: "GET", url: "/api/v1/drift?state=DRIFTED", headers: auth(READ_TOKEN) })).json();
     expect(onlyDrifted.tenants.map((t: any) => t.slug)).toEqual(["drift-a"]);
 
-    const metrics = (await service.app.inject({ method: "GET", url: "/metrics" })).body;
+    const metrics = (await service.app.inject({ method: "GET", url: "/metrics", headers: auth() })).body;
     expect(metrics).toMatch(/^matih_tenants_drifted 1$/m);
     expect(metrics).toMatch(/^matih_drift_check_duration_seconds_count\{state="drifted"\} 1$/m);
     expect(metrics).toMatch(/^matih_drift_check_duration_seconds_count\{state="in_sync"\} 1$/m);

@@ -20,6 +20,7 @@ export type {
   PhaseRef,
   PhaseReport,
   PreviewRequest,
+  PropertyDrift,
   PreviewResult,
   ProgressEvent,
   ProgressEventBody,
@@ -67,3 +68,4 @@ export { detectPulumiCli, MINIMUM_PULUMI_CLI_VERSION, type CliCheck } from "./pu
 export { RenderEngine, type FleetPreviewEntry, type RenderEngineOptions } from "./render/engine.ts";
 export { FileRenderStateStore, type RenderRecord, type RenderStateStore } from "./render/store.ts";
 export { validateFaultPlan, type FaultPlan, type PhaseFault } from "./core/fault-plan.ts";
+export { actualResources, applySimulatedDrift, type SimulatedDrift } from "./render/simulated-drift.ts";

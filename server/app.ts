@@ -21,8 +21,10 @@ import metricsPlugin from "./plugins/metrics.ts";
 import outboxPlugin from "./plugins/outbox.ts";
 import progressBusPlugin from "./plugins/progress-bus.ts";
 import runQueuePlugin from "./plugins/run-queue.ts";
+import driftPlugin from "./plugins/drift.ts";
 import tenantServicePlugin from "./plugins/tenant-service.ts";
 import adminRoutes from "./routes/admin.ts";
+import driftRoutes from "./routes/drift.ts";
 import eventRoutes from "./routes/events.ts";
 import fleetRoutes from "./routes/fleet.ts";
 import healthRoutes from "./routes/health.ts";
@@ -138,7 +140,9 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions): P
     workerConcurrency: config.workerConcurrency,
     shutdownGraceMs: opts.shutdownGraceMs ?? 30_000,
     startWorkersOn: opts.startWorkersOn ?? "ready",
+    scheduleCheckSeconds: config.drift.scheduleCheckSeconds,
   });
+  await fastify.register(driftPlugin, { drift: config.drift, settings: opts.settings, worker: config.worker, startWorkersOn: opts.startWorkersOn ?? "ready" });
   await fastify.register(tenantServicePlugin, { settings: opts.settings, maxAttempts: config.maxAttempts });
   await fastify.register(healthRoutes);
   await fastify.register(tenantRoutes);
@@ -146,4 +150,5 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions): P
   await fastify.register(eventRoutes);
   await fastify.register(fleetRoutes);
   await fastify.register(adminRoutes, { settings: opts.settings });
+  await fastify.register(driftRoutes);
 }

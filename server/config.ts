@@ -73,6 +73,25 @@ export interface ServiceConfig {
   readonly smtp: SmtpConfig | null;
   /** MAIL_FROM; the sender of notifications; default no-reply@matih.ai. */
   readonly mailFrom: string;
+  /** Fleet drift detection (MATIH_DRIFT_* and MATIH_OPS_EMAIL). */
+  readonly drift: DriftConfig;
+}
+
+export interface DriftConfig {
+  /** MATIH_DRIFT_SCHEDULE: a cron expression in UTC (5 fields, or 6 with seconds); `off` disables; default hourly, `0 * * * *`. */
+  readonly schedule: string | null;
+  /** MATIH_DRIFT_CONCURRENCY: tenants checked at once in a fleet run; default 4. */
+  readonly concurrency: number;
+  /** MATIH_DRIFT_RETRY_SECONDS: how long a tenant busy with a run waits before the fleet run tries it again; default 60. */
+  readonly retrySeconds: number;
+  /** MATIH_DRIFT_MAX_SKIPS: times a busy tenant is tried before the fleet run gives up on it; default 10. */
+  readonly maxSkips: number;
+  /** MATIH_DRIFT_RETENTION_DAYS: drift checks and fleet runs older than this are deleted (each tenant's latest check stays); default 90. */
+  readonly retentionDays: number;
+  /** MATIH_OPS_EMAIL: who is mailed when a tenant drifts or its drift is resolved; unset = no mail. */
+  readonly opsEmail: string | null;
+  /** MATIH_SCHEDULE_CHECK_SECONDS: how often a process looks at the schedule (1 to 45); default 30. */
+  readonly scheduleCheckSeconds: number;
 }
 
 export class ServiceConfigError extends Error {
@@ -151,6 +170,22 @@ export function loadServiceConfig(env: NodeJS.ProcessEnv = process.env): Service
     problems.push(`MAIL_FROM must be an address such as no-reply@example.com or "Matih <no-reply@example.com>", got ${JSON.stringify(env.MAIL_FROM)}`);
   }
 
+  const driftSchedule = (env.MATIH_DRIFT_SCHEDULE ?? "").trim() || "0 * * * *";
+  if (driftSchedule.toLowerCase() !== "off" && !/^\S+( \S+){4,5}$/.test(driftSchedule.replace(/\s+/g, " "))) {
+    problems.push(`MATIH_DRIFT_SCHEDULE must be a cron expression of 5 fields (or 6 with seconds), such as "0 * * * *", or off; got ${JSON.stringify(env.MATIH_DRIFT_SCHEDULE)}`);
+  }
+  const opsEmail = env.MATIH_OPS_EMAIL?.trim() || null;
+  if (opsEmail !== null && !/^[^\s@<>]+@[^\s@<>]+$/.test(opsEmail)) problems.push(`MATIH_OPS_EMAIL must be an address such as ops@example.com, got ${JSON.stringify(env.MATIH_OPS_EMAIL)}`);
+  const drift: DriftConfig = {
+    schedule: driftSchedule.toLowerCase() === "off" ? null : driftSchedule.replace(/\s+/g, " "),
+    concurrency: int("MATIH_DRIFT_CONCURRENCY", 4, 1, 64),
+    retrySeconds: int("MATIH_DRIFT_RETRY_SECONDS", 60, 1, 3600),
+    maxSkips: int("MATIH_DRIFT_MAX_SKIPS", 10, 1, 1000),
+    retentionDays: int("MATIH_DRIFT_RETENTION_DAYS", 90, 1, 3650),
+    opsEmail,
+    scheduleCheckSeconds: int("MATIH_SCHEDULE_CHECK_SECONDS", 30, 1, 45),
+  };
+
   const config: ServiceConfig = {
     port,
     host,
@@ -177,6 +212,7 @@ export function loadServiceConfig(env: NodeJS.ProcessEnv = process.env): Service
     eventSource,
     smtp,
     mailFrom,
+    drift,
   };
   if (problems.length > 0) throw new ServiceConfigError(problems);
   return config;

@@ -28,16 +28,28 @@ function isObject(value: unknown): value is Record<string, unknown> {
  * every leaf below it; a key present on one side only is reported at the key.
  */
 export function changedPaths(before: unknown, after: unknown): string[] {
-  const out: string[] = [];
-  walk(before, after, [], out);
-  return out.sort();
+  return valueChanges(before, after).map((c) => c.path);
 }
 
-function walk(before: unknown, after: unknown, path: PathSegment[], out: string[]): void {
+/** One path at which two values differ; a side that lacks the key holds `undefined`. */
+export interface ValueChange {
+  readonly path: string;
+  readonly before: unknown;
+  readonly after: unknown;
+}
+
+/** Like changedPaths, with the value on each side at every path (sorted by path). */
+export function valueChanges(before: unknown, after: unknown): ValueChange[] {
+  const out: ValueChange[] = [];
+  walk(before, after, [], out);
+  return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
+
+function walk(before: unknown, after: unknown, path: PathSegment[], out: ValueChange[]): void {
   if (isObject(before) && isObject(after)) {
     const keys = new Set([...Object.keys(before), ...Object.keys(after)]);
     for (const key of keys) {
-      if (!(key in before) || !(key in after)) out.push(formatPath([...path, key]));
+      if (!(key in before) || !(key in after)) out.push({ path: formatPath([...path, key]), before: before[key], after: after[key] });
       else walk(before[key], after[key], [...path, key], out);
     }
     return;
@@ -45,12 +57,55 @@ function walk(before: unknown, after: unknown, path: PathSegment[], out: string[
   if (Array.isArray(before) && Array.isArray(after)) {
     const length = Math.max(before.length, after.length);
     for (let i = 0; i < length; i++) {
-      if (i >= before.length || i >= after.length) out.push(formatPath([...path, i]));
+      if (i >= before.length || i >= after.length) out.push({ path: formatPath([...path, i]), before: before[i], after: after[i] });
       else walk(before[i], after[i], [...path, i], out);
     }
     return;
   }
-  if (!Object.is(before, after)) out.push(path.length === 0 ? "" : formatPath(path));
+  if (!Object.is(before, after)) out.push({ path: path.length === 0 ? "" : formatPath(path), before, after });
+}
+
+/**
+ * The segments of a path in the notation formatPath writes: `spec.hard.pods`,
+ * `metadata.labels["matih.ai/tier"]`, `spec.containers[0].image`. Throws a
+ * RangeError naming the problem for anything else.
+ */
+export function parsePath(path: string): PathSegment[] {
+  const segments: PathSegment[] = [];
+  let i = 0;
+  const fail = (why: string): never => {
+    throw new RangeError(`cannot read the property path ${JSON.stringify(path)}: ${why} at position ${i}`);
+  };
+  if (path === "") fail("it is empty");
+  while (i < path.length) {
+    if (path[i] === "[") {
+      const close = path.indexOf("]", i);
+      if (path[i + 1] === '"') {
+        // A quoted key may itself hold "]": find the closing quote first.
+        let end = i + 2;
+        while (end < path.length && path[end] !== '"') end += path[end] === "\\" ? 2 : 1;
+        if (path[end + 1] !== "]") fail("an unclosed quoted key");
+        segments.push(JSON.parse(path.slice(i + 1, end + 1)) as string);
+        i = end + 2;
+      } else {
+        if (close < 0) fail("an unclosed [");
+        const index = path.slice(i + 1, close);
+        if (!/^\d+$/.test(index)) fail(`"${index}" is not an array index`);
+        segments.push(Number(index));
+        i = close + 1;
+      }
+    } else {
+      if (segments.length > 0) {
+        if (path[i] !== ".") fail("expected . or [");
+        i++;
+      }
+      const match = /^[A-Za-z_][A-Za-z0-9_]*/.exec(path.slice(i));
+      if (!match) fail("expected a property name");
+      segments.push(match![0]);
+      i += match![0].length;
+    }
+  }
+  return segments;
 }
 
 /** True when `path` is `prefix` or lies below it. */

@@ -129,17 +129,31 @@ export interface ResourceChange {
 
 /**
  * One resource whose recorded state no longer matches reality.
- * `changed`: properties differ. `gone`: recorded, but no longer there (Pulumi:
- * deleted outside Pulumi; render: the program no longer declares it).
- * `untracked`: there but not recorded (render only: the program now declares
- * it in a phase that was applied).
+ * `changed`: properties differ. `gone`: recorded, but no longer there
+ * (deleted outside Pulumi; render: deleted from the simulated actual state).
+ * `untracked`: there but not recorded (render only: in the simulated actual
+ * state of a recorded phase but not in the record).
  */
 export interface DriftedResource {
   readonly urn: string;
   readonly type: string;
   readonly phase: PhaseRef | null;
   readonly drift: "changed" | "gone" | "untracked";
+  /** Property paths that differ, sorted. */
   readonly properties: readonly string[];
+  /**
+   * For `changed`, each differing path with the recorded value and the actual
+   * one (null where that side has no value; secrets as "[secret]"). Empty when
+   * the engine does not know the values.
+   */
+  readonly differences?: readonly PropertyDrift[];
+}
+
+/** One property of a drifted resource: what the stack recorded and what is really there. */
+export interface PropertyDrift {
+  readonly path: string;
+  readonly recorded: unknown;
+  readonly actual: unknown;
 }
 
 /** A reviewed preview, to which a later `provision` can be held. */

@@ -19,6 +19,7 @@
  */
 import type { EngineEvent, StepEventMetadata } from "@pulumi/pulumi/automation/index.js";
 import { normalizeOp, strongerOp } from "../core/change-summary.ts";
+import { propertyDriftAt } from "../core/drift-values.ts";
 import { phaseRefOfUrn, STACK_TYPE, type PhaseTracker } from "../core/phase-tracker.ts";
 import { changedPaths } from "../core/property-paths.ts";
 import type { DriftedResource, ProgressEventBody, ResourceChange, ResourceOp } from "../core/types.ts";
@@ -184,12 +185,15 @@ export class PulumiEventMapper {
     if (metadata.type === STACK_TYPE || isProvider(metadata.type)) return;
     if (metadata.old?.custom === false || metadata.new?.custom === false) return; // components hold no cloud state
     if (gone || (metadata.old && !metadata.new)) {
-      this.drifted.set(metadata.urn, { urn: metadata.urn, type: metadata.type, phase: phaseRefOfUrn(metadata.urn), drift: "gone", properties: [] });
+      this.drifted.set(metadata.urn, { urn: metadata.urn, type: metadata.type, phase: phaseRefOfUrn(metadata.urn), drift: "gone", properties: [], differences: [] });
       return;
     }
     const detailed = Object.keys(metadata.detailedDiff ?? {});
     const properties = detailed.length > 0 ? detailed : (metadata.diffs?.length ?? 0) > 0 ? [...metadata.diffs!] : changedPaths(metadata.old?.outputs ?? {}, metadata.new?.outputs ?? {});
     if (properties.length === 0) return;
-    this.drifted.set(metadata.urn, { urn: metadata.urn, type: metadata.type, phase: phaseRefOfUrn(metadata.urn), drift: "changed", properties: properties.sort() });
+    properties.sort();
+    // The engine masks secret values in events already; propertyDriftAt also hides what looks like one.
+    const differences = propertyDriftAt(metadata.type, properties, metadata.old?.outputs ?? {}, metadata.new?.outputs ?? {});
+    this.drifted.set(metadata.urn, { urn: metadata.urn, type: metadata.type, phase: phaseRefOfUrn(metadata.urn), drift: "changed", properties, differences });
   }
 }

@@ -8,11 +8,16 @@
  * - provision renders once, then applies the difference to the record phase by
  *   phase, emitting the events a Pulumi update would, and saves the record after
  *   each phase (a failed provision leaves the phases it completed, as a partial
- *   Pulumi update would, and the next one continues from there);
- * - preview diffs a fresh render against the record, per resource and property;
+ *   Pulumi update would, and the next one continues from there). Like an `up`
+ *   with refresh, it starts from the simulated actual state, so it puts back
+ *   whatever a drift command changed (converge);
+ * - preview diffs a fresh render against the (refreshed) actual state, per
+ *   resource and property;
  * - teardown deletes the record's resources in reverse dependency order, then
  *   the record, the tenant's work directory and its plans;
- * - drift check reports where the current program would change what was recorded.
+ * - drift check is a refresh preview: it compares the recorded state with the
+ *   simulated actual state (simulated-drift.ts) and reports every property that
+ *   differs with both values. It renders nothing and writes nothing.
  */
 import { rm } from "node:fs/promises";
 import type { RenderResult } from "../../stacks/mock-render.ts";
@@ -45,6 +50,8 @@ import type {
 import { faultApplies, validateFaultPlan, type FaultPlan } from "../core/fault-plan.ts";
 import { readRenderPlan, verifyRenderPlan, writeRenderPlan } from "./plan-file.ts";
 import { RecordedState } from "./recorded-state.ts";
+import { propertyDrift } from "../core/drift-values.ts";
+import { actualResources, applySimulatedDrift, type SimulatedDrift } from "./simulated-drift.ts";
 import { planTeardown, planUpdate, stepsInOrder, toResourceChange, type UpdatePlan } from "./steps.ts";
 import type { RenderRecord, RenderStateStore } from "./store.ts";
 import { pacedPhaseMs, walkPlan } from "./walk.ts";
@@ -111,6 +118,22 @@ export class RenderEngine implements TenantEngine {
 
   cancel(slug: string): boolean {
     return this.options.gate.cancel(slug);
+  }
+
+  /**
+   * Changes the tenant's simulated actual state (edit a property, delete a
+   * resource, reset), as someone working outside Pulumi would; the next drift
+   * check reports exactly that, and the next provision puts it back. Rejects
+   * with StackNotFoundError for an unknown tenant, InvalidRequestError for a
+   * resource or path that does not exist.
+   */
+  async simulateDrift(slug: string, change: SimulatedDrift): Promise<RenderRecord> {
+    validateSlug(slug);
+    const record = await this.options.store.get(slug);
+    if (!record) throw new StackNotFoundError(slug);
+    const changed = applySimulatedDrift(record, change);
+    await this.options.store.put(changed);
+    return changed;
   }
 
   async close(): Promise<void> {
@@ -182,10 +205,12 @@ export class RenderEngine implements TenantEngine {
     const planFile = request.plan ? await checkPlan(request.plan, { slug: spec.slug, engine: "render", layout: this.options.layout }) : null;
     const rendered = await this.renderOne(spec, settings, lastPhase, signal);
     const record = await store.get(spec.slug);
-    if (planFile) verifyRenderPlan(await readRenderPlan(planFile), rendered.resources, record?.resources ?? []);
+    // Refresh first, as the Pulumi engine's `up --refresh` does: the update starts from what really exists.
+    const current = record ? actualResources(record) : [];
+    if (planFile) verifyRenderPlan(await readRenderPlan(planFile), rendered.resources, current);
 
-    const plan = planUpdate(rendered.resources, record?.resources ?? [], lastPhase);
-    const state = new RecordedState(record?.resources ?? []);
+    const plan = planUpdate(rendered.resources, current, lastPhase);
+    const state = new RecordedState(current);
     const attempts: Record<string, number> = { ...(record?.faultAttempts ?? {}) };
     let phasesApplied = Math.min(record?.phasesApplied ?? 0, lastPhase);
     const save = (changes: Partial<RenderRecord> = {}) =>
@@ -237,7 +262,8 @@ export class RenderEngine implements TenantEngine {
     const lastPhase = checkLastPhase(request.lastPhase);
     const rendered = await this.renderOne(spec, settings, lastPhase, signal);
     const record = await this.options.store.get(spec.slug);
-    const recorded = record?.resources ?? [];
+    // Refreshed like the provision it reviews.
+    const recorded = record ? actualResources(record) : [];
     const plan = planUpdate(rendered.resources, recorded, lastPhase);
     const tracker = new PhaseTracker(events.emit);
     await walkPlan(plan, tracker, { signal });
@@ -291,24 +317,29 @@ export class RenderEngine implements TenantEngine {
   }
 
   private async driftNow(context: OperationContext): Promise<OperationOutcome<Pick<DriftCheckResult, "drifted">>> {
-    const { spec, settings, signal, events } = context;
+    const { spec, signal, events } = context;
     const record = await this.options.store.get(spec.slug);
     if (!record) throw new StackNotFoundError(spec.slug);
-    const rendered = await this.renderOne(spec, settings, record.lastPhase, signal);
-    const plan = driftPlan(rendered.resources, record);
+    // A refresh preview reads reality, not the program: nothing is rendered.
+    const plan = driftPlan(actualResources(record), record);
+    const recorded = new Map(record.resources.map((r) => [r.urn, r]));
     const tracker = new PhaseTracker(events.emit);
-    await walkPlan(plan, tracker, { signal });
+    // Paced like an update, so that rehearsals can watch a slow refresh give way to a run.
+    await walkPlan(plan, tracker, { signal, phaseDelayMs: this.phaseDelay });
     tracker.finish("succeeded", "");
     const drifted: DriftedResource[] = stepsInOrder(plan)
       .filter((s) => s.op !== "same" && s.op !== "read")
       .map((s) => {
         const change = toResourceChange(s);
+        const before = recorded.get(change.urn);
+        const drift = s.op === "delete" ? "gone" : s.op === "create" ? "untracked" : "changed";
         return {
           urn: change.urn,
           type: change.type,
           phase: change.phase,
-          drift: s.op === "delete" ? "gone" : s.op === "create" ? "untracked" : "changed",
+          drift,
           properties: change.changedPaths,
+          differences: drift === "changed" && before ? propertyDrift(change.type, before.inputs, s.resource.inputs) : [],
         };
       });
     return { status: "succeeded", changeSummary: tracker.changeSummary(), phases: tracker.reports(), error: null, extras: { drifted } };
@@ -316,9 +347,9 @@ export class RenderEngine implements TenantEngine {
 }
 
 /**
- * The update that would take the record to what the program renders now,
- * limited to the phases the record holds: phases never applied (after a
- * failed provision) are not drift.
+ * The update that would take the record to what really exists, limited to
+ * the phases the record holds: phases never applied (after a failed
+ * provision) are not drift.
  */
 function driftPlan(desired: RenderResult["resources"], record: RenderRecord): UpdatePlan {
   const full = planUpdate(desired, record.resources, record.lastPhase);

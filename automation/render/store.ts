@@ -26,6 +26,11 @@ export interface RenderRecord {
   readonly outputs: Record<string, unknown>;
   /** Failed attempts per phase (JSON keys are phase numbers), for fault plans. */
   readonly faultAttempts: Readonly<Record<string, number>>;
+  /**
+   * The simulated actual state (see simulated-drift.ts): what "really" exists
+   * once a drift command changed something. Absent: reality matches `resources`.
+   */
+  readonly actual?: readonly RenderedResource[];
   readonly updatedAt: string;
 }
 

@@ -24,6 +24,8 @@ export interface RunQueueOptions {
   heartbeatSeconds: number;
   /** A job running longer than this is failed (and retried); above the engine's own time limit. */
   expireInSeconds: number;
+  /** How often a process looks at the queue's schedules (pg-boss cron monitor); default 30 s. */
+  scheduleCheckSeconds?: number;
   onError?: (error: Error) => void;
 }
 
@@ -35,7 +37,8 @@ export class RunQueue {
     this.options = options;
     // The schema is created in start() only when missing: CREATE SCHEMA IF NOT EXISTS needs the CREATE
     // privilege on the database even when the schema exists, and the service's role may lack it.
-    this.boss = new PgBoss({ connectionString: options.databaseUrl, max: 4, application_name: "matih-run-queue", monitorIntervalSeconds: 5, schema: QUEUE_SCHEMA, createSchema: false } as ConstructorParameters<typeof PgBoss>[0]);
+    const cron = options.scheduleCheckSeconds ? { cronMonitorIntervalSeconds: options.scheduleCheckSeconds, cronWorkerIntervalSeconds: Math.min(options.scheduleCheckSeconds, 5) } : {};
+    this.boss = new PgBoss({ connectionString: options.databaseUrl, max: 4, application_name: "matih-run-queue", monitorIntervalSeconds: 5, schema: QUEUE_SCHEMA, createSchema: false, ...cron } as ConstructorParameters<typeof PgBoss>[0]);
     this.boss.on("error", (error: Error) => options.onError?.(error));
   }
 

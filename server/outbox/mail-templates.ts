@@ -79,9 +79,55 @@ function failed(p: Record<string, unknown>, name: string): Omit<RenderedMail, "t
   return { subject: `Setting up your matih tenant failed: ${name}`, text: `${lines.join("\n")}\n` };
 }
 
+/** One line per drifted resource: what drifted and at which properties. */
+function driftLines(resources: unknown): string[] {
+  if (!Array.isArray(resources)) return [];
+  return resources.flatMap((r) => {
+    const res = (r ?? {}) as Record<string, unknown>;
+    const properties = Array.isArray(res.properties) ? res.properties.filter((p) => typeof p === "string") : [];
+    const what = res.drift === "gone" ? "deleted outside the service" : res.drift === "untracked" ? "not in the recorded state" : `changed: ${properties.join(", ") || "(properties unknown)"}`;
+    return [`  - ${str(res.type) ?? "?"} ${str(res.urn)?.split("::").at(-1) ?? "?"}`, `      ${what}`];
+  });
+}
+
+function driftDetected(p: Record<string, unknown>, name: string): Omit<RenderedMail, "to"> {
+  const tenantId = str(p.tenantId) ?? "?";
+  const lines = [
+    `Tenant "${name}" no longer matches its recorded stack.`,
+    ``,
+    `Drift found at ${str(p.detectedAt) ?? "?"}:`,
+    ...driftLines(p.resources),
+    ``,
+    `Tenant:   ${str(p.slug) ?? "?"} (${tenantId})`,
+    `Tier:     ${str(p.tier) ?? "?"}`,
+    `Region:   ${str(p.region) ?? "?"}`,
+    ``,
+    `Recorded and actual values: GET /api/v1/tenants/${tenantId}/drift`,
+    `This mail is sent once; the next one says when the drift is gone.`,
+    ``,
+    `-- matih tenant provisioning`,
+  ];
+  return { subject: `Drift detected: ${name}`, text: `${lines.join("\n")}\n` };
+}
+
+function driftResolved(p: Record<string, unknown>, name: string): Omit<RenderedMail, "to"> {
+  const lines = [
+    `Tenant "${name}" matches its recorded stack again.`,
+    ``,
+    `Drifted since: ${str(p.driftedSince) ?? "?"}`,
+    `In sync at:    ${str(p.resolvedAt) ?? "?"}`,
+    `Tenant:        ${str(p.slug) ?? "?"} (${str(p.tenantId) ?? "?"})`,
+    ``,
+    `-- matih tenant provisioning`,
+  ];
+  return { subject: `Drift resolved: ${name}`, text: `${lines.join("\n")}\n` };
+}
+
 const TEMPLATES: Record<string, (payload: Record<string, unknown>, name: string) => Omit<RenderedMail, "to">> = {
   "provisioning-completed": completed,
   "provisioning-failed": failed,
+  "drift-detected": driftDetected,
+  "drift-resolved": driftResolved,
 };
 
 /** Builds the mail of an outbox row; throws MailTemplateError for an unknown template or a missing recipient. */

@@ -8,6 +8,10 @@ export interface ServiceMetrics {
   phaseFinished(phase: string, outcome: string, seconds: number): void;
   /** Set by the queue plugin: reads the queue's depth when metrics are scraped. */
   queueDepth: (() => Promise<{ queued: number; active: number }>) | null;
+  /** One tenant's drift check finished in this process. */
+  driftChecked(state: string, seconds: number): void;
+  /** Set by the drift plugin: reads the fleet's drift from the database when metrics are scraped, so every process answers alike. */
+  driftGauges: (() => Promise<{ drifted: number; lastSuccess: Date | null }>) | null;
 }
 
 declare module "fastify" {
@@ -27,12 +31,34 @@ async function metricsPlugin(fastify: FastifyInstance): Promise<void> {
     buckets: [1, 5, 10, 30, 60, 120, 300, 600, 1800, 3600],
     registers: [registry],
   });
+  const driftChecks = new Histogram({
+    name: "matih_drift_check_duration_seconds",
+    help: "How long one tenant's drift check (a refresh preview) took, by result",
+    labelNames: ["state"],
+    buckets: [0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 120, 300],
+    registers: [registry],
+  });
   const metrics: ServiceMetrics = {
     registry,
     runFinished: (kind, outcome) => runs.inc({ kind, outcome }),
     phaseFinished: (phase, outcome, seconds) => phases.observe({ phase, outcome: outcome.toLowerCase() }, seconds),
     queueDepth: null,
+    driftChecked: (state, seconds) => driftChecks.observe({ state: state.toLowerCase() }, seconds),
+    driftGauges: null,
   };
+  const driftGauge = (name: string, help: string, read: (g: { drifted: number; lastSuccess: Date | null }) => number | null) =>
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      async collect() {
+        const gauges = metrics.driftGauges ? await metrics.driftGauges().catch(() => null) : null;
+        const value = gauges ? read(gauges) : null;
+        if (value !== null) this.set(value);
+      },
+    });
+  driftGauge("matih_tenants_drifted", "ACTIVE tenants whose last conclusive drift check found drift", (g) => g.drifted);
+  driftGauge("matih_drift_run_last_success_timestamp", "When the last fleet drift run finished successfully (Unix seconds)", (g) => (g.lastSuccess ? new Date(g.lastSuccess).getTime() / 1000 : null));
   new Gauge({
     name: "matih_queue_depth",
     help: "Runs waiting in and taken from the durable queue",

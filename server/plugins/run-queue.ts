@@ -32,6 +32,8 @@ export interface RunQueuePluginOptions {
    * bind its port never takes a run.
    */
   startWorkersOn?: "ready" | "listen";
+  /** How often this process looks at the queue's schedules. */
+  scheduleCheckSeconds?: number;
 }
 
 /**
@@ -47,6 +49,7 @@ async function runQueuePlugin(fastify: FastifyInstance, opts: RunQueuePluginOpti
     retryDelaySeconds: opts.retryDelaySeconds,
     heartbeatSeconds: opts.heartbeatSeconds,
     expireInSeconds: 4 * 3600,
+    ...(opts.scheduleCheckSeconds ? { scheduleCheckSeconds: opts.scheduleCheckSeconds } : {}),
     onError: (err) => fastify.log.warn({ err }, "run queue problem"),
   });
   await queue.start();

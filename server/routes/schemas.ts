@@ -142,17 +142,90 @@ export const PreviewResponse = Type.Object({
   })),
 }, { description: "What would change, grouped by phase" });
 
+/** One property of a drifted resource; values are any JSON (null where a side has none), secrets as "[secret]". */
+const PropertyDrift = Type.Object({ path: Type.String(), recorded: Type.Unknown(), actual: Type.Unknown() });
+
+const DriftedResource = Type.Object({
+  urn: Type.String(),
+  type: Type.String(),
+  phase: PhaseRef,
+  drift: Type.String(),
+  properties: Type.Array(Type.String()),
+  differences: Type.Optional(Type.Array(PropertyDrift)),
+});
+
 export const DriftResponse = Type.Object({
   engine: Type.String(),
-  drifted: Type.Array(Type.Object({
-    urn: Type.String(),
-    type: Type.String(),
-    phase: PhaseRef,
-    drift: Type.String(),
-    properties: Type.Array(Type.String()),
-  })),
+  drifted: Type.Array(DriftedResource),
   durationMs: Type.Number(),
 }, { description: "Resources that drifted; empty when none did" });
+
+const DriftStateEnum = Type.Union(["IN_SYNC", "DRIFTED", "CHECK_FAILED"].map((s) => Type.Literal(s)));
+
+export const DriftRunParams = Type.Object({ id: Type.String({ format: "uuid" }) });
+
+export const DriftRunAccepted = Type.Object({ id: Type.String({ format: "uuid" }) });
+
+export const DriftRun = Type.Object({
+  id: Type.String({ format: "uuid" }),
+  trigger: Type.Union([Type.Literal("schedule"), Type.Literal("manual")]),
+  requestedBy: Type.String(),
+  status: Type.Union(["QUEUED", "RUNNING", "SUCCEEDED", "FAILED"].map((s) => Type.Literal(s))),
+  total: Type.Integer(),
+  checked: Type.Integer(),
+  drifted: Type.Integer(),
+  failed: Type.Integer(),
+  skipped: Type.Integer(),
+  error: Type.Union([Type.String(), Type.Null()]),
+  createdAt: Type.String({ format: "date-time" }),
+  startedAt: nullableDate,
+  finishedAt: nullableDate,
+});
+
+export const DriftSummaryQuery = Type.Object({ state: Type.Optional(DriftStateEnum) }, { additionalProperties: false });
+
+export const DriftSummary = Type.Object({
+  lastRun: Type.Union([DriftRun, Type.Null()]),
+  lastSuccessfulRun: Type.Union([DriftRun, Type.Null()]),
+  /** ACTIVE tenants by latest state; `unchecked` never had a check. */
+  counts: Type.Object({ inSync: Type.Integer(), drifted: Type.Integer(), checkFailed: Type.Integer(), unchecked: Type.Integer() }),
+  tenants: Type.Array(Type.Object({
+    tenantId: Type.String({ format: "uuid" }),
+    slug: Type.String(),
+    tier: Type.String(),
+    state: Type.Union([DriftStateEnum, Type.Null()]),
+    since: nullableDate,
+    driftedSince: nullableDate,
+    lastCheckedAt: nullableDate,
+  })),
+});
+
+export const DriftHistoryQuery = Type.Object({
+  limit: Type.Integer({ minimum: 1, maximum: 500, default: 50 }),
+  offset: Type.Integer({ minimum: 0, default: 0 }),
+}, { additionalProperties: false });
+
+export const DriftCheck = Type.Object({
+  id: Type.String({ format: "uuid" }),
+  driftRunId: Type.Union([Type.String({ format: "uuid" }), Type.Null()]),
+  state: DriftStateEnum,
+  reason: Type.Union([Type.String(), Type.Null()]),
+  checkedAt: Type.String({ format: "date-time" }),
+  durationMs: Type.Integer(),
+  resources: Type.Array(DriftedResource),
+});
+
+export const DriftHistory = Type.Object({
+  tenantId: Type.String({ format: "uuid" }),
+  slug: Type.String(),
+  state: Type.Union([DriftStateEnum, Type.Null()]),
+  since: nullableDate,
+  driftedSince: nullableDate,
+  items: Type.Array(DriftCheck),
+  total: Type.Integer(),
+  limit: Type.Integer(),
+  offset: Type.Integer(),
+});
 
 export const AuditQuery = Type.Object({
   after: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, default: 0 }),
@@ -188,3 +261,21 @@ export const errorResponses = {
 
 /** For routes that take no path parameter: no 404 of their own. */
 export const listErrorResponses = { 400: errorResponses[400], 401: errorResponses[401], 403: errorResponses[403], 500: errorResponses[500] };
+
+export const SimulatedDriftBody = Type.Union([
+  Type.Object({
+    kind: Type.Literal("edit"),
+    resource: Type.String({ minLength: 1, maxLength: 2000, description: "A URN, or a resource name from the tenant's record" }),
+    path: Type.String({ minLength: 1, maxLength: 1000, description: "An input property path: spec.hard.pods, metadata.labels[\"matih.ai/tier\"]" }),
+    value: Type.Unknown({ description: "Any JSON value" }),
+  }, { additionalProperties: false }),
+  Type.Object({ kind: Type.Literal("delete"), resource: Type.String({ minLength: 1, maxLength: 2000 }) }, { additionalProperties: false }),
+  Type.Object({ kind: Type.Literal("reset") }, { additionalProperties: false }),
+]);
+
+export const SimulatedDriftResponse = Type.Object({
+  tenantId: Type.String({ format: "uuid" }),
+  slug: Type.String(),
+  /** Resources whose simulated actual state now differs from the record (changed or gone). */
+  resourcesDiffering: Type.Integer(),
+});

@@ -60,6 +60,11 @@ export class RunExecutor {
   private readonly deps: RunExecutorDeps;
   /** Aborted when the process shuts down, so engines stop at a safe point. */
   private readonly shutdown = new AbortController();
+  /**
+   * Called with the tenant's id just before a run drives the engine, so that
+   * work that must never hold a run up (a drift check) gives way.
+   */
+  readonly beforeEngine = new Set<(tenantId: string) => void>();
 
   constructor(deps: RunExecutorDeps) {
     this.deps = deps;
@@ -125,6 +130,7 @@ export class RunExecutor {
       onEvent: recorder.onEvent,
       ownerDead,
     };
+    for (const giveWay of this.beforeEngine) giveWay(tenant.id);
     const result: OperationResult = run.kind === "teardown"
       ? await this.deps.engine.teardown(request)
       : await this.deps.engine.provision({ ...request, lastPhase: run.targetPhase });

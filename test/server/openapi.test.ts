@@ -24,6 +24,8 @@ describe.skipIf(!pg.available)("the OpenAPI document at /docs", () => {
     const routes = Object.entries(doc.paths).flatMap(([p, ops]: [string, any]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${p}`)).sort();
     expect(routes).toEqual([
       "DELETE /api/v1/tenants/{id}",
+      "GET /api/v1/drift",
+      "GET /api/v1/drift/runs/{id}",
       "GET /api/v1/events",
       "GET /api/v1/fleet",
       "GET /api/v1/platform",
@@ -31,17 +33,20 @@ describe.skipIf(!pg.available)("the OpenAPI document at /docs", () => {
       "GET /api/v1/tenants",
       "GET /api/v1/tenants/{id}",
       "GET /api/v1/tenants/{id}/audit",
+      "GET /api/v1/tenants/{id}/drift",
       "GET /api/v1/tenants/{id}/provisioning/status",
       "GET /healthz",
       "GET /metrics",
       "GET /readyz",
       "GET /ws/provisioning",
       "GET /ws/provisioning/{id}",
+      "POST /api/v1/drift/runs",
       "POST /api/v1/tenants",
       "POST /api/v1/tenants/{id}/drift-check",
       "POST /api/v1/tenants/{id}/preview",
       "POST /api/v1/tenants/{id}/provisioning/retry",
       "POST /api/v1/tenants/{id}/rollback",
+      "POST /api/v1/tenants/{id}/simulated-drift",
     ]);
     for (const path of ["/healthz", "/readyz"]) expect(doc.paths[path].get.security, path).toEqual([]);
     expect(doc.paths["/metrics"].get.security).toBeUndefined(); // metrics need a read token

@@ -267,7 +267,7 @@ describe("Pulumi engine operations", () => {
     expect(factory.callsTo("destroy")).toEqual([]);
   });
 
-  it("checks drift with previewRefresh (not the deprecated refresh previewOnly) and reports each drifted resource and property without writing state", async () => {
+  it("checks drift with previewRefresh (not the deprecated refresh previewOnly) and reports each drifted resource and property, with recorded and actual values, without writing state", async () => {
     const factory = new FakeWorkspaceFactory();
     factory.existing("acme").script("previewRefresh", replay(refreshWithDrift()));
     const { engine } = await startEngine(factory);
@@ -281,8 +281,8 @@ describe("Pulumi engine operations", () => {
     const [, , quota] = childrenOf(1);
     const [zone] = childrenOf(7);
     expect(result.drifted).toEqual([
-      { urn: quota!.urn, type: quota!.type, phase: { number: 1, name: "CREATE_NAMESPACE" }, drift: "changed", properties: ["spec.hard.pods"] },
-      { urn: zone!.urn, type: zone!.type, phase: { number: 7, name: "CREATE_DNS_ZONE" }, drift: "gone", properties: [] },
+      { urn: quota!.urn, type: quota!.type, phase: { number: 1, name: "CREATE_NAMESPACE" }, drift: "changed", properties: ["spec.hard.pods"], differences: [{ path: "spec.hard.pods", recorded: "20", actual: "40" }] },
+      { urn: zone!.urn, type: zone!.type, phase: { number: 7, name: "CREATE_DNS_ZONE" }, drift: "gone", properties: [], differences: [] },
     ]);
     expect(result.changeSummary).toMatchObject({ update: 1, delete: 1 });
   });

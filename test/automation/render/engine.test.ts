@@ -124,35 +124,75 @@ describe("render engine", () => {
     expect(await readFile(path.join(layout.renderStateDir, "acme.json"), "utf8")).toBe(before);
   });
 
-  it("reports drift where the current program would change what was recorded, without writing the record", async () => {
+  it("reports drift as a refresh preview: an edited property with both values and a deleted resource, without writing the record", async () => {
     const settings = platformSettings();
     await engine().provision({ spec: tenantSpec(), settings });
     const record = await recordOf();
-    // As an older program would have recorded it: another pod limit, no service account yet, a ConfigMap since dropped.
     const quota = byType(record.resources, "kubernetes:core/v1:ResourceQuota");
     const serviceAccount = byType(record.resources, "kubernetes:core/v1:ServiceAccount");
-    const legacy: RenderedResource = { ...serviceAccount, urn: serviceAccount.urn.replace("ServiceAccount::namespace-service-account", "ConfigMap::namespace-legacy-config"), type: "kubernetes:core/v1:ConfigMap", name: "namespace-legacy-config" };
-    const edited = record.resources
-      .filter((r) => r.urn !== serviceAccount.urn)
-      .map((r) => (r.urn === quota.urn ? { ...r, inputs: { ...r.inputs, spec: { hard: { ...(r.inputs.spec as { hard: object }).hard, pods: "15" } } } } : r));
-    await store.put({ ...record, resources: [...edited, legacy] });
+    const recordedPods = (quota.inputs.spec as { hard: Record<string, unknown> }).hard.pods;
+
+    const render = engine();
+    await render.simulateDrift("acme", { kind: "edit", resource: quota.name, path: "spec.hard.pods", value: "99" });
+    await render.simulateDrift("acme", { kind: "delete", resource: serviceAccount.urn });
+    const changed = await recordOf();
+    expect(changed.resources).toEqual(record.resources);
+    expect(changed.actual).toHaveLength(record.resources.length - 1);
     const stored = await readFile(path.join(layout.renderStateDir, "acme.json"), "utf8");
 
-    const drift = await engine().driftCheck({ spec: tenantSpec(), settings });
+    const drift = await render.driftCheck({ spec: tenantSpec(), settings });
     expect(drift.status).toBe("succeeded");
     const phase1 = { number: 1, name: "CREATE_NAMESPACE" };
     expect([...drift.drifted].sort((a, b) => a.urn.localeCompare(b.urn))).toEqual(
       [
-        { urn: quota.urn, type: quota.type, phase: phase1, drift: "changed", properties: ["spec.hard.pods"] },
-        { urn: serviceAccount.urn, type: serviceAccount.type, phase: phase1, drift: "untracked", properties: [] },
-        { urn: legacy.urn, type: legacy.type, phase: phase1, drift: "gone", properties: [] },
+        { urn: quota.urn, type: quota.type, phase: phase1, drift: "changed", properties: ["spec.hard.pods"], differences: [{ path: "spec.hard.pods", recorded: recordedPods, actual: "99" }] },
+        { urn: serviceAccount.urn, type: serviceAccount.type, phase: phase1, drift: "gone", properties: [], differences: [] },
       ].sort((a, b) => a.urn.localeCompare(b.urn)),
     );
-    expect(drift.changeSummary).toMatchObject({ create: 1, update: 1, delete: 1, replace: 0 });
+    expect(drift.changeSummary).toMatchObject({ create: 0, update: 1, delete: 1, replace: 0 });
     expect(await readFile(path.join(layout.renderStateDir, "acme.json"), "utf8")).toBe(stored);
 
-    const unknown = await engine().driftCheck({ spec: tenantSpec({ slug: "globex" }), settings });
+    const unknown = await render.driftCheck({ spec: tenantSpec({ slug: "globex" }), settings });
     expect(unknown.error?.code).toBe("stack_not_found");
+  });
+
+  it("redacts secrets in drift values, and a converging provision puts back what drifted so the next check is in sync", async () => {
+    const settings = platformSettings();
+    const render = engine();
+    await render.provision({ spec: tenantSpec(), settings });
+    const record = await recordOf();
+    const secret = byType(record.resources, "kubernetes:core/v1:Secret");
+    // The whole stringData is a Pulumi secret, recorded as "[secret]"; someone overwrites it by hand.
+    expect(secret.inputs.stringData).toBe("[secret]");
+    await render.simulateDrift("acme", { kind: "edit", resource: secret.urn, path: "stringData", value: { POSTGRES_PASSWORD: "hunter2-plaintext" } });
+    const namespace = byType(record.resources, "kubernetes:core/v1:Namespace");
+    await render.simulateDrift("acme", { kind: "edit", resource: namespace.urn, path: 'metadata.labels["matih.ai/edited-by"]', value: "someone-by-hand" });
+
+    const drift = await render.driftCheck({ spec: tenantSpec(), settings });
+    expect(JSON.stringify(drift)).not.toContain("hunter2-plaintext");
+    const secretDrift = drift.drifted.find((d) => d.urn === secret.urn)!;
+    expect(secretDrift.differences).toEqual([{ path: "stringData", recorded: "[secret]", actual: "[secret]" }]);
+    expect(drift.drifted.find((d) => d.urn === namespace.urn)?.differences).toEqual([{ path: 'metadata.labels["matih.ai/edited-by"]', recorded: null, actual: "someone-by-hand" }]);
+
+    const converge = await render.provision({ spec: tenantSpec(), settings });
+    expect(converge.status).toBe("succeeded");
+    expect(converge.changeSummary).toMatchObject({ update: 2, create: 0, delete: 0 });
+    expect((await recordOf()).actual).toBeUndefined();
+    const after = await render.driftCheck({ spec: tenantSpec(), settings });
+    expect(after.drifted).toEqual([]);
+  });
+
+  it("refuses a drift command on a resource or path that does not exist, naming it", async () => {
+    const settings = platformSettings();
+    const render = engine();
+    await render.provision({ spec: tenantSpec(), settings, lastPhase: 1 });
+    const quota = byType((await recordOf()).resources, "kubernetes:core/v1:ResourceQuota");
+    await expect(render.simulateDrift("acme", { kind: "delete", resource: "no-such-thing" })).rejects.toThrow('tenant acme has no resource "no-such-thing"');
+    await expect(render.simulateDrift("acme", { kind: "edit", resource: quota.urn, path: "spec.nothing.pods", value: 1 })).rejects.toThrow("the property path spec.nothing.pods does not exist: no spec.nothing");
+    await expect(render.simulateDrift("globex", { kind: "reset" })).rejects.toThrow(StackNotFoundError);
+    await render.simulateDrift("acme", { kind: "delete", resource: quota.urn });
+    await render.simulateDrift("acme", { kind: "reset" });
+    expect((await render.driftCheck({ spec: tenantSpec(), settings })).drifted).toEqual([]);
   });
 
   it("tears down in reverse dependency order, phase by phase from the highest, then clears the record, work directory and plans", async () => {

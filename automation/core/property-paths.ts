@@ -60,3 +60,40 @@ export function pathIsWithin(path: string, prefix: string): boolean {
   const next = path[prefix.length];
   return next === "." || next === "[";
 }
+
+/** Splits a path in Pulumi's notation into its segments; the inverse of formatPath. */
+export function parsePath(path: string): PathSegment[] {
+  const segments: PathSegment[] = [];
+  let i = 0;
+  while (i < path.length) {
+    const c = path[i];
+    if (c === ".") {
+      i++;
+      continue;
+    }
+    if (c === "[") {
+      const close = path[i + 1] === '"' ? path.indexOf('"]', i + 2) + 1 : path.indexOf("]", i);
+      if (close <= i) return [...segments, path.slice(i)];
+      const inner = path.slice(i + 1, close);
+      segments.push(inner.startsWith('"') ? (JSON.parse(inner) as string) : Number(inner));
+      i = close + 1;
+      continue;
+    }
+    let end = i;
+    while (end < path.length && path[end] !== "." && path[end] !== "[") end++;
+    segments.push(path.slice(i, end));
+    i = end;
+  }
+  return segments;
+}
+
+/** The value at `path` inside `root`, or undefined where the path leads nowhere. */
+export function valueAt(root: unknown, path: string): unknown {
+  if (path === "") return root;
+  let current: unknown = root;
+  for (const segment of parsePath(path)) {
+    if (current === null || typeof current !== "object") return undefined;
+    current = (current as Record<string | number, unknown>)[segment];
+  }
+  return current;
+}

@@ -182,7 +182,7 @@ export class RenderEngine implements TenantEngine {
     const planFile = request.plan ? await checkPlan(request.plan, { slug: spec.slug, engine: "render", layout: this.options.layout }) : null;
     const rendered = await this.renderOne(spec, settings, lastPhase, signal);
     const record = await store.get(spec.slug);
-    if (planFile) verifyRenderPlan(await readRenderPlan(planFile), rendered.resources, record?.resources ?? []);
+    if (planFile) verifyRenderPlan(await readRenderPlan(planFile), rendered.resources, record?.resources ?? [], request.planMode ?? "exact");
 
     const plan = planUpdate(rendered.resources, record?.resources ?? [], lastPhase);
     const state = new RecordedState(record?.resources ?? []);

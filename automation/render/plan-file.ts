@@ -42,8 +42,9 @@ export async function readRenderPlan(path: string): Promise<RenderPlanFile> {
   return JSON.parse(await readFile(path, "utf8")) as RenderPlanFile;
 }
 
-export function verifyRenderPlan(plan: RenderPlanFile, desired: readonly RenderedResource[], recorded: readonly RenderedResource[]): void {
-  if (fingerprint(recorded) !== plan.baseline) {
+/** `resume` checks only the desired state: the plan's own update already changed the record in part. */
+export function verifyRenderPlan(plan: RenderPlanFile, desired: readonly RenderedResource[], recorded: readonly RenderedResource[], mode: "exact" | "resume" = "exact"): void {
+  if (mode === "exact" && fingerprint(recorded) !== plan.baseline) {
     throw new PlanMismatchError(`tenant "${plan.plan.slug}" changed since plan ${plan.plan.id} was made (another update ran); preview again and review the new plan`);
   }
   if (fingerprint(desired) !== plan.desired) {

@@ -25,8 +25,9 @@ import eventRoutes from "./routes/events.ts";
 import fleetRoutes from "./routes/fleet.ts";
 import healthRoutes from "./routes/health.ts";
 import liveRoutes from "./routes/live.ts";
+import changeRoutes from "./routes/changes.ts";
 import tenantRoutes from "./routes/tenants.ts";
-import { ErrorResponse, ProvisioningStatus, Tenant } from "./routes/schemas.ts";
+import { Change, ErrorResponse, ProvisioningStatus, Tenant } from "./routes/schemas.ts";
 
 export interface AppOptions {
   config: ServiceConfig;
@@ -47,6 +48,7 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions): P
   fastify.addSchema(ErrorResponse);
   fastify.addSchema(Tenant);
   fastify.addSchema(ProvisioningStatus);
+  fastify.addSchema(Change);
   await fastify.register(swagger, {
     openapi: {
       info: { title: "matih tenant service", version: "1.0.0", description: "Provision, watch, retry, roll back and tear down tenants." },
@@ -81,9 +83,15 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions): P
     workerConcurrency: config.workerConcurrency,
     shutdownGraceMs: opts.shutdownGraceMs ?? 30_000,
   });
-  await fastify.register(tenantServicePlugin, { settings: opts.settings, maxAttempts: config.maxAttempts });
+  await fastify.register(tenantServicePlugin, {
+    settings: opts.settings,
+    maxAttempts: config.maxAttempts,
+    changeTtlHours: config.changeTtlHours,
+    requireSeparateApprover: config.requireSeparateApprover,
+  });
   await fastify.register(healthRoutes);
   await fastify.register(tenantRoutes);
+  await fastify.register(changeRoutes);
   await fastify.register(liveRoutes);
   await fastify.register(eventRoutes);
   await fastify.register(fleetRoutes);

@@ -21,11 +21,17 @@ export interface ServiceConfig {
   /** MATIH_DATA_DIR; default ./.matih. */
   readonly dataDir: string;
   /**
-   * Bearer tokens and their scopes. MATIH_ADMIN_TOKEN gives one admin token;
+   * Bearer tokens and their scopes. MATIH_ADMIN_TOKEN gives one admin token
+   * (principal `admin`); MATIH_ADMIN_TOKENS named admin tokens, `name:token,...`
+   * (the name is the principal audit rows and four-eyes approvals record);
    * MATIH_READ_TOKENS a comma-separated list of read tokens. Without any, the
    * entry point generates an admin token into the data directory.
    */
   readonly tokens: readonly { readonly token: string; readonly scope: "admin" | "read"; readonly principal: string }[];
+  /** MATIH_CHANGE_TTL_HOURS; how long a previewed change may be approved; default 24 (fractions allowed). */
+  readonly changeTtlHours: number;
+  /** MATIH_REQUIRE_SEPARATE_APPROVER; a change must be approved by another principal than its requester; default false. */
+  readonly requireSeparateApprover: boolean;
   /** MATIH_MAX_ATTEMPTS; attempts per provisioning or teardown run; default 3. */
   readonly maxAttempts: number;
   /** MATIH_RETRY_DELAY_SECONDS; first retry delay, doubled each time; default 5. */
@@ -86,6 +92,17 @@ export function loadServiceConfig(env: NodeJS.ProcessEnv = process.env): Service
     return fallback;
   };
 
+  const positive = (name: string, fallback: number): number => {
+    const raw = env[name];
+    if (raw === undefined || raw.trim() === "") return fallback;
+    const n = Number(raw);
+    if (!Number.isFinite(n) || n <= 0 || n > 24 * 365) {
+      problems.push(`${name} must be a number of hours above 0 and at most ${24 * 365}, got ${JSON.stringify(raw)}`);
+      return fallback;
+    }
+    return n;
+  };
+
   const port = int("PORT", 8080, 0, 65535);
   const host = env.HOST?.trim() || "127.0.0.1";
   let databaseUrl: string | null = env.DATABASE_URL?.trim() || null;
@@ -98,6 +115,16 @@ export function loadServiceConfig(env: NodeJS.ProcessEnv = process.env): Service
   if (admin) {
     if (admin.length < 16) problems.push("MATIH_ADMIN_TOKEN must be at least 16 characters");
     else tokens.push({ token: admin, scope: "admin", principal: "admin" });
+  }
+  for (const [i, entry] of (env.MATIH_ADMIN_TOKENS ?? "").split(",").map((s) => s.trim()).filter(Boolean).entries()) {
+    const colon = entry.indexOf(":");
+    const name = colon > 0 ? entry.slice(0, colon).trim() : "";
+    const token = colon > 0 ? entry.slice(colon + 1).trim() : "";
+    if (!/^[A-Za-z0-9._@-]{1,64}$/.test(name)) problems.push(`MATIH_ADMIN_TOKENS entry ${i + 1} must be name:token with a name of letters, digits, dots, dashes, underscores or @`);
+    else if (token.length < 16) problems.push(`MATIH_ADMIN_TOKENS entry ${i + 1} (${name}) needs a token of at least 16 characters`);
+    else if (tokens.some((t) => t.principal === name)) problems.push(`MATIH_ADMIN_TOKENS names ${name} twice (or it clashes with MATIH_ADMIN_TOKEN's "admin")`);
+    else if (tokens.some((t) => t.token === token)) problems.push(`MATIH_ADMIN_TOKENS entry ${i + 1} (${name}) repeats another token; each principal needs its own`);
+    else tokens.push({ token, scope: "admin", principal: name });
   }
   for (const [i, t] of (env.MATIH_READ_TOKENS ?? "").split(",").map((s) => s.trim()).filter(Boolean).entries()) {
     if (t.length < 16) problems.push(`MATIH_READ_TOKENS entry ${i + 1} must be at least 16 characters`);
@@ -127,6 +154,8 @@ export function loadServiceConfig(env: NodeJS.ProcessEnv = process.env): Service
     databaseUrl,
     dataDir: path.resolve(env.MATIH_DATA_DIR?.trim() || ".matih"),
     tokens,
+    changeTtlHours: positive("MATIH_CHANGE_TTL_HOURS", 24),
+    requireSeparateApprover: bool("MATIH_REQUIRE_SEPARATE_APPROVER", false),
     maxAttempts: int("MATIH_MAX_ATTEMPTS", 3, 1, 20),
     retryDelaySeconds: int("MATIH_RETRY_DELAY_SECONDS", 5, 0, 3600),
     rollbackPolicy: rollbackRaw === "destroy" ? "destroy" : "keep",

@@ -29,8 +29,14 @@ function canonical(value: unknown): string {
   return JSON.stringify(value);
 }
 
+/**
+ * A digest of a set of resources. Order does not count: a record lists
+ * resources in the order they were applied, a render in registration order,
+ * and the same resources must fingerprint the same either way.
+ */
 export function fingerprint(resources: readonly RenderedResource[]): string {
-  return createHash("sha256").update(canonical(resources)).digest("hex");
+  const byUrn = [...resources].sort((a, b) => (a.urn < b.urn ? -1 : a.urn > b.urn ? 1 : 0));
+  return createHash("sha256").update(canonical(byUrn)).digest("hex");
 }
 
 export async function writeRenderPlan(plan: SavedPlan, desired: readonly RenderedResource[], recorded: readonly RenderedResource[]): Promise<void> {

@@ -64,14 +64,21 @@ const COLUMNS = `id, tenant_id AS "tenantId", status, requested, target_tier AS 
 
 export async function insertChange(
   db: Queryable,
-  c: Pick<ChangeRow, "id" | "tenantId" | "requested" | "targetTier" | "targetPhase" | "createdBy" | "expiresAt">,
+  c: Pick<ChangeRow, "id" | "tenantId" | "requested" | "targetTier" | "targetPhase" | "createdBy"> & { ttlHours: number },
 ): Promise<ChangeRow> {
+  // Both times from the database clock, so that expiry is decided on one clock.
   const { rows } = await db.query(
-    `INSERT INTO tenant_changes (id, tenant_id, status, requested, target_tier, target_phase, created_by, expires_at)
-     VALUES ($1, $2, 'PREVIEWING', $3, $4, $5, $6, $7) RETURNING ${COLUMNS}`,
-    [c.id, c.tenantId, JSON.stringify(c.requested), c.targetTier, c.targetPhase, c.createdBy, c.expiresAt],
+    `INSERT INTO tenant_changes (id, tenant_id, status, requested, target_tier, target_phase, created_by, created_at, expires_at)
+     VALUES ($1, $2, 'PREVIEWING', $3, $4, $5, $6, now(), now() + make_interval(secs => $7)) RETURNING ${COLUMNS}`,
+    [c.id, c.tenantId, JSON.stringify(c.requested), c.targetTier, c.targetPhase, c.createdBy, c.ttlHours * 3600],
   );
   return rows[0];
+}
+
+/** Whether the change's approval window has closed, by the database clock. */
+export async function changeExpired(db: Queryable, id: string): Promise<boolean> {
+  const { rows } = await db.query(`SELECT expires_at < now() AS expired FROM tenant_changes WHERE id = $1`, [id]);
+  return rows[0]?.expired === true;
 }
 
 export async function findChange(db: Queryable, tenantId: string, id: string, options: { forUpdate?: boolean } = {}): Promise<ChangeRow | undefined> {

@@ -12,7 +12,7 @@ import type { EngineKind, ResourceChange, TenantEngine } from "../../automation/
 import { PHASE_COUNT } from "../../model/phases.ts";
 import type { Tier } from "../../model/tiers.ts";
 import { appendAudit } from "../db/audit.ts";
-import { findChange, insertChange, listChanges, updateChange, type ChangePreview, type ChangeRequest, type ChangeRow, type PreviewedResourceChange } from "../db/changes.ts";
+import { changeExpired, findChange, insertChange, listChanges, updateChange, type ChangePreview, type ChangeRequest, type ChangeRow, type PreviewedResourceChange } from "../db/changes.ts";
 import type { RunQueue } from "../db/job-queue.ts";
 import { isUniqueViolation, withTransaction } from "../db/pool.ts";
 import { activeRun, changedSince, insertRun, updateRun, type RunRow } from "../db/runs.ts";
@@ -113,7 +113,6 @@ export class ChangeService {
         }
         const active = await activeRun(db, tenant.id);
         if (active) throw new ApiError(409, "run_in_progress", `tenant ${tenant.slug} already has a ${active.kind} run in progress; wait for it to finish`);
-        const now = Date.now();
         const change = await insertChange(db, {
           id: randomUUID(),
           tenantId: tenant.id,
@@ -121,7 +120,7 @@ export class ChangeService {
           targetTier: requested.tier ?? tenant.tier,
           targetPhase: requested.lastPhase ?? PHASE_COUNT,
           createdBy: principal,
-          expiresAt: new Date(now + this.deps.changeTtlHours * 3_600_000),
+          ttlHours: this.deps.changeTtlHours,
         });
         const what = describeRequest(requested, tenant.tier);
         await appendAudit(db, { tenantId: tenant.id, entity: "change", actor: principal, from: null, to: "PREVIEWING", message: `change ${change.id} requested: ${what}`, details: { changeId: change.id, requested } });
@@ -165,7 +164,7 @@ export class ChangeService {
       if (this.deps.requireSeparateApprover && change.createdBy === principal) {
         throw new ApiError(403, "same_principal", `${principal} requested change ${change.id}; another admin must approve it (MATIH_REQUIRE_SEPARATE_APPROVER is on)`);
       }
-      if (Date.now() > new Date(change.expiresAt).getTime()) {
+      if (await changeExpired(db, change.id)) {
         await this.mark(db, tenant, change, "EXPIRED", principal, `change ${change.id} expired at ${new Date(change.expiresAt).toISOString()} before approval`);
         return { refused: new ApiError(409, "change_expired", `change ${change.id} expired at ${new Date(change.expiresAt).toISOString()}; request the change again for a fresh preview`) };
       }

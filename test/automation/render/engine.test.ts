@@ -241,6 +241,23 @@ describe("render engine", () => {
     expect(await readFile(path.join(layout.renderStateDir, "acme.json"), "utf8")).toBe(before);
   });
 
+  it("in resume mode holds a partly applied plan to its reviewed end state, not to the state it started from", async () => {
+    const settings = platformSettings();
+    const render = engine();
+    await render.provision({ spec: tenantSpec(), settings, lastPhase: 3 });
+    const reviewed = await render.preview({ spec: tenantSpec({ tier: "professional" }), settings, lastPhase: 3, savePlan: true });
+    // Part of the reviewed update runs (phases 1-2), as a failed attempt would leave it.
+    await render.provision({ spec: tenantSpec({ tier: "professional" }), settings, lastPhase: 2 });
+    const exact = await render.provision({ spec: tenantSpec({ tier: "professional" }), settings, plan: reviewed.plan! });
+    expect(exact.error?.code).toBe("plan_mismatch");
+    const resumed = await render.provision({ spec: tenantSpec({ tier: "professional" }), settings, plan: reviewed.plan!, planMode: "resume" });
+    expect(resumed).toMatchObject({ status: "succeeded", lastPhase: 3 });
+    // A different end state than the one reviewed is still refused.
+    const again = await render.preview({ spec: tenantSpec({ tier: "professional" }), settings, lastPhase: 3, savePlan: true });
+    const other = await render.provision({ spec: tenantSpec({ tier: "enterprise" }), settings, plan: again.plan!, planMode: "resume" });
+    expect(other.error?.code).toBe("plan_mismatch");
+  });
+
   it("stops a paced provision when cancelled, keeping the phases it completed", async () => {
     const controller = new AbortController();
     const { events, onEvent } = recorder();

@@ -89,7 +89,8 @@ export class Api {
     return this.call("GET", `/api/v1/tenants/${encodeURIComponent(idOrSlug)}/audit?after=${after}&limit=1000`);
   }
 
-  create(request: { slug: string; displayName: string; tier: string; region: string; adminEmail: string }): Promise<Tenant> {
+  /** 202 {tenant, run}: the tenant as recorded and its queued provisioning run. */
+  create(request: { slug: string; displayName: string; tier: string; region: string; adminEmail: string }): Promise<{ tenant: Tenant; run: { id: string; kind: string; status: string; targetPhase: number } }> {
     return this.call("POST", "/api/v1/tenants", request);
   }
 

@@ -461,7 +461,7 @@ export class App {
     this.request = { ...this.request, values, sending: true, errors: {}, formError: null };
     this.requestRender();
     try {
-      const tenant = await this.api.create(values);
+      const { tenant } = await this.api.create(values);
       this.request = App.emptyRequest();
       location.hash = `#/tenants/${encodeURIComponent(tenant.slug)}`;
     } catch (error) {

@@ -113,8 +113,13 @@ export interface PreviewResult {
   lastPhase: number;
   changeSummary: { create: number; update: number; replace: number; delete: number; same: number };
   durationMs: number;
-  changes: { urn: string; type: string; phase: PhaseRef; op: string; changedPaths: string[]; replaceReasons: string[] }[];
+  /** changes: only resources that would change (the default); all: with include=same. */
+  included: "changes" | "all";
+  /** Grouped by phase; number 0 holds resources outside the phases. */
+  phases: { number: number; name: string; changes: PreviewChange[] }[];
 }
+
+export interface PreviewChange { urn: string; type: string; op: string; changedPaths: string[]; replaceReasons: string[] }
 
 export interface DriftResult {
   engine: string;

@@ -57,6 +57,11 @@ export async function createEngine(options: CreateEngineOptions = {}): Promise<T
 
 function startRenderEngine(config: EngineConfig, parts: { runner: JobRunner; gate: OperationGate; logger: EngineLogger; store?: RenderStateStore }): RenderEngine {
   const layout = new DataDirLayout(config.dataDir);
+  const faults = Object.entries(config.renderFaultPlan);
+  if (faults.length > 0) {
+    // A rehearsal left switched on would make real-looking tenants fail: say so where the operator looks first.
+    parts.logger.warn(`MATIH_RENDER_FAULTS is active: ${faults.map(([phase, f]) => `phase ${phase} fails ${f.failTimes} time${f.failTimes === 1 ? "" : "s"}`).join(", ")}`);
+  }
   return new RenderEngine({
     layout,
     store: parts.store ?? new FileRenderStateStore(layout.renderStateDir),

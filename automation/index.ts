@@ -43,7 +43,9 @@ export {
   EngineError,
   errorFromInfo,
   HTTP_STATUS_BY_CODE,
+  InfrastructureUnavailableError,
   InvalidRequestError,
+  isInfrastructureError,
   OperationCancelledError,
   OperationTimeoutError,
   PlanMismatchError,
@@ -56,8 +58,8 @@ export {
   type EngineErrorCode,
 } from "./core/errors.ts";
 export { createEngine, consoleLogger, type CreateEngineOptions } from "./create-engine.ts";
-export { loadEngineConfig, secretsConfigurationProblem, type EngineChoice, type EngineConfig, type EngineConfigOverrides } from "./core/config.ts";
-export { DataDirLayout } from "./core/data-dir.ts";
+export { backendSharing, loadEngineConfig, secretsConfigurationProblem, type BackendSharing, type EngineChoice, type EngineConfig, type EngineConfigOverrides } from "./core/config.ts";
+export { DataDirLayout, privateDir } from "./core/data-dir.ts";
 export { OperationGate } from "./core/operation-gate.ts";
 export { ForkedJobRunner, type JobRunner, type JobRunOptions } from "./isolation/forked-runner.ts";
 export { PulumiEngine, type PulumiEngineOptions, type PulumiEngineStartOptions } from "./pulumi/engine.ts";

@@ -14,7 +14,7 @@ import { buildService } from "../server/build.ts";
 import { loadServiceConfig } from "../server/config.ts";
 
 const POSTGRES_URL = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
-export const BENCH_TOKEN = `bench-${randomBytes(12).toString("hex")}`;
+export const BENCH_TOKEN = `bench-${randomBytes(24).toString("base64url")}`;
 export const auth = () => ({ authorization: `Bearer ${BENCH_TOKEN}` });
 
 export interface BenchService {

@@ -1,6 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { childOptions, k8sResources, requireArg, tenantLabels } from "./common.ts";
+import { childOptions, whenChildrenDone, k8sResources, requireArg, tenantLabels } from "./common.ts";
 import type { ComputeResources, ResourceQuotaProfile, Tier } from "../model/tiers.ts";
 import { typeTokenOf } from "../model/phases.ts";
 import { namespaceName } from "../model/spec.ts";
@@ -106,8 +106,9 @@ export class TenantNamespace extends pulumi.ComponentResource {
       }, child());
     }
 
-    this.namespaceName = namespace;
-    this.serviceAccountName = serviceAccount.metadata.name;
-    this.registerOutputs({ namespaceName: this.namespaceName, serviceAccountName: this.serviceAccountName });
+    const outputs = whenChildrenDone(this, { namespaceName: namespace, serviceAccountName: serviceAccount.metadata.name });
+    this.namespaceName = outputs.namespaceName;
+    this.serviceAccountName = outputs.serviceAccountName;
+    this.registerOutputs(outputs);
   }
 }

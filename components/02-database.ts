@@ -5,7 +5,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as postgresql from "@pulumi/postgresql";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { childOptions, k8sResources, requireArg, tenantLabels } from "./common.ts";
+import { childOptions, whenChildrenDone, k8sResources, requireArg, tenantLabels } from "./common.ts";
 import type { ConnectionPoolProfile, DatabaseStrategy, DedicatedServerProfile } from "../model/tiers.ts";
 import { typeTokenOf } from "../model/phases.ts";
 
@@ -21,8 +21,20 @@ export function tenantMigrations(): Record<string, string> {
 /** The six keys of the `tenant-database-credentials` Secret. */
 export const CREDENTIAL_KEYS = ["POSTGRES_HOST", "POSTGRES_PORT", "POSTGRES_DB", "POSTGRES_USER", "POSTGRES_PASSWORD", "DATABASE_URL"] as const;
 export const CREDENTIALS_SECRET_NAME = "tenant-database-credentials";
+/** How long the postgresql provider tries to connect before phase 2 fails. */
+export const POSTGRES_CONNECT_TIMEOUT_SECONDS = 60;
 /** PgBouncer's port inside the namespace. */
 export const POOL_PORT = 6432;
+
+/**
+ * How a dedicated server is reached. `private`: VNet integration in a
+ * delegated subnet with a private DNS zone (public access disabled). `public`:
+ * a public endpoint with one firewall rule per allowed address range, for the
+ * cluster's egress and the hosts that run the postgresql provider.
+ */
+export type DedicatedServerAccess =
+  | { readonly kind: "private"; readonly subnetId: string; readonly privateDnsZoneId: string }
+  | { readonly kind: "public"; readonly allowed: readonly { readonly name: string; readonly startIpAddress: string; readonly endIpAddress: string }[] };
 
 export interface SharedPostgresEndpoint {
   /** Host of the shared instance. Required. */
@@ -56,8 +68,8 @@ export interface TenantDatabaseArgs {
   connectionPool?: ConnectionPoolProfile | null;
   /** The dedicated server's profile. Required for database-per-tenant; default: none. */
   dedicatedServer?: DedicatedServerProfile | null;
-  /** Where a dedicated server goes. Required for database-per-tenant; default: none. */
-  azure?: { resourceGroupName: string; location: string; subnetId?: string; privateDnsZoneId?: string };
+  /** Where a dedicated server goes and how it is reached. Required for database-per-tenant; default: none. */
+  azure?: { resourceGroupName: string; location: string; access: DedicatedServerAccess };
   /** Connection limit of the tenant's role; -1 for none. Default -1. */
   roleConnectionLimit?: number;
   /** Images of the migration, check and pool containers. Required. */
@@ -90,6 +102,9 @@ export class TenantDatabase extends pulumi.ComponentResource {
     const C = "TenantDatabase";
     const dedicated = args.strategy === "database-per-tenant";
     requireArg(!dedicated || (!!args.dedicatedServer && !!args.azure), C, "database-per-tenant needs dedicatedServer and azure settings");
+    const access = args.azure?.access;
+    requireArg(!dedicated || access?.kind === "private" || (access?.kind === "public" && access.allowed.length > 0), C,
+      "a dedicated server needs azure.access: private (subnetId, privateDnsZoneId) or public with at least one allowed address range; without either nothing can reach it");
     requireArg(dedicated || !!args.shared, C, "schema-per-tenant needs the shared endpoint");
     requireArg(!(dedicated && args.connectionPool), C, "a connection pool is only for schema-per-tenant; a dedicated server is not shared");
     requireArg(!(!dedicated && args.dedicatedServer), C, "dedicatedServer is only for database-per-tenant");
@@ -122,9 +137,21 @@ export class TenantDatabase extends pulumi.ComponentResource {
         administratorLoginPassword: adminPassword.result,
         highAvailability: { mode: profile.highAvailability },
         backup: { backupRetentionDays: profile.backupRetentionDays, geoRedundantBackup: "Enabled" },
-        ...(az.subnetId ? { network: { delegatedSubnetResourceId: az.subnetId, ...(az.privateDnsZoneId ? { privateDnsZoneArmResourceId: az.privateDnsZoneId } : {}) } } : {}),
+        network: az.access.kind === "private"
+          ? { delegatedSubnetResourceId: az.access.subnetId, privateDnsZoneArmResourceId: az.access.privateDnsZoneId, publicNetworkAccess: "Disabled" }
+          : { publicNetworkAccess: "Enabled" },
         tags: { "matih.ai/tenant-id": args.tenantId, "matih.ai/tenant-slug": args.slug, "matih.ai/managed-by": "tenant-service" },
       }, child({ protect: false }));
+      // Public access: without a rule the server refuses every client, this service's provider included.
+      const firewallRules = az.access.kind === "public"
+        ? az.access.allowed.map((range) => new azure.dbforpostgresql.FirewallRule(`${name}-firewall-${range.name}`, {
+          firewallRuleName: range.name,
+          serverName: server.name,
+          resourceGroupName: az.resourceGroupName,
+          startIpAddress: range.startIpAddress,
+          endIpAddress: range.endIpAddress,
+        }, child()))
+        : [];
       const database = new azure.dbforpostgresql.Database(`${name}-database`, {
         databaseName: args.identifier,
         serverName: server.name,
@@ -144,8 +171,10 @@ export class TenantDatabase extends pulumi.ComponentResource {
         password: adminPassword.result,
         sslmode: sslMode,
         superuser: false,
-      }, child({ dependsOn: [database] }));
-      databaseReady = [database];
+        // The provider waits forever for a connection unless told otherwise; an unreachable server must fail the phase.
+        connectTimeout: POSTGRES_CONNECT_TIMEOUT_SECONDS,
+      }, child({ dependsOn: [database, ...firewallRules] }));
+      databaseReady = [database, ...firewallRules];
     } else {
       const shared = args.shared!;
       directHost = pulumi.output(shared.host);
@@ -161,6 +190,8 @@ export class TenantDatabase extends pulumi.ComponentResource {
         sslmode: shared.sslMode,
         // Azure flexible servers do not grant SUPERUSER to the admin.
         superuser: false,
+        // The provider waits forever for a connection unless told otherwise; an unreachable server must fail the phase.
+        connectTimeout: POSTGRES_CONNECT_TIMEOUT_SECONDS,
       }, child());
     }
     const pg = child({ provider: adminProvider, dependsOn: databaseReady });
@@ -267,7 +298,8 @@ export class TenantDatabase extends pulumi.ComponentResource {
       data: migrations,
     }, child());
     const migrate = new k8s.batch.v1.Job(`${name}-migrate`, {
-      metadata: { name: `tenant-migrate-${migrationsHash}`, namespace, labels },
+      // The provider waits a minute past the Job's own deadline, so the Job's failure and its reason are what is reported.
+      metadata: { name: `tenant-migrate-${migrationsHash}`, namespace, labels, annotations: { "pulumi.com/timeoutSeconds": "660" } },
       spec: {
         backoffLimit: 3,
         activeDeadlineSeconds: 600,
@@ -306,7 +338,9 @@ export class TenantDatabase extends pulumi.ComponentResource {
     // The check runs as the tenant, from the tenant namespace, through the same
     // URL the services will use, and reads a table the migrations created.
     const check = new k8s.batch.v1.Job(`${name}-connectivity-check`, {
-      metadata: { name: "database-connectivity-check", namespace, labels },
+      // Named after the migrations too: a new migration set makes a new check that reads the migrated schema.
+      // The provider waits a minute past the Job's own deadline, so the Job's failure and its reason are what is reported.
+      metadata: { name: `database-connectivity-check-${migrationsHash}`, namespace, labels, annotations: { "pulumi.com/timeoutSeconds": "360" } },
       spec: {
         backoffLimit: 5,
         activeDeadlineSeconds: 300,
@@ -329,21 +363,23 @@ export class TenantDatabase extends pulumi.ComponentResource {
     }, child({ dependsOn: [migrate, ...poolReady], deleteBeforeReplace: true, replaceOnChanges: ["spec"] }));
     void check;
 
-    this.credentialsSecretName = this.credentialsSecret.metadata.name;
-    this.host = pulumi.output(appHost);
-    this.port = pulumi.output(appPort);
-    this.databaseName = databaseName;
-    this.schemaName = schema.name;
-    this.roleName = role.name;
-    this.poolServiceName = pulumi.output(pool ? "pgbouncer" : "");
-    this.registerOutputs({
-      credentialsSecretName: this.credentialsSecretName,
-      host: this.host,
-      port: this.port,
-      databaseName: this.databaseName,
-      schemaName: this.schemaName,
-      roleName: this.roleName,
-      poolServiceName: this.poolServiceName,
+    // Resolved only after the migration and connectivity Jobs have completed.
+    const outputs = whenChildrenDone(this, {
+      credentialsSecretName: this.credentialsSecret.metadata.name,
+      host: appHost,
+      port: appPort,
+      databaseName,
+      schemaName: schema.name,
+      roleName: role.name,
+      poolServiceName: pool ? "pgbouncer" : "",
     });
+    this.credentialsSecretName = outputs.credentialsSecretName;
+    this.host = outputs.host;
+    this.port = outputs.port;
+    this.databaseName = outputs.databaseName;
+    this.schemaName = outputs.schemaName;
+    this.roleName = outputs.roleName;
+    this.poolServiceName = outputs.poolServiceName;
+    this.registerOutputs(outputs);
   }
 }

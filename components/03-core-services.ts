@@ -1,6 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { childOptions, k8sResources, requireArg } from "./common.ts";
+import { childOptions, whenChildrenDone, k8sResources, requireArg } from "./common.ts";
 import type { ComputeResources } from "../model/tiers.ts";
 import { typeTokenOf } from "../model/phases.ts";
 
@@ -94,7 +94,8 @@ export class CoreServices extends pulumi.ComponentResource {
       releases[service] = previous;
     }
     this.releases = releases as Record<CoreService, k8s.helm.v3.Release>;
-    this.releaseNames = pulumi.all(CORE_SERVICES.map((s) => this.releases[s].name));
-    this.registerOutputs({ releaseNames: this.releaseNames });
+    const outputs = whenChildrenDone(this, { releaseNames: pulumi.all(CORE_SERVICES.map((s) => this.releases[s].name)) });
+    this.releaseNames = outputs.releaseNames;
+    this.registerOutputs(outputs);
   }
 }

@@ -1,6 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { childOptions, requireArg, tenantLabels } from "./common.ts";
+import { childOptions, whenChildrenDone, requireArg, tenantLabels } from "./common.ts";
 import { typeTokenOf } from "../model/phases.ts";
 
 /** Pods with this label may reach the internet (connectors to customers' sources). */
@@ -24,8 +24,18 @@ export interface NetworkIsolationArgs {
   databasePort?: number;
   /** Namespace and pod labels of the cluster DNS. Required. */
   dns: { namespace: string; podLabels: Record<string, string> };
-  /** CIDRs of the Kubernetes API server, reachable by the ingress controller and Prometheus. Required, at least one. */
-  apiServerCidrs: readonly string[];
+  /**
+   * Endpoint addresses of the Kubernetes API server (after DNAT, not the
+   * `kubernetes` Service's ClusterIP), reachable by the ingress controller and
+   * Prometheus. Default none: no egress to the API (a real run refuses that).
+   */
+  apiServerCidrs?: readonly string[];
+  /**
+   * Whether databases also sit behind public endpoints (a dedicated server
+   * with public access): then the database port is open to public addresses,
+   * never to private ranges. Default false.
+   */
+  publicDatabaseEndpoints?: boolean;
   /** Platform namespaces telemetry goes to (Loki, Tempo, Alertmanager, Prometheus federation). Default none. */
   telemetryNamespaces?: readonly string[];
 }
@@ -48,7 +58,6 @@ export class NetworkIsolation extends pulumi.ComponentResource {
     const child = (extra: pulumi.CustomResourceOptions = {}) => childOptions(this, opts, extra);
     const C = "NetworkIsolation";
     requireArg(args.databaseCidrs.length > 0, C, "databaseCidrs must name at least one CIDR: without it the tenant cannot reach its database");
-    requireArg(args.apiServerCidrs.length > 0, C, "apiServerCidrs must name at least one CIDR: the ingress controller watches the API");
     requireArg(Object.keys(args.dns.podLabels).length > 0, C, "dns.podLabels must select the cluster DNS pods");
 
     const namespace = args.namespace;
@@ -100,13 +109,22 @@ export class NetworkIsolation extends pulumi.ComponentResource {
     policy("allow-egress-database", "allow-egress-database", {
       podSelector: {},
       policyTypes: ["Egress"],
-      egress: [{ to: args.databaseCidrs.map((cidr) => ({ ipBlock: { cidr } })), ports: [{ protocol: "TCP", port: dbPort }] }],
+      egress: [{
+        to: [
+          ...args.databaseCidrs.map((cidr) => ({ ipBlock: { cidr } })),
+          ...(args.publicDatabaseEndpoints ? [{ ipBlock: { cidr: "0.0.0.0/0", except: PRIVATE_RANGES } }] : []),
+        ],
+        ports: [{ protocol: "TCP", port: dbPort }],
+      }],
     });
-    policy("allow-egress-kube-api", "allow-egress-kube-api", {
-      podSelector: { matchExpressions: [{ key: "app.kubernetes.io/name", operator: "In", values: [...KUBE_API_CLIENTS] }] },
-      policyTypes: ["Egress"],
-      egress: [{ to: args.apiServerCidrs.map((cidr) => ({ ipBlock: { cidr } })), ports: [{ protocol: "TCP", port: 443 }, { protocol: "TCP", port: 6443 }] }],
-    });
+    const apiServerCidrs = args.apiServerCidrs ?? [];
+    if (apiServerCidrs.length > 0) {
+      policy("allow-egress-kube-api", "allow-egress-kube-api", {
+        podSelector: { matchExpressions: [{ key: "app.kubernetes.io/name", operator: "In", values: [...KUBE_API_CLIENTS] }] },
+        policyTypes: ["Egress"],
+        egress: [{ to: apiServerCidrs.map((cidr) => ({ ipBlock: { cidr } })), ports: [{ protocol: "TCP", port: 443 }, { protocol: "TCP", port: 6443 }] }],
+      });
+    }
     if (args.telemetryNamespaces && args.telemetryNamespaces.length > 0) {
       policy("allow-egress-telemetry", "allow-egress-telemetry", {
         podSelector: {},
@@ -126,7 +144,8 @@ export class NetworkIsolation extends pulumi.ComponentResource {
       egress: [{ to: [{ ipBlock: { cidr: "0.0.0.0/0", except: PRIVATE_RANGES } }] }],
     });
 
-    this.policyNames = pulumi.all(names);
-    this.registerOutputs({ policyNames: this.policyNames });
+    const outputs = whenChildrenDone(this, { policyNames: pulumi.all(names) });
+    this.policyNames = outputs.policyNames;
+    this.registerOutputs(outputs);
   }
 }

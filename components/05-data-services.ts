@@ -1,6 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { childOptions, requireArg } from "./common.ts";
+import { childOptions, whenChildrenDone, requireArg } from "./common.ts";
 import { checkReleaseSettings, CORE_SERVICES, matihRelease, type CoreService, type MatihReleaseSettings } from "./03-core-services.ts";
 import { typeTokenOf } from "../model/phases.ts";
 
@@ -44,7 +44,8 @@ export class DataServices extends pulumi.ComponentResource {
       releases[service] = matihRelease(name, service, args, child({ dependsOn: needs }));
     }
     this.releases = releases as Record<DataService, k8s.helm.v3.Release>;
-    this.releaseNames = pulumi.all(DATA_SERVICES.map((s) => this.releases[s].name));
-    this.registerOutputs({ releaseNames: this.releaseNames });
+    const outputs = whenChildrenDone(this, { releaseNames: pulumi.all(DATA_SERVICES.map((s) => this.releases[s].name)) });
+    this.releaseNames = outputs.releaseNames;
+    this.registerOutputs(outputs);
   }
 }

@@ -1,6 +1,7 @@
+import { createHash } from "node:crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { childOptions, requireArg, tenantLabels } from "./common.ts";
+import { childOptions, whenChildrenDone, requireArg, tenantLabels } from "./common.ts";
 import { typeTokenOf } from "../model/phases.ts";
 
 /** The seed's upper bound for the load balancer to get its IP. */
@@ -22,9 +23,39 @@ export interface IngressControllerArgs {
   loadBalancerWaitSeconds?: number;
 }
 
+/**
+ * Longest `fullnameOverride`: the chart names objects `{fullname}-{suffix}`
+ * and cuts them at 63 characters; the longest suffix it can use is
+ * `-defaultbackend` (15), so a fullname of at most 48 is never cut.
+ */
+const MAX_FULLNAME = 63 - "-defaultbackend".length;
+
+/**
+ * The chart's `fullname` for a tenant, `ingress-nginx-{slug}`. The chart names
+ * its cluster-wide ClusterRole and ClusterRoleBinding after it, so it must
+ * differ between tenants: with the chart's default every tenant's release
+ * would claim the same `ingress-nginx` ClusterRole and Helm would refuse the
+ * second. A slug too long to fit keeps its start and gains a hash of the
+ * whole slug, so two long slugs that share a prefix still differ.
+ */
+export function ingressControllerFullname(slug: string): string {
+  const plain = `${INGRESS_CONTROLLER_RELEASE}-${slug}`;
+  if (plain.length <= MAX_FULLNAME) return plain;
+  const hash = createHash("sha256").update(slug).digest("hex").slice(0, 8);
+  const keep = MAX_FULLNAME - `${INGRESS_CONTROLLER_RELEASE}-`.length - hash.length - 1;
+  return `${INGRESS_CONTROLLER_RELEASE}-${slug.slice(0, keep).replace(/-+$/, "")}-${hash}`;
+}
+
+/** The controller's LoadBalancer Service, `{fullname}-controller`, as the chart names it. */
+export function ingressControllerServiceName(slug: string): string {
+  return `${ingressControllerFullname(slug)}-controller`;
+}
+
 /** The ingress-nginx values of a tenant's controller. */
 export function ingressNginxValues(slug: string, namespace: string, replicas: number): Record<string, unknown> {
   return {
+    // Tenant-unique names for everything the chart creates, cluster-scoped objects included.
+    fullnameOverride: ingressControllerFullname(slug),
     controller: {
       ingressClassResource: { name: `nginx-${slug}`, enabled: true, default: false, controllerValue: `k8s.io/ingress-nginx-${slug}` },
       ingressClass: `nginx-${slug}`,
@@ -80,17 +111,20 @@ export class IngressController extends pulumi.ComponentResource {
 
     // Read the controller Service once the release is up; its ID is only known
     // after the release, so a first preview does not try to read it.
-    const serviceId = pulumi.all([this.release.status, args.namespace]).apply(([status, ns]) => `${status?.namespace ?? ns}/${INGRESS_CONTROLLER_RELEASE}-controller`);
+    const serviceName = ingressControllerServiceName(args.slug);
+    const serviceId = pulumi.all([this.release.status, args.namespace]).apply(([status, ns]) => `${status?.namespace ?? ns}/${serviceName}`);
     const service = k8s.core.v1.Service.get(`${name}-service`, serviceId, child({ dependsOn: [this.release] }));
-    this.loadBalancerIp = service.status.apply((status) => {
+    const loadBalancerIp = service.status.apply((status) => {
       const ingress = status?.loadBalancer?.ingress?.[0];
       const ip = ingress?.ip ?? ingress?.hostname;
       if (!ip) {
-        throw new Error(`no external IP assigned to ${INGRESS_CONTROLLER_RELEASE}-controller within ${wait}s`);
+        throw new Error(`no external IP assigned to ${serviceName} within ${wait}s`);
       }
       return ip;
     });
-    this.ingressClassName = pulumi.output(`nginx-${args.slug}`);
-    this.registerOutputs({ loadBalancerIp: this.loadBalancerIp, ingressClassName: this.ingressClassName });
+    const outputs = whenChildrenDone(this, { loadBalancerIp, ingressClassName: `nginx-${args.slug}` });
+    this.loadBalancerIp = outputs.loadBalancerIp;
+    this.ingressClassName = outputs.ingressClassName;
+    this.registerOutputs(outputs);
   }
 }

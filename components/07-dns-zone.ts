@@ -1,6 +1,6 @@
 import * as azure from "@pulumi/azure-native";
 import * as pulumi from "@pulumi/pulumi";
-import { childOptions, requireArg } from "./common.ts";
+import { childOptions, whenChildrenDone, requireArg } from "./common.ts";
 import { typeTokenOf } from "../model/phases.ts";
 
 /** The A records of a tenant zone, all pointing at the tenant's load balancer. */
@@ -80,8 +80,10 @@ export class TenantDnsZone extends pulumi.ComponentResource {
       }, child());
     }
 
-    this.zoneName = zone.name;
-    this.nameServers = nameServers;
-    this.registerOutputs({ zoneName: this.zoneName, nameServers: this.nameServers });
+    // Resolved only after the delegation and every A record exist.
+    const outputs = whenChildrenDone(this, { zoneName: zone.name, nameServers });
+    this.zoneName = outputs.zoneName;
+    this.nameServers = outputs.nameServers;
+    this.registerOutputs(outputs);
   }
 }

@@ -1,6 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { childOptions, k8sResources, requireArg, tenantLabels } from "./common.ts";
+import { childOptions, whenChildrenDone, k8sResources, requireArg, tenantLabels } from "./common.ts";
 import type { ComputeResources } from "../model/tiers.ts";
 import { typeTokenOf } from "../model/phases.ts";
 
@@ -227,10 +227,16 @@ export class TenantMonitoring extends pulumi.ComponentResource {
       emailConfigs: args.email.to.map((to) => ({ to, from: args.email.from, smarthost: args.email.smarthost, sendResolved: true })),
     };
     const receivers: Record<string, unknown>[] = [emailReceiver];
+    // Alertmanager sends an alert to the first child route that matches and
+    // stops there unless that route says `continue`; the parent's receiver is
+    // used only when no child matches. So e-mail is a catch-all child that
+    // continues, and Slack (when configured) takes the critical alerts after it:
+    // every alert is mailed, critical ones also go to Slack.
     const routes: Record<string, unknown>[] = [];
     if (slackSecret && args.slack) {
       receivers.push({ name: "slack", slackConfigs: [{ apiURL: { name: slackSecret.metadata.name, key: "url" }, channel: args.slack.channel, sendResolved: true }] });
-      routes.push({ receiver: "slack", matchers: [{ name: "severity", value: "critical", matchType: "=" }], continue: true });
+      routes.push({ receiver: "email", continue: true });
+      routes.push({ receiver: "slack", matchers: [{ name: "severity", value: "critical", matchType: "=" }] });
     }
     new k8s.apiextensions.CustomResource(`${name}-alert-routes`, {
       apiVersion: "monitoring.coreos.com/v1alpha1",
@@ -247,18 +253,20 @@ export class TenantMonitoring extends pulumi.ComponentResource {
       metadata: { name: "grafana-dashboard-tenant", namespace, labels: { ...grafana, grafana_dashboard: "1" }, annotations: { grafana_folder: `Tenant ${args.slug}` } },
       data: { "tenant-overview.json": ns.apply((n) => JSON.stringify(tenantDashboard(args.slug, n), null, 2)) },
     }, child());
-    this.prometheusUrl = pulumi.interpolate`http://prometheus-operated.${namespace}.svc:9090`;
+    const prometheusUrl = pulumi.interpolate`http://prometheus-operated.${namespace}.svc:9090`;
     new k8s.core.v1.ConfigMap(`${name}-grafana-datasource`, {
       metadata: { name: "grafana-datasource-prometheus", namespace, labels: { ...grafana, grafana_datasource: "1" } },
       data: {
-        "prometheus.yaml": this.prometheusUrl.apply((url) => JSON.stringify({
+        "prometheus.yaml": prometheusUrl.apply((url) => JSON.stringify({
           apiVersion: 1,
           datasources: [{ name: `Prometheus (${args.slug})`, uid: `prometheus-${args.slug}`, type: "prometheus", access: "proxy", url, editable: false }],
         }, null, 2)),
       },
     }, child({ dependsOn: [prometheus] }));
 
-    this.alertRuleNames = pulumi.output(DEFAULT_ALERT_RULES.map((r) => r.alert));
-    this.registerOutputs({ prometheusUrl: this.prometheusUrl, alertRuleNames: this.alertRuleNames });
+    const outputs = whenChildrenDone(this, { prometheusUrl, alertRuleNames: DEFAULT_ALERT_RULES.map((r) => r.alert) });
+    this.prometheusUrl = outputs.prometheusUrl;
+    this.alertRuleNames = outputs.alertRuleNames;
+    this.registerOutputs(outputs);
   }
 }

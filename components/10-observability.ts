@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { stringify } from "yaml";
-import { childOptions, k8sResources, requireArg, tenantLabels } from "./common.ts";
+import { childOptions, whenChildrenDone, k8sResources, requireArg, tenantLabels } from "./common.ts";
 import type { ComputeResources } from "../model/tiers.ts";
 import { typeTokenOf } from "../model/phases.ts";
 
@@ -232,25 +232,34 @@ export class TenantObservability extends pulumi.ComponentResource {
     // Pipeline check: one trace and one log through the collector, then both
     // must be found in Tempo and Loki as this tenant.
     const endpoint = `${COLLECTOR_NAME}.${namespace}.svc:${OTLP_GRPC}`;
-    const marker = `provisioning-check-${configHash}`;
+    // The marker is this pod's own UID (the kubelet expands $(POD_UID) in args),
+    // so only the telemetry this run sent can satisfy the check: not another
+    // pod's logs, not a previous run's.
+    const podUid = { name: "POD_UID", valueFrom: { fieldRef: { fieldPath: "metadata.uid" } } };
+    const marker = "provisioning-check-$(POD_UID)";
     const gen = (signal: "traces" | "logs") => ({
       name: `send-${signal}`,
       image: args.images.telemetrygen,
       args: [signal, "--otlp-endpoint", endpoint, "--otlp-insecure", `--${signal}`, "1", "--service", marker],
+      env: [podUid],
       resources: { requests: { cpu: "10m", memory: "16Mi" }, limits: { cpu: "50m", memory: "32Mi" } },
     });
+    // Loki indexes OTLP resource attribute service.name as the service_name label;
+    // the collector adds namespace and tenant_id, which the overrides index too.
     const verify = [
       "set -eu",
+      `marker="provisioning-check-$POD_UID"`,
       `for i in $(seq 1 30); do`,
-      `  logs=$(curl -fsS -G -H "X-Scope-OrgID: ${slug}" --data-urlencode 'query={namespace="${namespace}"}' --data-urlencode 'limit=1' "${args.lokiUrl}/loki/api/v1/query_range" || true)`,
-      `  traces=$(curl -fsS -G -H "X-Scope-OrgID: ${slug}" --data-urlencode 'tags=service.name=${marker} tenant_id=${slug}' "${args.tempoUrl}/api/search" || true)`,
-      `  if echo "$logs" | grep -q '"values"' && echo "$traces" | grep -q '"traceID"'; then echo "logs and traces found for ${slug}"; exit 0; fi`,
+      `  logs=$(curl -fsS -G -H "X-Scope-OrgID: ${slug}" --data-urlencode "query={namespace=\\"${namespace}\\", tenant_id=\\"${slug}\\", service_name=\\"$marker\\"}" --data-urlencode 'limit=1' --data-urlencode 'since=1h' "${args.lokiUrl}/loki/api/v1/query_range" || true)`,
+      `  traces=$(curl -fsS -G -H "X-Scope-OrgID: ${slug}" --data-urlencode "tags=service.name=$marker tenant_id=${slug}" "${args.tempoUrl}/api/search" || true)`,
+      `  if echo "$logs" | grep -q "$marker" && echo "$traces" | grep -q '"traceID"'; then echo "this check's log and trace found for ${slug}"; exit 0; fi`,
       `  sleep 10`,
       `done`,
-      `echo "no logs or traces for ${slug} after 300s" >&2; exit 1`,
+      `echo "this check's log or trace ($marker) not found for ${slug} after 300s" >&2; exit 1`,
     ].join("\n");
     new k8s.batch.v1.Job(`${name}-pipeline-check`, {
-      metadata: { name: `observability-check-${configHash.slice(0, 10)}`, namespace, labels },
+      // The provider waits a minute past the Job's own deadline, so the Job's failure and its reason are what is reported.
+      metadata: { name: `observability-check-${configHash.slice(0, 10)}`, namespace, labels, annotations: { "pulumi.com/timeoutSeconds": "660" } },
       spec: {
         backoffLimit: 2,
         activeDeadlineSeconds: 600,
@@ -264,6 +273,7 @@ export class TenantObservability extends pulumi.ComponentResource {
               name: "verify",
               image: args.images.curl,
               command: ["sh", "-c", verify],
+              env: [podUid],
               resources: { requests: { cpu: "10m", memory: "16Mi" }, limits: { cpu: "50m", memory: "32Mi" } },
             }],
           },
@@ -271,7 +281,9 @@ export class TenantObservability extends pulumi.ComponentResource {
       },
     }, child({ dependsOn: [service, logCollection, lokiRetention, tempoRetention], deleteBeforeReplace: true }));
 
-    this.collectorEndpoint = pulumi.output(endpoint);
-    this.registerOutputs({ collectorEndpoint: this.collectorEndpoint });
+    // Resolved only after the pipeline check Job has found the trace and the log.
+    const outputs = whenChildrenDone(this, { collectorEndpoint: endpoint });
+    this.collectorEndpoint = outputs.collectorEndpoint;
+    this.registerOutputs(outputs);
   }
 }

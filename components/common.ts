@@ -31,12 +31,49 @@ function resourceList(deps: pulumi.Input<pulumi.Input<pulumi.Resource>[]> | pulu
   throw new Error("dependsOn of a phase component must be a resource or an array of resources");
 }
 
+/** Children of each phase component, collected as they are constructed. */
+const childrenOf = new WeakMap<pulumi.ComponentResource, pulumi.Resource[]>();
+
 /**
  * Options for a child of a phase component: parented to it (so it inherits the
  * component's providers) and waiting for whatever the component waits for.
  * Pulumi does not pass a component's `dependsOn` on to its children, so
  * without this a phase's resources would start before the previous phase ends.
+ * The child is also recorded, so that the component's outputs can wait for it
+ * (see `whenChildrenDone`).
  */
 export function childOptions(parent: pulumi.ComponentResource, componentOpts: pulumi.ComponentResourceOptions, extra: pulumi.CustomResourceOptions = {}): pulumi.CustomResourceOptions {
-  return { ...extra, parent, dependsOn: [...resourceList(componentOpts.dependsOn), ...resourceList(extra.dependsOn)] };
+  const collect: pulumi.ResourceTransformation = (a) => {
+    // Runs in the child's constructor; grandchildren inherit it but have another parent.
+    if (a.opts.parent === parent) childrenOf.set(parent, [...(childrenOf.get(parent) ?? []), a.resource]);
+    return undefined;
+  };
+  return {
+    ...extra,
+    parent,
+    dependsOn: [...resourceList(componentOpts.dependsOn), ...resourceList(extra.dependsOn)],
+    transformations: [...(extra.transformations ?? []), collect],
+  };
+}
+
+/**
+ * The component's outputs, each resolving only once every child declared so
+ * far is done. The SDK registers a component's outputs (and the engine then
+ * reports the phase done) as soon as the values given to `registerOutputs`
+ * resolve, not when the children finish; a custom resource's `id` resolves
+ * only when its provider is done with it (a Job completed, a Certificate
+ * Ready, a release's pods ready), so gating on every child's `id` makes the
+ * phase complete after its last child. Call it last in the constructor.
+ */
+export function whenChildrenDone<T extends Record<string, unknown>>(parent: pulumi.ComponentResource, outputs: T): { [K in keyof T]: pulumi.Output<pulumi.Unwrap<T[K]>> } {
+  const children = childrenOf.get(parent) ?? [];
+  const done = pulumi.all(children.map((c) => (pulumi.CustomResource.isInstance(c) ? c.id : c.urn)));
+  const gated: Record<string, pulumi.Output<unknown>> = {};
+  for (const [key, value] of Object.entries(outputs)) gated[key] = done.apply(() => pulumi.output(value));
+  return gated as { [K in keyof T]: pulumi.Output<pulumi.Unwrap<T[K]>> };
+}
+
+/** How many children a component has recorded so far (for tests). */
+export function recordedChildren(parent: pulumi.ComponentResource): readonly pulumi.Resource[] {
+  return childrenOf.get(parent) ?? [];
 }

@@ -16,8 +16,17 @@ export interface PlatformSettings {
     readonly context?: string;
     /** Path to (or contents of) the kubeconfig; default: none (`KUBECONFIG` or `~/.kube/config` of the engine process). */
     readonly kubeconfig?: string;
-    /** CIDRs of the Kubernetes API server, for pods that must watch the API. Default `["10.0.0.1/32"]`. */
+    /**
+     * Addresses of the Kubernetes API server's endpoints (not the `kubernetes`
+     * Service's ClusterIP: network policy engines see egress after DNAT), for
+     * the pods that watch the API (ingress controller, Prometheus). Read them
+     * with `kubectl get endpointslices -n default -l kubernetes.io/service-name=kubernetes
+     * -o jsonpath='{.items[*].endpoints[*].addresses[*]}'` and give each as `/32`.
+     * Default none: renders then show no egress to the API, and a real run is refused.
+     */
     readonly apiServerCidrs: readonly string[];
+    /** The cluster's Service CIDR; API server CIDRs inside it are refused (ClusterIPs never match egress rules). Default `10.0.0.0/16` (AKS). */
+    readonly serviceCidr: string;
     /** Namespace and pod labels of the cluster DNS. Default `kube-system`, `k8s-app=kube-dns`. */
     readonly dnsNamespace: string;
     readonly dnsPodLabels: Readonly<Record<string, string>>;
@@ -27,10 +36,24 @@ export interface PlatformSettings {
     readonly subscriptionId: string;
     /** Resource group for enterprise tenants' dedicated PostgreSQL servers. Default `matih-tenant-databases`. */
     readonly databaseResourceGroup: string;
-    /** Delegated subnet for dedicated servers (private access); default: none (public access with firewall). */
-    readonly databaseSubnetId?: string;
-    /** Private DNS zone id for dedicated servers; default: none. */
-    readonly databasePrivateDnsZoneId?: string;
+    /**
+     * How pods, migration Jobs and this service's hosts reach enterprise tenants'
+     * dedicated servers. `private`: VNet integration (`databaseSubnetId`,
+     * `databasePrivateDnsZoneId`, `databaseSubnetCidr`; the hosts must route to
+     * that subnet). `public`: a public endpoint with one firewall rule per
+     * address in `clusterEgressIps` and `serviceHostIps`. Default `private`.
+     */
+    readonly databaseAccess: "private" | "public";
+    /** Private access: the subnet delegated to Microsoft.DBforPostgreSQL/flexibleServers. Default: a subnet in the placeholder subscription (renders only). */
+    readonly databaseSubnetId: string;
+    /** Private access: the private DNS zone the servers register in. Default: a zone in the placeholder subscription (renders only). */
+    readonly databasePrivateDnsZoneId: string;
+    /** Private access: the delegated subnet's CIDR, opened by tenants' egress policy on the database port. Default `10.20.1.0/24`. */
+    readonly databaseSubnetCidr: string;
+    /** Public access: the cluster's outbound addresses (NAT gateway or load-balancer outbound IPs), IPv4 or CIDR. Default none. */
+    readonly clusterEgressIps: readonly string[];
+    /** Public access: outbound addresses of the hosts running this service (its postgresql provider connects from there). Default none. */
+    readonly serviceHostIps: readonly string[];
   };
   readonly dns: {
     /** Parent zone that delegates to tenant zones. Default: the base domain. */
@@ -67,6 +90,15 @@ export interface PlatformSettings {
     readonly ingressNginxRepository: string;
     /** ingress-nginx chart version. Default `4.12.1`. */
     readonly ingressNginxVersion: string;
+    /**
+     * The contract of the matih charts: the Services (name and port) each chart
+     * creates in the tenant namespace. Ingress backends may only name these
+     * (a backend no release provides would keep the Ingress waiting forever).
+     * Default: every chart `{chart}:8080`; `query-engine` also the tenant's
+     * `api-gateway:8080` and `bi-service` also the `bi-workbench:3000` UI,
+     * the two backends of the provisioning flow's Ingress.
+     */
+    readonly services: Readonly<Record<string, readonly ChartService[]>>;
   };
   readonly images: {
     /** Registry of the matih images. Default `matih.azurecr.io`. */
@@ -79,7 +111,11 @@ export interface PlatformSettings {
     readonly flyway: string;
     /** Image with psql for the connectivity check. Default `postgres:16-alpine`. */
     readonly postgresClient: string;
-    /** PgBouncer image for pooled tiers. Default `bitnami/pgbouncer:1.24.1`. */
+    /**
+     * PgBouncer image for pooled tiers. Default `bitnamilegacy/pgbouncer:1.24.1`
+     * (Bitnami moved its versioned tags to `bitnamilegacy`); a real run requires
+     * it pinned by digest (`...@sha256:<digest>`), since tags there are frozen but not immutable.
+     */
     readonly pgbouncer: string;
     /** OpenTelemetry collector image. Default `otel/opentelemetry-collector-contrib:0.120.0`. */
     readonly otelCollector: string;
@@ -128,6 +164,21 @@ export interface PlatformSettings {
   };
 }
 
+/** A Service a chart provides, by name and port. */
+export interface ChartService {
+  readonly service: string;
+  readonly port: number;
+}
+
+/** The matih charts, phase 3 then phase 5, as the default contract lists them. */
+const MATIH_CHARTS = ["query-engine", "ai-service", "catalog-service", "pipeline-service", "semantic-layer", "bi-service", "data-quality-service", "ml-service", "render-service"];
+const DEFAULT_CHART_SERVICES: Record<string, ChartService[]> = Object.fromEntries(MATIH_CHARTS.map((chart) => [chart, [{ service: chart, port: 8080 }]]));
+DEFAULT_CHART_SERVICES["query-engine"]!.push({ service: "api-gateway", port: 8080 });
+DEFAULT_CHART_SERVICES["bi-service"]!.push({ service: "bi-workbench", port: 3000 });
+
+/** The placeholder subscription of the defaults: renders only, refused by a real run. */
+export const PLACEHOLDER_SUBSCRIPTION_ID = "00000000-0000-0000-0000-000000000000";
+
 export interface PartialSettingsInput {
   [key: string]: unknown;
 }
@@ -135,8 +186,17 @@ export interface PartialSettingsInput {
 export const DEFAULT_PLATFORM_SETTINGS: PlatformSettings = {
   baseDomain: "matih.ai",
   controlPlaneNamespace: "matih-control-plane",
-  kubernetes: { apiServerCidrs: ["10.0.0.1/32"], dnsNamespace: "kube-system", dnsPodLabels: { "k8s-app": "kube-dns" } },
-  azure: { subscriptionId: "00000000-0000-0000-0000-000000000000", databaseResourceGroup: "matih-tenant-databases" },
+  kubernetes: { apiServerCidrs: [], serviceCidr: "10.0.0.0/16", dnsNamespace: "kube-system", dnsPodLabels: { "k8s-app": "kube-dns" } },
+  azure: {
+    subscriptionId: PLACEHOLDER_SUBSCRIPTION_ID,
+    databaseResourceGroup: "matih-tenant-databases",
+    databaseAccess: "private",
+    databaseSubnetId: `/subscriptions/${PLACEHOLDER_SUBSCRIPTION_ID}/resourceGroups/matih-network/providers/Microsoft.Network/virtualNetworks/matih-aks/subnets/tenant-databases`,
+    databasePrivateDnsZoneId: `/subscriptions/${PLACEHOLDER_SUBSCRIPTION_ID}/resourceGroups/matih-network/providers/Microsoft.Network/privateDnsZones/matih.private.postgres.database.azure.com`,
+    databaseSubnetCidr: "10.20.1.0/24",
+    clusterEgressIps: [],
+    serviceHostIps: [],
+  },
   dns: { parentZoneName: "matih.ai", resourceGroup: "matih-dns", nsTtl: 3600, aTtl: 300 },
   postgres: {
     host: "matih-shared-pg.postgres.database.azure.com",
@@ -152,6 +212,7 @@ export const DEFAULT_PLATFORM_SETTINGS: PlatformSettings = {
     version: "1.0.0",
     ingressNginxRepository: "https://kubernetes.github.io/ingress-nginx",
     ingressNginxVersion: "4.12.1",
+    services: DEFAULT_CHART_SERVICES,
   },
   images: {
     registry: "matih.azurecr.io",
@@ -159,7 +220,7 @@ export const DEFAULT_PLATFORM_SETTINGS: PlatformSettings = {
     tags: {},
     flyway: "flyway/flyway:11-alpine",
     postgresClient: "postgres:16-alpine",
-    pgbouncer: "bitnami/pgbouncer:1.24.1",
+    pgbouncer: "bitnamilegacy/pgbouncer:1.24.1",
     otelCollector: "otel/opentelemetry-collector-contrib:0.120.0",
     telemetrygen: "ghcr.io/open-telemetry/opentelemetry-collector-contrib/telemetrygen:v0.120.0",
     curl: "curlimages/curl:8.12.1",
@@ -213,11 +274,10 @@ function merge(base: Record<string, unknown>, over: Record<string, unknown>, pat
 /** Settings that default to absent, by parent path. */
 const OPTIONAL_SETTINGS = new Map<string, string[]>([
   ["kubernetes", ["context", "kubeconfig"]],
-  ["azure", ["databaseSubnetId", "databasePrivateDnsZoneId"]],
   ["alerts", ["slackWebhookSecret"]],
 ]);
 /** Settings that are free-form maps, replaced rather than merged key by key. */
-const RECORD_SETTINGS = new Set(["kubernetes.dnsPodLabels", "images.tags"]);
+const RECORD_SETTINGS = new Set(["kubernetes.dnsPodLabels", "images.tags", "charts.services"]);
 
 const HOSTNAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$/;
 const CIDR = /^(\d{1,3}\.){3}\d{1,3}\/(\d|[12]\d|3[0-2])$/;
@@ -245,9 +305,20 @@ export function resolvePlatformSettings(overrides: PlatformSettingsOverrides | P
   for (const [field, v] of [["controlPlaneNamespace", settings.controlPlaneNamespace], ["observability.namespace", settings.observability.namespace], ["observability.monitoringNamespace", settings.observability.monitoringNamespace]] as const) {
     if (typeof v !== "string" || !K8S_NAME.test(v)) p(field, "must be a Kubernetes namespace name");
   }
-  for (const [field, list] of [["kubernetes.apiServerCidrs", settings.kubernetes.apiServerCidrs], ["postgres.networkCidrs", settings.postgres.networkCidrs]] as const) {
-    if (!Array.isArray(list) || list.length === 0 || !list.every((c) => typeof c === "string" && CIDR.test(c))) p(field, "must be a non-empty list of IPv4 CIDRs such as 10.0.0.0/24");
+  if (!Array.isArray(settings.postgres.networkCidrs) || settings.postgres.networkCidrs.length === 0 || !settings.postgres.networkCidrs.every((c) => typeof c === "string" && CIDR.test(c))) {
+    p("postgres.networkCidrs", "must be a non-empty list of IPv4 CIDRs such as 10.0.0.0/24");
   }
+  if (typeof settings.kubernetes.serviceCidr !== "string" || !CIDR.test(settings.kubernetes.serviceCidr)) p("kubernetes.serviceCidr", "must be an IPv4 CIDR such as 10.0.0.0/16");
+  const apiCidrs = settings.kubernetes.apiServerCidrs;
+  if (!Array.isArray(apiCidrs) || !apiCidrs.every((c) => typeof c === "string" && CIDR.test(c))) {
+    p("kubernetes.apiServerCidrs", "must be a list of IPv4 CIDRs such as 20.62.1.15/32");
+  } else if (CIDR.test(settings.kubernetes.serviceCidr)) {
+    for (const c of apiCidrs.filter((cidr) => cidrsOverlap(cidr, settings.kubernetes.serviceCidr))) {
+      p("kubernetes.apiServerCidrs", `${c} is inside the Service CIDR ${settings.kubernetes.serviceCidr}: that is the kubernetes Service's ClusterIP, which egress rules never match after DNAT; give the API server's endpoint addresses (kubectl get endpointslices -n default -l kubernetes.io/service-name=kubernetes)`);
+    }
+  }
+  problems.push(...databaseAccessProblems(settings.azure));
+  problems.push(...chartServiceProblems(settings.charts.services));
   if (!Number.isInteger(settings.postgres.port) || settings.postgres.port < 1 || settings.postgres.port > 65535) p("postgres.port", "must be a TCP port (1-65535)");
   if (!Array.isArray(settings.alerts.emails) || !settings.alerts.emails.every((e) => typeof e === "string" && /^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(e))) p("alerts.emails", "must be a list of e-mail addresses");
   const slack = settings.alerts.slackWebhookSecret;
@@ -260,6 +331,67 @@ export function resolvePlatformSettings(overrides: PlatformSettingsOverrides | P
   }
   if (problems.length > 0) throw new ValidationError(problems, "platform settings");
   return settings;
+}
+
+const AZURE_ID = /^\/subscriptions\/[0-9a-f-]{36}\/resourceGroups\/[^/]+\/providers\/.+/i;
+const IPV4 = /^(\d{1,3}\.){3}\d{1,3}$/;
+
+/**
+ * Enterprise tenants' dedicated servers must be reachable from the tenant's
+ * pods and from this service's hosts: either privately or through firewall
+ * rules. A configuration that gives neither is refused, naming what to set.
+ */
+function databaseAccessProblems(azure: PlatformSettings["azure"]): ValidationProblem[] {
+  const problems: ValidationProblem[] = [];
+  const p = (field: string, message: string) => problems.push({ field: `azure.${field}`, message });
+  const neither = 'or set azure.databaseAccess to "public" with azure.clusterEgressIps and azure.serviceHostIps';
+  if (azure.databaseAccess === "private") {
+    if (typeof azure.databaseSubnetId !== "string" || !AZURE_ID.test(azure.databaseSubnetId)) p("databaseSubnetId", `must be the resource id of the subnet delegated to the servers for private access (${neither})`);
+    if (typeof azure.databasePrivateDnsZoneId !== "string" || !AZURE_ID.test(azure.databasePrivateDnsZoneId)) p("databasePrivateDnsZoneId", `must be the resource id of the servers' private DNS zone for private access (${neither})`);
+    if (typeof azure.databaseSubnetCidr !== "string" || !CIDR.test(azure.databaseSubnetCidr)) p("databaseSubnetCidr", `must be the delegated subnet's IPv4 CIDR, which tenants' egress policy opens (${neither})`);
+  } else if (azure.databaseAccess === "public") {
+    const list = (field: "clusterEgressIps" | "serviceHostIps", what: string) => {
+      const v = azure[field];
+      if (!Array.isArray(v) || v.length === 0 || !v.every((x) => typeof x === "string" && (IPV4.test(x) || CIDR.test(x)))) {
+        p(field, `must list ${what} (IPv4 addresses or CIDRs) for public access, each gets a firewall rule; or set azure.databaseAccess to "private" with azure.databaseSubnetId, azure.databasePrivateDnsZoneId and azure.databaseSubnetCidr`);
+      }
+    };
+    list("clusterEgressIps", "the cluster's outbound addresses");
+    list("serviceHostIps", "the outbound addresses of the hosts running this service");
+  } else {
+    p("databaseAccess", 'must be "private" (azure.databaseSubnetId, azure.databasePrivateDnsZoneId, azure.databaseSubnetCidr) or "public" (azure.clusterEgressIps, azure.serviceHostIps)');
+  }
+  return problems;
+}
+
+function chartServiceProblems(services: PlatformSettings["charts"]["services"]): ValidationProblem[] {
+  if (!isPlainObject(services)) return [{ field: "charts.services", message: "must map each chart to the Services it provides, e.g. {\"bi-service\": [{\"service\": \"bi-workbench\", \"port\": 3000}]}" }];
+  const problems: ValidationProblem[] = [];
+  for (const [chart, list] of Object.entries(services)) {
+    const ok = Array.isArray(list) && list.every((s) => isPlainObject(s) && typeof s.service === "string" && K8S_NAME.test(s.service) && Number.isInteger(s.port) && (s.port as number) >= 1 && (s.port as number) <= 65535);
+    if (!ok) problems.push({ field: `charts.services.${chart}`, message: "must be a list of {service, port} with a Kubernetes Service name and a TCP port" });
+  }
+  return problems;
+}
+
+function ipToNumber(ip: string): number {
+  return ip.split(".").reduce((n, octet) => n * 256 + Number(octet), 0);
+}
+
+/** The first and last address of an IPv4 CIDR (or of a single address). */
+export function cidrRange(cidrOrIp: string): { first: string; last: string } {
+  const [ip, bitsText] = cidrOrIp.split("/");
+  const bits = bitsText === undefined ? 32 : Number(bitsText);
+  const size = 2 ** (32 - bits);
+  const first = Math.floor(ipToNumber(ip!) / size) * size;
+  const toIp = (n: number) => [24, 16, 8, 0].map((shift) => Math.floor(n / 2 ** shift) % 256).join(".");
+  return { first: toIp(first), last: toIp(first + size - 1) };
+}
+
+function cidrsOverlap(a: string, b: string): boolean {
+  const ra = cidrRange(a);
+  const rb = cidrRange(b);
+  return ipToNumber(ra.first) <= ipToNumber(rb.last) && ipToNumber(rb.first) <= ipToNumber(ra.last);
 }
 
 /** The image reference of a matih service: registry, service name and its tag. */

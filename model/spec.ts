@@ -78,6 +78,14 @@ export const REQUESTED_BY_MAX_LENGTH = 254;
 
 const DNS_LABEL = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i;
+/** Anything shaped like a UUID, whatever its version: the service looks such values up as tenant ids. */
+const UUID_SHAPED = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/**
+ * Line breaks, control characters, bidirectional overrides, unassigned and
+ * private-use code points: a display name is one line of printable text, since
+ * it is shown in mails and dashboards under the platform's name.
+ */
+const NOT_PRINTABLE = /[\p{Cc}\p{Zl}\p{Zp}\p{Cs}\p{Co}\p{Cn}\u202A-\u202E\u2066-\u2069]/u;
 // Deliberately simple: one @, no spaces, a dot in the domain. Deliverability is the mailer's job.
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
@@ -107,6 +115,10 @@ export function slugProblems(slug: unknown, baseDomain: string): ValidationProbl
   if (/^[0-9]/.test(slug)) {
     problems.push({ field, message: "must start with a letter (it becomes a PostgreSQL identifier)" });
   }
+  if (UUID_SHAPED.test(slug)) {
+    // A tenant is addressed by id or slug in one path segment; a UUID-shaped slug could name another tenant's id.
+    problems.push({ field, message: "must not look like a UUID (tenants are looked up by id or slug in the same place)" });
+  }
   if (RESERVED_SLUGS.has(slug) || slug.startsWith("kube-") || slug.startsWith("matih")) {
     problems.push({ field, message: `"${slug}" is reserved` });
   }
@@ -125,11 +137,23 @@ function isRecord(input: unknown): input is Record<string, unknown> {
 }
 
 /** Problems with one text field: absent, not a string, blank or too long. */
+/**
+ * Length as people (and the API's JSON Schema validator) count it: code
+ * points, so an emoji is one character, not two UTF-16 units.
+ */
+export function characters(text: string): number {
+  let n = 0;
+  for (const _ of text) n++;
+  return n;
+}
+
 function textProblem(value: unknown, maxLength: number, required = "is required"): string | null {
   if (value === undefined || value === null) return required;
   if (typeof value !== "string") return `must be a string, got ${Array.isArray(value) ? "an array" : typeof value}`;
   if (value.trim().length === 0) return required;
-  if (value.length > maxLength) return `must be at most ${maxLength} characters`;
+  if (characters(value) > maxLength) return `must be at most ${maxLength} characters`;
+  // PostgreSQL text cannot hold U+0000.
+  if (value.includes("\u0000")) return "must not contain NUL characters (\\u0000)";
   return null;
 }
 
@@ -145,11 +169,16 @@ function requestFieldProblems(s: Record<string, unknown>, options: SpecOptions):
   problems.push(...slugProblems(s.slug, options.baseDomain));
   const displayName = textProblem(s.displayName, DISPLAY_NAME_MAX_LENGTH);
   if (displayName) problems.push({ field: "displayName", message: displayName });
+  else if (typeof s.displayName === "string" && NOT_PRINTABLE.test(s.displayName)) {
+    problems.push({ field: "displayName", message: "must be one line of printable text (no line breaks, control or direction-override characters)" });
+  }
   if (!isTier(s.tier)) problems.push({ field: "tier", message: `must be one of ${TIERS.join(", ")}` });
   if (typeof s.region !== "string" || !regions.includes(s.region)) {
     problems.push({ field: "region", message: `must be a supported Azure region (for example ${regions.slice(0, 3).join(", ")}), got ${JSON.stringify(s.region ?? null)}` });
   }
-  if (typeof s.adminEmail !== "string" || !EMAIL.test(s.adminEmail) || s.adminEmail.length > EMAIL_MAX_LENGTH) {
+  if (typeof s.adminEmail === "string" && s.adminEmail.includes("\u0000")) {
+    problems.push({ field: "adminEmail", message: "must not contain NUL characters (\\u0000)" });
+  } else if (typeof s.adminEmail !== "string" || !EMAIL.test(s.adminEmail) || characters(s.adminEmail) > EMAIL_MAX_LENGTH) {
     problems.push({ field: "adminEmail", message: "must be an e-mail address" });
   }
   return problems;

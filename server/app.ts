@@ -4,6 +4,7 @@
  * `server.ts` is the entry point that configures and listens; tests register
  * this plugin on their own instance.
  */
+import helmet from "@fastify/helmet";
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import websocket from "@fastify/websocket";
@@ -12,6 +13,7 @@ import type { TenantEngine } from "../automation/index.ts";
 import type { PlatformSettings } from "../model/settings.ts";
 import type { ServiceConfig } from "./config.ts";
 import authPlugin from "./plugins/auth.ts";
+import bodyPlugin from "./plugins/body.ts";
 import databasePlugin from "./plugins/database.ts";
 import enginePlugin from "./plugins/engine.ts";
 import errorsPlugin from "./plugins/errors.ts";
@@ -39,28 +41,83 @@ export interface AppOptions {
   env?: NodeJS.ProcessEnv;
   /** How long a shutdown waits for running jobs; default 30 s. */
   shutdownGraceMs?: number;
+  /** When workers start: once ready (default) or once listening (the entry point). */
+  startWorkersOn?: "ready" | "listen";
+}
+
+interface OpenApiDocument {
+  paths?: Record<string, Record<string, { requestBody?: { required?: boolean }; "x-body-optional"?: boolean }>>;
+}
+
+/** @fastify/swagger marks every body required; routes with `"x-body-optional": true` in their schema take it or leave it. */
+function markOptionalBodies(document: OpenApiDocument): OpenApiDocument {
+  for (const operations of Object.values(document.paths ?? {})) {
+    for (const operation of Object.values(operations)) {
+      if (!operation["x-body-optional"]) continue;
+      delete operation["x-body-optional"];
+      if (operation.requestBody) operation.requestBody.required = false;
+    }
+  }
+  return document;
 }
 
 export default async function app(fastify: FastifyInstance, opts: AppOptions): Promise<void> {
   const { config } = opts;
   fastify.decorate("readinessChecks", {});
   await fastify.register(errorsPlugin);
+  // Security headers on every answer (nosniff, frame and referrer policy) and a strict CSP;
+  // API answers carry e-mail addresses, so no cache may keep them.
+  await fastify.register(helmet, {
+    contentSecurityPolicy: {
+      useDefaults: false,
+      directives: {
+        defaultSrc: ["'none'"],
+        baseUri: ["'none'"],
+        formAction: ["'none'"],
+        frameAncestors: ["'none'"],
+      },
+    },
+    strictTransportSecurity: false,
+  });
+  fastify.addHook("onSend", async (request, reply) => {
+    if (request.url.startsWith("/api/") || request.url === "/readyz" || request.url === "/metrics") reply.header("cache-control", "no-store");
+  });
   fastify.addSchema(ErrorResponse);
   fastify.addSchema(Tenant);
   fastify.addSchema(ProvisioningStatus);
   fastify.addSchema(Change);
+  await fastify.register(bodyPlugin);
   await fastify.register(swagger, {
     openapi: {
       info: { title: "matih tenant service", version: "1.0.0", description: "Provision, watch, retry, roll back and tear down tenants." },
       components: { securitySchemes: { bearer: { type: "http", scheme: "bearer" } } },
       security: [{ bearer: [] }],
     },
+    // Shared schemas appear under their own names (Tenant, ErrorResponse), not def-0, def-1.
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `schema-${i}`) },
+    // @fastify/websocket hides its routes from the document; the live route is part of the API, so it is listed (described, not callable).
+    transform: ({ schema, url, route }) => ({ schema: (route as { websocket?: boolean }).websocket ? { ...schema, hide: false } : schema, url }),
+    transformObject: (document) => ("openapiObject" in document ? markOptionalBodies(document.openapiObject as OpenApiDocument) : document.swaggerObject) as ReturnType<typeof markOptionalBodies> & object,
   });
-  await fastify.register(swaggerUi, { routePrefix: "/docs" });
+  // The documentation page runs only its own scripts (no inline script, no eval); swagger-ui
+  // sets element styles from script, so inline styles are allowed, and nothing is loaded from elsewhere.
+  await fastify.register(swaggerUi, {
+    routePrefix: "/docs",
+    staticCSP: {
+      "default-src": ["'none'"],
+      "script-src": ["'self'"],
+      "style-src": ["'self'", "'unsafe-inline'"],
+      "img-src": ["'self'", "data:"],
+      "connect-src": ["'self'"],
+      "base-uri": ["'none'"],
+      "form-action": ["'none'"],
+      "frame-ancestors": ["'none'"],
+    },
+  });
   await fastify.register(websocket, { options: { maxPayload: 64 * 1024 } });
   await fastify.register(metricsPlugin);
-  await fastify.register(authPlugin, { tokens: config.tokens });
-  await fastify.register(databasePlugin, { databaseUrl: opts.databaseUrl });
+  await fastify.register(authPlugin, { tokens: config.tokens, failuresPerMinute: config.authFailuresPerMinute });
+  await fastify.register(databasePlugin, { databaseUrl: opts.databaseUrl, migrationDatabaseUrl: config.migrationDatabaseUrl });
   await fastify.register(progressBusPlugin, { databaseUrl: opts.databaseUrl });
   await fastify.register(enginePlugin, { dataDir: config.dataDir, ...(opts.engine ? { engine: opts.engine } : {}), ...(opts.env ? { env: opts.env } : {}) });
   // Before the run queue, so that it closes after it: rows committed by runs finishing during shutdown still go out.
@@ -82,6 +139,7 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions): P
     worker: config.worker,
     workerConcurrency: config.workerConcurrency,
     shutdownGraceMs: opts.shutdownGraceMs ?? 30_000,
+    startWorkersOn: opts.startWorkersOn ?? "ready",
   });
   await fastify.register(tenantServicePlugin, {
     settings: opts.settings,
@@ -92,7 +150,7 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions): P
   await fastify.register(healthRoutes);
   await fastify.register(tenantRoutes);
   await fastify.register(changeRoutes);
-  await fastify.register(liveRoutes);
+  await fastify.register(liveRoutes, { maxPerPrincipal: config.wsMaxPerPrincipal, maxAgeMs: config.wsMaxAgeSeconds * 1000, pingMs: config.wsPingSeconds * 1000 });
   await fastify.register(eventRoutes);
   await fastify.register(fleetRoutes);
   await fastify.register(adminRoutes, { settings: opts.settings });

@@ -6,11 +6,12 @@
  */
 import Ajv from "ajv";
 import addFormats from "ajv-formats";
-import Fastify, { type FastifyInstance } from "fastify";
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
 import fp from "fastify-plugin";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
+import pino from "pino";
 import app, { type AppOptions } from "./app.ts";
-import { serviceLoggerOptions } from "./log-redaction.ts";
+import { REDACTED, redactUrl } from "./log-redaction.ts";
 
 function ajv(coerceTypes: boolean) {
   const instance = new Ajv.default({ allErrors: true, removeAdditional: false, useDefaults: true, coerceTypes, strict: false });
@@ -18,12 +19,44 @@ function ajv(coerceTypes: boolean) {
   return instance;
 }
 
-export async function buildService(opts: AppOptions & { logger?: boolean | object }): Promise<FastifyInstance> {
+/**
+ * The service's logger settings: ISO times, and no credential in any logged
+ * request (Authorization header, or a token in the query string).
+ */
+export function loggerOptions(level: string, stream?: NodeJS.WritableStream): FastifyServerOptions["logger"] {
+  return {
+    level,
+    timestamp: pino.stdTimeFunctions.isoTime,
+    redact: { paths: ["req.headers.authorization", "req.headers.cookie"], censor: REDACTED },
+    serializers: {
+      req: (request: { method: string; url: string; host?: string; hostname?: string; ip?: string; socket?: { remotePort?: number } }) => ({
+        method: request.method,
+        url: redactUrl(request.url),
+        host: request.host ?? request.hostname,
+        remoteAddress: request.ip,
+        remotePort: request.socket?.remotePort,
+      }),
+    },
+    ...(stream ? { stream } : {}),
+  } as FastifyServerOptions["logger"];
+}
+
+export async function buildService(opts: AppOptions & { logger?: boolean | object; logStream?: NodeJS.WritableStream }): Promise<FastifyInstance> {
   const bodies = ajv(false);
   const text = ajv(true);
   const fastify = Fastify({
-    logger: opts.logger ?? serviceLoggerOptions(opts.config.logLevel),
+    logger: opts.logger ?? loggerOptions(opts.config.logLevel, opts.logStream),
     bodyLimit: opts.config.bodyLimitBytes,
+    // A client must send its whole request in this time (a body dribbled byte by byte is cut off),
+    // and an idle connection is closed; Node checks both every `connectionsCheckingInterval`.
+    requestTimeout: opts.config.requestTimeoutSeconds * 1000,
+    connectionTimeout: opts.config.connectionTimeoutSeconds * 1000,
+    // Node only enforces these when they are given to http.createServer itself, not set afterwards.
+    http: {
+      requestTimeout: opts.config.requestTimeoutSeconds * 1000,
+      headersTimeout: Math.min(60_000, opts.config.requestTimeoutSeconds * 1000),
+      connectionsCheckingInterval: Math.min(30_000, Math.max(250, opts.config.requestTimeoutSeconds * 250)),
+    },
     routerOptions: { maxParamLength: 200 },
   }).withTypeProvider<TypeBoxTypeProvider>();
   fastify.setValidatorCompiler(({ schema, httpPart }) => (httpPart === "body" ? bodies : text).compile(schema));

@@ -8,6 +8,7 @@ import path from "node:path";
 import { DEFAULT_EVENT_SOURCE } from "./outbox/cloudevents.ts";
 import type { KafkaConfig } from "./outbox/kafka-publisher.ts";
 import type { SmtpConfig } from "./outbox/mailer.ts";
+import { tokenWeakness } from "./security/token-rules.ts";
 
 export type RollbackPolicy = "keep" | "destroy";
 
@@ -18,14 +19,22 @@ export interface ServiceConfig {
   readonly host: string;
   /** DATABASE_URL; unset means the embedded PGlite under the data directory. */
   readonly databaseUrl: string | null;
+  /**
+   * MATIH_MIGRATION_DATABASE_URL; the schema owner's connection, used only to
+   * apply migrations and grant DATABASE_URL's role what the service needs.
+   * Unset: DATABASE_URL's role migrates and owns the schema itself.
+   */
+  readonly migrationDatabaseUrl: string | null;
   /** MATIH_DATA_DIR; default ./.matih. */
   readonly dataDir: string;
   /**
-   * Bearer tokens and their scopes. MATIH_ADMIN_TOKEN gives one admin token
-   * (principal `admin`); MATIH_ADMIN_TOKENS named admin tokens, `name:token,...`
-   * (the name is the principal audit rows and four-eyes approvals record);
-   * MATIH_READ_TOKENS a comma-separated list of read tokens. Without any, the
-   * entry point generates an admin token into the data directory.
+   * Bearer tokens and their scopes. MATIH_ADMIN_TOKEN gives admin tokens
+   * (principals `admin`, `admin-2`, ...) and MATIH_READ_TOKENS read tokens,
+   * each a comma-separated list (several tokens let an operator rotate one
+   * without downtime). MATIH_ADMIN_TOKENS gives named admin tokens,
+   * `name:token,...` (the name is the principal audit rows and four-eyes
+   * approvals record). Every token follows TOKEN_RULE and is used once. Without
+   * any, the entry point generates an admin token into the data directory.
    */
   readonly tokens: readonly { readonly token: string; readonly scope: "admin" | "read"; readonly principal: string }[];
   /** MATIH_CHANGE_TTL_HOURS; how long a previewed change may be approved; default 24 (fractions allowed). */
@@ -46,6 +55,18 @@ export interface ServiceConfig {
   readonly worker: boolean;
   /** MATIH_BODY_LIMIT_BYTES; largest request body; default 65536. */
   readonly bodyLimitBytes: number;
+  /** MATIH_REQUEST_TIMEOUT_SECONDS; a request (headers and body) must arrive within this; default 30. */
+  readonly requestTimeoutSeconds: number;
+  /** MATIH_CONNECTION_TIMEOUT_SECONDS; a connection with no traffic this long is closed; above the longest preview or drift check, which answer only when done; default 600. */
+  readonly connectionTimeoutSeconds: number;
+  /** MATIH_AUTH_FAILURES_PER_MINUTE; failed authentications one client may make per minute before it gets 429; default 20. */
+  readonly authFailuresPerMinute: number;
+  /** MATIH_WS_MAX_PER_PRINCIPAL; open WebSockets one token holder may have; default 32. */
+  readonly wsMaxPerPrincipal: number;
+  /** MATIH_WS_MAX_AGE_SECONDS; a WebSocket is closed (1001) after this long; default 3600. */
+  readonly wsMaxAgeSeconds: number;
+  /** MATIH_WS_PING_SECONDS; how often a WebSocket is pinged; one that misses a pong is closed; default 30. */
+  readonly wsPingSeconds: number;
   /** LOG_LEVEL; default info. */
   readonly logLevel: string;
   /** KAFKA_BROKERS and friends; null (unset) = relay off, events stay in the outbox and are read through the API. */
@@ -110,26 +131,32 @@ export function loadServiceConfig(env: NodeJS.ProcessEnv = process.env): Service
     problems.push("DATABASE_URL must be a postgres:// or postgresql:// URL (or unset for the embedded database)");
     databaseUrl = null;
   }
-  const tokens: { token: string; scope: "admin" | "read"; principal: string }[] = [];
-  const admin = env.MATIH_ADMIN_TOKEN?.trim();
-  if (admin) {
-    if (admin.length < 16) problems.push("MATIH_ADMIN_TOKEN must be at least 16 characters");
-    else tokens.push({ token: admin, scope: "admin", principal: "admin" });
+  let migrationDatabaseUrl: string | null = env.MATIH_MIGRATION_DATABASE_URL?.trim() || null;
+  if (migrationDatabaseUrl !== null && (!/^postgres(ql)?:\/\//.test(migrationDatabaseUrl) || env.DATABASE_URL?.trim() === undefined || env.DATABASE_URL.trim() === "")) {
+    problems.push("MATIH_MIGRATION_DATABASE_URL must be a postgres:// or postgresql:// URL and needs DATABASE_URL (the service's own role)");
+    migrationDatabaseUrl = null;
   }
-  for (const [i, entry] of (env.MATIH_ADMIN_TOKENS ?? "").split(",").map((s) => s.trim()).filter(Boolean).entries()) {
+  const tokens: { token: string; scope: "admin" | "read"; principal: string }[] = [];
+  const seen = new Set<string>();
+  const addToken = (what: string, token: string, scope: "admin" | "read", principal: string) => {
+    // Never echo the token itself: the message may end up in a log.
+    const weakness = tokenWeakness(token);
+    if (weakness) problems.push(`${what} ${weakness}`);
+    else if (seen.has(token)) problems.push(`${what} is used twice; every token must be different`);
+    else if (tokens.some((t) => t.principal === principal)) problems.push(`${what} names ${principal}, which another token already has; each principal needs its own name`);
+    else tokens.push({ token, scope, principal });
+    seen.add(token);
+  };
+  const entries = (name: string) => (env[name] ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+  for (const [i, t] of entries("MATIH_ADMIN_TOKEN").entries()) addToken(`MATIH_ADMIN_TOKEN entry ${i + 1}`, t, "admin", i === 0 ? "admin" : `admin-${i + 1}`);
+  // Named admins (name:token) go through the same rule as every other token; the name is the principal.
+  for (const [i, entry] of entries("MATIH_ADMIN_TOKENS").entries()) {
     const colon = entry.indexOf(":");
     const name = colon > 0 ? entry.slice(0, colon).trim() : "";
-    const token = colon > 0 ? entry.slice(colon + 1).trim() : "";
     if (!/^[A-Za-z0-9._@-]{1,64}$/.test(name)) problems.push(`MATIH_ADMIN_TOKENS entry ${i + 1} must be name:token with a name of letters, digits, dots, dashes, underscores or @`);
-    else if (token.length < 16) problems.push(`MATIH_ADMIN_TOKENS entry ${i + 1} (${name}) needs a token of at least 16 characters`);
-    else if (tokens.some((t) => t.principal === name)) problems.push(`MATIH_ADMIN_TOKENS names ${name} twice (or it clashes with MATIH_ADMIN_TOKEN's "admin")`);
-    else if (tokens.some((t) => t.token === token)) problems.push(`MATIH_ADMIN_TOKENS entry ${i + 1} (${name}) repeats another token; each principal needs its own`);
-    else tokens.push({ token, scope: "admin", principal: name });
+    else addToken(`MATIH_ADMIN_TOKENS entry ${i + 1} (${name})`, entry.slice(colon + 1).trim(), "admin", name);
   }
-  for (const [i, t] of (env.MATIH_READ_TOKENS ?? "").split(",").map((s) => s.trim()).filter(Boolean).entries()) {
-    if (t.length < 16) problems.push(`MATIH_READ_TOKENS entry ${i + 1} must be at least 16 characters`);
-    else tokens.push({ token: t, scope: "read", principal: `reader-${i + 1}` });
-  }
+  for (const [i, t] of entries("MATIH_READ_TOKENS").entries()) addToken(`MATIH_READ_TOKENS entry ${i + 1}`, t, "read", `reader-${i + 1}`);
   const rollbackRaw = (env.MATIH_ROLLBACK_POLICY ?? "keep").trim().toLowerCase();
   if (rollbackRaw !== "keep" && rollbackRaw !== "destroy") problems.push(`MATIH_ROLLBACK_POLICY must be keep or destroy, got ${JSON.stringify(env.MATIH_ROLLBACK_POLICY)}`);
   const logLevel = (env.LOG_LEVEL ?? "info").trim().toLowerCase();
@@ -152,6 +179,7 @@ export function loadServiceConfig(env: NodeJS.ProcessEnv = process.env): Service
     port,
     host,
     databaseUrl,
+    migrationDatabaseUrl,
     dataDir: path.resolve(env.MATIH_DATA_DIR?.trim() || ".matih"),
     tokens,
     changeTtlHours: positive("MATIH_CHANGE_TTL_HOURS", 24),
@@ -163,6 +191,12 @@ export function loadServiceConfig(env: NodeJS.ProcessEnv = process.env): Service
     jobHeartbeatSeconds: int("MATIH_JOB_HEARTBEAT_SECONDS", 30, 10, 3600),
     worker: bool("MATIH_WORKER", true),
     bodyLimitBytes: int("MATIH_BODY_LIMIT_BYTES", 65536, 1024, 10 * 1024 * 1024),
+    requestTimeoutSeconds: int("MATIH_REQUEST_TIMEOUT_SECONDS", 30, 1, 3600),
+    connectionTimeoutSeconds: int("MATIH_CONNECTION_TIMEOUT_SECONDS", 600, 1, 24 * 3600),
+    authFailuresPerMinute: int("MATIH_AUTH_FAILURES_PER_MINUTE", 20, 1, 100_000),
+    wsMaxPerPrincipal: int("MATIH_WS_MAX_PER_PRINCIPAL", 32, 1, 100_000),
+    wsMaxAgeSeconds: int("MATIH_WS_MAX_AGE_SECONDS", 3600, 1, 7 * 24 * 3600),
+    wsPingSeconds: int("MATIH_WS_PING_SECONDS", 30, 1, 3600),
     logLevel,
     kafka,
     eventsTopic,

@@ -1,40 +1,26 @@
 /**
- * Keeps tokens out of request logs. Fastify logs each request's URL, query
- * string included; a browser's WebSocket (the admin dashboard's) carries its
- * bearer token there as `access_token`, so the URL is logged with that value
- * replaced.
+ * Credentials never reach the log: bearer tokens in headers and in query
+ * strings (`?access_token=`, which browsers use for WebSockets), and any
+ * other credential-looking query parameter, in every logged URL.
  */
-import type { FastifyRequest } from "fastify";
+const CREDENTIAL_PARAMS = /^(access_token|token|api_key|apikey|key|password|secret|sig|signature)$/i;
 
-const SECRET_QUERY_PARAMETERS = ["access_token"];
+export const REDACTED = "[redacted]";
 
+/** The URL with every credential-looking query value replaced; the path and other parameters are kept. */
 export function redactUrl(url: string): string {
-  const query = url.indexOf("?");
-  if (query < 0) return url;
-  const params = new URLSearchParams(url.slice(query + 1));
-  let changed = false;
-  for (const name of SECRET_QUERY_PARAMETERS) {
-    if (params.has(name)) {
-      params.set(name, "[redacted]");
-      changed = true;
+  const q = url.indexOf("?");
+  if (q < 0) return url;
+  const query = url.slice(q + 1).split("&").map((pair) => {
+    const eq = pair.indexOf("=");
+    const name = eq < 0 ? pair : pair.slice(0, eq);
+    let decoded = name;
+    try {
+      decoded = decodeURIComponent(name.replace(/\+/g, " "));
+    } catch {
+      // A malformed name is kept as it is.
     }
-  }
-  return changed ? `${url.slice(0, query)}?${params.toString()}` : url;
-}
-
-/** Fastify's own request serializer, with the URL redacted. */
-export function requestSerializer(request: FastifyRequest) {
-  return {
-    method: request.method,
-    url: redactUrl(request.url),
-    version: request.headers?.["accept-version"] === undefined ? undefined : String(request.headers["accept-version"]),
-    host: request.host,
-    remoteAddress: request.ip,
-    remotePort: request.socket?.remotePort,
-  };
-}
-
-/** The service's logger settings: headers and query tokens redacted, URLs logged without token values. */
-export function serviceLoggerOptions(level: string) {
-  return { level, redact: { paths: ["req.headers.authorization", "req.query.access_token"], censor: "[redacted]" }, serializers: { req: requestSerializer } };
+    return CREDENTIAL_PARAMS.test(decoded) ? `${name}=${REDACTED}` : pair;
+  });
+  return `${url.slice(0, q)}?${query.join("&")}`;
 }

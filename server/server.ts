@@ -1,33 +1,20 @@
 /**
  * npm start: configuration from the environment, the database (DATABASE_URL,
- * or the embedded PGlite under the data directory), then the service.
+ * or the embedded PostgreSQL under the data directory), then the service.
+ * A failed start prints one line naming what to fix and exits non-zero.
  * SIGINT/SIGTERM stop taking work, let running runs reach a safe point or hand
- * them back, and close pools.
+ * them back, close pools, and stop the embedded database last.
  */
-import { randomBytes } from "node:crypto";
-import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
-import path from "node:path";
+import { readFile } from "node:fs/promises";
 import closeWithGrace from "close-with-grace";
+import type { FastifyInstance } from "fastify";
+import { privateDir } from "../automation/index.ts";
 import { resolvePlatformSettings } from "../model/settings.ts";
-import { loadServiceConfig, ServiceConfigError, type ServiceConfig } from "./config.ts";
 import { buildService } from "./build.ts";
+import { loadServiceConfig, ServiceConfigError, type ServiceConfig } from "./config.ts";
 import { startEmbeddedDatabase, type EmbeddedDatabase } from "./db/embedded.ts";
-
-/** Without any configured token, a generated admin token in the data directory (mode 600); its path is logged, never the token. */
-async function ensureAdminToken(config: ServiceConfig): Promise<{ config: ServiceConfig; generatedAt: string | null }> {
-  if (config.tokens.length > 0) return { config, generatedAt: null };
-  const file = path.join(config.dataDir, "admin-token");
-  let token: string;
-  try {
-    token = (await readFile(file, "utf8")).trim();
-  } catch {
-    token = randomBytes(24).toString("base64url");
-    await mkdir(config.dataDir, { recursive: true });
-    await writeFile(file, `${token}\n`, { mode: 0o600 });
-    await chmod(file, 0o600);
-  }
-  return { config: { ...config, tokens: [{ token, scope: "admin", principal: "admin" }] }, generatedAt: file };
-}
+import { TOKEN_RULE } from "./security/token-rules.ts";
+import { checkDatabase, ensureAdminToken, startupMessage } from "./startup.ts";
 
 async function loadSettings(): Promise<ReturnType<typeof resolvePlatformSettings>> {
   const file = process.env.MATIH_PLATFORM_SETTINGS_FILE;
@@ -46,27 +33,50 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  const token = await ensureAdminToken(config);
-  config = token.config;
-  const settings = await loadSettings();
-
+  // The data directory is this user's alone, also one an earlier version created world-readable.
+  await privateDir(config.dataDir);
   let embedded: EmbeddedDatabase | null = null;
-  let databaseUrl = config.databaseUrl;
-  if (!databaseUrl) {
-    embedded = await startEmbeddedDatabase(config.dataDir);
-    databaseUrl = embedded.url;
+  let fastify: FastifyInstance | null = null;
+  try {
+    const token = await ensureAdminToken(config);
+    config = token.config;
+    const settings = await loadSettings();
+    let databaseUrl = config.databaseUrl;
+    if (databaseUrl) {
+      await checkDatabase(databaseUrl, "the database in DATABASE_URL");
+    } else {
+      embedded = await startEmbeddedDatabase(config.dataDir);
+      databaseUrl = embedded.url;
+    }
+    // Everything this process and its workers (and a Pulumi CLI they start) create from now on is
+    // this user's alone. Not before the embedded database is up: under root its server runs as the
+    // postgres user, which must read the files the library hands it while initialising.
+    process.umask(0o077);
+    fastify = await buildService({ config, databaseUrl, settings, startWorkersOn: "listen" });
+    if (embedded) fastify.log.warn({ directory: embedded.directory, port: embedded.port }, "DATABASE_URL is not set: using the embedded PostgreSQL (one process per data directory; set DATABASE_URL to share work between processes)");
+    if (token.source.kind === "generated") fastify.log.warn({ file: token.source.file }, "MATIH_ADMIN_TOKEN is not set: an admin token was generated into this file");
+    if (token.source.kind === "reused") fastify.log.info({ file: token.source.file }, "MATIH_ADMIN_TOKEN is not set: using the admin token in this file");
+    fastify.log.info(
+      { adminTokens: config.tokens.filter((t) => t.scope === "admin").length, readTokens: config.tokens.filter((t) => t.scope === "read").length },
+      `bearer tokens accepted; every token must have ${TOKEN_RULE}`,
+    );
+    await fastify.listen({ port: config.port, host: config.host });
+  } catch (error) {
+    const line = startupMessage(error, config);
+    await fastify?.close().catch(() => undefined);
+    await embedded?.close().catch(() => undefined);
+    if (line === null) throw error;
+    process.stderr.write(`matih tenant service cannot start: ${line}\n`);
+    process.exit(1);
   }
-  const fastify = await buildService({ config, databaseUrl, settings });
-  if (embedded) fastify.log.warn({ directory: embedded.directory }, "DATABASE_URL is not set: using the embedded database (one process only; set DATABASE_URL for production)");
-  if (token.generatedAt) fastify.log.warn({ file: token.generatedAt }, "MATIH_ADMIN_TOKEN is not set: an admin token was generated into this file");
-
+  const app = fastify;
+  const database = embedded;
   closeWithGrace({ delay: 45_000 }, async ({ signal, err }) => {
-    if (err) fastify.log.error({ err }, "stopping after an error");
-    else fastify.log.info({ signal }, "stopping");
-    await fastify.close();
-    await embedded?.close();
+    if (err) app.log.error({ err }, "stopping after an error");
+    else app.log.info({ signal }, "stopping");
+    await app.close();
+    await database?.close();
   });
-  await fastify.listen({ port: config.port, host: config.host });
 }
 
 await main();

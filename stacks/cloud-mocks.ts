@@ -57,7 +57,7 @@ export function cloudMocks(spec: Pick<TenantSpec, "slug">, settings?: Pick<Platf
         case "kubernetes:core/v1:Service":
           // Read of the ingress controller's Service: the cloud assigns the IP.
           return {
-            id: args.id ?? k8sId(inputs, args.name),
+            id: args.id || k8sId(inputs, args.name),
             state: { ...inputs, status: { loadBalancer: { ingress: [{ ip: placeholderLoadBalancerIp(spec.slug) }] } } },
           };
         case "kubernetes:core/v1:Secret":
@@ -69,8 +69,8 @@ export function cloudMocks(spec: Pick<TenantSpec, "slug">, settings?: Pick<Platf
         case "kubernetes:helm.sh/v3:Release":
           return { id: `${inputs.namespace}/${inputs.name}`, state: { ...inputs, status: { name: inputs.name, namespace: inputs.namespace, status: "deployed", revision: 1, chart: inputs.chart, version: inputs.version } } };
         default:
-          if (args.type.startsWith("kubernetes:")) return { id: args.id ?? k8sId(inputs, args.name), state: inputs };
-          return { id: args.id ?? `${args.name}-id`, state: inputs };
+          if (args.type.startsWith("kubernetes:")) return { id: args.id || k8sId(inputs, args.name), state: inputs };
+          return { id: args.id || `${args.name}-id`, state: inputs };
       }
     },
   };

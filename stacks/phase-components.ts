@@ -9,18 +9,18 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { TenantNamespace } from "../components/01-namespace.ts";
-import { TenantDatabase } from "../components/02-database.ts";
-import { CoreServices } from "../components/03-core-services.ts";
+import { TenantDatabase, type DedicatedServerAccess } from "../components/02-database.ts";
+import { CORE_SERVICES, CoreServices } from "../components/03-core-services.ts";
 import { NetworkIsolation } from "../components/04-networking.ts";
-import { DataServices } from "../components/05-data-services.ts";
+import { DATA_SERVICES, DataServices } from "../components/05-data-services.ts";
 import { IngressController } from "../components/06-ingress-controller.ts";
 import { TenantDnsZone } from "../components/07-dns-zone.ts";
-import { TenantIngress } from "../components/08-tenant-ingress.ts";
+import { TenantIngress, unprovidedIngressBackends, type ServiceBackend } from "../components/08-tenant-ingress.ts";
 import { TenantMonitoring } from "../components/09-monitoring.ts";
 import { TenantObservability } from "../components/10-observability.ts";
 import type { PhaseName, PhaseOutputName } from "../model/phases.ts";
-import { serviceImage, type PlatformSettings } from "../model/settings.ts";
-import { postgresIdentifier, type TenantSpec } from "../model/spec.ts";
+import { cidrRange, serviceImage, type PlatformSettings } from "../model/settings.ts";
+import { postgresIdentifier, ValidationError, type TenantSpec } from "../model/spec.ts";
 import type { TierProfile } from "../model/tiers.ts";
 
 /** Secrets the program needs, passed in by whoever runs it (never read from the environment here). */
@@ -68,6 +68,45 @@ export interface PhaseComponent<N extends PhaseName> {
 
 const none = () => ({});
 
+/** The matih charts released by phases up to `throughPhase` (3: core services, 5: data services). */
+function chartsThrough(throughPhase: number): string[] {
+  return [...(throughPhase >= 3 ? CORE_SERVICES : []), ...(throughPhase >= 5 ? DATA_SERVICES : [])];
+}
+
+/** The Services that releases of phases up to `throughPhase` provide, by the charts' contract (`charts.services`). */
+export function providedServices(settings: PlatformSettings, throughPhase: number): ServiceBackend[] {
+  return chartsThrough(throughPhase).flatMap((chart) => settings.charts.services[chart] ?? []);
+}
+
+/** Refuses settings under which the tenant Ingress would route to a Service no earlier phase provides. */
+export function assertIngressBackendsProvided(settings: PlatformSettings): void {
+  const missing = unprovidedIngressBackends(providedServices(settings, 5));
+  if (missing.length > 0) {
+    throw new ValidationError([{
+      field: "charts.services",
+      message: `no chart of phases 3 or 5 (${chartsThrough(5).join(", ")}) provides the Ingress backend of ${missing.join(", ")}: the Ingress would wait for it forever`,
+    }], "platform settings");
+  }
+}
+
+/** How a dedicated server is reached, from the settings (already validated). */
+export function dedicatedServerAccess(settings: PlatformSettings): DedicatedServerAccess {
+  const a = settings.azure;
+  if (a.databaseAccess === "private") return { kind: "private", subnetId: a.databaseSubnetId, privateDnsZoneId: a.databasePrivateDnsZoneId };
+  const rule = (prefix: string) => (ip: string, i: number) => {
+    const { first, last } = cidrRange(ip);
+    return { name: `${prefix}-${i + 1}`, startIpAddress: first, endIpAddress: last };
+  };
+  return { kind: "public", allowed: [...a.clusterEgressIps.map(rule("cluster-egress")), ...a.serviceHostIps.map(rule("service-host"))] };
+}
+
+/** Where a tenant's database endpoints live, for its egress policy: the shared network, plus the delegated subnet of a private dedicated server. */
+export function databaseCidrs(settings: PlatformSettings, dedicated: boolean): string[] {
+  const cidrs = [...settings.postgres.networkCidrs];
+  if (dedicated && settings.azure.databaseAccess === "private" && !cidrs.includes(settings.azure.databaseSubnetCidr)) cidrs.push(settings.azure.databaseSubnetCidr);
+  return cidrs;
+}
+
 /** Settings of the matih service releases of phases 3 and 5. */
 function releaseSettings(c: PhaseContext, service: { replicas: number; resources: TierProfile["coreServices"]["resources"] }) {
   const { spec, settings } = c;
@@ -112,14 +151,7 @@ export const PHASE_COMPONENTS: { readonly [N in PhaseName]: PhaseComponent<N> } 
         dedicatedServer: profile.database.dedicatedServer,
         roleConnectionLimit: profile.database.roleConnectionLimit,
         ...(profile.database.dedicatedServer
-          ? {
-            azure: {
-              resourceGroupName: settings.azure.databaseResourceGroup,
-              location: spec.region,
-              ...(settings.azure.databaseSubnetId ? { subnetId: settings.azure.databaseSubnetId } : {}),
-              ...(settings.azure.databasePrivateDnsZoneId ? { privateDnsZoneId: settings.azure.databasePrivateDnsZoneId } : {}),
-            },
-          }
+          ? { azure: { resourceGroupName: settings.azure.databaseResourceGroup, location: spec.region, access: dedicatedServerAccess(settings) } }
           : {
             shared: {
               host: settings.postgres.host,
@@ -146,7 +178,8 @@ export const PHASE_COMPONENTS: { readonly [N in PhaseName]: PhaseComponent<N> } 
       slug: c.spec.slug,
       namespace: c.earlier("CREATE_NAMESPACE").namespaceName,
       controlPlaneNamespace: c.settings.controlPlaneNamespace,
-      databaseCidrs: c.settings.postgres.networkCidrs,
+      databaseCidrs: databaseCidrs(c.settings, c.profile.database.dedicatedServer !== null),
+      publicDatabaseEndpoints: c.profile.database.dedicatedServer !== null && c.settings.azure.databaseAccess === "public",
       databasePort: c.settings.postgres.port,
       dns: { namespace: c.settings.kubernetes.dnsNamespace, podLabels: { ...c.settings.kubernetes.dnsPodLabels } },
       apiServerCidrs: c.settings.kubernetes.apiServerCidrs,
@@ -192,6 +225,7 @@ export const PHASE_COMPONENTS: { readonly [N in PhaseName]: PhaseComponent<N> } 
       ingressClassName: c.earlier("DEPLOY_INGRESS_CONTROLLER").ingressClassName,
       clusterIssuer: c.settings.tls.clusterIssuer,
       certificateTimeoutSeconds: c.settings.tls.readyTimeoutSeconds,
+      providedServices: providedServices(c.settings, 5),
     }, opts),
     outputs: (ingress) => ({ urls: ingress.urls }),
   },

@@ -5,7 +5,7 @@ import { PHASE_COUNT, PHASES, type PhaseName, type PhaseOutputName } from "../mo
 import type { PlatformSettings } from "../model/settings.ts";
 import { namespaceName, type TenantSpec } from "../model/spec.ts";
 import { tierProfile } from "../model/tiers.ts";
-import { PHASE_COMPONENTS, type PhaseComponent, type PhaseComponentTypes, type PhaseContext, type TenantCredentials } from "./phase-components.ts";
+import { assertIngressBackendsProvided, PHASE_COMPONENTS, type PhaseComponent, type PhaseComponentTypes, type PhaseContext, type TenantCredentials } from "./phase-components.ts";
 
 export type { TenantCredentials };
 
@@ -52,6 +52,8 @@ export function resolveLastPhase(lastPhase: number | undefined): number {
  */
 export function tenantProgram(spec: TenantSpec, settings: PlatformSettings, options: TenantProgramOptions = {}): TenantStackOutputs {
   const lastPhase = resolveLastPhase(options.lastPhase);
+  // Before any resource: a program that could only hang at phase 8 is refused here.
+  assertIngressBackendsProvided(settings);
   const outputs: TenantStackOutputs = { tenantId: spec.id, slug: spec.slug, tier: spec.tier, lastPhase };
 
   // Providers are explicit so that a run never falls back to whatever context

@@ -7,7 +7,7 @@ import { html, nothing } from "lit-html";
 import { live } from "lit-html/directives/live.js";
 import { shortName, type App, type TenantState } from "../app.ts";
 import { clock, duration, elapsed, phaseTitle, plainError, when, words } from "../format.ts";
-import type { DriftResult, Phase, PreviewResult, ProvisioningStatus, Tenant } from "../types.ts";
+import type { DriftResult, Phase, PreviewChange, PreviewResult, ProvisioningStatus, Tenant } from "../types.ts";
 import { phaseBar, statusBadge } from "./parts.ts";
 
 const RUN_STATES = new Set(["QUEUED", "RUNNING"]);
@@ -71,18 +71,11 @@ function auditSection(state: TenantState) {
   </table></div>`;
 }
 
-/** Changes grouped by phase: phases with changes first, and in each, the changes before what stays the same. */
+/** The answer's phase groups, phases with changes first, and in each the changes before what stays the same. */
 export function previewGroups(preview: PreviewResult) {
-  const groups = new Map<number, { number: number; name: string; changes: PreviewResult["changes"] }>();
-  for (const change of preview.changes) {
-    const number = change.phase?.number ?? 0;
-    const group = groups.get(number) ?? { number, name: change.phase?.name ?? "", changes: [] };
-    group.changes.push(change);
-    groups.set(number, group);
-  }
   // A read looks a resource up; like "same", it changes nothing.
-  const changed = (c: PreviewResult["changes"][number]) => c.op !== "same" && c.op !== "read";
-  return [...groups.values()]
+  const changed = (c: PreviewChange) => c.op !== "same" && c.op !== "read";
+  return preview.phases
     .map((g) => ({ ...g, changes: [...g.changes].sort((a, b) => Number(changed(b)) - Number(changed(a))), changed: g.changes.filter(changed).length }))
     .sort((a, b) => Number(b.changed > 0) - Number(a.changed > 0) || (a.number || 99) - (b.number || 99));
 }

@@ -39,6 +39,12 @@ export interface EngineConfig {
   readonly renderPace: number;
   /** MATIH_RENDER_FAULTS (JSON); rehearsal faults for the render engine; default none. */
   readonly renderFaultPlan: FaultPlan;
+  /**
+   * MATIH_STATE_DIR_SHARED; declares that a `file://` backend's directory is
+   * on storage every service process mounts at the same path (NFS, Azure
+   * Files), so processes sharing one database may share it. Default false.
+   */
+  readonly stateDirShared: boolean;
 }
 
 export type EngineConfigOverrides = Partial<EngineConfig>;
@@ -51,6 +57,13 @@ function number(env: NodeJS.ProcessEnv, name: string, fallback: number, check: (
   const value = Number(raw);
   if (!Number.isFinite(value) || !check(value)) throw new ConfigurationError(`${name} must be ${expected}, got ${JSON.stringify(raw)}`);
   return value;
+}
+
+function flag(env: NodeJS.ProcessEnv, name: string): boolean {
+  const raw = (env[name] ?? "").trim().toLowerCase();
+  if (raw === "" || raw === "false" || raw === "0" || raw === "no") return false;
+  if (raw === "true" || raw === "1" || raw === "yes") return true;
+  throw new ConfigurationError(`${name} must be true or false, got ${JSON.stringify(env[name])}`);
 }
 
 export function loadEngineConfig(env: NodeJS.ProcessEnv = process.env, overrides: EngineConfigOverrides = {}): EngineConfig {
@@ -81,6 +94,7 @@ export function loadEngineConfig(env: NodeJS.ProcessEnv = process.env, overrides
     cancelGraceMs: number(env, "MATIH_CANCEL_GRACE_SECONDS", 60, (n) => n >= 0, "zero or a positive number of seconds") * 1000,
     renderPace: number(env, "MATIH_RENDER_PACE", 0, (n) => n >= 0, "zero or a positive fraction such as 0.01"),
     renderFaultPlan,
+    stateDirShared: flag(env, "MATIH_STATE_DIR_SHARED"),
   };
   return { ...base, ...stripUndefined(overrides), dataDir };
 }
@@ -116,4 +130,34 @@ export function secretsConfigurationProblem(config: EngineConfig): string | null
 /** The backend URL without credentials, for logs and messages. */
 export function describeBackend(url: string): string {
   return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@\s]*@/i, "$1***@");
+}
+
+/**
+ * How the Pulumi engine's state backend may be shared with other service
+ * processes on the same database. A job taken over by another process must
+ * find the tenant's stack there; a `file://` directory only this host sees
+ * would make it create every resource again. So such a backend needs the
+ * database to itself (`exclusive`), and anything every process reaches (a
+ * cloud backend, or a file directory declared shared) can be `shared`.
+ */
+export interface BackendSharing {
+  readonly mode: "exclusive" | "shared";
+  /** For logs and other processes' error messages; no credentials. */
+  readonly description: string;
+  /** Why the mode is exclusive, and what to do instead, for the refusal message. */
+  readonly remedy: string | null;
+}
+
+export function backendSharing(config: Pick<EngineConfig, "backendUrl" | "stateDirShared">): BackendSharing {
+  const description = describeBackend(config.backendUrl);
+  if (!config.backendUrl.startsWith("file://")) return { mode: "shared", description, remedy: null };
+  if (config.stateDirShared) return { mode: "shared", description: `${description} (declared shared)`, remedy: null };
+  return {
+    mode: "exclusive",
+    description,
+    remedy:
+      `the state backend ${description} is a directory of this host, so a run another process takes over would not find the stack and would create every resource again. ` +
+      "Use a backend every process reaches (PULUMI_BACKEND_URL=azblob://<container>, s3://<bucket>, gs://<bucket> or Pulumi Cloud https://api.pulumi.com), " +
+      "or, if that directory is on storage every process mounts at the same path, set MATIH_STATE_DIR_SHARED=true",
+  };
 }

@@ -10,7 +10,18 @@
  *   <root>/plans/<slug>/<id>.json saved update plans
  *   <root>/render-state/<slug>.json  the render engine's recorded desired state
  */
+import { chmod, mkdir } from "node:fs/promises";
 import path from "node:path";
+
+/**
+ * Creates `dir` (and missing parents) readable by this user alone, and makes
+ * an existing one so: the data directory holds state, plans, credentials of
+ * the CLI and mails with e-mail addresses.
+ */
+export async function privateDir(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await chmod(dir, 0o700);
+}
 
 const SAFE_SLUG = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
 const SAFE_ID = /^[A-Za-z0-9][A-Za-z0-9-]*$/;

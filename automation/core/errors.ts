@@ -7,6 +7,7 @@
  * Messages never contain secret values: they are built from names, URNs and
  * engine diagnostics that have been passed through `redactSecrets`.
  */
+import { isRetryable } from "./failure-cause.ts";
 import type { EngineErrorInfo, PhaseRef } from "./types.ts";
 
 export const ENGINE_ERROR_CODES = [
@@ -22,6 +23,7 @@ export const ENGINE_ERROR_CODES = [
   "resource_failed",
   "update_failed",
   "worker_crashed",
+  "infrastructure_unavailable",
 ] as const;
 
 export type EngineErrorCode = (typeof ENGINE_ERROR_CODES)[number];
@@ -40,6 +42,7 @@ export const HTTP_STATUS_BY_CODE: Readonly<Record<EngineErrorCode, number>> = {
   resource_failed: 502,
   update_failed: 502,
   worker_crashed: 500,
+  infrastructure_unavailable: 503,
 };
 
 interface EngineErrorOptions {
@@ -167,11 +170,11 @@ export class OperationTimeoutError extends EngineError {
 
 /** A resource operation failed; the phase it belongs to failed with it. */
 export class ResourceFailedError extends EngineError {
-  constructor(message: string, options: { phase: PhaseRef | null; urn: string | null }) {
-    // Retryable: most resource failures on a data plane are transient (an IP
-    // not assigned in time, an API server hiccup); the service's job retries
-    // decide how often.
-    super("resource_failed", message, { retryable: true, phase: options.phase, urn: options.urn });
+  constructor(message: string, options: { phase: PhaseRef | null; urn: string | null; retryable?: boolean }) {
+    // Retryable unless the cause says otherwise (see failure-cause.ts): most
+    // resource failures on a data plane are transient (an IP not assigned in
+    // time, an API server hiccup); the service's job retries decide how often.
+    super("resource_failed", message, { retryable: options.retryable ?? isRetryable(message, true), phase: options.phase, urn: options.urn });
     this.name = "ResourceFailedError";
   }
 }
@@ -192,6 +195,42 @@ export class WorkerCrashedError extends EngineError {
   }
 }
 
+/**
+ * SQLSTATE classes and codes that say "the database could not do it now", not
+ * "the request is wrong": connection exceptions (08), serialization failure
+ * and deadlock (40001, 40P01), insufficient resources (53), operator
+ * intervention such as a restart (57P01-57P05), and a lost prepared statement
+ * or portal (26000, 34000), which is what a connection mix-up looks like.
+ */
+const TRANSIENT_SQLSTATE = /^(08...|40001|40P01|53...|57P0[1-5]|26000|34000|55P03)$/;
+const TRANSIENT_ERRNO = new Set(["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "EAI_AGAIN"]);
+const TRANSIENT_DRIVER_MESSAGE = /Connection terminated|connection error|timeout exceeded when trying to connect|Client was closed|Cannot use a pool after calling end|Client has already been connected/i;
+
+/**
+ * Whether an error is trouble with the service's own infrastructure (its
+ * database, mostly): worth another attempt, and never the tenant's fault.
+ */
+export function isInfrastructureError(error: unknown): boolean {
+  const e = error as { code?: unknown; message?: unknown; cause?: unknown } | null;
+  if (!e || typeof e !== "object") return false;
+  if (typeof e.code === "string" && (TRANSIENT_SQLSTATE.test(e.code) || TRANSIENT_ERRNO.has(e.code))) return true;
+  if (typeof e.message === "string" && TRANSIENT_DRIVER_MESSAGE.test(e.message)) return true;
+  return e.cause !== undefined && e.cause !== error ? isInfrastructureError(e.cause) : false;
+}
+
+/**
+ * The service's own infrastructure failed during an operation (a database
+ * connection lost, a serialization failure). Retryable; the message is for
+ * the tenant's admin and says nothing of the driver: the original error is
+ * kept as `cause` for the log.
+ */
+export class InfrastructureUnavailableError extends EngineError {
+  constructor(cause?: unknown) {
+    super("infrastructure_unavailable", "the provisioning service's database was briefly unavailable; the run is retried automatically", { retryable: true, cause });
+    this.name = "InfrastructureUnavailableError";
+  }
+}
+
 function isCode(value: unknown): value is EngineErrorCode {
   return typeof value === "string" && (ENGINE_ERROR_CODES as readonly string[]).includes(value);
 }
@@ -199,6 +238,7 @@ function isCode(value: unknown): value is EngineErrorCode {
 /** Plain-data form of any thrown value; unknown errors become `update_failed`. */
 export function toErrorInfo(error: unknown): EngineErrorInfo {
   if (error instanceof EngineError) return error.toInfo();
+  if (isInfrastructureError(error)) return new InfrastructureUnavailableError(error).toInfo();
   const message = error instanceof Error ? error.message : String(error);
   return { code: "update_failed", message, retryable: false, phase: null, urn: null };
 }
@@ -220,6 +260,7 @@ export function errorFromInfo(info: EngineErrorInfo): EngineError {
     case "operation_timeout": error = new OperationTimeoutError(0, info.message); break;
     case "resource_failed": error = new ResourceFailedError(info.message, { phase: info.phase, urn: info.urn }); break;
     case "worker_crashed": error = new WorkerCrashedError(info.message); break;
+    case "infrastructure_unavailable": error = new InfrastructureUnavailableError(); break;
     case "cli_missing": error = new CliMissingError(""); break;
     case "cli_too_old": error = new CliTooOldError("", "", ""); break;
     default: error = new UpdateFailedError(info.message, { retryable: info.retryable });

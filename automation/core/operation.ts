@@ -9,7 +9,7 @@ import { PHASE_COUNT } from "../../model/phases.ts";
 import { resolvePlatformSettings, type PlatformSettings } from "../../model/settings.ts";
 import { slugProblems, validateTenantSpec, ValidationError, type TenantSpec } from "../../model/spec.ts";
 import { operationSignal } from "./abort.ts";
-import { EngineError, InvalidRequestError, OperationCancelledError, toErrorInfo, UpdateFailedError } from "./errors.ts";
+import { EngineError, InfrastructureUnavailableError, InvalidRequestError, isInfrastructureError, OperationCancelledError, toErrorInfo, UpdateFailedError } from "./errors.ts";
 import type { OperationGate } from "./operation-gate.ts";
 import { OperationEvents } from "./operation-events.ts";
 import type {
@@ -87,6 +87,7 @@ export function checkLastPhase(lastPhase: number | undefined): number {
 
 export function asEngineError(error: unknown): EngineError {
   if (error instanceof EngineError) return error;
+  if (isInfrastructureError(error)) return new InfrastructureUnavailableError(error);
   return new UpdateFailedError(error instanceof Error ? error.message : String(error));
 }
 
@@ -133,6 +134,8 @@ export async function runOperation<Extras extends object>(options: RunOperationO
     });
   } catch (thrown) {
     const error = asEngineError(thrown);
+    // The driver's own words are for the operator's log, never for the result a tenant's admin reads.
+    if (error.code === "infrastructure_unavailable" && error.cause) options.logger?.warn(`${options.operation} of ${slug}: database trouble: ${String((error.cause as Error).message ?? error.cause).slice(0, 300)}`);
     events.closeOpenPhases(stopReason(error));
     outcome = { status: statusOf(error), changeSummary: events.changeSummary(), phases: events.phaseReports(), error: toErrorInfo(error), extras: options.emptyExtras };
   }

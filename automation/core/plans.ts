@@ -16,7 +16,7 @@ import type { EngineKind, SavedPlan } from "./types.ts";
 export async function newPlan(layout: DataDirLayout, slug: string, engine: EngineKind, lastPhase: number, now = new Date()): Promise<SavedPlan> {
   const id = `${now.toISOString().replace(/[-:.TZ]/g, "")}-${randomUUID().slice(0, 8)}`;
   const file = layout.planFile(slug, id);
-  await mkdir(path.dirname(file), { recursive: true });
+  await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
   return { id, slug, engine, lastPhase, file, createdAt: now.toISOString() };
 }
 

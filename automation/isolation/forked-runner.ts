@@ -11,18 +11,30 @@
 import { fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { abortReason } from "../core/abort.ts";
-import { errorFromInfo, toErrorInfo, WorkerCrashedError } from "../core/errors.ts";
+import { ConfigurationError, errorFromInfo, toErrorInfo, WorkerCrashedError } from "../core/errors.ts";
 import { redactSecrets, secretValues } from "../core/redact.ts";
 import type { ProgressEventBody } from "../core/types.ts";
 import type { WorkerJob, WorkerMessage } from "./protocol.ts";
+import { settingsSecretNames, workerEnvironment } from "./worker-env.ts";
 
 export interface JobRunOptions {
   /** Fires to stop the job; its reason (an EngineError) is passed on to the worker and becomes the rejection. */
   readonly signal: AbortSignal;
   readonly onEvent?: (body: ProgressEventBody) => void;
   readonly onLog?: (level: "info" | "warn" | "error", message: string) => void;
-  /** How long the worker may take to stop after a cancel before its process group is killed. */
+  /**
+   * How long the worker may take to stop after a cancel before its process
+   * group is killed; also how long a worker whose service died waits before
+   * it kills its own group (see worker-host.ts).
+   */
   readonly graceMs: number;
+  /**
+   * Called when the runner has SIGKILLed the worker's process group while the
+   * job had not reported a result: the grace period after a cancel ran out,
+   * or the worker crashed and left its children. Whatever they held (a
+   * pulumi CLI's stack lock) was not released by them.
+   */
+  readonly onKilled?: () => void;
 }
 
 /** Runs one job somewhere isolated from the caller and resolves with its result. */
@@ -38,8 +50,26 @@ export interface ForkedJobRunnerOptions {
   /** Module the worker runs; tests point this at workers that misbehave on purpose. */
   readonly workerPath?: string;
   readonly execPath?: string;
+  /** The service's environment; workers get only its allow-listed part (see worker-env.ts). */
   readonly env?: NodeJS.ProcessEnv;
 }
+
+/**
+ * Whether this Node runs `.ts` files with no flag: type stripping is on by
+ * default from 22.18.0 on the 22 line and from 23.6.0 on (Node's changelog).
+ * Workers are forked with an explicit, flag-free execArgv, so a service
+ * started as `node --experimental-strip-types` on an older 22 would start
+ * and then lose every operation to a worker that cannot load.
+ */
+export function stripsTypesByDefault(nodeVersion: string): boolean {
+  const [major = 0, minor = 0] = nodeVersion.replace(/^v/, "").split(".").map(Number);
+  if (major === 22) return minor >= 18;
+  if (major === 23) return minor >= 6;
+  return major > 23;
+}
+
+/** The oldest Node versions whose forked `.ts` workers run without flags; package.json `engines` says the same. */
+export const NODE_VERSIONS_FOR_WORKERS = "^22.18.0 || >=23.6.0";
 
 export class ForkedJobRunner implements JobRunner {
   private readonly workerPath: string;
@@ -50,17 +80,23 @@ export class ForkedJobRunner implements JobRunner {
     this.workerPath = options.workerPath ?? DEFAULT_WORKER_PATH;
     this.execPath = options.execPath ?? process.execPath;
     this.env = options.env ?? process.env;
+    if (this.execPath === process.execPath && !stripsTypesByDefault(process.version)) {
+      throw new ConfigurationError(
+        `Node ${process.version} cannot run the engine's TypeScript worker processes without flags; run the service on Node ${NODE_VERSIONS_FOR_WORKERS} (npm scripts use the project's pinned Node 22)`,
+      );
+    }
   }
 
   run(job: WorkerJob, options: JobRunOptions): Promise<unknown> {
     const { signal } = options;
     if (signal.aborted) return Promise.reject(abortReason(signal));
+    const extraNames = settingsSecretNames(job);
     return new Promise((resolve, reject) => {
       const child = fork(this.workerPath, [], {
         execPath: this.execPath,
         // Explicit, so the worker does not inherit a test runner's or debugger's flags.
         execArgv: ["--disable-warning=ExperimentalWarning"],
-        env: this.env,
+        env: workerEnvironment(this.env, extraNames),
         stdio: ["ignore", "pipe", "pipe", "ipc"],
         detached: true,
         serialization: "json",
@@ -94,10 +130,12 @@ export class ForkedJobRunner implements JobRunner {
         }
       });
 
+      let killedUnfinished = false;
       const killGroup = () => {
         if (child.pid === undefined) return;
         try {
           process.kill(-child.pid, "SIGKILL");
+          if (!outcome) killedUnfinished = true;
         } catch {
           // Already gone.
         }
@@ -124,16 +162,17 @@ export class ForkedJobRunner implements JobRunner {
         if (killTimer) clearTimeout(killTimer);
         // Whatever the worker started (a pulumi CLI, its plugins) goes with it.
         killGroup();
+        if (killedUnfinished) options.onKilled?.();
         if (outcome?.ok) return resolve(outcome.value);
         if (outcome && !outcome.ok) return reject(errorFromInfo(outcome.error.error));
         if (signal.aborted) return reject(abortReason(signal));
         const how = exitSignal ? `was killed by ${exitSignal}` : `exited with code ${code}`;
-        const detail = redactSecrets(stderrTail.trim().split("\n").slice(-12).join("\n"), secretValues(this.env));
+        const detail = redactSecrets(stderrTail.trim().split("\n").slice(-12).join("\n"), secretValues(this.env, extraNames));
         reject(new WorkerCrashedError(`the worker process for this operation ${how} without reporting a result${spawnError ? ` (${spawnError.message})` : ""}${detail ? `:\n${detail}` : ""}`));
       });
 
       // If the job cannot be handed over, the worker would wait forever: end it, and the exit reports the crash.
-      if (child.pid !== undefined) child.send({ type: "run", job }, (error) => error && killGroup());
+      if (child.pid !== undefined) child.send({ type: "run", job, graceMs: options.graceMs }, (error) => error && killGroup());
     });
   }
 }

@@ -17,7 +17,8 @@ export interface RenderJob {
 
 export type RenderOutcome = { readonly ok: true; readonly result: RenderResult } | { readonly ok: false; readonly error: EngineErrorInfo };
 
-export type PulumiJobOperation = "provision" | "preview" | "teardown" | "drift-check" | "outputs" | "install-plugins";
+/** `release-lock`: after the engine killed a run's CLI, `pulumi cancel` and report the checkpoint's pending operations (backends other than file://). */
+export type PulumiJobOperation = "provision" | "preview" | "teardown" | "drift-check" | "outputs" | "install-plugins" | "release-lock";
 
 /** Where a Pulumi run keeps its things; the same for every operation of an engine. */
 export interface PulumiRunConfig {
@@ -25,6 +26,12 @@ export interface PulumiRunConfig {
   readonly backendUrl: string;
   readonly secretsProvider: string;
   readonly lockWaitMs: number;
+  /**
+   * The engine's cancel grace: how long a worker gets to stop before its
+   * process group is killed, also when its service died. A takeover waits
+   * longer than this before it cancels a dead run's lock. Default 0.
+   */
+  readonly cancelGraceMs?: number;
 }
 
 export interface PulumiJobRequest {
@@ -42,7 +49,7 @@ export interface PulumiJob {
   readonly kind: "pulumi";
   readonly operation: PulumiJobOperation;
   readonly config: PulumiRunConfig;
-  /** Absent for `install-plugins`; for `outputs` only the slug is needed. */
+  /** Absent for `install-plugins`; for `outputs` and `release-lock` only the slug is needed. */
   readonly request?: PulumiJobRequest;
   readonly slug?: string;
 }
@@ -50,7 +57,8 @@ export interface PulumiJob {
 export type WorkerJob = RenderJob | PulumiJob;
 
 export type ParentMessage =
-  | { readonly type: "run"; readonly job: WorkerJob }
+  /** `graceMs`: how long the job may take to stop once its service is gone before the worker kills its own process group. */
+  | { readonly type: "run"; readonly job: WorkerJob; readonly graceMs?: number }
   /** Stop cleanly: the worker aborts its operation with this error as the reason. */
   | { readonly type: "cancel"; readonly reason: EngineErrorInfo };
 

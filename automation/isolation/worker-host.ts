@@ -8,12 +8,29 @@ import { errorFromInfo, toErrorInfo } from "../core/errors.ts";
 import type { ProgressEventBody } from "../core/types.ts";
 import type { JobHandler, ParentMessage, WorkerMessage } from "./protocol.ts";
 
-/** How long a worker whose service went away may take to stop its operation before it exits anyway. */
-const ORPHAN_GRACE_MS = 60_000;
+/** How long a worker whose service went away lets its operation stop, unless the run message says (the engine's cancel grace). */
+const DEFAULT_ORPHAN_GRACE_MS = 60_000;
+
+/**
+ * Ends the worker and everything in its process group (it leads the group:
+ * forked detached). Exiting alone would leave a pulumi CLI running, holding
+ * the stack lock and writing the checkpoint, after another process has taken
+ * the job over.
+ */
+function killOwnGroup(): never {
+  try {
+    process.kill(-process.pid, "SIGKILL");
+  } catch {
+    // Not a group leader (a test harness); at least go ourselves.
+  }
+  process.exit(1);
+}
 
 export function serveJobs(handler: JobHandler): void {
   const controller = new AbortController();
   let started = false;
+  let orphanGraceMs = DEFAULT_ORPHAN_GRACE_MS;
+  let orphaned = false;
 
   const send = (message: WorkerMessage): Promise<void> =>
     new Promise((resolve) => {
@@ -29,6 +46,7 @@ export function serveJobs(handler: JobHandler): void {
     }
     if (message.type !== "run" || started) return;
     started = true;
+    if (typeof message.graceMs === "number" && message.graceMs >= 0) orphanGraceMs = message.graceMs;
     const context = {
       signal: controller.signal,
       emit: (body: ProgressEventBody) => void send({ type: "event", body }),
@@ -38,16 +56,23 @@ export function serveJobs(handler: JobHandler): void {
       .then((value) => send({ type: "result", value }))
       .catch((error: unknown) => send({ type: "error", error: toErrorInfo(error) }))
       .finally(() => {
+        // An orphan takes whatever it started with it; the job is another process's now.
+        if (orphaned) killOwnGroup();
         // Inline Pulumi programs leave gRPC servers and timers behind; do not wait for them.
         process.exit(0);
       });
   });
 
   // The service died or closed the channel: stop the operation (a Pulumi run
-  // gets SIGINT and finishes its in-flight steps), then go.
+  // gets SIGINT and finishes its in-flight steps), and once the grace period
+  // is over kill the whole process group, the CLI included. Another process
+  // takes the job only after the heartbeat lapses and then waits out this
+  // same grace before it breaks the lock (see pulumi/locks.ts).
   process.on("disconnect", () => {
-    controller.abort(new Error("the service process went away"));
-    setTimeout(() => process.exit(1), ORPHAN_GRACE_MS).unref();
+    orphaned = true;
     if (!started) process.exit(1);
+    controller.abort(new Error("the service process went away"));
+    // Not unref'd: the timer must fire even if nothing else keeps the worker alive.
+    setTimeout(killOwnGroup, orphanGraceMs);
   });
 }

@@ -6,14 +6,15 @@
  * limits and cancellation, relays events and assembles results.
  */
 import { mkdir } from "node:fs/promises";
+import { PROJECT_NAME } from "../../model/constants.ts";
 import { operationSignal } from "../core/abort.ts";
 import type { EngineConfig } from "../core/config.ts";
 import { describeBackend, secretsConfigurationProblem } from "../core/config.ts";
-import { DataDirLayout } from "../core/data-dir.ts";
-import { CliMissingError, ConfigurationError, errorFromInfo, OperationCancelledError } from "../core/errors.ts";
+import { DataDirLayout, privateDir } from "../core/data-dir.ts";
+import { CliMissingError, ConfigurationError, EngineError, errorFromInfo, OperationCancelledError } from "../core/errors.ts";
 import type { JobRunner } from "../isolation/forked-runner.ts";
 import type { PulumiJob, PulumiJobOperation, PulumiJobRequest, PulumiRunConfig } from "../isolation/protocol.ts";
-import { checkLastPhase, runOperation, validateSlug, type OperationContext, type OperationOutcome } from "../core/operation.ts";
+import { asEngineError, checkLastPhase, runOperation, validateSlug, type OperationContext, type OperationOutcome } from "../core/operation.ts";
 import type { OperationGate } from "../core/operation-gate.ts";
 import type {
   DriftCheckRequest,
@@ -31,6 +32,7 @@ import type {
   TenantEngine,
 } from "../core/types.ts";
 import { detectPulumiCli, type CliCheck } from "./cli.ts";
+import { fileBackendDir, releaseDeadOwnersLocks, type LockRelease } from "./file-backend.ts";
 import type { PluginRequirement } from "./plugins.ts";
 import { assertReadyForRealRun } from "./preflight.ts";
 import { PHASE_COUNT } from "../../model/phases.ts";
@@ -67,6 +69,7 @@ export class PulumiEngine implements TenantEngine {
       backendUrl: options.config.backendUrl,
       secretsProvider: options.config.secretsProvider,
       lockWaitMs: options.config.lockWaitMs,
+      cancelGraceMs: options.config.cancelGraceMs,
     };
   }
 
@@ -84,9 +87,11 @@ export class PulumiEngine implements TenantEngine {
     if (!cli.ok) throw cli.error;
 
     const layout = new DataDirLayout(config.dataDir);
-    await mkdir(layout.pulumiHome, { recursive: true });
-    await mkdir(layout.workspacesDir, { recursive: true });
-    if (config.backendUrl === layout.defaultBackendUrl) await mkdir(layout.stateDir, { recursive: true });
+    // Pulumi home (CLI credentials), workspaces and the local state hold secrets: this user only.
+    await privateDir(layout.root);
+    await privateDir(layout.pulumiHome);
+    await privateDir(layout.workspacesDir);
+    if (config.backendUrl === layout.defaultBackendUrl) await privateDir(layout.stateDir);
 
     const engine = new PulumiEngine(options);
     const plugins = await engine.installPlugins();
@@ -186,14 +191,75 @@ export class PulumiEngine implements TenantEngine {
 
   private async runJob<Extras>(operation: PulumiJobOperation, context: OperationContext, extra: Omit<PulumiJobRequest, "spec" | "settings">): Promise<OperationOutcome<Extras>> {
     const job: PulumiJob = { kind: "pulumi", operation, config: this.runConfig, request: { spec: context.spec, settings: context.settings, ...extra } };
-    const outcome = (await this.options.runner.run(job, {
-      signal: context.signal,
-      graceMs: this.options.config.cancelGraceMs,
-      onEvent: context.events.emit,
-      onLog: this.relayLog,
-    })) as OperationOutcome<Extras>;
+    let killed = false;
+    let outcome: OperationOutcome<Extras>;
+    try {
+      outcome = (await this.options.runner.run(job, {
+        signal: context.signal,
+        graceMs: this.options.config.cancelGraceMs,
+        onEvent: context.events.emit,
+        onLog: this.relayLog,
+        onKilled: () => (killed = true),
+      })) as OperationOutcome<Extras>;
+    } catch (error) {
+      if (!killed) throw error;
+      throw await this.releaseAfterKill(context, asEngineError(error));
+    }
     // Errors crossed the process boundary as data; make sure they read back as the typed ones.
     return outcome.error ? { ...outcome, error: errorFromInfo(outcome.error).toInfo() } : outcome;
+  }
+
+  /**
+   * The runner killed this run's worker group, pulumi CLI included, so the
+   * CLI never released its stack lock, and whatever it was creating may exist
+   * without being in the checkpoint. This process knows the owner is dead:
+   * release the lock now, so the retry (the same run, which nobody else sees
+   * as dead) does not wait and end `stack_locked`; and say what was left in
+   * flight. Returns the run's error with that added.
+   */
+  private async releaseAfterKill(context: OperationContext, error: EngineError): Promise<EngineError> {
+    const slug = context.spec.slug;
+    const notes: string[] = [];
+    const warn = (message: string) => {
+      notes.push(message);
+      context.events.emit({ type: "diagnostic", severity: "warning", message, urn: null, phase: null });
+    };
+    try {
+      const stateDir = fileBackendDir(this.options.config.backendUrl);
+      const release = stateDir
+        ? await releaseDeadOwnersLocks(stateDir, PROJECT_NAME, slug)
+        : ((await this.runRecoveryJob(slug)) as LockRelease);
+      if (release.removed.length > 0) warn(`the run's pulumi CLI was killed holding the stack lock; the lock was released (${release.removed.map((l) => `pid ${l.pid}`).join(", ")})`);
+      if (stateDir === null) warn("the run's pulumi CLI was killed; its update was cancelled in the backend (pulumi cancel)");
+      if (release.kept.length > 0) {
+        warn(`the stack is still locked by ${release.kept.map((l) => `${l.username}@${l.hostname} (pid ${l.pid}) since ${l.timestamp}`).join(", ")}, which is not this run; left in place`);
+      }
+      const creates = release.pendingOperations.filter((op) => op.operation === "creating");
+      const others = release.pendingOperations.filter((op) => op.operation !== "creating");
+      if (creates.length > 0) {
+        warn(
+          `${creates.length} resource(s) were being created when the run was killed and may exist without being in the stack's state: ` +
+            `${creates.map((op) => `${op.urn} (${op.type})`).join(", ")}. The next update creates them again and fails where the name is taken; ` +
+            "check each in the cluster or Azure, then delete it or import it (`pulumi refresh --import-pending-creates <urn> <id>`)",
+        );
+      }
+      if (others.length > 0) warn(`operations in flight when the run was killed: ${others.map((op) => `${op.operation} ${op.urn}`).join(", ")}; the next update's refresh reads their real state`);
+    } catch (problem) {
+      warn(`the run's pulumi CLI was killed and its stack lock could not be released: ${problem instanceof Error ? problem.message : String(problem)}; run \`pulumi cancel\` for stack ${slug}`);
+    }
+    if (notes.length === 0) return error;
+    return errorFromInfo({ ...error.toInfo(), message: `${error.message}; ${notes.join("; ")}` });
+  }
+
+  /** Backends other than the local file one: `pulumi cancel` and the checkpoint's pending operations, in a worker of their own. */
+  private async runRecoveryJob(slug: string): Promise<LockRelease> {
+    const job: PulumiJob = { kind: "pulumi", operation: "release-lock", config: this.runConfig, slug };
+    const limited = operationSignal(undefined, OUTPUTS_TIMEOUT_MS);
+    try {
+      return (await this.options.runner.run(job, { signal: limited.signal, graceMs: this.options.config.cancelGraceMs, onLog: this.relayLog })) as LockRelease;
+    } finally {
+      limited.dispose();
+    }
   }
 
   private readonly relayLog = (level: "info" | "warn" | "error", message: string) => this.options.logger?.[level](message);

@@ -14,6 +14,7 @@ import {
   StackNotFoundError,
   UpdateFailedError,
 } from "../core/errors.ts";
+import { isRetryable } from "../core/failure-cause.ts";
 import type { PhaseTracker } from "../core/phase-tracker.ts";
 import { MINIMUM_PULUMI_CLI_VERSION } from "./cli.ts";
 import type { PulumiEventMapper } from "./event-mapper.ts";
@@ -64,7 +65,12 @@ export function mapPulumiError(error: unknown, context: MappingContext): EngineE
   }
   const failed = context.tracker?.firstFailure();
   if (failed) return new ResourceFailedError(failed.failure.message, { phase: failed.phase, urn: failed.failure.urn });
+  // Not tied to a resource: a program error (say, an apply that found no
+  // load-balancer IP yet) or a backend error. Retryable by cause, not by origin.
   const programErrors = context.mapper?.errors() ?? [];
-  if (programErrors.length > 0) return new UpdateFailedError(programErrors.join("; "));
-  return new UpdateFailedError(summary);
+  if (programErrors.length > 0) {
+    const message = programErrors.join("; ");
+    return new UpdateFailedError(message, { retryable: isRetryable(message, false) });
+  }
+  return new UpdateFailedError(summary, { retryable: isRetryable(summary, false) });
 }

@@ -38,6 +38,12 @@ export interface EventMapperOptions {
   /** Strips colour codes and secret values from engine text. */
   readonly clean: (text: string) => string;
   readonly emit: (body: ProgressEventBody) => void;
+  /**
+   * Whether refresh steps count as phase progress: yes for a drift check,
+   * which is nothing but a refresh; no for an `up --refresh`, whose refresh
+   * reads every resource before the update reaches its phase. Default true.
+   */
+  readonly refreshStepsAreProgress?: boolean;
 }
 
 function isProvider(type: string): boolean {
@@ -112,7 +118,13 @@ export class PulumiEventMapper {
     return [...this.drifted.values()];
   }
 
+  /** A refresh step ahead of an update: not progress, but worth telling when it finds a resource gone. */
+  private isLeadingRefresh(metadata: StepEventMetadata): boolean {
+    return metadata.op === "refresh" && this.options.refreshStepsAreProgress === false;
+  }
+
   private onPre(metadata: StepEventMetadata): void {
+    if (this.isLeadingRefresh(metadata)) return;
     const op = normalizeOp(metadata.op);
     this.tracker.resourceStarted({ urn: metadata.urn, type: metadata.type, op });
     if (metadata.type !== STACK_TYPE) this.recordChange(metadata, op);
@@ -120,6 +132,15 @@ export class PulumiEventMapper {
   }
 
   private onOutputs(metadata: StepEventMetadata): void {
+    if (this.isLeadingRefresh(metadata)) {
+      this.recordDrift(metadata, false);
+      const drift = this.drifted.get(metadata.urn);
+      if (drift?.drift === "gone") {
+        const phase = phaseRefOfUrn(metadata.urn);
+        this.options.emit({ type: "diagnostic", severity: "warning", message: `${metadata.urn} was deleted outside Pulumi; this update creates it again`, urn: metadata.urn, phase });
+      }
+      return;
+    }
     const op = normalizeOp(metadata.op);
     this.tracker.resourceDone({ urn: metadata.urn, type: metadata.type, op });
     if (metadata.op === "refresh" || metadata.op === "update" || metadata.op === "delete") this.recordDrift(metadata, metadata.op === "delete");

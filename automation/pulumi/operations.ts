@@ -23,6 +23,7 @@ import { plainText, redactSecrets, secretValues } from "../core/redact.ts";
 import type { ChangeSummary, DriftCheckResult, DriftedResource, PreviewResult, ProvisionResult, SavedPlan, TeardownResult } from "../core/types.ts";
 import { mapPulumiError } from "./error-mapping.ts";
 import { PulumiEventMapper } from "./event-mapper.ts";
+import type { LockRelease } from "./file-backend.ts";
 import { withLockHandling } from "./locks.ts";
 import { installPlugins, requiredPlugins } from "./plugins.ts";
 import { workspaceOptions, type TenantStack, type WorkspaceFactory } from "./workspace.ts";
@@ -32,7 +33,15 @@ export interface PulumiJobDeps extends JobContext {
   readonly env: NodeJS.ProcessEnv;
   /** First wait between lock retries; tests shorten it. */
   readonly lockPollMs?: number;
+  /** Default TAKEOVER_MARGIN_MS; tests shorten it. */
+  readonly takeoverMarginMs?: number;
 }
+
+/**
+ * Added to the cancel grace before a takeover breaks a dead run's lock: the
+ * orphaned worker's kill must have taken effect, on a host as busy as ours.
+ */
+export const TAKEOVER_MARGIN_MS = 5_000;
 
 /** Every operation's update message, so `pulumi stack history` says who ran what. */
 function updateMessage(operation: string, slug: string, lastPhase?: number): string {
@@ -57,6 +66,8 @@ export function redactOutputs(outputs: OutputMap): Record<string, unknown> {
 }
 
 interface RunSpec<Extras, T> {
+  /** The command refreshes before it updates or previews (`--refresh`). */
+  readonly refreshFirst?: boolean;
   readonly open: (factory: WorkspaceFactory) => Promise<TenantStack>;
   readonly run: (stack: TenantStack, onEvent: PulumiEventMapper["handle"]) => Promise<T>;
   readonly lockOwnerDead?: boolean;
@@ -70,12 +81,13 @@ async function runStackCommand<Extras, T>(job: PulumiJob, deps: PulumiJobDeps, s
   const request = job.request!;
   const clean = cleaner(deps.env, request.settings);
   const tracker = new PhaseTracker(deps.emit);
-  const mapper = new PulumiEventMapper(tracker, { clean, emit: deps.emit });
+  const mapper = new PulumiEventMapper(tracker, { clean, emit: deps.emit, refreshStepsAreProgress: !spec.refreshFirst });
   const slug = request.spec.slug;
   try {
     const stack = await spec.open(deps.factory);
     const value = await withLockHandling(() => spec.run(stack, mapper.handle), {
       ownerDead: spec.lockOwnerDead ?? false,
+      staleLockGraceMs: (job.config.cancelGraceMs ?? 0) + (deps.takeoverMarginMs ?? TAKEOVER_MARGIN_MS),
       lockWaitMs: request.lockWaitMs ?? job.config.lockWaitMs,
       signal: deps.signal,
       ...(deps.lockPollMs !== undefined ? { pollMs: deps.lockPollMs } : {}),
@@ -111,8 +123,12 @@ function provision(job: PulumiJob, deps: PulumiJobDeps, request: PulumiJobReques
       }
       return factory.createOrSelectStack(inlineProgram(request.spec, request.settings, lastPhase, deps.env), workspaceOptions(job.config, request.spec.slug));
     },
+    // --refresh: read every resource from its provider first, so one deleted
+    // out of band (a namespace, a DNS record) shows as missing and is created
+    // again instead of staying "same" in the checkpoint forever.
     run: (stack, onEvent) =>
-      stack.up({ onEvent, signal: deps.signal, color: "never", message: updateMessage("provision", request.spec.slug, lastPhase), ...(planFile ? { plan: planFile } : {}) }),
+      stack.up({ onEvent, signal: deps.signal, color: "never", refresh: true, message: updateMessage("provision", request.spec.slug, lastPhase), ...(planFile ? { plan: planFile } : {}) }),
+    refreshFirst: true,
     lockOwnerDead: request.ownerDead ?? false,
     succeeded: (up) => ({ lastPhase, outputs: redactOutputs(up.outputs) }),
     failedExtras: { lastPhase, outputs: {} },
@@ -123,12 +139,16 @@ function preview(job: PulumiJob, deps: PulumiJobDeps, request: PulumiJobRequest,
   const lastPhase = checkLastPhase(request.lastPhase);
   let saved: SavedPlan | null = null;
   return runStackCommand<Pick<PreviewResult, "lastPhase" | "changes" | "plan">, unknown>(job, deps, {
+    // A preview never creates a stack: asking about an unknown tenant is stack_not_found and leaves nothing behind.
     open: async (factory) => {
+      const stack = await factory.selectStack(inlineProgram(request.spec, request.settings, lastPhase, deps.env), workspaceOptions(job.config, request.spec.slug));
       if (request.savePlan) saved = await newPlan(layout, request.spec.slug, "pulumi", lastPhase);
-      return factory.createOrSelectStack(inlineProgram(request.spec, request.settings, lastPhase, deps.env), workspaceOptions(job.config, request.spec.slug));
+      return stack;
     },
+    // Refreshed like the provision it reviews, so the plan sees what was deleted out of band.
     run: (stack, onEvent) =>
-      stack.preview({ onEvent, signal: deps.signal, color: "never", diff: true, message: updateMessage("preview", request.spec.slug, lastPhase), ...(saved ? { plan: saved.file } : {}) }),
+      stack.preview({ onEvent, signal: deps.signal, color: "never", diff: true, refresh: true, message: updateMessage("preview", request.spec.slug, lastPhase), ...(saved ? { plan: saved.file } : {}) }),
+    refreshFirst: true,
     succeeded: (_value, mapper) => ({ lastPhase, changes: mapper.resourceChanges(), plan: saved }),
     failedExtras: { lastPhase, changes: [], plan: null },
   });
@@ -173,23 +193,43 @@ function driftSummary(tracker: PhaseTracker, drifted: readonly DriftedResource[]
 function driftCheck(job: PulumiJob, deps: PulumiJobDeps, request: PulumiJobRequest) {
   return runStackCommand<Pick<DriftCheckResult, "drifted">, unknown>(job, deps, {
     open: (factory) => factory.selectStack(inlineProgram(request.spec, request.settings, request.lastPhase ?? PHASE_COUNT, deps.env), workspaceOptions(job.config, request.spec.slug)),
-    // previewOnly: compare with the real resources, write nothing to state.
-    run: (stack, onEvent) => stack.refresh({ previewOnly: true, onEvent, signal: deps.signal, color: "never", message: updateMessage("drift check", request.spec.slug) }),
+    // A preview of a refresh: compare with the real resources, write nothing to state
+    // (`refresh({ previewOnly })` is deprecated in this SDK).
+    run: (stack, onEvent) => stack.previewRefresh({ onEvent, signal: deps.signal, color: "never", message: updateMessage("drift check", request.spec.slug) }),
     succeeded: (_value, mapper) => ({ drifted: mapper.driftedResources() }),
     summary: (tracker, extras) => driftSummary(tracker, extras.drifted),
     failedExtras: { drifted: [] },
   });
 }
 
-async function outputs(job: PulumiJob, deps: PulumiJobDeps): Promise<Record<string, unknown>> {
-  const slug = job.slug!;
-  const args: InlineProgramArgs = {
+/** For commands that only read or unlock the stack. */
+function noProgram(slug: string, what: string): InlineProgramArgs {
+  return {
     stackName: slug,
     projectName: PROJECT_NAME,
     program: async () => {
-      throw new Error("reading outputs never runs the program");
+      throw new Error(`${what} never runs the program`);
     },
   };
+}
+
+/** After the engine killed this stack's CLI: cancel its update (removes the lock) and report what was in flight. */
+async function releaseLock(job: PulumiJob, deps: PulumiJobDeps): Promise<LockRelease> {
+  const slug = job.slug!;
+  try {
+    const stack = await deps.factory.selectStack(noProgram(slug, "releasing a lock"), workspaceOptions(job.config, slug));
+    await stack.cancel();
+    const exported = await stack.exportStack();
+    const pending = ((exported.deployment as { pending_operations?: { resource?: { urn?: string; type?: string }; type?: string }[] } | undefined)?.pending_operations ?? []);
+    return { removed: [], kept: [], pendingOperations: pending.map((op) => ({ urn: op.resource?.urn ?? "", type: op.resource?.type ?? "", operation: op.type ?? "" })) };
+  } catch (error) {
+    throw mapPulumiError(error, { slug, signal: deps.signal, clean: cleaner(deps.env) });
+  }
+}
+
+async function outputs(job: PulumiJob, deps: PulumiJobDeps): Promise<Record<string, unknown>> {
+  const slug = job.slug!;
+  const args = noProgram(slug, "reading outputs");
   try {
     const stack = await deps.factory.selectStack(args, workspaceOptions(job.config, slug));
     return redactOutputs(await stack.outputs());
@@ -206,7 +246,7 @@ function cleaner(env: NodeJS.ProcessEnv, settings?: PlatformSettings): (text: st
 export async function runPulumiWorkerJob(job: PulumiJob, deps: PulumiJobDeps): Promise<unknown> {
   const layout = new DataDirLayout(job.config.dataDir);
   if (job.operation === "install-plugins") {
-    await mkdir(layout.pluginWorkspace, { recursive: true });
+    await mkdir(layout.pluginWorkspace, { recursive: true, mode: 0o700 });
     const plugins = requiredPlugins();
     try {
       const workspace = await deps.factory.createWorkspace(workspaceOptions(job.config, null));
@@ -216,9 +256,13 @@ export async function runPulumiWorkerJob(job: PulumiJob, deps: PulumiJobDeps): P
     }
     return plugins;
   }
+  if (job.operation === "release-lock") {
+    await mkdir(layout.workspace(job.slug!), { recursive: true });
+    return releaseLock(job, deps);
+  }
   if (job.operation === "outputs") {
     const workDir = layout.workspace(job.slug!);
-    await mkdir(workDir, { recursive: true });
+    await mkdir(workDir, { recursive: true, mode: 0o700 });
     try {
       return await outputs(job, deps);
     } catch (error) {
@@ -229,7 +273,7 @@ export async function runPulumiWorkerJob(job: PulumiJob, deps: PulumiJobDeps): P
   const request = job.request;
   if (!request) throw new Error(`the ${job.operation} job has no request`);
   const workDir = layout.workspace(request.spec.slug);
-  await mkdir(workDir, { recursive: true });
+  await mkdir(workDir, { recursive: true, mode: 0o700 });
   const outcome = await (() => {
     switch (job.operation) {
       case "provision":

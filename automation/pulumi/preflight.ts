@@ -4,18 +4,49 @@
  * to the host's current kube context could create a tenant in the wrong
  * cluster. The render engine needs none of this.
  */
-import type { PlatformSettings } from "../../model/settings.ts";
+import path from "node:path";
+import { PLACEHOLDER_SUBSCRIPTION_ID, type PlatformSettings } from "../../model/settings.ts";
 import { ConfigurationError } from "../core/errors.ts";
 
 const PLACEHOLDER_SUBSCRIPTION = /^0{8}-0{4}-0{4}-0{4}-0{12}$/;
+
+/**
+ * The setting holds a path or the kubeconfig itself; the Kubernetes provider
+ * takes contents when the text parses as a kubeconfig. Contents span lines or
+ * are JSON; a path is one line.
+ */
+function isPath(kubeconfig: string): boolean {
+  const text = kubeconfig.trim();
+  return !text.includes("\n") && !text.startsWith("{");
+}
 
 export function realRunProblems(settings: PlatformSettings, env: NodeJS.ProcessEnv): string[] {
   const problems: string[] = [];
   if (!settings.kubernetes.context && !settings.kubernetes.kubeconfig) {
     problems.push("settings.kubernetes.context (or kubernetes.kubeconfig) must name the cluster; without it the provider would use the host's current kube context");
   }
+  const kubeconfig = settings.kubernetes.kubeconfig;
+  if (kubeconfig && isPath(kubeconfig) && !path.isAbsolute(kubeconfig)) {
+    problems.push(
+      `settings.kubernetes.kubeconfig is the relative path ${JSON.stringify(kubeconfig)}; the provider would resolve it against the tenant's work directory, ` +
+        "not the service's; give an absolute path (or the kubeconfig's contents)",
+    );
+  }
   if (PLACEHOLDER_SUBSCRIPTION.test(settings.azure.subscriptionId)) {
     problems.push("settings.azure.subscriptionId is the render placeholder; set the subscription that holds DNS and enterprise databases");
+  }
+  if (settings.kubernetes.apiServerCidrs.length === 0) {
+    problems.push("settings.kubernetes.apiServerCidrs must list the API server's endpoint addresses, or the ingress controller and Prometheus cannot reach the API: read them with `kubectl get endpointslices -n default -l kubernetes.io/service-name=kubernetes -o jsonpath='{.items[*].endpoints[*].addresses[*]}'` and give each as /32");
+  }
+  if (settings.azure.databaseAccess === "private") {
+    for (const field of ["databaseSubnetId", "databasePrivateDnsZoneId"] as const) {
+      if (settings.azure[field].includes(PLACEHOLDER_SUBSCRIPTION_ID)) {
+        problems.push(`settings.azure.${field} is the render placeholder; set the real one (or azure.databaseAccess "public" with azure.clusterEgressIps and azure.serviceHostIps)`);
+      }
+    }
+  }
+  if (!/@sha256:[0-9a-f]{64}$/.test(settings.images.pgbouncer)) {
+    problems.push(`settings.images.pgbouncer must be pinned by digest (image@sha256:...), got "${settings.images.pgbouncer}": a tag can be moved or withdrawn by its publisher; read the digest with \`docker buildx imagetools inspect ${settings.images.pgbouncer}\``);
   }
   if (!env[settings.postgres.adminPasswordEnv]) {
     problems.push(`${settings.postgres.adminPasswordEnv} (settings.postgres.adminPasswordEnv) must hold the Postgres admin password in the service's environment`);

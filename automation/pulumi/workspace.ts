@@ -5,6 +5,7 @@
  * local-workspace.ts.
  */
 import type {
+  Deployment,
   DestroyOptions,
   DestroyResult,
   InlineProgramArgs,
@@ -13,7 +14,6 @@ import type {
   PreviewOptions,
   PreviewResult,
   RefreshOptions,
-  RefreshResult,
   UpOptions,
   UpResult,
 } from "@pulumi/pulumi/automation/index.js";
@@ -27,10 +27,13 @@ export interface TenantStack {
   up(options: UpOptions): Promise<UpResult>;
   preview(options: PreviewOptions): Promise<PreviewResult>;
   destroy(options: DestroyOptions): Promise<DestroyResult>;
-  refresh(options: RefreshOptions): Promise<RefreshResult>;
+  /** A refresh that writes nothing: what drifted. */
+  previewRefresh(options: RefreshOptions): Promise<PreviewResult>;
   outputs(): Promise<OutputMap>;
   /** Cancels the stack's current update; on the local file backend, removes its lock. */
   cancel(): Promise<void>;
+  /** The checkpoint (`pulumi stack export`), for the pending operations a killed run left. */
+  exportStack(): Promise<Deployment>;
   readonly workspace: { removeStack(stackName: string): Promise<void> };
 }
 

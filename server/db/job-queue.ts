@@ -6,7 +6,9 @@
  * retried by whichever process polls next.
  */
 import { PgBoss } from "pg-boss";
+import pg from "pg";
 import type { Queryable } from "./pool.ts";
+import { QUEUE_SCHEMA } from "./roles.ts";
 
 export const RUN_QUEUE = "tenant-runs";
 
@@ -31,7 +33,9 @@ export class RunQueue {
 
   constructor(options: RunQueueOptions) {
     this.options = options;
-    this.boss = new PgBoss({ connectionString: options.databaseUrl, max: 4, application_name: "matih-run-queue", monitorIntervalSeconds: 5 } as ConstructorParameters<typeof PgBoss>[0]);
+    // The schema is created in start() only when missing: CREATE SCHEMA IF NOT EXISTS needs the CREATE
+    // privilege on the database even when the schema exists, and the service's role may lack it.
+    this.boss = new PgBoss({ connectionString: options.databaseUrl, max: 4, application_name: "matih-run-queue", monitorIntervalSeconds: 5, schema: QUEUE_SCHEMA, createSchema: false } as ConstructorParameters<typeof PgBoss>[0]);
     this.boss.on("error", (error: Error) => options.onError?.(error));
   }
 
@@ -46,6 +50,14 @@ export class RunQueue {
   }
 
   async start(): Promise<void> {
+    const client = new pg.Client({ connectionString: this.options.databaseUrl, application_name: "matih-run-queue" });
+    await client.connect();
+    try {
+      const { rowCount } = await client.query(`SELECT 1 FROM pg_namespace WHERE nspname = $1`, [QUEUE_SCHEMA]);
+      if (rowCount === 0) await client.query(`CREATE SCHEMA IF NOT EXISTS ${client.escapeIdentifier(QUEUE_SCHEMA)}`);
+    } finally {
+      await client.end();
+    }
     await this.boss.start();
     const existing = await this.boss.getQueue(RUN_QUEUE);
     if (!existing) await this.boss.createQueue(RUN_QUEUE, { policy: "singleton", ...this.jobOptions });
@@ -71,6 +83,17 @@ export class RunQueue {
         if (job) await handler(job as unknown as { id: string; data: RunJobData; retryCount: number; retryLimit: number });
       },
     );
+  }
+
+  /**
+   * The state of a run's job (`created`, `retry`, `active`, `completed`,
+   * `cancelled`, `failed`) with its failure output, or null when the queue no
+   * longer has it. Read in the caller's transaction when `db` is given.
+   */
+  async jobState(jobId: string, db?: Queryable): Promise<{ state: string; retryCount: number; output: unknown } | null> {
+    const adapter = db ? { executeSql: (text: string, values?: unknown[]) => db.query(text, values as unknown[]) } : undefined;
+    const job = await this.boss.getJobById(RUN_QUEUE, jobId, adapter ? { db: adapter } : {});
+    return job ? { state: job.state, retryCount: job.retryCount, output: job.output } : null;
   }
 
   async depth(): Promise<{ queued: number; active: number }> {

@@ -1,7 +1,9 @@
 /**
  * Schema migrations, run at start-up with node-pg-migrate from the versioned
- * SQL files in server/migrations. node-pg-migrate takes an advisory lock, so
- * several processes starting together apply each migration once.
+ * SQL files in server/migrations. node-pg-migrate takes an advisory lock and
+ * (`advisoryLockMode: "wait"`) a process starting while another migrates waits
+ * for it instead of failing, so several processes starting together apply
+ * each migration once and all start.
  */
 import { fileURLToPath } from "node:url";
 import { runner } from "node-pg-migrate";
@@ -22,6 +24,7 @@ export async function migrateDatabase(databaseUrl: string, log: (message: string
       log,
       verbose: false,
       singleTransaction: true,
+      advisoryLockMode: "wait",
     });
     return applied.map((m) => m.name);
   } finally {

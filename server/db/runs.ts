@@ -47,18 +47,45 @@ export const RUN_COLUMNS = `id, tenant_id AS "tenantId", kind, status, attempt, 
 export const PHASE_COLUMNS = `run_id AS "runId", number, name, status, attempts, started_at AS "startedAt", completed_at AS "completedAt", error,
   resources_done AS "resourcesDone", resources_pending AS "resourcesPending"`;
 
-/** A run and its ten phase rows, all PENDING. */
+/** Runs that only look (preview, drift check): they have no phase rows, and only the newest are kept. */
+export const INSPECTION_KINDS: readonly RunKind[] = ["preview", "drift"];
+/** Preview and drift-check runs kept per tenant; older ones are pruned. */
+export const INSPECTION_RUNS_KEPT = 20;
+
+/**
+ * A run and, unless it only inspects, its ten phase rows, all PENDING. A
+ * change's preview run keeps its phase rows: its review shows what each phase
+ * would do.
+ */
 export async function insertRun(db: Queryable, run: Pick<RunRow, "id" | "tenantId" | "kind" | "maxAttempts" | "engine" | "targetPhase" | "requestedBy"> & { status?: RunStatus; changeId?: string }): Promise<RunRow> {
   const { rows } = await db.query(
     `INSERT INTO provisioning_runs (id, tenant_id, kind, status, max_attempts, engine, target_phase, requested_by, change_id)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING ${RUN_COLUMNS}`,
     [run.id, run.tenantId, run.kind, run.status ?? "QUEUED", run.maxAttempts, run.engine, run.targetPhase, run.requestedBy, run.changeId ?? null],
   );
-  await db.query(
-    `INSERT INTO run_phases (run_id, number, name, status) SELECT $1, n, name, 'PENDING' FROM unnest($2::int[], $3::text[]) AS p(n, name)`,
-    [run.id, PHASES.map((p) => p.number), PHASES.map((p) => p.name)],
-  );
+  if (!INSPECTION_KINDS.includes(run.kind) || run.changeId) {
+    await db.query(
+      `INSERT INTO run_phases (run_id, number, name, status) SELECT $1, n, name, 'PENDING' FROM unnest($2::int[], $3::text[]) AS p(n, name)`,
+      [run.id, PHASES.map((p) => p.number), PHASES.map((p) => p.name)],
+    );
+  }
   return rows[0];
+}
+
+/**
+ * Removes a tenant's finished preview and drift-check runs beyond the newest
+ * INSPECTION_RUNS_KEPT. Runs an audit row points at stay (the audit log is
+ * append-only); inspection audit rows name their run in `details` instead.
+ * A change's preview run is never pruned: its change refers to it.
+ */
+export async function pruneInspectionRuns(db: Queryable, tenantId: string): Promise<number> {
+  const old = `SELECT r.id FROM provisioning_runs r
+    WHERE r.tenant_id = $1 AND r.kind = ANY($2::text[]) AND r.change_id IS NULL AND r.status NOT IN ('QUEUED', 'RUNNING')
+      AND r.id NOT IN (SELECT id FROM provisioning_runs WHERE tenant_id = $1 AND kind = ANY($2::text[]) AND change_id IS NULL ORDER BY created_at DESC, id DESC LIMIT $3)
+      AND NOT EXISTS (SELECT 1 FROM provisioning_audit_logs a WHERE a.run_id = r.id)`;
+  await db.query(`DELETE FROM run_phases WHERE run_id IN (${old})`, [tenantId, INSPECTION_KINDS, INSPECTION_RUNS_KEPT]);
+  const { rowCount } = await db.query(`DELETE FROM provisioning_runs WHERE id IN (${old})`, [tenantId, INSPECTION_KINDS, INSPECTION_RUNS_KEPT]);
+  return rowCount ?? 0;
 }
 
 export async function findRun(db: Queryable, id: string, options: { forUpdate?: boolean } = {}): Promise<RunRow | undefined> {

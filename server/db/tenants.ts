@@ -42,14 +42,21 @@ export async function insertTenant(db: Queryable, spec: TenantSpec): Promise<Ten
   return rows[0];
 }
 
-/** By id, or by slug among live tenants (a deleted tenant is found by id only). */
+/**
+ * By id, or by slug: the live tenant with that slug, or else the latest
+ * deleted one (a slug is reused only after DELETE, so "the tenant acme" is
+ * the one living now, or the last one that did).
+ */
 export async function findTenant(db: Queryable, idOrSlug: string, options: { forUpdate?: boolean } = {}): Promise<TenantRow | undefined> {
   const lock = options.forUpdate ? " FOR UPDATE" : "";
   if (UUID.test(idOrSlug)) {
     const { rows } = await db.query(`SELECT ${COLUMNS} FROM tenants WHERE id = $1${lock}`, [idOrSlug]);
     return rows[0];
   }
-  const { rows } = await db.query(`SELECT ${COLUMNS} FROM tenants WHERE slug = $1 AND status <> 'DELETED'${lock}`, [idOrSlug]);
+  const { rows } = await db.query(
+    `SELECT ${COLUMNS} FROM tenants WHERE slug = $1 ORDER BY (status = 'DELETED'), created_at DESC, id DESC LIMIT 1${lock}`,
+    [idOrSlug],
+  );
   return rows[0];
 }
 

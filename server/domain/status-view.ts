@@ -22,7 +22,10 @@ export interface StatusView {
   tenantId: string;
   slug: string;
   status: TenantRow["status"];
-  run: { id: string; kind: RunRow["kind"]; status: RunRow["status"]; attempt: number; maxAttempts: number; targetPhase: number } | null;
+  run: {
+    id: string; kind: RunRow["kind"]; status: RunRow["status"]; attempt: number; maxAttempts: number; targetPhase: number;
+    startedAt: string | null; completedAt: string | null; durationMs: number | null;
+  } | null;
   currentPhase: { number: number; name: string } | null;
   /** Percent (0-100) of the run's phases that are finished. */
   progress: number;
@@ -70,7 +73,11 @@ export function buildStatusView(tenant: TenantRow, run: RunRow | undefined, phas
     tenantId: tenant.id,
     slug: tenant.slug,
     status: tenant.status,
-    run: run ? { id: run.id, kind: run.kind, status: run.status, attempt: run.attempt, maxAttempts: run.maxAttempts, targetPhase: run.targetPhase } : null,
+    // The run's own times: a teardown's duration is the teardown's, not the provisioning's.
+    run: run ? {
+      id: run.id, kind: run.kind, status: run.status, attempt: run.attempt, maxAttempts: run.maxAttempts, targetPhase: run.targetPhase,
+      startedAt: iso(run.startedAt), completedAt: iso(run.completedAt), durationMs: run.durationMs === null ? null : Math.round(run.durationMs),
+    } : null,
     currentPhase: current ? { number: current.number, name: current.name } : null,
     progress: Math.round((100 * finished) / scope),
     phases,

@@ -13,7 +13,7 @@ import type { Tier } from "../../model/tiers.ts";
 import { appendAudit, listAudit, type AuditRow } from "../db/audit.ts";
 import { claimIdempotencyKey, requestHash, saveIdempotentResponse } from "../db/idempotency.ts";
 import { isUniqueViolation, withTransaction } from "../db/pool.ts";
-import { activeRun, insertRun, latestRun, phasesOf, updateRun, type RunKind, type RunRow } from "../db/runs.ts";
+import { activeRun, insertRun, latestRun, phasesOf, pruneInspectionRuns, updateRun, type RunKind, type RunRow } from "../db/runs.ts";
 import { findTenant, insertTenant, listTenants, tenantSpecOf, updateTenantStatus, type TenantRow, type TenantStatus } from "../db/tenants.ts";
 import type { RunQueue } from "../db/job-queue.ts";
 import type { ProgressBus } from "../live/progress-bus.ts";
@@ -21,7 +21,15 @@ import { findChange, updateChange } from "../db/changes.ts";
 import { queueUpdateRun } from "./change-service.ts";
 import { ApiError, notFound } from "./errors.ts";
 import { buildStatusView, type StatusView } from "./status-view.ts";
-import { canTransition } from "./tenant-status.ts";
+import { canTransition, withArticle } from "./tenant-status.ts";
+
+/** A run as a "queued" answer shows it. */
+export interface QueuedRun {
+  id: string;
+  kind: string;
+  status: string;
+  targetPhase: number;
+}
 
 export interface TenantServiceDeps {
   pool: pg.Pool;
@@ -30,6 +38,7 @@ export interface TenantServiceDeps {
   bus: ProgressBus;
   settings: PlatformSettings;
   maxAttempts: number;
+  log?: { error(obj: object, msg: string): void };
 }
 
 export class TenantService {
@@ -48,30 +57,41 @@ export class TenantService {
   }
 
   /** Records a checked request (see `checkRequest`) as a tenant, stored as requested, and queues its provisioning. */
-  async create(input: TenantRequest, principal: string, idempotencyKey?: string): Promise<{ statusCode: number; tenant: TenantRow; replayed: boolean }> {
+  /** `idempotency.tokenId` scopes the key to the caller's token: two callers never share a key. */
+  async create(input: TenantRequest, principal: string, idempotency?: { key: string; tokenId: string }): Promise<{ tenant: TenantRow; run: QueuedRun; replayed: boolean }> {
     const spec = tenantSpecFor(input, { id: randomUUID(), requestedBy: principal, requestedAt: new Date() });
     const id = spec.id;
     try {
       return await withTransaction(this.deps.pool, async (db) => {
-        if (idempotencyKey) {
-          const stored = await claimIdempotencyKey(db, principal, idempotencyKey, requestHash(input));
+        if (idempotency) {
+          const stored = await claimIdempotencyKey(db, idempotency.tokenId, idempotency.key, requestHash(input));
           if (stored) {
             if (stored.requestHash !== requestHash(input)) {
               throw new ApiError(422, "idempotency_key_reused", "this Idempotency-Key was used with a different request; use a new key for a new request");
             }
-            return { statusCode: stored.statusCode, tenant: stored.response as TenantRow, replayed: true };
+            return { ...(await this.replayed(db, stored.response)), replayed: true };
           }
         }
         const tenant = await insertTenant(db, spec);
         await appendAudit(db, { tenantId: id, entity: "tenant", actor: principal, from: null, to: "PROVISIONING", message: `tenant ${spec.slug} requested (${spec.tier}, ${spec.region})` });
-        await this.startRun(db, tenant, "provision", PHASE_COUNT, principal);
-        if (idempotencyKey) await saveIdempotentResponse(db, principal, idempotencyKey, 202, tenant);
-        return { statusCode: 202, tenant, replayed: false };
+        const run = await this.startRun(db, tenant, "provision", PHASE_COUNT, principal);
+        const queued = { id: run.id, kind: run.kind, status: run.status, targetPhase: run.targetPhase };
+        if (idempotency) await saveIdempotentResponse(db, idempotency.tokenId, idempotency.key, 202, { tenant, run: queued });
+        return { tenant, run: queued, replayed: false };
       });
     } catch (error) {
       if (isUniqueViolation(error, "tenants_live_slug")) throw new ApiError(409, "slug_taken", `the slug "${input.slug}" belongs to another tenant; choose another`);
       throw error;
     }
+  }
+
+  /** The first answer again. Answers stored before `{tenant, run}` was the shape hold the tenant alone; its first run completes them. */
+  private async replayed(db: pg.PoolClient, response: unknown): Promise<{ tenant: TenantRow; run: QueuedRun }> {
+    const stored = response as { tenant?: TenantRow; run?: QueuedRun } & Partial<TenantRow>;
+    if (stored.tenant && stored.run) return { tenant: stored.tenant, run: stored.run };
+    const tenant = stored as TenantRow;
+    const { rows } = await db.query(`SELECT id, kind, 'QUEUED' AS status, target_phase AS "targetPhase" FROM provisioning_runs WHERE tenant_id = $1 AND kind = 'provision' ORDER BY created_at LIMIT 1`, [tenant.id]);
+    return { tenant, run: rows[0] };
   }
 
   /** Inserts a run and its job in the caller's transaction. */
@@ -122,9 +142,9 @@ export class TenantService {
       const tenant = await findTenant(db, idOrSlug, { forUpdate: true });
       if (!tenant) throw notFound(`tenant "${idOrSlug}"`);
       if (options.allowFrom && !options.allowFrom.includes(tenant.status)) {
-        throw new ApiError(409, "invalid_transition", `a ${tenant.status} tenant cannot be ${kind === "rollback" ? "rolled back" : kind === "retry" ? "retried" : "torn down"}: ${hint}`);
+        throw new ApiError(409, "invalid_transition", `${withArticle(tenant.status)} tenant cannot be ${kind === "rollback" ? "rolled back" : kind === "retry" ? "retried" : "torn down"}: ${hint}`);
       }
-      if (!canTransition(tenant.status, to)) throw new ApiError(409, "invalid_transition", `a ${tenant.status} tenant cannot become ${to}: ${hint}`);
+      if (!canTransition(tenant.status, to)) throw new ApiError(409, "invalid_transition", `${withArticle(tenant.status)} tenant cannot become ${to}: ${hint}`);
       const active = await activeRun(db, tenant.id);
       if (active) throw new ApiError(409, "run_in_progress", `tenant ${tenant.slug} already has a ${active.kind} run in progress; wait for it to finish`);
       const previous = options.carryOver ? await latestRun(db, tenant.id) : undefined;
@@ -172,23 +192,40 @@ export class TenantService {
   private async inspect<R extends PreviewResult | DriftCheckResult>(idOrSlug: string, kind: "preview" | "drift", principal: string, targetPhase: number, call: (tenant: TenantRow) => Promise<R>): Promise<R> {
     const tenant = await this.get(idOrSlug);
     if (tenant.status === "DELETED") throw new ApiError(409, "invalid_transition", `tenant ${tenant.slug} is DELETED; there is nothing to ${kind === "preview" ? "preview" : "check"}`);
+    // The engine would wait for the running operation's lock (minutes, for an enterprise tenant): answer now instead.
+    const active = await activeRun(this.deps.pool, tenant.id);
+    if (active) {
+      throw new ApiError(409, "run_in_progress", `tenant ${tenant.slug} has a ${active.kind} run in progress; ${kind === "preview" ? "preview" : "check for drift"} again once it has finished (nothing was computed)`);
+    }
     const run = await insertRun(this.deps.pool, { id: randomUUID(), tenantId: tenant.id, kind, maxAttempts: 1, engine: this.deps.engine.kind, targetPhase, requestedBy: principal, status: "RUNNING" });
     await updateRun(this.deps.pool, run.id, { started: true, attempt: 1 });
-    const result = await call(tenant);
-    await withTransaction(this.deps.pool, async (db) => {
-      await updateRun(db, run.id, {
-        status: result.status === "succeeded" ? "SUCCEEDED" : result.status === "cancelled" ? "CANCELLED" : "FAILED",
-        error: result.error?.message ?? null,
-        result: { changeSummary: result.changeSummary, ...(kind === "drift" ? { drifted: (result as DriftCheckResult).drifted.length } : {}) },
-        finished: true,
-      });
-      await appendAudit(db, { tenantId: tenant.id, runId: run.id, entity: "run", actor: principal, from: "RUNNING", to: result.status.toUpperCase(), message: `${kind} ${result.status}` });
-    });
+    // Whatever happens, the run ends: an engine that throws leaves a FAILED run, never a RUNNING one.
+    let result: R;
+    try {
+      result = await call(tenant);
+    } catch (error) {
+      await this.finishInspection(tenant, run, kind, principal, "FAILED", `the engine could not run the ${kind === "drift" ? "drift check" : kind}`, null)
+        .catch((e: Error) => this.deps.log?.error({ err: e, runId: run.id }, "could not record the end of an inspection run"));
+      throw error;
+    }
+    const status = result.status === "succeeded" ? "SUCCEEDED" : result.status === "cancelled" ? "CANCELLED" : "FAILED";
+    await this.finishInspection(tenant, run, kind, principal, status, result.error?.message ?? null,
+      { changeSummary: result.changeSummary, ...(kind === "drift" ? { drifted: (result as DriftCheckResult).drifted.length } : {}) });
     if (result.status !== "succeeded" && result.error) {
       const status = HTTP_STATUS_BY_CODE[result.error.code as keyof typeof HTTP_STATUS_BY_CODE] ?? 502;
       throw new ApiError(status, result.error.code, result.error.message);
     }
     return result;
+  }
+
+  /** Ends an inspection run with its audit row, and prunes the tenant's old inspection runs. */
+  private async finishInspection(tenant: TenantRow, run: RunRow, kind: "preview" | "drift", principal: string, status: "SUCCEEDED" | "FAILED" | "CANCELLED", error: string | null, result: Record<string, unknown> | null): Promise<void> {
+    await withTransaction(this.deps.pool, async (db) => {
+      await updateRun(db, run.id, { status, error, ...(result ? { result } : {}), finished: true });
+      // The run is named in details, not as a reference, so that old inspection runs can be pruned.
+      await appendAudit(db, { tenantId: tenant.id, entity: "run", actor: principal, from: "RUNNING", to: status, message: `${kind} ${status.toLowerCase()}${error ? `: ${error}` : ""}`, details: { runId: run.id, kind } });
+      await pruneInspectionRuns(db, tenant.id);
+    });
   }
 
   preview(idOrSlug: string, options: { lastPhase?: number; tier?: Tier }, principal: string): Promise<PreviewResult> {

@@ -21,7 +21,7 @@ export class TransitionRefusedError extends Error {
   readonly from: TenantStatus;
   readonly to: TenantStatus;
   constructor(from: TenantStatus, to: TenantStatus, hint: string) {
-    super(`a ${from} tenant cannot become ${to}${hint ? `: ${hint}` : ""}`);
+    super(`${withArticle(from)} tenant cannot become ${to}${hint ? `: ${hint}` : ""}`);
     this.name = "TransitionRefusedError";
     this.from = from;
     this.to = to;
@@ -34,4 +34,9 @@ export function canTransition(from: TenantStatus, to: TenantStatus): boolean {
 
 export function assertTransition(from: TenantStatus, to: TenantStatus, hint = ""): void {
   if (!canTransition(from, to)) throw new TransitionRefusedError(from, to, hint);
+}
+
+/** "an ACTIVE", "a FAILED": the article a status takes when read aloud. */
+export function withArticle(word: string): string {
+  return `${/^[AEIOU]/i.test(word) ? "an" : "a"} ${word}`;
 }

@@ -12,6 +12,17 @@ export const PROGRESS_CHANNEL = "matih_progress";
 /** NOTIFY payloads are limited to 8000 bytes; long texts in a message are cut to fit. */
 const MAX_PAYLOAD = 7900;
 
+/** Subscribers one process serves by default (each is an open WebSocket). */
+export const DEFAULT_MAX_SUBSCRIBERS = 10_000;
+
+/** The bus serves as many subscribers as it may. */
+export class BusFullError extends Error {
+  constructor(max: number) {
+    super(`the live progress bus already serves ${max} subscribers`);
+    this.name = "BusFullError";
+  }
+}
+
 export type LiveMessage = { readonly type: string; readonly tenantId: string; readonly [key: string]: unknown };
 export type LiveListener = (message: LiveMessage) => void;
 
@@ -33,11 +44,16 @@ export class ProgressBus {
   private reconnectTimer: NodeJS.Timeout | null = null;
   private readonly onError: (error: Error) => void;
 
-  constructor(options: { pool: pg.Pool; databaseUrl: string; onError?: (error: Error) => void }) {
+  private readonly maxSubscribers: number;
+  private subscribers = 0;
+
+  constructor(options: { pool: pg.Pool; databaseUrl: string; onError?: (error: Error) => void; maxSubscribers?: number }) {
     this.pool = options.pool;
     this.databaseUrl = options.databaseUrl;
     this.onError = options.onError ?? (() => undefined);
-    this.emitter.setMaxListeners(0);
+    this.maxSubscribers = options.maxSubscribers ?? DEFAULT_MAX_SUBSCRIBERS;
+    // Per tenant there may be many watchers; the bound is on the whole bus (subscribe refuses beyond it).
+    this.emitter.setMaxListeners(this.maxSubscribers);
   }
 
   async start(): Promise<void> {
@@ -98,10 +114,23 @@ export class ProgressBus {
     }
   }
 
-  /** Calls `listener` for every message about the tenant until the returned function is called. */
+  /** Calls `listener` for every message about the tenant until the returned function is called; throws BusFullError at the limit. */
   subscribe(tenantId: string, listener: LiveListener): () => void {
+    if (this.subscribers >= this.maxSubscribers) throw new BusFullError(this.maxSubscribers);
+    this.subscribers += 1;
     this.emitter.on(tenantId, listener);
-    return () => this.emitter.off(tenantId, listener);
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      this.subscribers -= 1;
+      this.emitter.off(tenantId, listener);
+    };
+  }
+
+  /** Subscribers across all tenants. */
+  subscriberTotal(): number {
+    return this.subscribers;
   }
 
   /** Calls `listener` for every message about any tenant (the fleet stream) until the returned function is called. */

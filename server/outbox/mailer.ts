@@ -7,11 +7,12 @@
  * header is the row's creation time, so a mail sent again after a crash is
  * recognisably the same message; a file is simply written again.
  */
-import { mkdir, rename, writeFile } from "node:fs/promises";
+import { rename, writeFile } from "node:fs/promises";
 import path from "node:path";
 import nodemailer from "nodemailer";
 import { renderMail } from "./mail-templates.ts";
 import type { OutboxRow } from "../db/outbox.ts";
+import { privateDir } from "../../automation/index.ts";
 
 /** The SMTP server notifications go through. */
 export interface SmtpConfig {
@@ -79,11 +80,15 @@ export class Mailer {
       : nodemailer.createTransport({ streamTransport: true, buffer: true, newline: "windows" });
   }
 
-  /** Where mails go, for readiness and logs; never includes credentials. */
-  describe(): string {
+  /**
+   * Where mails go, for readiness and logs; never includes credentials. The
+   * folder's absolute path is for the log only (`withPath`): /readyz is
+   * public and must not reveal the machine's layout.
+   */
+  describe(options: { withPath?: boolean } = {}): string {
     return this.smtp
       ? `SMTP ${this.smtp.secure ? "smtps" : "smtp"}://${this.smtp.host}:${this.smtp.port}${this.smtp.user ? " with authentication" : ""}`
-      : `no SMTP settings: mails are written to ${this.mailDir}`;
+      : `no SMTP settings: mails are written to ${options.withPath ? this.mailDir : "the mail folder of the data directory"}`;
   }
 
   messageIdOf(row: Pick<OutboxRow, "id">): string {
@@ -115,7 +120,8 @@ export class Mailer {
       return { messageId, file: null };
     }
     const file = path.join(this.mailDir, `${row.id}.eml`);
-    await mkdir(this.mailDir, { recursive: true });
+    // Mails carry e-mail addresses: the folder is this user's alone.
+    await privateDir(this.mailDir);
     const tmp = `${file}.${process.pid}.tmp`;
     await writeFile(tmp, (info as { message: Buffer }).message, { mode: 0o600 });
     await rename(tmp, file);

@@ -1,22 +1,41 @@
 /**
- * Bearer-token authentication for /api and /ws. Tokens have a scope: `read`
- * may read, `admin` may also write. Tokens are compared by hash in constant
- * time and never logged.
+ * Bearer-token authentication for /api, /ws and /metrics. Tokens have a
+ * scope: `read` may read, `admin` may also write. Tokens are compared by hash
+ * in constant time and never logged. Failed attempts are counted per client
+ * (@fastify/rate-limit): a client over the limit gets 429 for the rest of the
+ * window, whatever it sends, so a token cannot be guessed by brute force.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
+import rateLimit from "@fastify/rate-limit";
 import fp from "fastify-plugin";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 
 export type Scope = "read" | "admin";
 
+export interface Principal {
+  /** Who, for audit rows: `admin`, `admin-2`, `reader-1`, … */
+  name: string;
+  scope: Scope;
+  /** Identifies the token itself (a hash prefix, not the token): idempotency keys are scoped to it. */
+  tokenId: string;
+}
+
 declare module "fastify" {
   interface FastifyRequest {
-    principal: { name: string; scope: Scope } | null;
+    principal: Principal | null;
   }
   interface FastifyContextConfig {
-    /** The scope a route needs; routes without one are public (health, metrics, docs). */
+    /** The scope a route needs; routes without one are public (health, docs). */
     scope?: Scope;
+    /** A public route that says more to a caller with a valid token (readiness details). */
+    optionalAuth?: boolean;
   }
+}
+
+export interface AuthPluginOptions {
+  tokens: readonly { token: string; scope: Scope; principal: string }[];
+  /** Failed authentications a client may make per minute; default 20. */
+  failuresPerMinute?: number;
 }
 
 const digest = (token: string) => createHash("sha256").update(token).digest();
@@ -35,23 +54,63 @@ function bearerOf(request: FastifyRequest): string | null {
   return null;
 }
 
-async function authPlugin(fastify: FastifyInstance, opts: { tokens: readonly { token: string; scope: Scope; principal: string }[] }): Promise<void> {
-  const known = opts.tokens.map((t) => ({ hash: digest(t.token), scope: t.scope, name: t.principal }));
+async function authPlugin(fastify: FastifyInstance, options: AuthPluginOptions): Promise<void> {
+  const opts = { ...options, failuresPerMinute: options.failuresPerMinute ?? 20 };
+  const known = opts.tokens.map((t) => {
+    const hash = digest(t.token);
+    return { hash, scope: t.scope, name: t.principal, tokenId: hash.subarray(0, 16).toString("hex") };
+  });
+  await fastify.register(rateLimit, { global: false });
+  // Keyed by client address; per process (several processes each allow this many).
+  const failures = fastify.createRateLimit({ max: opts.failuresPerMinute, timeWindow: 60_000, keyGenerator: (request) => request.ip });
   fastify.decorateRequest("principal", null);
+
+  /**
+   * A refused client does not keep its connection: the answer says close, and
+   * a client still sending a body it was refused for is cut off a second later
+   * (otherwise an unauthenticated request could dribble its body for ever).
+   */
+  const hangUp = (request: FastifyRequest, reply: FastifyReply) => {
+    reply.header("connection", "close");
+    const socket = request.raw.socket;
+    // (An injected request, as in tests, has no real socket to cut.)
+    reply.raw.once("finish", () => setTimeout(() => {
+      if (typeof socket?.destroy === "function" && !socket.destroyed) socket.destroy();
+    }, 1000).unref());
+  };
+
+  const tooMany = (reply: FastifyReply, ttlInSeconds: number) => {
+    reply.header("retry-after", String(Math.max(1, ttlInSeconds)));
+    return reply.code(429).send({ code: "too_many_requests", message: `too many failed authentications from this address; try again in ${Math.max(1, ttlInSeconds)} s` });
+  };
+
   fastify.addHook("onRequest", async (request: FastifyRequest, reply: FastifyReply) => {
     const needed = request.routeOptions.config?.scope;
-    if (!needed) return;
+    const optional = request.routeOptions.config?.optionalAuth === true;
+    if (!needed && !optional) return;
     const token = bearerOf(request);
+    if (!token && optional) return;
+    // A client that has used up its failed attempts is refused whatever it sends, until the window ends.
+    const state = await failures(request, { increment: false });
+    if (!state.isAllowed && state.remaining === 0) {
+      hangUp(request, reply);
+      return tooMany(reply, state.ttlInSeconds);
+    }
     const hash = token ? digest(token) : null;
     const match = hash ? known.find((k) => timingSafeEqual(k.hash, hash)) : undefined;
     if (!match) {
+      const counted = await failures(request);
+      const blockedNow = !counted.isAllowed && counted.remaining === 0;
+      request.log.warn({ client: request.ip, url: request.routeOptions.url, tokenSent: token !== null, blocked: blockedNow },
+        blockedNow ? `authentication failed ${opts.failuresPerMinute} times in a minute: client refused for ${counted.ttlInSeconds} s` : "authentication failed");
+      hangUp(request, reply);
       reply.header("www-authenticate", 'Bearer realm="matih"');
       return reply.code(401).send({ code: "unauthorized", message: "send a valid bearer token in the Authorization header" });
     }
     if (needed === "admin" && match.scope !== "admin") {
       return reply.code(403).send({ code: "forbidden", message: "this token may only read; changes need an admin token" });
     }
-    request.principal = { name: match.name, scope: match.scope };
+    request.principal = { name: match.name, scope: match.scope, tokenId: match.tokenId };
   });
 }
 

@@ -1,6 +1,7 @@
 import fp from "fastify-plugin";
 import type { FastifyInstance } from "fastify";
-import { createEngine, type EngineLogger, type TenantEngine } from "../../automation/index.ts";
+import { backendSharing, createEngine, loadEngineConfig, type EngineLogger, type TenantEngine } from "../../automation/index.ts";
+import { claimStateBackend, type BackendClaim } from "../db/backend-claim.ts";
 import { PostgresRenderStateStore } from "../db/render-state-store.ts";
 
 declare module "fastify" {
@@ -23,11 +24,28 @@ async function enginePlugin(fastify: FastifyInstance, opts: EnginePluginOptions)
     warn: (m) => fastify.log.warn(m),
     error: (m) => fastify.log.error(m),
   };
-  const engine = opts.engine ?? (await createEngine({ env: opts.env ?? process.env, dataDir: opts.dataDir, logger, store: new PostgresRenderStateStore(fastify.db) }));
+  const env = opts.env ?? process.env;
+  const engine = opts.engine ?? (await createEngine({ env, dataDir: opts.dataDir, logger, store: new PostgresRenderStateStore(fastify.db) }));
+  // The Pulumi engine's stacks live in its state backend: a local directory
+  // may not be shared with other processes on this database (see backend-claim.ts).
+  let claim: BackendClaim | null = null;
+  if (engine.kind === "pulumi") {
+    const sharing = backendSharing(loadEngineConfig(env, { dataDir: opts.dataDir }));
+    try {
+      claim = await claimStateBackend(fastify.db, sharing, {
+        onLost: (err) => fastify.log.error({ err }, "lost the database session that claims the state backend; restart this process so other processes see it again"),
+      });
+    } catch (error) {
+      await engine.close();
+      throw error;
+    }
+    fastify.log.info({ backend: sharing.description, sharing: sharing.mode }, "state backend claimed");
+  }
   fastify.log.info({ engine: engine.kind, changesInfrastructure: engine.changesInfrastructure }, "engine ready");
   fastify.decorate("engine", engine);
   fastify.addHook("onClose", async () => {
     await engine.close();
+    await claim?.release();
   });
 }
 

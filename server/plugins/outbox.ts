@@ -120,7 +120,7 @@ async function outboxPlugin(fastify: FastifyInstance, opts: OutboxPluginOptions)
       }, PROBE_INTERVAL_MS / 2);
       probeTimer.unref();
     }
-    log.info({ kafka: publisher ? `${publisher.brokers.join(",")} topic ${publisher.topic}` : "not configured: events stay in the outbox", mail: mailer.describe() }, "outbox relays started");
+    log.info({ kafka: publisher ? `${publisher.brokers.join(",")} topic ${publisher.topic}` : "not configured: events stay in the outbox", mail: mailer.describe({ withPath: true }) }, "outbox relays started");
   });
   fastify.addHook("onClose", async () => {
     if (probeTimer) clearInterval(probeTimer);

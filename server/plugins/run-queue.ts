@@ -3,6 +3,7 @@ import type { FastifyInstance } from "fastify";
 import type { PlatformSettings } from "../../model/settings.ts";
 import { RunQueue } from "../db/job-queue.ts";
 import { AttemptFailedError, RunExecutor } from "../runs/run-executor.ts";
+import { RunSweeper } from "../runs/run-sweeper.ts";
 
 declare module "fastify" {
   interface FastifyInstance {
@@ -23,6 +24,14 @@ export interface RunQueuePluginOptions {
   workerConcurrency: number;
   /** How long a shutdown waits for running jobs before handing them back. */
   shutdownGraceMs: number;
+  /** How often runs whose job ended without finishing them are failed; default 5 s. */
+  sweepIntervalMs?: number;
+  /**
+   * When workers start taking jobs: once the app is ready (default; tests that
+   * only inject), or once the server listens, so that a process that cannot
+   * bind its port never takes a run.
+   */
+  startWorkersOn?: "ready" | "listen";
 }
 
 /**
@@ -55,19 +64,39 @@ async function runQueuePlugin(fastify: FastifyInstance, opts: RunQueuePluginOpti
   fastify.decorate("executor", executor);
 
   if (opts.worker) {
-    fastify.addHook("onReady", async () => {
+    fastify.addHook(opts.startWorkersOn === "listen" ? "onListen" : "onReady", async () => {
       await queue.work(opts.workerConcurrency, async (job) => {
         try {
           await executor.execute(job);
         } catch (err) {
-          if (!(err instanceof AttemptFailedError)) fastify.log.error({ err, runId: job.data.runId }, "run attempt crashed");
+          if (!(err instanceof AttemptFailedError)) {
+            fastify.log.error({ err, runId: job.data.runId }, "run attempt crashed");
+            // No attempt follows: the run fails now (its details stay in this log, not in the API).
+            if (job.retryCount >= job.retryLimit) {
+              await executor.failUnfinished(job.data.runId, job.retryCount + 1, `the last attempt stopped on an unexpected error (details in the service log under run ${job.data.runId})`)
+                .catch((e: Error) => fastify.log.error({ err: e, runId: job.data.runId }, "could not record the failed run; the sweep will"));
+            }
+          }
           throw err;
         }
       });
       fastify.log.info({ concurrency: opts.workerConcurrency }, "taking provisioning runs");
     });
   }
+  // Every process sweeps, API-only ones too: one survivor is enough to free a dead worker's tenants.
+  const sweeper = new RunSweeper({ pool: fastify.db, queue, executor, log: fastify.log });
+  let sweepTimer: NodeJS.Timeout | null = null;
+  fastify.addHook("onReady", async () => {
+    const sweep = () => {
+      sweeper.sweep().catch((err: Error) => fastify.log.warn({ err }, "could not sweep unfinished runs")).finally(() => {
+        if (sweepTimer) sweepTimer = setTimeout(sweep, opts.sweepIntervalMs ?? 5000).unref();
+      });
+    };
+    sweepTimer = setTimeout(sweep, opts.sweepIntervalMs ?? 5000).unref();
+  });
   fastify.addHook("onClose", async () => {
+    if (sweepTimer) clearTimeout(sweepTimer);
+    sweepTimer = null;
     const grace = setTimeout(() => executor.abortAll(), opts.shutdownGraceMs);
     try {
       await queue.stop(opts.shutdownGraceMs + 5000);

@@ -1,11 +1,11 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "typebox";
-import { errorResponses } from "./schemas.ts";
+import { listErrorResponses } from "./schemas.ts";
 import { toCloudEvent } from "../outbox/cloudevents.ts";
 import { listEvents } from "../db/outbox.ts";
 
 export const EventsQuery = Type.Object({
-  after: Type.Integer({ minimum: 0, default: 0, description: "Only events with a larger seq; pass the previous page's nextAfter" }),
+  after: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, default: 0, description: "Only events with a larger seq; pass the previous page's nextAfter" }),
   limit: Type.Integer({ minimum: 1, maximum: 500, default: 100 }),
   type: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: "Event type, such as tenant.provisioned" })),
   tenantId: Type.Optional(Type.String({ format: "uuid" })),
@@ -40,7 +40,7 @@ const eventRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     schema: {
       summary: "Tenant events (CloudEvents 1.0) in commit order, with whether and when they were published to Kafka",
       querystring: EventsQuery,
-      response: { 200: EventList, ...errorResponses },
+      response: { 200: { ...EventList, description: "A page of events" }, ...listErrorResponses },
     },
   }, async (request) => {
     const { after, limit, type, tenantId } = request.query;

@@ -70,10 +70,10 @@ export const ListQuery = Type.Object({
   status: Type.Optional(TenantStatusEnum),
   tier: Type.Optional(TierEnum),
   limit: Type.Integer({ minimum: 1, maximum: 200, default: 50 }),
-  offset: Type.Integer({ minimum: 0, default: 0 }),
+  offset: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, default: 0 }),
 }, { additionalProperties: false });
 
-export const TenantParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 100 }) });
+export const TenantParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 100, pattern: "^[^\\u0000]+$", description: "The tenant's id, or its slug (the latest tenant with that slug, a deleted one included)" }) });
 
 export const Phase = Type.Object({
   number: Type.Integer(),
@@ -92,7 +92,11 @@ export const ProvisioningStatus = Type.Object({
   slug: Type.String(),
   status: TenantStatusEnum,
   run: Type.Union([
-    Type.Object({ id: Type.String(), kind: Type.String(), status: Type.String(), attempt: Type.Integer(), maxAttempts: Type.Integer(), targetPhase: Type.Integer() }),
+    Type.Object({
+      id: Type.String(), kind: Type.String(), status: Type.String(), attempt: Type.Integer(), maxAttempts: Type.Integer(), targetPhase: Type.Integer(),
+      startedAt: nullableDate, completedAt: nullableDate,
+      durationMs: Type.Union([Type.Integer(), Type.Null()], { description: "This run's own duration, from its first attempt's start to its end" }),
+    }),
     Type.Null(),
   ]),
   currentPhase: Type.Union([Type.Object({ number: Type.Integer(), name: Type.String() }), Type.Null()]),
@@ -104,9 +108,13 @@ export const ProvisioningStatus = Type.Object({
   error: Type.Union([Type.String(), Type.Null()]),
 }, { $id: "ProvisioningStatus" });
 
+/** The one answer for "a run was queued" (create, retry, rollback, delete): the tenant, the run, and where to watch it. */
 export const RunAccepted = Type.Object({
   tenant: Type.Ref("Tenant"),
   run: Type.Object({ id: Type.String(), kind: Type.String(), status: Type.String(), targetPhase: Type.Integer() }),
+}, {
+  description: "The run was queued; watch it at the Location",
+  headers: { location: { type: "string", description: "The tenant's provisioning status: /api/v1/tenants/{id}/provisioning/status" } },
 });
 
 /** Roll back to the end of an earlier phase; rolling back past phase 1 is a teardown (DELETE). */
@@ -119,20 +127,28 @@ export const PreviewBody = Type.Object({
 const ChangeSummary = Type.Object({ create: Type.Integer(), update: Type.Integer(), replace: Type.Integer(), delete: Type.Integer(), same: Type.Integer() });
 const PhaseRef = Type.Union([Type.Object({ number: Type.Integer(), name: Type.String() }), Type.Null()]);
 
+export const PreviewQuery = Type.Object({
+  include: Type.Optional(Type.Literal("same", { description: "Also list resources that would stay the same" })),
+}, { additionalProperties: false });
+
 export const PreviewResponse = Type.Object({
   engine: Type.String(),
   lastPhase: Type.Integer(),
   changeSummary: ChangeSummary,
   durationMs: Type.Number(),
-  changes: Type.Array(Type.Object({
-    urn: Type.String(),
-    type: Type.String(),
-    phase: PhaseRef,
-    op: Type.String(),
-    changedPaths: Type.Array(Type.String()),
-    replaceReasons: Type.Array(Type.String()),
+  included: Type.Union([Type.Literal("changes"), Type.Literal("all")], { description: "changes: only resources that would change; all: with include=same" }),
+  phases: Type.Array(Type.Object({
+    number: Type.Integer({ description: "0 for resources outside the ten phases" }),
+    name: Type.String(),
+    changes: Type.Array(Type.Object({
+      urn: Type.String(),
+      type: Type.String(),
+      op: Type.String(),
+      changedPaths: Type.Array(Type.String()),
+      replaceReasons: Type.Array(Type.String()),
+    })),
   })),
-});
+}, { description: "What would change, grouped by phase" });
 
 export const DriftResponse = Type.Object({
   engine: Type.String(),
@@ -144,10 +160,10 @@ export const DriftResponse = Type.Object({
     properties: Type.Array(Type.String()),
   })),
   durationMs: Type.Number(),
-});
+}, { description: "Resources that drifted; empty when none did" });
 
 export const AuditQuery = Type.Object({
-  after: Type.Integer({ minimum: 0, default: 0 }),
+  after: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, default: 0 }),
   limit: Type.Integer({ minimum: 1, maximum: 1000, default: 200 }),
 }, { additionalProperties: false });
 
@@ -166,13 +182,16 @@ export const AuditResponse = Type.Object({
   })),
 });
 
+/** An error answer documented with what it means on this API. */
+export const errorResponse = (description: string) => ({ ...Type.Ref("ErrorResponse"), description });
+
 export const errorResponses = {
-  400: Type.Ref("ErrorResponse"),
-  401: Type.Ref("ErrorResponse"),
-  403: Type.Ref("ErrorResponse"),
-  404: Type.Ref("ErrorResponse"),
-  409: Type.Ref("ErrorResponse"),
-  500: Type.Ref("ErrorResponse"),
+  400: errorResponse("The request is invalid; `details` names each field"),
+  401: errorResponse("No valid bearer token"),
+  403: errorResponse("The token may only read"),
+  404: errorResponse("No such tenant"),
+  409: errorResponse("Refused in the tenant's current state, or a run is in progress"),
+  500: errorResponse("Something failed on the service's side; quote the request id"),
 };
 
 export const ChangeParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 100 }), changeId: Type.String({ minLength: 1, maxLength: 100 }) });
@@ -231,3 +250,6 @@ export const ChangesQuery = Type.Object({
   limit: Type.Integer({ minimum: 1, maximum: 200, default: 50 }),
   offset: Type.Integer({ minimum: 0, default: 0 }),
 }, { additionalProperties: false });
+
+/** For routes that take no path parameter: no 404 of their own. */
+export const listErrorResponses = { 400: errorResponses[400], 401: errorResponses[401], 403: errorResponses[403], 500: errorResponses[500] };

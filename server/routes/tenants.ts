@@ -5,8 +5,8 @@ import type { TenantRow } from "../db/tenants.ts";
 import { tierProfile, type Tier } from "../../model/tiers.ts";
 import { ApiError } from "../domain/errors.ts";
 import {
-  AuditQuery, AuditResponse, CreateTenantBody, DriftResponse, errorResponses, ListQuery, PreviewBody, PreviewResponse,
-  ProvisioningStatus, RollbackBody, RunAccepted, TenantList, TenantParams,
+  AuditQuery, AuditResponse, CreateTenantBody, DriftResponse, errorResponse, errorResponses, listErrorResponses, ListQuery, PreviewBody, PreviewQuery,
+  PreviewResponse, ProvisioningStatus, RollbackBody, RunAccepted, TenantList, TenantParams,
 } from "./schemas.ts";
 
 const IDEMPOTENCY_KEY = /^[A-Za-z0-9_.:-]{1,200}$/;
@@ -35,10 +35,12 @@ export const tenantJson = (t: TenantRow) => ({
 
 export const runJson = (r: { id: string; kind: string; status: string; targetPhase: number }) => ({ id: r.id, kind: r.kind, status: r.status, targetPhase: r.targetPhase });
 
-/** 202 for a queued run, pointing at the status to watch. */
+/** 202 for a queued run (create, retry, rollback, delete alike): `{tenant, run}`, and the status to watch as Location. */
 function accepted(reply: FastifyReply, { tenant, run }: { tenant: TenantRow; run: { id: string; kind: string; status: string; targetPhase: number } }) {
   return reply.code(202).header("location", `/api/v1/tenants/${tenant.id}/provisioning/status`).send({ tenant: tenantJson(tenant), run: runJson(run) });
 }
+
+const emptyBody = "Takes no body; an empty one with any Content-Type is accepted.";
 
 /** The tenant API: create, read, watch, retry, preview, roll back, tear down, drift-check, audit. */
 const tenantRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
@@ -51,9 +53,10 @@ const tenantRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     config: admin,
     schema: {
       summary: "Request a tenant; provisioning runs in the background",
-      headers: Type.Object({ "idempotency-key": Type.Optional(Type.String()) }),
+      description: "Answers 202 with the tenant and its provisioning run. With an Idempotency-Key, the same request (compared by value, key order aside) answers the first response again.",
+      headers: Type.Object({ "idempotency-key": Type.Optional(Type.String({ description: "1 to 200 letters, digits, dots, dashes, underscores or colons" })) }),
       body: CreateTenantBody,
-      response: { 202: Type.Ref("Tenant"), 422: Type.Ref("ErrorResponse"), ...errorResponses },
+      response: { 202: RunAccepted, 409: errorResponse("The slug belongs to another live tenant"), 422: errorResponse("The Idempotency-Key was used with a different request"), ...listErrorResponses },
     },
     // The body is checked once, by the tenant spec's own rules, so that every
     // problem (schema-like and semantic) is answered together in plain words.
@@ -70,14 +73,14 @@ const tenantRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) {
       throw new ApiError(400, "invalid_request", "Idempotency-Key must be 1 to 200 letters, digits, dots, dashes, underscores or colons");
     }
-    const { statusCode, tenant, replayed } = await tenants.create(request.body, who(request), key);
+    const { tenant, run, replayed } = await tenants.create(request.body, who(request), key === undefined ? undefined : { key, tokenId: request.principal!.tokenId });
     if (replayed) reply.header("idempotent-replayed", "true");
-    return reply.code(statusCode).header("location", `/api/v1/tenants/${tenant.id}`).send(tenantJson(tenant));
+    return accepted(reply, { tenant, run });
   });
 
   fastify.get("/api/v1/tenants", {
     config: read,
-    schema: { summary: "List tenants, newest last", querystring: ListQuery, response: { 200: TenantList, ...errorResponses } },
+    schema: { summary: "List tenants, newest last", querystring: ListQuery, response: { 200: { ...TenantList, description: "A page of tenants" }, ...listErrorResponses } },
   }, async (request) => {
     const { items, total } = await tenants.list(request.query);
     return { items: items.map(tenantJson), total, limit: request.query.limit, offset: request.query.offset };
@@ -85,17 +88,17 @@ const tenantRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
 
   fastify.get("/api/v1/tenants/:id", {
     config: read,
-    schema: { summary: "A tenant by id or slug", params: TenantParams, response: { 200: Type.Ref("Tenant"), ...errorResponses } },
+    schema: { summary: "A tenant by id or slug", params: TenantParams, response: { 200: { ...Type.Ref("Tenant"), description: "The tenant" }, ...errorResponses } },
   }, async (request) => tenantJson(await tenants.get(request.params.id)));
 
   fastify.get("/api/v1/tenants/:id/provisioning/status", {
     config: read,
-    schema: { summary: "Provisioning status with every phase in order", params: TenantParams, response: { 200: Type.Ref("ProvisioningStatus"), ...errorResponses } },
+    schema: { summary: "Provisioning status with every phase in order", params: TenantParams, response: { 200: { ...Type.Ref("ProvisioningStatus"), description: "The tenant's status and its latest run" }, ...errorResponses } },
   }, async (request) => tenants.status(request.params.id));
 
   fastify.post("/api/v1/tenants/:id/provisioning/retry", {
     config: admin,
-    schema: { summary: "Retry a FAILED tenant; finished phases stay finished", params: TenantParams, response: { 202: RunAccepted, ...errorResponses } },
+    schema: { summary: "Retry a FAILED tenant; finished phases stay finished", description: emptyBody, params: TenantParams, response: { 202: RunAccepted, ...errorResponses } },
   }, async (request, reply) => {
     return accepted(reply, await tenants.retry(request.params.id, who(request)));
   });
@@ -109,23 +112,46 @@ const tenantRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
 
   fastify.delete("/api/v1/tenants/:id", {
     config: admin,
-    schema: { summary: "Tear a tenant down; phases are undone in reverse order", params: TenantParams, response: { 202: RunAccepted, ...errorResponses } },
+    schema: { summary: "Tear a tenant down; phases are undone in reverse order", description: emptyBody, params: TenantParams, response: { 202: RunAccepted, ...errorResponses } },
   }, async (request, reply) => {
     return accepted(reply, await tenants.teardown(request.params.id, who(request)));
   });
 
   fastify.post("/api/v1/tenants/:id/preview", {
-    config: admin,
-    schema: { summary: "What an update would change, per resource and property; changes nothing", params: TenantParams, body: Type.Optional(PreviewBody), response: { 200: PreviewResponse, 502: Type.Ref("ErrorResponse"), ...errorResponses } },
+    config: { ...admin, optionalBody: true },
+    schema: {
+      summary: "What an update would change, per phase and resource; changes nothing",
+      description: "The body is optional. Only resources that would change are listed unless `include=same`. While a run is in progress the answer is 409 run_in_progress at once: a preview then would wait for the run's lock.",
+      "x-body-optional": true,
+      params: TenantParams,
+      querystring: PreviewQuery,
+      body: PreviewBody,
+      response: { 200: PreviewResponse, 502: errorResponse("The engine could not compute the preview"), ...errorResponses },
+    },
   }, async (request) => {
     const body = request.body ?? {};
     const result = await tenants.preview(request.params.id, { ...(body.lastPhase ? { lastPhase: body.lastPhase } : {}), ...(body.tier ? { tier: body.tier } : {}) }, who(request));
-    return { engine: result.engine, lastPhase: result.lastPhase, changeSummary: result.changeSummary, durationMs: result.durationMs, changes: [...result.changes] };
+    const includeSame = request.query.include === "same";
+    const phases = new Map<number, { number: number; name: string; changes: object[] }>();
+    for (const c of result.changes) {
+      if (c.op === "same" && !includeSame) continue;
+      const key = c.phase?.number ?? 0;
+      if (!phases.has(key)) phases.set(key, { number: key, name: c.phase?.name ?? "(outside the phases)", changes: [] });
+      phases.get(key)!.changes.push({ urn: c.urn, type: c.type, op: c.op, changedPaths: [...c.changedPaths], replaceReasons: [...c.replaceReasons] });
+    }
+    return {
+      engine: result.engine,
+      lastPhase: result.lastPhase,
+      changeSummary: result.changeSummary,
+      durationMs: result.durationMs,
+      included: includeSame ? "all" as const : "changes" as const,
+      phases: [...phases.values()].sort((a, b) => a.number - b.number),
+    };
   });
 
   fastify.post("/api/v1/tenants/:id/drift-check", {
     config: admin,
-    schema: { summary: "Resources whose real state differs from the recorded one; writes no state", params: TenantParams, response: { 200: DriftResponse, 502: Type.Ref("ErrorResponse"), ...errorResponses } },
+    schema: { summary: "Resources whose real state differs from the recorded one; writes no state", description: emptyBody, params: TenantParams, response: { 200: DriftResponse, 502: errorResponse("The engine could not check"), ...errorResponses } },
   }, async (request) => {
     const result = await tenants.driftCheck(request.params.id, who(request));
     return { engine: result.engine, drifted: [...result.drifted], durationMs: result.durationMs };
@@ -133,7 +159,7 @@ const tenantRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
 
   fastify.get("/api/v1/tenants/:id/audit", {
     config: read,
-    schema: { summary: "The tenant's audit log, oldest first", params: TenantParams, querystring: AuditQuery, response: { 200: AuditResponse, ...errorResponses } },
+    schema: { summary: "The tenant's audit log, oldest first", params: TenantParams, querystring: AuditQuery, response: { 200: { ...AuditResponse, description: "Audit rows after `after`" }, ...errorResponses } },
   }, async (request) => {
     const rows = await tenants.audit(request.params.id, { afterId: request.query.after, limit: request.query.limit });
     return { items: rows.map((r) => ({ ...r, createdAt: new Date(r.createdAt).toISOString() })) };

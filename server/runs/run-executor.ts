@@ -6,7 +6,7 @@
  * the retry continues where the failure was.
  */
 import type pg from "pg";
-import type { EngineErrorInfo, OperationResult, PreviewResult, SavedPlan, TenantEngine } from "../../automation/index.ts";
+import { isInfrastructureError, type EngineErrorInfo, type OperationResult, type PreviewResult, type SavedPlan, type TenantEngine } from "../../automation/index.ts";
 import type { PlatformSettings } from "../../model/settings.ts";
 import type { TenantSpec } from "../../model/spec.ts";
 import { appendAudit } from "../db/audit.ts";
@@ -45,11 +45,18 @@ export class AttemptFailedError extends Error {
 const MAX_ERROR_LENGTH = 2000;
 const clip = (s: string) => (s.length > MAX_ERROR_LENGTH ? `${s.slice(0, MAX_ERROR_LENGTH)}…` : s);
 
-function describeError(error: EngineErrorInfo | null): string {
+/** The tenant-facing account of a failed attempt: what failed in the tenant's terms, never a driver's text. */
+function describeError(error: EngineErrorInfo | null, finalAttempt = false): string {
   if (!error) return "the engine reported a failure without a reason";
   const where = error.phase ? `phase ${error.phase.number} ${error.phase.name}: ` : "";
+  if (error.code === "infrastructure_unavailable") {
+    return `${where}${finalAttempt ? "the provisioning service's database was unavailable on the last attempt; retry the tenant once the service is healthy" : error.message}`;
+  }
   return clip(`${where}${error.message}`);
 }
+
+/** Thrown instead of a database error met while recording a run: the queue retries the attempt. */
+const INFRASTRUCTURE_MESSAGE = "the provisioning service's database was briefly unavailable; the run is retried automatically";
 
 export class RunExecutor {
   private readonly deps: RunExecutorDeps;
@@ -64,7 +71,23 @@ export class RunExecutor {
     this.shutdown.abort(new Error("the service is shutting down"));
   }
 
+  /**
+   * One attempt. A database error while recording it (connection lost,
+   * serialization failure, deadlock) is the service's trouble, not the
+   * tenant's: the details go to the log with the run id, and the queue
+   * retries the attempt.
+   */
   async execute(job: { id: string; data: RunJobData; retryCount: number; retryLimit: number }): Promise<void> {
+    try {
+      await this.attempt(job);
+    } catch (error) {
+      if (error instanceof AttemptFailedError || !isInfrastructureError(error)) throw error;
+      this.deps.log.warn({ err: error, runId: job.data.runId, attempt: job.retryCount + 1 }, "database trouble during a run; the queue retries it");
+      throw new AttemptFailedError(INFRASTRUCTURE_MESSAGE);
+    }
+  }
+
+  private async attempt(job: { id: string; data: RunJobData; retryCount: number; retryLimit: number }): Promise<void> {
     const { pool, bus, log } = this.deps;
     const attempt = job.retryCount + 1;
     const finalAttempt = job.retryCount >= job.retryLimit;
@@ -133,13 +156,15 @@ export class RunExecutor {
       await this.succeed(run, tenant, result);
       return;
     }
-    const message = describeError(result.error);
+    const retryable = result.error?.retryable !== false;
+    const message = describeError(result.error, finalAttempt || !retryable);
+    if (result.error?.code === "infrastructure_unavailable") log.warn({ tenant: tenant.slug, runId: run.id, attempt }, "the engine met database trouble; see the engine's log line for the driver's error");
     if (result.status === "cancelled" && this.shutdown.signal.aborted) {
       // Handed back: another process (or this one after a restart) takes the job again.
       await this.endAttempt(run, tenant, attempt, `interrupted by shutdown: ${message}`);
       throw new AttemptFailedError(`interrupted by shutdown: ${message}`);
     }
-    if (!finalAttempt && result.error?.retryable !== false) {
+    if (!finalAttempt && retryable) {
       await this.endAttempt(run, tenant, attempt, message);
       throw new AttemptFailedError(message);
     }
@@ -170,8 +195,10 @@ export class RunExecutor {
   private async succeed(run: RunRow, tenant: TenantRow, result: OperationResult): Promise<void> {
     const { pool, bus, log } = this.deps;
     const outputs = result.operation === "provision" ? result.outputs : {};
+    let runMs = result.durationMs;
     const updated = await withTransaction(pool, async (db) => {
       const finished = await updateRun(db, run.id, { status: "SUCCEEDED", error: null, result: { changeSummary: result.changeSummary, engineDurationMs: result.durationMs }, finished: true });
+      runMs = finished.durationMs ?? result.durationMs;
       const totalMs = finished.durationMs ?? result.durationMs;
       if (run.kind === "teardown") {
         const t = await this.setTenantStatus(db, run, tenant, "DELETED", { deleted: true }, `tenant torn down in ${(totalMs / 1000).toFixed(1)}s`, { durationMs: totalMs });
@@ -193,8 +220,11 @@ export class RunExecutor {
       await enqueueOutbox(db, { kind: "email", tenantId: tenant.id, type: "provisioning-completed", payload: { to: tenant.adminEmail, displayName: tenant.displayName, ...data } });
       return t;
     });
-    const totalMs = updated.provisioningCompletedAt && updated.provisioningStartedAt ? new Date(updated.provisioningCompletedAt).getTime() - new Date(updated.provisioningStartedAt).getTime() : null;
-    log.info({ tenant: tenant.slug, runId: run.id, kind: run.kind, status: updated.status, totalDurationMs: totalMs }, `${run.kind} of ${tenant.slug} succeeded; tenant is ${updated.status}`);
+    // Each run reports its own duration; a provision also how long the tenant took from request to ACTIVE.
+    const sinceRequestMs = run.kind !== "teardown" && updated.provisioningCompletedAt && updated.provisioningStartedAt
+      ? new Date(updated.provisioningCompletedAt).getTime() - new Date(updated.provisioningStartedAt).getTime()
+      : undefined;
+    log.info({ tenant: tenant.slug, runId: run.id, kind: run.kind, status: updated.status, runDurationMs: Math.round(runMs), ...(sinceRequestMs !== undefined ? { provisioningDurationMs: sinceRequestMs } : {}) }, `${run.kind} of ${tenant.slug} succeeded; tenant is ${updated.status}`);
     this.deps.metrics?.runFinished(run.kind, "succeeded");
     await bus.publish({ type: "run-finished", tenantId: tenant.id, runId: run.id, kind: run.kind, status: "SUCCEEDED", tenantStatus: updated.status, error: null });
   }
@@ -205,26 +235,7 @@ export class RunExecutor {
     // The policy runs before the run is marked finished, so that a FAILED run means its cleanup is done too.
     // Never for an update: a live tenant whose change failed keeps its resources and data.
     if (run.kind !== "teardown" && run.kind !== "update" && this.deps.rollbackPolicy === "destroy") await this.destroyAfterFailure(run, tenant);
-    const updated = await withTransaction(pool, async (db) => {
-      await updateRun(db, run.id, { status: "FAILED", error: message, result: { changeSummary: result.changeSummary, error: result.error }, finished: true });
-      if (run.kind === "teardown") {
-        // Stays DEPROVISIONING; a new DELETE asks again.
-        const t = await updateTenantStatus(db, tenant.id, { status: "DEPROVISIONING", provisioningError: message });
-        await appendAudit(db, { tenantId: tenant.id, runId: run.id, entity: "run", actor: "tenant-service", from: "RUNNING", to: "FAILED", message: `teardown failed after ${attempt} attempts: ${message}` });
-        return t;
-      }
-      const t = await this.setTenantStatus(db, run, tenant, "FAILED", { provisioningError: message }, `${run.kind} failed after ${attempt} attempts: ${message}`, { attempts: attempt });
-      if (run.kind === "update" && run.changeId) {
-        await updateChange(db, run.changeId, { status: "FAILED", error: message });
-        await appendAudit(db, { tenantId: tenant.id, runId: run.id, entity: "change", actor: "tenant-service", from: "APPLYING", to: "FAILED", message: `change ${run.changeId} failed: ${message}; retry the tenant to apply it again`, details: { changeId: run.changeId } });
-        await enqueueOutbox(db, { kind: "event", tenantId: tenant.id, type: "tenant.update_failed", payload: { tenantId: tenant.id, slug: tenant.slug, tier: tenant.tier, region: tenant.region, changeId: run.changeId, error: message, attempts: attempt } });
-        return t;
-      }
-      const data = { tenantId: tenant.id, slug: tenant.slug, tier: tenant.tier, region: tenant.region, error: message, attempts: attempt };
-      await enqueueOutbox(db, { kind: "event", tenantId: tenant.id, type: "tenant.provisioning_failed", payload: data });
-      await enqueueOutbox(db, { kind: "email", tenantId: tenant.id, type: "provisioning-failed", payload: { to: tenant.adminEmail, displayName: tenant.displayName, ...data } });
-      return t;
-    });
+    const updated = await withTransaction(pool, (db) => this.recordFinalFailure(db, run, tenant, attempt, message, { changeSummary: result.changeSummary, error: result.error }));
     log.error({ tenant: tenant.slug, runId: run.id, attempts: attempt }, `${run.kind} of ${tenant.slug} failed: ${message}`);
     this.deps.metrics?.runFinished(run.kind, "failed");
     await bus.publish({ type: "run-finished", tenantId: tenant.id, runId: run.id, kind: run.kind, status: "FAILED", tenantStatus: updated.status, error: message });
@@ -321,6 +332,65 @@ export class RunExecutor {
     };
     await enqueueOutbox(db, { kind: "event", tenantId: tenant.id, type: "tenant.updated", payload: data });
     await enqueueOutbox(db, { kind: "email", tenantId: tenant.id, type: "update-completed", payload: { to: tenant.adminEmail, displayName: tenant.displayName, ...data, changes: changed } });
+    return t;
+  }
+
+  /**
+   * The run's last attempt is over without a result: a worker killed on its
+   * final attempt (the queue failed the job when its heartbeat lapsed), an
+   * exception on the final attempt, or a job the queue expired or lost. The run
+   * and tenant fail in one transaction with the audit row, event and mail, so
+   * that retry, rollback and delete work again. Returns false (and changes
+   * nothing) when the run has already finished, or when `stillOwned` says its
+   * job is live again.
+   */
+  async failUnfinished(runId: string, attempt: number, message: string, stillOwned: (db: pg.PoolClient, run: RunRow) => Promise<boolean> = async () => false): Promise<boolean> {
+    const { pool, bus, log } = this.deps;
+    const outcome = await withTransaction(pool, async (db) => {
+      const run = await findRun(db, runId, { forUpdate: true });
+      if (!run || (run.status !== "QUEUED" && run.status !== "RUNNING")) return null;
+      if (await stillOwned(db, run)) return null;
+      const tenant = (await findTenant(db, run.tenantId, { forUpdate: true }))!;
+      if (run.kind === "preview" && run.changeId) {
+        // A change's preview touched nothing: the tenant stays as it is, the change's preview failed.
+        await updateRun(db, run.id, { status: "FAILED", error: message, result: { error: { code: "run_abandoned", message, retryable: true } }, finished: true });
+        const change = await findChangeById(db, run.changeId);
+        if (change?.status === "PREVIEWING") {
+          await updateChange(db, change.id, { status: "PREVIEW_FAILED", error: message, previewed: true });
+          await appendAudit(db, { tenantId: tenant.id, runId: run.id, entity: "change", actor: "tenant-service", from: "PREVIEWING", to: "PREVIEW_FAILED", message: `preview of change ${change.id} failed: ${message}`, details: { changeId: change.id } });
+        }
+        return { run, tenant };
+      }
+      const updated = await this.recordFinalFailure(db, run, tenant, Math.max(attempt, run.attempt), message, { error: { code: "run_abandoned", message, retryable: true } });
+      return { run, tenant: updated };
+    });
+    if (!outcome) return false;
+    const { run, tenant } = outcome;
+    log.error({ tenant: tenant.slug, runId: run.id }, `${run.kind} of ${tenant.slug} failed: ${message}`);
+    this.deps.metrics?.runFinished(run.kind, "failed");
+    await bus.publish({ type: "run-finished", tenantId: tenant.id, runId: run.id, kind: run.kind, status: "FAILED", tenantStatus: tenant.status, error: message });
+    return true;
+  }
+
+  /** In the caller's transaction: the run FAILED, the tenant FAILED (a teardown stays DEPROVISIONING), audit, event and mail. */
+  private async recordFinalFailure(db: pg.PoolClient, run: RunRow, tenant: TenantRow, attempt: number, message: string, result: Record<string, unknown>): Promise<TenantRow> {
+    await updateRun(db, run.id, { status: "FAILED", error: message, result, finished: true });
+    if (run.kind === "teardown") {
+      // Stays DEPROVISIONING; a new DELETE asks again.
+      const t = await updateTenantStatus(db, tenant.id, { status: "DEPROVISIONING", provisioningError: message });
+      await appendAudit(db, { tenantId: tenant.id, runId: run.id, entity: "run", actor: "tenant-service", from: run.status, to: "FAILED", message: `teardown failed after ${attempt} attempts: ${message}` });
+      return t;
+    }
+    const t = await this.setTenantStatus(db, run, tenant, "FAILED", { provisioningError: message }, `${run.kind} failed after ${attempt} attempts: ${message}`, { attempts: attempt });
+    if (run.kind === "update" && run.changeId) {
+      await updateChange(db, run.changeId, { status: "FAILED", error: message });
+      await appendAudit(db, { tenantId: tenant.id, runId: run.id, entity: "change", actor: "tenant-service", from: "APPLYING", to: "FAILED", message: `change ${run.changeId} failed: ${message}; retry the tenant to apply it again`, details: { changeId: run.changeId } });
+      await enqueueOutbox(db, { kind: "event", tenantId: tenant.id, type: "tenant.update_failed", payload: { tenantId: tenant.id, slug: tenant.slug, tier: tenant.tier, region: tenant.region, changeId: run.changeId, error: message, attempts: attempt } });
+      return t;
+    }
+    const data = { tenantId: tenant.id, slug: tenant.slug, tier: tenant.tier, region: tenant.region, error: message, attempts: attempt };
+    await enqueueOutbox(db, { kind: "event", tenantId: tenant.id, type: "tenant.provisioning_failed", payload: data });
+    await enqueueOutbox(db, { kind: "email", tenantId: tenant.id, type: "provisioning-failed", payload: { to: tenant.adminEmail, displayName: tenant.displayName, ...data } });
     return t;
   }
 

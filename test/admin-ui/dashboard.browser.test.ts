@@ -189,7 +189,7 @@ describe.skipIf(!pg.available || !browserProbe.available)("the admin dashboard i
   });
 
   it("shows phase 6's failure in plain words, and Retry brings the tenant to ACTIVE", async () => {
-    const created = (await faulty.service.app.inject({ method: "POST", url: "/api/v1/tenants", headers: auth(), payload: tenantRequest("flaky", "enterprise") })).json();
+    const created = (await faulty.service.app.inject({ method: "POST", url: "/api/v1/tenants", headers: auth(), payload: tenantRequest("flaky", "enterprise") })).json().tenant;
     const { page, problems } = await openPage(browser, faulty);
     await signIn(page, ADMIN_TOKEN);
     await page.goto(`${faulty.origin}/admin#/tenants/flaky`);
@@ -214,7 +214,7 @@ describe.skipIf(!pg.available || !browserProbe.available)("the admin dashboard i
 
   it("rolls a failed tenant back to a chosen phase after confirmation", async () => {
     // The fault plan fails phase 6 once per tenant: this one fails too.
-    const created = (await faulty.service.app.inject({ method: "POST", url: "/api/v1/tenants", headers: auth(), payload: tenantRequest("rewind") })).json();
+    const created = (await faulty.service.app.inject({ method: "POST", url: "/api/v1/tenants", headers: auth(), payload: tenantRequest("rewind") })).json().tenant;
     await waitForStatus(faulty.service.app, created.id, settled);
     const { page, problems } = await openPage(browser, faulty);
     await signIn(page, ADMIN_TOKEN);

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cloudMocks } from "../../stacks/cloud-mocks.ts";
 import type { TenantDatabaseArgs } from "../../components/02-database.ts";
 import { TIER_PROFILES } from "../../model/tiers.ts";
+import { resolvePlatformSettings } from "../../model/settings.ts";
 import { render, unwrap } from "../support/fixtures.ts";
 import { TENANT_ID } from "../support/acme.ts";
 import { probePostgres, TEST_DATABASE_URL } from "../support/postgres.ts";
@@ -35,6 +36,8 @@ describe("the tenant-database-credentials Secret", () => {
     expect(data.POSTGRES_USER).toBe("tenant_acme");
     expect(data.POSTGRES_PASSWORD).toMatch(/^render-/);
     expect(data.DATABASE_URL).toBe(`postgresql://tenant_acme:${data.POSTGRES_PASSWORD}@pg.shared.internal:5432/matih_tenants?sslmode=require`);
+    // Let the component finish (its outputs wait for every child) before the next test resets the mocks.
+    expect(await unwrap(db.credentialsSecretName)).toBe("tenant-database-credentials");
   });
 
   it("points applications at the tenant's own pool on the professional tier", async () => {
@@ -49,12 +52,13 @@ describe("the tenant-database-credentials Secret", () => {
   it("is a Pulumi secret, so no state file or output shows its values", async () => {
     const db = new TenantDatabase("db-secret", sharedArgs());
     expect(await pulumi.isSecret(db.credentialsSecret.stringData)).toBe(true);
+    expect(await unwrap(db.credentialsSecretName)).toBe("tenant-database-credentials");
   });
 
   it.each([
     [{ strategy: "database-per-tenant" as const }, "TenantDatabase: database-per-tenant needs dedicatedServer and azure settings"],
     [{ shared: undefined }, "TenantDatabase: schema-per-tenant needs the shared endpoint"],
-    [{ strategy: "database-per-tenant" as const, dedicatedServer: TIER_PROFILES.enterprise.database.dedicatedServer, azure: { resourceGroupName: "rg", location: "eastus" }, connectionPool: TIER_PROFILES.professional.database.connectionPool }, "TenantDatabase: a connection pool is only for schema-per-tenant; a dedicated server is not shared"],
+    [{ strategy: "database-per-tenant" as const, dedicatedServer: TIER_PROFILES.enterprise.database.dedicatedServer, azure: { resourceGroupName: "rg", location: "eastus", access: { kind: "private" as const, subnetId: "/subscriptions/x/resourceGroups/n/providers/Microsoft.Network/virtualNetworks/v/subnets/s", privateDnsZoneId: "/subscriptions/x/resourceGroups/n/providers/Microsoft.Network/privateDnsZones/z" } }, connectionPool: TIER_PROFILES.professional.database.connectionPool }, "TenantDatabase: a connection pool is only for schema-per-tenant; a dedicated server is not shared"],
     [{ identifier: "Tenant-Acme" }, 'TenantDatabase: identifier must be a lowercase PostgreSQL identifier, got "Tenant-Acme"'],
   ])("refuses a bad argument combination up front (%#)", (overrides, message) => {
     expect(() => new TenantDatabase(`db-bad-${Math.random()}`, sharedArgs(overrides as Partial<TenantDatabaseArgs>))).toThrow(message);
@@ -96,7 +100,7 @@ describe("phase 2 SETUP_DATABASE in the rendered program", () => {
     });
     expect(r.ofType("azure-native:dbforpostgresql:Database")[0]!.inputs).toMatchObject({ databaseName: "tenant_acme" });
     const provider = r.ofType("pulumi:providers:postgresql")[0]!;
-    expect(provider.inputs).toMatchObject({ host: "matih-acme-pg.postgres.database.azure.com", password: "[secret]" });
+    expect(provider.inputs).toMatchObject({ host: "matih-acme-pg.postgres.database.azure.com", password: "[secret]", connectTimeout: "60" });
   });
 
   it.each(["free", "professional", "enterprise"] as const)("gives the %s tenant a login role with a generated secret password", async (tier) => {
@@ -128,13 +132,70 @@ describe("phase 2 SETUP_DATABASE in the rendered program", () => {
 
   it("completes only after a connectivity check from the namespace that reads seeded data through the application URL", async () => {
     const r = await render("professional", { lastPhase: 2 });
-    const check = r.k8s("Job", "database-connectivity-check");
+    const migrate = r.ofKind("Job").find((j) => (j.inputs.metadata as any).name.startsWith("tenant-migrate-"))!;
+    const hash = (migrate.inputs.metadata as any).name.slice("tenant-migrate-".length);
+    // Named after the migrations as well, so a new migration set runs a new check against the migrated schema.
+    const check = r.k8s("Job", `database-connectivity-check-${hash}`);
+    expect(hash).toMatch(/^[0-9a-f]{10}$/);
     const container = (check.inputs.spec as any).template.spec.containers[0];
     expect(container.command.slice(0, 2)).toEqual(["psql", "$(DATABASE_URL)"]);
     expect(container.command.join(" ")).toMatch(/tenant_acme\.system_roles/);
-    const migrate = r.ofKind("Job").find((j) => (j.inputs.metadata as any).name.startsWith("tenant-migrate-"))!;
     expect(check.dependsOn).toContain(migrate.urn);
     expect(check.dependsOn).toContain(r.k8s("Deployment", "pgbouncer").urn);
+  });
+});
+
+describe("how an enterprise tenant reaches its dedicated server", () => {
+  const PUBLIC = { azure: { databaseAccess: "public" as const, clusterEgressIps: ["20.10.0.0/30"], serviceHostIps: ["52.1.2.3"] } };
+  const dbEgress = (r: Awaited<ReturnType<typeof render>>) => (r.k8s("NetworkPolicy", "allow-egress-database").inputs.spec as any).egress[0];
+
+  it("private access by default: the delegated subnet and private DNS zone, public access off, and the subnet's CIDR open in the egress policy", async () => {
+    const settings = resolvePlatformSettings();
+    const r = await render("enterprise", { lastPhase: 4 });
+    const server = r.ofType("azure-native:dbforpostgresql:Server")[0]!;
+    expect(server.inputs.network).toEqual({
+      delegatedSubnetResourceId: settings.azure.databaseSubnetId,
+      privateDnsZoneArmResourceId: settings.azure.databasePrivateDnsZoneId,
+      publicNetworkAccess: "Disabled",
+    });
+    expect(r.ofType("azure-native:dbforpostgresql:FirewallRule")).toHaveLength(0);
+    expect(settings.azure.databaseSubnetCidr).toBe("10.20.1.0/24");
+    expect(dbEgress(r).to).toContainEqual({ ipBlock: { cidr: "10.20.1.0/24" } });
+    expect(dbEgress(r).ports).toEqual([{ protocol: "TCP", port: 5432 }]);
+  });
+
+  it("public access: one firewall rule per cluster egress and service host range, created before anything connects", async () => {
+    const r = await render("enterprise", { lastPhase: 4, settings: PUBLIC });
+    const server = r.ofType("azure-native:dbforpostgresql:Server")[0]!;
+    expect(server.inputs.network).toEqual({ publicNetworkAccess: "Enabled" });
+    const rules = r.ofType("azure-native:dbforpostgresql:FirewallRule").map((x) => x.inputs);
+    expect(rules).toEqual([
+      expect.objectContaining({ firewallRuleName: "cluster-egress-1", serverName: "matih-acme-pg", startIpAddress: "20.10.0.0", endIpAddress: "20.10.0.3" }),
+      expect.objectContaining({ firewallRuleName: "service-host-1", serverName: "matih-acme-pg", startIpAddress: "52.1.2.3", endIpAddress: "52.1.2.3" }),
+    ]);
+    const ruleUrns = r.ofType("azure-native:dbforpostgresql:FirewallRule").map((x) => x.urn);
+    const provider = r.ofType("pulumi:providers:postgresql")[0]!;
+    for (const urn of ruleUrns) expect(provider.dependsOn).toContain(urn);
+    // The server's public address is Azure's to assign: the database port opens to public addresses, never to private ranges.
+    expect(dbEgress(r).to).toContainEqual({ ipBlock: { cidr: "0.0.0.0/0", except: expect.arrayContaining(["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]) } });
+  });
+
+  it("free and professional tenants keep their egress to the shared network only", async () => {
+    const r = await render("professional", { lastPhase: 4, settings: PUBLIC });
+    expect(dbEgress(r).to).toEqual([{ ipBlock: { cidr: "10.20.0.0/24" } }]);
+  });
+
+  it("refuses settings that give neither access, naming the settings to set", () => {
+    expect(() => resolvePlatformSettings({ azure: { databaseAccess: "public" } })).toThrow(/azure\.clusterEgressIps: must list the cluster's outbound addresses.*azure\.serviceHostIps: must list/);
+    expect(() => resolvePlatformSettings({ azure: { databaseSubnetId: "" } })).toThrow(/azure\.databaseSubnetId: must be the resource id of the subnet delegated to the servers for private access \(or set azure\.databaseAccess to "public" with azure\.clusterEgressIps and azure\.serviceHostIps\)/);
+    expect(() => resolvePlatformSettings({ azure: { databaseAccess: "none" as never } })).toThrow(/azure\.databaseAccess: must be "private" .* or "public"/);
+  });
+
+  it("refuses a dedicated server without access, with the exact message", () => {
+    expect(() => new TenantDatabase("db-no-access", sharedArgs({
+      strategy: "database-per-tenant", shared: undefined, dedicatedServer: TIER_PROFILES.enterprise.database.dedicatedServer,
+      azure: { resourceGroupName: "rg", location: "eastus", access: { kind: "public", allowed: [] } },
+    }))).toThrow("TenantDatabase: a dedicated server needs azure.access: private (subnetId, privateDnsZoneId) or public with at least one allowed address range; without either nothing can reach it");
   });
 });
 

@@ -22,15 +22,18 @@ const clusterDns = pod("kube-system", nsLabels("kube-system"), { "k8s-app": "kub
 const grafana = pod(settings.observability.namespace, nsLabels(settings.observability.namespace), { "app.kubernetes.io/name": "grafana" }, "10.244.4.5");
 const database: Endpoint = { kind: "external", ip: "10.20.0.4" };
 const internet: Endpoint = { kind: "external", ip: "93.184.216.34" };
-const apiServer: Endpoint = { kind: "external", ip: "10.0.0.1" };
+// The API server's endpoint (what egress rules see after DNAT), as the settings give it.
+const API_SERVER_CIDR = "20.62.1.15/32";
+const apiServer: Endpoint = { kind: "external", ip: "20.62.1.15" };
+const WITH_API = { kubernetes: { apiServerCidrs: [API_SERVER_CIDR] } };
 
 /**
  * The policies of two tenants (acme and globex) side by side, as a cluster
  * would hold them, so that cross-tenant traffic is judged by both sides.
  */
 async function clusterPolicies(tier: (typeof TIERS)[number]): Promise<NetworkPolicy[]> {
-  const acme = await render(tier, { lastPhase: 4 });
-  const globex = await render(tier, { lastPhase: 4, spec: { slug: "globex", id: "6fa459ea-ee8a-4ca4-894e-db77e160355e" } });
+  const acme = await render(tier, { lastPhase: 4, settings: WITH_API });
+  const globex = await render(tier, { lastPhase: 4, settings: WITH_API, spec: { slug: "globex", id: "6fa459ea-ee8a-4ca4-894e-db77e160355e" } });
   return [...networkPoliciesFromResources(acme.resources), ...networkPoliciesFromResources(globex.resources)];
 }
 
@@ -80,4 +83,28 @@ it("opens the database egress on the configured port and CIDRs", async () => {
   const policies = networkPoliciesFromResources(r.resources);
   expect(isAllowed(policies, { from: acmeService, to: { kind: "external", ip: "10.31.0.9" }, port: 6543 })).toBe(true);
   expect(isAllowed(policies, { from: acmeService, to: { kind: "external", ip: "10.20.0.4" }, port: 6543 })).toBe(false);
+});
+
+describe("egress to the Kubernetes API server", () => {
+  it("opens the configured endpoint address, not the kubernetes Service ClusterIP, to the ingress controller and Prometheus", async () => {
+    const r = await render("free", { lastPhase: 4, settings: WITH_API });
+    const policy = r.k8s("NetworkPolicy", "allow-egress-kube-api");
+    expect((policy.inputs.spec as any).egress[0].to).toEqual([{ ipBlock: { cidr: API_SERVER_CIDR } }]);
+  });
+
+  it("has no default: without the setting no policy opens the API (and a real run is refused), instead of a ClusterIP rule that never matches", async () => {
+    expect(resolvePlatformSettings().kubernetes.apiServerCidrs).toEqual([]);
+    const r = await render("free", { lastPhase: 4 });
+    expect(r.ofKind("NetworkPolicy").map((p) => (p.inputs.metadata as any).name)).not.toContain("allow-egress-kube-api");
+    const policies = networkPoliciesFromResources(r.resources);
+    expect(isAllowed(policies, { from: acmeController, to: { kind: "external", ip: "10.0.0.1" }, port: 443 })).toBe(false);
+  });
+
+  it("refuses the kubernetes Service's ClusterIP (inside the Service CIDR) and says how to read the endpoint", () => {
+    expect(() => resolvePlatformSettings({ kubernetes: { apiServerCidrs: ["10.0.0.1/32"] } })).toThrow(
+      /kubernetes\.apiServerCidrs: 10\.0\.0\.1\/32 is inside the Service CIDR 10\.0\.0\.0\/16: .*kubectl get endpointslices -n default -l kubernetes\.io\/service-name=kubernetes/,
+    );
+    expect(() => resolvePlatformSettings({ kubernetes: { apiServerCidrs: ["10.1.0.1/32"], serviceCidr: "10.1.0.0/16" } })).toThrow(/inside the Service CIDR 10\.1\.0\.0\/16/);
+    expect(resolvePlatformSettings({ kubernetes: { apiServerCidrs: [API_SERVER_CIDR] } }).kubernetes.apiServerCidrs).toEqual([API_SERVER_CIDR]);
+  });
 });

@@ -3,6 +3,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { cloudMocks, placeholderLoadBalancerIp } from "../../stacks/cloud-mocks.ts";
 import { DEFAULT_PLATFORM_SETTINGS } from "../../model/settings.ts";
 import { TIERS, type Tier } from "../../model/tiers.ts";
+import { ingressControllerFullname, ingressControllerServiceName } from "../../components/06-ingress-controller.ts";
 import { render, transitiveDependencies, unwrap, type Rendered } from "../support/fixtures.ts";
 
 const RELEASE_TYPE = "kubernetes:helm.sh/v3:Release";
@@ -114,6 +115,29 @@ describe.each(TIERS)("phase 6 DEPLOY_INGRESS_CONTROLLER, %s tier", (tier) => {
   });
 });
 
+describe("tenant-unique names of the chart's objects", () => {
+  it("names the chart's objects ingress-nginx-{slug} (fullnameOverride), so tenant ClusterRoles never collide", async () => {
+    const values = (await rendered("free")).release("ingress-nginx").inputs.values as { fullnameOverride?: string };
+    expect(values.fullnameOverride).toBe("ingress-nginx-acme");
+    expect(ingressControllerFullname("acme")).toBe("ingress-nginx-acme");
+    expect(ingressControllerServiceName("acme")).toBe("ingress-nginx-acme-controller");
+  });
+
+  it("keeps long slugs apart with a hash and never lets the chart cut a name past 63 characters", () => {
+    const a = "northwind-traders-international-holdings-analytics-aa1";
+    const b = "northwind-traders-international-holdings-analytics-bb2";
+    expect(a).toHaveLength(54);
+    expect(ingressControllerFullname(a)).not.toBe(ingressControllerFullname(b));
+    for (const slug of [a, b]) {
+      expect(ingressControllerFullname(slug).length).toBeLessThanOrEqual(48);
+      expect(`${ingressControllerFullname(slug)}-defaultbackend`.length).toBeLessThanOrEqual(63);
+      expect(ingressControllerFullname(slug)).toMatch(/^ingress-nginx-northwind-traders-interna-[0-9a-f]{8}$/);
+    }
+    // Up to 34 characters the plain name fits.
+    expect(ingressControllerFullname("a".repeat(34))).toBe(`ingress-nginx-${"a".repeat(34)}`);
+  });
+});
+
 describe("ingress-nginx chart settings", () => {
   it("takes the chart repository and version from the platform settings", async () => {
     const r = await render("professional", {
@@ -168,10 +192,11 @@ describe("an IngressController built directly", () => {
     expect(await unwrap(controller.release.timeout)).toBe(120);
   });
 
-  it("takes the load-balancer IP from a read of Service ingress-nginx-controller in the tenant namespace", async () => {
+  it("takes the load-balancer IP from a read of Service ingress-nginx-acme-controller (the chart's name for it) in the tenant namespace", async () => {
     const controller = new IngressController("reads-service", args);
     expect(await unwrap(controller.loadBalancerIp)).toBe(ANSWERED_IP);
     expect(await unwrap(controller.ingressClassName)).toBe("nginx-acme");
-    expect(serviceReads).toContain("matih-acme/ingress-nginx-controller");
+    expect(serviceReads).toContain("matih-acme/ingress-nginx-acme-controller");
+    expect(serviceReads).not.toContain("matih-acme/ingress-nginx-controller");
   });
 });

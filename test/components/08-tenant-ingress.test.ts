@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { unprovidedIngressBackends } from "../../components/08-tenant-ingress.ts";
 import { DEFAULT_PLATFORM_SETTINGS } from "../../model/settings.ts";
 import { TIERS, type Tier } from "../../model/tiers.ts";
 import { metadataOf, render, transitiveDependencies, type Rendered } from "../support/fixtures.ts";
@@ -114,21 +115,52 @@ describe.each(TIERS)("phase 8 CREATE_TENANT_INGRESS, %s tier", (tier) => {
     expect(transitiveDependencies(r.resources, cert.urn)).toContain(delegation!.urn);
   });
 
-  it("exports the app, API and BI URLs", async () => {
+  it("exports the API and BI URLs, and no app URL on the apex, which has no / route", async () => {
     const r = await rendered(tier);
-    expect(r.outputs.urls).toEqual({ app: "https://acme.matih.ai", api: "https://acme.matih.ai/api", bi: "https://bi.acme.matih.ai" });
+    expect(r.outputs.urls).toEqual({ api: "https://acme.matih.ai/api", bi: "https://bi.acme.matih.ai" });
     const component = r.resources.find((x) => x.type === "matih:ingress:TenantIngress");
     expect(component?.outputs).toEqual({
       hosts: ["acme.matih.ai", "*.acme.matih.ai"],
       tlsSecretName: "acme-tls-certificate",
-      urls: { app: "https://acme.matih.ai", api: "https://acme.matih.ai/api", bi: "https://bi.acme.matih.ai" },
+      urls: { api: "https://acme.matih.ai/api", bi: "https://bi.acme.matih.ai" },
     });
+    // Every advertised URL is served by a rule: its host and a path prefix of it.
+    const spec = r.k8s("Ingress", "tenant-ingress").inputs.spec as typeof SEED_INGRESS.spec;
+    for (const url of Object.values(r.outputs.urls as Record<string, string>)) {
+      const u = new URL(url);
+      expect(spec.rules.some((rule) => rule.host === u.hostname && rule.http.paths.some((p) => u.pathname.startsWith(p.path))), url).toBe(true);
+    }
+  });
+
+  it("routes only to Services that a chart of phase 3 or 5 is declared to provide", async () => {
+    const r = await rendered(tier);
+    const spec = r.k8s("Ingress", "tenant-ingress").inputs.spec as typeof SEED_INGRESS.spec;
+    const releases = r.ofType("kubernetes:helm.sh/v3:Release").filter((x) => x.phase!.number < 8 && x.inputs.chart !== "ingress-nginx");
+    const provided = releases.flatMap((x) => DEFAULT_PLATFORM_SETTINGS.charts.services[String(x.inputs.chart)] ?? []);
+    for (const rule of spec.rules) {
+      for (const path of rule.http.paths) expect(provided).toContainEqual({ service: path.backend.service.name, port: path.backend.service.port.number });
+    }
   });
 
   it("renders a Certificate and an Ingress that satisfy their published schemas", async () => {
     const r = await rendered(tier);
     expect(() => validateKubernetesObject(r.ofType(CERTIFICATE_TYPE)[0]!.inputs as KubernetesObject)).not.toThrow();
     expect(() => validateKubernetesObject(r.k8s("Ingress", "tenant-ingress").inputs as KubernetesObject)).not.toThrow();
+  });
+});
+
+describe("the charts' contract of Ingress backends", () => {
+  it("refuses settings whose charts provide no bi-workbench:3000, naming charts.services, before declaring any resource", async () => {
+    const services = { ...DEFAULT_PLATFORM_SETTINGS.charts.services, "bi-service": [{ service: "bi-service", port: 8080 }] };
+    const failure = await render("free", { settings: { charts: { services } } }).catch((e: unknown) => e);
+    expect(failure).toBeInstanceOf(Error);
+    expect((failure as Error).message).toContain("charts.services: no chart of phases 3 or 5");
+    expect((failure as Error).message).toContain("bi / -> bi-workbench:3000");
+  });
+
+  it("refuses a TenantIngress whose backend no earlier release provides, with the exact message", () => {
+    expect(unprovidedIngressBackends([{ service: "api-gateway", port: 8080 }])).toEqual(["bi / -> bi-workbench:3000"]);
+    expect(unprovidedIngressBackends([{ service: "api-gateway", port: 8080 }, { service: "bi-workbench", port: 3000 }])).toEqual([]);
   });
 });
 

@@ -122,6 +122,21 @@ const rulesOf = (r: Rendered): Rule[] => {
   const spec = r.k8s("PrometheusRule", "tenant-default-alerts").inputs.spec as { groups: { rules: Rule[] }[] };
   return spec.groups.flatMap((g) => g.rules);
 };
+/**
+ * The receivers Alertmanager notifies for an alert with these labels: the
+ * first matching child route, and the ones after it while each matching one
+ * says `continue`; the route's own receiver only when no child matches.
+ */
+function receiversFor(route: Route & { routes?: Route[] }, labels: Record<string, string>): string[] {
+  const out: string[] = [];
+  for (const child of route.routes ?? []) {
+    if (!(child.matchers ?? []).every((m) => m.matchType === "=" ? labels[m.name] === m.value : labels[m.name] !== m.value)) continue;
+    out.push(...receiversFor(child as Route & { routes?: Route[] }, labels));
+    if (!child.continue) return out;
+  }
+  return out.length > 0 ? out : [route.receiver];
+}
+const receiversOf = (spec: AlertmanagerConfigSpec, labels: Record<string, string>) => receiversFor(spec.route, labels);
 const alertmanagerConfig = (r: Rendered) => r.k8s("AlertmanagerConfig", "tenant-alert-routes").inputs.spec as AlertmanagerConfigSpec;
 const phase9 = (r: Rendered): RenderedResource[] => r.resources.filter((x) => x.custom && x.phase?.number === 9);
 
@@ -223,6 +238,8 @@ describe.each(TIERS)("phase 9 DEPLOY_MONITORING, %s tier", (tier) => {
       to: "platform-alerts@matih.ai", from: DEFAULT_PLATFORM_SETTINGS.alerts.emailFrom, smarthost: DEFAULT_PLATFORM_SETTINGS.alerts.smarthost,
     })]);
     expect(spec.route.routes.filter((x) => x.receiver === "slack")).toEqual([]);
+    expect(receiversOf(spec, { severity: "critical" })).toEqual(["email"]);
+    expect(receiversOf(spec, { severity: "warning" })).toEqual(["email"]);
     expect(phase9(r).filter((x) => x.type === "kubernetes:core/v1:Secret")).toEqual([]);
   });
 
@@ -300,6 +317,12 @@ describe("alert notification settings", () => {
       // E-mail still receives everything.
       expect(spec.route.receiver).toBe("email");
       expect(r.k8s("AlertmanagerConfig", "tenant-alert-routes").dependsOn).toContain(r.k8s("Secret", "alertmanager-slack-webhook").urn);
+    });
+
+    it("delivers every alert by e-mail and critical alerts to both e-mail and Slack, as Alertmanager walks the routes", () => {
+      const spec = alertmanagerConfig(r);
+      expect(receiversOf(spec, { severity: "warning" })).toEqual(["email"]);
+      expect(receiversOf(spec, { severity: "critical" })).toEqual(["email", "slack"]);
     });
 
     it("still declares phase 10 after phase 9", async () => {

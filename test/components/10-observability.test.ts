@@ -1,3 +1,7 @@
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -195,11 +199,32 @@ describe.each(TIERS)("phase 10 SETUP_OBSERVABILITY, %s tier", (tier) => {
     const script = (job.inputs.spec as Workload).template.spec.containers.map((c) => (c.command ?? []).join(" ")).join("\n");
     expect(script).toContain(`${OBS.lokiUrl}/loki/api/v1/query_range`);
     expect(script).toContain(`${OBS.tempoUrl}/api/search`);
-    expect(script).toContain(`'query={namespace="matih-acme"}'`);
+    expect(script).toContain('query={namespace=\\"matih-acme\\", tenant_id=\\"acme\\", service_name=\\"$marker\\"}');
     expect(script).toMatch(/tenant_id=acme/);
     expect(script.match(/-H "X-Scope-OrgID: acme"/g)).toHaveLength(2);
     // The job fails (non-zero exit) when either is missing.
     expect(script).toMatch(/exit 1/);
+  });
+
+  it("marks what it sends with its own pod UID, so only this run's telemetry can pass the check", async () => {
+    const job = (await rendered(tier)).ofKind("Job").find((x) => x.phase?.number === 10)!;
+    const pod = (job.inputs.spec as Workload).template.spec as Workload["template"]["spec"] & { initContainers: { args: string[]; env: unknown[] }[]; containers: { env: unknown[] }[] };
+    const podUid = { name: "POD_UID", valueFrom: { fieldRef: { fieldPath: "metadata.uid" } } };
+    for (const c of [...pod.initContainers, ...pod.containers]) expect(c.env).toContainEqual(podUid);
+    for (const c of pod.initContainers) expect(c.args.slice(-2)).toEqual(["--service", "provisioning-check-$(POD_UID)"]);
+  });
+
+  it("passes on its own log and trace, and fails when Loki only holds other pods' logs of the namespace", async () => {
+    const job = (await rendered(tier)).ofKind("Job").find((x) => x.phase?.number === 10)!;
+    const script = (job.inputs.spec as Workload).template.spec.containers[0]!.command![2]!;
+    const other = JSON.stringify({ status: "success", data: { result: [{ stream: { namespace: "matih-acme", service_name: "query-engine" }, values: [["1", "hello"]] }] } });
+    const own = JSON.stringify({ status: "success", data: { result: [{ stream: { namespace: "matih-acme", service_name: "provisioning-check-uid-123" }, values: [["1", "the message"]] }] } });
+    const trace = JSON.stringify({ traces: [{ traceID: "abc" }] });
+    expect(runCheck(script, { loki: other, tempo: trace })).toMatchObject({ code: 1 });
+    const passed = runCheck(script, { loki: own, tempo: trace });
+    expect(passed).toMatchObject({ code: 0 });
+    // What it asked Loki for: exactly this pod's stream.
+    expect(passed.lokiQuery).toBe('{namespace="matih-acme", tenant_id="acme", service_name="provisioning-check-uid-123"}');
   });
 
   it("runs the pipeline check only after the collector Service and the log and retention patches", async () => {
@@ -249,3 +274,25 @@ describe("a TenantObservability built directly", () => {
       .toThrow(new Error('TenantObservability: traceRetention must be a duration in hours, minutes or seconds such as 336h, got "14d"'));
   });
 });
+
+/**
+ * Runs the check's shell script with `curl` and `sleep` replaced by fakes
+ * (curl answers Loki and Tempo from the given bodies and notes Loki's query),
+ * as the pod with UID uid-123 would.
+ */
+function runCheck(script: string, answers: { loki: string; tempo: string }): { code: number | null; lokiQuery: string } {
+  const dir = mkdtempSync(join(tmpdir(), "obs-check-"));
+  try {
+    writeFileSync(join(dir, "curl"), `#!/bin/sh
+for a in "$@"; do case "$a" in query=*) printf '%s' "\${a#query=}" > "${dir}/loki-query";; esac; done
+case "$*" in *loki*) printf '%s' "$LOKI_BODY";; *) printf '%s' "$TEMPO_BODY";; esac
+`, { mode: 0o755 });
+    writeFileSync(join(dir, "sleep"), "#!/bin/sh\nexit 0\n", { mode: 0o755 });
+    const result = spawnSync("sh", ["-c", script], { env: { PATH: `${dir}:/usr/bin:/bin`, POD_UID: "uid-123", LOKI_BODY: answers.loki, TEMPO_BODY: answers.tempo }, encoding: "utf8" });
+    let lokiQuery = "";
+    try { lokiQuery = readFileSync(join(dir, "loki-query"), "utf8"); } catch { /* never asked */ }
+    return { code: result.status, lokiQuery };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -80,7 +80,7 @@ describe.each(TIERS)("the program for a %s tenant", (tier) => {
       namespace: "matih-acme",
       credentialsSecretName: "tenant-database-credentials",
       zoneName: "acme.matih.ai",
-      urls: { app: "https://acme.matih.ai", api: "https://acme.matih.ai/api", bi: "https://bi.acme.matih.ai" },
+      urls: { api: "https://acme.matih.ai/api", bi: "https://bi.acme.matih.ai" },
     });
     expect(r.outputs.loadBalancerIp).toMatch(/^203\.0\.113\.\d+$/);
     expect(r.outputs.zoneNameServers).toHaveLength(4);
@@ -116,7 +116,7 @@ describe("a program that fails while rendering", () => {
     const settings = resolvePlatformSettings();
     const failure = await renderUnderMocks(acmeSpec("free"), settings, { mocks: noIp }).catch((e: unknown) => e);
     expect(failure).toBeInstanceOf(RenderFailedError);
-    expect((failure as Error).message).toContain("no external IP assigned to ingress-nginx-controller within 600s");
+    expect((failure as Error).message).toContain("no external IP assigned to ingress-nginx-acme-controller within 600s");
     // Rendering up to phase 5 does not reach the load balancer and succeeds on the same cloud.
     const early = await renderUnderMocks(acmeSpec("free"), settings, { mocks: noIp, lastPhase: 5 });
     expect(early.lastPhase).toBe(5);

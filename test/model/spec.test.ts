@@ -47,6 +47,8 @@ describe("tenant spec validation", () => {
     ["a reserved name", "admin", /reserved/],
     ["a Kubernetes system prefix", "kube-foo", /reserved/],
     ["the platform prefix", "matihx", /reserved/],
+    ["the shape of a UUID (another tenant's id)", "b3a1c0de-5f6e-4d2c-9a8b-0123456789ab", /must not look like a UUID/],
+    ["the shape of a UUID of no known version", "deadbeef-0000-0000-0000-000000000000", /must not look like a UUID/],
   ])("refuses a slug with %s", (_what, slug, message) => {
     const problems = problemsOf({ ...valid, slug });
     expect(problems.length).toBeGreaterThan(0);
@@ -72,6 +74,21 @@ describe("tenant spec validation", () => {
     const baseDomain = [label, label, label, label, "example.com"].join(".");
     const problems = problemsOf({ ...valid, slug: "a".repeat(54) }, baseDomain);
     expect(problems.map((p) => p.message).join()).toMatch(/253/);
+  });
+
+  it.each([
+    ["a line break", "Acme\r\nYour password expired, log in at https://evil.example"],
+    ["a tab", "Acme\tCorp"],
+    ["a NUL character", "Acme\u0000"],
+    ["a right-to-left override", "Acme \u202Egnp.exe"],
+    ["a Unicode line separator", "Acme\u2028Corp"],
+  ])("refuses a display name with %s: one line of printable text only", (_what, displayName) => {
+    const problems = problemsOf({ ...valid, displayName });
+    expect(problems).toEqual([{ field: "displayName", message: "must be one line of printable text (no line breaks, control or direction-override characters)" }]);
+  });
+
+  it("accepts a display name with accents, CJK and an emoji", () => {
+    expect(problemsOf({ ...valid, displayName: "Café Zürich 東京 🚀" })).toEqual([]);
   });
 
   it("refuses a region outside the allowed list even if Azure has it", () => {

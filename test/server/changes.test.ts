@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fingerprint } from "../../automation/render/plan-file.ts";
 import { renderMail } from "../../server/outbox/mail-templates.ts";
 import { probePostgres } from "../support/postgres.ts";
-import { ADMIN_TOKEN, auth, freshDatabase, settled, startService, tenantRequest, waitForStatus, type TestService } from "../support/service.ts";
+import { ADMIN_TOKEN, auth, READ_TOKEN, freshDatabase, settled, startService, tenantRequest, waitForStatus, type TestService } from "../support/service.ts";
 
 const postgres = await probePostgres();
 
@@ -15,7 +15,7 @@ type App = TestService["app"];
 async function createActive(app: App, slug: string, tier = "free"): Promise<any> {
   const created = await app.inject({ method: "POST", url: "/api/v1/tenants", headers: auth(), payload: tenantRequest(slug, tier) });
   expect(created.statusCode).toBe(202);
-  const status = await waitForStatus(app, created.json().id, settled);
+  const status = await waitForStatus(app, created.json().tenant.id, settled);
   expect(status.status).toBe("ACTIVE");
   return created.json();
 }
@@ -243,25 +243,25 @@ describe.skipIf(!postgres.available)("changes through review on real Postgres wi
 
   it("answers run_in_progress while another run is in flight, and refuses changes to a tenant that is not ACTIVE", async () => {
     const created = await service.app.inject({ method: "POST", url: "/api/v1/tenants", headers: auth(), payload: tenantRequest("busy") });
-    const busy = await service.app.inject({ method: "POST", url: `/api/v1/tenants/${created.json().id}/changes`, headers: auth(), payload: { tier: "professional" } });
+    const busy = await service.app.inject({ method: "POST", url: `/api/v1/tenants/${created.json().tenant.id}/changes`, headers: auth(), payload: { tier: "professional" } });
     expect(busy.statusCode).toBe(409);
     expect(["invalid_transition", "run_in_progress"]).toContain(busy.json().code);
-    await waitForStatus(service.app, created.json().id, settled);
-    const change = await requestChange(service.app, created.json().id, { tier: "professional" });
+    await waitForStatus(service.app, created.json().tenant.id, settled);
+    const change = await requestChange(service.app, created.json().tenant.id, { tier: "professional" });
     // Its preview is queued or running: a second change must wait for it.
-    const second = await service.app.inject({ method: "POST", url: `/api/v1/tenants/${created.json().id}/changes`, headers: auth(), payload: {} });
-    const reviewed = await waitForChange(service.app, created.json().id, change.id);
+    const second = await service.app.inject({ method: "POST", url: `/api/v1/tenants/${created.json().tenant.id}/changes`, headers: auth(), payload: {} });
+    const reviewed = await waitForChange(service.app, created.json().tenant.id, change.id);
     if (second.statusCode === 409) expect(second.json().code).toBe("run_in_progress");
     else expect(reviewed.status).toBe("PENDING_REVIEW"); // the preview had already finished
-    expect((await service.app.inject({ method: "POST", url: `/api/v1/tenants/${created.json().id}/changes`, headers: auth(), payload: { tier: "gold" } })).statusCode).toBe(400);
-    expect((await service.app.inject({ method: "POST", url: `/api/v1/tenants/${created.json().id}/changes`, headers: auth("test-read-token-0123456789"), payload: {} })).statusCode).toBe(403);
-    expect((await service.app.inject({ method: "GET", url: `/api/v1/tenants/${created.json().id}/changes/00000000-0000-4000-8000-000000000000`, headers: auth() })).statusCode).toBe(404);
+    expect((await service.app.inject({ method: "POST", url: `/api/v1/tenants/${created.json().tenant.id}/changes`, headers: auth(), payload: { tier: "gold" } })).statusCode).toBe(400);
+    expect((await service.app.inject({ method: "POST", url: `/api/v1/tenants/${created.json().tenant.id}/changes`, headers: auth(READ_TOKEN), payload: {} })).statusCode).toBe(403);
+    expect((await service.app.inject({ method: "GET", url: `/api/v1/tenants/${created.json().tenant.id}/changes/00000000-0000-4000-8000-000000000000`, headers: auth() })).statusCode).toBe(404);
   });
 });
 
 describe.skipIf(!postgres.available)("four eyes: named admin tokens and a separate approver", () => {
-  const alice = "alice-token-0123456789abcdef";
-  const bob = "bob-token-0123456789abcdef00";
+  const alice = "uH7rN2kVp9Zq4Xw6Lb3Tm8Yc5Jd1Gf0S";
+  const bob = "eW4qP8zR1mK6vB3nT9xL5cY2hJ7gD0fA";
   let db: Awaited<ReturnType<typeof freshDatabase>>;
   let service: TestService;
 
@@ -277,19 +277,19 @@ describe.skipIf(!postgres.available)("four eyes: named admin tokens and a separa
   it("refuses the requester's own approval with 403 same_principal and takes another admin's", async () => {
     const created = await service.app.inject({ method: "POST", url: "/api/v1/tenants", headers: auth(alice), payload: tenantRequest("fours") });
     expect(created.json().requestedBy).toBe("alice");
-    await waitForStatus(service.app, created.json().id, settled);
-    const requested = await requestChange(service.app, created.json().id, { tier: "professional" }, alice);
+    await waitForStatus(service.app, created.json().tenant.id, settled);
+    const requested = await requestChange(service.app, created.json().tenant.id, { tier: "professional" }, alice);
     expect(requested.createdBy).toBe("alice");
-    await waitForChange(service.app, created.json().id, requested.id);
+    await waitForChange(service.app, created.json().tenant.id, requested.id);
 
-    const own = await approve(service.app, created.json().id, requested.id, {}, alice);
+    const own = await approve(service.app, created.json().tenant.id, requested.id, {}, alice);
     expect(own.statusCode).toBe(403);
     expect(own.json().code).toBe("same_principal");
-    const other = await approve(service.app, created.json().id, requested.id, {}, bob);
+    const other = await approve(service.app, created.json().tenant.id, requested.id, {}, bob);
     expect(other.statusCode).toBe(202);
     expect(other.json().change).toMatchObject({ createdBy: "alice", decidedBy: "bob" });
-    await waitForStatus(service.app, created.json().id, (s) => s.run?.kind === "update" && settled(s));
-    const rows = (await audit(service.app, created.json().id)).filter((a: any) => a.entity === "change");
+    await waitForStatus(service.app, created.json().tenant.id, (s) => s.run?.kind === "update" && settled(s));
+    const rows = (await audit(service.app, created.json().tenant.id)).filter((a: any) => a.entity === "change");
     expect(rows.find((a: any) => a.to === "PREVIEWING").actor).toBe("alice");
     expect(rows.find((a: any) => a.to === "APPROVED")).toMatchObject({ actor: "bob", message: expect.stringContaining("approved by bob") });
   });

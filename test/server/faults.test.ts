@@ -15,7 +15,7 @@ const audit = async (service: TestService, id: string) => (await service.app.inj
 describe.skipIf(!pg.available)("failures and retries", () => {
   it("retries a phase 6 that fails twice and ends ACTIVE, showing the attempts", async () => {
     await withFaults({ 6: { failTimes: 2, message: NO_IP } }, {}, async (service) => {
-      const tenant = (await service.app.inject({ method: "POST", url: "/api/v1/tenants", headers: auth(), payload: tenantRequest("flaky") })).json();
+      const tenant = (await service.app.inject({ method: "POST", url: "/api/v1/tenants", headers: auth(), payload: tenantRequest("flaky") })).json().tenant;
       const status = await waitForStatus(service.app, tenant.id, settled);
       expect(status.status).toBe("ACTIVE");
       expect(status.run).toMatchObject({ kind: "provision", status: "SUCCEEDED", attempt: 3 });
@@ -34,7 +34,7 @@ describe.skipIf(!pg.available)("failures and retries", () => {
 
   it("fails the tenant after the last attempt with the error, and a retry then succeeds from phase 6", async () => {
     await withFaults({ 6: { failTimes: 3, message: NO_IP } }, {}, async (service) => {
-      const tenant = (await service.app.inject({ method: "POST", url: "/api/v1/tenants", headers: auth(), payload: tenantRequest("doomed", "professional") })).json();
+      const tenant = (await service.app.inject({ method: "POST", url: "/api/v1/tenants", headers: auth(), payload: tenantRequest("doomed", "professional") })).json().tenant;
       const failed = await waitForStatus(service.app, tenant.id, settled);
       expect(failed.status).toBe("FAILED");
       expect(failed.error).toContain(NO_IP);
@@ -61,7 +61,7 @@ describe.skipIf(!pg.available)("failures and retries", () => {
 
   it("rolls a FAILED tenant back to the end of a phase, removing the later phases", async () => {
     await withFaults({ 6: { failTimes: 1, message: NO_IP } }, { MATIH_MAX_ATTEMPTS: "1" }, async (service) => {
-      const tenant = (await service.app.inject({ method: "POST", url: "/api/v1/tenants", headers: auth(), payload: tenantRequest("rewind") })).json();
+      const tenant = (await service.app.inject({ method: "POST", url: "/api/v1/tenants", headers: auth(), payload: tenantRequest("rewind") })).json().tenant;
       await waitForStatus(service.app, tenant.id, (s) => settled(s) && s.status === "FAILED");
       const bad = await service.app.inject({ method: "POST", url: `/api/v1/tenants/${tenant.id}/rollback`, headers: auth(), payload: { targetPhase: PHASE_COUNT } });
       expect(bad.statusCode).toBe(400);
@@ -82,7 +82,7 @@ describe.skipIf(!pg.available)("failures and retries", () => {
 
   it("destroys what a finally failed run left when the rollback policy says destroy", async () => {
     await withFaults({ 6: { failTimes: 1, message: NO_IP } }, { MATIH_MAX_ATTEMPTS: "1", MATIH_ROLLBACK_POLICY: "destroy" }, async (service) => {
-      const tenant = (await service.app.inject({ method: "POST", url: "/api/v1/tenants", headers: auth(), payload: tenantRequest("cleanup") })).json();
+      const tenant = (await service.app.inject({ method: "POST", url: "/api/v1/tenants", headers: auth(), payload: tenantRequest("cleanup") })).json().tenant;
       const status = await waitForStatus(service.app, tenant.id, (s) => settled(s) && s.status === "FAILED" && s.phases[0].status === "ROLLED_BACK", 60_000);
       expect(status.phases.slice(0, 5).every((p: any) => p.status === "ROLLED_BACK")).toBe(true);
       const rows = await audit(service, tenant.id);

@@ -43,7 +43,7 @@ describe.skipIf(!pg.available)("the fleet: one page of every tenant, and every t
     await client.ready;
     const ids: string[] = [];
     for (const [slug, tier] of [["north", "free"], ["south", "enterprise"]] as const) {
-      ids.push((await service.app.inject({ method: "POST", url: "/api/v1/tenants", headers: auth(), payload: tenantRequest(slug, tier) })).json().id);
+      ids.push((await service.app.inject({ method: "POST", url: "/api/v1/tenants", headers: auth(), payload: tenantRequest(slug, tier) })).json().tenant.id);
     }
     await Promise.all(ids.map((id) => waitForStatus(service.app, id, (s) => settled(s) && s.status === "ACTIVE")));
     await new Promise((r) => setTimeout(r, 200));

@@ -8,7 +8,7 @@ import { PHASE_COUNT } from "../../model/phases.ts";
 
 describe("service configuration", () => {
   it("applies the documented defaults", () => {
-    const config = loadServiceConfig({ MATIH_ADMIN_TOKEN: "a-long-enough-admin-token" });
+    const config = loadServiceConfig({ MATIH_ADMIN_TOKEN: "a-long-enough-admin-token-Xc4Vb8Nm2Kq6Wz" });
     expect(config).toMatchObject({ port: 8080, host: "127.0.0.1", databaseUrl: null, maxAttempts: 3, rollbackPolicy: "keep", worker: true, jobHeartbeatSeconds: 30 });
     expect(config.dataDir).toMatch(/\.matih$/);
   });
@@ -44,7 +44,8 @@ describe("the tenant lifecycle", () => {
 
   it("names both states when it refuses one", () => {
     expect(() => assertTransition("DELETED", "ACTIVE")).toThrow(TransitionRefusedError);
-    expect(() => assertTransition("ACTIVE", "PROVISIONING", "retry a FAILED tenant")).toThrow("a ACTIVE tenant cannot become PROVISIONING: retry a FAILED tenant");
+    expect(() => assertTransition("ACTIVE", "PROVISIONING", "retry a FAILED tenant")).toThrow("an ACTIVE tenant cannot become PROVISIONING: retry a FAILED tenant");
+    expect(() => assertTransition("DELETED", "ACTIVE")).toThrow("a DELETED tenant cannot become ACTIVE");
   });
 });
 
@@ -59,7 +60,7 @@ describe.skipIf(!pg.available)("several service processes on one database", () =
       const ids: string[] = [];
       for (let i = 0; i < 6; i++) {
         const via = i % 2 === 0 ? first : second;
-        ids.push((await via.app.inject({ method: "POST", url: "/api/v1/tenants", headers: auth(), payload: tenantRequest(`shared-${i}`) })).json().id);
+        ids.push((await via.app.inject({ method: "POST", url: "/api/v1/tenants", headers: auth(), payload: tenantRequest(`shared-${i}`) })).json().tenant.id);
       }
       for (const id of ids) expect((await waitForStatus(first.app, id, settled, 120_000)).status).toBe("ACTIVE");
       for (const id of ids) {
@@ -81,7 +82,7 @@ describe.skipIf(!pg.available)("a service process that shuts down mid-run", () =
     const leaving = await startService(db.url, { MATIH_RENDER_PACE: "0.02" });
     let staying: Awaited<ReturnType<typeof startService>> | undefined;
     try {
-      const tenant = (await leaving.app.inject({ method: "POST", url: "/api/v1/tenants", headers: auth(), payload: tenantRequest("handback") })).json();
+      const tenant = (await leaving.app.inject({ method: "POST", url: "/api/v1/tenants", headers: auth(), payload: tenantRequest("handback") })).json().tenant;
       await waitForStatus(leaving.app, tenant.id, (s) => s.phases.some((p: any) => p.status === "RUNNING"), 60_000);
       // The grace period (5 s in tests) runs out before the run would finish; the run is stopped and handed back.
       await leaving.close();

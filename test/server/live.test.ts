@@ -39,7 +39,7 @@ describe.skipIf(!pg.available)("live progress over WebSocket", () => {
   });
 
   it("sends the snapshot, every phase transition in order and a final message, to many subscribers, whichever process runs the job", async () => {
-    const tenant = (await api.app.inject({ method: "POST", url: "/api/v1/tenants", headers: auth(), payload: tenantRequest("watched", "professional") })).json();
+    const tenant = (await api.app.inject({ method: "POST", url: "/api/v1/tenants", headers: auth(), payload: tenantRequest("watched", "professional") })).json().tenant;
     const [viaHeader, viaQuery] = await Promise.all([
       collect(`${base}/ws/provisioning/${tenant.id}`, auth(READ_TOKEN)),
       collect(`${base}/ws/provisioning/watched?access_token=${ADMIN_TOKEN}`),

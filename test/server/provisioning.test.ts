@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { PHASES } from "../../model/phases.ts";
 import { probePostgres } from "../support/postgres.ts";
-import { auth, settled, tenantRequest, useService, waitForStatus } from "../support/service.ts";
+import { auth, READ_TOKEN, settled, tenantRequest, useService, waitForStatus } from "../support/service.ts";
 
 const pg = await probePostgres();
 
@@ -12,9 +12,11 @@ describe.skipIf(!pg.available)("provisioning through the API on real Postgres", 
     const slug = `acme-${tier.slice(0, 4)}`;
     const created = await service.app.inject({ method: "POST", url: "/api/v1/tenants", headers: auth(), payload: tenantRequest(slug, tier) });
     expect(created.statusCode).toBe(202);
-    const tenant = created.json();
-    expect(created.headers.location).toBe(`/api/v1/tenants/${tenant.id}`);
+    const { tenant, run } = created.json();
+    // The same answer as every other queued run: the tenant, its run, and the status to watch.
+    expect(created.headers.location).toBe(`/api/v1/tenants/${tenant.id}/provisioning/status`);
     expect(tenant).toMatchObject({ slug, tier, status: "PROVISIONING", requestedBy: "admin" });
+    expect(run).toMatchObject({ kind: "provision", status: "QUEUED", targetPhase: 10 });
 
     const status = await waitForStatus(service.app, tenant.id, settled);
     expect(status.status).toBe("ACTIVE");
@@ -32,12 +34,12 @@ describe.skipIf(!pg.available)("provisioning through the API on real Postgres", 
 
     const fetched = (await service.app.inject({ method: "GET", url: `/api/v1/tenants/${slug}`, headers: auth() })).json();
     expect(fetched.status).toBe("ACTIVE");
-    expect(fetched.outputs).toMatchObject({ namespace: `matih-${slug}`, urls: { app: `https://${slug}.matih.ai` } });
+    expect(fetched.outputs).toMatchObject({ namespace: `matih-${slug}`, urls: { api: `https://${slug}.matih.ai/api`, bi: `https://bi.${slug}.matih.ai` } });
     expect(JSON.stringify(fetched)).not.toMatch(/render-[0-9a-f]{8}/);
   });
 
   it("tears a tenant down to DELETED, undoing the phases in reverse order", async () => {
-    const tenant = (await service.app.inject({ method: "POST", url: "/api/v1/tenants", headers: auth(), payload: tenantRequest("gone") })).json();
+    const tenant = (await service.app.inject({ method: "POST", url: "/api/v1/tenants", headers: auth(), payload: tenantRequest("gone") })).json().tenant;
     await waitForStatus(service.app, tenant.id, settled);
     const deleted = await service.app.inject({ method: "DELETE", url: `/api/v1/tenants/${tenant.id}`, headers: auth() });
     expect(deleted.statusCode).toBe(202);
@@ -48,13 +50,13 @@ describe.skipIf(!pg.available)("provisioning through the API on real Postgres", 
     const removals = audit.filter((a: any) => a.entity === "phase" && a.to === "ROLLED_BACK").map((a: any) => a.phase);
     expect(removals).toEqual([10, 9, 8, 7, 6, 5, 4, 3, 2, 1]);
     expect(audit.filter((a: any) => a.entity === "tenant").map((a: any) => a.to)).toEqual(["PROVISIONING", "ACTIVE", "DEPROVISIONING", "DELETED"]);
-    // The slug is free again, and a deleted tenant is found by id only.
-    expect((await service.app.inject({ method: "GET", url: "/api/v1/tenants/gone", headers: auth() })).statusCode).toBe(404);
+    // The slug is free again; until it is reused, it finds the deleted tenant.
+    expect((await service.app.inject({ method: "GET", url: "/api/v1/tenants/gone", headers: auth() })).json()).toMatchObject({ id: tenant.id, status: "DELETED" });
     expect((await service.app.inject({ method: "POST", url: "/api/v1/tenants", headers: auth(), payload: tenantRequest("gone") })).statusCode).toBe(202);
   });
 
   it("refuses transitions the lifecycle does not allow with 409", async () => {
-    const tenant = (await service.app.inject({ method: "POST", url: "/api/v1/tenants", headers: auth(), payload: tenantRequest("steady") })).json();
+    const tenant = (await service.app.inject({ method: "POST", url: "/api/v1/tenants", headers: auth(), payload: tenantRequest("steady") })).json().tenant;
     await waitForStatus(service.app, tenant.id, settled);
     const retry = await service.app.inject({ method: "POST", url: `/api/v1/tenants/${tenant.id}/provisioning/retry`, headers: auth() });
     expect(retry.statusCode).toBe(409);
@@ -79,7 +81,7 @@ describe.skipIf(!pg.available)("provisioning through the API on real Postgres", 
     const second = await service.app.inject({ method: "POST", url: "/api/v1/tenants", headers, payload: tenantRequest("replay") });
     expect(first.statusCode).toBe(202);
     expect(second.statusCode).toBe(202);
-    expect(second.json().id).toBe(first.json().id);
+    expect(second.json()).toEqual(first.json());
     expect(second.headers["idempotent-replayed"]).toBe("true");
     const other = await service.app.inject({ method: "POST", url: "/api/v1/tenants", headers, payload: tenantRequest("replay-other") });
     expect(other.statusCode).toBe(422);
@@ -97,14 +99,14 @@ describe.skipIf(!pg.available)("provisioning through the API on real Postgres", 
   });
 
   it("previews a tier change as quota changes only, and finds no drift on a fresh tenant", async () => {
-    const tenant = (await service.app.inject({ method: "POST", url: "/api/v1/tenants", headers: auth(), payload: tenantRequest("preview") })).json();
+    const tenant = (await service.app.inject({ method: "POST", url: "/api/v1/tenants", headers: auth(), payload: tenantRequest("preview") })).json().tenant;
     await waitForStatus(service.app, tenant.id, settled);
     const same = await service.app.inject({ method: "POST", url: `/api/v1/tenants/${tenant.id}/preview`, headers: auth(), payload: {} });
     expect(same.statusCode).toBe(200);
     expect(same.json().changeSummary).toMatchObject({ create: 0, update: 0, delete: 0, replace: 0 });
     const upgrade = (await service.app.inject({ method: "POST", url: `/api/v1/tenants/${tenant.id}/preview`, headers: auth(), payload: { tier: "professional" } })).json();
     expect(upgrade.changeSummary.update + upgrade.changeSummary.create).toBeGreaterThan(0);
-    const quota = upgrade.changes.find((c: any) => c.type === "kubernetes:core/v1:ResourceQuota");
+    const quota = upgrade.phases.flatMap((p: any) => p.changes).find((c: any) => c.type === "kubernetes:core/v1:ResourceQuota");
     expect(quota.op).toBe("update");
     expect(quota.changedPaths).toEqual(expect.arrayContaining(["spec.hard.pods"]));
     const drift = await service.app.inject({ method: "POST", url: `/api/v1/tenants/${tenant.id}/drift-check`, headers: auth() });
@@ -113,7 +115,7 @@ describe.skipIf(!pg.available)("provisioning through the API on real Postgres", 
   });
 
   it("exposes runs and phase durations as Prometheus metrics", async () => {
-    const res = await service.app.inject({ method: "GET", url: "/metrics" });
+    const res = await service.app.inject({ method: "GET", url: "/metrics", headers: auth(READ_TOKEN) });
     expect(res.statusCode).toBe(200);
     expect(res.body).toMatch(/matih_runs_total\{kind="provision",outcome="succeeded"\} [1-9]/);
     expect(res.body).toMatch(/matih_phase_duration_seconds_count\{phase="CREATE_NAMESPACE",outcome="succeeded"\} [1-9]/);
@@ -121,7 +123,7 @@ describe.skipIf(!pg.available)("provisioning through the API on real Postgres", 
   });
 
   it("is ready when the database answers and says the engine changes nothing", async () => {
-    const res = await service.app.inject({ method: "GET", url: "/readyz" });
+    const res = await service.app.inject({ method: "GET", url: "/readyz", headers: auth(READ_TOKEN) });
     expect(res.statusCode).toBe(200);
     expect(res.json().checks.engine.detail).toMatch(/no infrastructure is changed/);
     expect((await service.app.inject({ method: "GET", url: "/healthz" })).json()).toEqual({ status: "ok" });

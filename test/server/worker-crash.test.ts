@@ -48,7 +48,7 @@ describe.skipIf(!pg.available)("a worker process that dies mid-run", () => {
     child.stderr!.on("data", (d) => (stderr += String(d)));
     cleanup.push(async () => child.kill("SIGKILL"));
 
-    const tenant = (await api.app.inject({ method: "POST", url: "/api/v1/tenants", headers: auth(), payload: tenantRequest("phoenix") })).json();
+    const tenant = (await api.app.inject({ method: "POST", url: "/api/v1/tenants", headers: auth(), payload: tenantRequest("phoenix") })).json().tenant;
     const midway = await waitForStatus(api.app, tenant.id, (s) => s.phases.filter((p: any) => p.status === "SUCCEEDED").length >= 3 && s.phases.some((p: any) => p.status === "RUNNING"), 90_000)
       .catch((error) => { throw new Error(`${error.message}\nworker stderr: ${stderr.slice(-2000)}`); });
     child.kill("SIGKILL");

@@ -14,8 +14,8 @@ import { buildService } from "../../server/build.ts";
 import { loadServiceConfig } from "../../server/config.ts";
 import { TEST_DATABASE_URL } from "./postgres.ts";
 
-export const ADMIN_TOKEN = "test-admin-token-0123456789";
-export const READ_TOKEN = "test-read-token-0123456789";
+export const ADMIN_TOKEN = "test-admin-Zq7vK2pX9mWb4Ty8Rn3sLd6Hf";
+export const READ_TOKEN = "test-read-Bv5nQ8wE3rT6yU1iO4pA7sD0f";
 
 /** A database of its own on the test server; `drop` removes it. */
 export async function freshDatabase(prefix = "matih_test"): Promise<{ url: string; name: string; drop(): Promise<void> }> {
@@ -46,7 +46,7 @@ export interface TestService {
 }
 
 /** Builds and readies the service on `databaseUrl` with the render engine; `env` adds or overrides variables. */
-export async function startService(databaseUrl: string, env: Record<string, string> = {}): Promise<TestService> {
+export async function startService(databaseUrl: string, env: Record<string, string> = {}, options: { logLines?: string[] } = {}): Promise<TestService> {
   const dataDir = await mkdtemp(path.join(tmpdir(), "matih-service-"));
   const fullEnv: NodeJS.ProcessEnv = {
     ...process.env,
@@ -64,7 +64,9 @@ export async function startService(databaseUrl: string, env: Record<string, stri
     ...env,
   };
   const config = loadServiceConfig(fullEnv);
-  const app = await buildService({ config, databaseUrl, settings: resolvePlatformSettings(), env: fullEnv, logger: false, shutdownGraceMs: 5_000 });
+  // `logLines` collects the service's JSON log lines (at info and above) for tests that check what is logged.
+  const logger = options.logLines ? { level: "info", stream: { write: (line: string) => void options.logLines!.push(line) } } : false;
+  const app = await buildService({ config, databaseUrl, settings: resolvePlatformSettings(), env: fullEnv, logger, shutdownGraceMs: 5_000 });
   await app.ready();
   return {
     app,

@@ -19,8 +19,14 @@ export function platformSettings(overrides: PlatformSettingsOverrides = {}): Pla
 /** Settings a real run accepts: an explicit kube context and a real-looking subscription. */
 export function realRunSettings(): PlatformSettings {
   return resolvePlatformSettings({
-    kubernetes: { context: "aks-matih-prod" },
-    azure: { subscriptionId: "11111111-2222-3333-4444-555555555555" },
+    kubernetes: { context: "aks-matih-prod", apiServerCidrs: ["20.62.1.15/32"] },
+    azure: {
+      subscriptionId: "11111111-2222-3333-4444-555555555555",
+      databaseSubnetId: "/subscriptions/11111111-2222-3333-4444-555555555555/resourceGroups/net/providers/Microsoft.Network/virtualNetworks/aks/subnets/pg",
+      databasePrivateDnsZoneId: "/subscriptions/11111111-2222-3333-4444-555555555555/resourceGroups/net/providers/Microsoft.Network/privateDnsZones/matih.private.postgres.database.azure.com",
+    },
+    // A test value in the digest's shape; a real deployment reads its digest from the registry.
+    images: { pgbouncer: `bitnamilegacy/pgbouncer:1.24.1@sha256:${"0".repeat(64)}` },
   });
 }
 

@@ -1,7 +1,9 @@
+import { readFile } from "node:fs/promises";
+import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { OperationCancelledError, OperationTimeoutError, StackNotFoundError, WorkerCrashedError } from "../../../automation/core/errors.ts";
-import { ForkedJobRunner } from "../../../automation/isolation/forked-runner.ts";
+import { ForkedJobRunner, NODE_VERSIONS_FOR_WORKERS, stripsTypesByDefault } from "../../../automation/isolation/forked-runner.ts";
 import type { WorkerJob } from "../../../automation/isolation/protocol.ts";
 import { OperationGate } from "../../../automation/core/operation-gate.ts";
 import type { ProgressEventBody } from "../../../automation/core/types.ts";
@@ -159,5 +161,68 @@ describe("admission of operations", () => {
     expect(await running).toBeInstanceOf(OperationCancelledError);
     expect(await queuedOutcome).toBeInstanceOf(OperationCancelledError);
     expect(gate.cancel("acme")).toBe(false);
+  });
+});
+
+describe("what a worker process may see of the service's environment", () => {
+  const serviceEnv: NodeJS.ProcessEnv = {
+    ...process.env,
+    MATIH_ADMIN_TOKEN: "admin-Zq7vK2pX9mWb4Ty8Rn3sLd6Hf-secret",
+    MATIH_READ_TOKENS: "reader-one-Bv5nQ8wE3rT6yU1iO4pA7sD0f,reader-two-Jh2kL9mN4bV7cX1zQ5wE8r",
+    DATABASE_URL: "postgresql://matih_service:db-pass-4711@db.internal:5432/matih",
+    MATIH_MIGRATION_DATABASE_URL: "postgresql://matih_owner:owner-pass-0815@db.internal:5432/matih",
+    SMTP_URL: "smtp://mailer:smtp-pass-1234@mail.internal:587",
+    SMTP_PASSWORD: "smtp-separate-pass-5678",
+    KAFKA_SASL_PASSWORD: "kafka-pass-9012",
+    MATIH_PG_ADMIN_PASSWORD: "pg-admin-pass-3456",
+    PULUMI_CONFIG_PASSPHRASE: "state-passphrase-7890",
+    ARM_CLIENT_SECRET: "azure-client-secret-2468",
+    MATIH_RENDER_PACE: "0",
+  };
+  const envRunner = new ForkedJobRunner({ workerPath: fileURLToPath(new URL("../fixtures/misbehaving-worker.ts", import.meta.url)), env: serviceEnv });
+
+  it("passes what the engine and providers need and none of the service's own credentials", async () => {
+    const jobWithSettings = { mode: "env", kind: "pulumi", request: { settings: { postgres: { adminPasswordEnv: "MATIH_PG_ADMIN_PASSWORD" } } } } as unknown as WorkerJob;
+    const { env } = (await envRunner.run(jobWithSettings, { signal: never(), graceMs: 1000 })) as { env: Record<string, string> };
+    for (const name of ["MATIH_ADMIN_TOKEN", "MATIH_READ_TOKENS", "DATABASE_URL", "MATIH_MIGRATION_DATABASE_URL", "SMTP_URL", "SMTP_PASSWORD", "KAFKA_SASL_PASSWORD"]) {
+      expect(env[name], name).toBeUndefined();
+    }
+    expect(env).toMatchObject({ PATH: process.env.PATH, PULUMI_CONFIG_PASSPHRASE: "state-passphrase-7890", ARM_CLIENT_SECRET: "azure-client-secret-2468", MATIH_PG_ADMIN_PASSWORD: "pg-admin-pass-3456", MATIH_RENDER_PACE: "0" });
+    // Nothing named MATIH_, KAFKA_, SMTP_ or DATABASE_ beyond the allow-list reaches the worker.
+    expect(Object.keys(env).filter((n) => /^(MATIH_|KAFKA_|SMTP_|DATABASE_)/.test(n) && !n.startsWith("MATIH_RENDER_") && n !== "MATIH_PG_ADMIN_PASSWORD")).toEqual([]);
+  });
+
+  it("scrubs every credential from a crashed worker's output: tokens, database URLs and their passwords, SMTP, Kafka and the Postgres admin password", async () => {
+    const printed = [
+      serviceEnv.MATIH_ADMIN_TOKEN, "reader-two-Jh2kL9mN4bV7cX1zQ5wE8r", serviceEnv.DATABASE_URL, "owner-pass-0815",
+      "smtp-pass-1234", serviceEnv.SMTP_PASSWORD, serviceEnv.KAFKA_SASL_PASSWORD, serviceEnv.MATIH_PG_ADMIN_PASSWORD,
+    ].join(" ");
+    const error = await envRunner.run({ mode: "crash-echo", echo: printed } as unknown as WorkerJob, { signal: never(), graceMs: 1000 }).catch((e: Error) => e);
+    expect(error).toBeInstanceOf(WorkerCrashedError);
+    const message = (error as Error).message;
+    expect(message).toContain("worker: giving up:");
+    for (const secret of ["Zq7vK2pX9mWb4Ty8Rn3sLd6Hf", "Jh2kL9mN4bV7cX1zQ5wE8r", "db-pass-4711", "owner-pass-0815", "smtp-pass-1234", "smtp-separate-pass-5678", "kafka-pass-9012", "pg-admin-pass-3456"]) {
+      expect(message, secret).not.toContain(secret);
+    }
+  });
+});
+
+describe("the Node versions the workers need", () => {
+  // From Node's changelog: type stripping is on by default from 23.6.0 and, backported, 22.18.0.
+  const stripping = ["22.18.0", "22.23.3", "23.6.0", "24.0.0", "26.1.0"];
+  const notStripping = ["20.20.2", "22.12.0", "22.17.1", "23.5.0"];
+
+  it("knows which Node versions run forked .ts workers without flags", () => {
+    for (const v of stripping) expect(stripsTypesByDefault(v), v).toBe(true);
+    for (const v of notStripping) expect(stripsTypesByDefault(v), v).toBe(false);
+    expect(stripsTypesByDefault(process.version)).toBe(true);
+  });
+
+  it("has package.json admit exactly such versions in engines, as the runner states them", async () => {
+    const semver = createRequire(import.meta.url)("semver") as { satisfies(version: string, range: string): boolean };
+    const pkg = JSON.parse(await readFile(new URL("../../../package.json", import.meta.url), "utf8")) as { engines: { node: string } };
+    expect(pkg.engines.node).toBe(NODE_VERSIONS_FOR_WORKERS);
+    for (const v of stripping) expect(semver.satisfies(v, pkg.engines.node), v).toBe(true);
+    for (const v of notStripping) expect(semver.satisfies(v, pkg.engines.node), v).toBe(false);
   });
 });

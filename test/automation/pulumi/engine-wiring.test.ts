@@ -1,10 +1,10 @@
-import { access, readFile, rm, writeFile } from "node:fs/promises";
+import { access, chmod, mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import path from "node:path";
 import type { DestroyOptions, LocalWorkspaceOptions, PreviewOptions, RefreshOptions, UpOptions } from "@pulumi/pulumi/automation/index.js";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { loadEngineConfig, type EngineConfigOverrides } from "../../../automation/core/config.ts";
-import { CliMissingError, ConfigurationError, HTTP_STATUS_BY_CODE, StackNotFoundError } from "../../../automation/core/errors.ts";
+import { CliMissingError, ConfigurationError, HTTP_STATUS_BY_CODE, OperationTimeoutError, StackNotFoundError } from "../../../automation/core/errors.ts";
 import type { PulumiJob } from "../../../automation/isolation/protocol.ts";
 import { OperationGate } from "../../../automation/core/operation-gate.ts";
 import { MINIMUM_PULUMI_CLI_VERSION } from "../../../automation/pulumi/cli.ts";
@@ -23,6 +23,9 @@ import {
   successfulUp,
   upToPhase4Start,
   cancellationTail,
+  NO_IP_MESSAGE,
+  phase6ProgramError,
+  upAfterOutOfBandDeletion,
 } from "../fixtures/engine-events.ts";
 import { commandError, FakeWorkspaceFactory, lockConflict, replay, replayThenThrow, replayUntilAborted, type Call } from "../fixtures/fake-workspace.ts";
 import { InProcessRunner } from "../helpers/in-process-runner.ts";
@@ -45,7 +48,7 @@ afterEach(async () => {
 async function startEngine(factory: FakeWorkspaceFactory, options: { env?: Record<string, string>; config?: EngineConfigOverrides; detectCli?: typeof cliFound } = {}) {
   const env = { ...ENV, ...options.env };
   const config = loadEngineConfig({ ...env, MATIH_DATA_DIR: dataDir }, { lockWaitMs: 0, ...options.config });
-  const runner = new InProcessRunner((job, context) => runPulumiWorkerJob(job as PulumiJob, { ...context, factory, env, lockPollMs: 2 }));
+  const runner = new InProcessRunner((job, context) => runPulumiWorkerJob(job as PulumiJob, { ...context, factory, env, lockPollMs: 2, takeoverMarginMs: 50 }));
   const engine = await PulumiEngine.start({ config, runner, gate: new OperationGate({ maxConcurrent: 2 }), env, logger: silent, detectCli: options.detectCli ?? cliFound });
   return { engine, runner };
 }
@@ -62,6 +65,19 @@ function commandOptions<T>(factory: FakeWorkspaceFactory, method: string): T {
 }
 
 describe("Pulumi engine start-up", () => {
+  it("keeps the data directory, Pulumi home, workspaces and local state to this user (0700), also ones an earlier version left open", async () => {
+    await chmod(dataDir, 0o755);
+    await mkdir(path.join(dataDir, "pulumi-home"), { mode: 0o755 });
+    await chmod(path.join(dataDir, "pulumi-home"), 0o755);
+    const factory = new FakeWorkspaceFactory();
+    const { engine } = await startEngine(factory);
+    factory.existing("acme").script("up", replay(successfulUp()));
+    await engine.provision({ spec: tenantSpec(), settings: realRunSettings() });
+    for (const dir of ["", "pulumi-home", "workspaces", "state", "workspaces/acme", "workspaces/_plugins"]) {
+      expect((await stat(path.join(dataDir, dir))).mode & 0o777, dir || "the data directory").toBe(0o700);
+    }
+  });
+
   it("installs each provider plugin once, at the version of its installed npm package, one after another", async () => {
     const factory = new FakeWorkspaceFactory();
     const { engine } = await startEngine(factory);
@@ -276,13 +292,16 @@ describe("Pulumi engine operations", () => {
     expect(factory.callsTo("destroy")).toEqual([]);
   });
 
-  it("checks drift with a preview-only refresh and reports each drifted resource and property without writing state", async () => {
+  it("checks drift with previewRefresh (not the deprecated refresh previewOnly) and reports each drifted resource and property without writing state", async () => {
     const factory = new FakeWorkspaceFactory();
-    factory.existing("acme").script("refresh", replay(refreshWithDrift()));
+    factory.existing("acme").script("previewRefresh", replay(refreshWithDrift()));
     const { engine } = await startEngine(factory);
     const result = await engine.driftCheck({ spec: tenantSpec(), settings: realRunSettings() });
 
-    expect(commandOptions<RefreshOptions>(factory, "refresh")).toMatchObject({ previewOnly: true });
+    const options = commandOptions<RefreshOptions>(factory, "previewRefresh");
+    expect(options.previewOnly).toBeUndefined();
+    expect(typeof options.onEvent).toBe("function");
+    expect(factory.callsTo("refresh")).toEqual([]);
     expect(factory.calls.map((c) => c.method).filter((m) => ["up", "destroy", "removeStack"].includes(m))).toEqual([]);
     const [, , quota] = childrenOf(1);
     const [zone] = childrenOf(7);
@@ -349,13 +368,30 @@ describe("Pulumi engine operations", () => {
     expect(factory.callsTo("cancel")).toEqual([]);
   });
 
-  it("cancels a lock whose owner the caller reports dead, and retries", async () => {
+  it("cancels a lock whose owner the caller reports dead only once the dead run's worker grace and a margin are over, then retries", async () => {
     const factory = new FakeWorkspaceFactory();
-    factory.existing("acme").script("up", replayThenThrow([], lockConflict()), replay(successfulUp()));
-    const { engine } = await startEngine(factory);
+    const stack = factory.existing("acme").script("up", replay(successfulUp()));
+    stack.lockHeld = true;
+    const { engine } = await startEngine(factory, { config: { cancelGraceMs: 300 } });
+    const started = Date.now();
     const result = await engine.provision({ spec: tenantSpec(), settings: realRunSettings(), ownerDead: true });
     expect(result.status).toBe("succeeded");
-    expect(factory.calls.map((c) => c.method).filter((m) => m === "up" || m === "cancel")).toEqual(["up", "cancel", "up"]);
+    // The orphaned worker of the dead service kills its CLI after the cancel grace; breaking the lock earlier could break a live one.
+    expect(stack.cancelledAt! - started).toBeGreaterThanOrEqual(300 + 50);
+    const commands = factory.calls.map((c) => c.method).filter((m) => m === "up" || m === "cancel");
+    expect(commands.slice(-2)).toEqual(["cancel", "up"]);
+    expect(commands.filter((m) => m === "cancel")).toHaveLength(1);
+  });
+
+  it("does not cancel the lock when the dead run's CLI releases it within the grace", async () => {
+    const factory = new FakeWorkspaceFactory();
+    const stack = factory.existing("acme").script("up", replay(successfulUp()));
+    stack.lockHeld = true;
+    setTimeout(() => (stack.lockHeld = false), 100); // the orphan's CLI stopped cleanly on SIGINT and unlocked
+    const { engine } = await startEngine(factory, { config: { cancelGraceMs: 2_000 } });
+    const result = await engine.provision({ spec: tenantSpec(), settings: realRunSettings(), ownerDead: true });
+    expect(result.status).toBe("succeeded");
+    expect(factory.callsTo("cancel")).toEqual([]);
   });
 
   it("maps a CLI that vanished after start-up to cli_missing", async () => {
@@ -392,5 +428,122 @@ describe("Pulumi engine operations", () => {
     expect(await engine.outputs("acme")).toEqual({ namespace: "matih-acme", adminPassword: "[secret]" });
     const stored = JSON.parse(await readFile(path.join(dataDir, "workspaces", "_plugins", "Pulumi.yaml"), "utf8").catch(() => "null"));
     expect(stored).toBeNull(); // the fake writes nothing; the engine itself writes no project files
+  });
+});
+
+describe("Pulumi engine: retries by cause, healing, and what it leaves behind", () => {
+  it("provisions with a refresh first, so a resource deleted out of band is created again instead of staying same", async () => {
+    const factory = new FakeWorkspaceFactory();
+    // Like the CLI: only `up --refresh` reads the resources and sees the zone is gone.
+    factory.existing("acme").script("up", async (options) => replay(upAfterOutOfBandDeletion((options as UpOptions).refresh === true))(options));
+    const { engine } = await startEngine(factory);
+    const events: ProgressEvent[] = [];
+    const result = await engine.provision({ spec: tenantSpec(), settings: realRunSettings(), onEvent: (e) => events.push(e) });
+
+    expect(commandOptions<UpOptions>(factory, "up").refresh).toBe(true);
+    expect(result.status).toBe("succeeded");
+    expect(result.changeSummary.create).toBe(1);
+    const [zone] = childrenOf(7);
+    expect(events.filter((e) => e.type === "phase-progress" && e.resource.op === "create").map((e) => e.type === "phase-progress" && e.resource.urn)).toEqual([zone!.urn]);
+    expect(events.some((e) => e.type === "diagnostic" && e.severity === "warning" && e.urn === zone!.urn && /deleted outside Pulumi/.test(e.message))).toBe(true);
+    // The refresh reads are not phase progress: each phase starts once, in order.
+    expect(events.filter((e) => e.type === "phase-started").map((e) => e.type === "phase-started" && e.phase.number)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+  });
+
+  it("reports a program error that waits for something not there yet (no load-balancer IP) as retryable", async () => {
+    const factory = new FakeWorkspaceFactory();
+    factory.existing("acme").script("up", replayThenThrow(phase6ProgramError(), commandError("code: 255\n stderr: error: an unhandled error occurred: program failed\n")));
+    const { engine } = await startEngine(factory);
+    const result = await engine.provision({ spec: tenantSpec(), settings: realRunSettings() });
+    expect(result.status).toBe("failed");
+    expect(result.error).toMatchObject({ code: "update_failed", retryable: true });
+    expect(result.error?.message).toMatch(/no external IP assigned/);
+  });
+
+  it("reports a program bug as not retryable", async () => {
+    const factory = new FakeWorkspaceFactory();
+    const bug = phase6ProgramError().map((e) => (e.diagnosticEvent ? { ...e, diagnosticEvent: { ...e.diagnosticEvent, message: "error: TypeError: Cannot read properties of undefined (reading 'ingress')" } } : e));
+    factory.existing("acme").script("up", replayThenThrow(bug, commandError("code: 255\n stderr: error: an unhandled error occurred: program failed\n")));
+    const { engine } = await startEngine(factory);
+    const result = await engine.provision({ spec: tenantSpec(), settings: realRunSettings() });
+    expect(result.error).toMatchObject({ code: "update_failed", retryable: false });
+  });
+
+  it("reports a resource failure whose cause a retry cannot fix (a cluster object owned by another release) as not retryable", async () => {
+    const factory = new FakeWorkspaceFactory();
+    const conflict = 'rendered manifests contain a resource that already exists. Unable to continue with install: ClusterRole "ingress-nginx" in namespace "" exists and cannot be imported into the current release';
+    const events = phase6Failure().map((e) => (e.diagnosticEvent?.message.includes(NO_IP_MESSAGE) ? { ...e, diagnosticEvent: { ...e.diagnosticEvent, message: `error: ${conflict}` } } : e));
+    factory.existing("acme").script("up", replayThenThrow(events, commandError("code: 255\n stderr: error: update failed\n")));
+    const { engine } = await startEngine(factory);
+    const result = await engine.provision({ spec: tenantSpec(), settings: realRunSettings() });
+    expect(result.error).toMatchObject({ code: "resource_failed", retryable: false, phase: { number: 6 } });
+  });
+
+  it("previews a tenant that has no stack as stack_not_found, creating no stack, work directory or plan directory", async () => {
+    const factory = new FakeWorkspaceFactory();
+    const { engine } = await startEngine(factory);
+    const result = await engine.preview({ spec: tenantSpec({ slug: "ghost" }), settings: realRunSettings(), savePlan: true });
+    expect(result.status).toBe("failed");
+    expect(result.error?.code).toBe("stack_not_found");
+    expect(factory.callsTo("createOrSelectStack")).toEqual([]);
+    expect(factory.stacks.has("ghost")).toBe(false);
+    await expect(access(path.join(dataDir, "workspaces", "ghost"))).rejects.toThrow();
+    await expect(access(path.join(dataDir, "plans", "ghost"))).rejects.toThrow();
+  });
+
+  it("previews with a refresh, as the provision it reviews does", async () => {
+    const factory = new FakeWorkspaceFactory();
+    factory.existing("acme").script("preview", replay(previewAfterTierChange()));
+    const { engine } = await startEngine(factory);
+    await engine.preview({ spec: tenantSpec(), settings: realRunSettings() });
+    expect(commandOptions<PreviewOptions>(factory, "preview").refresh).toBe(true);
+  });
+
+  it("refuses a relative kubeconfig path before anything runs, naming the setting", async () => {
+    const factory = new FakeWorkspaceFactory();
+    const { engine } = await startEngine(factory);
+    const withKubeconfig = (kubeconfig: string) => {
+      const settings = realRunSettings();
+      return { ...settings, kubernetes: { ...settings.kubernetes, kubeconfig } };
+    };
+    const result = await engine.provision({ spec: tenantSpec(), settings: withKubeconfig("kube/aks.yaml") });
+    expect(result.error?.code).toBe("configuration_error");
+    expect(result.error?.message).toMatch(/settings\.kubernetes\.kubeconfig.*relative.*absolute/);
+    expect(factory.callsTo("createOrSelectStack")).toEqual([]);
+
+    factory.existing("acme").script("up", replay(successfulUp()));
+    const absolute = await engine.provision({ spec: tenantSpec(), settings: withKubeconfig("/etc/matih/aks.yaml") });
+    expect(absolute.status).toBe("succeeded");
+    const inline = await engine.preview({ spec: tenantSpec(), settings: withKubeconfig("apiVersion: v1\nkind: Config\n") });
+    expect(inline.error?.code).not.toBe("configuration_error");
+  });
+});
+
+describe("Pulumi engine: a run it killed on a backend other than the local file one", () => {
+  it("cancels the killed run's update (pulumi cancel) in a worker of its own and names the pending creates", async () => {
+    const factory = new FakeWorkspaceFactory();
+    const stack = factory.existing("acme");
+    stack.lockHeld = true;
+    stack.deployment = { resources: [], pending_operations: [{ resource: { urn: childrenOf(7)[0]!.urn, type: "azure-native:dns:Zone" }, type: "creating" }] };
+    const env = { ...ENV, PULUMI_BACKEND_URL: "azblob://matih-state" };
+    const config = loadEngineConfig({ ...env, MATIH_DATA_DIR: dataDir }, { lockWaitMs: 0 });
+    const inProcess = new InProcessRunner((job, context) => runPulumiWorkerJob(job as PulumiJob, { ...context, factory, env }));
+    // Stands for the forked runner killing the group of a worker that ran out of time.
+    const runner = {
+      jobs: inProcess.jobs,
+      run: async (job: PulumiJob, options: Parameters<InProcessRunner["run"]>[1]) => {
+        if (job.operation !== "provision") return inProcess.run(job, options);
+        options.onKilled?.();
+        throw new OperationTimeoutError(1000);
+      },
+    };
+    const engine = await PulumiEngine.start({ config, runner: runner as never, gate: new OperationGate({ maxConcurrent: 1 }), env, logger: silent, detectCli: cliFound });
+    const result = await engine.provision({ spec: tenantSpec(), settings: realRunSettings() });
+
+    expect(result.error?.code).toBe("operation_timeout");
+    expect(factory.callsTo("cancel")).toHaveLength(1);
+    expect(stack.lockHeld).toBe(false);
+    expect(result.error?.message).toContain(childrenOf(7)[0]!.urn);
+    expect((runner.jobs.at(-1) as PulumiJob)).toMatchObject({ operation: "release-lock", slug: "acme" });
   });
 });

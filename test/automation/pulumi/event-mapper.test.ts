@@ -136,6 +136,7 @@ describe("engine events through a provision run", () => {
       factory,
       env: {},
       lockPollMs: 2,
+      takeoverMarginMs: 0,
       signal: new AbortController().signal,
       emit: (b) => bodies.push(b),
       log: () => {},

@@ -70,8 +70,8 @@ export async function freshDatabase(): Promise<TestDatabase> {
 export async function insertTenant(pool: pg.Pool, slug = `t${randomBytes(4).toString("hex")}`): Promise<string> {
   const id = randomUUID();
   await pool.query(
-    `INSERT INTO tenants (id, slug, display_name, tier, region, admin_email, requested_by, status)
-     VALUES ($1, $2, $3, 'free', 'eastus', $4, 'test', 'ACTIVE')`,
+    `INSERT INTO tenants (id, slug, display_name, tier, region, admin_email, requested_by, requested_at, status)
+     VALUES ($1, $2, $3, 'free', 'eastus', $4, 'test', now(), 'ACTIVE')`,
     [id, slug, `${slug} Inc`, `admin@${slug}.example`],
   );
   return id;

@@ -1,0 +1,61 @@
+/**
+ * Finishes runs whose job is over but that never finished themselves. A worker
+ * killed on a run's final attempt leaves the run RUNNING; the queue fails the
+ * job once its heartbeat lapses, but nothing else would ever touch the run,
+ * and the tenant would stay PROVISIONING, UPDATING (or DEPROVISIONING) with its slug
+ * taken and every request refused with 409. Every service process sweeps, so
+ * one surviving process is enough; the run row's lock makes the sweep
+ * idempotent across processes.
+ */
+import type pg from "pg";
+import type { RunQueue } from "../db/job-queue.ts";
+import type { RunExecutor } from "./run-executor.ts";
+
+/** Job states in which a job will still run (or is running): its run is not orphaned. */
+const LIVE_JOB_STATES = new Set(["created", "retry", "active"]);
+
+export interface RunSweeperDeps {
+  pool: pg.Pool;
+  queue: RunQueue;
+  executor: RunExecutor;
+  log: { warn(obj: object, msg: string): void };
+}
+
+function reasonOf(job: { state: string; output: unknown } | null): string {
+  if (!job) return "the run's job is gone from the queue and no attempt is left";
+  const output = job.output as { message?: unknown } | null;
+  const detail = output && typeof output.message === "string" && output.message ? `: ${output.message.slice(0, 500)}` : "";
+  if (job.state === "failed") return `the last attempt ended without a result (its worker stopped or failed unexpectedly${detail}); no attempt is left`;
+  return `the run's job was ${job.state} before the run finished; no attempt is left`;
+}
+
+export class RunSweeper {
+  private readonly deps: RunSweeperDeps;
+
+  constructor(deps: RunSweeperDeps) {
+    this.deps = deps;
+  }
+
+  /** Fails every unfinished run whose job will not run again; returns how many. */
+  async sweep(): Promise<number> {
+    const { rows } = await this.deps.pool.query<{ id: string; jobId: string }>(
+      `SELECT id, job_id AS "jobId" FROM provisioning_runs
+       WHERE status IN ('QUEUED', 'RUNNING') AND (kind IN ('provision', 'retry', 'rollback', 'teardown', 'update') OR change_id IS NOT NULL) AND job_id IS NOT NULL`,
+    );
+    let failed = 0;
+    for (const run of rows) {
+      const job = await this.deps.queue.jobState(run.jobId);
+      if (job && LIVE_JOB_STATES.has(job.state)) continue;
+      // Checked again under the run's lock, in case it finished or its job was retried meanwhile.
+      const done = await this.deps.executor.failUnfinished(run.id, (job?.retryCount ?? 0) + 1, reasonOf(job), async (db) => {
+        const now = await this.deps.queue.jobState(run.jobId, db);
+        return now !== null && LIVE_JOB_STATES.has(now.state);
+      });
+      if (done) {
+        failed += 1;
+        this.deps.log.warn({ runId: run.id, jobState: job?.state ?? "gone" }, "failed a run whose job ended without finishing it");
+      }
+    }
+    return failed;
+  }
+}

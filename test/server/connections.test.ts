@@ -1,0 +1,143 @@
+/**
+ * No client holds the service's connections: request bodies must arrive in
+ * time, idle connections close, WebSockets are capped per token, pinged, and
+ * closed when too old, and the live bus has a bound.
+ */
+import net from "node:net";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import WebSocket from "ws";
+import { BusFullError, ProgressBus } from "../../server/live/progress-bus.ts";
+import { probePostgres } from "../support/postgres.ts";
+import { ADMIN_TOKEN, auth, freshDatabase, READ_TOKEN, startService, tenantRequest, type TestService } from "../support/service.ts";
+
+const pgProbe = await probePostgres();
+
+describe("the live progress bus", () => {
+  it("refuses subscribers beyond its limit, and counts each unsubscribe once", () => {
+    const bus = new ProgressBus({ pool: {} as pg.Pool, databaseUrl: "postgresql://unused", maxSubscribers: 2 });
+    const first = bus.subscribe("t1", () => undefined);
+    bus.subscribe("t2", () => undefined);
+    expect(() => bus.subscribe("t1", () => undefined)).toThrow(BusFullError);
+    first();
+    first();
+    expect(bus.subscriberTotal()).toBe(1);
+    bus.subscribe("t1", () => undefined);
+    expect(() => bus.subscribe("t3", () => undefined)).toThrow(/already serves 2 subscribers/);
+  });
+});
+
+/** Resolves with how long the server took to close a raw connection that sends `head` and then one byte every 200 ms. */
+function dribble(port: number, head: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const started = Date.now();
+    const socket = net.connect(port, "127.0.0.1", () => socket.write(head));
+    const timer = setInterval(() => socket.writable && socket.write("x"), 200);
+    const giveUp = setTimeout(() => {
+      clearInterval(timer);
+      socket.destroy();
+      reject(new Error("the server kept the connection open for 20 s"));
+    }, 20_000);
+    socket.on("data", () => undefined);
+    socket.on("error", () => undefined);
+    socket.on("close", () => {
+      clearInterval(timer);
+      clearTimeout(giveUp);
+      resolve(Date.now() - started);
+    });
+  });
+}
+
+interface Closed {
+  code: number;
+  afterMs: number;
+  messages: any[];
+}
+
+function watch(url: string, headers: Record<string, string>, options: { autoPong?: boolean } = {}): { socket: WebSocket; opened: Promise<void>; closed: Promise<Closed> } {
+  const started = Date.now();
+  const socket = new WebSocket(url, { headers, autoPong: options.autoPong ?? true });
+  const messages: any[] = [];
+  socket.on("message", (data) => messages.push(JSON.parse(String(data))));
+  const opened = new Promise<void>((resolve, reject) => {
+    socket.once("open", () => resolve());
+    socket.once("error", reject);
+  });
+  const closed = new Promise<Closed>((resolve) => socket.on("close", (code) => resolve({ code, afterMs: Date.now() - started, messages })));
+  return { socket, opened, closed };
+}
+
+describe.skipIf(!pgProbe.available)("connections the service does not let a client hold", () => {
+  let db: Awaited<ReturnType<typeof freshDatabase>>;
+  let service: TestService;
+  let port: number;
+  let tenantId: string;
+
+  beforeAll(async () => {
+    db = await freshDatabase();
+    // No worker: the tenant's run stays queued, so live sockets stay open until the service closes them.
+    service = await startService(db.url, {
+      MATIH_WORKER: "false",
+      MATIH_REQUEST_TIMEOUT_SECONDS: "2",
+      MATIH_CONNECTION_TIMEOUT_SECONDS: "3",
+      MATIH_WS_MAX_PER_PRINCIPAL: "3",
+      MATIH_WS_PING_SECONDS: "1",
+      MATIH_WS_MAX_AGE_SECONDS: "5",
+    });
+    await service.app.listen({ port: 0, host: "127.0.0.1" });
+    port = (service.app.server.address() as { port: number }).port;
+    tenantId = (await service.app.inject({ method: "POST", url: "/api/v1/tenants", headers: auth(), payload: tenantRequest("watched") })).json().tenant.id;
+  });
+  afterAll(async () => {
+    await service?.close();
+    await db?.drop();
+  });
+
+  it("cuts off a request body dribbled byte by byte once the request timeout is over", async () => {
+    const head = `POST /api/v1/tenants HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${ADMIN_TOKEN}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{`;
+    const ms = await dribble(port, head);
+    expect(ms).toBeGreaterThanOrEqual(1500);
+    expect(ms).toBeLessThan(6000);
+  });
+
+  it("cuts off an unauthenticated request that dribbles its body", async () => {
+    const head = `POST /api/v1/tenants HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{`;
+    expect(await dribble(port, head)).toBeLessThan(6000);
+  });
+
+  it("cuts off request headers that never end", async () => {
+    expect(await dribble(port, "GET /healthz HTTP/1.1\r\nX-Slow: ")).toBeLessThan(6000);
+  });
+
+  it("lets one token hold 3 live sockets, refuses a 4th with 1013, and lets another token in", async () => {
+    const url = `ws://127.0.0.1:${port}/ws/provisioning/${tenantId}`;
+    const held = [watch(url, auth()), watch(url, auth()), watch(url, auth())];
+    await Promise.all(held.map((h) => h.opened));
+    const fourth = watch(url, auth());
+    const refused = await fourth.closed;
+    expect(refused.code).toBe(1013);
+    expect(refused.messages.at(-1)).toMatchObject({ type: "error", code: "too_many_connections" });
+    const other = watch(url, auth(READ_TOKEN));
+    await other.opened;
+    held[0]!.socket.close();
+    await held[0]!.closed;
+    const again = watch(url, auth());
+    await again.opened;
+    for (const s of [held[1]!, held[2]!, other, again]) s.socket.close();
+    await Promise.all([held[1]!, held[2]!, other, again].map((s) => s.closed));
+  });
+
+  it("closes a socket that does not answer pings (1011), and one that is older than the limit (1001)", async () => {
+    const url = `ws://127.0.0.1:${port}/ws/provisioning/${tenantId}`;
+    const silent = watch(url, auth(), { autoPong: false });
+    const polite = watch(url, auth());
+    const dropped = await silent.closed;
+    expect(dropped.code).toBe(1011);
+    expect(dropped.afterMs).toBeLessThan(4000);
+    const aged = await polite.closed;
+    expect(aged.code).toBe(1001);
+    expect(aged.afterMs).toBeGreaterThanOrEqual(4500);
+    expect(aged.afterMs).toBeLessThan(8000);
+    expect(aged.messages[0].type).toBe("snapshot");
+  });
+});

@@ -1,0 +1,188 @@
+import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import pg from "pg";
+import { afterAll, describe, expect, it } from "vitest";
+import { resolvePlatformSettings } from "../../../model/settings.ts";
+import { buildService } from "../../../server/build.ts";
+import { loadServiceConfig } from "../../../server/config.ts";
+import { DataDirLockedError } from "../../../server/db/data-dir-lock.ts";
+import { startEmbeddedDatabase } from "../../../server/db/embedded.ts";
+import { logLines, spawnService } from "../../support/entry-point.ts";
+import { ADMIN_TOKEN, auth, settled, tenantRequest, waitForStatus } from "../../support/service.ts";
+
+const isAlive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+async function postmasterPid(dataDir: string): Promise<number | null> {
+  const text = await readFile(path.join(dataDir, "postgres", "postmaster.pid"), "utf8").catch(() => null);
+  return text ? Number(text.split("\n")[0]) : null;
+}
+
+describe("the embedded default database", () => {
+  const dirs: string[] = [];
+  afterAll(async () => {
+    for (const d of dirs) await rm(d, { recursive: true, force: true });
+  });
+  const freshDir = async (prefix: string) => {
+    const dir = await mkdtemp(path.join(tmpdir(), prefix));
+    dirs.push(dir);
+    return dir;
+  };
+
+  async function serve(dataDir: string) {
+    const env = { ...process.env, MATIH_ENGINE: "render", MATIH_DATA_DIR: dataDir, MATIH_ADMIN_TOKEN: ADMIN_TOKEN, MATIH_RETRY_DELAY_SECONDS: "0", LOG_LEVEL: "warn", KAFKA_BROKERS: "", SMTP_URL: "", SMTP_HOST: "" };
+    const database = await startEmbeddedDatabase(dataDir);
+    const app = await buildService({ config: loadServiceConfig(env), databaseUrl: database.url, settings: resolvePlatformSettings(), env, logger: false, shutdownGraceMs: 5_000 });
+    await app.ready();
+    return { app, database, close: async () => { await app.close(); await database.close(); } };
+  }
+
+  it("is a real PostgreSQL server that provisions a tenant to ACTIVE and keeps it across a restart", async () => {
+    const dataDir = await freshDir("matih-embedded-");
+    const first = await serve(dataDir);
+    const version = await first.app.db.query("SHOW server_version_num");
+    expect(Number(version.rows[0].server_version_num)).toBeGreaterThanOrEqual(180000);
+    const tenant = (await first.app.inject({ method: "POST", url: "/api/v1/tenants", headers: auth(), payload: tenantRequest("embedded") })).json().tenant;
+    const status = await waitForStatus(first.app, tenant.id, settled, 90_000);
+    expect(status.status).toBe("ACTIVE");
+    expect(status.phases.every((p: { status: string }) => p.status === "SUCCEEDED")).toBe(true);
+    await first.close();
+
+    const second = await serve(dataDir);
+    try {
+      const again = (await second.app.inject({ method: "GET", url: "/api/v1/tenants/embedded", headers: auth() })).json();
+      expect(again).toMatchObject({ id: tenant.id, status: "ACTIVE" });
+      expect((await stat(path.join(dataDir, "postgres", "PG_VERSION"))).isFile()).toBe(true);
+    } finally {
+      await second.close();
+    }
+  }, 180_000);
+
+  it("refuses a second start on the same data directory while the first holds it, and frees it on close", async () => {
+    const dataDir = await freshDir("matih-lock-");
+    const first = await startEmbeddedDatabase(dataDir);
+    try {
+      const second = startEmbeddedDatabase(dataDir);
+      await expect(second).rejects.toBeInstanceOf(DataDirLockedError);
+      await expect(second).rejects.toThrow(`the data directory ${dataDir} is in use by another tenant-service process (pid ${process.pid})`);
+    } finally {
+      await first.close();
+    }
+    const third = await startEmbeddedDatabase(dataDir);
+    await third.close();
+  }, 60_000);
+
+  it.skipIf(process.getuid?.() !== 0)("under root, says in one line when the postgres user cannot reach the data directory", async () => {
+    const parent = await freshDir("matih-private-");
+    const { chmod } = await import("node:fs/promises");
+    await chmod(parent, 0o700);
+    await expect(startEmbeddedDatabase(path.join(parent, "data"))).rejects.toThrow(
+      `the embedded PostgreSQL runs as the postgres user (PostgreSQL refuses root), which cannot enter ${parent} on the way to the data directory; allow it (chmod o+x ${parent}), move the checkout or MATIH_DATA_DIR, or set DATABASE_URL`,
+    );
+  });
+
+  it("starts with `npm start` and no configuration: private files, a password the server requires, a clean stop", async () => {
+    const dataDir = await freshDir("matih-start-");
+    const service = spawnService({ MATIH_DATA_DIR: dataDir, MATIH_ENGINE: "render", PORT: "0", LOG_LEVEL: "info" }, { via: "npm", unset: ["DATABASE_URL", "MATIH_ADMIN_TOKEN", "MATIH_READ_TOKENS"] });
+    let pid: number | null = null;
+    try {
+      const url = await service.listening();
+      const token = (await readFile(path.join(dataDir, "admin-token"), "utf8")).trim();
+      const password = (await readFile(path.join(dataDir, "postgres-password"), "utf8")).trim();
+      // Only this service's user may read or list the data directory; files are 0600, PostgreSQL's own 0700/0600.
+      for (const file of ["admin-token", "postgres-password", "service.lock"]) expect((await stat(path.join(dataDir, file))).mode & 0o077, file).toBe(0);
+      expect((await stat(dataDir)).mode & 0o007).toBe(0);
+      expect((await stat(dataDir)).mode & 0o040).toBe(0);
+      expect((await stat(path.join(dataDir, "postgres"))).mode & 0o077).toBe(0);
+      expect((await stat(path.join(dataDir, "postgres", "PG_VERSION"))).mode & 0o077).toBe(0);
+      expect(service.output()).not.toContain(token);
+      expect(service.output()).not.toContain(password);
+      const notice = logLines(service.output()).find((l) => String(l.msg).includes("DATABASE_URL is not set"));
+      expect(notice?.msg).toMatch(/embedded PostgreSQL/);
+      expect(logLines(service.output()).some((l) => String(l.msg).startsWith("MATIH_ADMIN_TOKEN is not set: an admin token was generated"))).toBe(true);
+
+      // No password, or a wrong one: refused. Only the generated password opens it.
+      const port = Number(notice!.port);
+      await expect((async () => { const c = new pg.Client({ connectionString: `postgresql://matih@127.0.0.1:${port}/matih` }); try { await c.connect(); } finally { await c.end().catch(() => undefined); } })()).rejects.toThrow();
+      const wrong = new pg.Client({ connectionString: `postgresql://matih:not-the-password@127.0.0.1:${port}/matih` });
+      await expect(wrong.connect()).rejects.toMatchObject({ code: "28P01" });
+      await wrong.end().catch(() => undefined);
+      const right = new pg.Client({ connectionString: `postgresql://matih:${encodeURIComponent(password)}@127.0.0.1:${port}/matih` });
+      await right.connect();
+      expect((await right.query("SELECT count(*)::int AS n FROM tenants")).rows[0].n).toBe(0);
+      await right.end();
+
+      expect((await fetch(`${url}/readyz`)).status).toBe(200);
+      expect((await fetch(`${url}/api/v1/tenants`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
+      pid = await postmasterPid(dataDir);
+      expect(pid !== null && isAlive(pid)).toBe(true);
+    } finally {
+      // npm forwards the signal to the service and then ends itself by it.
+      expect([0, "SIGTERM"]).toContain(await service.stop("SIGTERM"));
+    }
+    // The service stopped gracefully: its server is down and the lock is gone.
+    const deadline = Date.now() + 30_000;
+    while (Date.now() < deadline && (isAlive(pid!) || (await stat(path.join(dataDir, "service.lock")).then(() => true, () => false)))) await new Promise((r) => setTimeout(r, 100));
+    expect(isAlive(pid!)).toBe(false);
+    await expect(stat(path.join(dataDir, "service.lock"))).rejects.toThrow();
+    expect(logLines(service.output()).some((l) => l.msg === "stopping" && l.signal === "SIGTERM")).toBe(true);
+
+    // A restart reuses the token file and says so; it does not claim to have generated one.
+    const again = spawnService({ MATIH_DATA_DIR: dataDir, MATIH_ENGINE: "render", PORT: "0", LOG_LEVEL: "info" }, { unset: ["DATABASE_URL", "MATIH_ADMIN_TOKEN", "MATIH_READ_TOKENS"] });
+    try {
+      await again.listening();
+      const messages = logLines(again.output()).map((l) => String(l.msg));
+      expect(messages).toContain("MATIH_ADMIN_TOKEN is not set: using the admin token in this file");
+      expect(messages.some((m) => m.includes("was generated"))).toBe(false);
+    } finally {
+      expect(await again.stop("SIGTERM")).toBe(0);
+    }
+  }, 180_000);
+
+  it("refuses a second process on the same data directory with one line, and exits non-zero", async () => {
+    const dataDir = await freshDir("matih-second-");
+    const first = spawnService({ MATIH_DATA_DIR: dataDir, MATIH_ENGINE: "render", PORT: "0", MATIH_ADMIN_TOKEN: ADMIN_TOKEN }, { unset: ["DATABASE_URL"] });
+    try {
+      await first.listening();
+      const second = spawnService({ MATIH_DATA_DIR: dataDir, MATIH_ENGINE: "render", PORT: "0", MATIH_ADMIN_TOKEN: ADMIN_TOKEN }, { unset: ["DATABASE_URL"] });
+      expect(await second.exited()).toBe(1);
+      expect(second.output().trim()).toBe(`matih tenant service cannot start: the data directory ${dataDir} is in use by another tenant-service process (pid ${first.child.pid}); stop that process, or give this one its own MATIH_DATA_DIR (several processes share work through one DATABASE_URL)`);
+    } finally {
+      expect(await first.stop("SIGTERM")).toBe(0);
+    }
+  }, 120_000);
+
+  it("starts again after the service was killed with SIGKILL, stopping the server it left behind and keeping its tenants", async () => {
+    const dataDir = await freshDir("matih-killed-");
+    const env = { MATIH_DATA_DIR: dataDir, MATIH_ENGINE: "render", PORT: "0", MATIH_ADMIN_TOKEN: ADMIN_TOKEN, MATIH_RETRY_DELAY_SECONDS: "0" };
+    const first = spawnService(env, { unset: ["DATABASE_URL"] });
+    const url = await first.listening();
+    const created = await fetch(`${url}/api/v1/tenants`, { method: "POST", headers: { ...auth(), "content-type": "application/json" }, body: JSON.stringify(tenantRequest("survivor")) });
+    expect(created.status).toBe(202);
+    const orphan = await postmasterPid(dataDir);
+    await first.stop("SIGKILL");
+    expect(orphan !== null && isAlive(orphan)).toBe(true); // SIGKILL cannot take the child server with it
+
+    const second = spawnService(env, { unset: ["DATABASE_URL"] });
+    try {
+      const url2 = await second.listening();
+      expect(isAlive(orphan!)).toBe(false);
+      const deadline = Date.now() + 90_000;
+      let status = "";
+      while (Date.now() < deadline && status !== "ACTIVE") {
+        status = ((await (await fetch(`${url2}/api/v1/tenants/survivor`, { headers: auth() })).json()) as { status: string }).status;
+        if (status !== "ACTIVE") await new Promise((r) => setTimeout(r, 300));
+      }
+      expect(status).toBe("ACTIVE");
+    } finally {
+      expect(await second.stop("SIGTERM")).toBe(0);
+    }
+  }, 180_000);
+});

@@ -1,0 +1,78 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { probePostgres } from "../support/postgres.ts";
+import { freshDatabase, startService, type TestService } from "../support/service.ts";
+
+const pg = await probePostgres();
+
+describe.skipIf(!pg.available)("the OpenAPI document at /docs", () => {
+  let db: Awaited<ReturnType<typeof freshDatabase>>;
+  let service: TestService;
+  let doc: any;
+  beforeAll(async () => {
+    db = await freshDatabase();
+    service = await startService(db.url);
+    const res = await service.app.inject({ method: "GET", url: "/docs/json" });
+    expect(res.statusCode).toBe(200);
+    doc = res.json();
+  });
+  afterAll(async () => {
+    await service?.close();
+    await db?.drop();
+  });
+
+  it("lists every route, the public ones without a bearer requirement and the WebSocket described", () => {
+    const routes = Object.entries(doc.paths).flatMap(([p, ops]: [string, any]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${p}`)).sort();
+    expect(routes).toEqual([
+      "DELETE /api/v1/tenants/{id}",
+      "GET /api/v1/events",
+      "GET /api/v1/tenants",
+      "GET /api/v1/tenants/{id}",
+      "GET /api/v1/tenants/{id}/audit",
+      "GET /api/v1/tenants/{id}/provisioning/status",
+      "GET /healthz",
+      "GET /metrics",
+      "GET /readyz",
+      "GET /ws/provisioning/{id}",
+      "POST /api/v1/tenants",
+      "POST /api/v1/tenants/{id}/drift-check",
+      "POST /api/v1/tenants/{id}/preview",
+      "POST /api/v1/tenants/{id}/provisioning/retry",
+      "POST /api/v1/tenants/{id}/rollback",
+    ]);
+    for (const path of ["/healthz", "/readyz", "/metrics"]) expect(doc.paths[path].get.security, path).toEqual([]);
+    expect(doc.paths["/api/v1/tenants"].get.security).toBeUndefined(); // the document-wide bearer requirement applies
+    expect(doc.security).toEqual([{ bearer: [] }]);
+    const ws = doc.paths["/ws/provisioning/{id}"].get;
+    expect(ws.summary).toMatch(/^WebSocket/);
+    expect(ws.description).toMatch(/access_token/);
+    expect(ws.responses["101"].description).toMatch(/WebSocket/);
+  });
+
+  it("describes every status code of every route, with shared schemas under their own names", () => {
+    const text = JSON.stringify(doc);
+    expect(text).not.toContain("Default Response");
+    expect(text).not.toMatch(/def-\d/);
+    expect(Object.keys(doc.components.schemas).sort()).toEqual(expect.arrayContaining(["ErrorResponse", "ProvisioningStatus", "Tenant"]));
+    for (const [path, ops] of Object.entries<any>(doc.paths)) {
+      for (const [method, op] of Object.entries<any>(ops)) {
+        expect(Object.keys(op.responses).length, `${method} ${path}`).toBeGreaterThan(0);
+        for (const [code, response] of Object.entries<any>(op.responses)) expect(response.description, `${method} ${path} ${code}`).toBeTruthy();
+      }
+    }
+  });
+
+  it("gives every queued-run answer the same shape and its Location header, and marks the optional body optional", () => {
+    const queued = [
+      doc.paths["/api/v1/tenants"].post,
+      doc.paths["/api/v1/tenants/{id}/provisioning/retry"].post,
+      doc.paths["/api/v1/tenants/{id}/rollback"].post,
+      doc.paths["/api/v1/tenants/{id}"].delete,
+    ].map((op) => op.responses["202"]);
+    for (const r of queued) {
+      expect(r.headers.location.description).toMatch(/provisioning\/status/);
+      expect(Object.keys(r.content["application/json"].schema.properties).sort()).toEqual(["run", "tenant"]);
+    }
+    expect(doc.paths["/api/v1/tenants/{id}/preview"].post.requestBody.required).toBe(false);
+    expect(doc.paths["/api/v1/tenants"].post.requestBody.required).toBe(true);
+  });
+});

@@ -1,0 +1,115 @@
+/**
+ * A run whose last attempt ends without a result (its worker killed, or an
+ * exception) must not leave the tenant PROVISIONING for good: the run and the
+ * tenant fail in one transaction with the audit row, event and mail, and
+ * retry, rollback and delete work again.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import pg from "pg";
+import { afterAll, describe, expect, it } from "vitest";
+import { probePostgres } from "../support/postgres.ts";
+import { ADMIN_TOKEN, auth, freshDatabase, settled, startService, tenantRequest, waitForStatus, type TestService } from "../support/service.ts";
+
+const pgProbe = await probePostgres();
+
+function startWorkerProcess(databaseUrl: string, dataDir: string): ChildProcess {
+  return spawn(process.execPath, ["server/server.ts"], {
+    cwd: path.resolve(import.meta.dirname, "../.."),
+    env: {
+      ...process.env,
+      DATABASE_URL: databaseUrl,
+      MATIH_DATA_DIR: dataDir,
+      MATIH_ENGINE: "render",
+      MATIH_ADMIN_TOKEN: ADMIN_TOKEN,
+      MATIH_RENDER_PACE: "0.05",
+      MATIH_JOB_HEARTBEAT_SECONDS: "10",
+      MATIH_MAX_ATTEMPTS: "1",
+      KAFKA_BROKERS: "",
+      SMTP_URL: "",
+      SMTP_HOST: "",
+      PORT: "0",
+      LOG_LEVEL: "warn",
+    },
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+}
+
+async function failureRecords(databaseUrl: string, tenantId: string) {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    const runs = (await client.query(`SELECT status, error FROM provisioning_runs WHERE tenant_id = $1 AND kind = 'provision'`, [tenantId])).rows;
+    const outbox = (await client.query(`SELECT kind, type FROM outbox WHERE tenant_id = $1 ORDER BY seq`, [tenantId])).rows;
+    const audit = (await client.query(`SELECT entity, from_status AS "from", to_status AS "to" FROM provisioning_audit_logs WHERE tenant_id = $1 AND entity = 'tenant' ORDER BY id`, [tenantId])).rows;
+    return { runs, outbox, audit };
+  } finally {
+    await client.end();
+  }
+}
+
+describe.skipIf(!pgProbe.available)("a run whose last attempt ends without a result", () => {
+  const cleanup: (() => Promise<unknown>)[] = [];
+  afterAll(async () => {
+    for (const step of cleanup.reverse()) await step().catch(() => undefined);
+  });
+
+  it("fails the run and the tenant when the worker is killed during phase 2 of the only attempt, and delete works again", async () => {
+    const db = await freshDatabase();
+    cleanup.push(() => db.drop());
+    const childDir = await mkdtemp(path.join(tmpdir(), "matih-child-"));
+    cleanup.push(() => rm(childDir, { recursive: true, force: true }));
+    // The API process runs no jobs; the child runs them and is killed.
+    const api: TestService = await startService(db.url, { MATIH_WORKER: "false", MATIH_JOB_HEARTBEAT_SECONDS: "10", MATIH_MAX_ATTEMPTS: "1" });
+    cleanup.push(() => api.close());
+    const child = startWorkerProcess(db.url, childDir);
+    let stderr = "";
+    child.stderr!.on("data", (d) => (stderr += String(d)));
+    cleanup.push(async () => child.kill("SIGKILL"));
+
+    const tenant = (await api.app.inject({ method: "POST", url: "/api/v1/tenants", headers: auth(), payload: tenantRequest("lastgasp") })).json().tenant;
+    await waitForStatus(api.app, tenant.id, (s) => s.phases[1].status === "RUNNING", 90_000)
+      .catch((error) => { throw new Error(`${error.message}\nworker stderr: ${stderr.slice(-2000)}`); });
+    child.kill("SIGKILL");
+    await new Promise((resolve) => child.once("exit", resolve));
+
+    const final = await waitForStatus(api.app, tenant.id, settled, 120_000);
+    expect(final.status).toBe("FAILED");
+    expect(final.run.status).toBe("FAILED");
+    expect(final.error).toMatch(/^the last attempt ended without a result \(its worker stopped or failed unexpectedly.*\); no attempt is left$/);
+    const records = await failureRecords(db.url, tenant.id);
+    expect(records.runs).toEqual([{ status: "FAILED", error: final.error }]);
+    expect(records.outbox).toEqual([{ kind: "event", type: "tenant.provisioning_failed" }, { kind: "email", type: "provisioning-failed" }]);
+    expect(records.audit.at(-1)).toEqual({ entity: "tenant", from: "PROVISIONING", to: "FAILED" });
+
+    const del = await api.app.inject({ method: "DELETE", url: `/api/v1/tenants/${tenant.id}`, headers: auth() });
+    expect(del.statusCode).toBe(202);
+  }, 240_000);
+
+  it("fails the run and the tenant when the only attempt throws, hides the exception, and a retry then provisions it", async () => {
+    const db = await freshDatabase();
+    cleanup.push(() => db.drop());
+    const service = await startService(db.url, { MATIH_MAX_ATTEMPTS: "1" });
+    cleanup.push(() => service.close());
+    const engine = service.app.engine as { provision: (...args: any[]) => Promise<unknown> };
+    const real = engine.provision.bind(engine);
+    engine.provision = async () => {
+      throw new TypeError("cannot read properties of undefined (reading 'secretThing')");
+    };
+    const tenant = (await service.app.inject({ method: "POST", url: "/api/v1/tenants", headers: auth(), payload: tenantRequest("thrown") })).json().tenant;
+    const final = await waitForStatus(service.app, tenant.id, settled, 60_000);
+    expect(final.status).toBe("FAILED");
+    expect(final.error).toBe(`the last attempt stopped on an unexpected error (details in the service log under run ${final.run.id})`);
+    const records = await failureRecords(db.url, tenant.id);
+    expect(records.runs).toEqual([{ status: "FAILED", error: final.error }]);
+    expect(records.outbox).toEqual([{ kind: "event", type: "tenant.provisioning_failed" }, { kind: "email", type: "provisioning-failed" }]);
+    expect(JSON.stringify(records)).not.toContain("secretThing");
+
+    engine.provision = real;
+    const retry = await service.app.inject({ method: "POST", url: `/api/v1/tenants/${tenant.id}/provisioning/retry`, headers: auth() });
+    expect(retry.statusCode).toBe(202);
+    expect((await waitForStatus(service.app, tenant.id, settled, 60_000)).status).toBe("ACTIVE");
+  }, 120_000);
+});

@@ -17,7 +17,7 @@ async function createActive(app: App, slug: string, tier = "free"): Promise<any>
   expect(created.statusCode).toBe(202);
   const status = await waitForStatus(app, created.json().tenant.id, settled);
   expect(status.status).toBe("ACTIVE");
-  return created.json();
+  return created.json().tenant;
 }
 
 async function requestChange(app: App, tenantId: string, body: object, token = ADMIN_TOKEN): Promise<any> {
@@ -276,7 +276,7 @@ describe.skipIf(!postgres.available)("four eyes: named admin tokens and a separa
 
   it("refuses the requester's own approval with 403 same_principal and takes another admin's", async () => {
     const created = await service.app.inject({ method: "POST", url: "/api/v1/tenants", headers: auth(alice), payload: tenantRequest("fours") });
-    expect(created.json().requestedBy).toBe("alice");
+    expect(created.json().tenant.requestedBy).toBe("alice");
     await waitForStatus(service.app, created.json().tenant.id, settled);
     const requested = await requestChange(service.app, created.json().tenant.id, { tier: "professional" }, alice);
     expect(requested.createdBy).toBe("alice");

@@ -230,6 +230,24 @@ describe.skipIf(!postgres.available)("changes through review on real Postgres wi
     expect(rows[0].message).toMatch(/rejected by admin: not this quarter/);
   });
 
+  it("keeps a change's preview run with its ten phase rows while the synchronous previews beside it are pruned to the newest 20", async () => {
+    const tenant = await createActive(service.app, "kept");
+    const requested = await requestChange(service.app, tenant.id, { tier: "professional" });
+    expect((await waitForChange(service.app, tenant.id, requested.id)).status).toBe("PENDING_REVIEW");
+    const [{ previewRunId }] = await sql(db.url, `SELECT preview_run_id AS "previewRunId" FROM tenant_changes WHERE id = $1`, [requested.id]);
+    expect(previewRunId).toBeTruthy();
+    for (let i = 0; i < 22; i++) {
+      expect((await service.app.inject({ method: "POST", url: `/api/v1/tenants/${tenant.id}/preview`, headers: auth(), payload: {} })).statusCode).toBe(200);
+    }
+    const runs = await sql(db.url, `SELECT (change_id IS NOT NULL) AS "ofChange", count(*)::int AS n FROM provisioning_runs WHERE tenant_id = $1 AND kind = 'preview' GROUP BY 1 ORDER BY 1`, [tenant.id]);
+    expect(runs).toEqual([{ ofChange: false, n: 20 }, { ofChange: true, n: 1 }]);
+    const phases = await sql(db.url, `SELECT count(*)::int AS n FROM run_phases WHERE run_id = $1`, [previewRunId]);
+    expect(phases[0].n).toBe(10);
+    // The reviewed change can still be approved and applied from that kept run's plan.
+    expect((await approve(service.app, tenant.id, requested.id)).statusCode).toBe(202);
+    await waitForStatus(service.app, tenant.id, (s) => s.run?.kind === "update" && settled(s));
+  });
+
   it("gives two approvals at once exactly one update run", async () => {
     const tenant = await createActive(service.app, "twice");
     const requested = await requestChange(service.app, tenant.id, { tier: "professional" });

@@ -112,4 +112,51 @@ describe.skipIf(!pgProbe.available)("a run whose last attempt ends without a res
     expect(retry.statusCode).toBe(202);
     expect((await waitForStatus(service.app, tenant.id, settled, 60_000)).status).toBe("ACTIVE");
   }, 120_000);
+  it("fails an update whose only attempt throws through the same path: tenant and change FAILED, tenant.update_failed, and a retry applies the change", async () => {
+    const db = await freshDatabase();
+    cleanup.push(() => db.drop());
+    const service = await startService(db.url, { MATIH_MAX_ATTEMPTS: "1" });
+    cleanup.push(() => service.close());
+    const app = service.app;
+    const tenant = (await app.inject({ method: "POST", url: "/api/v1/tenants", headers: auth(), payload: tenantRequest("upthrown") })).json().tenant;
+    expect((await waitForStatus(app, tenant.id, settled, 60_000)).status).toBe("ACTIVE");
+    const change = (await app.inject({ method: "POST", url: `/api/v1/tenants/${tenant.id}/changes`, headers: auth(), payload: { tier: "professional" } })).json();
+    const deadline = Date.now() + 60_000;
+    let reviewed: any;
+    while (Date.now() < deadline) {
+      reviewed = (await app.inject({ method: "GET", url: `/api/v1/tenants/${tenant.id}/changes/${change.id}`, headers: auth() })).json();
+      if (reviewed.status !== "PREVIEWING") break;
+      await new Promise((r) => setTimeout(r, 150));
+    }
+    expect(reviewed.status).toBe("PENDING_REVIEW");
+
+    const engine = app.engine as { provision: (...args: any[]) => Promise<unknown> };
+    const real = engine.provision.bind(engine);
+    engine.provision = async () => {
+      throw new TypeError("cannot read properties of undefined (reading 'secretThing')");
+    };
+    expect((await app.inject({ method: "POST", url: `/api/v1/tenants/${tenant.id}/changes/${change.id}/approve`, headers: auth(), payload: {} })).statusCode).toBe(202);
+    const final = await waitForStatus(app, tenant.id, (s) => s.run?.kind === "update" && settled(s), 60_000);
+    expect(final.status).toBe("FAILED");
+    expect(final.error).toBe(`the last attempt stopped on an unexpected error (details in the service log under run ${final.run.id})`);
+    const failed = (await app.inject({ method: "GET", url: `/api/v1/tenants/${tenant.id}/changes/${change.id}`, headers: auth() })).json();
+    expect(failed.status).toBe("FAILED");
+    const client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    try {
+      const types = (await client.query(`SELECT type FROM outbox WHERE tenant_id = $1 ORDER BY seq`, [tenant.id])).rows.map((r) => r.type);
+      expect(types).toContain("tenant.update_failed");
+      expect(types).not.toContain("tenant.provisioning_failed");
+      const updates = (await client.query(`SELECT status FROM provisioning_runs WHERE tenant_id = $1 AND kind = 'update'`, [tenant.id])).rows;
+      expect(updates).toEqual([{ status: "FAILED" }]);
+    } finally {
+      await client.end();
+    }
+
+    engine.provision = real;
+    expect((await app.inject({ method: "POST", url: `/api/v1/tenants/${tenant.id}/provisioning/retry`, headers: auth() })).statusCode).toBe(202);
+    const retried = await waitForStatus(app, tenant.id, (s) => s.status !== "FAILED" && settled(s), 60_000);
+    expect(retried.status).toBe("ACTIVE");
+    expect((await app.inject({ method: "GET", url: `/api/v1/tenants/${tenant.id}`, headers: auth() })).json()).toMatchObject({ status: "ACTIVE", tier: "professional" });
+  }, 180_000);
 });

@@ -1,7 +1,7 @@
 /** The shapes the dashboard reads from the API (see the service's OpenAPI at /docs). */
 
 export type Scope = "read" | "admin";
-export type TenantStatus = "PROVISIONING" | "ACTIVE" | "FAILED" | "DEPROVISIONING" | "DELETED";
+export type TenantStatus = "PROVISIONING" | "ACTIVE" | "UPDATING" | "FAILED" | "DEPROVISIONING" | "DELETED";
 export type PhaseStatus = "PENDING" | "RUNNING" | "SUCCEEDED" | "FAILED" | "ROLLED_BACK";
 
 export interface Session {

@@ -227,14 +227,16 @@ export class TenantDatabase extends pulumi.ComponentResource {
     this.credentialsSecret = new k8s.core.v1.Secret(`${name}-credentials`, {
       metadata: { name: CREDENTIALS_SECRET_NAME, namespace, labels },
       type: "Opaque",
-      stringData: pulumi.secret({
-        POSTGRES_HOST: appHost,
-        POSTGRES_PORT: String(appPort),
-        POSTGRES_DB: databaseName,
-        POSTGRES_USER: role.name,
+      // Each value is a secret, not the map as a whole: a preview then shows which of the six keys exist and
+      // which change, while no value is ever shown.
+      stringData: {
+        POSTGRES_HOST: pulumi.secret(appHost),
+        POSTGRES_PORT: pulumi.secret(String(appPort)),
+        POSTGRES_DB: pulumi.secret(databaseName),
+        POSTGRES_USER: pulumi.secret(role.name),
         POSTGRES_PASSWORD: password.result,
-        DATABASE_URL: databaseUrl,
-      }),
+        DATABASE_URL: pulumi.secret(databaseUrl),
+      },
     }, child({ dependsOn: [schema] }));
     const fromSecret = (envName: string, key: (typeof CREDENTIAL_KEYS)[number]) => ({
       name: envName,

@@ -212,11 +212,14 @@ export class TenantMonitoring extends pulumi.ComponentResource {
       slackSecret = new k8s.core.v1.Secret(`${name}-slack-webhook`, {
         metadata: { name: "alertmanager-slack-webhook", namespace, labels },
         type: "Opaque",
-        data: pulumi.secret(source.data.apply((d) => {
-          const url = d?.[ref.key];
-          if (!url) throw new Error(`Secret ${ref.namespace}/${ref.name} has no key "${ref.key}" holding the Slack webhook`);
-          return { url };
-        })),
+        // The value is secret, the key is not: a review sees that `url` exists or changes, never the webhook.
+        data: {
+          url: pulumi.secret(source.data.apply((d) => {
+            const url = d?.[ref.key];
+            if (!url) throw new Error(`Secret ${ref.namespace}/${ref.name} has no key "${ref.key}" holding the Slack webhook`);
+            return url;
+          })),
+        },
       }, child());
     }
     const emailReceiver = {

@@ -29,8 +29,9 @@ import eventRoutes from "./routes/events.ts";
 import fleetRoutes from "./routes/fleet.ts";
 import healthRoutes from "./routes/health.ts";
 import liveRoutes from "./routes/live.ts";
+import changeRoutes from "./routes/changes.ts";
 import tenantRoutes from "./routes/tenants.ts";
-import { ErrorResponse, ProvisioningStatus, Tenant } from "./routes/schemas.ts";
+import { Change, ErrorResponse, ProvisioningStatus, Tenant } from "./routes/schemas.ts";
 
 export interface AppOptions {
   config: ServiceConfig;
@@ -86,6 +87,7 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions): P
   fastify.addSchema(ErrorResponse);
   fastify.addSchema(Tenant);
   fastify.addSchema(ProvisioningStatus);
+  fastify.addSchema(Change);
   await fastify.register(bodyPlugin);
   await fastify.register(swagger, {
     openapi: {
@@ -143,9 +145,15 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions): P
     scheduleCheckSeconds: config.drift.scheduleCheckSeconds,
   });
   await fastify.register(driftPlugin, { drift: config.drift, settings: opts.settings, worker: config.worker, startWorkersOn: opts.startWorkersOn ?? "ready" });
-  await fastify.register(tenantServicePlugin, { settings: opts.settings, maxAttempts: config.maxAttempts });
+  await fastify.register(tenantServicePlugin, {
+    settings: opts.settings,
+    maxAttempts: config.maxAttempts,
+    changeTtlHours: config.changeTtlHours,
+    requireSeparateApprover: config.requireSeparateApprover,
+  });
   await fastify.register(healthRoutes);
   await fastify.register(tenantRoutes);
+  await fastify.register(changeRoutes);
   await fastify.register(liveRoutes, { maxPerPrincipal: config.wsMaxPerPrincipal, maxAgeMs: config.wsMaxAgeSeconds * 1000, pingMs: config.wsPingSeconds * 1000 });
   await fastify.register(eventRoutes);
   await fastify.register(fleetRoutes);

@@ -28,13 +28,19 @@ export interface ServiceConfig {
   /** MATIH_DATA_DIR; default ./.matih. */
   readonly dataDir: string;
   /**
-   * Bearer tokens and their scopes. MATIH_ADMIN_TOKEN gives admin tokens and
-   * MATIH_READ_TOKENS read tokens, each a comma-separated list (several tokens
-   * let an operator rotate one without downtime). Every token follows
-   * TOKEN_RULE. Without any, the entry point generates an admin token into the
-   * data directory.
+   * Bearer tokens and their scopes. MATIH_ADMIN_TOKEN gives admin tokens
+   * (principals `admin`, `admin-2`, ...) and MATIH_READ_TOKENS read tokens,
+   * each a comma-separated list (several tokens let an operator rotate one
+   * without downtime). MATIH_ADMIN_TOKENS gives named admin tokens,
+   * `name:token,...` (the name is the principal audit rows and four-eyes
+   * approvals record). Every token follows TOKEN_RULE and is used once. Without
+   * any, the entry point generates an admin token into the data directory.
    */
   readonly tokens: readonly { readonly token: string; readonly scope: "admin" | "read"; readonly principal: string }[];
+  /** MATIH_CHANGE_TTL_HOURS; how long a previewed change may be approved; default 24 (fractions allowed). */
+  readonly changeTtlHours: number;
+  /** MATIH_REQUIRE_SEPARATE_APPROVER; a change must be approved by another principal than its requester; default false. */
+  readonly requireSeparateApprover: boolean;
   /** MATIH_MAX_ATTEMPTS; attempts per provisioning or teardown run; default 3. */
   readonly maxAttempts: number;
   /** MATIH_RETRY_DELAY_SECONDS; first retry delay, doubled each time; default 5. */
@@ -126,6 +132,17 @@ export function loadServiceConfig(env: NodeJS.ProcessEnv = process.env): Service
     return fallback;
   };
 
+  const positive = (name: string, fallback: number): number => {
+    const raw = env[name];
+    if (raw === undefined || raw.trim() === "") return fallback;
+    const n = Number(raw);
+    if (!Number.isFinite(n) || n <= 0 || n > 24 * 365) {
+      problems.push(`${name} must be a number of hours above 0 and at most ${24 * 365}, got ${JSON.stringify(raw)}`);
+      return fallback;
+    }
+    return n;
+  };
+
   const port = int("PORT", 8080, 0, 65535);
   const host = env.HOST?.trim() || "127.0.0.1";
   let databaseUrl: string | null = env.DATABASE_URL?.trim() || null;
@@ -140,18 +157,25 @@ export function loadServiceConfig(env: NodeJS.ProcessEnv = process.env): Service
   }
   const tokens: { token: string; scope: "admin" | "read"; principal: string }[] = [];
   const seen = new Set<string>();
-  const addTokens = (name: string, scope: "admin" | "read", principal: (i: number) => string) => {
-    for (const [i, t] of (env[name] ?? "").split(",").map((s) => s.trim()).filter(Boolean).entries()) {
-      // Never echo the token itself: the message may end up in a log.
-      const weakness = tokenWeakness(t);
-      if (weakness) problems.push(`${name} entry ${i + 1} ${weakness}`);
-      else if (seen.has(t)) problems.push(`${name} entry ${i + 1} is used twice; every token must be different`);
-      else tokens.push({ token: t, scope, principal: principal(i) });
-      seen.add(t);
-    }
+  const addToken = (what: string, token: string, scope: "admin" | "read", principal: string) => {
+    // Never echo the token itself: the message may end up in a log.
+    const weakness = tokenWeakness(token);
+    if (weakness) problems.push(`${what} ${weakness}`);
+    else if (seen.has(token)) problems.push(`${what} is used twice; every token must be different`);
+    else if (tokens.some((t) => t.principal === principal)) problems.push(`${what} names ${principal}, which another token already has; each principal needs its own name`);
+    else tokens.push({ token, scope, principal });
+    seen.add(token);
   };
-  addTokens("MATIH_ADMIN_TOKEN", "admin", (i) => (i === 0 ? "admin" : `admin-${i + 1}`));
-  addTokens("MATIH_READ_TOKENS", "read", (i) => `reader-${i + 1}`);
+  const entries = (name: string) => (env[name] ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+  for (const [i, t] of entries("MATIH_ADMIN_TOKEN").entries()) addToken(`MATIH_ADMIN_TOKEN entry ${i + 1}`, t, "admin", i === 0 ? "admin" : `admin-${i + 1}`);
+  // Named admins (name:token) go through the same rule as every other token; the name is the principal.
+  for (const [i, entry] of entries("MATIH_ADMIN_TOKENS").entries()) {
+    const colon = entry.indexOf(":");
+    const name = colon > 0 ? entry.slice(0, colon).trim() : "";
+    if (!/^[A-Za-z0-9._@-]{1,64}$/.test(name)) problems.push(`MATIH_ADMIN_TOKENS entry ${i + 1} must be name:token with a name of letters, digits, dots, dashes, underscores or @`);
+    else addToken(`MATIH_ADMIN_TOKENS entry ${i + 1} (${name})`, entry.slice(colon + 1).trim(), "admin", name);
+  }
+  for (const [i, t] of entries("MATIH_READ_TOKENS").entries()) addToken(`MATIH_READ_TOKENS entry ${i + 1}`, t, "read", `reader-${i + 1}`);
   const rollbackRaw = (env.MATIH_ROLLBACK_POLICY ?? "keep").trim().toLowerCase();
   if (rollbackRaw !== "keep" && rollbackRaw !== "destroy") problems.push(`MATIH_ROLLBACK_POLICY must be keep or destroy, got ${JSON.stringify(env.MATIH_ROLLBACK_POLICY)}`);
   const logLevel = (env.LOG_LEVEL ?? "info").trim().toLowerCase();
@@ -193,6 +217,8 @@ export function loadServiceConfig(env: NodeJS.ProcessEnv = process.env): Service
     migrationDatabaseUrl,
     dataDir: path.resolve(env.MATIH_DATA_DIR?.trim() || ".matih"),
     tokens,
+    changeTtlHours: positive("MATIH_CHANGE_TTL_HOURS", 24),
+    requireSeparateApprover: bool("MATIH_REQUIRE_SEPARATE_APPROVER", false),
     maxAttempts: int("MATIH_MAX_ATTEMPTS", 3, 1, 20),
     retryDelaySeconds: int("MATIH_RETRY_DELAY_SECONDS", 5, 0, 3600),
     rollbackPolicy: rollbackRaw === "destroy" ? "destroy" : "keep",

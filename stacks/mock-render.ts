@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { cloudMocks } from "./cloud-mocks.ts";
 import { phaseOfUrn, type PhaseName } from "../model/phases.ts";
@@ -27,8 +28,20 @@ export interface RenderedResource {
   readonly provider: string | null;
   /** Inputs as sent to the engine, secrets replaced by "[secret]". */
   readonly inputs: Record<string, unknown>;
+  /**
+   * Where the inputs hold a secret (path segments) and a digest of its value,
+   * so that a changed secret shows as a change at its key without its value.
+   * A render never sees a real credential (the program gets none under mocks),
+   * so these digest generated placeholders; they are kept out of render output.
+   */
+  readonly secretDigests?: readonly SecretDigest[];
   /** Registered outputs of components; empty for custom resources. */
   readonly outputs: Record<string, unknown>;
+}
+
+export interface SecretDigest {
+  readonly path: readonly (string | number)[];
+  readonly digest: string;
 }
 
 export interface RenderResult {
@@ -61,7 +74,7 @@ export function redactWireValue(value: unknown): unknown {
   if (value !== null && typeof value === "object") {
     const obj = value as Record<string, unknown>;
     const sig = obj[SIG_KEY];
-    if (sig === SECRET_SIG) return SECRET_PLACEHOLDER;
+    if (sig === SECRET_SIG) return redactSecretValue(obj.value);
     if (sig === RESOURCE_SIG) return obj.urn;
     if (sig !== undefined) return obj.value === undefined ? null : redactWireValue(obj.value);
     const out: Record<string, unknown> = {};
@@ -70,6 +83,47 @@ export function redactWireValue(value: unknown): unknown {
   }
   if (value === "04da6b54-80e4-46f7-96ec-b56ff0331ba9") return null; // unknown during preview
   return value;
+}
+
+/** Every secret inside a wire value, with its path and a digest of its value. */
+export function secretDigestsOf(value: unknown, path: (string | number)[] = [], out: SecretDigest[] = []): SecretDigest[] {
+  if (Array.isArray(value)) {
+    value.forEach((v, i) => secretDigestsOf(v, [...path, i], out));
+    return out;
+  }
+  if (value !== null && typeof value === "object") {
+    const obj = value as Record<string, unknown>;
+    const sig = obj[SIG_KEY];
+    if (sig === SECRET_SIG) {
+      const inner = obj.value;
+      if (inner !== null && typeof inner === "object" && !Array.isArray(inner) && (inner as Record<string, unknown>)[SIG_KEY] === undefined) {
+        // A secret map: digest key by key, as it is shown key by key.
+        for (const [k, v] of Object.entries(inner as Record<string, unknown>)) secretDigestsOf({ [SIG_KEY]: SECRET_SIG, value: v }, [...path, k], out);
+        return out;
+      }
+      out.push({ path, digest: createHash("sha256").update(JSON.stringify(inner ?? null)).digest("hex").slice(0, 32) });
+      return out;
+    }
+    if (sig === RESOURCE_SIG) return out;
+    if (sig !== undefined) return obj.value === undefined ? out : secretDigestsOf(obj.value, path, out);
+    for (const [k, v] of Object.entries(obj)) secretDigestsOf(v, [...path, k], out);
+  }
+  return out;
+}
+
+/**
+ * A secret's value as shown: a map keeps its keys, every value below them is
+ * "[secret]". The Kubernetes SDK marks a Secret's whole `data`/`stringData`
+ * secret; its keys are names, not secrets, and a reviewer needs them.
+ */
+function redactSecretValue(value: unknown): unknown {
+  const inner = value !== null && typeof value === "object" && !Array.isArray(value) && (value as Record<string, unknown>)[SIG_KEY] !== undefined
+    ? (value as Record<string, unknown>).value
+    : value;
+  if (inner !== null && typeof inner === "object" && !Array.isArray(inner)) {
+    return Object.fromEntries(Object.entries(inner as Record<string, unknown>).map(([k, v]) => [k, redactSecretValue(v)]));
+  }
+  return SECRET_PLACEHOLDER;
 }
 
 interface Captured {
@@ -82,6 +136,7 @@ interface Captured {
   read: boolean;
   provider: string | null;
   inputs: Record<string, unknown>;
+  secretDigests: SecretDigest[];
   outputs: Record<string, unknown>;
 }
 
@@ -126,6 +181,7 @@ async function renderNow(spec: TenantSpec, settings: PlatformSettings, options: 
   const record = (req: any, read: boolean) => (err: any, res: any) => {
     if (!err && res) {
       const urn: string = res.getUrn();
+      const wire = (read ? req.getProperties() : req.getObject())?.toJavaScript() ?? {};
       captured.set(urn, {
         urn,
         type: req.getType(),
@@ -135,7 +191,8 @@ async function renderNow(spec: TenantSpec, settings: PlatformSettings, options: 
         custom: read ? true : req.getCustom(),
         read,
         provider: providerUrn(req.getProvider()),
-        inputs: redactWireValue((read ? req.getProperties() : req.getObject())?.toJavaScript() ?? {}) as Record<string, unknown>,
+        inputs: redactWireValue(wire) as Record<string, unknown>,
+        secretDigests: secretDigestsOf(wire),
         outputs: {},
       });
     }
@@ -203,6 +260,7 @@ async function renderNow(spec: TenantSpec, settings: PlatformSettings, options: 
       read: c.read,
       provider: c.provider === null ? null : engineUrn(c.provider),
       inputs: c.inputs,
+      secretDigests: c.secretDigests,
       outputs: c.outputs,
     }));
   return {

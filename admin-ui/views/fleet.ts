@@ -14,11 +14,11 @@ import { phaseBar, statusBadge } from "./parts.ts";
 /** Typing in the search box re-reads the page once the typing pauses. */
 let searchTimer: number | undefined;
 
-const STATUSES: TenantStatus[] = ["PROVISIONING", "ACTIVE", "FAILED", "DEPROVISIONING", "DELETED"];
+const STATUSES: TenantStatus[] = ["PROVISIONING", "ACTIVE", "UPDATING", "FAILED", "DEPROVISIONING", "DELETED"];
 
 function row(app: App, t: FleetItem, now: number) {
   const names = app.platform?.phases.map((p) => p.name) ?? [];
-  const running = t.status === "PROVISIONING" || t.status === "DEPROVISIONING";
+  const running = t.status === "PROVISIONING" || t.status === "UPDATING" || t.status === "DEPROVISIONING";
   return html`<tr data-slug=${t.slug}>
     <th scope="row" data-label="Slug"><a href=${`#/tenants/${encodeURIComponent(t.slug)}`}>${t.slug}</a></th>
     <td data-label="Name">${t.displayName}</td>

@@ -115,3 +115,20 @@ export function pathIsWithin(path: string, prefix: string): boolean {
   const next = path[prefix.length];
   return next === "." || next === "[";
 }
+
+/** The value at `path` inside `root`, or undefined where the path leads nowhere or cannot be read. */
+export function valueAt(root: unknown, path: string): unknown {
+  if (path === "") return root;
+  let segments: PathSegment[];
+  try {
+    segments = parsePath(path);
+  } catch {
+    return undefined; // a path from a provider's diff in a notation we do not read: no value to show
+  }
+  let current: unknown = root;
+  for (const segment of segments) {
+    if (current === null || typeof current !== "object") return undefined;
+    current = (current as Record<string | number, unknown>)[segment];
+  }
+  return current;
+}

@@ -125,6 +125,18 @@ export interface ResourceChange {
   readonly changedPaths: readonly string[];
   /** For `replace`: the paths that force the replacement. */
   readonly replaceReasons: readonly string[];
+  /**
+   * Each changed path with its value before and after; secret values read
+   * "[secret]" on both sides, so a reviewer sees which secret keys change
+   * without seeing a value. Absent (undefined) where a path did not exist.
+   */
+  readonly diffs: readonly PropertyDiff[];
+}
+
+export interface PropertyDiff {
+  readonly path: string;
+  readonly old?: unknown;
+  readonly new?: unknown;
 }
 
 /**
@@ -194,6 +206,17 @@ export interface ProvisionRequest extends OperationRequest, LockOptions {
   readonly lastPhase?: number;
   /** Hold the update to exactly this reviewed plan. */
   readonly plan?: SavedPlan;
+  /**
+   * How strictly `plan` holds. `exact` (default): the stack must still be as
+   * it was when the plan was made, and the update must do what was reviewed.
+   * `resume`: the plan's own update already ran in part (a failed attempt);
+   * the stack is allowed to be part of the way there, but the end state must
+   * still be the reviewed one. The render engine checks the reviewed desired
+   * state; the Pulumi engine cannot hold a partly applied plan (the CLI
+   * refuses steps the plan did not foresee), so it runs without `--plan` on
+   * the same spec.
+   */
+  readonly planMode?: "exact" | "resume";
 }
 
 export interface PreviewRequest extends OperationRequest {

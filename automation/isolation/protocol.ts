@@ -39,6 +39,7 @@ export interface PulumiJobRequest {
   readonly settings: PlatformSettings;
   readonly lastPhase?: number;
   readonly plan?: SavedPlan;
+  readonly planMode?: "exact" | "resume";
   readonly savePlan?: boolean;
   readonly ownerDead?: boolean;
   readonly lockWaitMs?: number;

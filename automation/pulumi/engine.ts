@@ -108,7 +108,7 @@ export class PulumiEngine implements TenantEngine {
     return this.operate("provision", request, empty, true, (ctx) =>
       this.runJob("provision", ctx, {
         lastPhase: checkLastPhase(request.lastPhase ?? request.plan?.lastPhase),
-        ...(request.plan ? { plan: request.plan } : {}),
+        ...(request.plan ? { plan: request.plan, planMode: request.planMode ?? "exact" } : {}),
         ...(request.ownerDead !== undefined ? { ownerDead: request.ownerDead } : {}),
         ...(request.lockWaitMs !== undefined ? { lockWaitMs: request.lockWaitMs } : {}),
       }),

@@ -21,8 +21,8 @@ import type { EngineEvent, StepEventMetadata } from "@pulumi/pulumi/automation/i
 import { normalizeOp, strongerOp } from "../core/change-summary.ts";
 import { propertyDriftAt } from "../core/drift-values.ts";
 import { phaseRefOfUrn, STACK_TYPE, type PhaseTracker } from "../core/phase-tracker.ts";
-import { changedPaths } from "../core/property-paths.ts";
-import type { DriftedResource, ProgressEventBody, ResourceChange, ResourceOp } from "../core/types.ts";
+import { changedPaths, valueAt } from "../core/property-paths.ts";
+import type { DriftedResource, ProgressEventBody, PropertyDiff, ResourceChange, ResourceOp } from "../core/types.ts";
 
 interface ChangeEntry {
   urn: string;
@@ -30,6 +30,9 @@ interface ChangeEntry {
   op: ResourceOp;
   paths: Set<string>;
   replaceReasons: Set<string>;
+  /** Inputs before and after, as the engine reports them (secrets already "[secret]"). */
+  oldInputs: Record<string, unknown> | undefined;
+  newInputs: Record<string, unknown> | undefined;
 }
 
 export interface EventMapperOptions {
@@ -107,6 +110,7 @@ export class PulumiEventMapper {
       op: c.op,
       changedPaths: [...c.paths].sort(),
       replaceReasons: c.op === "replace" ? [...c.replaceReasons].sort() : [],
+      diffs: [...c.paths].sort().map((path) => propertyDiff(path, c.oldInputs, c.newInputs)),
     }));
   }
 
@@ -172,10 +176,12 @@ export class PulumiEventMapper {
   private recordChange(metadata: StepEventMetadata, op: ResourceOp): void {
     let entry = this.changes.get(metadata.urn);
     if (!entry) {
-      entry = { urn: metadata.urn, type: metadata.type, op, paths: new Set(), replaceReasons: new Set() };
+      entry = { urn: metadata.urn, type: metadata.type, op, paths: new Set(), replaceReasons: new Set(), oldInputs: undefined, newInputs: undefined };
       this.changes.set(metadata.urn, entry);
     }
     entry.op = strongerOp(entry.op, op);
+    entry.oldInputs ??= metadata.old?.inputs;
+    entry.newInputs ??= metadata.new?.inputs;
     const detailed = Object.keys(metadata.detailedDiff ?? {});
     for (const path of detailed.length > 0 ? detailed : metadata.diffs ?? []) entry.paths.add(path);
     if (op === "replace") for (const key of metadata.keys ?? []) entry.replaceReasons.add(key);
@@ -196,4 +202,11 @@ export class PulumiEventMapper {
     const differences = propertyDriftAt(metadata.type, properties, metadata.old?.outputs ?? {}, metadata.new?.outputs ?? {});
     this.drifted.set(metadata.urn, { urn: metadata.urn, type: metadata.type, phase: phaseRefOfUrn(metadata.urn), drift: "changed", properties, differences });
   }
+}
+
+/** A changed path's value before and after; a side where the path does not exist is left out. */
+function propertyDiff(path: string, before: Record<string, unknown> | undefined, after: Record<string, unknown> | undefined): PropertyDiff {
+  const old = before ? valueAt(before, path) : undefined;
+  const now = after ? valueAt(after, path) : undefined;
+  return { path, ...(old !== undefined ? { old } : {}), ...(now !== undefined ? { new: now } : {}) };
 }

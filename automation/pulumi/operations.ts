@@ -116,7 +116,11 @@ function provision(job: PulumiJob, deps: PulumiJobDeps, request: PulumiJobReques
   let planFile: string | undefined;
   return runStackCommand<Pick<ProvisionResult, "lastPhase" | "outputs">, Awaited<ReturnType<TenantStack["up"]>>>(job, deps, {
     open: async (factory) => {
-      if (request.plan) planFile = await checkPlan(request.plan, { slug: request.spec.slug, engine: "pulumi", layout });
+      if (request.plan) {
+        const file = await checkPlan(request.plan, { slug: request.spec.slug, engine: "pulumi", layout });
+        // A plan whose update already ran in part cannot be held to: the CLI would refuse the steps that are now no-ops.
+        if (request.planMode !== "resume") planFile = file;
+      }
       return factory.createOrSelectStack(inlineProgram(request.spec, request.settings, lastPhase, deps.env), workspaceOptions(job.config, request.spec.slug));
     },
     // --refresh: read every resource from its provider first, so one deleted

@@ -207,7 +207,7 @@ export class RenderEngine implements TenantEngine {
     const record = await store.get(spec.slug);
     // Refresh first, as the Pulumi engine's `up --refresh` does: the update starts from what really exists.
     const current = record ? actualResources(record) : [];
-    if (planFile) verifyRenderPlan(await readRenderPlan(planFile), rendered.resources, current);
+    if (planFile) verifyRenderPlan(await readRenderPlan(planFile), rendered.resources, current, request.planMode ?? "exact");
 
     const plan = planUpdate(rendered.resources, current, lastPhase);
     const state = new RecordedState(current);

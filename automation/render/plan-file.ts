@@ -29,8 +29,14 @@ function canonical(value: unknown): string {
   return JSON.stringify(value);
 }
 
+/**
+ * A digest of a set of resources. Order does not count: a record lists
+ * resources in the order they were applied, a render in registration order,
+ * and the same resources must fingerprint the same either way.
+ */
 export function fingerprint(resources: readonly RenderedResource[]): string {
-  return createHash("sha256").update(canonical(resources)).digest("hex");
+  const byUrn = [...resources].sort((a, b) => (a.urn < b.urn ? -1 : a.urn > b.urn ? 1 : 0));
+  return createHash("sha256").update(canonical(byUrn)).digest("hex");
 }
 
 export async function writeRenderPlan(plan: SavedPlan, desired: readonly RenderedResource[], recorded: readonly RenderedResource[]): Promise<void> {
@@ -42,8 +48,9 @@ export async function readRenderPlan(path: string): Promise<RenderPlanFile> {
   return JSON.parse(await readFile(path, "utf8")) as RenderPlanFile;
 }
 
-export function verifyRenderPlan(plan: RenderPlanFile, desired: readonly RenderedResource[], recorded: readonly RenderedResource[]): void {
-  if (fingerprint(recorded) !== plan.baseline) {
+/** `resume` checks only the desired state: the plan's own update already changed the record in part. */
+export function verifyRenderPlan(plan: RenderPlanFile, desired: readonly RenderedResource[], recorded: readonly RenderedResource[], mode: "exact" | "resume" = "exact"): void {
+  if (mode === "exact" && fingerprint(recorded) !== plan.baseline) {
     throw new PlanMismatchError(`tenant "${plan.plan.slug}" changed since plan ${plan.plan.id} was made (another update ran); preview again and review the new plan`);
   }
   if (fingerprint(desired) !== plan.desired) {

@@ -12,8 +12,8 @@
  */
 import type { RenderedResource } from "../../stacks/mock-render.ts";
 import { isPhaseComponent, phaseRefOfUrn } from "../core/phase-tracker.ts";
-import { changedPaths, pathIsWithin } from "../core/property-paths.ts";
-import type { PhaseAction, ResourceChange, ResourceOp } from "../core/types.ts";
+import { changedPaths, formatPath, pathIsWithin, valueAt } from "../core/property-paths.ts";
+import type { PhaseAction, PropertyDiff, ResourceChange, ResourceOp } from "../core/types.ts";
 
 export interface PlannedStep {
   /** The desired resource, or for a delete the recorded one. */
@@ -21,6 +21,8 @@ export interface PlannedStep {
   readonly op: ResourceOp;
   readonly changedPaths: readonly string[];
   readonly replaceReasons: readonly string[];
+  /** The resource as recorded before this step; null for a create. */
+  readonly before: RenderedResource | null;
 }
 
 export interface PhasePlan {
@@ -61,22 +63,30 @@ function forcesReplacement(type: string, path: string): boolean {
   return false;
 }
 
+/** Paths of secrets whose value differs (or that appear or disappear), which "[secret]" on both sides would hide. */
+function changedSecretPaths(before: RenderedResource, after: RenderedResource): string[] {
+  const digests = (r: RenderedResource) => new Map((r.secretDigests ?? []).map((d) => [formatPath(d.path), d.digest]));
+  const old = digests(before);
+  const now = digests(after);
+  return [...new Set([...old.keys(), ...now.keys()])].filter((p) => old.get(p) !== now.get(p));
+}
+
 /** How `after` differs from `before` (same URN). */
 export function diffResource(before: RenderedResource, after: RenderedResource): Omit<PlannedStep, "resource"> {
-  if (after.read) return { op: "read", changedPaths: [], replaceReasons: [] };
-  if (!after.custom) return { op: "same", changedPaths: [], replaceReasons: [] };
-  const paths = changedPaths(before.inputs, after.inputs);
-  if (paths.length === 0) return { op: "same", changedPaths: [], replaceReasons: [] };
+  if (after.read) return { op: "read", changedPaths: [], replaceReasons: [], before };
+  if (!after.custom) return { op: "same", changedPaths: [], replaceReasons: [], before };
+  const paths = [...new Set([...changedPaths(before.inputs, after.inputs), ...changedSecretPaths(before, after)])].sort();
+  if (paths.length === 0) return { op: "same", changedPaths: [], replaceReasons: [], before };
   const reasons = paths.filter((p) => forcesReplacement(after.type, p));
-  return { op: reasons.length > 0 ? "replace" : "update", changedPaths: paths, replaceReasons: reasons };
+  return { op: reasons.length > 0 ? "replace" : "update", changedPaths: paths, replaceReasons: reasons, before };
 }
 
 function createStep(resource: RenderedResource): PlannedStep {
-  return { resource, op: resource.read ? "read" : "create", changedPaths: [], replaceReasons: [] };
+  return { resource, op: resource.read ? "read" : "create", changedPaths: [], replaceReasons: [], before: null };
 }
 
 function deleteStep(resource: RenderedResource): PlannedStep {
-  return { resource, op: "delete", changedPaths: [], replaceReasons: [] };
+  return { resource, op: "delete", changedPaths: [], replaceReasons: [], before: resource };
 }
 
 /**
@@ -193,5 +203,12 @@ export function toResourceChange(step: PlannedStep): ResourceChange {
     op: step.op,
     changedPaths: step.changedPaths,
     replaceReasons: step.replaceReasons,
+    diffs: step.changedPaths.map((path) => propertyDiff(path, step.before?.inputs, step.op === "delete" ? undefined : step.resource.inputs)),
   };
+}
+
+function propertyDiff(path: string, before: Record<string, unknown> | undefined, after: Record<string, unknown> | undefined): PropertyDiff {
+  const old = before ? valueAt(before, path) : undefined;
+  const now = after ? valueAt(after, path) : undefined;
+  return { path, ...(old !== undefined ? { old } : {}), ...(now !== undefined ? { new: now } : {}) };
 }

@@ -3,7 +3,7 @@ import type { Queryable } from "./pool.ts";
 export interface AuditEntry {
   tenantId: string;
   runId?: string | null;
-  entity: "tenant" | "phase" | "run";
+  entity: "tenant" | "phase" | "run" | "change";
   phase?: number | null;
   actor: string;
   from: string | null;

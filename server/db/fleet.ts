@@ -47,7 +47,7 @@ export async function fleetPage(db: Queryable, filter: FleetFilter): Promise<Fle
   const ids = tenants.map((t) => t.id);
   const runs: RunRow[] = ids.length === 0 ? [] : (await db.query(
     `SELECT DISTINCT ON (tenant_id) ${RUN_COLUMNS} FROM provisioning_runs
-      WHERE tenant_id = ANY($1::uuid[]) AND kind IN ('provision', 'retry', 'rollback', 'teardown')
+      WHERE tenant_id = ANY($1::uuid[]) AND kind IN ('provision', 'retry', 'rollback', 'teardown', 'update')
       ORDER BY tenant_id, created_at DESC, id DESC`,
     [ids],
   )).rows;

@@ -1,7 +1,9 @@
 import { PHASES } from "../../model/phases.ts";
 import type { Queryable } from "./pool.ts";
 
-export type RunKind = "provision" | "retry" | "rollback" | "teardown" | "preview" | "drift";
+export type RunKind = "provision" | "retry" | "rollback" | "teardown" | "preview" | "drift" | "update";
+/** Kinds that change a tenant's infrastructure; the status view and the one-run rule follow these. */
+export const CHANGING_KINDS: readonly RunKind[] = ["provision", "retry", "rollback", "teardown", "update"];
 export type RunStatus = "QUEUED" | "RUNNING" | "SUCCEEDED" | "FAILED" | "CANCELLED";
 export type PhaseStatus = "PENDING" | "RUNNING" | "SUCCEEDED" | "FAILED" | "ROLLED_BACK";
 
@@ -21,6 +23,8 @@ export interface RunRow {
   durationMs: number | null;
   error: string | null;
   result: unknown;
+  /** The reviewed change this run previews or applies; null for other runs. */
+  changeId: string | null;
   createdAt: Date;
 }
 
@@ -39,7 +43,7 @@ export interface PhaseRow {
 
 export const RUN_COLUMNS = `id, tenant_id AS "tenantId", kind, status, attempt, max_attempts AS "maxAttempts", engine, target_phase AS "targetPhase",
   requested_by AS "requestedBy", job_id AS "jobId", started_at AS "startedAt", completed_at AS "completedAt",
-  duration_ms::float8 AS "durationMs", error, result, created_at AS "createdAt"`;
+  duration_ms::float8 AS "durationMs", error, result, change_id AS "changeId", created_at AS "createdAt"`;
 export const PHASE_COLUMNS = `run_id AS "runId", number, name, status, attempts, started_at AS "startedAt", completed_at AS "completedAt", error,
   resources_done AS "resourcesDone", resources_pending AS "resourcesPending"`;
 
@@ -48,14 +52,18 @@ export const INSPECTION_KINDS: readonly RunKind[] = ["preview", "drift"];
 /** Preview and drift-check runs kept per tenant; older ones are pruned. */
 export const INSPECTION_RUNS_KEPT = 20;
 
-/** A run and, unless it only inspects, its ten phase rows, all PENDING. */
-export async function insertRun(db: Queryable, run: Pick<RunRow, "id" | "tenantId" | "kind" | "maxAttempts" | "engine" | "targetPhase" | "requestedBy"> & { status?: RunStatus }): Promise<RunRow> {
+/**
+ * A run and, unless it only inspects, its ten phase rows, all PENDING. A
+ * change's preview run keeps its phase rows: its review shows what each phase
+ * would do.
+ */
+export async function insertRun(db: Queryable, run: Pick<RunRow, "id" | "tenantId" | "kind" | "maxAttempts" | "engine" | "targetPhase" | "requestedBy"> & { status?: RunStatus; changeId?: string }): Promise<RunRow> {
   const { rows } = await db.query(
-    `INSERT INTO provisioning_runs (id, tenant_id, kind, status, max_attempts, engine, target_phase, requested_by)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING ${RUN_COLUMNS}`,
-    [run.id, run.tenantId, run.kind, run.status ?? "QUEUED", run.maxAttempts, run.engine, run.targetPhase, run.requestedBy],
+    `INSERT INTO provisioning_runs (id, tenant_id, kind, status, max_attempts, engine, target_phase, requested_by, change_id)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING ${RUN_COLUMNS}`,
+    [run.id, run.tenantId, run.kind, run.status ?? "QUEUED", run.maxAttempts, run.engine, run.targetPhase, run.requestedBy, run.changeId ?? null],
   );
-  if (!INSPECTION_KINDS.includes(run.kind)) {
+  if (!INSPECTION_KINDS.includes(run.kind) || run.changeId) {
     await db.query(
       `INSERT INTO run_phases (run_id, number, name, status) SELECT $1, n, name, 'PENDING' FROM unnest($2::int[], $3::text[]) AS p(n, name)`,
       [run.id, PHASES.map((p) => p.number), PHASES.map((p) => p.name)],
@@ -68,11 +76,12 @@ export async function insertRun(db: Queryable, run: Pick<RunRow, "id" | "tenantI
  * Removes a tenant's finished preview and drift-check runs beyond the newest
  * INSPECTION_RUNS_KEPT. Runs an audit row points at stay (the audit log is
  * append-only); inspection audit rows name their run in `details` instead.
+ * A change's preview run is never pruned: its change refers to it.
  */
 export async function pruneInspectionRuns(db: Queryable, tenantId: string): Promise<number> {
   const old = `SELECT r.id FROM provisioning_runs r
-    WHERE r.tenant_id = $1 AND r.kind = ANY($2::text[]) AND r.status NOT IN ('QUEUED', 'RUNNING')
-      AND r.id NOT IN (SELECT id FROM provisioning_runs WHERE tenant_id = $1 AND kind = ANY($2::text[]) ORDER BY created_at DESC, id DESC LIMIT $3)
+    WHERE r.tenant_id = $1 AND r.kind = ANY($2::text[]) AND r.change_id IS NULL AND r.status NOT IN ('QUEUED', 'RUNNING')
+      AND r.id NOT IN (SELECT id FROM provisioning_runs WHERE tenant_id = $1 AND kind = ANY($2::text[]) AND change_id IS NULL ORDER BY created_at DESC, id DESC LIMIT $3)
       AND NOT EXISTS (SELECT 1 FROM provisioning_audit_logs a WHERE a.run_id = r.id)`;
   await db.query(`DELETE FROM run_phases WHERE run_id IN (${old})`, [tenantId, INSPECTION_KINDS, INSPECTION_RUNS_KEPT]);
   const { rowCount } = await db.query(`DELETE FROM provisioning_runs WHERE id IN (${old})`, [tenantId, INSPECTION_KINDS, INSPECTION_RUNS_KEPT]);
@@ -87,7 +96,7 @@ export async function findRun(db: Queryable, id: string, options: { forUpdate?: 
 /** The latest run of a tenant that changes its infrastructure (not previews or drift checks). */
 export async function latestRun(db: Queryable, tenantId: string): Promise<RunRow | undefined> {
   const { rows } = await db.query(
-    `SELECT ${RUN_COLUMNS} FROM provisioning_runs WHERE tenant_id = $1 AND kind IN ('provision', 'retry', 'rollback', 'teardown')
+    `SELECT ${RUN_COLUMNS} FROM provisioning_runs WHERE tenant_id = $1 AND kind IN ('provision', 'retry', 'rollback', 'teardown', 'update')
      ORDER BY created_at DESC, id DESC LIMIT 1`,
     [tenantId],
   );
@@ -97,7 +106,7 @@ export async function latestRun(db: Queryable, tenantId: string): Promise<RunRow
 export async function activeRun(db: Queryable, tenantId: string): Promise<RunRow | undefined> {
   const { rows } = await db.query(
     `SELECT ${RUN_COLUMNS} FROM provisioning_runs WHERE tenant_id = $1 AND status IN ('QUEUED', 'RUNNING')
-       AND kind IN ('provision', 'retry', 'rollback', 'teardown') LIMIT 1`,
+       AND (kind IN ('provision', 'retry', 'rollback', 'teardown', 'update') OR change_id IS NOT NULL) LIMIT 1`,
     [tenantId],
   );
   return rows[0];
@@ -137,5 +146,18 @@ export async function updatePhase(
   if (change.completed) sets.push("completed_at = now()");
   if (change.countAttempt) sets.push("attempts = attempts + 1");
   const { rows } = await db.query(`UPDATE run_phases SET ${sets.join(", ")} WHERE run_id = $1 AND number = $2 RETURNING ${PHASE_COLUMNS}`, values);
+  return rows[0];
+}
+
+/**
+ * Whether a run that changes infrastructure started after `since` (another
+ * update, a retry, a rollback): a plan made before it no longer describes the stack.
+ */
+export async function changedSince(db: Queryable, tenantId: string, since: Date, exceptRunId?: string): Promise<RunRow | undefined> {
+  const { rows } = await db.query(
+    `SELECT ${RUN_COLUMNS} FROM provisioning_runs WHERE tenant_id = $1 AND kind IN ('provision', 'retry', 'rollback', 'teardown', 'update')
+       AND COALESCE(started_at, created_at) > $2 AND id IS DISTINCT FROM $3 ORDER BY created_at DESC LIMIT 1`,
+    [tenantId, since, exceptRunId ?? null],
+  );
   return rows[0];
 }

@@ -3,7 +3,7 @@ import type { Tier } from "../../model/tiers.ts";
 import type { Queryable } from "./pool.ts";
 
 /** The statuses a tenant row can hold; which changes are allowed is the domain's rule (domain/tenant-status.ts). */
-export const TENANT_STATUSES = ["PROVISIONING", "ACTIVE", "FAILED", "DEPROVISIONING", "DELETED"] as const;
+export const TENANT_STATUSES = ["PROVISIONING", "ACTIVE", "UPDATING", "FAILED", "DEPROVISIONING", "DELETED"] as const;
 export type TenantStatus = (typeof TENANT_STATUSES)[number];
 
 export interface TenantRow {
@@ -81,6 +81,8 @@ export interface TenantStatusChange {
   provisioningCompletedAt?: "now" | null;
   outputs?: Record<string, unknown>;
   deleted?: boolean;
+  /** A reviewed change applied a new tier. */
+  tier?: Tier;
 }
 
 export async function updateTenantStatus(db: Queryable, id: string, change: TenantStatusChange): Promise<TenantRow> {
@@ -92,6 +94,7 @@ export async function updateTenantStatus(db: Queryable, id: string, change: Tena
   if (change.provisioningCompletedAt === null) sets.push("provisioning_completed_at = NULL");
   if (change.outputs !== undefined) sets.push(`outputs = $${values.push(JSON.stringify(change.outputs))}::jsonb`);
   if (change.deleted) sets.push("deleted_at = now()");
+  if (change.tier !== undefined) sets.push(`tier = $${values.push(change.tier)}`);
   const { rows } = await db.query(`UPDATE tenants SET ${sets.join(", ")} WHERE id = $1 RETURNING ${COLUMNS}`, values);
   return rows[0];
 }

@@ -17,6 +17,8 @@ import { activeRun, insertRun, latestRun, phasesOf, pruneInspectionRuns, updateR
 import { findTenant, insertTenant, listTenants, tenantSpecOf, updateTenantStatus, type TenantRow, type TenantStatus } from "../db/tenants.ts";
 import type { RunQueue } from "../db/job-queue.ts";
 import type { ProgressBus } from "../live/progress-bus.ts";
+import { findChange, updateChange } from "../db/changes.ts";
+import { queueUpdateRun } from "./change-service.ts";
 import { ApiError, notFound } from "./errors.ts";
 import { buildStatusView, type StatusView } from "./status-view.ts";
 import { canTransition, withArticle } from "./tenant-status.ts";
@@ -156,7 +158,22 @@ export class TenantService {
     });
   }
 
-  retry(idOrSlug: string, principal: string) {
+  async retry(idOrSlug: string, principal: string): Promise<{ tenant: TenantRow; run: RunRow }> {
+    // A tenant whose reviewed change failed is retried by applying that same change again.
+    const retried = await withTransaction(this.deps.pool, async (db) => {
+      const tenant = await findTenant(db, idOrSlug, { forUpdate: true });
+      if (!tenant || tenant.status !== "FAILED") return null;
+      const last = await latestRun(db, tenant.id);
+      if (last?.kind !== "update" || !last.changeId) return null;
+      const change = await findChange(db, tenant.id, last.changeId, { forUpdate: true });
+      if (!change || change.status !== "FAILED") return null;
+      const active = await activeRun(db, tenant.id);
+      if (active) throw new ApiError(409, "run_in_progress", `tenant ${tenant.slug} already has a ${active.kind} run in progress; wait for it to finish`);
+      await updateChange(db, change.id, { status: "APPROVED", error: null });
+      await appendAudit(db, { tenantId: tenant.id, entity: "change", actor: principal, from: "FAILED", to: "APPROVED", message: `change ${change.id} retried by ${principal}`, details: { changeId: change.id } });
+      return queueUpdateRun(db, { queue: this.deps.queue, engine: this.deps.engine, maxAttempts: this.deps.maxAttempts }, tenant, change, principal);
+    });
+    if (retried) return retried;
     return this.transitionAndRun(idOrSlug, "PROVISIONING", "retry", PHASE_COUNT, principal, "only a FAILED tenant can be retried", { carryOver: true, allowFrom: ["FAILED"] });
   }
 

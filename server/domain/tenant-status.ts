@@ -7,8 +7,11 @@ import type { TenantStatus } from "../db/tenants.ts";
 
 const ALLOWED: Readonly<Record<TenantStatus, readonly TenantStatus[]>> = {
   PROVISIONING: ["ACTIVE", "FAILED"],
-  FAILED: ["PROVISIONING", "DEPROVISIONING"],
-  ACTIVE: ["DEPROVISIONING"],
+  // A FAILED update is retried by applying the same change again (UPDATING).
+  FAILED: ["PROVISIONING", "UPDATING", "DEPROVISIONING"],
+  ACTIVE: ["UPDATING", "DEPROVISIONING"],
+  // An update that could not start (its plan went stale) leaves the tenant as it was.
+  UPDATING: ["ACTIVE", "FAILED"],
   // A teardown that exhausted its attempts stays DEPROVISIONING and may be asked for again.
   DEPROVISIONING: ["DELETED", "DEPROVISIONING"],
   DELETED: [],

@@ -14,7 +14,7 @@ export interface CloudEvent {
   /** The outbox row id: the same on every delivery of this event. */
   readonly id: string;
   readonly source: string;
-  /** `tenant.provisioned`, `tenant.provisioning_failed`, `tenant.deprovisioned`. */
+  /** `tenant.provisioned`, `tenant.provisioning_failed`, `tenant.updated`, `tenant.update_failed`, `tenant.deprovisioned`. */
   readonly type: string;
   /** The tenant id, when the event is about a tenant. */
   readonly subject?: string;

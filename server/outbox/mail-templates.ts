@@ -123,11 +123,46 @@ function driftResolved(p: Record<string, unknown>, name: string): Omit<RenderedM
   return { subject: `Drift resolved: ${name}`, text: `${lines.join("\n")}\n` };
 }
 
+const OP_WORDS: Record<string, string> = { create: "added", update: "changed", replace: "replaced", delete: "removed" };
+
+/** A reviewed change was applied: what was asked, who approved it, and what changed, resource by resource. */
+function updated(p: Record<string, unknown>, name: string): Omit<RenderedMail, "to"> {
+  const from = str(p.fromTier);
+  const to = str(p.tier);
+  const changes = Array.isArray(p.changes) ? (p.changes as Record<string, unknown>[]) : [];
+  const summary = (p.changeSummary ?? {}) as Record<string, unknown>;
+  const count = (k: string) => (typeof summary[k] === "number" ? (summary[k] as number) : 0);
+  const lines = [
+    `Hello,`,
+    ``,
+    `a reviewed change to your matih tenant "${name}" has been applied.`,
+    ``,
+    from && to && from !== to ? `Tier:     ${from} -> ${to}` : `Tier:     ${to ?? "?"} (unchanged)`,
+    ...(str(p.reason) ? [`Reason:   ${str(p.reason)}`] : []),
+    `Requested by ${str(p.requestedBy) ?? "?"}, approved by ${str(p.approvedBy) ?? "?"}.`,
+    ``,
+    `Resources: ${count("create")} added, ${count("update")} changed, ${count("replace")} replaced, ${count("delete")} removed.`,
+    ...(changes.length > 0
+      ? [``, `What changed:`, ...changes.map((c) => {
+        const paths = Array.isArray(c.paths) && c.paths.length > 0 ? ` (${(c.paths as string[]).join(", ")})` : "";
+        return `  - ${OP_WORDS[String(c.op)] ?? String(c.op)}: ${String(c.name)} [${String(c.type)}]${paths}`;
+      })]
+      : [``, `No resource needed a change.`]),
+    ``,
+    `Tenant:   ${str(p.slug) ?? "?"} (${str(p.tenantId) ?? "?"})`,
+    `Change:   ${str(p.changeId) ?? "?"}`,
+    ``,
+    `-- matih tenant provisioning`,
+  ];
+  return { subject: `Your matih tenant was updated: ${name}`, text: `${lines.join("\n")}\n` };
+}
+
 const TEMPLATES: Record<string, (payload: Record<string, unknown>, name: string) => Omit<RenderedMail, "to">> = {
   "provisioning-completed": completed,
   "provisioning-failed": failed,
   "drift-detected": driftDetected,
   "drift-resolved": driftResolved,
+  "update-completed": updated,
 };
 
 /** Builds the mail of an outbox row; throws MailTemplateError for an unknown template or a missing recipient. */

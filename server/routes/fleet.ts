@@ -7,13 +7,12 @@ import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type, type TSchema } from "typebox";
 import type { WebSocket } from "ws";
 import { fleetPage } from "../db/fleet.ts";
-import type { TenantRow } from "../db/tenants.ts";
+import { TENANT_STATUSES, type TenantRow } from "../db/tenants.ts";
 import { buildStatusView } from "../domain/status-view.ts";
 import type { LiveMessage } from "../live/progress-bus.ts";
 import { errorResponses } from "./schemas.ts";
 import { TIERS } from "../../model/tiers.ts";
 
-const TENANT_STATUSES = ["PROVISIONING", "ACTIVE", "FAILED", "DEPROVISIONING", "DELETED"] as const;
 const PHASE_STATUSES = ["PENDING", "RUNNING", "SUCCEEDED", "FAILED", "ROLLED_BACK"] as const;
 const nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
 

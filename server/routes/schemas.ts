@@ -12,7 +12,7 @@ export const ErrorResponse = Type.Object({
 
 const nullableDate = Type.Union([Type.String({ format: "date-time" }), Type.Null()]);
 const TierEnum = Type.Enum(TIERS);
-const TenantStatusEnum = Type.Union(["PROVISIONING", "ACTIVE", "FAILED", "DEPROVISIONING", "DELETED"].map((s) => Type.Literal(s)));
+const TenantStatusEnum = Type.Union(["PROVISIONING", "ACTIVE", "UPDATING", "FAILED", "DEPROVISIONING", "DELETED"].map((s) => Type.Literal(s)));
 const PhaseStatusEnum = Type.Union(["PENDING", "RUNNING", "SUCCEEDED", "FAILED", "ROLLED_BACK"].map((s) => Type.Literal(s)));
 
 /**
@@ -47,6 +47,14 @@ export const Tenant = Type.Object({
   provisioningCompletedAt: nullableDate,
   provisioningError: Type.Union([Type.String(), Type.Null()]),
   outputs: Type.Record(Type.String(), Type.Unknown()),
+  /** What the tier gives the tenant: quota (null: none), database strategy, pool and dedicated server, replicas. */
+  profile: Type.Object({
+    quota: Type.Union([Type.Object({ cpuRequest: Type.String(), cpuLimit: Type.String(), memoryRequest: Type.String(), memoryLimit: Type.String(), pods: Type.Integer() }), Type.Null()]),
+    databaseStrategy: Type.String(),
+    connectionPool: Type.Boolean(),
+    dedicatedServer: Type.Boolean(),
+    replicas: Type.Object({ coreServices: Type.Integer(), dataServices: Type.Integer(), prometheus: Type.Integer(), collector: Type.Integer() }),
+  }),
   createdAt: Type.String({ format: "date-time" }),
   updatedAt: Type.String({ format: "date-time" }),
 }, { $id: "Tenant" });
@@ -258,6 +266,63 @@ export const errorResponses = {
   409: errorResponse("Refused in the tenant's current state, or a run is in progress"),
   500: errorResponse("Something failed on the service's side; quote the request id"),
 };
+
+export const ChangeParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 100 }), changeId: Type.String({ minLength: 1, maxLength: 100 }) });
+
+export const ChangeBody = Type.Object({
+  tier: Type.Optional(TierEnum),
+  lastPhase: Type.Optional(Type.Integer({ minimum: 1, maximum: PHASE_COUNT })),
+  reason: Type.Optional(Type.String({ maxLength: 1000 })),
+}, { additionalProperties: false });
+
+export const ApproveBody = Type.Object({ allowDestructive: Type.Optional(Type.Boolean()) }, { additionalProperties: false });
+export const RejectBody = Type.Object({ reason: Type.Optional(Type.String({ maxLength: 1000 })) }, { additionalProperties: false });
+
+const ChangeStatusEnum = Type.Union(["PREVIEWING", "PREVIEW_FAILED", "PENDING_REVIEW", "APPROVED", "APPLYING", "APPLIED", "FAILED", "REJECTED", "STALE", "EXPIRED"].map((s) => Type.Literal(s)));
+
+export const Change = Type.Object({
+  id: Type.String(),
+  tenantId: Type.String(),
+  status: ChangeStatusEnum,
+  requested: Type.Object({ tier: Type.Optional(TierEnum), lastPhase: Type.Optional(Type.Integer()), reason: Type.Optional(Type.String()) }),
+  /** The tier and last phase the change brings the tenant to. */
+  target: Type.Object({ tier: TierEnum, lastPhase: Type.Integer() }),
+  createdBy: Type.String(),
+  createdAt: Type.String({ format: "date-time" }),
+  expiresAt: Type.String({ format: "date-time" }),
+  previewedAt: nullableDate,
+  preview: Type.Union([Type.Null(), Type.Object({
+    changeSummary: Type.Object({ create: Type.Integer(), update: Type.Integer(), replace: Type.Integer(), delete: Type.Integer(), same: Type.Integer() }),
+    destructive: Type.Boolean(),
+    destructiveResources: Type.Array(Type.Object({ urn: Type.String(), type: Type.String(), op: Type.String() })),
+    changes: Type.Array(Type.Object({
+      urn: Type.String(),
+      type: Type.String(),
+      name: Type.String(),
+      phase: Type.Union([Type.Object({ number: Type.Integer(), name: Type.String() }), Type.Null()]),
+      op: Type.String(),
+      diffs: Type.Array(Type.Object({ path: Type.String(), old: Type.Optional(Type.Unknown()), new: Type.Optional(Type.Unknown()) })),
+    })),
+  })]),
+  error: Type.Union([Type.String(), Type.Null()]),
+  decidedBy: Type.Union([Type.String(), Type.Null()]),
+  decidedAt: nullableDate,
+  allowDestructive: Type.Boolean(),
+  appliedAt: nullableDate,
+}, { $id: "Change" });
+
+export const ChangeList = Type.Object({ items: Type.Array(Type.Ref("Change")) });
+
+export const ChangeAccepted = Type.Object({
+  change: Type.Ref("Change"),
+  tenant: Type.Ref("Tenant"),
+  run: Type.Object({ id: Type.String(), kind: Type.String(), status: Type.String(), targetPhase: Type.Integer() }),
+});
+
+export const ChangesQuery = Type.Object({
+  limit: Type.Integer({ minimum: 1, maximum: 200, default: 50 }),
+  offset: Type.Integer({ minimum: 0, default: 0 }),
+}, { additionalProperties: false });
 
 /** For routes that take no path parameter: no 404 of their own. */
 export const listErrorResponses = { 400: errorResponses[400], 401: errorResponses[401], 403: errorResponses[403], 500: errorResponses[500] };

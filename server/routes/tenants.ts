@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { FastifyReply } from "fastify";
 import { Type } from "typebox";
 import type { TenantRow } from "../db/tenants.ts";
+import { tierProfile, type Tier } from "../../model/tiers.ts";
 import { ApiError } from "../domain/errors.ts";
 import {
   AuditQuery, AuditResponse, CreateTenantBody, DriftResponse, errorResponse, errorResponses, listErrorResponses, ListQuery, PreviewBody, PreviewQuery,
@@ -10,8 +11,21 @@ import {
 
 const IDEMPOTENCY_KEY = /^[A-Za-z0-9_.:-]{1,200}$/;
 
-const tenantJson = (t: TenantRow) => ({
+/** What the tenant's tier gives it, so that a tier change shows its effect on the tenant itself. */
+const profileJson = (tier: Tier) => {
+  const p = tierProfile(tier);
+  return {
+    quota: p.quota,
+    databaseStrategy: p.database.strategy,
+    connectionPool: p.database.connectionPool !== null,
+    dedicatedServer: p.database.dedicatedServer !== null,
+    replicas: { coreServices: p.coreServices.replicas, dataServices: p.dataServices.replicas, prometheus: p.monitoring.prometheusReplicas, collector: p.observability.collectorReplicas },
+  };
+};
+
+export const tenantJson = (t: TenantRow) => ({
   ...t,
+  profile: profileJson(t.tier),
   provisioningStartedAt: t.provisioningStartedAt ? new Date(t.provisioningStartedAt).toISOString() : null,
   provisioningCompletedAt: t.provisioningCompletedAt ? new Date(t.provisioningCompletedAt).toISOString() : null,
   requestedAt: new Date(t.requestedAt).toISOString(),
@@ -19,7 +33,7 @@ const tenantJson = (t: TenantRow) => ({
   updatedAt: new Date(t.updatedAt).toISOString(),
 });
 
-const runJson = (r: { id: string; kind: string; status: string; targetPhase: number }) => ({ id: r.id, kind: r.kind, status: r.status, targetPhase: r.targetPhase });
+export const runJson = (r: { id: string; kind: string; status: string; targetPhase: number }) => ({ id: r.id, kind: r.kind, status: r.status, targetPhase: r.targetPhase });
 
 /** 202 for a queued run (create, retry, rollback, delete alike): `{tenant, run}`, and the status to watch as Location. */
 function accepted(reply: FastifyReply, { tenant, run }: { tenant: TenantRow; run: { id: string; kind: string; status: string; targetPhase: number } }) {

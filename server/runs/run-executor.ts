@@ -6,11 +6,13 @@
  * the retry continues where the failure was.
  */
 import type pg from "pg";
-import { isInfrastructureError, type EngineErrorInfo, type OperationResult, type TenantEngine } from "../../automation/index.ts";
+import { isInfrastructureError, type EngineErrorInfo, type OperationResult, type PreviewResult, type SavedPlan, type TenantEngine } from "../../automation/index.ts";
 import type { PlatformSettings } from "../../model/settings.ts";
 import type { TenantSpec } from "../../model/spec.ts";
 import { appendAudit } from "../db/audit.ts";
+import { findChangeById, updateChange, type ChangeRow } from "../db/changes.ts";
 import { enqueueOutbox } from "../db/outbox.ts";
+import { reviewOf } from "../domain/change-service.ts";
 import { withTransaction } from "../db/pool.ts";
 import { findRun, phasesOf, updatePhase, updateRun, type RunRow } from "../db/runs.ts";
 import { findTenant, tenantSpecOf, updateTenantStatus, type TenantRow, type TenantStatus } from "../db/tenants.ts";
@@ -123,19 +125,39 @@ export class RunExecutor {
       onError: (error) => log.error({ err: error, runId: run.id }, "could not record progress"),
       onPhaseFinished: (phase, ms) => this.deps.metrics?.phaseFinished(phase.name, phase.status, (ms ?? 0) / 1000),
     });
+    const change = run.changeId ? await findChangeById(pool, run.changeId) : undefined;
+    if (run.changeId && !change) throw new Error(`run ${run.id} names change ${run.changeId}, which does not exist`);
     const request = {
-      spec: tenantSpecOf(tenant),
+      // A change's runs work on the spec the change brings the tenant to.
+      spec: change ? { ...tenantSpecOf(tenant), tier: change.targetTier } : tenantSpecOf(tenant),
       settings: this.deps.settings,
       signal: this.shutdown.signal,
       onEvent: recorder.onEvent,
       ownerDead,
     };
     for (const giveWay of this.beforeEngine) giveWay(tenant.id);
+    if (run.kind === "preview" && change) {
+      const preview = await this.deps.engine.preview({ ...request, lastPhase: change.targetPhase, savePlan: true });
+      await recorder.flush();
+      await this.finishPreview(run, tenant, change, preview);
+      return;
+    }
+    if (run.kind === "update" && change) await this.startApplying(run, tenant, change);
     const result: OperationResult = run.kind === "teardown"
       ? await this.deps.engine.teardown(request)
-      : await this.deps.engine.provision({ ...request, lastPhase: run.targetPhase });
+      : run.kind === "update" && change
+        ? await this.deps.engine.provision({
+          ...request,
+          lastPhase: change.targetPhase,
+          ...(change.plan ? { plan: change.plan as SavedPlan, planMode: (await this.resumesChange(run, attempt)) ? "resume" as const : "exact" as const } : {}),
+        })
+        : await this.deps.engine.provision({ ...request, lastPhase: run.targetPhase });
     await recorder.flush();
 
+    if (run.kind === "update" && change && result.status === "failed" && result.error?.code === "plan_mismatch") {
+      await this.planWentStale(run, tenant, change, result);
+      return;
+    }
     if (result.status === "succeeded") {
       await this.succeed(run, tenant, result);
       return;
@@ -189,6 +211,7 @@ export class RunExecutor {
         await enqueueOutbox(db, { kind: "event", tenantId: tenant.id, type: "tenant.deprovisioned", payload: { tenantId: tenant.id, slug: tenant.slug, tier: tenant.tier, region: tenant.region, durationMs: totalMs } });
         return t;
       }
+      if (run.kind === "update" && run.changeId) return this.updated(db, run, tenant, result, outputs);
       if (run.kind === "rollback") {
         return this.setTenantStatus(db, run, tenant, "FAILED", { provisioningError: `rolled back to the end of phase ${run.targetPhase}; retry to provision the rest` },
           `rolled back to the end of phase ${run.targetPhase}`, { targetPhase: run.targetPhase });
@@ -216,11 +239,106 @@ export class RunExecutor {
   private async fail(run: RunRow, tenant: TenantRow, attempt: number, message: string, result: OperationResult): Promise<void> {
     const { pool, bus, log } = this.deps;
     // The policy runs before the run is marked finished, so that a FAILED run means its cleanup is done too.
-    if (run.kind !== "teardown" && this.deps.rollbackPolicy === "destroy") await this.destroyAfterFailure(run, tenant);
+    // Never for an update: a live tenant whose change failed keeps its resources and data.
+    if (run.kind !== "teardown" && run.kind !== "update" && this.deps.rollbackPolicy === "destroy") await this.destroyAfterFailure(run, tenant);
     const updated = await withTransaction(pool, (db) => this.recordFinalFailure(db, run, tenant, attempt, message, { changeSummary: result.changeSummary, error: result.error }));
     log.error({ tenant: tenant.slug, runId: run.id, attempts: attempt }, `${run.kind} of ${tenant.slug} failed: ${message}`);
     this.deps.metrics?.runFinished(run.kind, "failed");
     await bus.publish({ type: "run-finished", tenantId: tenant.id, runId: run.id, kind: run.kind, status: "FAILED", tenantStatus: updated.status, error: message });
+  }
+
+  /** A change's preview finished: the change awaits review with what it would do, or its preview failed. */
+  private async finishPreview(run: RunRow, tenant: TenantRow, change: ChangeRow, result: PreviewResult): Promise<void> {
+    const { pool, bus, log } = this.deps;
+    const ok = result.status === "succeeded";
+    const review = ok ? reviewOf(result.changes, result.changeSummary) : null;
+    const message = ok ? null : describeError(result.error);
+    await withTransaction(pool, async (db) => {
+      await updateRun(db, run.id, {
+        status: ok ? "SUCCEEDED" : result.status === "cancelled" ? "CANCELLED" : "FAILED",
+        error: message,
+        result: { changeSummary: result.changeSummary, destructive: review?.destructive ?? null },
+        finished: true,
+      });
+      const current = (await findChangeById(db, change.id))!;
+      if (current.status !== "PREVIEWING") return; // rejected meanwhile
+      const to = ok ? "PENDING_REVIEW" : "PREVIEW_FAILED";
+      await updateChange(db, change.id, ok ? { status: to, preview: review!, destructive: review!.destructive, plan: result.plan, previewed: true } : { status: to, error: message, previewed: true });
+      const s = result.changeSummary;
+      await appendAudit(db, {
+        tenantId: tenant.id, runId: run.id, entity: "change", actor: "tenant-service", from: "PREVIEWING", to,
+        message: ok
+          ? `change ${change.id} previewed: ${s.create} to create, ${s.update} to update, ${s.replace} to replace, ${s.delete} to delete${review!.destructive ? "; DESTRUCTIVE" : ""}`
+          : `preview of change ${change.id} failed: ${message}`,
+        details: { changeId: change.id, changeSummary: s, destructive: review?.destructive ?? null },
+      });
+    });
+    log.info({ tenant: tenant.slug, runId: run.id, changeId: change.id, status: result.status }, `preview of change ${change.id} ${result.status}`);
+    this.deps.metrics?.runFinished(run.kind, result.status);
+    await bus.publish({ type: "run-finished", tenantId: tenant.id, runId: run.id, kind: run.kind, status: ok ? "SUCCEEDED" : "FAILED", tenantStatus: tenant.status, error: message });
+  }
+
+  private async startApplying(run: RunRow, tenant: TenantRow, change: ChangeRow): Promise<void> {
+    if (change.status === "APPLYING") return;
+    await withTransaction(this.deps.pool, async (db) => {
+      await updateChange(db, change.id, { status: "APPLYING", error: null });
+      await appendAudit(db, { tenantId: tenant.id, runId: run.id, entity: "change", actor: "tenant-service", from: change.status, to: "APPLYING", message: `applying change ${change.id}`, details: { changeId: change.id } });
+    });
+  }
+
+  /**
+   * Whether this update continues a change that already ran in part: a later
+   * attempt of the run, or a retry run after a failed one. The plan then holds
+   * the end state, not the starting point (see ProvisionRequest.planMode).
+   */
+  private async resumesChange(run: RunRow, attempt: number): Promise<boolean> {
+    if (attempt > 1) return true;
+    const { rows } = await this.deps.pool.query(`SELECT 1 FROM provisioning_runs WHERE change_id = $1 AND kind = 'update' AND id <> $2 LIMIT 1`, [run.changeId, run.id]);
+    return rows.length > 0;
+  }
+
+  /**
+   * The update refused to run outside its reviewed plan. Nothing was applied
+   * when the engine found it before the first step (render engine; Pulumi
+   * before any change): the tenant is as it was and the change is STALE.
+   */
+  private async planWentStale(run: RunRow, tenant: TenantRow, change: ChangeRow, result: OperationResult): Promise<void> {
+    const { pool, bus } = this.deps;
+    const message = describeError(result.error);
+    const s = result.changeSummary;
+    const touched = s.create + s.update + s.replace + s.delete > 0;
+    const updated = await withTransaction(pool, async (db) => {
+      await updateRun(db, run.id, { status: "FAILED", error: message, result: { changeSummary: s, error: result.error }, finished: true });
+      await updateChange(db, change.id, { status: "STALE", error: message });
+      await appendAudit(db, { tenantId: tenant.id, runId: run.id, entity: "change", actor: "tenant-service", from: "APPLYING", to: "STALE", message: `change ${change.id} is stale: ${message}`, details: { changeId: change.id } });
+      return this.setTenantStatus(db, run, tenant, touched ? "FAILED" : "ACTIVE", touched ? { provisioningError: message } : {},
+        touched ? `update stopped part-way, outside its reviewed plan: ${message}` : `update not started: its plan is stale; the tenant is unchanged`);
+    });
+    this.deps.metrics?.runFinished(run.kind, "failed");
+    await bus.publish({ type: "run-finished", tenantId: tenant.id, runId: run.id, kind: run.kind, status: "FAILED", tenantStatus: updated.status, error: message });
+  }
+
+  /** An update succeeded: the tenant is ACTIVE on its new tier, the change APPLIED, and everyone is told what changed. */
+  private async updated(db: pg.PoolClient, run: RunRow, tenant: TenantRow, result: OperationResult, outputs: Record<string, unknown>): Promise<TenantRow> {
+    const change = (await findChangeById(db, run.changeId!))!;
+    const previous = (await findTenant(db, tenant.id))!;
+    const t = await this.setTenantStatus(db, run, tenant, "ACTIVE", { provisioningError: null, outputs, tier: change.targetTier },
+      `updated by change ${change.id}${previous.tier !== change.targetTier ? `: tier ${previous.tier} -> ${change.targetTier}` : ""}`, { changeId: change.id, changeSummary: result.changeSummary });
+    await updateChange(db, change.id, { status: "APPLIED", applied: true, error: null });
+    await appendAudit(db, {
+      tenantId: tenant.id, runId: run.id, entity: "change", actor: "tenant-service", from: "APPLYING", to: "APPLIED",
+      message: `change ${change.id} applied`, details: { changeId: change.id, changeSummary: result.changeSummary, approvedBy: change.decidedBy },
+    });
+    const changed = (change.preview?.changes ?? []).map((c) => ({ op: c.op, name: c.name, type: c.type, phase: c.phase?.number ?? null, paths: c.diffs.map((d) => d.path) }));
+    const data = {
+      tenantId: tenant.id, slug: tenant.slug, region: tenant.region, changeId: change.id,
+      fromTier: previous.tier, tier: change.targetTier, lastPhase: change.targetPhase,
+      reason: change.requested.reason ?? null, requestedBy: change.createdBy, approvedBy: change.decidedBy,
+      changeSummary: result.changeSummary,
+    };
+    await enqueueOutbox(db, { kind: "event", tenantId: tenant.id, type: "tenant.updated", payload: data });
+    await enqueueOutbox(db, { kind: "email", tenantId: tenant.id, type: "update-completed", payload: { to: tenant.adminEmail, displayName: tenant.displayName, ...data, changes: changed } });
+    return t;
   }
 
   /**
@@ -239,6 +357,16 @@ export class RunExecutor {
       if (!run || (run.status !== "QUEUED" && run.status !== "RUNNING")) return null;
       if (await stillOwned(db, run)) return null;
       const tenant = (await findTenant(db, run.tenantId, { forUpdate: true }))!;
+      if (run.kind === "preview" && run.changeId) {
+        // A change's preview touched nothing: the tenant stays as it is, the change's preview failed.
+        await updateRun(db, run.id, { status: "FAILED", error: message, result: { error: { code: "run_abandoned", message, retryable: true } }, finished: true });
+        const change = await findChangeById(db, run.changeId);
+        if (change?.status === "PREVIEWING") {
+          await updateChange(db, change.id, { status: "PREVIEW_FAILED", error: message, previewed: true });
+          await appendAudit(db, { tenantId: tenant.id, runId: run.id, entity: "change", actor: "tenant-service", from: "PREVIEWING", to: "PREVIEW_FAILED", message: `preview of change ${change.id} failed: ${message}`, details: { changeId: change.id } });
+        }
+        return { run, tenant };
+      }
       const updated = await this.recordFinalFailure(db, run, tenant, Math.max(attempt, run.attempt), message, { error: { code: "run_abandoned", message, retryable: true } });
       return { run, tenant: updated };
     });
@@ -260,6 +388,12 @@ export class RunExecutor {
       return t;
     }
     const t = await this.setTenantStatus(db, run, tenant, "FAILED", { provisioningError: message }, `${run.kind} failed after ${attempt} attempts: ${message}`, { attempts: attempt });
+    if (run.kind === "update" && run.changeId) {
+      await updateChange(db, run.changeId, { status: "FAILED", error: message });
+      await appendAudit(db, { tenantId: tenant.id, runId: run.id, entity: "change", actor: "tenant-service", from: "APPLYING", to: "FAILED", message: `change ${run.changeId} failed: ${message}; retry the tenant to apply it again`, details: { changeId: run.changeId } });
+      await enqueueOutbox(db, { kind: "event", tenantId: tenant.id, type: "tenant.update_failed", payload: { tenantId: tenant.id, slug: tenant.slug, tier: tenant.tier, region: tenant.region, changeId: run.changeId, error: message, attempts: attempt } });
+      return t;
+    }
     const data = { tenantId: tenant.id, slug: tenant.slug, tier: tenant.tier, region: tenant.region, error: message, attempts: attempt };
     await enqueueOutbox(db, { kind: "event", tenantId: tenant.id, type: "tenant.provisioning_failed", payload: data });
     await enqueueOutbox(db, { kind: "email", tenantId: tenant.id, type: "provisioning-failed", payload: { to: tenant.adminEmail, displayName: tenant.displayName, ...data } });

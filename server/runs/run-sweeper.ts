@@ -2,7 +2,7 @@
  * Finishes runs whose job is over but that never finished themselves. A worker
  * killed on a run's final attempt leaves the run RUNNING; the queue fails the
  * job once its heartbeat lapses, but nothing else would ever touch the run,
- * and the tenant would stay PROVISIONING (or DEPROVISIONING) with its slug
+ * and the tenant would stay PROVISIONING, UPDATING (or DEPROVISIONING) with its slug
  * taken and every request refused with 409. Every service process sweeps, so
  * one surviving process is enough; the run row's lock makes the sweep
  * idempotent across processes.
@@ -40,7 +40,7 @@ export class RunSweeper {
   async sweep(): Promise<number> {
     const { rows } = await this.deps.pool.query<{ id: string; jobId: string }>(
       `SELECT id, job_id AS "jobId" FROM provisioning_runs
-       WHERE status IN ('QUEUED', 'RUNNING') AND kind IN ('provision', 'retry', 'rollback', 'teardown') AND job_id IS NOT NULL`,
+       WHERE status IN ('QUEUED', 'RUNNING') AND (kind IN ('provision', 'retry', 'rollback', 'teardown', 'update') OR change_id IS NOT NULL) AND job_id IS NOT NULL`,
     );
     let failed = 0;
     for (const run of rows) {

@@ -2,7 +2,7 @@ import { readdir, rm } from "node:fs/promises";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { RenderedResource } from "../../stacks/mock-render.ts";
 import { changedPaths, formatPath } from "../../automation/core/property-paths.ts";
-import { deletionOrder, diffResource, planUpdate } from "../../automation/render/steps.ts";
+import { deletionOrder, diffResource, planUpdate, stepsInOrder, toResourceChange } from "../../automation/render/steps.ts";
 import { faultApplies, validateFaultPlan } from "../../automation/core/fault-plan.ts";
 import { FileRenderStateStore, type RenderRecord } from "../../automation/render/store.ts";
 import { errorFromInfo, ResourceFailedError, StackLockedError } from "../../automation/core/errors.ts";
@@ -44,8 +44,30 @@ describe("property paths", () => {
 describe("planning steps from recorded and desired state", () => {
   it("calls a change to a Kubernetes object's name a replacement and a change to its data an update", () => {
     const old = resource("cfg", { inputs: { metadata: { name: "a" }, data: { k: "1" } } });
-    expect(diffResource(old, { ...old, inputs: { metadata: { name: "a" }, data: { k: "2" } } })).toEqual({ op: "update", changedPaths: ["data.k"], replaceReasons: [] });
-    expect(diffResource(old, { ...old, inputs: { metadata: { name: "b" }, data: { k: "1" } } })).toEqual({ op: "replace", changedPaths: ["metadata.name"], replaceReasons: ["metadata.name"] });
+    expect(diffResource(old, { ...old, inputs: { metadata: { name: "a" }, data: { k: "2" } } })).toMatchObject({ op: "update", changedPaths: ["data.k"], replaceReasons: [] });
+    expect(diffResource(old, { ...old, inputs: { metadata: { name: "b" }, data: { k: "1" } } })).toMatchObject({ op: "replace", changedPaths: ["metadata.name"], replaceReasons: ["metadata.name"] });
+  });
+
+  it("sees a changed secret value by its digest and shows the key with [secret] on both sides, never the value", () => {
+    const secretInputs = { metadata: { name: "creds" }, stringData: { POSTGRES_HOST: "[secret]", POSTGRES_PASSWORD: "[secret]" } };
+    const old = resource("creds", {
+      type: "kubernetes:core/v1:Secret",
+      inputs: secretInputs,
+      secretDigests: [{ path: ["stringData", "POSTGRES_HOST"], digest: "aaa" }, { path: ["stringData", "POSTGRES_PASSWORD"], digest: "ppp" }],
+    });
+    const desired = { ...old, secretDigests: [{ path: ["stringData", "POSTGRES_HOST"], digest: "bbb" }, { path: ["stringData", "POSTGRES_PASSWORD"], digest: "ppp" }] };
+    const [step] = stepsInOrder(planUpdate([desired], [old], 1)).filter((s) => s.resource.name === "creds");
+    const change = toResourceChange(step!);
+    expect(change).toMatchObject({ op: "update", changedPaths: ['stringData.POSTGRES_HOST'] });
+    expect(change.diffs).toEqual([{ path: "stringData.POSTGRES_HOST", old: "[secret]", new: "[secret]" }]);
+    expect(diffResource(old, { ...old }).op).toBe("same");
+  });
+
+  it("reports each changed path with its value before and after", () => {
+    const old = resource("quota", { type: "kubernetes:core/v1:ResourceQuota", inputs: { spec: { hard: { pods: "20", cpu: "2" } } } });
+    const desired = { ...old, inputs: { spec: { hard: { pods: "50", cpu: "2", memory: "16Gi" } } } };
+    const change = toResourceChange(stepsInOrder(planUpdate([desired], [old], 1)).find((s) => s.resource.name === "quota")!);
+    expect(change.diffs).toEqual([{ path: "spec.hard.memory", new: "16Gi" }, { path: "spec.hard.pods", old: "20", new: "50" }]);
   });
 
   it("deletes each resource only after what depends on it, is parented to it or uses it as provider", () => {

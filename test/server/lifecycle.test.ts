@@ -30,6 +30,8 @@ describe("the tenant lifecycle", () => {
   const allowed = [
     ["PROVISIONING", "ACTIVE"], ["PROVISIONING", "FAILED"], ["FAILED", "PROVISIONING"],
     ["ACTIVE", "DEPROVISIONING"], ["FAILED", "DEPROVISIONING"], ["DEPROVISIONING", "DELETED"], ["DEPROVISIONING", "DEPROVISIONING"],
+    // Changes through review: an approved change updates an ACTIVE tenant; a failed update is retried with the same change.
+    ["ACTIVE", "UPDATING"], ["UPDATING", "ACTIVE"], ["UPDATING", "FAILED"], ["FAILED", "UPDATING"],
   ];
   it("allows exactly the documented transitions", () => {
     for (const from of TENANT_STATUSES) {

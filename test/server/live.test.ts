@@ -68,6 +68,27 @@ describe.skipIf(!pg.available)("live progress over WebSocket", () => {
     expect(messages[1].tenantStatus).toBe("ACTIVE");
   });
 
+  it("shows an update run like a provisioning run: snapshot of the update, its phase transitions, and a final ACTIVE", async () => {
+    const change = (await api.app.inject({ method: "POST", url: "/api/v1/tenants/watched/changes", headers: auth(), payload: { tier: "free", reason: "downsize" } })).json();
+    let reviewed: any;
+    for (let i = 0; i < 300 && reviewed?.status !== "PENDING_REVIEW"; i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      reviewed = (await api.app.inject({ method: "GET", url: `/api/v1/tenants/watched/changes/${change.id}`, headers: auth() })).json();
+    }
+    expect(reviewed.status).toBe("PENDING_REVIEW");
+    const approved = await api.app.inject({ method: "POST", url: `/api/v1/tenants/watched/changes/${change.id}/approve`, headers: auth(), payload: {} });
+    expect(approved.statusCode).toBe(202);
+    const { messages, code } = await collect(`${base}/ws/provisioning/watched`, auth(READ_TOKEN));
+    expect(code).toBe(1000);
+    expect(messages[0].status).toMatchObject({ status: "UPDATING", run: { kind: "update", id: approved.json().run.id } });
+    expect(messages.at(-1)).toMatchObject({ type: "final", runId: approved.json().run.id, runStatus: "SUCCEEDED", tenantStatus: "ACTIVE" });
+    const transitions = messages.filter((m) => m.type === "phase" && m.runId === approved.json().run.id);
+    expect(transitions.length).toBeGreaterThan(0);
+    expect(transitions.at(-1).phase).toMatchObject({ number: PHASES.length, status: "SUCCEEDED" });
+    const status = (await api.app.inject({ method: "GET", url: "/api/v1/tenants/watched/provisioning/status", headers: auth() })).json();
+    expect(status).toMatchObject({ status: "ACTIVE", run: { kind: "update", status: "SUCCEEDED" }, progress: 100 });
+  });
+
   it("tells a subscriber of an unknown tenant so and closes", async () => {
     const { messages, code } = await collect(`${base}/ws/provisioning/nobody`, auth());
     expect(code).toBe(4404);

@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
+import { RunSweeper } from "../../server/runs/run-sweeper.ts";
 import { probePostgres } from "../support/postgres.ts";
 import { ADMIN_TOKEN, auth, freshDatabase, settled, startService, tenantRequest, waitForStatus, type TestService } from "../support/service.ts";
 
@@ -112,4 +113,105 @@ describe.skipIf(!pgProbe.available)("a run whose last attempt ends without a res
     expect(retry.statusCode).toBe(202);
     expect((await waitForStatus(service.app, tenant.id, settled, 60_000)).status).toBe("ACTIVE");
   }, 120_000);
+  it("fails an update whose only attempt throws through the same path: tenant and change FAILED, tenant.update_failed, and a retry applies the change", async () => {
+    const db = await freshDatabase();
+    cleanup.push(() => db.drop());
+    const service = await startService(db.url, { MATIH_MAX_ATTEMPTS: "1" });
+    cleanup.push(() => service.close());
+    const app = service.app;
+    const tenant = (await app.inject({ method: "POST", url: "/api/v1/tenants", headers: auth(), payload: tenantRequest("upthrown") })).json().tenant;
+    expect((await waitForStatus(app, tenant.id, settled, 60_000)).status).toBe("ACTIVE");
+    const change = (await app.inject({ method: "POST", url: `/api/v1/tenants/${tenant.id}/changes`, headers: auth(), payload: { tier: "professional" } })).json();
+    const deadline = Date.now() + 60_000;
+    let reviewed: any;
+    while (Date.now() < deadline) {
+      reviewed = (await app.inject({ method: "GET", url: `/api/v1/tenants/${tenant.id}/changes/${change.id}`, headers: auth() })).json();
+      if (reviewed.status !== "PREVIEWING") break;
+      await new Promise((r) => setTimeout(r, 150));
+    }
+    expect(reviewed.status).toBe("PENDING_REVIEW");
+
+    const engine = app.engine as { provision: (...args: any[]) => Promise<unknown> };
+    const real = engine.provision.bind(engine);
+    engine.provision = async () => {
+      throw new TypeError("cannot read properties of undefined (reading 'secretThing')");
+    };
+    expect((await app.inject({ method: "POST", url: `/api/v1/tenants/${tenant.id}/changes/${change.id}/approve`, headers: auth(), payload: {} })).statusCode).toBe(202);
+    const final = await waitForStatus(app, tenant.id, (s) => s.run?.kind === "update" && settled(s), 60_000);
+    expect(final.status).toBe("FAILED");
+    expect(final.error).toBe(`the last attempt stopped on an unexpected error (details in the service log under run ${final.run.id})`);
+    const failed = (await app.inject({ method: "GET", url: `/api/v1/tenants/${tenant.id}/changes/${change.id}`, headers: auth() })).json();
+    expect(failed.status).toBe("FAILED");
+    const client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    try {
+      const types = (await client.query(`SELECT type FROM outbox WHERE tenant_id = $1 ORDER BY seq`, [tenant.id])).rows.map((r) => r.type);
+      expect(types).toContain("tenant.update_failed");
+      expect(types).not.toContain("tenant.provisioning_failed");
+      const updates = (await client.query(`SELECT status FROM provisioning_runs WHERE tenant_id = $1 AND kind = 'update'`, [tenant.id])).rows;
+      expect(updates).toEqual([{ status: "FAILED" }]);
+    } finally {
+      await client.end();
+    }
+
+    engine.provision = real;
+    expect((await app.inject({ method: "POST", url: `/api/v1/tenants/${tenant.id}/provisioning/retry`, headers: auth() })).statusCode).toBe(202);
+    const retried = await waitForStatus(app, tenant.id, (s) => s.status !== "FAILED" && settled(s), 60_000);
+    expect(retried.status).toBe("ACTIVE");
+    expect((await app.inject({ method: "GET", url: `/api/v1/tenants/${tenant.id}`, headers: auth() })).json()).toMatchObject({ status: "ACTIVE", tier: "professional" });
+  }, 180_000);
+  it("sweeps an update run and a change's preview run whose jobs ended without them: the update fails tenant and change, the preview fails only the change", async () => {
+    const db = await freshDatabase();
+    cleanup.push(() => db.drop());
+    const waitChange = async (app: TestService["app"], tenantId: string, changeId: string, done: (c: any) => boolean) => {
+      const deadline = Date.now() + 60_000;
+      let last: any;
+      while (Date.now() < deadline) {
+        last = (await app.inject({ method: "GET", url: `/api/v1/tenants/${tenantId}/changes/${changeId}`, headers: auth() })).json();
+        if (done(last)) return last;
+        await new Promise((r) => setTimeout(r, 150));
+      }
+      throw new Error(`change did not settle: ${JSON.stringify(last)}`);
+    };
+    // A process with workers provisions two tenants and previews a change to the first.
+    const calm = await startService(db.url, { MATIH_MAX_ATTEMPTS: "1" });
+    const first = (await calm.app.inject({ method: "POST", url: "/api/v1/tenants", headers: auth(), payload: tenantRequest("swept-update") })).json().tenant;
+    const second = (await calm.app.inject({ method: "POST", url: "/api/v1/tenants", headers: auth(), payload: tenantRequest("swept-preview") })).json().tenant;
+    expect((await waitForStatus(calm.app, first.id, settled, 60_000)).status).toBe("ACTIVE");
+    expect((await waitForStatus(calm.app, second.id, settled, 60_000)).status).toBe("ACTIVE");
+    const change = (await calm.app.inject({ method: "POST", url: `/api/v1/tenants/${first.id}/changes`, headers: auth(), payload: { tier: "professional" } })).json();
+    expect((await waitChange(calm.app, first.id, change.id, (c) => c.status !== "PREVIEWING")).status).toBe("PENDING_REVIEW");
+    await calm.close();
+
+    // An API-only process queues the update and a second change's preview; no worker ever runs them.
+    const api = await startService(db.url, { MATIH_WORKER: "false", MATIH_MAX_ATTEMPTS: "1" });
+    cleanup.push(() => api.close());
+    expect((await api.app.inject({ method: "POST", url: `/api/v1/tenants/${first.id}/changes/${change.id}/approve`, headers: auth(), payload: {} })).statusCode).toBe(202);
+    const previewed = await api.app.inject({ method: "POST", url: `/api/v1/tenants/${second.id}/changes`, headers: auth(), payload: { tier: "professional" } });
+    expect(previewed.statusCode).toBe(202);
+
+    // Their jobs failed without a result (a worker killed on the last attempt).
+    const queue = { jobState: async () => ({ state: "failed", retryCount: 0, output: { message: "worker killed" } }) };
+    const warnings: string[] = [];
+    const sweeper = new RunSweeper({ pool: api.app.db, queue: queue as never, executor: api.app.executor, log: { warn: (_o, msg) => void warnings.push(msg) } });
+    expect(await sweeper.sweep()).toBe(2);
+
+    const updated = await waitForStatus(api.app, first.id, settled, 10_000);
+    expect(updated).toMatchObject({ status: "FAILED", run: { kind: "update", status: "FAILED" } });
+    expect((await waitChange(api.app, first.id, change.id, () => true)).status).toBe("FAILED");
+    const other = await waitChange(api.app, second.id, previewed.json().id, () => true);
+    expect(other.status).toBe("PREVIEW_FAILED");
+    expect(other.error).toMatch(/^the last attempt ended without a result/);
+    expect((await api.app.inject({ method: "GET", url: `/api/v1/tenants/${second.id}`, headers: auth() })).json().status).toBe("ACTIVE");
+    const client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    try {
+      const types = (await client.query(`SELECT tenant_id AS "tenantId", type FROM outbox WHERE type LIKE 'tenant.%failed' ORDER BY seq`)).rows;
+      expect(types).toEqual([{ tenantId: first.id, type: "tenant.update_failed" }]);
+    } finally {
+      await client.end();
+    }
+    // Nothing is left to sweep.
+    expect(await sweeper.sweep()).toBe(0);
+  }, 180_000);
 });

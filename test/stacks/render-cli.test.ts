@@ -104,15 +104,22 @@ describe.each(TIERS)("npm run render -- acme --tier %s --format json", (tier) =>
     expect(stdout).not.toMatch(/render-[0-9a-f]{24}/);
   });
 
-  it("prints the contents of every Secret as [secret]", async () => {
+  it("prints the contents of every Secret as [secret], value by value where the program marks values secret", async () => {
     const doc = JSON.parse((await jsonRun(tier)).stdout) as JsonRender;
     const secrets = doc.resources.filter((r) => r.type === "kubernetes:core/v1:Secret" && !r.read);
     expect(secrets.length).toBeGreaterThan(0);
     for (const s of secrets) {
       const contents = ["data", "stringData"].filter((k) => k in s.inputs);
       expect(contents.length, s.name).toBeGreaterThan(0);
-      for (const k of contents) expect(s.inputs[k], `${s.name}.${k}`).toBe("[secret]");
+      for (const k of contents) {
+        const value = s.inputs[k];
+        if (typeof value === "string") expect(value, `${s.name}.${k}`).toBe("[secret]");
+        else for (const [key, v] of Object.entries(value as Record<string, unknown>)) expect(v, `${s.name}.${k}.${key}`).toBe("[secret]");
+      }
     }
+    const credentials = secrets.find((s) => (s.inputs.metadata as { name?: string }).name === "tenant-database-credentials")!;
+    expect(Object.keys(credentials.inputs.stringData as object).sort()).toEqual(["DATABASE_URL", "POSTGRES_DB", "POSTGRES_HOST", "POSTGRES_PASSWORD", "POSTGRES_PORT", "POSTGRES_USER"]);
+    expect(JSON.stringify(doc)).not.toContain("secretDigests");
   });
 
   it("lists every phase in order in --format tree", async () => {

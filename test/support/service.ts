@@ -100,7 +100,7 @@ export async function waitForStatus(app: FastifyInstance, idOrSlug: string, done
   throw new Error(`status of ${idOrSlug} did not settle in ${timeoutMs} ms; last: ${JSON.stringify(last)?.slice(0, 2000)}`);
 }
 
-export const settled = (s: any) => s.run && ["SUCCEEDED", "FAILED", "CANCELLED"].includes(s.run.status) && s.status !== "PROVISIONING" && s.status !== "DEPROVISIONING";
+export const settled = (s: any) => s.run && ["SUCCEEDED", "FAILED", "CANCELLED"].includes(s.run.status) && s.status !== "PROVISIONING" && s.status !== "DEPROVISIONING" && s.status !== "UPDATING";
 
 export interface ServiceHandle {
   /** The running service; only inside tests (after `beforeAll`). */

@@ -201,6 +201,8 @@ describe("Pulumi engine operations", () => {
     const migrations = childrenOf(2)[2]!;
     const byUrn = new Map(preview.changes.map((c) => [c.urn, c]));
     expect(byUrn.get(quota!.urn)).toMatchObject({ op: "update", changedPaths: ["spec.hard.pods", 'spec.hard["limits.cpu"]'], phase: { number: 1 } });
+    // Each changed path with its value before and after, read from the step's old and new inputs.
+    expect(byUrn.get(quota!.urn)!.diffs).toEqual([{ path: "spec.hard.pods", old: "20", new: "50" }, { path: 'spec.hard["limits.cpu"]', old: "4", new: "16" }]);
     expect(byUrn.get(namespace!.urn)).toMatchObject({ op: "update", changedPaths: ['metadata.labels["matih.ai/tier"]'] });
     expect(byUrn.get(migrations.urn)).toMatchObject({ op: "replace", replaceReasons: ["spec"] });
     expect(preview.changeSummary).toMatchObject({ create: 0, update: 2, replace: 1, delete: 0 });
@@ -208,6 +210,29 @@ describe("Pulumi engine operations", () => {
     const provisioned = await engine.provision({ spec: tenantSpec({ tier: "professional" }), settings: realRunSettings(), plan: preview.plan! });
     expect(provisioned.status).toBe("succeeded");
     expect(commandOptions<UpOptions>(factory, "up").plan).toBe(planPath);
+  });
+
+  it("re-applies a partly applied plan in resume mode with up on the same spec and no --plan, after checking the plan is this tenant's", async () => {
+    const factory = new FakeWorkspaceFactory();
+    factory.existing("acme")
+      .script("preview", async (options) => {
+        await writeFile((options as PreviewOptions).plan!, "{}");
+        return replay(previewAfterTierChange())(options);
+      })
+      .script("up", replay(successfulUp()));
+    const { engine } = await startEngine(factory);
+    const preview = await engine.preview({ spec: tenantSpec({ tier: "professional" }), settings: realRunSettings(), savePlan: true });
+    const resumed = await engine.provision({ spec: tenantSpec({ tier: "professional" }), settings: realRunSettings(), plan: preview.plan!, planMode: "resume" });
+    expect(resumed.status).toBe("succeeded");
+    const up = commandOptions<UpOptions>(factory, "up");
+    expect(up.plan).toBeUndefined();
+    expect(up.message).toMatch(/provision acme/);
+
+    // Resume mode still refuses a plan that is gone (the tenant was torn down meanwhile).
+    await rm(preview.plan!.file);
+    const gone = await engine.provision({ spec: tenantSpec({ tier: "professional" }), settings: realRunSettings(), plan: preview.plan!, planMode: "resume" });
+    expect(gone.error?.code).toBe("plan_mismatch");
+    expect(factory.callsTo("up")).toHaveLength(1);
   });
 
   it("refuses a plan made for another tenant before anything runs", async () => {

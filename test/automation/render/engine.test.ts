@@ -162,16 +162,16 @@ describe("render engine", () => {
     await render.provision({ spec: tenantSpec(), settings });
     const record = await recordOf();
     const secret = byType(record.resources, "kubernetes:core/v1:Secret");
-    // The whole stringData is a Pulumi secret, recorded as "[secret]"; someone overwrites it by hand.
-    expect(secret.inputs.stringData).toBe("[secret]");
-    await render.simulateDrift("acme", { kind: "edit", resource: secret.urn, path: "stringData", value: { POSTGRES_PASSWORD: "hunter2-plaintext" } });
+    // Each stringData value is a Pulumi secret, recorded as "[secret]" under its key; someone overwrites one by hand.
+    expect(secret.inputs.stringData).toMatchObject({ POSTGRES_PASSWORD: "[secret]", DATABASE_URL: "[secret]" });
+    await render.simulateDrift("acme", { kind: "edit", resource: secret.urn, path: "stringData.POSTGRES_PASSWORD", value: "hunter2-plaintext" });
     const namespace = byType(record.resources, "kubernetes:core/v1:Namespace");
     await render.simulateDrift("acme", { kind: "edit", resource: namespace.urn, path: 'metadata.labels["matih.ai/edited-by"]', value: "someone-by-hand" });
 
     const drift = await render.driftCheck({ spec: tenantSpec(), settings });
     expect(JSON.stringify(drift)).not.toContain("hunter2-plaintext");
     const secretDrift = drift.drifted.find((d) => d.urn === secret.urn)!;
-    expect(secretDrift.differences).toEqual([{ path: "stringData", recorded: "[secret]", actual: "[secret]" }]);
+    expect(secretDrift.differences).toEqual([{ path: "stringData.POSTGRES_PASSWORD", recorded: "[secret]", actual: "[secret]" }]);
     expect(drift.drifted.find((d) => d.urn === namespace.urn)?.differences).toEqual([{ path: 'metadata.labels["matih.ai/edited-by"]', recorded: null, actual: "someone-by-hand" }]);
 
     const converge = await render.provision({ spec: tenantSpec(), settings });
@@ -279,6 +279,23 @@ describe("render engine", () => {
     expect(changed.status).toBe("failed");
     expect(changed.error?.code).toBe("plan_mismatch");
     expect(await readFile(path.join(layout.renderStateDir, "acme.json"), "utf8")).toBe(before);
+  });
+
+  it("in resume mode holds a partly applied plan to its reviewed end state, not to the state it started from", async () => {
+    const settings = platformSettings();
+    const render = engine();
+    await render.provision({ spec: tenantSpec(), settings, lastPhase: 3 });
+    const reviewed = await render.preview({ spec: tenantSpec({ tier: "professional" }), settings, lastPhase: 3, savePlan: true });
+    // Part of the reviewed update runs (phases 1-2), as a failed attempt would leave it.
+    await render.provision({ spec: tenantSpec({ tier: "professional" }), settings, lastPhase: 2 });
+    const exact = await render.provision({ spec: tenantSpec({ tier: "professional" }), settings, plan: reviewed.plan! });
+    expect(exact.error?.code).toBe("plan_mismatch");
+    const resumed = await render.provision({ spec: tenantSpec({ tier: "professional" }), settings, plan: reviewed.plan!, planMode: "resume" });
+    expect(resumed).toMatchObject({ status: "succeeded", lastPhase: 3 });
+    // A different end state than the one reviewed is still refused.
+    const again = await render.preview({ spec: tenantSpec({ tier: "professional" }), settings, lastPhase: 3, savePlan: true });
+    const other = await render.provision({ spec: tenantSpec({ tier: "enterprise" }), settings, plan: again.plan!, planMode: "resume" });
+    expect(other.error?.code).toBe("plan_mismatch");
   });
 
   it("stops a paced provision when cancelled, keeping the phases it completed", async () => {

@@ -1,0 +1,131 @@
+import type { Tier } from "../../model/tiers.ts";
+import type { Queryable } from "./pool.ts";
+
+export const CHANGE_STATUSES = ["PREVIEWING", "PREVIEW_FAILED", "PENDING_REVIEW", "APPROVED", "APPLYING", "APPLIED", "FAILED", "REJECTED", "STALE", "EXPIRED"] as const;
+export type ChangeStatus = (typeof CHANGE_STATUSES)[number];
+
+/** What a change asked for; an empty object converges the tenant to its recorded spec. */
+export interface ChangeRequest {
+  tier?: Tier;
+  lastPhase?: number;
+  reason?: string;
+}
+
+/** One changed property of a resource; secret values read "[secret]". */
+export interface ChangeDiff {
+  path: string;
+  old?: unknown;
+  new?: unknown;
+}
+
+export interface PreviewedResourceChange {
+  urn: string;
+  type: string;
+  name: string;
+  phase: { number: number; name: string } | null;
+  op: string;
+  diffs: ChangeDiff[];
+}
+
+export interface ChangePreview {
+  changeSummary: { create: number; update: number; replace: number; delete: number; same: number };
+  destructive: boolean;
+  /** Why the change is destructive: the stateful resources it deletes or replaces. */
+  destructiveResources: { urn: string; type: string; op: string }[];
+  changes: PreviewedResourceChange[];
+}
+
+export interface ChangeRow {
+  id: string;
+  tenantId: string;
+  status: ChangeStatus;
+  requested: ChangeRequest;
+  targetTier: Tier;
+  targetPhase: number;
+  createdBy: string;
+  createdAt: Date;
+  expiresAt: Date;
+  previewRunId: string | null;
+  previewedAt: Date | null;
+  preview: ChangePreview | null;
+  destructive: boolean | null;
+  plan: unknown;
+  error: string | null;
+  decidedBy: string | null;
+  decidedAt: Date | null;
+  allowDestructive: boolean;
+  appliedAt: Date | null;
+}
+
+const COLUMNS = `id, tenant_id AS "tenantId", status, requested, target_tier AS "targetTier", target_phase AS "targetPhase",
+  created_by AS "createdBy", created_at AS "createdAt", expires_at AS "expiresAt", preview_run_id AS "previewRunId",
+  previewed_at AS "previewedAt", preview, destructive, plan, error, decided_by AS "decidedBy", decided_at AS "decidedAt",
+  allow_destructive AS "allowDestructive", applied_at AS "appliedAt"`;
+
+export async function insertChange(
+  db: Queryable,
+  c: Pick<ChangeRow, "id" | "tenantId" | "requested" | "targetTier" | "targetPhase" | "createdBy"> & { ttlHours: number },
+): Promise<ChangeRow> {
+  // Both times from the database clock, so that expiry is decided on one clock.
+  const { rows } = await db.query(
+    `INSERT INTO tenant_changes (id, tenant_id, status, requested, target_tier, target_phase, created_by, created_at, expires_at)
+     VALUES ($1, $2, 'PREVIEWING', $3, $4, $5, $6, now(), now() + make_interval(secs => $7)) RETURNING ${COLUMNS}`,
+    [c.id, c.tenantId, JSON.stringify(c.requested), c.targetTier, c.targetPhase, c.createdBy, c.ttlHours * 3600],
+  );
+  return rows[0];
+}
+
+/** Whether the change's approval window has closed, by the database clock. */
+export async function changeExpired(db: Queryable, id: string): Promise<boolean> {
+  const { rows } = await db.query(`SELECT expires_at < now() AS expired FROM tenant_changes WHERE id = $1`, [id]);
+  return rows[0]?.expired === true;
+}
+
+export async function findChange(db: Queryable, tenantId: string, id: string, options: { forUpdate?: boolean } = {}): Promise<ChangeRow | undefined> {
+  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)) return undefined;
+  const { rows } = await db.query(`SELECT ${COLUMNS} FROM tenant_changes WHERE tenant_id = $1 AND id = $2${options.forUpdate ? " FOR UPDATE" : ""}`, [tenantId, id]);
+  return rows[0];
+}
+
+export async function findChangeById(db: Queryable, id: string): Promise<ChangeRow | undefined> {
+  const { rows } = await db.query(`SELECT ${COLUMNS} FROM tenant_changes WHERE id = $1`, [id]);
+  return rows[0];
+}
+
+export async function listChanges(db: Queryable, tenantId: string, options: { limit: number; offset: number }): Promise<ChangeRow[]> {
+  const { rows } = await db.query(
+    `SELECT ${COLUMNS} FROM tenant_changes WHERE tenant_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3`,
+    [tenantId, options.limit, options.offset],
+  );
+  return rows;
+}
+
+export interface ChangeUpdate {
+  status?: ChangeStatus;
+  previewRunId?: string;
+  previewed?: boolean;
+  preview?: ChangePreview;
+  destructive?: boolean;
+  plan?: unknown;
+  error?: string | null;
+  decidedBy?: string;
+  allowDestructive?: boolean;
+  applied?: boolean;
+}
+
+export async function updateChange(db: Queryable, id: string, change: ChangeUpdate): Promise<ChangeRow> {
+  const sets: string[] = [];
+  const values: unknown[] = [id];
+  if (change.status !== undefined) sets.push(`status = $${values.push(change.status)}`);
+  if (change.previewRunId !== undefined) sets.push(`preview_run_id = $${values.push(change.previewRunId)}`);
+  if (change.previewed) sets.push("previewed_at = now()");
+  if (change.preview !== undefined) sets.push(`preview = $${values.push(JSON.stringify(change.preview))}::jsonb`);
+  if (change.destructive !== undefined) sets.push(`destructive = $${values.push(change.destructive)}`);
+  if (change.plan !== undefined) sets.push(`plan = $${values.push(JSON.stringify(change.plan))}::jsonb`);
+  if (change.error !== undefined) sets.push(`error = $${values.push(change.error)}`);
+  if (change.decidedBy !== undefined) sets.push(`decided_by = $${values.push(change.decidedBy)}`, "decided_at = now()");
+  if (change.allowDestructive !== undefined) sets.push(`allow_destructive = $${values.push(change.allowDestructive)}`);
+  if (change.applied) sets.push("applied_at = now()");
+  const { rows } = await db.query(`UPDATE tenant_changes SET ${sets.join(", ")} WHERE id = $1 RETURNING ${COLUMNS}`, values);
+  return rows[0];
+}

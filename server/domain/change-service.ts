@@ -1,0 +1,265 @@
+/**
+ * Changes through review: a requested change to a tenant is previewed by a
+ * run of its own (same queue, one run per tenant at a time) that saves an
+ * update plan; an admin approves it, and an `update` run applies exactly that
+ * plan, or rejects it. Refusals are decided under row locks, in one
+ * transaction with the state they record (a change found expired or stale is
+ * marked so before the refusal is answered).
+ */
+import { randomUUID } from "node:crypto";
+import type pg from "pg";
+import type { EngineKind, ResourceChange, TenantEngine } from "../../automation/index.ts";
+import { PHASE_COUNT } from "../../model/phases.ts";
+import type { Tier } from "../../model/tiers.ts";
+import { appendAudit } from "../db/audit.ts";
+import { changeExpired, findChange, insertChange, listChanges, updateChange, type ChangePreview, type ChangeRequest, type ChangeRow, type PreviewedResourceChange } from "../db/changes.ts";
+import type { RunQueue } from "../db/job-queue.ts";
+import { isUniqueViolation, withTransaction } from "../db/pool.ts";
+import { activeRun, changedSince, insertRun, updateRun, type RunRow } from "../db/runs.ts";
+import { findTenant, updateTenantStatus, type TenantRow } from "../db/tenants.ts";
+import { ApiError, notFound } from "./errors.ts";
+import { canTransition } from "./tenant-status.ts";
+
+export interface ChangeServiceDeps {
+  pool: pg.Pool;
+  queue: RunQueue;
+  engine: Pick<TenantEngine, "kind">;
+  /** MATIH_CHANGE_TTL_HOURS */
+  changeTtlHours: number;
+  /** MATIH_REQUIRE_SEPARATE_APPROVER */
+  requireSeparateApprover: boolean;
+  maxAttempts: number;
+}
+
+/**
+ * Resource types whose deletion or replacement loses data or breaks access
+ * that cannot simply be recreated: the tenant's schema, role and databases,
+ * a dedicated server, the DNS zone (its name servers are delegated), and
+ * Secrets holding credentials (applications hold the old values).
+ */
+const STATEFUL_TYPES: ReadonlySet<string> = new Set([
+  "postgresql:index/schema:Schema",
+  "postgresql:index/role:Role",
+  "postgresql:index/database:Database",
+  "azure-native:dbforpostgresql:Server",
+  "azure-native:dbforpostgresql:Database",
+  "azure-native:dns:Zone",
+]);
+
+function isCredentialsSecret(change: ResourceChange): boolean {
+  return change.type === "kubernetes:core/v1:Secret" && /credentials/.test(change.urn.slice(change.urn.lastIndexOf("::") + 2));
+}
+
+export function isDestructive(change: Pick<ResourceChange, "op" | "type" | "urn">): boolean {
+  if (change.op !== "delete" && change.op !== "replace") return false;
+  return STATEFUL_TYPES.has(change.type) || isCredentialsSecret(change as ResourceChange);
+}
+
+/** The review form of a preview: changes only, in phase order, each with its property diffs. */
+export function reviewOf(changes: readonly ResourceChange[], changeSummary: ChangePreview["changeSummary"]): ChangePreview {
+  const changed = changes.filter((c) => c.op !== "same" && c.op !== "read");
+  const order = (c: ResourceChange) => c.phase?.number ?? 0;
+  const reviewed: PreviewedResourceChange[] = changed
+    .map((c, i) => ({ c, i }))
+    // Stable: phase order, then the order the engine runs them in.
+    .sort((a, b) => order(a.c) - order(b.c) || a.i - b.i)
+    .map(({ c }) => ({
+      urn: c.urn,
+      type: c.type,
+      name: c.urn.slice(c.urn.lastIndexOf("::") + 2),
+      phase: c.phase ? { number: c.phase.number, name: c.phase.name } : null,
+      op: c.op,
+      diffs: (c.diffs ?? c.changedPaths.map((path) => ({ path }))).map((d) => ({ ...d })),
+    }));
+  const destructiveResources = changed.filter(isDestructive).map((c) => ({ urn: c.urn, type: c.type, op: c.op }));
+  return { changeSummary, destructive: destructiveResources.length > 0, destructiveResources, changes: reviewed };
+}
+
+export interface ChangeBody {
+  tier?: Tier;
+  lastPhase?: number;
+  reason?: string;
+}
+
+export class ChangeService {
+  private readonly deps: ChangeServiceDeps;
+
+  constructor(deps: ChangeServiceDeps) {
+    this.deps = deps;
+  }
+
+  private async tenantOf(db: pg.PoolClient | pg.Pool, idOrSlug: string, forUpdate = false): Promise<TenantRow> {
+    const tenant = await findTenant(db, idOrSlug, { forUpdate });
+    if (!tenant) throw notFound(`tenant "${idOrSlug}"`);
+    return tenant;
+  }
+
+  /** Records the change and queues its preview run. */
+  async request(idOrSlug: string, body: ChangeBody, principal: string): Promise<{ change: ChangeRow; run: RunRow; tenant: TenantRow }> {
+    if (body.lastPhase !== undefined && (!Number.isInteger(body.lastPhase) || body.lastPhase < 1 || body.lastPhase > PHASE_COUNT)) {
+      throw new ApiError(400, "invalid_request", `lastPhase must be a whole number from 1 to ${PHASE_COUNT}`);
+    }
+    const requested: ChangeRequest = {
+      ...(body.tier !== undefined ? { tier: body.tier } : {}),
+      ...(body.lastPhase !== undefined ? { lastPhase: body.lastPhase } : {}),
+      ...(body.reason !== undefined && body.reason.trim() !== "" ? { reason: body.reason.trim() } : {}),
+    };
+    try {
+      return await withTransaction(this.deps.pool, async (db) => {
+        const tenant = await this.tenantOf(db, idOrSlug, true);
+        if (tenant.status !== "ACTIVE") {
+          const hint = tenant.status === "FAILED" ? "retry a FAILED tenant first (a failed update is retried with the same change)" : "wait until it is ACTIVE";
+          throw new ApiError(409, "invalid_transition", `a ${tenant.status} tenant cannot be changed: ${hint}`);
+        }
+        const active = await activeRun(db, tenant.id);
+        if (active) throw new ApiError(409, "run_in_progress", `tenant ${tenant.slug} already has a ${active.kind} run in progress; wait for it to finish`);
+        const change = await insertChange(db, {
+          id: randomUUID(),
+          tenantId: tenant.id,
+          requested,
+          targetTier: requested.tier ?? tenant.tier,
+          targetPhase: requested.lastPhase ?? PHASE_COUNT,
+          createdBy: principal,
+          ttlHours: this.deps.changeTtlHours,
+        });
+        const what = describeRequest(requested, tenant.tier);
+        await appendAudit(db, { tenantId: tenant.id, entity: "change", actor: principal, from: null, to: "PREVIEWING", message: `change ${change.id} requested: ${what}`, details: { changeId: change.id, requested } });
+        let run = await insertRun(db, { id: randomUUID(), tenantId: tenant.id, kind: "preview", maxAttempts: 1, engine: this.deps.engine.kind, targetPhase: change.targetPhase, requestedBy: principal, changeId: change.id });
+        const jobId = await this.deps.queue.enqueue(db, { runId: run.id, tenantId: tenant.id });
+        run = await updateRun(db, run.id, { jobId });
+        await appendAudit(db, { tenantId: tenant.id, runId: run.id, entity: "run", actor: principal, from: null, to: "QUEUED", message: `preview of change ${change.id} queued` });
+        const updated = await updateChange(db, change.id, { previewRunId: run.id });
+        return { change: updated, run, tenant };
+      });
+    } catch (error) {
+      if (isUniqueViolation(error, "provisioning_runs_one_active")) throw new ApiError(409, "run_in_progress", `tenant "${idOrSlug}" already has a run in progress; wait for it to finish`);
+      throw error;
+    }
+  }
+
+  async list(idOrSlug: string, options: { limit: number; offset: number }): Promise<ChangeRow[]> {
+    const tenant = await this.tenantOf(this.deps.pool, idOrSlug);
+    return listChanges(this.deps.pool, tenant.id, options);
+  }
+
+  async get(idOrSlug: string, changeId: string): Promise<ChangeRow> {
+    const tenant = await this.tenantOf(this.deps.pool, idOrSlug);
+    const change = await findChange(this.deps.pool, tenant.id, changeId);
+    if (!change) throw notFound(`change "${changeId}" of tenant "${idOrSlug}"`);
+    return change;
+  }
+
+  /**
+   * Approves a reviewed change and queues the update that applies its plan.
+   * Checks, in order: the change is awaiting review, the approver may approve
+   * it, it has not expired, no run is in flight, the stack has not changed
+   * since the preview, and a destructive change is explicitly allowed.
+   */
+  async approve(idOrSlug: string, changeId: string, principal: string, options: { allowDestructive?: boolean } = {}): Promise<{ change: ChangeRow; run: RunRow; tenant: TenantRow }> {
+    const outcome = await withTransaction(this.deps.pool, async (db) => {
+      const tenant = await this.tenantOf(db, idOrSlug, true);
+      const change = await findChange(db, tenant.id, changeId, { forUpdate: true });
+      if (!change) throw notFound(`change "${changeId}" of tenant "${idOrSlug}"`);
+      if (change.status !== "PENDING_REVIEW") throw notPending(change, "approved");
+      if (this.deps.requireSeparateApprover && change.createdBy === principal) {
+        throw new ApiError(403, "same_principal", `${principal} requested change ${change.id}; another admin must approve it (MATIH_REQUIRE_SEPARATE_APPROVER is on)`);
+      }
+      if (await changeExpired(db, change.id)) {
+        await this.mark(db, tenant, change, "EXPIRED", principal, `change ${change.id} expired at ${new Date(change.expiresAt).toISOString()} before approval`);
+        return { refused: new ApiError(409, "change_expired", `change ${change.id} expired at ${new Date(change.expiresAt).toISOString()}; request the change again for a fresh preview`) };
+      }
+      const active = await activeRun(db, tenant.id);
+      if (active) throw new ApiError(409, "run_in_progress", `tenant ${tenant.slug} has a ${active.kind} run in progress; approve once it has finished`);
+      const since = change.previewedAt ? await changedSince(db, tenant.id, new Date(change.previewedAt)) : undefined;
+      if (since || tenant.status !== "ACTIVE") {
+        const why = since ? `a ${since.kind} run started after the preview` : `the tenant is ${tenant.status}`;
+        await this.mark(db, tenant, change, "STALE", principal, `change ${change.id} is stale: ${why}`);
+        return { refused: new ApiError(409, "plan_stale", `the tenant changed after change ${change.id} was previewed (${why}); request the change again and review the new preview`) };
+      }
+      if (change.destructive && !options.allowDestructive) {
+        const what = (change.preview?.destructiveResources ?? []).map((r) => `${r.op} ${r.urn.slice(r.urn.lastIndexOf("::") + 2)} (${r.type})`).join(", ");
+        throw new ApiError(409, "destructive_change", `change ${change.id} deletes or replaces stateful resources: ${what}; approve with {"allowDestructive": true} once the data is taken care of`);
+      }
+      const approved = await updateChange(db, change.id, { status: "APPROVED", decidedBy: principal, allowDestructive: options.allowDestructive ?? false });
+      await appendAudit(db, {
+        tenantId: tenant.id, entity: "change", actor: principal, from: "PENDING_REVIEW", to: "APPROVED",
+        message: `change ${change.id} approved by ${principal}${change.destructive ? " (destructive changes allowed)" : ""}`,
+        details: { changeId: change.id, requestedBy: change.createdBy, allowDestructive: options.allowDestructive ?? false },
+      });
+      const queued = await queueUpdateRun(db, this.deps, tenant, approved, principal);
+      return { ok: { ...queued, change: approved } };
+    });
+    if ("refused" in outcome) throw outcome.refused;
+    return outcome.ok;
+  }
+
+  async reject(idOrSlug: string, changeId: string, principal: string, reason?: string): Promise<ChangeRow> {
+    return withTransaction(this.deps.pool, async (db) => {
+      const tenant = await this.tenantOf(db, idOrSlug, true);
+      const change = await findChange(db, tenant.id, changeId, { forUpdate: true });
+      if (!change) throw notFound(`change "${changeId}" of tenant "${idOrSlug}"`);
+      if (change.status !== "PENDING_REVIEW" && change.status !== "PREVIEW_FAILED") throw notPending(change, "rejected");
+      const note = reason?.trim() ? `: ${reason.trim()}` : "";
+      const rejected = await updateChange(db, change.id, { status: "REJECTED", decidedBy: principal, ...(note ? { error: reason!.trim() } : {}) });
+      await appendAudit(db, { tenantId: tenant.id, entity: "change", actor: principal, from: change.status, to: "REJECTED", message: `change ${change.id} rejected by ${principal}${note}`, details: { changeId: change.id } });
+      return rejected;
+    });
+  }
+
+  private async mark(db: pg.PoolClient, tenant: TenantRow, change: ChangeRow, to: "EXPIRED" | "STALE", actor: string, message: string): Promise<void> {
+    await updateChange(db, change.id, { status: to });
+    await appendAudit(db, { tenantId: tenant.id, entity: "change", actor, from: change.status, to, message, details: { changeId: change.id } });
+  }
+}
+
+function notPending(change: ChangeRow, verb: string): ApiError {
+  const hint: Partial<Record<ChangeRow["status"], string>> = {
+    PREVIEWING: "its preview is still running",
+    APPROVED: "it was already approved",
+    APPLYING: "it is being applied",
+    APPLIED: "it was applied",
+    REJECTED: "it was rejected",
+    STALE: "the tenant changed since its preview; request it again",
+    EXPIRED: "it expired; request it again",
+    PREVIEW_FAILED: "its preview failed; request it again",
+    FAILED: "its update failed; retry the tenant to apply it again",
+  };
+  return new ApiError(409, "change_not_pending", `change ${change.id} is ${change.status} and cannot be ${verb}: ${hint[change.status] ?? "it is not awaiting review"}`);
+}
+
+export function describeRequest(requested: ChangeRequest, currentTier: Tier): string {
+  const parts: string[] = [];
+  if (requested.tier && requested.tier !== currentTier) parts.push(`tier ${currentTier} -> ${requested.tier}`);
+  else if (requested.tier) parts.push(`tier stays ${currentTier}`);
+  if (requested.lastPhase !== undefined) parts.push(`phases 1-${requested.lastPhase}`);
+  if (parts.length === 0) parts.push("converge to the recorded spec");
+  if (requested.reason) parts.push(`reason: ${requested.reason}`);
+  return parts.join("; ");
+}
+
+/**
+ * Moves the tenant to UPDATING and queues an `update` run for an approved (or
+ * failed, when retried) change, in the caller's transaction.
+ */
+export async function queueUpdateRun(
+  db: pg.PoolClient,
+  deps: { queue: RunQueue; engine: { kind: EngineKind }; maxAttempts: number },
+  tenant: TenantRow,
+  change: ChangeRow,
+  principal: string,
+): Promise<{ tenant: TenantRow; run: RunRow }> {
+  if (!canTransition(tenant.status, "UPDATING")) throw new ApiError(409, "invalid_transition", `a ${tenant.status} tenant cannot be updated`);
+  const updated = await updateTenantStatus(db, tenant.id, { status: "UPDATING" });
+  await appendAudit(db, { tenantId: tenant.id, entity: "tenant", actor: principal, from: tenant.status, to: "UPDATING", message: `update requested: change ${change.id}`, details: { changeId: change.id } });
+  let run: RunRow;
+  try {
+    run = await insertRun(db, { id: randomUUID(), tenantId: tenant.id, kind: "update", maxAttempts: deps.maxAttempts, engine: deps.engine.kind, targetPhase: change.targetPhase, requestedBy: principal, changeId: change.id });
+  } catch (error) {
+    if (isUniqueViolation(error, "provisioning_runs_one_active")) throw new ApiError(409, "run_in_progress", `tenant ${tenant.slug} already has a run in progress; wait for it to finish`);
+    throw error;
+  }
+  const jobId = await deps.queue.enqueue(db, { runId: run.id, tenantId: tenant.id });
+  run = await updateRun(db, run.id, { jobId });
+  await appendAudit(db, { tenantId: tenant.id, runId: run.id, entity: "run", actor: principal, from: null, to: "QUEUED", message: `update queued: change ${change.id}` });
+  return { tenant: updated, run };
+}

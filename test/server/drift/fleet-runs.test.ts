@@ -307,3 +307,51 @@ describe.skipIf(!postgres.available)("a drift check and a run for the same tenan
     }
   }, 240_000);
 });
+
+describe.skipIf(!postgres.available)("drift put right through review", () => {
+  it("converges a drifted tenant: an empty change previews the way back, its approval applies it, and the next fleet run finds it in sync", async () => {
+    const db = await freshDatabase();
+    const service = await startService(db.url);
+    const client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    try {
+      const id = await provision(service.app, "converge");
+      const record = (await client.query(`SELECT state FROM render_states WHERE slug = 'converge'`)).rows[0].state;
+      const quota = record.resources.find((r: any) => r.type === "kubernetes:core/v1:ResourceQuota");
+      const account = record.resources.find((r: any) => r.type === "kubernetes:core/v1:ServiceAccount");
+      expect((await simulate(service.app, id, { kind: "edit", resource: quota.urn, path: "spec.hard.pods", value: "99" })).statusCode).toBe(200);
+      expect((await simulate(service.app, id, { kind: "delete", resource: account.urn })).statusCode).toBe(200);
+      const found = await fleetRun(service.app);
+      expect(found).toMatchObject({ checked: 1, drifted: 1 });
+
+      // `{}`: converge to the recorded spec. The preview reads what really exists, so it shows exactly the way back.
+      const requested = await service.app.inject({ method: "POST", url: `/api/v1/tenants/${id}/changes`, headers: auth(), payload: {} });
+      expect(requested.statusCode, requested.body).toBe(202);
+      const changeUrl = `/api/v1/tenants/${id}/changes/${requested.json().id}`;
+      let change: any;
+      for (const deadline = Date.now() + 60_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 150))) {
+        change = (await service.app.inject({ method: "GET", url: changeUrl, headers: auth(READ_TOKEN) })).json();
+        if (change.status !== "PREVIEWING") break;
+      }
+      expect(change.status).toBe("PENDING_REVIEW");
+      expect(change.preview.destructive).toBe(false);
+      expect(change.preview.changes.map((c: any) => [c.op, c.urn]).sort()).toEqual([["create", account.urn], ["update", quota.urn]].sort());
+      expect(change.preview.changes.find((c: any) => c.urn === quota.urn).diffs).toEqual([{ path: "spec.hard.pods", old: "99", new: "20" }]);
+
+      const approved = await service.app.inject({ method: "POST", url: `${changeUrl}/approve`, headers: auth(), payload: {} });
+      expect(approved.statusCode, approved.body).toBe(202);
+      const status = await waitForStatus(service.app, id, (s) => s.run?.kind === "update" && settled(s), 120_000);
+      expect(status).toMatchObject({ status: "ACTIVE", run: { kind: "update", status: "SUCCEEDED" } });
+      expect((await service.app.inject({ method: "GET", url: changeUrl, headers: auth(READ_TOKEN) })).json().status).toBe("APPLIED");
+
+      const after = await fleetRun(service.app);
+      expect(after).toMatchObject({ checked: 1, drifted: 0, failed: 0 });
+      expect((await history(service.app, id)).items[0]).toMatchObject({ driftRunId: after.id, state: "IN_SYNC", resources: [] });
+      expect(await driftEvents(service.app, id)).toEqual(["tenant.drift_detected", "tenant.drift_resolved"]);
+    } finally {
+      await client.end();
+      await service.close();
+      await db.drop();
+    }
+  }, 240_000);
+});

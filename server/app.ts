@@ -9,7 +9,7 @@ import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import websocket from "@fastify/websocket";
 import type { FastifyInstance } from "fastify";
-import type { TenantEngine } from "../automation/index.ts";
+import { loadEngineConfig, type TenantEngine } from "../automation/index.ts";
 import type { PlatformSettings } from "../model/settings.ts";
 import type { ServiceConfig } from "./config.ts";
 import authPlugin from "./plugins/auth.ts";
@@ -143,6 +143,8 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions): P
     shutdownGraceMs: opts.shutdownGraceMs ?? 30_000,
     startWorkersOn: opts.startWorkersOn ?? "ready",
     scheduleCheckSeconds: config.drift.scheduleCheckSeconds,
+    // A preview or drift check cannot outlive the engine's time limit; five minutes' margin for recording it.
+    inspectionLimitMs: loadEngineConfig(opts.env ?? process.env, { dataDir: config.dataDir }).operationTimeoutMs + 300_000,
   });
   await fastify.register(driftPlugin, { drift: config.drift, settings: opts.settings, worker: config.worker, startWorkersOn: opts.startWorkersOn ?? "ready" });
   await fastify.register(tenantServicePlugin, {

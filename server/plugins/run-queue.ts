@@ -26,6 +26,8 @@ export interface RunQueuePluginOptions {
   shutdownGraceMs: number;
   /** How often runs whose job ended without finishing them are failed; default 5 s. */
   sweepIntervalMs?: number;
+  /** How long a preview or drift check can run at most (the engine's time limit plus a margin); see RunSweeper. */
+  inspectionLimitMs?: number;
   /**
    * When workers start taking jobs: once the app is ready (default; tests that
    * only inject), or once the server listens, so that a process that cannot
@@ -87,7 +89,7 @@ async function runQueuePlugin(fastify: FastifyInstance, opts: RunQueuePluginOpti
     });
   }
   // Every process sweeps, API-only ones too: one survivor is enough to free a dead worker's tenants.
-  const sweeper = new RunSweeper({ pool: fastify.db, queue, executor, log: fastify.log });
+  const sweeper = new RunSweeper({ pool: fastify.db, queue, executor, log: fastify.log, ...(opts.inspectionLimitMs ? { inspectionLimitMs: opts.inspectionLimitMs } : {}) });
   let sweepTimer: NodeJS.Timeout | null = null;
   fastify.addHook("onReady", async () => {
     const sweep = () => {

@@ -8,7 +8,10 @@
  * idempotent across processes.
  */
 import type pg from "pg";
+import { appendAudit } from "../db/audit.ts";
 import type { RunQueue } from "../db/job-queue.ts";
+import { withTransaction } from "../db/pool.ts";
+import { updateRun } from "../db/runs.ts";
 import type { RunExecutor } from "./run-executor.ts";
 
 /** Job states in which a job will still run (or is running): its run is not orphaned. */
@@ -19,7 +22,16 @@ export interface RunSweeperDeps {
   queue: RunQueue;
   executor: RunExecutor;
   log: { warn(obj: object, msg: string): void };
+  /**
+   * How long an inspection (a preview or drift check run inside a request,
+   * not a job) can possibly run: the engine's time limit plus a margin.
+   * One still RUNNING after that lost its process. Default 1 h 5 min.
+   */
+  inspectionLimitMs?: number;
 }
+
+/** The engine's default operation limit (MATIH_OPERATION_TIMEOUT_SECONDS, 3600) plus five minutes. */
+const DEFAULT_INSPECTION_LIMIT_MS = 3_900_000;
 
 function reasonOf(job: { state: string; output: unknown } | null): string {
   if (!job) return "the run's job is gone from the queue and no attempt is left";
@@ -36,8 +48,44 @@ export class RunSweeper {
     this.deps = deps;
   }
 
-  /** Fails every unfinished run whose job will not run again; returns how many. */
+  /** Fails every unfinished run whose job will not run again, and every inspection that outlived its process; returns how many. */
   async sweep(): Promise<number> {
+    return (await this.sweepJobRuns()) + (await this.sweepInspections());
+  }
+
+  /**
+   * Previews and drift checks run inside the request that asked for them and
+   * have no job: a process killed during one leaves its run RUNNING, which
+   * blocks nothing but would show as running for good. Past the engine's time
+   * limit it cannot still be running anywhere.
+   */
+  private async sweepInspections(): Promise<number> {
+    const limitMs = this.deps.inspectionLimitMs ?? DEFAULT_INSPECTION_LIMIT_MS;
+    const { rows } = await this.deps.pool.query<{ id: string; tenantId: string; kind: string }>(
+      `SELECT id, tenant_id AS "tenantId", kind FROM provisioning_runs
+       WHERE status = 'RUNNING' AND kind IN ('preview', 'drift') AND change_id IS NULL
+         AND COALESCE(started_at, created_at) < now() - make_interval(secs => $1)`,
+      [limitMs / 1000],
+    );
+    let failed = 0;
+    for (const run of rows) {
+      const error = `the process running this ${run.kind === "drift" ? "drift check" : "preview"} stopped before it finished`;
+      const done = await withTransaction(this.deps.pool, async (db) => {
+        const { rowCount } = await db.query(`SELECT 1 FROM provisioning_runs WHERE id = $1 AND status = 'RUNNING' FOR UPDATE`, [run.id]);
+        if (!rowCount) return false;
+        await updateRun(db, run.id, { status: "FAILED", error, finished: true });
+        await appendAudit(db, { tenantId: run.tenantId, entity: "run", actor: "system", from: "RUNNING", to: "FAILED", message: `${run.kind} failed: ${error}`, details: { runId: run.id, kind: run.kind } });
+        return true;
+      });
+      if (done) {
+        failed += 1;
+        this.deps.log.warn({ runId: run.id, kind: run.kind }, "failed an inspection run whose process stopped");
+      }
+    }
+    return failed;
+  }
+
+  private async sweepJobRuns(): Promise<number> {
     const { rows } = await this.deps.pool.query<{ id: string; jobId: string }>(
       `SELECT id, job_id AS "jobId" FROM provisioning_runs
        WHERE status IN ('QUEUED', 'RUNNING') AND (kind IN ('provision', 'retry', 'rollback', 'teardown', 'update') OR change_id IS NOT NULL) AND job_id IS NOT NULL`,

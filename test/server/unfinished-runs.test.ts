@@ -5,11 +5,13 @@
  * retry, rollback and delete work again.
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import { randomUUID } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
+import { insertRun } from "../../server/db/runs.ts";
 import { RunSweeper } from "../../server/runs/run-sweeper.ts";
 import { probePostgres } from "../support/postgres.ts";
 import { ADMIN_TOKEN, auth, freshDatabase, settled, startService, tenantRequest, waitForStatus, type TestService } from "../support/service.ts";
@@ -214,4 +216,42 @@ describe.skipIf(!pgProbe.available)("a run whose last attempt ends without a res
     // Nothing is left to sweep.
     expect(await sweeper.sweep()).toBe(0);
   }, 180_000);
+
+  it("fails a preview left RUNNING by a stopped process once it is past the engine's time limit, and leaves a recent one alone", async () => {
+    const db = await freshDatabase();
+    cleanup.push(() => db.drop());
+    const service = await startService(db.url);
+    cleanup.push(() => service.close());
+    const tenant = (await service.app.inject({ method: "POST", url: "/api/v1/tenants", headers: auth(), payload: tenantRequest("lost-preview") })).json().tenant;
+    expect((await waitForStatus(service.app, tenant.id, settled, 60_000)).status).toBe("ACTIVE");
+    // Two inspections as a process killed during them leaves them: RUNNING, one started two hours ago, one a minute ago.
+    const client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    cleanup.push(() => client.end());
+    const old = await insertRun(client, { id: randomUUID(), tenantId: tenant.id, kind: "preview", maxAttempts: 1, engine: "render", targetPhase: 10, requestedBy: "admin", status: "RUNNING" });
+    const recent = await insertRun(client, { id: randomUUID(), tenantId: tenant.id, kind: "drift", maxAttempts: 1, engine: "render", targetPhase: 10, requestedBy: "admin", status: "RUNNING" });
+    await client.query(`UPDATE provisioning_runs SET started_at = now() - interval '2 hours' WHERE id = $1`, [old.id]);
+    await client.query(`UPDATE provisioning_runs SET started_at = now() - interval '1 minute' WHERE id = $1`, [recent.id]);
+
+    // The service's own sweep (every 5 s, with the default limit of an hour and five minutes) finds it.
+    const statusOf = async (id: string) => (await client.query(`SELECT status FROM provisioning_runs WHERE id = $1`, [id])).rows[0].status;
+    for (const deadline = Date.now() + 20_000; (await statusOf(old.id)) === "RUNNING" && Date.now() < deadline;) await new Promise((r) => setTimeout(r, 200));
+    const rows = (await client.query(`SELECT id, status, error, completed_at IS NOT NULL AS finished FROM provisioning_runs WHERE id = ANY($1) ORDER BY started_at`, [[old.id, recent.id]])).rows;
+    expect(rows).toEqual([
+      { id: old.id, status: "FAILED", error: "the process running this preview stopped before it finished", finished: true },
+      { id: recent.id, status: "RUNNING", error: null, finished: false },
+    ]);
+    const audit = (await service.app.inject({ method: "GET", url: `/api/v1/tenants/${tenant.id}/audit?limit=1000`, headers: auth() })).json().items;
+    expect(audit.filter((a: any) => a.details?.runId === old.id).map((a: any) => [a.actor, a.from, a.to, a.message])).toEqual([["system", "RUNNING", "FAILED", "preview failed: the process running this preview stopped before it finished"]]);
+    // The tenant was never touched; a sweep with a limit of 30 s takes the recent one too, and then finds nothing.
+    expect((await service.app.inject({ method: "GET", url: `/api/v1/tenants/${tenant.id}`, headers: auth() })).json().status).toBe("ACTIVE");
+    const noJobs = { jobState: async () => { throw new Error("an inspection has no job to look up"); } };
+    const warnings: string[] = [];
+    const sweeper = new RunSweeper({ pool: service.app.db, queue: noJobs as never, executor: service.app.executor, log: { warn: (_o, msg) => void warnings.push(msg) }, inspectionLimitMs: 30_000 });
+    expect(await sweeper.sweep()).toBe(1);
+    expect(warnings).toEqual(["failed an inspection run whose process stopped"]);
+    expect(await statusOf(recent.id)).toBe("FAILED");
+    expect((await client.query(`SELECT error FROM provisioning_runs WHERE id = $1`, [recent.id])).rows[0].error).toBe("the process running this drift check stopped before it finished");
+    expect(await sweeper.sweep()).toBe(0);
+  }, 120_000);
 });

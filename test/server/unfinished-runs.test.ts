@@ -4,7 +4,6 @@
  * tenant fail in one transaction with the audit row, event and mail, and
  * retry, rollback and delete work again.
  */
-import { spawn, type ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -13,30 +12,24 @@ import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
 import { insertRun } from "../../server/db/runs.ts";
 import { RunSweeper } from "../../server/runs/run-sweeper.ts";
+import { spawnService, type ServiceProcess } from "../support/entry-point.ts";
 import { probePostgres } from "../support/postgres.ts";
 import { ADMIN_TOKEN, auth, freshDatabase, settled, startService, tenantRequest, waitForStatus, type TestService } from "../support/service.ts";
 
 const pgProbe = await probePostgres();
 
-function startWorkerProcess(databaseUrl: string, dataDir: string): ChildProcess {
-  return spawn(process.execPath, ["server/server.ts"], {
-    cwd: path.resolve(import.meta.dirname, "../.."),
-    env: {
-      ...process.env,
-      DATABASE_URL: databaseUrl,
-      MATIH_DATA_DIR: dataDir,
-      MATIH_ENGINE: "render",
-      MATIH_ADMIN_TOKEN: ADMIN_TOKEN,
-      MATIH_RENDER_PACE: "0.05",
-      MATIH_JOB_HEARTBEAT_SECONDS: "10",
-      MATIH_MAX_ATTEMPTS: "1",
-      KAFKA_BROKERS: "",
-      SMTP_URL: "",
-      SMTP_HOST: "",
-      PORT: "0",
-      LOG_LEVEL: "warn",
-    },
-    stdio: ["ignore", "ignore", "pipe"],
+/** The real entry point in a process of its own, as a second replica would run. */
+function startWorkerProcess(databaseUrl: string, dataDir: string): ServiceProcess {
+  return spawnService({
+    DATABASE_URL: databaseUrl,
+    MATIH_DATA_DIR: dataDir,
+    MATIH_ENGINE: "render",
+    MATIH_ADMIN_TOKEN: ADMIN_TOKEN,
+    MATIH_RENDER_PACE: "0.05",
+    MATIH_JOB_HEARTBEAT_SECONDS: "10",
+    MATIH_MAX_ATTEMPTS: "1",
+    PORT: "0",
+    LOG_LEVEL: "warn",
   });
 }
 
@@ -68,15 +61,12 @@ describe.skipIf(!pgProbe.available)("a run whose last attempt ends without a res
     const api: TestService = await startService(db.url, { MATIH_WORKER: "false", MATIH_JOB_HEARTBEAT_SECONDS: "10", MATIH_MAX_ATTEMPTS: "1" });
     cleanup.push(() => api.close());
     const child = startWorkerProcess(db.url, childDir);
-    let stderr = "";
-    child.stderr!.on("data", (d) => (stderr += String(d)));
-    cleanup.push(async () => child.kill("SIGKILL"));
+    cleanup.push(() => child.stop("SIGKILL"));
 
     const tenant = (await api.app.inject({ method: "POST", url: "/api/v1/tenants", headers: auth(), payload: tenantRequest("lastgasp") })).json().tenant;
     await waitForStatus(api.app, tenant.id, (s) => s.phases[1].status === "RUNNING", 90_000)
-      .catch((error) => { throw new Error(`${error.message}\nworker stderr: ${stderr.slice(-2000)}`); });
-    child.kill("SIGKILL");
-    await new Promise((resolve) => child.once("exit", resolve));
+      .catch((error) => { throw new Error(`${error.message}\nworker output: ${child.output().slice(-2000)}`); });
+    await child.stop("SIGKILL");
 
     const final = await waitForStatus(api.app, tenant.id, settled, 120_000);
     expect(final.status).toBe("FAILED");

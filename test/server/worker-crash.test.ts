@@ -1,30 +1,25 @@
-import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { spawnService, type ServiceProcess } from "../support/entry-point.ts";
 import { probePostgres } from "../support/postgres.ts";
 import { ADMIN_TOKEN, auth, freshDatabase, settled, startService, tenantRequest, waitForStatus, type TestService } from "../support/service.ts";
 
 const pg = await probePostgres();
 
 /** The real entry point in a process of its own, as a second replica would run. */
-function startWorkerProcess(databaseUrl: string, dataDir: string): ChildProcess {
-  return spawn(process.execPath, ["server/server.ts"], {
-    cwd: path.resolve(import.meta.dirname, "../.."),
-    env: {
-      ...process.env,
-      DATABASE_URL: databaseUrl,
-      MATIH_DATA_DIR: dataDir,
-      MATIH_ENGINE: "render",
-      MATIH_ADMIN_TOKEN: ADMIN_TOKEN,
-      MATIH_RENDER_PACE: "0.03",
-      MATIH_JOB_HEARTBEAT_SECONDS: "10",
-      MATIH_RETRY_DELAY_SECONDS: "0",
-      PORT: "0",
-      LOG_LEVEL: "warn",
-    },
-    stdio: ["ignore", "ignore", "pipe"],
+function startWorkerProcess(databaseUrl: string, dataDir: string): ServiceProcess {
+  return spawnService({
+    DATABASE_URL: databaseUrl,
+    MATIH_DATA_DIR: dataDir,
+    MATIH_ENGINE: "render",
+    MATIH_ADMIN_TOKEN: ADMIN_TOKEN,
+    MATIH_RENDER_PACE: "0.03",
+    MATIH_JOB_HEARTBEAT_SECONDS: "10",
+    MATIH_RETRY_DELAY_SECONDS: "0",
+    PORT: "0",
+    LOG_LEVEL: "warn",
   });
 }
 
@@ -44,15 +39,12 @@ describe.skipIf(!pg.available)("a worker process that dies mid-run", () => {
     const api: TestService = await startService(db.url, { MATIH_WORKER: "false", MATIH_JOB_HEARTBEAT_SECONDS: "10" });
     cleanup.push(() => api.close());
     const child = startWorkerProcess(db.url, childDir);
-    let stderr = "";
-    child.stderr!.on("data", (d) => (stderr += String(d)));
-    cleanup.push(async () => child.kill("SIGKILL"));
+    cleanup.push(() => child.stop("SIGKILL"));
 
     const tenant = (await api.app.inject({ method: "POST", url: "/api/v1/tenants", headers: auth(), payload: tenantRequest("phoenix") })).json().tenant;
     const midway = await waitForStatus(api.app, tenant.id, (s) => s.phases.filter((p: any) => p.status === "SUCCEEDED").length >= 3 && s.phases.some((p: any) => p.status === "RUNNING"), 90_000)
-      .catch((error) => { throw new Error(`${error.message}\nworker stderr: ${stderr.slice(-2000)}`); });
-    child.kill("SIGKILL");
-    await new Promise((resolve) => child.once("exit", resolve));
+      .catch((error) => { throw new Error(`${error.message}\nworker output: ${child.output().slice(-2000)}`); });
+    await child.stop("SIGKILL");
     const doneBeforeKill = midway.phases.filter((p: any) => p.status === "SUCCEEDED").map((p: any) => p.number);
     const runningAtKill = midway.phases.find((p: any) => p.status === "RUNNING").number;
 

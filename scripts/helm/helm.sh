@@ -22,28 +22,11 @@ LIBS="$HOME_DIR/libs"
 CLASSES="$HOME_DIR/classes"
 
 die() { printf 'helm: ERROR: %s\n' "$*" >&2; exit 1; }
+# shellcheck source=../lib/maven-jars.sh
+source "$SCRIPT_DIR/../lib/maven-jars.sh"
 
 fetch_jars() {
-  command -v java >/dev/null || die "java not found (helm-java needs Java 17+)"
-  local want have=""
-  want="$(sha256sum "$POM" | cut -d' ' -f1)"
-  [[ -f "$LIBS/.pom.sha256" ]] && have="$(cat "$LIBS/.pom.sha256")"
-  if [[ "$want" == "$have" ]] && compgen -G "$LIBS/helm-java-*.jar" >/dev/null; then
-    return 0
-  fi
-  command -v mvn >/dev/null || die "mvn not found: it is needed once to fetch helm-java from Maven Central"
-  printf 'helm: fetching helm-java from Maven Central into %s (first run only) ...\n' "$LIBS" >&2
-  local tmp="$HOME_DIR/libs.tmp"
-  rm -rf "$tmp"
-  mkdir -p "$HOME_DIR"
-  if ! mvn -q -B -Dstyle.color=never -f "$POM" dependency:copy-dependencies \
-    -DoutputDirectory="$tmp" -DincludeScope=runtime >"$HOME_DIR/mvn.log" 2>&1; then
-    tail -n 40 "$HOME_DIR/mvn.log" >&2
-    die "mvn dependency:copy-dependencies failed (full output: $HOME_DIR/mvn.log)"
-  fi
-  echo "$want" >"$tmp/.pom.sha256"
-  rm -rf "$LIBS"
-  mv "$tmp" "$LIBS"
+  maven_jars "$POM" "$LIBS" "$HOME_DIR" "helm-java-*.jar" "helm-java"
 }
 
 compile_runner() {

@@ -45,6 +45,8 @@ STOP_TIMEOUT="${KAFKA_STOP_TIMEOUT:-30}"
 
 say() { printf 'kafka: %s\n' "$*"; }
 die() { printf 'kafka: ERROR: %s\n' "$*" >&2; exit 1; }
+# shellcheck source=../lib/maven-jars.sh
+source "$SCRIPT_DIR/../lib/maven-jars.sh"
 
 # The pid from the pid file, if that process is alive and is our broker.
 running_pid() {
@@ -69,27 +71,7 @@ log_tail() {
 }
 
 fetch_jars() {
-  command -v java >/dev/null || die "java not found (Kafka 4 brokers need Java 17+)"
-  local want have=""
-  want="$(sha256sum "$POM" | cut -d' ' -f1)"
-  [[ -f "$LIBS/.pom.sha256" ]] && have="$(cat "$LIBS/.pom.sha256")"
-  if [[ "$want" == "$have" ]] && compgen -G "$LIBS/kafka_2.13-*.jar" >/dev/null; then
-    return 0
-  fi
-  command -v mvn >/dev/null || die "mvn not found: it is needed once to fetch the Kafka jars from Maven Central"
-  say "fetching Kafka jars from Maven Central into $LIBS (first run only) ..."
-  local tmp="$HOME_DIR/libs.tmp"
-  rm -rf "$tmp"
-  mkdir -p "$HOME_DIR"
-  if ! mvn -q -B -Dstyle.color=never -f "$POM" dependency:copy-dependencies \
-    -DoutputDirectory="$tmp" -DincludeScope=runtime >"$HOME_DIR/mvn.log" 2>&1; then
-    tail -n 40 "$HOME_DIR/mvn.log" >&2
-    die "mvn dependency:copy-dependencies failed (full output: $HOME_DIR/mvn.log)"
-  fi
-  echo "$want" >"$tmp/.pom.sha256"
-  rm -rf "$LIBS"
-  mv "$tmp" "$LIBS"
-  say "fetched $(find "$LIBS" -name '*.jar' | wc -l) jars ($(du -sh "$LIBS" | cut -f1))"
+  maven_jars "$POM" "$LIBS" "$HOME_DIR" "kafka_2.13-*.jar" "Kafka"
 }
 
 write_config() {

@@ -41,6 +41,11 @@ export function loggerOptions(level: string, stream?: NodeJS.WritableStream): Fa
   } as FastifyServerOptions["logger"];
 }
 
+/** Trusts the nearest `hops` proxies, as proxy-addr does for a number. */
+function trustHops(hops: number): (address: string, hop: number) => boolean {
+  return (_address, hop) => hop < hops;
+}
+
 export async function buildService(opts: AppOptions & { logger?: boolean | object; logStream?: NodeJS.WritableStream }): Promise<FastifyInstance> {
   const bodies = ajv(false);
   const text = ajv(true);
@@ -58,6 +63,9 @@ export async function buildService(opts: AppOptions & { logger?: boolean | objec
       connectionsCheckingInterval: Math.min(30_000, Math.max(250, opts.config.requestTimeoutSeconds * 250)),
     },
     routerOptions: { maxParamLength: 200 },
+    // request.ip (the failed-authentication limit's key, and the log's remoteAddress) reads X-Forwarded-For only from these proxies.
+    // A hop count is given as a function, as Fastify itself turns it into one (its types take no number).
+    trustProxy: typeof opts.config.trustProxy === "number" ? trustHops(opts.config.trustProxy) : opts.config.trustProxy,
   }).withTypeProvider<TypeBoxTypeProvider>();
   fastify.setValidatorCompiler(({ schema, httpPart }) => (httpPart === "body" ? bodies : text).compile(schema));
   // Unwrapped (as fastify/demo does) so the error handler, auth hook and decorators apply to the whole instance.

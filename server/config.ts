@@ -4,6 +4,7 @@
  * fix a deployment in one go. Secret values (tokens, passwords) are kept out of
  * anything that describes the configuration.
  */
+import { isIP } from "node:net";
 import path from "node:path";
 import { DEFAULT_EVENT_SOURCE } from "./outbox/cloudevents.ts";
 import type { KafkaConfig } from "./outbox/kafka-publisher.ts";
@@ -61,6 +62,13 @@ export interface ServiceConfig {
   readonly connectionTimeoutSeconds: number;
   /** MATIH_AUTH_FAILURES_PER_MINUTE; failed authentications one client may make per minute before it gets 429; default 20. */
   readonly authFailuresPerMinute: number;
+  /**
+   * MATIH_TRUST_PROXY; which proxies' X-Forwarded-For names the client (for the
+   * failed-authentication limit and the log): their addresses or CIDR ranges,
+   * comma-separated, or how many proxies stand in front; default none (the
+   * connection's address is the client).
+   */
+  readonly trustProxy: false | number | string;
   /** MATIH_WS_MAX_PER_PRINCIPAL; open WebSockets one token holder may have; default 32. */
   readonly wsMaxPerPrincipal: number;
   /** MATIH_WS_MAX_AGE_SECONDS; a WebSocket is closed (1001) after this long; default 3600. */
@@ -229,6 +237,7 @@ export function loadServiceConfig(env: NodeJS.ProcessEnv = process.env): Service
     requestTimeoutSeconds: int("MATIH_REQUEST_TIMEOUT_SECONDS", 30, 1, 3600),
     connectionTimeoutSeconds: int("MATIH_CONNECTION_TIMEOUT_SECONDS", 600, 1, 24 * 3600),
     authFailuresPerMinute: int("MATIH_AUTH_FAILURES_PER_MINUTE", 20, 1, 100_000),
+    trustProxy: trustProxyConfig(env.MATIH_TRUST_PROXY, problems),
     wsMaxPerPrincipal: int("MATIH_WS_MAX_PER_PRINCIPAL", 32, 1, 100_000),
     wsMaxAgeSeconds: int("MATIH_WS_MAX_AGE_SECONDS", 3600, 1, 7 * 24 * 3600),
     wsPingSeconds: int("MATIH_WS_PING_SECONDS", 30, 1, 3600),
@@ -242,6 +251,34 @@ export function loadServiceConfig(env: NodeJS.ProcessEnv = process.env): Service
   };
   if (problems.length > 0) throw new ServiceConfigError(problems);
   return config;
+}
+
+/**
+ * MATIH_TRUST_PROXY. `true` (trust every hop) is refused: any client could then
+ * name itself with an X-Forwarded-For header of its own and so escape the
+ * failed-authentication limit, or lock another address out.
+ */
+function trustProxyConfig(raw: string | undefined, problems: string[]): false | number | string {
+  const value = raw?.trim() ?? "";
+  if (value === "" || value.toLowerCase() === "false") return false;
+  if (/^\d+$/.test(value)) {
+    const hops = Number(value);
+    if (hops >= 1 && hops <= 10) return hops;
+  }
+  const entries = value.split(",").map((e) => e.trim()).filter(Boolean);
+  const valid = entries.length > 0 && entries.every((entry) => {
+    const [address, bits, ...rest] = entry.split("/");
+    const family = isIP(address ?? "");
+    if (family === 0 || rest.length > 0) return false;
+    if (bits === undefined) return true;
+    return /^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128);
+  });
+  if (valid) return entries.join(",");
+  problems.push(
+    `MATIH_TRUST_PROXY must be the proxies' addresses or CIDR ranges, comma-separated (such as 10.0.0.5,10.1.0.0/16), or how many proxies stand in front (1 to 10); ` +
+    `not true, which would let any client name its own address; got ${JSON.stringify(raw)}`,
+  );
+  return false;
 }
 
 const SASL_MECHANISMS = ["plain", "scram-sha-256", "scram-sha-512"] as const;

@@ -44,6 +44,42 @@ describe("bearer token rules", () => {
   });
 });
 
+describe("trusted proxies", () => {
+  it("trusts no X-Forwarded-For by default, and takes addresses, ranges or a hop count", () => {
+    const base = { MATIH_ADMIN_TOKEN: ADMIN_TOKEN };
+    expect(loadServiceConfig(base).trustProxy).toBe(false);
+    expect(loadServiceConfig({ ...base, MATIH_TRUST_PROXY: " 10.0.0.5, 10.1.0.0/16 ,fd00::/8" }).trustProxy).toBe("10.0.0.5,10.1.0.0/16,fd00::/8");
+    expect(loadServiceConfig({ ...base, MATIH_TRUST_PROXY: "2" }).trustProxy).toBe(2);
+  });
+
+  it.each(["true", "*", "10.0.0.0/33", "proxy.internal", "0", "11"])("refuses MATIH_TRUST_PROXY=%s, saying what it takes", (value) => {
+    expect(() => loadServiceConfig({ MATIH_ADMIN_TOKEN: ADMIN_TOKEN, MATIH_TRUST_PROXY: value })).toThrow(
+      `MATIH_TRUST_PROXY must be the proxies' addresses or CIDR ranges, comma-separated (such as 10.0.0.5,10.1.0.0/16), or how many proxies stand in front (1 to 10); not true, which would let any client name its own address; got ${JSON.stringify(value)}`,
+    );
+  });
+});
+
+describe.skipIf(!pgProbe.available)("the failed-authentication limit behind a proxy", () => {
+  it("counts per forwarded client behind a trusted proxy, and ignores a forwarded address from anyone else", async () => {
+    const db = await freshDatabase();
+    const behindProxy = await startService(db.url, { MATIH_AUTH_FAILURES_PER_MINUTE: "3", MATIH_TRUST_PROXY: "10.0.0.5" });
+    try {
+      const via = (remoteAddress: string, forwardedFor: string, token: string) =>
+        behindProxy.app.inject({ method: "GET", url: "/api/v1/tenants", headers: { ...auth(token), "x-forwarded-for": forwardedFor }, remoteAddress });
+      // Through the proxy: one client's failures block that client only, not everyone behind the proxy.
+      for (let i = 0; i < 3; i++) expect((await via("10.0.0.5", "198.51.100.7", `wrong-${i}`)).statusCode).toBe(401);
+      expect((await via("10.0.0.5", "198.51.100.7", ADMIN_TOKEN)).statusCode).toBe(429);
+      expect((await via("10.0.0.5", "198.51.100.8", ADMIN_TOKEN)).statusCode).toBe(200);
+      // Not through the proxy: a forwarded address of the client's own choosing is not believed.
+      for (let i = 0; i < 3; i++) expect((await via("192.0.2.9", `203.0.113.${i}`, `wrong-${i}`)).statusCode).toBe(401);
+      expect((await via("192.0.2.9", "203.0.113.99", ADMIN_TOKEN)).statusCode).toBe(429);
+    } finally {
+      await behindProxy.close();
+      await db.drop();
+    }
+  });
+});
+
 describe.skipIf(!pgProbe.available)("security of the running service", () => {
   let db: Awaited<ReturnType<typeof freshDatabase>>;
   let service: TestService;

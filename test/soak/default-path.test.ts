@@ -1,7 +1,8 @@
 /**
  * The README's main job under real use: `npm start` with nothing configured
  * (no DATABASE_URL: the embedded PostgreSQL), twelve tenants of every tier
- * requested at once, status read throughout; then a restart keeps them.
+ * requested at once, status read throughout; then a restart keeps them, and a
+ * reviewed change to every tenant at once is previewed, approved and applied.
  */
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -29,7 +30,7 @@ describe("the default path (`npm start`, nothing configured) under twelve tenant
     for (const step of cleanup.reverse()) await step().catch(() => undefined);
   });
 
-  it("brings every tenant to ACTIVE on its first attempt with no 5xx, one audit trail and one mail each, and keeps them across a restart", async () => {
+  it("brings every tenant to ACTIVE on its first attempt with no 5xx, one audit trail and one mail each, keeps them across a restart, then applies a reviewed change to all of them at once", async () => {
     const dataDir = await mkdtemp(path.join(tmpdir(), "matih-soak-"));
     cleanup.push(() => rm(dataDir, { recursive: true, force: true }));
     // Only what the README's "Run the service" needs: where to keep data and which port, plus the render engine's pace.
@@ -84,6 +85,44 @@ describe("the default path (`npm start`, nothing configured) under twelve tenant
     expect(listed.body.items.every((t: any) => t.status === "ACTIVE")).toBe(true);
     await new Promise((r) => setTimeout(r, 1500));
     expect([...(await mailsByRecipient(dataDir)).values()].flat()).toHaveLength(SOAK_TENANTS);
+
+    // Then a change to every tenant at once, through review: free ones up to professional, professional
+    // ones down to free, enterprise ones converged to their recorded spec; all previewed, then all approved.
+    const target = (tier: string) => (tier === "free" ? { tier: "professional" } : tier === "professional" ? { tier: "free" } : {});
+    const changeStarted = Date.now();
+    const changes = await Promise.all(requests.map(async (r, i) => {
+      const res = await api.call(`${url2}/api/v1/tenants/${watched.ids[i]}/changes`, token, { method: "POST", body: { ...target(r.tier), reason: "soak" } });
+      expect(res.status, `${r.slug}: ${JSON.stringify(res.body)}`).toBe(202);
+      return res.body.id as string;
+    }));
+    const changeOf = async (i: number) => (await api.call(`${url2}/api/v1/tenants/${watched.ids[i]}/changes/${changes[i]}`, token)).body;
+    const settle = async (done: (c: any) => boolean) => {
+      const until = Date.now() + 180_000;
+      for (;;) {
+        const all = await Promise.all(requests.map((_, i) => changeOf(i)));
+        if (all.every(done) || Date.now() > until) return all;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    };
+    const reviewed = await settle((c) => c.status !== "PREVIEWING");
+    expect(reviewed.map((c) => c.status)).toEqual(Array(SOAK_TENANTS).fill("PENDING_REVIEW"));
+    const approvals = await Promise.all(requests.map((_, i) => api.call(`${url2}/api/v1/tenants/${watched.ids[i]}/changes/${changes[i]}/approve`, token, { method: "POST", body: {} })));
+    expect(approvals.map((a) => a.status)).toEqual(Array(SOAK_TENANTS).fill(202));
+    const applied = await settle((c) => !["APPROVED", "APPLYING"].includes(c.status));
+    printFigures("default-path-changes", { tenants: SOAK_TENANTS, previewedAndAppliedMs: Date.now() - changeStarted });
+    expect(applied.map((c) => c.status)).toEqual(Array(SOAK_TENANTS).fill("APPLIED"));
+    const afterChanges = (await api.call(`${url2}/api/v1/tenants?limit=50`, token)).body.items as any[];
+    for (const [i, r] of requests.entries()) {
+      const tenant = afterChanges.find((t) => t.id === watched.ids[i]);
+      expect([tenant.slug, tenant.status, tenant.tier]).toEqual([r.slug, "ACTIVE", target(r.tier).tier ?? r.tier]);
+    }
+    const mailUntil = Date.now() + 30_000;
+    let updateMails = 0;
+    while (updateMails < SOAK_TENANTS && Date.now() < mailUntil) {
+      await new Promise((r) => setTimeout(r, 250));
+      updateMails = [...(await mailsByRecipient(dataDir)).values()].flat().filter((subject) => subject.startsWith("Your matih tenant was updated")).length;
+    }
+    expect(updateMails).toBe(SOAK_TENANTS);
     expect([0, "SIGTERM"]).toContain(await second.stop("SIGTERM"));
   }, 420_000);
 });

@@ -103,7 +103,7 @@ export async function countRetries(baseUrl: string, token: string, ids: string[]
   return { retries, audits };
 }
 
-export function printFigures(name: string, figures: SoakFigures & Record<string, unknown>): void {
+export function printFigures(name: string, figures: Partial<SoakFigures> & Record<string, unknown>): void {
   // One line a closing note can quote as it is.
   console.log(`SOAK ${name}: ${Object.entries(figures).map(([k, v]) => `${k}=${v}`).join(" ")}`);
 }

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "typebox";
 import type { ChangeRow } from "../db/changes.ts";
-import { ApproveBody, ChangeAccepted, ChangeBody, ChangeList, ChangeParams, ChangesQuery, errorResponses, RejectBody, TenantParams } from "./schemas.ts";
+import { ApproveBody, ChangeAccepted, ChangeBody, ChangeList, ChangeParams, ChangeRequested, ChangesQuery, errorResponses, RejectBody, TenantParams } from "./schemas.ts";
 import { runJson, tenantJson } from "./tenants.ts";
 
 const iso = (d: Date | null) => (d ? new Date(d).toISOString() : null);
@@ -41,7 +41,7 @@ const changeRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       summary: "Request a change (tier, last phase; {} converges to the recorded spec); its preview runs in the background",
       params: TenantParams,
       body: Type.Optional(ChangeBody),
-      response: { 202: Type.Ref("Change"), ...errorResponses },
+      response: { 202: ChangeRequested, ...errorResponses },
     },
   }, async (request, reply) => {
     const { change } = await changes.request(request.params.id, request.body ?? {}, who(request));
@@ -55,7 +55,7 @@ const changeRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
 
   fastify.get("/api/v1/tenants/:id/changes/:changeId", {
     config: read,
-    schema: { summary: "A change with its preview", params: ChangeParams, response: { 200: Type.Ref("Change"), ...errorResponses } },
+    schema: { summary: "A change with its preview", params: ChangeParams, response: { 200: { ...Type.Ref("Change"), description: "The change, with its preview once it has one" }, ...errorResponses } },
   }, async (request) => changeJson(await changes.get(request.params.id, request.params.changeId)));
 
   fastify.post("/api/v1/tenants/:id/changes/:changeId/approve", {
@@ -73,7 +73,7 @@ const changeRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
 
   fastify.post("/api/v1/tenants/:id/changes/:changeId/reject", {
     config: admin,
-    schema: { summary: "Reject a change awaiting review", params: ChangeParams, body: Type.Optional(RejectBody), response: { 200: Type.Ref("Change"), ...errorResponses } },
+    schema: { summary: "Reject a change awaiting review", params: ChangeParams, body: Type.Optional(RejectBody), response: { 200: { ...Type.Ref("Change"), description: "The change, now REJECTED" }, ...errorResponses } },
   }, async (request) => changeJson(await changes.reject(request.params.id, request.params.changeId, who(request), request.body?.reason)));
 };
 

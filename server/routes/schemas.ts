@@ -311,12 +311,22 @@ export const Change = Type.Object({
   appliedAt: nullableDate,
 }, { $id: "Change" });
 
-export const ChangeList = Type.Object({ items: Type.Array(Type.Ref("Change")) });
+export const ChangeList = Type.Object({ items: Type.Array(Type.Ref("Change")) }, { description: "The tenant's changes, newest first" });
+
+/** A change was requested: its preview runs in the background; follow the change at the Location. */
+export const ChangeRequested = {
+  ...Type.Ref("Change"),
+  description: "The change was recorded and its preview queued; follow it at the Location",
+  headers: { location: { type: "string", description: "The change: /api/v1/tenants/{id}/changes/{changeId}" } },
+};
 
 export const ChangeAccepted = Type.Object({
   change: Type.Ref("Change"),
   tenant: Type.Ref("Tenant"),
   run: Type.Object({ id: Type.String(), kind: Type.String(), status: Type.String(), targetPhase: Type.Integer() }),
+}, {
+  description: "Approved: the update run was queued; watch it at the Location",
+  headers: { location: { type: "string", description: "The tenant's provisioning status: /api/v1/tenants/{id}/provisioning/status" } },
 });
 
 export const ChangesQuery = Type.Object({

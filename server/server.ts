@@ -44,6 +44,7 @@ async function main(): Promise<void> {
     let databaseUrl = config.databaseUrl;
     if (databaseUrl) {
       await checkDatabase(databaseUrl, "the database in DATABASE_URL");
+      if (config.migrationDatabaseUrl) await checkDatabase(config.migrationDatabaseUrl, "the database in MATIH_MIGRATION_DATABASE_URL");
     } else {
       embedded = await startEmbeddedDatabase(config.dataDir);
       databaseUrl = embedded.url;

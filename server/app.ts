@@ -35,8 +35,10 @@ import { Change, ErrorResponse, ProvisioningStatus, Tenant } from "./routes/sche
 
 export interface AppOptions {
   config: ServiceConfig;
-  /** The database to use: DATABASE_URL or the embedded server's URL. */
+  /** The database to use, as the service's own role: DATABASE_URL or the embedded server's URL. */
   databaseUrl: string;
+  /** The schema owner's connection for migrations and grants; default: MATIH_MIGRATION_DATABASE_URL (the embedded server passes its own). */
+  migrationDatabaseUrl?: string | null;
   settings: PlatformSettings;
   /** An engine built by the caller; otherwise chosen from the environment. */
   engine?: TenantEngine;
@@ -119,7 +121,7 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions): P
   await fastify.register(websocket, { options: { maxPayload: 64 * 1024 } });
   await fastify.register(metricsPlugin);
   await fastify.register(authPlugin, { tokens: config.tokens, failuresPerMinute: config.authFailuresPerMinute });
-  await fastify.register(databasePlugin, { databaseUrl: opts.databaseUrl, migrationDatabaseUrl: config.migrationDatabaseUrl });
+  await fastify.register(databasePlugin, { databaseUrl: opts.databaseUrl, migrationDatabaseUrl: opts.migrationDatabaseUrl ?? config.migrationDatabaseUrl });
   await fastify.register(progressBusPlugin, { databaseUrl: opts.databaseUrl });
   await fastify.register(enginePlugin, { dataDir: config.dataDir, ...(opts.engine ? { engine: opts.engine } : {}), ...(opts.env ? { env: opts.env } : {}) });
   // Before the run queue, so that it closes after it: rows committed by runs finishing during shutdown still go out.

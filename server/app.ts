@@ -12,6 +12,7 @@ import type { FastifyInstance } from "fastify";
 import type { TenantEngine } from "../automation/index.ts";
 import type { PlatformSettings } from "../model/settings.ts";
 import type { ServiceConfig } from "./config.ts";
+import { LiveSocketLimits } from "./live/socket-limits.ts";
 import authPlugin from "./plugins/auth.ts";
 import bodyPlugin from "./plugins/body.ts";
 import databasePlugin from "./plugins/database.ts";
@@ -156,9 +157,11 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions): P
   await fastify.register(healthRoutes);
   await fastify.register(tenantRoutes);
   await fastify.register(changeRoutes);
-  await fastify.register(liveRoutes, { maxPerPrincipal: config.wsMaxPerPrincipal, maxAgeMs: config.wsMaxAgeSeconds * 1000, pingMs: config.wsPingSeconds * 1000 });
+  // One set of limits for both live streams: a token's sockets are counted across the tenant and the fleet stream.
+  const liveSockets = new LiveSocketLimits({ maxPerPrincipal: config.wsMaxPerPrincipal, maxAgeMs: config.wsMaxAgeSeconds * 1000, pingMs: config.wsPingSeconds * 1000 });
+  await fastify.register(liveRoutes, { limits: liveSockets });
   await fastify.register(eventRoutes);
-  await fastify.register(fleetRoutes);
+  await fastify.register(fleetRoutes, { limits: liveSockets });
   await fastify.register(adminRoutes, { settings: opts.settings });
   await fastify.register(driftRoutes);
 }

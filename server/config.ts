@@ -62,7 +62,7 @@ export interface ServiceConfig {
   readonly connectionTimeoutSeconds: number;
   /** MATIH_AUTH_FAILURES_PER_MINUTE; failed authentications one client may make per minute before it gets 429; default 20. */
   readonly authFailuresPerMinute: number;
-  /** MATIH_WS_MAX_PER_PRINCIPAL; open WebSockets one token holder may have; default 32. */
+  /** MATIH_WS_MAX_PER_PRINCIPAL; open WebSockets one token holder may have, tenant and fleet streams together; default 32. */
   readonly wsMaxPerPrincipal: number;
   /** MATIH_WS_MAX_AGE_SECONDS; a WebSocket is closed (1001) after this long; default 3600. */
   readonly wsMaxAgeSeconds: number;

@@ -12,6 +12,7 @@ import type { FastifyInstance } from "fastify";
 import { loadEngineConfig, type TenantEngine } from "../automation/index.ts";
 import type { PlatformSettings } from "../model/settings.ts";
 import type { ServiceConfig } from "./config.ts";
+import { LiveSocketLimits } from "./live/socket-limits.ts";
 import authPlugin from "./plugins/auth.ts";
 import bodyPlugin from "./plugins/body.ts";
 import databasePlugin from "./plugins/database.ts";
@@ -35,8 +36,10 @@ import { Change, ErrorResponse, ProvisioningStatus, Tenant } from "./routes/sche
 
 export interface AppOptions {
   config: ServiceConfig;
-  /** The database to use: DATABASE_URL or the embedded server's URL. */
+  /** The database to use, as the service's own role: DATABASE_URL or the embedded server's URL. */
   databaseUrl: string;
+  /** The schema owner's connection for migrations and grants; default: MATIH_MIGRATION_DATABASE_URL (the embedded server passes its own). */
+  migrationDatabaseUrl?: string | null;
   settings: PlatformSettings;
   /** An engine built by the caller; otherwise chosen from the environment. */
   engine?: TenantEngine;
@@ -119,7 +122,7 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions): P
   await fastify.register(websocket, { options: { maxPayload: 64 * 1024 } });
   await fastify.register(metricsPlugin);
   await fastify.register(authPlugin, { tokens: config.tokens, failuresPerMinute: config.authFailuresPerMinute });
-  await fastify.register(databasePlugin, { databaseUrl: opts.databaseUrl, migrationDatabaseUrl: config.migrationDatabaseUrl });
+  await fastify.register(databasePlugin, { databaseUrl: opts.databaseUrl, migrationDatabaseUrl: opts.migrationDatabaseUrl ?? config.migrationDatabaseUrl });
   await fastify.register(progressBusPlugin, { databaseUrl: opts.databaseUrl });
   await fastify.register(enginePlugin, { dataDir: config.dataDir, ...(opts.engine ? { engine: opts.engine } : {}), ...(opts.env ? { env: opts.env } : {}) });
   // Before the run queue, so that it closes after it: rows committed by runs finishing during shutdown still go out.
@@ -156,9 +159,11 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions): P
   await fastify.register(healthRoutes);
   await fastify.register(tenantRoutes);
   await fastify.register(changeRoutes);
-  await fastify.register(liveRoutes, { maxPerPrincipal: config.wsMaxPerPrincipal, maxAgeMs: config.wsMaxAgeSeconds * 1000, pingMs: config.wsPingSeconds * 1000 });
+  // One set of limits for both live streams: a token's sockets are counted across the tenant and the fleet stream.
+  const liveSockets = new LiveSocketLimits({ maxPerPrincipal: config.wsMaxPerPrincipal, maxAgeMs: config.wsMaxAgeSeconds * 1000, pingMs: config.wsPingSeconds * 1000 });
+  await fastify.register(liveRoutes, { limits: liveSockets });
   await fastify.register(eventRoutes);
-  await fastify.register(fleetRoutes);
+  await fastify.register(fleetRoutes, { limits: liveSockets });
   await fastify.register(adminRoutes, { settings: opts.settings });
   await fastify.register(driftRoutes);
 }

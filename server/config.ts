@@ -18,12 +18,13 @@ export interface ServiceConfig {
   readonly port: number;
   /** HOST; default 127.0.0.1. */
   readonly host: string;
-  /** DATABASE_URL; unset means the embedded PGlite under the data directory. */
+  /** DATABASE_URL; unset means the embedded PostgreSQL under the data directory. */
   readonly databaseUrl: string | null;
   /**
    * MATIH_MIGRATION_DATABASE_URL; the schema owner's connection, used only to
    * apply migrations and grant DATABASE_URL's role what the service needs.
-   * Unset: DATABASE_URL's role migrates and owns the schema itself.
+   * Unset: DATABASE_URL's role migrates and owns the schema itself (the
+   * embedded database brings its own owner role).
    */
   readonly migrationDatabaseUrl: string | null;
   /** MATIH_DATA_DIR; default ./.matih. */
@@ -69,7 +70,7 @@ export interface ServiceConfig {
    * connection's address is the client).
    */
   readonly trustProxy: false | number | string;
-  /** MATIH_WS_MAX_PER_PRINCIPAL; open WebSockets one token holder may have; default 32. */
+  /** MATIH_WS_MAX_PER_PRINCIPAL; open WebSockets one token holder may have, tenant and fleet streams together; default 32. */
   readonly wsMaxPerPrincipal: number;
   /** MATIH_WS_MAX_AGE_SECONDS; a WebSocket is closed (1001) after this long; default 3600. */
   readonly wsMaxAgeSeconds: number;

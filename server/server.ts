@@ -42,17 +42,21 @@ async function main(): Promise<void> {
     config = token.config;
     const settings = await loadSettings();
     let databaseUrl = config.databaseUrl;
+    let migrationDatabaseUrl = config.migrationDatabaseUrl;
     if (databaseUrl) {
       await checkDatabase(databaseUrl, "the database in DATABASE_URL");
+      if (migrationDatabaseUrl) await checkDatabase(migrationDatabaseUrl, "the database in MATIH_MIGRATION_DATABASE_URL");
     } else {
+      // Two roles here too: migrations as the owner, the service as a role that may only add to the audit log.
       embedded = await startEmbeddedDatabase(config.dataDir);
       databaseUrl = embedded.url;
+      migrationDatabaseUrl = embedded.ownerUrl;
     }
     // Everything this process and its workers (and a Pulumi CLI they start) create from now on is
     // this user's alone. Not before the embedded database is up: under root its server runs as the
     // postgres user, which must read the files the library hands it while initialising.
     process.umask(0o077);
-    fastify = await buildService({ config, databaseUrl, settings, startWorkersOn: "listen" });
+    fastify = await buildService({ config, databaseUrl, migrationDatabaseUrl, settings, startWorkersOn: "listen" });
     if (embedded) fastify.log.warn({ directory: embedded.directory, port: embedded.port }, "DATABASE_URL is not set: using the embedded PostgreSQL (one process per data directory; set DATABASE_URL to share work between processes)");
     if (token.source.kind === "generated") fastify.log.warn({ file: token.source.file }, "MATIH_ADMIN_TOKEN is not set: an admin token was generated into this file");
     if (token.source.kind === "reused") fastify.log.info({ file: token.source.file }, "MATIH_ADMIN_TOKEN is not set: using the admin token in this file");

@@ -1,8 +1,9 @@
 /**
  * What `npm start` does before it serves: the admin token, the database
- * (DATABASE_URL, or the embedded PostgreSQL under the data directory) and a
- * reachability check that names the variable to fix. Every start-up failure
- * becomes one line for the operator (`StartupError`), never a stack.
+ * (DATABASE_URL and MATIH_MIGRATION_DATABASE_URL, or the embedded PostgreSQL
+ * under the data directory) and a reachability check that names the variable
+ * to fix. Every start-up failure becomes one line for the operator
+ * (`StartupError`), never a stack.
  */
 import { randomBytes } from "node:crypto";
 import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
@@ -13,6 +14,7 @@ import type { ServiceConfig } from "./config.ts";
 import { DataDirLockedError } from "./db/data-dir-lock.ts";
 import { tokenWeakness } from "./security/token-rules.ts";
 import { EmbeddedDatabaseError } from "./db/embedded.ts";
+import { DatabaseRoleError } from "./db/roles.ts";
 
 export class StartupError extends Error {
   constructor(message: string) {
@@ -79,7 +81,7 @@ export async function checkDatabase(url: string, name: string): Promise<void> {
 
 /** The one line printed for a failed start, or null when the error is not one we can word (then it is a bug: print it whole). */
 export function startupMessage(error: unknown, config?: Pick<ServiceConfig, "host" | "port">): string | null {
-  if (error instanceof StartupError || error instanceof EmbeddedDatabaseError || error instanceof DataDirLockedError) return error.message;
+  if (error instanceof StartupError || error instanceof EmbeddedDatabaseError || error instanceof DataDirLockedError || error instanceof DatabaseRoleError) return error.message;
   if (error instanceof EngineError) return error.message.replace(/\s*\n\s*/g, " ");
   const e = error as NodeJS.ErrnoException;
   if (e?.code === "EADDRINUSE" && config) return `cannot listen on ${config.host}:${config.port}: the port is in use by another program (set PORT to another port)`;

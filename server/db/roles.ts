@@ -5,7 +5,8 @@
  * SELECT alone. Since it owns nothing, it cannot TRUNCATE the audit log,
  * disable its triggers, or change session_replication_role. The job queue
  * (pg-boss) keeps its own schema, which the service's role owns, because
- * pg-boss creates partitions as it runs.
+ * pg-boss creates partitions as it runs; the start is refused when another
+ * role owns that schema or a table in it.
  */
 import pg from "pg";
 
@@ -53,7 +54,21 @@ export async function grantServiceRole(ownerUrl: string, serviceUrl: string): Pr
     const facts = await roleOf(client);
     const queueSchema = await client.query(`SELECT pg_get_userbyid(nspowner) AS owner FROM pg_namespace WHERE nspname = $1`, [QUEUE_SCHEMA]);
     const canCreate = await client.query(`SELECT has_database_privilege(current_database(), 'CREATE') AS ok`);
-    return { ...facts, queueSchemaOwner: (queueSchema.rows[0]?.owner as string | undefined) ?? null, canCreateSchemas: canCreate.rows[0].ok as boolean };
+    // pg-boss attaches a partition per queue to its job table and changes its own tables when it
+    // upgrades itself: only their owner may. A schema or table another role owns fails later, mid-run.
+    const notOwned = await client.query(
+      `SELECT c.oid::regclass::text AS name, pg_get_userbyid(c.relowner) AS owner FROM pg_class c
+        WHERE c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = $1) AND c.relkind IN ('r', 'p', 'S')
+          AND NOT pg_has_role(current_user, c.relowner, 'USAGE')
+        ORDER BY c.oid LIMIT 3`,
+      [QUEUE_SCHEMA],
+    );
+    return {
+      ...facts,
+      queueSchemaOwner: (queueSchema.rows[0]?.owner as string | undefined) ?? null,
+      queueTablesNotOwned: notOwned.rows as { name: string; owner: string }[],
+      canCreateSchemas: canCreate.rows[0].ok as boolean,
+    };
   });
   return withClient(ownerUrl, async (client) => {
     const owner = await roleOf(client);
@@ -65,6 +80,16 @@ export async function grantServiceRole(ownerUrl: string, serviceUrl: string): Pr
     if (member.rows[0].member) throw new DatabaseRoleError(`DATABASE_URL's role "${service.name}" is a member of the owner role "${owner.name}", so it could do whatever the owner can; revoke that membership`);
     if (service.queueSchemaOwner === null && !service.canCreateSchemas) {
       throw new DatabaseRoleError(`the job queue needs a schema of its own owned by the service's role; as a superuser run: CREATE SCHEMA ${QUEUE_SCHEMA} AUTHORIZATION ${client.escapeIdentifier(service.name)}`);
+    }
+    const notOwned = [
+      ...(service.queueSchemaOwner !== null && service.queueSchemaOwner !== service.name ? [`the schema (owner "${service.queueSchemaOwner}")`] : []),
+      ...service.queueTablesNotOwned.map((t) => `${t.name} (owner "${t.owner}")`),
+    ];
+    if (notOwned.length > 0) {
+      const svc = client.escapeIdentifier(service.name);
+      throw new DatabaseRoleError(
+        `the job queue's schema ${QUEUE_SCHEMA} and its tables must belong to DATABASE_URL's role "${service.name}" (pg-boss alters them as it runs), but another role owns ${notOwned.join(", ")}; as a superuser run ALTER SCHEMA ${QUEUE_SCHEMA} OWNER TO ${svc} and ALTER … OWNER TO ${svc} for each table, sequence, function and type in it`,
+      );
     }
     const schema = (await client.query(`SELECT current_schema() AS name`)).rows[0].name as string;
     const svc = client.escapeIdentifier(service.name);

@@ -52,7 +52,7 @@ export class ProgressBus {
     this.databaseUrl = options.databaseUrl;
     this.onError = options.onError ?? (() => undefined);
     this.maxSubscribers = options.maxSubscribers ?? DEFAULT_MAX_SUBSCRIBERS;
-    // Per tenant there may be many watchers; the bound is on the whole bus (subscribe refuses beyond it).
+    // Per tenant (or fleet-wide) there may be many watchers; the bound is on the whole bus (subscribe and subscribeAll refuse beyond it).
     this.emitter.setMaxListeners(this.maxSubscribers);
   }
 
@@ -116,27 +116,34 @@ export class ProgressBus {
 
   /** Calls `listener` for every message about the tenant until the returned function is called; throws BusFullError at the limit. */
   subscribe(tenantId: string, listener: LiveListener): () => void {
+    return this.add(tenantId, listener);
+  }
+
+  private add(event: string | symbol, listener: LiveListener): () => void {
     if (this.subscribers >= this.maxSubscribers) throw new BusFullError(this.maxSubscribers);
     this.subscribers += 1;
-    this.emitter.on(tenantId, listener);
+    this.emitter.on(event, listener);
     let done = false;
     return () => {
       if (done) return;
       done = true;
       this.subscribers -= 1;
-      this.emitter.off(tenantId, listener);
+      this.emitter.off(event, listener);
     };
   }
 
-  /** Subscribers across all tenants. */
+  /** Subscribers of both kinds, per tenant and fleet-wide. */
   subscriberTotal(): number {
     return this.subscribers;
   }
 
-  /** Calls `listener` for every message about any tenant (the fleet stream) until the returned function is called. */
+  /**
+   * Calls `listener` for every message about any tenant (the fleet stream)
+   * until the returned function is called; counts against the same limit as
+   * `subscribe` and throws BusFullError at it.
+   */
   subscribeAll(listener: LiveListener): () => void {
-    this.emitter.on(EVERY_TENANT, listener);
-    return () => this.emitter.off(EVERY_TENANT, listener);
+    return this.add(EVERY_TENANT, listener);
   }
 
   subscriberCount(tenantId: string): number {

@@ -1,7 +1,9 @@
 /**
  * The fleet: every tenant's state in one page (GET /api/v1/fleet) and every
  * tenant's transitions as they happen (/ws/provisioning without an id). The
- * admin dashboard's fleet view is built on these two.
+ * admin dashboard's fleet view is built on these two. The stream is held to
+ * the same limits as a tenant's (LiveSocketLimits, one count per token across
+ * both) and to the bus's bound on subscribers.
  */
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type, type TSchema } from "typebox";
@@ -9,7 +11,8 @@ import type { WebSocket } from "ws";
 import { fleetPage } from "../db/fleet.ts";
 import { TENANT_STATUSES, type TenantRow } from "../db/tenants.ts";
 import { buildStatusView } from "../domain/status-view.ts";
-import type { LiveMessage } from "../live/progress-bus.ts";
+import { BusFullError, type LiveMessage } from "../live/progress-bus.ts";
+import { refuseSocket, WS_CLOSE, type LiveSocketLimits } from "../live/socket-limits.ts";
 import { errorResponses } from "./schemas.ts";
 import { TIERS } from "../../model/tiers.ts";
 
@@ -58,7 +61,12 @@ function stoppedAfterMs(tenant: TenantRow): number | null {
   return new Date(tenant.updatedAt).getTime() - new Date(tenant.provisioningStartedAt).getTime();
 }
 
-const fleetRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
+export interface FleetRoutesOptions {
+  /** Shared with the per-tenant stream. */
+  limits: LiveSocketLimits;
+}
+
+const fleetRoutes: FastifyPluginAsyncTypebox<FleetRoutesOptions> = async (fastify, opts) => {
   fastify.get("/api/v1/fleet", {
     config: { scope: "read" },
     schema: {
@@ -98,18 +106,26 @@ const fleetRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
 
   fastify.get("/ws/provisioning", { websocket: true, config: { scope: "read" }, schema: {
     summary: "WebSocket: live transitions of every tenant (upgrade with GET; Swagger UI cannot open it)",
-    description: "Send `Connection: Upgrade` and `Upgrade: websocket` with a read token (Authorization header, or `?access_token=` from browsers, which cannot set headers on a WebSocket). The server sends one message per phase or run transition of any tenant, and when a run finishes.",
+    description: "Send `Connection: Upgrade` and `Upgrade: websocket` with a read token (Authorization header, or `?access_token=` from browsers, which cannot set headers on a WebSocket). The server sends `subscribed`, then one message per phase or run transition of any tenant, and when a run finishes. It closes the socket with 1013 when the token holds too many live sockets or the client reads too slowly, 1011 when it misses a ping, and 1001 when the socket is older than the maximum age; reconnect and reload.",
     querystring: Type.Object({ access_token: Type.Optional(Type.String({ description: "For browsers only; never logged" })) }),
     response: { 101: { description: "Switching to the WebSocket protocol", type: "null" }, 401: errorResponses[401] },
-  } }, (socket: WebSocket) => {
-    const unsubscribe = fastify.bus.subscribeAll((message: LiveMessage) => {
-      if (!FLEET_MESSAGE_TYPES.has(message.type) || socket.readyState !== socket.OPEN) return;
-      if (socket.bufferedAmount > MAX_BUFFERED_BYTES) {
-        socket.close(1013, "too slow; reconnect and reload");
-        return;
-      }
-      socket.send(JSON.stringify(message));
-    });
+  } }, (socket: WebSocket, request) => {
+    if (!opts.limits.admit(socket, request.principal!.tokenId)) return;
+    let unsubscribe: () => void;
+    try {
+      unsubscribe = fastify.bus.subscribeAll((message: LiveMessage) => {
+        if (!FLEET_MESSAGE_TYPES.has(message.type) || socket.readyState !== socket.OPEN) return;
+        if (socket.bufferedAmount > MAX_BUFFERED_BYTES) {
+          socket.close(WS_CLOSE.tooMany, "too slow; reconnect and reload");
+          return;
+        }
+        socket.send(JSON.stringify(message));
+      });
+    } catch (error) {
+      if (!(error instanceof BusFullError)) throw error;
+      refuseSocket(socket, "the service has as many live connections as it serves; try again later", "service busy");
+      return;
+    }
     socket.on("close", unsubscribe);
     socket.on("error", unsubscribe);
     // Tells the client it is subscribed: whatever it loads after this, it will not miss a later transition.

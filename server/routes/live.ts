@@ -4,35 +4,25 @@
  * when the run ends. Messages reach every subscriber whichever process runs
  * the job (see ProgressBus).
  *
- * Bounded: one token holder may keep `maxPerPrincipal` sockets open; each is
- * pinged and closed when it misses a pong, and closed once it is `maxAgeMs`
- * old (clients reconnect and get a fresh snapshot); the bus refuses
- * subscribers beyond its own limit.
+ * Bounded like every live socket (LiveSocketLimits: sockets per token,
+ * pings, a maximum age); the bus refuses subscribers beyond its own limit.
  */
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { WebSocket } from "ws";
 import { ApiError } from "../domain/errors.ts";
 import { BusFullError, type LiveMessage } from "../live/progress-bus.ts";
+import { refuseSocket, type LiveSocketLimits } from "../live/socket-limits.ts";
 import { Type } from "typebox";
 import { errorResponses, TenantParams } from "./schemas.ts";
 
 const FINISHED_RUN = new Set(["SUCCEEDED", "FAILED", "CANCELLED"]);
 
-/** Close codes: 1013 "try again later" for limits, 1001 "going away" for age, 1011 for a missed pong. */
-export const WS_CLOSE = { tooMany: 1013, tooOld: 1001, noPong: 1011 } as const;
-
 export interface LiveRoutesOptions {
-  /** Open sockets per token. */
-  maxPerPrincipal: number;
-  /** A socket is closed after this long. */
-  maxAgeMs: number;
-  /** How often a socket is pinged; one that has not answered the previous ping is closed. */
-  pingMs: number;
+  /** Shared with the fleet stream: one count per token across both. */
+  limits: LiveSocketLimits;
 }
 
 const liveRoutes: FastifyPluginAsyncTypebox<LiveRoutesOptions> = async (fastify, opts) => {
-  const openPerToken = new Map<string, number>();
-
   fastify.get("/ws/provisioning/:id", { websocket: true, config: { scope: "read" }, schema: {
     summary: "WebSocket: live progress of one tenant (upgrade with GET; Swagger UI cannot open it)",
     description: "Send `Connection: Upgrade` and `Upgrade: websocket` with a read token (Authorization header, or `?access_token=` from browsers, which cannot set headers on a WebSocket). The server sends a snapshot of the provisioning status, then one message per phase or run transition, then a final message when the run finishes.",
@@ -43,34 +33,7 @@ const liveRoutes: FastifyPluginAsyncTypebox<LiveRoutesOptions> = async (fastify,
     const send = (message: unknown) => {
       if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(message));
     };
-    const tokenId = request.principal!.tokenId;
-    const open = openPerToken.get(tokenId) ?? 0;
-    if (open >= opts.maxPerPrincipal) {
-      send({ type: "error", code: "too_many_connections", message: `this token already has ${open} live connections open; close one first` });
-      socket.close(WS_CLOSE.tooMany, "too many connections");
-      return;
-    }
-    openPerToken.set(tokenId, open + 1);
-    let alive = true;
-    socket.on("pong", () => (alive = true));
-    const pinger = setInterval(() => {
-      if (!alive) {
-        socket.close(WS_CLOSE.noPong, "no pong");
-        // A peer that does not answer pings may not answer the close either.
-        setTimeout(() => socket.terminate(), 1000).unref();
-        return;
-      }
-      alive = false;
-      socket.ping();
-    }, opts.pingMs);
-    const ageLimit = setTimeout(() => socket.close(WS_CLOSE.tooOld, "connection too old; reconnect"), opts.maxAgeMs);
-    socket.once("close", () => {
-      clearInterval(pinger);
-      clearTimeout(ageLimit);
-      const left = (openPerToken.get(tokenId) ?? 1) - 1;
-      if (left > 0) openPerToken.set(tokenId, left);
-      else openPerToken.delete(tokenId);
-    });
+    if (!opts.limits.admit(socket, request.principal!.tokenId)) return;
     let snapshotSent = false;
     const early: LiveMessage[] = [];
     let tenantId: string;
@@ -99,8 +62,7 @@ const liveRoutes: FastifyPluginAsyncTypebox<LiveRoutesOptions> = async (fastify,
       });
     } catch (error) {
       if (!(error instanceof BusFullError)) throw error;
-      send({ type: "error", code: "too_many_connections", message: "the service has as many live connections as it serves; try again later" });
-      socket.close(WS_CLOSE.tooMany, "service busy");
+      refuseSocket(socket, "the service has as many live connections as it serves; try again later", "service busy");
       return;
     }
     socket.on("close", unsubscribe);

@@ -1,13 +1,14 @@
 /**
  * No client holds the service's connections: request bodies must arrive in
- * time, idle connections close, WebSockets are capped per token, pinged, and
- * closed when too old, and the live bus has a bound.
+ * time, idle connections close, WebSockets (a tenant's and the fleet's) are
+ * capped per token, pinged, and closed when too old, and the live bus has a
+ * bound that covers both streams.
  */
 import net from "node:net";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { BusFullError, ProgressBus } from "../../server/live/progress-bus.ts";
+import { BusFullError, DEFAULT_MAX_SUBSCRIBERS, ProgressBus } from "../../server/live/progress-bus.ts";
 import { probePostgres } from "../support/postgres.ts";
 import { ADMIN_TOKEN, auth, freshDatabase, READ_TOKEN, startService, tenantRequest, type TestService } from "../support/service.ts";
 
@@ -24,6 +25,22 @@ describe("the live progress bus", () => {
     expect(bus.subscriberTotal()).toBe(1);
     bus.subscribe("t1", () => undefined);
     expect(() => bus.subscribe("t3", () => undefined)).toThrow(/already serves 2 subscribers/);
+  });
+
+  it("counts fleet-wide subscribers against the same limit, each unsubscribe once, and still delivers to them", () => {
+    const bus = new ProgressBus({ pool: {} as pg.Pool, databaseUrl: "postgresql://unused", maxSubscribers: 2 });
+    const seen: string[] = [];
+    const fleet = bus.subscribeAll((m) => seen.push(m.tenantId));
+    bus.subscribe("t1", () => undefined);
+    expect(() => bus.subscribeAll(() => undefined)).toThrow(BusFullError);
+    expect(() => bus.subscribe("t2", () => undefined)).toThrow(BusFullError);
+    void bus.publish({ type: "phase", tenantId: "t9" }).catch(() => undefined);
+    expect(seen).toEqual(["t9"]);
+    fleet();
+    fleet();
+    expect(bus.subscriberTotal()).toBe(1);
+    bus.subscribeAll(() => undefined);
+    expect(() => bus.subscribeAll(() => undefined)).toThrow(/already serves 2 subscribers/);
   });
 });
 
@@ -93,6 +110,13 @@ describe.skipIf(!pgProbe.available)("connections the service does not let a clie
     await db?.drop();
   });
 
+  /** Waits until the server holds `n` live subscribers: it lets go of a socket a moment after the client saw it close. */
+  async function serverHolds(n: number): Promise<void> {
+    const deadline = Date.now() + 5000;
+    while (service.app.bus.subscriberTotal() !== n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(service.app.bus.subscriberTotal()).toBe(n);
+  }
+
   it("cuts off a request body dribbled byte by byte once the request timeout is over", async () => {
     const head = `POST /api/v1/tenants HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${ADMIN_TOKEN}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{`;
     const ms = await dribble(port, head);
@@ -111,24 +135,88 @@ describe.skipIf(!pgProbe.available)("connections the service does not let a clie
 
   it("lets one token hold 3 live sockets, refuses a 4th with 1013, and lets another token in", async () => {
     const url = `ws://127.0.0.1:${port}/ws/provisioning/${tenantId}`;
+    await serverHolds(0);
     const held = [watch(url, auth()), watch(url, auth()), watch(url, auth())];
     await Promise.all(held.map((h) => h.opened));
+    await serverHolds(3);
     const fourth = watch(url, auth());
     const refused = await fourth.closed;
     expect(refused.code).toBe(1013);
     expect(refused.messages.at(-1)).toMatchObject({ type: "error", code: "too_many_connections" });
     const other = watch(url, auth(READ_TOKEN));
     await other.opened;
+    await serverHolds(4);
     held[0]!.socket.close();
     await held[0]!.closed;
+    await serverHolds(3);
     const again = watch(url, auth());
     await again.opened;
     for (const s of [held[1]!, held[2]!, other, again]) s.socket.close();
     await Promise.all([held[1]!, held[2]!, other, again].map((s) => s.closed));
   });
 
+  it("counts a token's fleet sockets with its tenant sockets: 2 + 1 held, a 4th of either kind refused with 1013, another token let in", async () => {
+    const tenantUrl = `ws://127.0.0.1:${port}/ws/provisioning/${tenantId}`;
+    const fleetUrl = `ws://127.0.0.1:${port}/ws/provisioning`;
+    await serverHolds(0);
+    const held = [watch(tenantUrl, auth()), watch(tenantUrl, auth()), watch(fleetUrl, auth())];
+    await Promise.all(held.map((h) => h.opened));
+    await serverHolds(3);
+    for (const url of [fleetUrl, tenantUrl]) {
+      const refused = await watch(url, auth()).closed;
+      expect(refused.code).toBe(1013);
+      expect(refused.messages).toEqual([{ type: "error", code: "too_many_connections", message: "this token already has 3 live connections open; close one first" }]);
+    }
+    const other = watch(fleetUrl, auth(READ_TOKEN));
+    await other.opened;
+    // A closed fleet socket gives its place back.
+    await serverHolds(4);
+    held[2]!.socket.close();
+    await held[2]!.closed;
+    await serverHolds(3);
+    const again = watch(fleetUrl, auth());
+    await again.opened;
+    for (const s of [held[0]!, held[1]!, other, again]) s.socket.close();
+    await Promise.all([held[0]!, held[1]!, other, again].map((s) => s.closed));
+  });
+
+  it("closes a fleet socket that does not answer pings (1011), and one that is older than the limit (1001)", async () => {
+    const url = `ws://127.0.0.1:${port}/ws/provisioning`;
+    await serverHolds(0);
+    const silent = watch(url, auth(), { autoPong: false });
+    const polite = watch(url, auth());
+    const dropped = await silent.closed;
+    expect(dropped.code).toBe(1011);
+    expect(dropped.afterMs).toBeLessThan(4000);
+    const aged = await polite.closed;
+    expect(aged.code).toBe(1001);
+    expect(aged.afterMs).toBeGreaterThanOrEqual(4500);
+    expect(aged.afterMs).toBeLessThan(8000);
+    expect(aged.messages[0]).toEqual({ type: "subscribed" });
+  });
+
+  it("refuses a fleet socket with 1013 when the live bus serves all the subscribers it may", async () => {
+    const bus = service.app.bus;
+    await serverHolds(0);
+    const fillers: (() => void)[] = [];
+    try {
+      while (bus.subscriberTotal() < DEFAULT_MAX_SUBSCRIBERS) fillers.push(bus.subscribe(tenantId, () => undefined));
+      const refused = await watch(`ws://127.0.0.1:${port}/ws/provisioning`, auth()).closed;
+      expect(refused.code).toBe(1013);
+      expect(refused.messages).toEqual([{ type: "error", code: "too_many_connections", message: "the service has as many live connections as it serves; try again later" }]);
+    } finally {
+      for (const release of fillers) release();
+    }
+    // The refused socket gave its place back: the token may open its 3 again.
+    const three = [1, 2, 3].map(() => watch(`ws://127.0.0.1:${port}/ws/provisioning`, auth()));
+    await Promise.all(three.map((t) => t.opened));
+    for (const t of three) t.socket.close();
+    await Promise.all(three.map((t) => t.closed));
+  });
+
   it("closes a socket that does not answer pings (1011), and one that is older than the limit (1001)", async () => {
     const url = `ws://127.0.0.1:${port}/ws/provisioning/${tenantId}`;
+    await serverHolds(0);
     const silent = watch(url, auth(), { autoPong: false });
     const polite = watch(url, auth());
     const dropped = await silent.closed;

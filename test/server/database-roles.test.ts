@@ -96,6 +96,22 @@ describe.skipIf(!pgProbe.available)("the audit log with an owner role and a serv
     await expect(asOwner.query("TRUNCATE provisioning_audit_logs CASCADE")).rejects.toThrow(/provisioning_audit_logs is append-only/);
   });
 
+  it("refuses a job queue schema the service's role does not own, which pg-boss could not alter", async () => {
+    const other = await freshDatabase();
+    try {
+      await superuser(`ALTER DATABASE ${other.name} OWNER TO ${owner}`);
+      // As after running with one role: the queue's schema (and its tables) belong to the owner.
+      await superuser(`CREATE SCHEMA pgboss AUTHORIZATION ${owner}`, other.url);
+      await superuser(`CREATE TABLE pgboss.version (version int)`, other.url);
+      await superuser(`ALTER TABLE pgboss.version OWNER TO ${owner}`, other.url);
+      const attempt = grantServiceRole(urlAs(other.url, owner), urlAs(other.url, serviceRole));
+      await expect(attempt).rejects.toThrow(DatabaseRoleError);
+      await expect(attempt).rejects.toThrow(`the job queue's schema pgboss and its tables must belong to DATABASE_URL's role "${serviceRole}" (pg-boss alters them as it runs), but another role owns the schema (owner "${owner}"), pgboss.version (owner "${owner}")`);
+    } finally {
+      await other.drop();
+    }
+  });
+
   it("refuses to start with one role in both URLs, naming the mistake", async () => {
     await expect(grantServiceRole(ownerUrl, ownerUrl)).rejects.toThrow(DatabaseRoleError);
     await expect(grantServiceRole(ownerUrl, ownerUrl)).rejects.toThrow(/both log in as/);

@@ -29,6 +29,25 @@ describe.skipIf(!pg.available)("a start-up that fails", () => {
     expect(service.output()).not.toContain("hunter2");
   }, 60_000);
 
+  it("names MATIH_MIGRATION_DATABASE_URL in one line when the owner's database cannot be reached", async () => {
+    const db = await freshDatabase();
+    cleanup.push(() => db.drop());
+    const service = spawnService({ DATABASE_URL: db.url, MATIH_MIGRATION_DATABASE_URL: "postgresql://owner:hunter3@127.0.0.1:1/matih", MATIH_DATA_DIR: await dataDir(), MATIH_ENGINE: "render", MATIH_ADMIN_TOKEN: ADMIN_TOKEN, PORT: "0" });
+    expect(await service.exited()).toBe(1);
+    expect(service.output().trim()).toBe("matih tenant service cannot start: cannot connect to the database in MATIH_MIGRATION_DATABASE_URL at 127.0.0.1:1/matih: connection refused (is PostgreSQL running there?)");
+    expect(service.output()).not.toContain("hunter3");
+  }, 60_000);
+
+  it("refuses one role in both database URLs in one line, without a stack", async () => {
+    const db = await freshDatabase();
+    cleanup.push(() => db.drop());
+    const service = spawnService({ DATABASE_URL: db.url, MATIH_MIGRATION_DATABASE_URL: db.url, MATIH_DATA_DIR: await dataDir(), MATIH_ENGINE: "render", MATIH_ADMIN_TOKEN: ADMIN_TOKEN, PORT: "0", LOG_LEVEL: "warn" });
+    expect(await service.exited()).toBe(1);
+    const user = new URL(db.url).username;
+    expect(service.output().trim().split("\n").at(-1)).toBe(`matih tenant service cannot start: MATIH_MIGRATION_DATABASE_URL and DATABASE_URL both log in as "${user}"; DATABASE_URL must use the service's own role, which owns nothing`);
+    noStack(service.output());
+  }, 60_000);
+
   it("prints the missing-CLI message for MATIH_ENGINE=pulumi without a stack", async () => {
     const db = await freshDatabase();
     cleanup.push(() => db.drop());

@@ -39,7 +39,7 @@ describe("the embedded default database", () => {
   async function serve(dataDir: string) {
     const env = { ...process.env, MATIH_ENGINE: "render", MATIH_DATA_DIR: dataDir, MATIH_ADMIN_TOKEN: ADMIN_TOKEN, MATIH_RETRY_DELAY_SECONDS: "0", LOG_LEVEL: "warn", KAFKA_BROKERS: "", SMTP_URL: "", SMTP_HOST: "" };
     const database = await startEmbeddedDatabase(dataDir);
-    const app = await buildService({ config: loadServiceConfig(env), databaseUrl: database.url, settings: resolvePlatformSettings(), env, logger: false, shutdownGraceMs: 5_000 });
+    const app = await buildService({ config: loadServiceConfig(env), databaseUrl: database.url, migrationDatabaseUrl: database.ownerUrl, settings: resolvePlatformSettings(), env, logger: false, shutdownGraceMs: 5_000 });
     await app.ready();
     return { app, database, close: async () => { await app.close(); await database.close(); } };
   }
@@ -97,13 +97,17 @@ describe("the embedded default database", () => {
       const token = (await readFile(path.join(dataDir, "admin-token"), "utf8")).trim();
       const password = (await readFile(path.join(dataDir, "postgres-password"), "utf8")).trim();
       // Only this service's user may read or list the data directory; files are 0600, PostgreSQL's own 0700/0600.
-      for (const file of ["admin-token", "postgres-password", "service.lock"]) expect((await stat(path.join(dataDir, file))).mode & 0o077, file).toBe(0);
+      const servicePassword = (await readFile(path.join(dataDir, "postgres-service-password"), "utf8")).trim();
+      for (const file of ["admin-token", "postgres-password", "postgres-service-password", "service.lock"]) expect((await stat(path.join(dataDir, file))).mode & 0o077, file).toBe(0);
       expect((await stat(dataDir)).mode & 0o007).toBe(0);
       expect((await stat(dataDir)).mode & 0o040).toBe(0);
       expect((await stat(path.join(dataDir, "postgres"))).mode & 0o077).toBe(0);
       expect((await stat(path.join(dataDir, "postgres", "PG_VERSION"))).mode & 0o077).toBe(0);
       expect(service.output()).not.toContain(token);
       expect(service.output()).not.toContain(password);
+      expect(service.output()).not.toContain(servicePassword);
+      // Migrations ran as the owner role; the service logs in as its own limited role.
+      expect(logLines(service.output()).find((l) => String(l.msg).startsWith("schema owned by the owner role"))).toMatchObject({ owner: "matih_owner", service: "matih_service" });
       const notice = logLines(service.output()).find((l) => String(l.msg).includes("DATABASE_URL is not set"));
       expect(notice?.msg).toMatch(/embedded PostgreSQL/);
       expect(logLines(service.output()).some((l) => String(l.msg).startsWith("MATIH_ADMIN_TOKEN is not set: an admin token was generated"))).toBe(true);
@@ -117,6 +121,9 @@ describe("the embedded default database", () => {
       const right = new pg.Client({ connectionString: `postgresql://matih:${encodeURIComponent(password)}@127.0.0.1:${port}/matih` });
       await right.connect();
       expect((await right.query("SELECT count(*)::int AS n FROM tenants")).rows[0].n).toBe(0);
+      // The service's connections are the limited role's, none the superuser's.
+      const sessions = await right.query(`SELECT DISTINCT usename FROM pg_stat_activity WHERE datname = 'matih' AND pid <> pg_backend_pid()`);
+      expect(sessions.rows).toEqual([{ usename: "matih_service" }]);
       await right.end();
 
       expect((await fetch(`${url}/readyz`)).status).toBe(200);

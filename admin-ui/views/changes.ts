@@ -57,7 +57,7 @@ function statusSentence(change: Change, now: number) {
 function diffLine(diff: ReviewedChange["diffs"][number]) {
   const added = !("old" in diff) || diff.old === undefined;
   const removed = !("new" in diff) || diff.new === undefined;
-  return html`<li><code class="path">${diff.path}</code>: ${added ? html`<span class="muted">(not set)</span>` : value(diff.old)} <span aria-label="becomes">→</span> ${removed ? html`<span class="muted">(removed)</span>` : value(diff.new)}</li>`;
+  return html`<li><code class="path">${diff.path}</code>: ${added ? html`<span class="muted">(not set)</span>` : value(diff.old)} → ${removed ? html`<span class="muted">(removed)</span>` : value(diff.new)}</li>`;
 }
 
 /** The preview of a change: a summary, the destructive resources first if any, then every change grouped by phase. */

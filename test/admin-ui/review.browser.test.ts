@@ -82,10 +82,10 @@ describe.skipIf(!postgres.available || !browserProbe.available)("change review a
     expect(await unlabelled(changes)).toEqual([]);
 
     // By keyboard: the tier, a reason, Enter.
-    await changes.getByLabel("Tier").focus();
-    await changes.getByLabel("Tier").selectOption("professional");
-    await changes.getByLabel("Reason (optional)").fill("more analysts from March");
-    await changes.getByLabel("Reason (optional)").press("Enter");
+    await changes.getByLabel("Tier", { exact: true }).focus();
+    await changes.getByLabel("Tier", { exact: true }).selectOption("professional");
+    await changes.getByLabel("Reason (optional)", { exact: true }).fill("more analysts from March");
+    await changes.getByLabel("Reason (optional)", { exact: true }).press("Enter");
     await changes.locator("article.change").first().getByText("PREVIEWING", { exact: true }).waitFor();
     const requested = await reviewable("upgrade");
     expect(requested).toMatchObject({ requested: { tier: "professional", reason: "more analysts from March" }, createdBy: "admin" });
@@ -139,7 +139,7 @@ describe.skipIf(!postgres.available || !browserProbe.available)("change review a
     await signIn(page, ADMIN_TOKEN);
     await page.goto(`${site.origin}/admin#/tenants/upgrade`);
     const changes = page.locator("#changes");
-    await changes.getByLabel("Tier").selectOption("enterprise");
+    await changes.getByLabel("Tier", { exact: true }).selectOption("enterprise");
     await changes.getByRole("button", { name: "Request change" }).click();
     const destructive = await reviewable("upgrade");
     expect(destructive.requested).toEqual({ tier: "enterprise" });

@@ -3,7 +3,7 @@
  * every refusal becomes an ApiProblem with the API's own code, message and
  * per-field problems, so that views can show exactly what the API said.
  */
-import type { AuditEntry, DriftResult, FleetPage, Platform, PreviewResult, ProvisioningStatus, Session, Tenant } from "./types.ts";
+import type { AuditEntry, Change, DriftHistory, DriftResult, DriftRun, FleetPage, Platform, PreviewResult, ProvisioningStatus, Session, Tenant } from "./types.ts";
 
 export interface FieldProblem {
   field: string;
@@ -71,7 +71,7 @@ export class Api {
     return this.call("GET", "/api/v1/platform");
   }
 
-  fleet(query: { status?: string; tier?: string; search?: string; limit: number; offset: number }): Promise<FleetPage> {
+  fleet(query: { status?: string; tier?: string; drift?: string; search?: string; limit: number; offset: number }): Promise<FleetPage> {
     const params = new URLSearchParams();
     for (const [key, value] of Object.entries(query)) if (value !== undefined && value !== "") params.set(key, String(value));
     return this.call("GET", `/api/v1/fleet?${params}`);
@@ -113,6 +113,36 @@ export class Api {
 
   driftCheck(id: string): Promise<DriftResult> {
     return this.call("POST", `/api/v1/tenants/${encodeURIComponent(id)}/drift-check`);
+  }
+
+  changes(id: string): Promise<{ items: Change[] }> {
+    return this.call("GET", `/api/v1/tenants/${encodeURIComponent(id)}/changes?limit=50`);
+  }
+
+  /** 202 with the change PREVIEWING; an empty body converges the tenant to its recorded spec. */
+  requestChange(id: string, body: { tier?: string; lastPhase?: number; reason?: string }): Promise<Change> {
+    return this.call("POST", `/api/v1/tenants/${encodeURIComponent(id)}/changes`, body);
+  }
+
+  approveChange(id: string, changeId: string, allowDestructive: boolean): Promise<{ change: Change; tenant: Tenant }> {
+    return this.call("POST", `/api/v1/tenants/${encodeURIComponent(id)}/changes/${encodeURIComponent(changeId)}/approve`, allowDestructive ? { allowDestructive: true } : {});
+  }
+
+  rejectChange(id: string, changeId: string, reason: string): Promise<Change> {
+    return this.call("POST", `/api/v1/tenants/${encodeURIComponent(id)}/changes/${encodeURIComponent(changeId)}/reject`, reason ? { reason } : {});
+  }
+
+  driftHistory(id: string, limit: number): Promise<DriftHistory> {
+    return this.call("GET", `/api/v1/tenants/${encodeURIComponent(id)}/drift?limit=${limit}`);
+  }
+
+  /** Starts a fleet drift run (or answers the one already going). */
+  startDriftRun(): Promise<{ id: string }> {
+    return this.call("POST", "/api/v1/drift/runs");
+  }
+
+  driftRun(runId: string): Promise<DriftRun> {
+    return this.call("GET", `/api/v1/drift/runs/${encodeURIComponent(runId)}`);
   }
 
   /** A WebSocket URL on this origin; browsers cannot set headers on a WebSocket, so the token goes in the query. */

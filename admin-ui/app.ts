@@ -4,7 +4,9 @@
  * are pure functions of this state; every change asks for one render.
  */
 import { Api, ApiProblem, type FieldProblem } from "./api.ts";
+import { TenantDriftHistory } from "./drift-history.ts";
 import { FleetStream, watchTenant, type StreamState } from "./live.ts";
+import { ChangeReview } from "./review.ts";
 import { duration, phaseTitle } from "./format.ts";
 import type { AuditEntry, DriftResult, FleetPage, LiveMessage, Phase, Platform, PreviewResult, ProvisioningStatus, Session, Tenant } from "./types.ts";
 
@@ -24,6 +26,8 @@ export interface FeedEntry {
 export interface FleetState {
   status: string;
   tier: string;
+  /** A drift state, UNCHECKED, or "" for any. */
+  drift: string;
   search: string;
   page: number;
   data: FleetPage | null;
@@ -44,6 +48,9 @@ export interface TenantState {
   notice: { text: string; tone: "good" | "bad" } | null;
   preview: PreviewResult | null;
   drift: DriftResult | null;
+  /** Changes through review and the drift history, once the tenant's id is known. */
+  review: ChangeReview | null;
+  history: TenantDriftHistory | null;
   dialog: "rollback" | "delete" | null;
   rollbackTarget: number;
   deleteConfirmation: string;
@@ -64,7 +71,7 @@ export class App {
   signIn = { error: null as string | null, checking: false };
   route: Route = { view: "fleet" };
   live: StreamState = "closed";
-  fleet: FleetState = { status: "", tier: "", search: "", page: 0, data: null, loading: false, error: null };
+  fleet: FleetState = { status: "", tier: "", drift: "", search: "", page: 0, data: null, loading: false, error: null };
   tenant: TenantState | null = null;
   request: RequestState = App.emptyRequest();
   /** Set when the route changed, so the next render moves focus to the new view's heading. */
@@ -151,7 +158,7 @@ export class App {
     this.stopTenantStream = null;
     this.session = null;
     this.api = null;
-    this.tenant = null;
+    this.dropTenant();
     this.fleet = { ...this.fleet, data: null };
     this.request = App.emptyRequest();
     this.signIn = { error: message, checking: false };
@@ -181,12 +188,19 @@ export class App {
     if (this.route.view !== "tenant" || this.tenant?.slug !== this.route.slug) {
       this.stopTenantStream?.();
       this.stopTenantStream = null;
-      this.tenant = null;
+      this.dropTenant();
     }
     if (this.route.view === "fleet") void this.loadFleet();
     if (this.route.view === "tenant" && !this.tenant) void this.openTenant(this.route.slug);
     if (this.route.view === "request") this.request = { ...App.emptyRequest(), values: { ...App.emptyRequest().values, region: this.platform?.regions[0] ?? "eastus" } };
     this.requestRender();
+  }
+
+  /** Leaves the tenant view: its timers stop with it. */
+  private dropTenant(): void {
+    this.tenant?.review?.dispose();
+    this.tenant?.history?.dispose();
+    this.tenant = null;
   }
 
   private reloadCurrentView(): void {
@@ -198,11 +212,11 @@ export class App {
 
   async loadFleet(): Promise<void> {
     if (!this.api) return;
-    const { status, tier, search, page } = this.fleet;
+    const { status, tier, drift, search, page } = this.fleet;
     this.fleet = { ...this.fleet, loading: true };
     this.requestRender();
     try {
-      const data = await this.api.fleet({ status, tier, search: search.trim(), limit: PAGE_SIZE, offset: page * PAGE_SIZE });
+      const data = await this.api.fleet({ status, tier, drift, search: search.trim(), limit: PAGE_SIZE, offset: page * PAGE_SIZE });
       // A page past the end (the fleet shrank): show the last one instead.
       if (data.items.length === 0 && data.total > 0 && page > 0) {
         this.fleet = { ...this.fleet, page: Math.max(0, Math.ceil(data.total / PAGE_SIZE) - 1) };
@@ -215,7 +229,7 @@ export class App {
     this.requestRender();
   }
 
-  setFleetFilter(change: Partial<Pick<FleetState, "status" | "tier" | "search">>): void {
+  setFleetFilter(change: Partial<Pick<FleetState, "status" | "tier" | "drift" | "search">>): void {
     this.fleet = { ...this.fleet, ...change, page: 0 };
     void this.loadFleet();
   }
@@ -237,6 +251,12 @@ export class App {
     if (this.route.view === "fleet") this.applyToFleet(message);
     const tenant = this.tenant;
     if (tenant?.tenant && message.tenantId === tenant.tenant.id) {
+      if ((message.type === "run" || message.type === "run-finished") && message.kind === "preview") {
+        // A change's preview: the tenant does not move, the change does.
+        this.addFeed(message.type === "run" ? "Preview of a requested change started" : `Preview of a requested change ${message.status === "SUCCEEDED" ? "is ready for review" : "failed"}`, message.type === "run-finished" && message.status !== "SUCCEEDED" ? "bad" : "info");
+        void tenant.review?.load();
+        return;
+      }
       // A run started (here or by someone else): follow it on the tenant's own stream.
       if (message.type === "run" && !tenant.watching) this.watch();
       if (message.type === "run-finished") void this.refreshTenant();
@@ -268,7 +288,7 @@ export class App {
   private async openTenant(slug: string): Promise<void> {
     this.tenant = {
       slug, tenant: null, status: null, audit: [], feed: [], missing: false, error: null, busy: null, notice: null,
-      preview: null, drift: null, dialog: null, rollbackTarget: 1, deleteConfirmation: "", watching: false,
+      preview: null, drift: null, review: null, history: null, dialog: null, rollbackTarget: 1, deleteConfirmation: "", watching: false,
     };
     this.requestRender();
     await this.refreshTenant();
@@ -287,7 +307,10 @@ export class App {
       state.tenant = tenant;
       state.status = status;
       state.error = null;
-      await this.refreshAudit();
+      const api = this.api;
+      state.review ??= new ChangeReview(api, tenant.id, this.requestRender, () => this.followUpdate(state));
+      state.history ??= new TenantDriftHistory(api, tenant.id, this.requestRender);
+      await Promise.all([this.refreshAudit(), state.review.load(), state.history.load()]);
     } catch (error) {
       if (this.tenant !== state) return;
       if (error instanceof ApiProblem && error.status === 404) state.missing = true;
@@ -317,6 +340,15 @@ export class App {
     const state = this.tenant;
     if (!state) return;
     state.feed = [{ id: ++this.feedSeq, at: Date.now(), text, tone }, ...state.feed].slice(0, FEED_LIMIT);
+  }
+
+  /** An approved change's update run was queued: the tenant (UPDATING now) and its run are followed live. */
+  private async followUpdate(state: TenantState): Promise<void> {
+    if (this.tenant !== state) return;
+    state.preview = null;
+    state.drift = null;
+    await this.refreshTenant();
+    this.watch();
   }
 
   /** Follows the tenant's current run on its own stream until the run ends. */

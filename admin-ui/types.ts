@@ -40,6 +40,8 @@ export interface FleetItem {
   completedAt: string | null;
   durationMs: number | null;
   error: string | null;
+  /** What the tenant's latest drift check found; null: never checked. */
+  drift: { state: DriftState; since: string; lastCheckedAt: string } | null;
 }
 
 export interface FleetPage {
@@ -48,6 +50,7 @@ export interface FleetPage {
   limit: number;
   offset: number;
   countsByStatus: Partial<Record<TenantStatus, number>>;
+  countsByDrift: Partial<Record<DriftState, number>>;
 }
 
 export interface Tenant {
@@ -121,10 +124,88 @@ export interface PreviewResult {
 
 export interface PreviewChange { urn: string; type: string; op: string; changedPaths: string[]; replaceReasons: string[] }
 
+/** One property that differs: the value the stack records and the one found; secrets as "[secret]". */
+export interface PropertyDrift { path: string; recorded: unknown; actual: unknown }
+
+export interface DriftedResource { urn: string; type: string; phase: PhaseRef; drift: string; properties: string[]; differences?: PropertyDrift[] }
+
 export interface DriftResult {
   engine: string;
-  drifted: { urn: string; type: string; phase: PhaseRef; drift: string; properties: string[] }[];
+  drifted: DriftedResource[];
   durationMs: number;
+}
+
+export type DriftState = "IN_SYNC" | "DRIFTED" | "CHECK_FAILED";
+
+export interface DriftCheck {
+  id: string;
+  driftRunId: string | null;
+  state: DriftState;
+  reason: string | null;
+  checkedAt: string;
+  durationMs: number;
+  resources: DriftedResource[];
+}
+
+export interface DriftHistory {
+  tenantId: string;
+  slug: string;
+  state: DriftState | null;
+  since: string | null;
+  driftedSince: string | null;
+  items: DriftCheck[];
+  total: number;
+  limit: number;
+  offset: number;
+}
+
+export interface DriftRun {
+  id: string;
+  trigger: "schedule" | "manual";
+  requestedBy: string;
+  status: "QUEUED" | "RUNNING" | "SUCCEEDED" | "FAILED";
+  total: number;
+  checked: number;
+  drifted: number;
+  failed: number;
+  skipped: number;
+  error: string | null;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+}
+
+export type ChangeStatus = "PREVIEWING" | "PREVIEW_FAILED" | "PENDING_REVIEW" | "APPROVED" | "APPLYING" | "APPLIED" | "FAILED" | "REJECTED" | "STALE" | "EXPIRED";
+
+/** One property a change sets: absent `old` is new, absent `new` is removed; secrets as "[secret]". */
+export interface ChangeDiff { path: string; old?: unknown; new?: unknown }
+
+export interface ReviewedChange { urn: string; type: string; name: string; phase: PhaseRef; op: string; diffs: ChangeDiff[] }
+
+export interface ChangePreview {
+  changeSummary: { create: number; update: number; replace: number; delete: number; same: number };
+  destructive: boolean;
+  destructiveResources: { urn: string; type: string; op: string }[];
+  /** Changes only, in phase order. */
+  changes: ReviewedChange[];
+}
+
+export interface Change {
+  id: string;
+  tenantId: string;
+  status: ChangeStatus;
+  requested: { tier?: string; lastPhase?: number; reason?: string };
+  target: { tier: string; lastPhase: number };
+  createdBy: string;
+  createdAt: string;
+  expiresAt: string;
+  previewedAt: string | null;
+  preview: ChangePreview | null;
+  error: string | null;
+  decidedBy: string | null;
+  decidedAt: string | null;
+  allowDestructive: boolean;
+  appliedAt: string | null;
 }
 
 /** What the live streams send (see /ws/provisioning and /ws/provisioning/{id}). */

@@ -1,20 +1,29 @@
 /**
  * The fleet: every tenant, a page at a time (the service pages, so a fleet of
- * thousands costs the browser one page of rows), filtered by status and tier,
- * searched by slug, moving live.
+ * thousands costs the browser one page of rows), filtered by status, tier and
+ * drift, searched by slug, moving live.
  */
 import { html, nothing } from "lit-html";
 import { repeat } from "lit-html/directives/repeat.js";
 import { live } from "lit-html/directives/live.js";
 import { PAGE_SIZE, type App } from "../app.ts";
 import { count, duration, elapsed, phaseTitle, when } from "../format.ts";
-import type { FleetItem, TenantStatus } from "../types.ts";
+import type { DriftState, FleetItem, TenantStatus } from "../types.ts";
 import { phaseBar, statusBadge } from "./parts.ts";
 
 /** Typing in the search box re-reads the page once the typing pauses. */
 let searchTimer: number | undefined;
 
 const STATUSES: TenantStatus[] = ["PROVISIONING", "ACTIVE", "UPDATING", "FAILED", "DEPROVISIONING", "DELETED"];
+const DRIFT_STATES: DriftState[] = ["DRIFTED", "IN_SYNC", "CHECK_FAILED"];
+const DRIFT_WORDS: Record<DriftState | "UNCHECKED", string> = { DRIFTED: "Drifted", IN_SYNC: "In sync", CHECK_FAILED: "Check failed", UNCHECKED: "Never checked" };
+
+/** The latest drift check's finding; the time it was last checked as a title. */
+function driftCell(t: FleetItem) {
+  if (t.status === "DELETED") return "—";
+  if (!t.drift) return html`<span class="muted">unchecked</span>`;
+  return html`<span title=${`Last checked ${when(t.drift.lastCheckedAt)}`}>${statusBadge(t.drift.state)}</span>${t.drift.state === "DRIFTED" ? html` <span class="muted">since ${when(t.drift.since)}</span>` : nothing}`;
+}
 
 function row(app: App, t: FleetItem, now: number) {
   const names = app.platform?.phases.map((p) => p.name) ?? [];
@@ -29,11 +38,12 @@ function row(app: App, t: FleetItem, now: number) {
     <td data-label="Progress">${phaseBar(t.phases, names)}</td>
     <td data-label="Started">${when(t.startedAt)}</td>
     <td data-label="Duration" class="num">${running ? elapsed(t.startedAt, null, true, now) : duration(t.durationMs)}</td>
+    <td data-label="Drift" class="drift-cell">${driftCell(t)}</td>
   </tr>`;
 }
 
 export function fleetView(app: App, now: number) {
-  const { data, status, tier, search, page, loading, error } = app.fleet;
+  const { data, status, tier, drift, search, page, loading, error } = app.fleet;
   const total = data?.total ?? 0;
   const pages = Math.max(1, Math.ceil(total / PAGE_SIZE));
   const first = total === 0 ? 0 : page * PAGE_SIZE + 1;
@@ -46,6 +56,10 @@ export function fleetView(app: App, now: number) {
     </div>
     <ul class="counts" aria-label="Tenants by status">
       ${STATUSES.map((s) => html`<li>${statusBadge(s)} <span class="num">${count(counts[s] ?? 0)}</span></li>`)}
+    </ul>
+    <ul class="counts" aria-label="Tenants by latest drift check">
+      <li class="muted">Latest drift check:</li>
+      ${DRIFT_STATES.map((s) => html`<li>${statusBadge(s)} <span class="num">${count(data?.countsByDrift?.[s] ?? 0)}</span></li>`)}
     </ul>
     <form class="filters" role="search" @submit=${(e: Event) => e.preventDefault()}>
       <div class="field">
@@ -71,16 +85,23 @@ export function fleetView(app: App, now: number) {
           ${(app.platform?.tiers ?? ["free", "professional", "enterprise"]).map((t) => html`<option value=${t} ?selected=${tier === t}>${t}</option>`)}
         </select>
       </div>
+      <div class="field">
+        <label for="filter-drift">Drift</label>
+        <select id="filter-drift" @change=${(e: Event) => app.setFleetFilter({ drift: (e.target as HTMLSelectElement).value })}>
+          <option value="" ?selected=${drift === ""}>Any</option>
+          ${([...DRIFT_STATES, "UNCHECKED"] as const).map((d) => html`<option value=${d} ?selected=${drift === d}>${DRIFT_WORDS[d]}</option>`)}
+        </select>
+      </div>
     </form>
     ${error ? html`<p class="notice notice-bad" role="alert">Could not load the fleet: ${error}</p>` : nothing}
-    <p class="summary" role="status" aria-live="polite">${data ? (total === 0 ? (status || tier || search.trim() ? "No tenant matches." : "No tenants yet.") : `Showing ${count(first)}–${count(last)} of ${count(total)} ${total === 1 ? "tenant" : "tenants"}`) : "Loading the fleet…"}${loading && data ? " · updating…" : ""}</p>
+    <p class="summary" role="status" aria-live="polite">${data ? (total === 0 ? (status || tier || drift || search.trim() ? "No tenant matches." : "No tenants yet.") : `Showing ${count(first)}–${count(last)} of ${count(total)} ${total === 1 ? "tenant" : "tenants"}`) : "Loading the fleet…"}${loading && data ? " · updating…" : ""}</p>
     ${data && data.items.length > 0 ? html`
       <div class="table-wrap">
         <table class="fleet">
           <caption class="visually-hidden">Tenants, newest first, page ${page + 1} of ${pages}</caption>
           <thead><tr>
             <th scope="col">Slug</th><th scope="col">Name</th><th scope="col">Tier</th><th scope="col">Region</th><th scope="col">Status</th>
-            <th scope="col">Current phase</th><th scope="col">Progress</th><th scope="col">Started</th><th scope="col" class="num">Duration</th>
+            <th scope="col">Current phase</th><th scope="col">Progress</th><th scope="col">Started</th><th scope="col" class="num">Duration</th><th scope="col">Drift</th>
           </tr></thead>
           <tbody>${repeat(data.items, (t) => t.id, (t) => row(app, t, now))}</tbody>
         </table>

@@ -1,4 +1,4 @@
-/** Small pieces several views share: status badges and the ten-step bar. */
+/** Small pieces several views share: status badges, the ten-step bar, property values. */
 import { html } from "lit-html";
 import { phaseTitle } from "../format.ts";
 import type { PhaseStatus } from "../types.ts";
@@ -12,7 +12,20 @@ const PHASE_STATUS_WORDS: Record<PhaseStatus, string> = {
 };
 
 /** A status as a word and a colour; the colour only repeats what the word says. */
-export const statusBadge = (status: string) => html`<span class="badge badge-${status.toLowerCase().replace("_", "-")}">${status.replace("_", " ")}</span>`;
+export const statusBadge = (status: string) => html`<span class="badge badge-${status.toLowerCase().replaceAll("_", "-")}">${status.replaceAll("_", " ")}</span>`;
+
+/** What a redacted secret value reads as in previews and drift results. */
+const SECRET = "[secret]";
+
+/**
+ * A property's value as the API gives it: text as it is (several lines kept),
+ * anything else as JSON, and a redacted secret said to be one.
+ */
+export function value(v: unknown) {
+  if (v === SECRET) return html`<span class="secret" title="A secret value: the service never shows it">[secret]</span>`;
+  if (typeof v === "string") return v.includes("\n") ? html`<pre class="value">${v}</pre>` : html`<code class="value">${v === "" ? "(empty)" : v}</code>`;
+  return html`<code class="value">${v === null ? "null" : JSON.stringify(v)}</code>`;
+}
 
 /** The ten phases as ten steps, with a text equivalent for screen readers and a title for pointer users. */
 export function phaseBar(phases: readonly PhaseStatus[], names: readonly string[] = []) {

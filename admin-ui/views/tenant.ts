@@ -1,13 +1,16 @@
 /**
  * One tenant: its ten phases as a timeline, the live feed of its current run,
- * its outputs and audit log, and for admins the actions (retry, roll back,
- * delete, preview, drift check).
+ * its changes through review, its drift history, its outputs and audit log,
+ * and for admins the actions (retry, roll back, delete, preview, drift check,
+ * request, approve and reject changes).
  */
 import { html, nothing } from "lit-html";
 import { live } from "lit-html/directives/live.js";
 import { shortName, type App, type TenantState } from "../app.ts";
 import { clock, duration, elapsed, phaseTitle, plainError, when, words } from "../format.ts";
 import type { DriftResult, Phase, PreviewChange, PreviewResult, ProvisioningStatus, Tenant } from "../types.ts";
+import { changeDialogs, changesSection } from "./changes.ts";
+import { driftedResource, driftHistorySection } from "./drift.ts";
 import { phaseBar, statusBadge } from "./parts.ts";
 
 const RUN_STATES = new Set(["QUEUED", "RUNNING"]);
@@ -95,11 +98,12 @@ function previewSection(preview: PreviewResult) {
 
 function driftSection(drift: DriftResult) {
   return html`<section class="panel" aria-labelledby="drift-title" id="drift">
-    <h2 id="drift-title">Drift check</h2>
+    <h2 id="drift-title">Drift check (just now, not kept)</h2>
     ${drift.drifted.length === 0
       ? html`<p>${statusBadge("NO_DRIFT")} Every resource matches its recorded state (${drift.engine} engine, ${duration(drift.durationMs)}).</p>`
       : html`<p>${statusBadge("DRIFTED")} ${drift.drifted.length} resource${drift.drifted.length === 1 ? " differs" : "s differ"} from the recorded state:</p>
-        <ul class="changes">${drift.drifted.map((d) => html`<li><span class="op op-${d.drift}">${d.drift}</span> ${d.phase ? `phase ${d.phase.number} · ` : ""}<code>${d.type}</code> ${shortName(d.urn)}${d.properties.length ? ` — ${d.properties.join(", ")}` : ""}</li>`)}</ul>`}
+        ${drift.drifted.map(driftedResource)}`}
+    <p class="muted">The drift history below keeps what fleet drift runs find.</p>
   </section>`;
 }
 
@@ -207,6 +211,7 @@ export function tenantView(app: App) {
     ${app.isAdmin && tenant.status !== "DELETED" ? actions(app, state, tenant, status) : nothing}
     ${state.preview ? previewSection(state.preview) : nothing}
     ${state.drift ? driftSection(state.drift) : nothing}
+    ${changesSection(app, state, running, Date.now())}
     <div class="columns">
       <section class="panel" aria-labelledby="timeline-title">
         <h2 id="timeline-title">Phases</h2>
@@ -227,9 +232,11 @@ export function tenantView(app: App) {
         </section>
       </div>
     </div>
+    ${tenant.status !== "DELETED" ? driftHistorySection(app, state, tenant.status === "ACTIVE" && !running) : nothing}
     <section class="panel" aria-labelledby="audit-title">
       <h2 id="audit-title">Audit log</h2>
       ${auditSection(state)}
     </section>
-    ${app.isAdmin ? dialogs(app, state, tenant, status) : nothing}`;
+    ${app.isAdmin ? dialogs(app, state, tenant, status) : nothing}
+    ${state.review ? changeDialogs(app, state.review) : nothing}`;
 }

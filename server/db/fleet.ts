@@ -1,9 +1,11 @@
 /**
  * The fleet at a glance: one page of tenants with each one's latest
- * infrastructure run and its phases, in three queries whatever the page size
- * (tenants, their latest runs, those runs' phases), and the count of tenants
- * per status.
+ * infrastructure run and its phases and its latest drift state, in four
+ * queries whatever the page size (tenants, their latest runs, those runs'
+ * phases, their drift), and the count of tenants per status and per drift
+ * state.
  */
+import type { DriftState } from "./drift.ts";
 import type { Queryable } from "./pool.ts";
 import { PHASE_COLUMNS, RUN_COLUMNS, type PhaseRow, type RunRow } from "./runs.ts";
 import { COLUMNS as TENANT_COLUMNS, type TenantRow } from "./tenants.ts";
@@ -13,14 +15,25 @@ export interface FleetFilter {
   tier?: string;
   /** Part of the slug, matched case-insensitively. */
   search?: string;
+  /** The latest drift check's state; UNCHECKED: never checked. */
+  drift?: DriftState | "UNCHECKED";
   limit: number;
   offset: number;
 }
 
+/** What the latest drift check of a tenant found, and since when that has been so. */
+export interface FleetDrift {
+  state: DriftState;
+  since: Date;
+  lastCheckedAt: Date;
+}
+
 export interface FleetPage {
-  entries: { tenant: TenantRow; run: RunRow | undefined; phases: PhaseRow[] }[];
+  entries: { tenant: TenantRow; run: RunRow | undefined; phases: PhaseRow[]; drift: FleetDrift | undefined }[];
   total: number;
   countsByStatus: Record<string, number>;
+  /** Tenants that are not deleted, per latest drift state (never checked ones are not counted). */
+  countsByDrift: Record<string, number>;
 }
 
 /** `%` and `_` in what a user types are literal characters, not wildcards. */
@@ -34,14 +47,17 @@ export async function fleetPage(db: Queryable, filter: FleetFilter): Promise<Fle
   else where.push("status <> 'DELETED'");
   if (filter.tier) where.push(`tier = $${values.push(filter.tier)}`);
   if (filter.search) where.push(`slug ILIKE $${values.push(likePattern(filter.search))}`);
+  if (filter.drift === "UNCHECKED") where.push("NOT EXISTS (SELECT 1 FROM tenant_drift d WHERE d.tenant_id = tenants.id)");
+  else if (filter.drift) where.push(`EXISTS (SELECT 1 FROM tenant_drift d WHERE d.tenant_id = tenants.id AND d.state = $${values.push(filter.drift)})`);
   const clause = `WHERE ${where.join(" AND ")}`;
-  const [total, page, counts] = await Promise.all([
+  const [total, page, counts, driftCounts] = await Promise.all([
     db.query(`SELECT count(*)::int AS n FROM tenants ${clause}`, values),
     db.query(
       `SELECT ${TENANT_COLUMNS} FROM tenants ${clause} ORDER BY created_at DESC, id DESC LIMIT $${values.length + 1} OFFSET $${values.length + 2}`,
       [...values, filter.limit, filter.offset],
     ),
     db.query(`SELECT status, count(*)::int AS n FROM tenants GROUP BY status`),
+    db.query(`SELECT d.state, count(*)::int AS n FROM tenant_drift d JOIN tenants t ON t.id = d.tenant_id WHERE t.status <> 'DELETED' GROUP BY d.state`),
   ]);
   const tenants: TenantRow[] = page.rows;
   const ids = tenants.map((t) => t.id);
@@ -55,15 +71,21 @@ export async function fleetPage(db: Queryable, filter: FleetFilter): Promise<Fle
     `SELECT ${PHASE_COLUMNS} FROM run_phases WHERE run_id = ANY($1::uuid[]) ORDER BY run_id, number`,
     [runs.map((r) => r.id)],
   )).rows;
+  const drifts: (FleetDrift & { tenantId: string })[] = ids.length === 0 ? [] : (await db.query(
+    `SELECT tenant_id AS "tenantId", state, state_since AS since, last_checked_at AS "lastCheckedAt" FROM tenant_drift WHERE tenant_id = ANY($1::uuid[])`,
+    [ids],
+  )).rows;
   const runByTenant = new Map(runs.map((r) => [r.tenantId, r]));
+  const driftByTenant = new Map(drifts.map(({ tenantId, ...drift }) => [tenantId, drift]));
   const phasesByRun = new Map<string, PhaseRow[]>();
   for (const phase of phases) phasesByRun.set(phase.runId, [...(phasesByRun.get(phase.runId) ?? []), phase]);
   return {
     entries: tenants.map((tenant) => {
       const run = runByTenant.get(tenant.id);
-      return { tenant, run, phases: run ? phasesByRun.get(run.id) ?? [] : [] };
+      return { tenant, run, phases: run ? phasesByRun.get(run.id) ?? [] : [], drift: driftByTenant.get(tenant.id) };
     }),
     total: total.rows[0].n,
     countsByStatus: Object.fromEntries(counts.rows.map((r: { status: string; n: number }) => [r.status, r.n])),
+    countsByDrift: Object.fromEntries(driftCounts.rows.map((r: { state: string; n: number }) => [r.state, r.n])),
   };
 }

@@ -17,12 +17,14 @@ import { errorResponses } from "./schemas.ts";
 import { TIERS } from "../../model/tiers.ts";
 
 const PHASE_STATUSES = ["PENDING", "RUNNING", "SUCCEEDED", "FAILED", "ROLLED_BACK"] as const;
+const DRIFT_STATES = ["IN_SYNC", "DRIFTED", "CHECK_FAILED"] as const;
 const nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
 
 export const FleetQuery = Type.Object({
   status: Type.Optional(Type.Union(TENANT_STATUSES.map((s) => Type.Literal(s)))),
   tier: Type.Optional(Type.Union(TIERS.map((t) => Type.Literal(t)))),
   search: Type.Optional(Type.String({ maxLength: 100, description: "Part of the slug, case-insensitive" })),
+  drift: Type.Optional(Type.Union([...DRIFT_STATES, "UNCHECKED"].map((s) => Type.Literal(s)), { description: "The latest drift check's state; UNCHECKED: never checked" })),
   limit: Type.Integer({ minimum: 1, maximum: 200, default: 50 }),
   offset: Type.Integer({ minimum: 0, default: 0 }),
 }, { additionalProperties: false });
@@ -43,11 +45,17 @@ export const FleetResponse = Type.Object({
     completedAt: nullable(Type.String({ format: "date-time" })),
     durationMs: nullable(Type.Integer({ description: "Start to ACTIVE; for a FAILED or DELETED tenant, start to its last change; null while running" })),
     error: nullable(Type.String()),
+    drift: nullable(Type.Object({
+      state: Type.Union(DRIFT_STATES.map((s) => Type.Literal(s))),
+      since: Type.String({ format: "date-time", description: "Since when the tenant's checks have found this state" }),
+      lastCheckedAt: Type.String({ format: "date-time" }),
+    }, { description: "What the tenant's latest drift check (a fleet drift run) found; null: never checked" })),
   })),
   total: Type.Integer({ description: "Tenants matching the filter" }),
   limit: Type.Integer(),
   offset: Type.Integer(),
   countsByStatus: Type.Record(Type.String(), Type.Integer(), { description: "Every tenant per status, whatever the filter" }),
+  countsByDrift: Type.Record(Type.String(), Type.Integer(), { description: "Tenants not deleted per latest drift state, whatever the filter; never checked ones are not counted" }),
 }, { description: "One page of the fleet" });
 
 /** The fleet stream carries transitions only; per-resource progress stays on the per-tenant stream. */
@@ -75,10 +83,10 @@ const fleetRoutes: FastifyPluginAsyncTypebox<FleetRoutesOptions> = async (fastif
       response: { 200: FleetResponse, ...errorResponses },
     },
   }, async (request) => {
-    const { status, tier, search, limit, offset } = request.query;
-    const page = await fleetPage(fastify.db, { ...(status ? { status } : {}), ...(tier ? { tier } : {}), ...(search ? { search } : {}), limit, offset });
+    const { status, tier, search, drift, limit, offset } = request.query;
+    const page = await fleetPage(fastify.db, { ...(status ? { status } : {}), ...(tier ? { tier } : {}), ...(search ? { search } : {}), ...(drift ? { drift } : {}), limit, offset });
     return {
-      items: page.entries.map(({ tenant, run, phases }) => {
+      items: page.entries.map(({ tenant, run, phases, drift: latest }) => {
         const view = buildStatusView(tenant, run, phases);
         return {
           id: tenant.id,
@@ -95,25 +103,33 @@ const fleetRoutes: FastifyPluginAsyncTypebox<FleetRoutesOptions> = async (fastif
           completedAt: view.completedAt,
           durationMs: view.durationMs ?? stoppedAfterMs(tenant),
           error: view.error,
+          drift: latest ? { state: latest.state, since: new Date(latest.since).toISOString(), lastCheckedAt: new Date(latest.lastCheckedAt).toISOString() } : null,
         };
       }),
       total: page.total,
       limit,
       offset,
       countsByStatus: page.countsByStatus,
+      countsByDrift: page.countsByDrift,
     };
   });
 
   fastify.get("/ws/provisioning", { websocket: true, config: { scope: "read" }, schema: {
     summary: "WebSocket: live transitions of every tenant (upgrade with GET; Swagger UI cannot open it)",
-    description: "Send `Connection: Upgrade` and `Upgrade: websocket` with a read token (Authorization header, or `?access_token=` from browsers, which cannot set headers on a WebSocket). The server sends `subscribed`, then one message per phase or run transition of any tenant, and when a run finishes. It closes the socket with 1013 when the token holds too many live sockets or the client reads too slowly, 1011 when it misses a ping, and 1001 when the socket is older than the maximum age; reconnect and reload.",
+    description: "Send `Connection: Upgrade` and `Upgrade: websocket` with a read token (Authorization header, or `?access_token=` from browsers, which cannot set headers on a WebSocket). The server sends `subscribed`, then one message per phase or run transition of any tenant, and when a run finishes. A change's preview run (kind `preview`) sends its start and end only. It closes the socket with 1013 when the token holds too many live sockets or the client reads too slowly, 1011 when it misses a ping, and 1001 when the socket is older than the maximum age; reconnect and reload.",
     querystring: Type.Object({ access_token: Type.Optional(Type.String({ description: "For browsers only; never logged" })) }),
     response: { 101: { description: "Switching to the WebSocket protocol", type: "null" }, 401: errorResponses[401] },
   } }, (socket: WebSocket, request) => {
     if (!opts.limits.admit(socket, request.principal!.tokenId)) return;
+    // A change's preview run walks the phases without changing the tenant: its start and end are
+    // sent (the change's status moves), its phase messages are not, since they are no transition of the tenant.
+    const previewRuns = new Set<unknown>();
     let unsubscribe: () => void;
     try {
       unsubscribe = fastify.bus.subscribeAll((message: LiveMessage) => {
+        if (message.type === "run" && message.kind === "preview") previewRuns.add(message.runId);
+        if (message.type === "phase" && previewRuns.has(message.runId)) return;
+        if (message.type === "run-finished") previewRuns.delete(message.runId);
         if (!FLEET_MESSAGE_TYPES.has(message.type) || socket.readyState !== socket.OPEN) return;
         if (socket.bufferedAmount > MAX_BUFFERED_BYTES) {
           socket.close(WS_CLOSE.tooMany, "too slow; reconnect and reload");

@@ -5,59 +5,15 @@
  * can be watched, a fault plan where a failure is needed. Every test saves a
  * screenshot under test-artifacts/screenshots.
  */
-import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { launchBrowser, pageProblems, probeChromium, screenshot, type TestBrowser } from "../support/browser.ts";
+import { launchBrowser, probeChromium, screenshot, type TestBrowser } from "../support/browser.ts";
+import { openPage, poll, sameOrigin, signIn, startSite, stopSite, unexpected, type Site } from "../support/dashboard.ts";
 import { probePostgres } from "../support/postgres.ts";
-import { ADMIN_TOKEN, auth, freshDatabase, READ_TOKEN, settled, startService, tenantRequest, waitForStatus, type TestService } from "../support/service.ts";
+import { ADMIN_TOKEN, auth, READ_TOKEN, settled, tenantRequest, waitForStatus } from "../support/service.ts";
 
 const pg = await probePostgres();
 const browserProbe = probeChromium();
 const NO_IP = "no external IP assigned to ingress-nginx-controller within 600s";
-
-interface Site {
-  db: Awaited<ReturnType<typeof freshDatabase>>;
-  service: TestService;
-  origin: string;
-}
-
-async function startSite(env: Record<string, string>): Promise<Site> {
-  const db = await freshDatabase("matih_ui");
-  const service = await startService(db.url, env);
-  await service.app.listen({ port: 0, host: "127.0.0.1" });
-  const { port } = service.app.server.address() as { port: number };
-  return { db, service, origin: `http://127.0.0.1:${port}` };
-}
-
-async function stopSite(site: Site | undefined): Promise<void> {
-  await site?.service.close();
-  await site?.db.drop();
-}
-
-/** A new page whose every request is recorded, to show that nothing comes from another origin. */
-async function openPage(browser: TestBrowser, site: Site, width = 1280): Promise<{ page: Page; requests: string[]; problems: string[] }> {
-  const page = await browser.context.newPage();
-  await page.setViewportSize({ width, height: 900 });
-  const requests: string[] = [];
-  page.on("request", (request) => requests.push(request.url()));
-  const problems = pageProblems(page);
-  await page.goto(`${site.origin}/admin`);
-  return { page, requests, problems };
-}
-
-async function signIn(page: Page, token: string): Promise<void> {
-  await page.getByLabel("Access token").fill(token);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.getByText("Signed in as").waitFor();
-}
-
-/** Console errors other than the browser's own note about a refused request (401, 400) that the page handled. */
-const unexpected = (problems: string[]) => problems.filter((p) => !/^Failed to load resource: the server responded with a status of (400|401|403|409)/.test(p));
-
-/** Waits for what the page shows to settle; renders are asynchronous, and a busy machine makes them slow. */
-const poll = <T>(read: () => Promise<T> | T) => expect.poll(read, { timeout: 20_000, interval: 100 });
-
-const sameOrigin = (site: Site, urls: string[]) => urls.filter((u) => !u.startsWith(`${site.origin}/`) && !u.startsWith(site.origin.replace("http:", "ws:")));
 
 // Generous limits: the machine's cores are shared, and a slow run must not read as a broken dashboard.
 describe.skipIf(!pg.available || !browserProbe.available)("the admin dashboard in a real browser", { timeout: 180_000 }, () => {

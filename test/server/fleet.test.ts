@@ -90,6 +90,45 @@ describe.skipIf(!pg.available)("the fleet: one page of every tenant, and every t
     expect(new Set(bad.json().details.map((d: any) => d.field))).toEqual(new Set(["limit", "tier"]));
   });
 
+  it("keeps a change's preview off the stream but its start and end, and shows each tenant's latest drift state, filtered by it", async () => {
+    const [south, north] = (await fleet()).json().items;
+    expect([south.slug, north.slug]).toEqual(["south", "north"]);
+    // Never checked: no drift state yet, and no counts.
+    expect(north.drift).toBeNull();
+    expect((await fleet()).json().countsByDrift).toEqual({});
+    expect((await fleet("?drift=UNCHECKED")).json().total).toBe(2);
+
+    const client = fleetClient(`${base}/ws/provisioning?access_token=${READ_TOKEN}`);
+    await client.ready;
+    const change = (await service.app.inject({ method: "POST", url: `/api/v1/tenants/${north.id}/changes`, headers: auth(), payload: { tier: "professional" } })).json();
+    await expect.poll(async () => (await service.app.inject({ method: "GET", url: `/api/v1/tenants/${north.id}/changes/${change.id}`, headers: auth() })).json().status, { timeout: 30_000 }).toBe("PENDING_REVIEW");
+    await expect.poll(() => client.messages.some((m) => m.type === "run-finished" && m.tenantId === north.id)).toBe(true);
+    client.socket.close();
+    // The preview walked all ten phases (its run keeps them), yet the tenant did not move: no phase message reaches the fleet.
+    const previewRun = (await service.app.inject({ method: "GET", url: `/api/v1/tenants/${north.id}/audit?limit=1000`, headers: auth() })).json().items
+      .filter((a: any) => a.entity === "phase" && a.runId !== north.run.id);
+    expect(previewRun.length).toBeGreaterThanOrEqual(20);
+    expect(client.messages.filter((m) => m.tenantId === north.id).map((m) => [m.type, m.kind, m.status])).toEqual([["run", "preview", "RUNNING"], ["run-finished", "preview", "SUCCEEDED"]]);
+    expect((await service.app.inject({ method: "POST", url: `/api/v1/tenants/${north.id}/changes/${change.id}/reject`, headers: auth(), payload: {} })).statusCode).toBe(200);
+
+    // Someone edits north's quota by hand; a fleet drift run finds it.
+    const simulated = await service.app.inject({ method: "POST", url: `/api/v1/tenants/${north.id}/simulated-drift`, headers: auth(), payload: { kind: "edit", resource: "namespace-quota", path: "spec.hard.pods", value: "99" } });
+    expect(simulated.json().resourcesDiffering).toBe(1);
+    const run = (await service.app.inject({ method: "POST", url: "/api/v1/drift/runs", headers: auth() })).json();
+    await expect.poll(async () => (await service.app.inject({ method: "GET", url: `/api/v1/drift/runs/${run.id}`, headers: auth() })).json().status, { timeout: 30_000 }).toBe("SUCCEEDED");
+    const page = (await fleet()).json();
+    const checked = (await service.app.inject({ method: "GET", url: `/api/v1/tenants/${north.id}/drift`, headers: auth() })).json().items[0];
+    expect(page.items.map((t: any) => [t.slug, t.drift?.state])).toEqual([["south", "IN_SYNC"], ["north", "DRIFTED"]]);
+    expect(page.items[1].drift).toEqual({ state: "DRIFTED", since: checked.checkedAt, lastCheckedAt: checked.checkedAt });
+    expect(page.countsByDrift).toEqual({ DRIFTED: 1, IN_SYNC: 1 });
+    expect((await fleet("?drift=DRIFTED")).json().items.map((t: any) => t.slug)).toEqual(["north"]);
+    expect((await fleet("?drift=IN_SYNC&tier=enterprise")).json().items.map((t: any) => t.slug)).toEqual(["south"]);
+    expect((await fleet("?drift=IN_SYNC&tier=free")).json().total).toBe(0);
+    expect((await fleet("?drift=UNCHECKED")).json().total).toBe(0);
+    expect((await fleet("?drift=CHECK_FAILED")).json()).toMatchObject({ total: 0, countsByDrift: { DRIFTED: 1, IN_SYNC: 1 } });
+    expect((await fleet("?drift=SOMETIMES")).statusCode).toBe(400);
+  });
+
   it("leaves deleted tenants out unless asked for by status, and times a deleted one up to its teardown", async () => {
     const north = (await fleet("?search=north")).json().items[0];
     expect((await service.app.inject({ method: "DELETE", url: `/api/v1/tenants/${north.id}`, headers: auth() })).statusCode).toBe(202);

@@ -149,13 +149,14 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions): P
     // A preview or drift check cannot outlive the engine's time limit; five minutes' margin for recording it.
     inspectionLimitMs: loadEngineConfig(opts.env ?? process.env, { dataDir: config.dataDir }).operationTimeoutMs + 300_000,
   });
-  await fastify.register(driftPlugin, { drift: config.drift, settings: opts.settings, worker: config.worker, startWorkersOn: opts.startWorkersOn ?? "ready" });
   await fastify.register(tenantServicePlugin, {
     settings: opts.settings,
     maxAttempts: config.maxAttempts,
     changeTtlHours: config.changeTtlHours,
     requireSeparateApprover: config.requireSeparateApprover,
   });
+  // After the tenant service: a one-off drift check runs as the tenant's inspection run, then is kept as drift history.
+  await fastify.register(driftPlugin, { drift: config.drift, settings: opts.settings, worker: config.worker, startWorkersOn: opts.startWorkersOn ?? "ready" });
   await fastify.register(healthRoutes);
   await fastify.register(tenantRoutes);
   await fastify.register(changeRoutes);

@@ -136,18 +136,22 @@ export async function releaseDriftRun(db: Queryable, id: string): Promise<void> 
   await db.query(`UPDATE drift_runs SET heartbeat_at = NULL WHERE id = $1 AND status = 'RUNNING'`, [id]);
 }
 
-/** Takes one tenant that is due for a check (never one another worker holds). */
-export async function claimDriftTenant(db: Queryable, runId: string, maxSkips: number): Promise<string | undefined> {
+/**
+ * Takes one tenant that is due for a check (never one another worker holds);
+ * `claimedAt` is the database's clock, so that a run starting after the claim
+ * can be told apart from one before it whatever the process's clock says.
+ */
+export async function claimDriftTenant(db: Queryable, runId: string, maxSkips: number): Promise<{ tenantId: string; claimedAt: Date } | undefined> {
   const { rows } = await db.query(
     `UPDATE drift_run_tenants SET state = 'CHECKING'
      WHERE (run_id, tenant_id) = (
        SELECT run_id, tenant_id FROM drift_run_tenants
        WHERE run_id = $1 AND state IN ('PENDING', 'SKIPPED') AND skips < $2 AND next_attempt_at <= now()
        ORDER BY skips, tenant_id LIMIT 1 FOR UPDATE SKIP LOCKED)
-     RETURNING tenant_id AS "tenantId"`,
+     RETURNING tenant_id AS "tenantId", clock_timestamp() AS "claimedAt"`,
     [runId, maxSkips],
   );
-  return rows[0]?.tenantId;
+  return rows[0];
 }
 
 /** The tenant is busy: try it again after `retrySeconds` (or never, with `final`). */
@@ -188,6 +192,8 @@ export interface RecordedCheck {
   isDrifted: boolean | null;
   /** When the tenant started drifting, for a drift that this check finds resolved. */
   driftedSince: Date | null;
+  /** Since when the tenant's checks have found the state this one found (this check's time when the state changed). */
+  stateSince: Date;
 }
 
 /**
@@ -209,7 +215,7 @@ export async function recordDriftCheck(
   const previous = before[0] as { state: DriftState; drifted: boolean | null; driftedSince: Date | null } | undefined;
   const wasDrifted = previous?.drifted ?? null;
   const isDrifted = check.state === "CHECK_FAILED" ? wasDrifted : check.state === "DRIFTED";
-  await db.query(
+  const { rows: upserted } = await db.query(
     `INSERT INTO tenant_drift (tenant_id, state, state_since, drifted, drifted_since, last_check_id, last_checked_at)
      VALUES ($1, $2, $4, $5, CASE WHEN $5 THEN $4::timestamptz END, $3, $4)
      ON CONFLICT (tenant_id) DO UPDATE SET
@@ -219,11 +225,12 @@ export async function recordDriftCheck(
        drifted_since = CASE WHEN EXCLUDED.drifted IS NOT TRUE THEN NULL
                             WHEN tenant_drift.drifted IS TRUE THEN tenant_drift.drifted_since ELSE EXCLUDED.state_since END,
        last_check_id = EXCLUDED.last_check_id,
-       last_checked_at = EXCLUDED.last_checked_at`,
+       last_checked_at = EXCLUDED.last_checked_at
+     RETURNING state_since AS "stateSince"`,
     [check.tenantId, check.state, row.id, row.checkedAt, isDrifted],
   );
   if (check.runId) await db.query(`UPDATE drift_run_tenants SET state = 'CHECKED', check_id = $3 WHERE run_id = $1 AND tenant_id = $2`, [check.runId, check.tenantId, row.id]);
-  return { check: row, wasDrifted, isDrifted, driftedSince: previous?.driftedSince ?? null };
+  return { check: row, wasDrifted, isDrifted, driftedSince: previous?.driftedSince ?? null, stateSince: upserted[0].stateSince };
 }
 
 /** Every live tenant with its latest drift state (null: never checked), optionally only those in `state`. */

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type pg from "pg";
-import { type DriftCheckResult, HTTP_STATUS_BY_CODE, type PreviewResult, type TenantEngine } from "../../automation/index.ts";
+import type { DriftCheckResult, PreviewResult, TenantEngine } from "../../automation/index.ts";
 import { PHASE_COUNT } from "../../model/phases.ts";
 import type { PlatformSettings } from "../../model/settings.ts";
 import { tenantSpecFor, validateTenantRequest, type TenantRequest } from "../../model/spec.ts";
@@ -19,7 +19,7 @@ import type { RunQueue } from "../db/job-queue.ts";
 import type { ProgressBus } from "../live/progress-bus.ts";
 import { findChange, updateChange } from "../db/changes.ts";
 import { queueUpdateRun } from "./change-service.ts";
-import { ApiError, notFound } from "./errors.ts";
+import { ApiError, engineRefusal, notFound } from "./errors.ts";
 import { buildStatusView, type StatusView } from "./status-view.ts";
 import { canTransition, withArticle } from "./tenant-status.ts";
 
@@ -188,8 +188,12 @@ export class TenantService {
     return this.transitionAndRun(idOrSlug, "DEPROVISIONING", "teardown", 0, principal, "only an ACTIVE or FAILED tenant can be torn down", { allowFrom: ["ACTIVE", "FAILED", "DEPROVISIONING"] });
   }
 
-  /** Runs an engine operation now (it changes nothing) and records it as a run. */
-  private async inspect<R extends PreviewResult | DriftCheckResult>(idOrSlug: string, kind: "preview" | "drift", principal: string, targetPhase: number, call: (tenant: TenantRow) => Promise<R>): Promise<R> {
+  /**
+   * Runs an engine operation now (it changes nothing) and records it as a run.
+   * A result the engine could not produce (failed, cancelled) is returned
+   * like any other; `inspect` turns it into the API's error.
+   */
+  private async runInspection<R extends PreviewResult | DriftCheckResult>(idOrSlug: string, kind: "preview" | "drift", principal: string, targetPhase: number, call: (tenant: TenantRow) => Promise<R>): Promise<{ tenant: TenantRow; startedAt: Date; result: R }> {
     const tenant = await this.get(idOrSlug);
     if (tenant.status === "DELETED") throw new ApiError(409, "invalid_transition", `tenant ${tenant.slug} is DELETED; there is nothing to ${kind === "preview" ? "preview" : "check"}`);
     // The engine would wait for the running operation's lock (minutes, for an enterprise tenant): answer now instead.
@@ -198,7 +202,7 @@ export class TenantService {
       throw new ApiError(409, "run_in_progress", `tenant ${tenant.slug} has a ${active.kind} run in progress; ${kind === "preview" ? "preview" : "check for drift"} again once it has finished (nothing was computed)`);
     }
     const run = await insertRun(this.deps.pool, { id: randomUUID(), tenantId: tenant.id, kind, maxAttempts: 1, engine: this.deps.engine.kind, targetPhase, requestedBy: principal, status: "RUNNING" });
-    await updateRun(this.deps.pool, run.id, { started: true, attempt: 1 });
+    const started = await updateRun(this.deps.pool, run.id, { started: true, attempt: 1 });
     // Whatever happens, the run ends: an engine that throws leaves a FAILED run, never a RUNNING one.
     let result: R;
     try {
@@ -211,10 +215,12 @@ export class TenantService {
     const status = result.status === "succeeded" ? "SUCCEEDED" : result.status === "cancelled" ? "CANCELLED" : "FAILED";
     await this.finishInspection(tenant, run, kind, principal, status, result.error?.message ?? null,
       { changeSummary: result.changeSummary, ...(kind === "drift" ? { drifted: (result as DriftCheckResult).drifted.length } : {}) });
-    if (result.status !== "succeeded" && result.error) {
-      const status = HTTP_STATUS_BY_CODE[result.error.code as keyof typeof HTTP_STATUS_BY_CODE] ?? 502;
-      throw new ApiError(status, result.error.code, result.error.message);
-    }
+    return { tenant, startedAt: started.startedAt!, result };
+  }
+
+  private async inspect<R extends PreviewResult | DriftCheckResult>(idOrSlug: string, kind: "preview" | "drift", principal: string, targetPhase: number, call: (tenant: TenantRow) => Promise<R>): Promise<R> {
+    const { result } = await this.runInspection(idOrSlug, kind, principal, targetPhase, call);
+    if (result.status !== "succeeded" && result.error) throw engineRefusal(result.error);
     return result;
   }
 
@@ -235,8 +241,15 @@ export class TenantService {
     });
   }
 
-  driftCheck(idOrSlug: string, principal: string): Promise<DriftCheckResult> {
-    return this.inspect(idOrSlug, "drift", principal, PHASE_COUNT, (tenant) => this.deps.engine.driftCheck({ spec: tenantSpecOf(tenant), settings: this.deps.settings }));
+  /**
+   * A drift check now, as an inspection run. The result comes back whether
+   * or not the engine could check, with the tenant as it was when the check
+   * began and when it began (the database's clock), so that the caller can
+   * keep it in the drift history (server/drift/drift-service.ts) and then
+   * answer a failure with `engineRefusal`.
+   */
+  inspectDrift(idOrSlug: string, principal: string): Promise<{ tenant: TenantRow; startedAt: Date; result: DriftCheckResult }> {
+    return this.runInspection(idOrSlug, "drift", principal, PHASE_COUNT, (tenant) => this.deps.engine.driftCheck({ spec: tenantSpecOf(tenant), settings: this.deps.settings }));
   }
 
   async audit(idOrSlug: string, options: { afterId?: number; limit: number }): Promise<AuditRow[]> {

@@ -1,16 +1,18 @@
 /**
- * What the API asks of drift detection: start a fleet run now, follow it,
- * the fleet's drift at a glance, and one tenant's history.
+ * What the API asks of drift detection: check one tenant now, start a fleet
+ * run now, follow it, the fleet's drift at a glance, and one tenant's history.
  */
 import { randomUUID } from "node:crypto";
 import type pg from "pg";
-import { ApiError } from "../domain/errors.ts";
-import type { RenderEngine, SimulatedDrift, TenantEngine } from "../../automation/index.ts";
+import { ApiError, engineRefusal } from "../domain/errors.ts";
+import type { TenantService } from "../domain/tenant-service.ts";
+import type { DriftCheckResult, RenderEngine, SimulatedDrift, TenantEngine } from "../../automation/index.ts";
 import { activeDriftRun, driftHistory, findDriftRun, insertDriftRun, latestDriftRun, setDriftRunJob, tenantDriftState, tenantDriftStates, type DriftCheckRow, type DriftRunRow, type DriftState } from "../db/drift.ts";
 import type { DriftQueue } from "../db/drift-queue.ts";
 import { withTransaction } from "../db/pool.ts";
 import { findTenant } from "../db/tenants.ts";
 import { notFound } from "../domain/errors.ts";
+import { describeFailure, type DriftRecorder, type RecordOutcome } from "./check-recorder.ts";
 
 const iso = (d: Date | null) => (d ? new Date(d).toISOString() : null);
 
@@ -34,11 +36,36 @@ export class DriftService {
   private readonly pool: pg.Pool;
   private readonly queue: DriftQueue;
   private readonly engine: TenantEngine;
+  private readonly tenants: TenantService;
+  private readonly recorder: DriftRecorder;
 
-  constructor(deps: { pool: pg.Pool; queue: DriftQueue; engine: TenantEngine }) {
+  constructor(deps: { pool: pg.Pool; queue: DriftQueue; engine: TenantEngine; tenants: TenantService; recorder: DriftRecorder }) {
     this.pool = deps.pool;
     this.queue = deps.queue;
     this.engine = deps.engine;
+    this.tenants = deps.tenants;
+    this.recorder = deps.recorder;
+  }
+
+  /**
+   * A one-off check of one tenant now (an inspection run, as a preview is).
+   * An ACTIVE tenant's check is kept in its drift history exactly as a fleet
+   * run's is (driftRunId null), with the same events, mails and live message;
+   * it is not kept when the tenant is not ACTIVE, or a run started while it
+   * ran, and `outcome` says why. A check the engine could not make is kept as
+   * CHECK_FAILED, then answered with the engine's error, whose `details` say
+   * whether it was kept.
+   */
+  async checkNow(idOrSlug: string, principal: string): Promise<{ result: DriftCheckResult; outcome: RecordOutcome }> {
+    const { tenant, startedAt, result } = await this.tenants.inspectDrift(idOrSlug, principal);
+    const outcome: RecordOutcome = tenant.status === "ACTIVE"
+      ? await this.recorder.record({ tenantId: tenant.id, driftRunId: null, checkStartedAt: startedAt, result })
+      : { recorded: false, reason: `only an ACTIVE tenant's checks are kept in its drift history; this tenant is ${tenant.status}`, final: true };
+    if (result.status !== "succeeded") {
+      const details = outcome.recorded ? { recorded: true, checkId: outcome.check.id, state: outcome.check.state } : { recorded: false, notRecordedReason: outcome.reason };
+      throw engineRefusal(result.error ?? { code: "drift_check_failed", message: describeFailure(result) }, details);
+    }
+    return { result, outcome };
   }
 
   /**

@@ -1,28 +1,26 @@
 /**
  * Works one fleet drift run: every tenant of the run gets a refresh preview
- * (engine.driftCheck), a few at a time, and each result is stored with the
- * tenant's new drift state in one transaction, with an event (and a mail to
- * the operators) only when the state changes.
+ * (engine.driftCheck), a few at a time, and each result is kept through the
+ * DriftRecorder (check-recorder.ts), as a one-off check is: the tenant's new
+ * drift state in one transaction, with an event (and a mail to the operators)
+ * only when the state changes, and a live `drift` message.
  *
  * A check never gets in the way of a provisioning, update or teardown run: a
  * tenant with a run in flight is SKIPPED and tried again later in the same
  * fleet run; a check still going when a run for its tenant starts in this
  * process is cancelled (yieldTenant) and skipped; and a check that finishes
- * while a run has started elsewhere is discarded (skipped) rather than
- * recorded, since it may have read the tenant half changed.
+ * while a run is in flight elsewhere, or after one started and ended during
+ * it, is discarded (skipped) rather than recorded, since it may have read the
+ * tenant half changed.
  */
-import { randomUUID } from "node:crypto";
 import type pg from "pg";
 import type { DriftCheckResult, TenantEngine } from "../../automation/index.ts";
 import type { PlatformSettings } from "../../model/settings.ts";
 import {
-  beginDriftRun, claimDriftTenant, driftRunBacklog, finishDriftRun, pruneDrift, recordDriftCheck, releaseDriftRun, releaseDriftTenant, skipDriftTenant,
-  touchDriftRun, type DriftState, type RecordedCheck,
+  beginDriftRun, claimDriftTenant, driftRunBacklog, finishDriftRun, pruneDrift, releaseDriftRun, releaseDriftTenant, skipDriftTenant, touchDriftRun,
 } from "../db/drift.ts";
-import { enqueueOutbox } from "../db/outbox.ts";
-import { withTransaction } from "../db/pool.ts";
-import { activeRun } from "../db/runs.ts";
-import { findTenant, tenantSpecOf, type TenantRow } from "../db/tenants.ts";
+import { findTenant, tenantSpecOf } from "../db/tenants.ts";
+import { clip, whyNotRecordable, type DriftRecorder, type NotRecorded } from "./check-recorder.ts";
 
 export interface FleetRunnerOptions {
   pool: pg.Pool;
@@ -36,26 +34,13 @@ export interface FleetRunnerOptions {
   maxSkips: number;
   /** Checks and runs older than this are forgotten after each run (MATIH_DRIFT_RETENTION_DAYS). */
   retentionDays: number;
-  /** Where drift and its resolution are mailed (MATIH_OPS_EMAIL); null: no mail. */
-  opsEmail: string | null;
+  /** Keeps each check, with its events, mails, metric and live message (shared with one-off checks). */
+  recorder: DriftRecorder;
   log: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
-  metrics?: { driftChecked(state: DriftState, seconds: number): void };
 }
 
-const MAX_REASON_LENGTH = 2000;
 /** How often a working process touches its run; a run untouched for a minute is taken over. */
 const HEARTBEAT_MS = 15_000;
-const clip = (s: string) => (s.length > MAX_REASON_LENGTH ? `${s.slice(0, MAX_REASON_LENGTH)}…` : s);
-
-/** Why a check was not recorded: the tenant is busy, or left the run for good. */
-class Skip {
-  readonly reason: string;
-  readonly final: boolean;
-  constructor(reason: string, final = false) {
-    this.reason = reason;
-    this.final = final;
-  }
-}
 
 export class FleetRunner {
   private readonly options: FleetRunnerOptions;
@@ -122,24 +107,25 @@ export class FleetRunner {
   private async workTenants(runId: string): Promise<void> {
     const { pool, maxSkips } = this.options;
     while (!this.shutdown.signal.aborted) {
-      const tenantId = await claimDriftTenant(pool, runId, maxSkips);
-      if (!tenantId) return;
+      const claimed = await claimDriftTenant(pool, runId, maxSkips);
+      if (!claimed) return;
       try {
-        await this.checkTenant(runId, tenantId);
+        await this.checkTenant(runId, claimed.tenantId, claimed.claimedAt);
       } catch (error) {
-        await releaseDriftTenant(pool, runId, tenantId).catch(() => undefined);
+        await releaseDriftTenant(pool, runId, claimed.tenantId).catch(() => undefined);
         throw error;
       }
     }
   }
 
-  private async checkTenant(runId: string, tenantId: string): Promise<void> {
-    const { pool, engine, settings, retrySeconds, maxSkips, log } = this.options;
-    const skip = (s: Skip) => skipDriftTenant(pool, runId, tenantId, s.reason, retrySeconds, { final: s.final, maxSkips });
+  /** `claimedAt`: when this process took the tenant (database clock); a run started since makes the check void. */
+  private async checkTenant(runId: string, tenantId: string, claimedAt: Date): Promise<void> {
+    const { pool, engine, settings, retrySeconds, maxSkips, recorder } = this.options;
+    const skip = (s: NotRecorded) => skipDriftTenant(pool, runId, tenantId, s.reason, retrySeconds, { final: s.final, maxSkips });
 
     const tenant = await findTenant(pool, tenantId);
-    const busy = tenant && (await this.busyReason(pool, tenant));
-    if (!tenant || busy) return skip(busy ?? new Skip("the tenant is gone", true));
+    const busy = await whyNotRecordable(pool, tenant);
+    if (!tenant || busy) return skip(busy!);
 
     const controller = new AbortController();
     const onShutdown = () => controller.abort(this.shutdown.signal.reason);
@@ -156,58 +142,11 @@ export class FleetRunner {
       await releaseDriftTenant(pool, runId, tenantId);
       this.shutdown.signal.throwIfAborted();
     }
-    if (result.status === "cancelled") return skip(new Skip("gave way to a run for this tenant"));
+    if (result.status === "cancelled") return skip({ recorded: false, reason: "gave way to a run for this tenant", final: false });
 
-    const state: DriftState = result.status === "failed" ? "CHECK_FAILED" : result.drifted.length > 0 ? "DRIFTED" : "IN_SYNC";
-    const reason = result.status === "failed" ? clip(describeFailure(result)) : null;
-    const recorded = await withTransaction(pool, async (db) => {
-      const current = await findTenant(db, tenantId, { forUpdate: true });
-      const busyNow = current && (await this.busyReason(db, current));
-      if (!current || busyNow) return busyNow ?? new Skip("the tenant is gone", true);
-      const stored = await recordDriftCheck(db, { id: randomUUID(), tenantId, runId, state, reason, resources: result.drifted, durationMs: result.durationMs });
-      await this.announce(db, current, stored);
-      return stored;
-    });
-    if (recorded instanceof Skip) return skip(recorded);
-    this.options.metrics?.driftChecked(state, result.durationMs / 1000);
-    if (state !== "IN_SYNC") log.info({ tenant: tenant.slug, driftRunId: runId, state, drifted: result.drifted.length, reason }, `drift check of ${tenant.slug}: ${state}`);
+    const outcome = await recorder.record({ tenantId, driftRunId: runId, checkStartedAt: claimedAt, result });
+    if (!outcome.recorded) return skip(outcome);
   }
-
-  /** Why the tenant cannot be checked now (null: it can). */
-  private async busyReason(db: pg.Pool | pg.PoolClient, tenant: TenantRow): Promise<Skip | null> {
-    // Gone or failed is for good; any other state is a run under way (provisioning, an update, a teardown) that will end.
-    if (tenant.status === "DELETED" || tenant.status === "FAILED") return new Skip(`the tenant is no longer ACTIVE (${tenant.status})`, true);
-    if (tenant.status !== "ACTIVE") return new Skip(`the tenant is ${tenant.status}`);
-    const run = await activeRun(db, tenant.id);
-    return run ? new Skip(`a ${run.kind} run is in progress`) : null;
-  }
-
-  /** Tells once per change of state: detected when drift appears, resolved when it is gone. */
-  private async announce(db: pg.PoolClient, tenant: TenantRow, recorded: RecordedCheck): Promise<void> {
-    const { check, wasDrifted, isDrifted } = recorded;
-    if (isDrifted === wasDrifted || isDrifted === null) return;
-    if (!isDrifted && wasDrifted === null) return; // first check, in sync: nothing to tell
-    const base = { tenantId: tenant.id, slug: tenant.slug, tier: tenant.tier, region: tenant.region, checkId: check.id, driftRunId: check.runId };
-    const checkedAt = new Date(check.checkedAt).toISOString();
-    if (isDrifted) {
-      const resources = check.resources.map((r) => ({ urn: r.urn, type: r.type, phase: r.phase, drift: r.drift, properties: r.properties }));
-      const payload = { ...base, detectedAt: checkedAt, resources };
-      await enqueueOutbox(db, { kind: "event", tenantId: tenant.id, type: "tenant.drift_detected", payload });
-      if (this.options.opsEmail) await enqueueOutbox(db, { kind: "email", tenantId: tenant.id, type: "drift-detected", payload: { to: this.options.opsEmail, displayName: tenant.displayName, ...payload } });
-    } else {
-      const since = recorded.driftedSince ? new Date(recorded.driftedSince).toISOString() : null;
-      const payload = { ...base, resolvedAt: checkedAt, driftedSince: since };
-      await enqueueOutbox(db, { kind: "event", tenantId: tenant.id, type: "tenant.drift_resolved", payload });
-      if (this.options.opsEmail) await enqueueOutbox(db, { kind: "email", tenantId: tenant.id, type: "drift-resolved", payload: { to: this.options.opsEmail, displayName: tenant.displayName, ...payload } });
-    }
-  }
-}
-
-function describeFailure(result: DriftCheckResult): string {
-  const error = result.error;
-  if (!error) return "the drift check failed without a reason";
-  if (error.code === "stack_not_found") return `the tenant has no stack to compare with: ${error.message}`;
-  return `${error.phase ? `phase ${error.phase.number} ${error.phase.name}: ` : ""}${error.message}`;
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

@@ -4,6 +4,7 @@ import type { PlatformSettings } from "../../model/settings.ts";
 import { activeDriftRun, driftGauges, insertDriftRun, latestDriftRun, setDriftRunJob } from "../db/drift.ts";
 import { DriftQueue, type DriftJob } from "../db/drift-queue.ts";
 import { withTransaction } from "../db/pool.ts";
+import { DriftRecorder } from "../drift/check-recorder.ts";
 import { DriftService } from "../drift/drift-service.ts";
 import { FleetRunner } from "../drift/fleet-runner.ts";
 
@@ -32,13 +33,15 @@ export interface DriftPluginOptions {
 }
 
 /**
- * Fleet drift detection: the schedule, the queue's worker, the API's
- * service and the metrics. A provisioning run starting in this process makes
- * a drift check of its tenant give way.
+ * Drift detection: the schedule, the queue's worker, the API's service
+ * (one-off checks and fleet runs, kept by one recorder) and the metrics. A
+ * provisioning run starting in this process makes a drift check of its
+ * tenant give way.
  */
 async function driftPlugin(fastify: FastifyInstance, opts: DriftPluginOptions): Promise<void> {
   const queue = new DriftQueue(fastify.runQueue.boss);
   await queue.start(opts.drift.schedule);
+  const recorder = new DriftRecorder({ pool: fastify.db, bus: fastify.bus, opsEmail: opts.drift.opsEmail, log: fastify.log, metrics: fastify.metrics });
   const runner = new FleetRunner({
     pool: fastify.db,
     engine: fastify.engine,
@@ -47,13 +50,12 @@ async function driftPlugin(fastify: FastifyInstance, opts: DriftPluginOptions): 
     retrySeconds: opts.drift.retrySeconds,
     maxSkips: opts.drift.maxSkips,
     retentionDays: opts.drift.retentionDays,
-    opsEmail: opts.drift.opsEmail,
+    recorder,
     log: fastify.log,
-    metrics: fastify.metrics,
   });
   fastify.executor.beforeEngine.add((tenantId) => runner.yieldTenant(tenantId));
   fastify.metrics.driftGauges = () => driftGauges(fastify.db);
-  fastify.decorate("drift", new DriftService({ pool: fastify.db, queue, engine: fastify.engine }));
+  fastify.decorate("drift", new DriftService({ pool: fastify.db, queue, engine: fastify.engine, tenants: fastify.tenants, recorder }));
   fastify.decorate("fleetRunner", runner);
 
   /** The run a job works on: its own, or for a scheduled job a new one (or one a dead process left). */
@@ -88,4 +90,4 @@ async function driftPlugin(fastify: FastifyInstance, opts: DriftPluginOptions): 
   fastify.addHook("preClose", async () => runner.abortAll());
 }
 
-export default fp(driftPlugin, { name: "matih-drift", fastify: "5.x", dependencies: ["matih-run-queue", "matih-database", "matih-engine", "matih-metrics"] });
+export default fp(driftPlugin, { name: "matih-drift", fastify: "5.x", dependencies: ["matih-run-queue", "matih-database", "matih-engine", "matih-metrics", "matih-progress-bus", "matih-tenant-service"] });

@@ -25,7 +25,7 @@ export interface LiveRoutesOptions {
 const liveRoutes: FastifyPluginAsyncTypebox<LiveRoutesOptions> = async (fastify, opts) => {
   fastify.get("/ws/provisioning/:id", { websocket: true, config: { scope: "read" }, schema: {
     summary: "WebSocket: live progress of one tenant (upgrade with GET; Swagger UI cannot open it)",
-    description: "Send `Connection: Upgrade` and `Upgrade: websocket` with a read token (Authorization header, or `?access_token=` from browsers, which cannot set headers on a WebSocket). The server sends a snapshot of the provisioning status, then one message per phase or run transition, then a final message when the run finishes.",
+    description: "Send `Connection: Upgrade` and `Upgrade: websocket` with a read token (Authorization header, or `?access_token=` from browsers, which cannot set headers on a WebSocket). The server sends a snapshot of the provisioning status, then one message per phase or run transition, then a final message when the run finishes. A `drift` message (as on the fleet stream) may come too, when a drift check of the tenant is kept meanwhile.",
     params: TenantParams,
     querystring: Type.Object({ access_token: Type.Optional(Type.String({ description: "For browsers only; never logged" })) }),
     response: { 101: { description: "Switching to the WebSocket protocol", type: "null" }, 401: errorResponses[401], 404: errorResponses[404] },

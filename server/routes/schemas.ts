@@ -162,13 +162,19 @@ const DriftedResource = Type.Object({
   differences: Type.Optional(Type.Array(PropertyDrift)),
 });
 
+const DriftStateEnum = Type.Union(["IN_SYNC", "DRIFTED", "CHECK_FAILED"].map((s) => Type.Literal(s)));
+
 export const DriftResponse = Type.Object({
   engine: Type.String(),
   drifted: Type.Array(DriftedResource),
   durationMs: Type.Number(),
-}, { description: "Resources that drifted; empty when none did" });
-
-const DriftStateEnum = Type.Union(["IN_SYNC", "DRIFTED", "CHECK_FAILED"].map((s) => Type.Literal(s)));
+  state: Type.Union([Type.Literal("IN_SYNC"), Type.Literal("DRIFTED")], { description: "What the check found: DRIFTED when any resource differs" }),
+  recorded: Type.Boolean({
+    description: "Whether the check was kept in the tenant's drift history (GET /api/v1/tenants/{id}/drift, driftRunId null), moving its drift state with the events and mails a fleet run's check sends. Only the checks of an ACTIVE tenant with no run in flight, and none started while the check ran, are kept.",
+  }),
+  checkId: Type.Union([Type.String({ format: "uuid" }), Type.Null()], { description: "The kept check's id in the drift history; null when not kept" }),
+  notRecordedReason: Type.Union([Type.String(), Type.Null()], { description: "Why the check was not kept (the tenant is not ACTIVE, or a run started while it ran); null when kept" }),
+}, { description: "Resources that drifted (empty when none did), and whether the check was kept in the tenant's drift history" });
 
 export const DriftRunParams = Type.Object({ id: Type.String({ format: "uuid" }) });
 

@@ -151,10 +151,28 @@ const tenantRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
 
   fastify.post("/api/v1/tenants/:id/drift-check", {
     config: admin,
-    schema: { summary: "Resources whose real state differs from the recorded one; writes no state", description: emptyBody, params: TenantParams, response: { 200: DriftResponse, 502: errorResponse("The engine could not check"), ...errorResponses } },
+    schema: {
+      summary: "Check one tenant for drift now: resources whose real state differs from the recorded one; changes no infrastructure",
+      description: `${emptyBody} An ACTIVE tenant's check is kept in its drift history like a fleet run's (driftRunId null): its drift state moves, \`tenant.drift_detected\` or \`tenant.drift_resolved\` is sent (and the operators mailed) when that state changes, and the fleet stream gets a \`drift\` message. A check of a tenant that is not ACTIVE, or one during which a run started, is answered but not kept (\`recorded: false\` with the reason). A check the engine could not make answers the engine's error; for an ACTIVE tenant it is kept as CHECK_FAILED, and the error's \`details.recorded\` says so.`,
+      params: TenantParams,
+      response: {
+        200: DriftResponse,
+        ...errorResponses,
+        404: errorResponse("No such tenant, or it has no stack to compare with (`stack_not_found`; `details.recorded` says whether the failed check was kept)"),
+        502: errorResponse("The engine could not check; `details.recorded` says whether the failed check was kept as CHECK_FAILED"),
+      },
+    },
   }, async (request) => {
-    const result = await tenants.driftCheck(request.params.id, who(request));
-    return { engine: result.engine, drifted: [...result.drifted], durationMs: result.durationMs };
+    const { result, outcome } = await fastify.drift.checkNow(request.params.id, who(request));
+    return {
+      engine: result.engine,
+      drifted: [...result.drifted],
+      durationMs: result.durationMs,
+      state: result.drifted.length > 0 ? "DRIFTED" as const : "IN_SYNC" as const,
+      recorded: outcome.recorded,
+      checkId: outcome.recorded ? outcome.check.id : null,
+      notRecordedReason: outcome.recorded ? null : outcome.reason,
+    };
   });
 
   fastify.get("/api/v1/tenants/:id/audit", {

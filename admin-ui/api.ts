@@ -14,12 +14,15 @@ export class ApiProblem extends Error {
   readonly status: number;
   readonly code: string;
   readonly fields: FieldProblem[];
-  constructor(status: number, code: string, message: string, fields: FieldProblem[] = []) {
+  /** The answer's `details` as sent (per-field problems, or more about the refusal, such as whether a failed drift check was kept). */
+  readonly details: unknown;
+  constructor(status: number, code: string, message: string, fields: FieldProblem[] = [], details: unknown = undefined) {
     super(message);
     this.name = "ApiProblem";
     this.status = status;
     this.code = code;
     this.fields = fields;
+    this.details = details;
   }
 }
 
@@ -58,7 +61,7 @@ export class Api {
       const error = (json ?? {}) as { code?: string; message?: string; details?: unknown };
       if (response.status === 401 && !signInCheck) this.onUnauthorized();
       const fields = Array.isArray(error.details) ? error.details.filter(isFieldProblem) : [];
-      throw new ApiProblem(response.status, error.code ?? `http_${response.status}`, error.message ?? `The service answered ${response.status} ${response.statusText}.`, fields);
+      throw new ApiProblem(response.status, error.code ?? `http_${response.status}`, error.message ?? `The service answered ${response.status} ${response.statusText}.`, fields, error.details);
     }
     return json as T;
   }
@@ -111,6 +114,7 @@ export class Api {
     return this.call("POST", `/api/v1/tenants/${encodeURIComponent(id)}/preview?include=same`, {});
   }
 
+  /** A one-off check; an ACTIVE tenant's is kept in its drift history (`recorded`), which the fleet stream then announces. */
   driftCheck(id: string): Promise<DriftResult> {
     return this.call("POST", `/api/v1/tenants/${encodeURIComponent(id)}/drift-check`);
   }

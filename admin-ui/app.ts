@@ -260,14 +260,25 @@ export class App {
       // A run started (here or by someone else): follow it on the tenant's own stream.
       if (message.type === "run" && !tenant.watching) this.watch();
       if (message.type === "run-finished") void this.refreshTenant();
+      // A drift check of this tenant was kept (a fleet run's, or a one-off check from here or elsewhere): the history is read again.
+      if (message.type === "drift") void tenant.history?.load();
     }
   }
 
-  /** Moves a visible row at once on a phase transition; anything else re-reads the page (debounced). */
+  /**
+   * Moves a visible row at once on a phase transition or a new drift state;
+   * anything else re-reads the page (debounced). A drift state re-reads it
+   * too, for the counts and the drift filter.
+   */
   private applyToFleet(message: LiveMessage): void {
     const data = this.fleet.data;
     if (!data || !("tenantId" in message)) return;
     const item = data.items.find((i) => i.id === message.tenantId);
+    if (item && message.type === "drift") {
+      item.drift = { state: message.state, since: message.since, lastCheckedAt: message.lastCheckedAt };
+      this.fleet = { ...this.fleet, data: { ...data } };
+      this.requestRender();
+    }
     if (item && message.type === "phase") {
       item.phases = item.phases.map((s, i) => (i === message.phase.number - 1 ? message.phase.status : s));
       if (message.phase.status === "RUNNING" || message.phase.status === "FAILED") item.currentPhase = { number: message.phase.number, name: message.phase.name };
@@ -480,8 +491,15 @@ export class App {
   async runDriftCheck(): Promise<void> {
     const state = this.tenant;
     await this.act("Drift check", async (api, id) => {
-      const result = await api.driftCheck(id);
-      if (state) state.drift = result;
+      try {
+        const result = await api.driftCheck(id);
+        if (state) state.drift = result;
+      } catch (error) {
+        // A check the engine could not make is still kept for an ACTIVE tenant, as a failed check.
+        const kept = error instanceof ApiProblem && (error.details as { recorded?: unknown } | undefined)?.recorded === true;
+        if (kept) throw new ApiProblem(error.status, error.code, `${error.message} (kept in the drift history as a failed check)`);
+        throw error;
+      }
     }, "Drift check finished: nothing was changed.", { startsRun: false });
   }
 

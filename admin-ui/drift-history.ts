@@ -1,7 +1,8 @@
 /**
- * One tenant's drift history: the checks fleet drift runs recorded, newest
- * first, a page at a time; and, for admins, a fleet drift run started from
- * here and followed until it ends, when the history is read again.
+ * One tenant's drift history: the checks kept (by fleet drift runs and
+ * one-off checks), newest first, a page at a time, read again when the fleet
+ * stream says a new one was kept; and, for admins, a fleet drift run started
+ * from here and followed until it ends, when the history is read again.
  */
 import { ApiProblem, type Api } from "./api.ts";
 import { refusalInWords } from "./review.ts";
@@ -24,6 +25,8 @@ export class TenantDriftHistory {
   private limit = PAGE;
   private followTimer: number | undefined;
   private disposed = false;
+  /** Reads may overlap (live messages come in bursts): only the latest one's answer is shown. */
+  private reads = 0;
 
   constructor(api: Api, tenantId: string, render: () => void) {
     this.api = api;
@@ -32,13 +35,14 @@ export class TenantDriftHistory {
   }
 
   async load(): Promise<void> {
+    const read = ++this.reads;
     try {
       const history = await this.api.driftHistory(this.tenantId, this.limit);
-      if (this.disposed) return;
+      if (this.disposed || read !== this.reads) return;
       this.history = history;
       this.error = null;
     } catch (error) {
-      if (this.disposed) return;
+      if (this.disposed || read !== this.reads) return;
       this.error = (error as Error).message;
     }
     this.render();

@@ -129,10 +129,15 @@ export interface PropertyDrift { path: string; recorded: unknown; actual: unknow
 
 export interface DriftedResource { urn: string; type: string; phase: PhaseRef; drift: string; properties: string[]; differences?: PropertyDrift[] }
 
+/** A one-off drift check's answer: what it found, and whether it was kept in the tenant's drift history (and if not, why). */
 export interface DriftResult {
   engine: string;
   drifted: DriftedResource[];
   durationMs: number;
+  state: "IN_SYNC" | "DRIFTED";
+  recorded: boolean;
+  checkId: string | null;
+  notRecordedReason: string | null;
 }
 
 export type DriftState = "IN_SYNC" | "DRIFTED" | "CHECK_FAILED";
@@ -218,4 +223,6 @@ export type LiveMessage =
   | { type: "run-finished"; tenantId: string; runId: string; kind: string; status: string; tenantStatus: TenantStatus; error: string | null }
   | { type: "diagnostic"; tenantId: string; runId: string; message: string }
   | { type: "final"; tenantId: string; runId: string | null; runStatus: string | null; tenantStatus: TenantStatus; error: string | null }
+  /** A drift check of the tenant was kept (a fleet run's or a one-off one): its new drift state, no values. */
+  | { type: "drift"; tenantId: string; checkId: string; driftRunId: string | null; state: DriftState; since: string; lastCheckedAt: string }
   | { type: "error"; code: string; message: string };

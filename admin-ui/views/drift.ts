@@ -1,8 +1,9 @@
 /**
  * Drift in the tenant view: the history of drift checks (what fleet drift
- * runs found, newest first, each drifted resource with its recorded and
- * actual values), and for admins a fleet drift run now and a converge
- * change when the tenant has drifted.
+ * runs and one-off checks found, newest first, each drifted resource with
+ * its recorded and actual values), and for admins a fleet drift run now and a
+ * converge change when the tenant has drifted. The history is read again
+ * whenever the fleet stream says a check of the tenant was kept.
  */
 import { html, nothing } from "lit-html";
 import type { App, TenantState } from "../app.ts";
@@ -46,7 +47,7 @@ function checkItem(check: DriftCheck) {
 /** The tenant's state in words: since when it has been in sync, drifted, or not checkable. */
 function stateLine(history: NonNullable<TenantState["history"]>["history"]) {
   if (!history || history.state === null) {
-    return html`<p class="drift-state">Not checked yet. Fleet drift runs check every ACTIVE tenant on the service's schedule (hourly unless configured otherwise).</p>`;
+    return html`<p class="drift-state">Not checked yet. Fleet drift runs check every ACTIVE tenant on the service's schedule (hourly unless configured otherwise); a one-off check (Check drift) is kept here too.</p>`;
   }
   const since = history.since ? ` since ${when(history.since)}` : "";
   const words = {

@@ -96,14 +96,17 @@ function previewSection(preview: PreviewResult) {
   </section>`;
 }
 
+/** A one-off check's answer; an ACTIVE tenant's check is kept in the drift history below, anything else says why not. */
 function driftSection(drift: DriftResult) {
-  return html`<section class="panel" aria-labelledby="drift-title" id="drift">
-    <h2 id="drift-title">Drift check (just now, not kept)</h2>
+  return html`<section class="panel" aria-labelledby="drift-title" id="drift" data-recorded=${String(drift.recorded)}>
+    <h2 id="drift-title">Drift check (just now${drift.recorded ? ", kept in the drift history" : ", not kept"})</h2>
     ${drift.drifted.length === 0
       ? html`<p>${statusBadge("NO_DRIFT")} Every resource matches its recorded state (${drift.engine} engine, ${duration(drift.durationMs)}).</p>`
       : html`<p>${statusBadge("DRIFTED")} ${drift.drifted.length} resource${drift.drifted.length === 1 ? " differs" : "s differ"} from the recorded state:</p>
         ${drift.drifted.map(driftedResource)}`}
-    <p class="muted">The drift history below keeps what fleet drift runs find.</p>
+    <p class="muted">${drift.recorded
+      ? "The drift history below keeps this check, as it keeps what fleet drift runs find."
+      : `Not kept in the drift history: ${drift.notRecordedReason ?? "no reason given"}.`}</p>
   </section>`;
 }
 

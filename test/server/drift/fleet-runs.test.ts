@@ -11,17 +11,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DRIFT_QUEUE } from "../../../server/db/drift-queue.ts";
 import { insertRun, updateRun } from "../../../server/db/runs.ts";
 import { probePostgres } from "../../support/postgres.ts";
-import { auth, freshDatabase, READ_TOKEN, settled, startService, tenantRequest, waitForStatus, type TestService } from "../../support/service.ts";
+import { driftEventTypes, driftHistory, provisionActive, simulateDrift } from "../../support/drift.ts";
+import { auth, freshDatabase, READ_TOKEN, settled, startService, waitForStatus, type TestService } from "../../support/service.ts";
 
 const postgres = await probePostgres();
-
-async function provision(app: FastifyInstance, slug: string): Promise<string> {
-  const created = await app.inject({ method: "POST", url: "/api/v1/tenants", headers: auth(), payload: tenantRequest(slug) });
-  expect(created.statusCode).toBe(202);
-  const id = created.json().tenant.id as string;
-  expect((await waitForStatus(app, id, settled, 120_000)).status).toBe("ACTIVE");
-  return id;
-}
 
 async function waitForRun(app: FastifyInstance, id: string, done = (r: any) => r.status === "SUCCEEDED" || r.status === "FAILED", timeoutMs = 60_000): Promise<any> {
   const deadline = Date.now() + timeoutMs;
@@ -42,16 +35,6 @@ async function fleetRun(app: FastifyInstance): Promise<any> {
   return waitForRun(app, started.json().id);
 }
 
-const simulate = (app: FastifyInstance, tenant: string, change: object, token?: string) =>
-  app.inject({ method: "POST", url: `/api/v1/tenants/${tenant}/simulated-drift`, headers: auth(token), payload: change });
-
-const history = async (app: FastifyInstance, tenant: string) => (await app.inject({ method: "GET", url: `/api/v1/tenants/${tenant}/drift`, headers: auth(READ_TOKEN) })).json();
-
-async function driftEvents(app: FastifyInstance, tenantId: string): Promise<string[]> {
-  const res = await app.inject({ method: "GET", url: `/api/v1/events?tenantId=${tenantId}&limit=500`, headers: auth(READ_TOKEN) });
-  return res.json().items.map((i: any) => i.event.type).filter((t: string) => t.startsWith("tenant.drift"));
-}
-
 describe.skipIf(!postgres.available)("fleet drift runs", () => {
   let db: Awaited<ReturnType<typeof freshDatabase>>;
   let service: TestService;
@@ -63,7 +46,7 @@ describe.skipIf(!postgres.available)("fleet drift runs", () => {
     service = await startService(db.url, { MATIH_DRIFT_RETRY_SECONDS: "1", MATIH_OPS_EMAIL: "ops@matih.example", MATIH_DRIFT_CONCURRENCY: "2" });
     client = new pg.Client({ connectionString: db.url });
     await client.connect();
-    for (const slug of ["drift-a", "drift-b"]) ids[slug] = await provision(service.app, slug);
+    for (const slug of ["drift-a", "drift-b"]) ids[slug] = await provisionActive(service.app, slug);
   }, 240_000);
 
   afterAll(async () => {
@@ -77,26 +60,26 @@ describe.skipIf(!postgres.available)("fleet drift runs", () => {
     const quota = record.resources.find((r: any) => r.type === "kubernetes:core/v1:ResourceQuota");
     const account = record.resources.find((r: any) => r.type === "kubernetes:core/v1:ServiceAccount");
     // The documented command: what someone editing the cluster by hand would do.
-    const edit = await simulate(service.app, "drift-a", { kind: "edit", resource: quota.name, path: "spec.hard.pods", value: "99" });
+    const edit = await simulateDrift(service.app, "drift-a", { kind: "edit", resource: quota.name, path: "spec.hard.pods", value: "99" });
     expect(edit.json()).toEqual({ tenantId: ids["drift-a"], slug: "drift-a", resourcesDiffering: 1 });
-    expect((await simulate(service.app, ids["drift-a"]!, { kind: "delete", resource: account.urn })).json().resourcesDiffering).toBe(2);
-    const unknown = await simulate(service.app, "drift-a", { kind: "edit", resource: quota.urn, path: "spec.hard.nothing.deeper", value: 1 });
+    expect((await simulateDrift(service.app, ids["drift-a"]!, { kind: "delete", resource: account.urn })).json().resourcesDiffering).toBe(2);
+    const unknown = await simulateDrift(service.app, "drift-a", { kind: "edit", resource: quota.urn, path: "spec.hard.nothing.deeper", value: 1 });
     expect(unknown.statusCode).toBe(400);
     expect(unknown.json()).toMatchObject({ code: "invalid_request", message: "the property path spec.hard.nothing.deeper does not exist: no spec.hard.nothing" });
-    expect((await simulate(service.app, "drift-a", { kind: "delete", resource: "x" }, READ_TOKEN)).statusCode).toBe(403);
+    expect((await simulateDrift(service.app, "drift-a", { kind: "delete", resource: "x" }, READ_TOKEN)).statusCode).toBe(403);
 
     const run = await fleetRun(service.app);
     expect(run).toMatchObject({ trigger: "manual", requestedBy: "admin", status: "SUCCEEDED", total: 2, checked: 2, drifted: 1, failed: 0, skipped: 0 });
     expect(Date.parse(run.finishedAt)).toBeGreaterThanOrEqual(Date.parse(run.startedAt));
 
-    const drifted = await history(service.app, "drift-a");
+    const drifted = await driftHistory(service.app, "drift-a");
     expect(drifted).toMatchObject({ tenantId: ids["drift-a"], state: "DRIFTED", total: 1 });
     expect(drifted.items[0]).toMatchObject({ driftRunId: run.id, state: "DRIFTED", reason: null });
     const byUrn = Object.fromEntries(drifted.items[0].resources.map((r: any) => [r.urn, r]));
     expect(Object.keys(byUrn).sort()).toEqual([quota.urn, account.urn].sort());
     expect(byUrn[quota.urn]).toMatchObject({ drift: "changed", properties: ["spec.hard.pods"], differences: [{ path: "spec.hard.pods", recorded: "20", actual: "99" }] });
     expect(byUrn[account.urn]).toMatchObject({ drift: "gone", phase: { number: 1, name: "CREATE_NAMESPACE" } });
-    expect((await history(service.app, "drift-b")).items[0]).toMatchObject({ state: "IN_SYNC", resources: [] });
+    expect((await driftHistory(service.app, "drift-b")).items[0]).toMatchObject({ state: "IN_SYNC", resources: [] });
 
     const summary = (await service.app.inject({ method: "GET", url: "/api/v1/drift", headers: auth(READ_TOKEN) })).json();
     expect(summary.lastRun.id).toBe(run.id);
@@ -118,28 +101,28 @@ describe.skipIf(!postgres.available)("fleet drift runs", () => {
   it("tells once per change of state: detected, nothing while it stays or a check fails, resolved, and mails the operators", async () => {
     // drift-a drifted in the test before; drift-b has been in sync, which is not news.
     const a = ids["drift-a"]!;
-    expect(await driftEvents(service.app, a)).toEqual(["tenant.drift_detected"]);
-    expect(await driftEvents(service.app, ids["drift-b"]!)).toEqual([]);
+    expect(await driftEventTypes(service.app, a)).toEqual(["tenant.drift_detected"]);
+    expect(await driftEventTypes(service.app, ids["drift-b"]!)).toEqual([]);
 
     await fleetRun(service.app); // still drifted
-    expect(await driftEvents(service.app, a)).toEqual(["tenant.drift_detected"]);
+    expect(await driftEventTypes(service.app, a)).toEqual(["tenant.drift_detected"]);
 
     // A check that fails says nothing about drift either way: no event, and none when drift is seen again.
     const record = (await client.query(`SELECT state FROM render_states WHERE slug = 'drift-a'`)).rows[0].state;
     await client.query(`DELETE FROM render_states WHERE slug = 'drift-a'`);
     const failing = await fleetRun(service.app);
     expect(failing).toMatchObject({ checked: 2, failed: 1, drifted: 0 });
-    const failed = (await history(service.app, "drift-a")).items[0];
+    const failed = (await driftHistory(service.app, "drift-a")).items[0];
     expect(failed.state).toBe("CHECK_FAILED");
     expect(failed.reason).toMatch(/^the tenant has no stack to compare with: /);
     await client.query(`INSERT INTO render_states (slug, state) VALUES ('drift-a', $1)`, [JSON.stringify(record)]);
     await fleetRun(service.app);
-    expect(await driftEvents(service.app, a)).toEqual(["tenant.drift_detected"]);
+    expect(await driftEventTypes(service.app, a)).toEqual(["tenant.drift_detected"]);
 
-    expect((await simulate(service.app, "drift-a", { kind: "reset" })).statusCode).toBe(200); // someone puts it back by hand
+    expect((await simulateDrift(service.app, "drift-a", { kind: "reset" })).statusCode).toBe(200); // someone puts it back by hand
     await fleetRun(service.app);
     await fleetRun(service.app);
-    expect(await driftEvents(service.app, a)).toEqual(["tenant.drift_detected", "tenant.drift_resolved"]);
+    expect(await driftEventTypes(service.app, a)).toEqual(["tenant.drift_detected", "tenant.drift_resolved"]);
 
     const events = (await service.app.inject({ method: "GET", url: `/api/v1/events?tenantId=${a}&limit=500`, headers: auth(READ_TOKEN) })).json().items.map((i: any) => i.event);
     const detected = events.find((e: any) => e.type === "tenant.drift_detected");
@@ -158,19 +141,19 @@ describe.skipIf(!postgres.available)("fleet drift runs", () => {
     const b = ids["drift-b"]!;
     // A run of drift-b's own is under way (as an update queued through the API would be).
     const busy = await insertRun(client, { id: randomUUID(), tenantId: b, kind: "provision", maxAttempts: 1, engine: "render", targetPhase: 10, requestedBy: "admin", status: "RUNNING" });
-    const checksBefore = (await history(service.app, "drift-b")).total;
+    const checksBefore = (await driftHistory(service.app, "drift-b")).total;
     const started = (await service.app.inject({ method: "POST", url: "/api/v1/drift/runs", headers: auth() })).json();
     const waiting = await waitForRun(service.app, started.id, (r) => r.skipped === 1 && r.checked === 1);
     expect(waiting.status).toBe("RUNNING");
     // While the run is open, asking again answers with it rather than starting another.
     expect((await service.app.inject({ method: "POST", url: "/api/v1/drift/runs", headers: auth() })).json().id).toBe(started.id);
     await new Promise((r) => setTimeout(r, 1_500));
-    expect((await history(service.app, "drift-b")).total).toBe(checksBefore);
+    expect((await driftHistory(service.app, "drift-b")).total).toBe(checksBefore);
 
     await updateRun(client, busy.id, { status: "SUCCEEDED", finished: true });
     const done = await waitForRun(service.app, started.id);
     expect(done).toMatchObject({ status: "SUCCEEDED", total: 2, checked: 2, skipped: 0 });
-    const latest = (await history(service.app, "drift-b")).items[0];
+    const latest = (await driftHistory(service.app, "drift-b")).items[0];
     expect(latest).toMatchObject({ driftRunId: started.id, state: "IN_SYNC" });
     const perTenant = (await client.query(`SELECT tenant_id, count(*)::int AS n FROM drift_checks WHERE run_id = $1 GROUP BY tenant_id`, [started.id])).rows;
     expect(perTenant.map((r) => r.n)).toEqual([1, 1]);
@@ -194,12 +177,12 @@ describe.skipIf(!postgres.available)("fleet drift runs", () => {
   }, 60_000);
 
   it("keeps checks for the retention period, and always each tenant's latest", async () => {
-    const before = (await history(service.app, "drift-a")).total;
+    const before = (await driftHistory(service.app, "drift-a")).total;
     expect(before).toBeGreaterThan(3);
     await client.query(`UPDATE drift_checks SET checked_at = checked_at - interval '91 days'`);
     await client.query(`UPDATE drift_runs SET finished_at = finished_at - interval '91 days' WHERE status = 'SUCCEEDED'`);
     const run = await fleetRun(service.app);
-    const after = await history(service.app, "drift-a");
+    const after = await driftHistory(service.app, "drift-a");
     expect(after.total).toBe(1);
     expect(after.items[0].driftRunId).toBe(run.id);
     expect((await client.query(`SELECT count(*)::int AS n FROM drift_runs`)).rows[0].n).toBe(1);
@@ -226,7 +209,7 @@ describe.skipIf(!postgres.available)("the drift schedule", () => {
       // The tenants come up with the schedule off, so that the first scheduled run finds all of them ACTIVE.
       first = await startService(db.url);
       const tenants = [];
-      for (const slug of ["sched-a", "sched-b", "sched-c"]) tenants.push(await provision(first.app, slug));
+      for (const slug of ["sched-a", "sched-b", "sched-c"]) tenants.push(await provisionActive(first.app, slug));
       await first.close();
       first = await startService(db.url, env);
       second = await startService(db.url, env);
@@ -277,7 +260,7 @@ describe.skipIf(!postgres.available)("a drift check and a run for the same tenan
     const client = new pg.Client({ connectionString: db.url });
     await client.connect();
     try {
-      const id = await provision(service.app, "give-way");
+      const id = await provisionActive(service.app, "give-way");
       const yielded: boolean[] = [];
       const runner = service.app.fleetRunner;
       const original = runner.yieldTenant.bind(runner);
@@ -315,12 +298,12 @@ describe.skipIf(!postgres.available)("drift put right through review", () => {
     const client = new pg.Client({ connectionString: db.url });
     await client.connect();
     try {
-      const id = await provision(service.app, "converge");
+      const id = await provisionActive(service.app, "converge");
       const record = (await client.query(`SELECT state FROM render_states WHERE slug = 'converge'`)).rows[0].state;
       const quota = record.resources.find((r: any) => r.type === "kubernetes:core/v1:ResourceQuota");
       const account = record.resources.find((r: any) => r.type === "kubernetes:core/v1:ServiceAccount");
-      expect((await simulate(service.app, id, { kind: "edit", resource: quota.urn, path: "spec.hard.pods", value: "99" })).statusCode).toBe(200);
-      expect((await simulate(service.app, id, { kind: "delete", resource: account.urn })).statusCode).toBe(200);
+      expect((await simulateDrift(service.app, id, { kind: "edit", resource: quota.urn, path: "spec.hard.pods", value: "99" })).statusCode).toBe(200);
+      expect((await simulateDrift(service.app, id, { kind: "delete", resource: account.urn })).statusCode).toBe(200);
       const found = await fleetRun(service.app);
       expect(found).toMatchObject({ checked: 1, drifted: 1 });
 
@@ -346,8 +329,8 @@ describe.skipIf(!postgres.available)("drift put right through review", () => {
 
       const after = await fleetRun(service.app);
       expect(after).toMatchObject({ checked: 1, drifted: 0, failed: 0 });
-      expect((await history(service.app, id)).items[0]).toMatchObject({ driftRunId: after.id, state: "IN_SYNC", resources: [] });
-      expect(await driftEvents(service.app, id)).toEqual(["tenant.drift_detected", "tenant.drift_resolved"]);
+      expect((await driftHistory(service.app, id)).items[0]).toMatchObject({ driftRunId: after.id, state: "IN_SYNC", resources: [] });
+      expect(await driftEventTypes(service.app, id)).toEqual(["tenant.drift_detected", "tenant.drift_resolved"]);
     } finally {
       await client.end();
       await service.close();

@@ -13,27 +13,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { insertRun, updateRun } from "../../../server/db/runs.ts";
 import { probePostgres } from "../../support/postgres.ts";
-import { auth, freshDatabase, READ_TOKEN, settled, startService, tenantRequest, waitForStatus, type TestService } from "../../support/service.ts";
+import { driftEvents, driftEventTypes, driftHistory, provisionActive, simulateDrift } from "../../support/drift.ts";
+import { auth, freshDatabase, READ_TOKEN, startService, type TestService } from "../../support/service.ts";
 
 const postgres = await probePostgres();
 
-async function provision(app: FastifyInstance, slug: string): Promise<string> {
-  const created = await app.inject({ method: "POST", url: "/api/v1/tenants", headers: auth(), payload: tenantRequest(slug) });
-  expect(created.statusCode).toBe(202);
-  const id = created.json().tenant.id as string;
-  expect((await waitForStatus(app, id, settled, 120_000)).status).toBe("ACTIVE");
-  return id;
-}
-
 const check = (app: FastifyInstance, tenant: string) => app.inject({ method: "POST", url: `/api/v1/tenants/${tenant}/drift-check`, headers: auth() });
-const simulate = (app: FastifyInstance, tenant: string, change: object) =>
-  app.inject({ method: "POST", url: `/api/v1/tenants/${tenant}/simulated-drift`, headers: auth(), payload: change });
-const history = async (app: FastifyInstance, tenant: string) => (await app.inject({ method: "GET", url: `/api/v1/tenants/${tenant}/drift`, headers: auth(READ_TOKEN) })).json();
-
-async function driftEvents(app: FastifyInstance, tenantId: string): Promise<any[]> {
-  const res = await app.inject({ method: "GET", url: `/api/v1/events?tenantId=${tenantId}&limit=500`, headers: auth(READ_TOKEN) });
-  return res.json().items.map((i: any) => i.event).filter((e: any) => e.type.startsWith("tenant.drift"));
-}
 
 /** A fleet-stream client that keeps every `drift` message it receives. */
 async function fleetStream(base: string): Promise<{ socket: WebSocket; drift: any[] }> {
@@ -78,7 +63,7 @@ describe.skipIf(!postgres.available)("one-off drift checks", () => {
     base = `ws://127.0.0.1:${(service.app.server.address() as { port: number }).port}`;
     client = new pg.Client({ connectionString: db.url });
     await client.connect();
-    for (const slug of ["single-a", "single-b"]) ids[slug] = await provision(service.app, slug);
+    for (const slug of ["single-a", "single-b"]) ids[slug] = await provisionActive(service.app, slug);
   }, 240_000);
 
   afterAll(async () => {
@@ -91,13 +76,13 @@ describe.skipIf(!postgres.available)("one-off drift checks", () => {
     const a = ids["single-a"]!;
     const stream = await fleetStream(base);
     try {
-      expect((await simulate(service.app, "single-a", { kind: "edit", resource: "namespace-quota", path: "spec.hard.pods", value: "99" })).json().resourcesDiffering).toBe(1);
+      expect((await simulateDrift(service.app, "single-a", { kind: "edit", resource: "namespace-quota", path: "spec.hard.pods", value: "99" })).json().resourcesDiffering).toBe(1);
 
       const first = await check(service.app, "single-a");
       expect(first.statusCode).toBe(200);
       expect(first.json()).toMatchObject({ engine: "render", state: "DRIFTED", recorded: true, notRecordedReason: null });
       expect(first.json().drifted.map((r: any) => [r.drift, r.properties])).toEqual([["changed", ["spec.hard.pods"]]]);
-      const kept = await history(service.app, a);
+      const kept = await driftHistory(service.app, a);
       expect(kept).toMatchObject({ state: "DRIFTED", total: 1 });
       expect(kept.items[0]).toMatchObject({ id: first.json().checkId, driftRunId: null, state: "DRIFTED", reason: null });
       expect(kept.items[0].resources[0].differences).toEqual([{ path: "spec.hard.pods", recorded: "20", actual: "99" }]);
@@ -114,21 +99,21 @@ describe.skipIf(!postgres.available)("one-off drift checks", () => {
       // Still drifted: kept, and nothing to tell.
       const second = await check(service.app, "single-a");
       expect(second.json()).toMatchObject({ state: "DRIFTED", recorded: true });
-      const twice = await history(service.app, a);
+      const twice = await driftHistory(service.app, a);
       expect(twice.total).toBe(2);
       expect(twice.items[0]).toMatchObject({ id: second.json().checkId, driftRunId: null });
-      expect((await driftEvents(service.app, a)).map((e) => e.type)).toEqual(["tenant.drift_detected"]);
+      expect(await driftEventTypes(service.app, a)).toEqual(["tenant.drift_detected"]);
       await expect.poll(() => stream.drift.length).toBe(2);
       expect(stream.drift[1]).toMatchObject({ checkId: second.json().checkId, state: "DRIFTED", since: kept.items[0].checkedAt, lastCheckedAt: twice.items[0].checkedAt });
 
       // Put back by hand: the next check resolves it.
-      expect((await simulate(service.app, "single-a", { kind: "reset" })).statusCode).toBe(200);
+      expect((await simulateDrift(service.app, "single-a", { kind: "reset" })).statusCode).toBe(200);
       const third = await check(service.app, "single-a");
       expect(third.json()).toMatchObject({ state: "IN_SYNC", drifted: [], recorded: true });
       const events = await driftEvents(service.app, a);
       expect(events.map((e) => e.type)).toEqual(["tenant.drift_detected", "tenant.drift_resolved"]);
       expect(events[1].data).toMatchObject({ checkId: third.json().checkId, driftRunId: null, driftedSince: detected[0].data.detectedAt });
-      const resolved = await history(service.app, a);
+      const resolved = await driftHistory(service.app, a);
       expect(resolved).toMatchObject({ state: "IN_SYNC", driftedSince: null, total: 3 });
       await expect.poll(() => stream.drift.length).toBe(3);
       expect(stream.drift[2]).toMatchObject({ state: "IN_SYNC", since: resolved.items[0].checkedAt });
@@ -153,22 +138,22 @@ describe.skipIf(!postgres.available)("one-off drift checks", () => {
       const failed = await check(service.app, a);
       expect(failed.statusCode).toBe(404);
       expect(failed.json()).toMatchObject({ code: "stack_not_found", details: { recorded: true, state: "CHECK_FAILED" } });
-      const newest = (await history(service.app, a)).items[0];
+      const newest = (await driftHistory(service.app, a)).items[0];
       expect(newest).toMatchObject({ id: failed.json().details.checkId, driftRunId: null, state: "CHECK_FAILED" });
       expect(newest.reason).toMatch(/^the tenant has no stack to compare with: /);
     } finally {
       await client.query(`INSERT INTO render_states (slug, state) VALUES ('single-a', $1)`, [JSON.stringify(record)]);
     }
-    expect((await driftEvents(service.app, a)).map((e) => e.type)).toEqual(["tenant.drift_detected", "tenant.drift_resolved"]);
+    expect(await driftEventTypes(service.app, a)).toEqual(["tenant.drift_detected", "tenant.drift_resolved"]);
     // The last conclusive state stands: a failed check says nothing about drift either way.
-    expect((await history(service.app, a)).driftedSince).toBeNull();
+    expect((await driftHistory(service.app, a)).driftedSince).toBeNull();
     expect((await check(service.app, a)).json()).toMatchObject({ state: "IN_SYNC", recorded: true });
     expect((await driftEvents(service.app, a)).length).toBe(2);
   }, 60_000);
 
   it("answers but does not keep a check during which a run started, whether the run is still going or already over", async () => {
     const b = ids["single-b"]!;
-    expect((await simulate(service.app, b, { kind: "delete", resource: "namespace-service-account" })).statusCode).toBe(200);
+    expect((await simulateDrift(service.app, b, { kind: "delete", resource: "namespace-service-account" })).statusCode).toBe(200);
     const stream = await fleetStream(base);
     const runs: string[] = [];
     // An update starts (here, as another process would) while the engine is still checking.
@@ -196,7 +181,7 @@ describe.skipIf(!postgres.available)("one-off drift checks", () => {
     } finally {
       restore();
     }
-    expect(await history(service.app, b)).toMatchObject({ state: null, total: 0, items: [] });
+    expect(await driftHistory(service.app, b)).toMatchObject({ state: null, total: 0, items: [] });
     expect(await driftEvents(service.app, b)).toEqual([]);
 
     // A tenant that is not ACTIVE is checked, and its check is not kept.
@@ -208,12 +193,12 @@ describe.skipIf(!postgres.available)("one-off drift checks", () => {
     } finally {
       await client.query(`UPDATE tenants SET status = 'ACTIVE' WHERE id = $1`, [b]);
     }
-    expect((await history(service.app, b)).total).toBe(0);
+    expect((await driftHistory(service.app, b)).total).toBe(0);
 
     // Undisturbed, the same check is kept.
     const kept = await check(service.app, b);
     expect(kept.json()).toMatchObject({ state: "DRIFTED", recorded: true });
-    expect((await driftEvents(service.app, b)).map((e) => e.type)).toEqual(["tenant.drift_detected"]);
+    expect(await driftEventTypes(service.app, b)).toEqual(["tenant.drift_detected"]);
     await expect.poll(() => stream.drift.length).toBe(1);
     stream.socket.close();
     expect(stream.drift[0]).toMatchObject({ tenantId: b, checkId: kept.json().checkId, state: "DRIFTED" });
@@ -221,7 +206,7 @@ describe.skipIf(!postgres.available)("one-off drift checks", () => {
 
   it("has a fleet run skip a check during which a run started and ended, check the tenant again, and stream the kept check with its run's id", async () => {
     const b = ids["single-b"]!;
-    expect((await simulate(service.app, b, { kind: "reset" })).statusCode).toBe(200);
+    expect((await simulateDrift(service.app, b, { kind: "reset" })).statusCode).toBe(200);
     const stream = await fleetStream(base);
     let disturbed = false;
     // single-b's first check is disturbed; its second, and single-a's, are not.
@@ -247,8 +232,8 @@ describe.skipIf(!postgres.available)("one-off drift checks", () => {
       expect(Object.fromEntries(skips.map((r) => [r.tenantId, r.skips]))).toEqual({ [ids["single-a"]!]: 0, [b]: 1 });
       await expect.poll(() => stream.drift.filter((m) => m.driftRunId === started.id).length).toBe(2);
       expect(new Set(stream.drift.filter((m) => m.driftRunId === started.id).map((m) => m.tenantId))).toEqual(new Set([ids["single-a"], b]));
-      expect((await history(service.app, b)).items[0]).toMatchObject({ driftRunId: started.id, state: "IN_SYNC" });
-      expect((await driftEvents(service.app, b)).map((e) => e.type)).toEqual(["tenant.drift_detected", "tenant.drift_resolved"]);
+      expect((await driftHistory(service.app, b)).items[0]).toMatchObject({ driftRunId: started.id, state: "IN_SYNC" });
+      expect(await driftEventTypes(service.app, b)).toEqual(["tenant.drift_detected", "tenant.drift_resolved"]);
     } finally {
       restore();
       stream.socket.close();
@@ -258,7 +243,7 @@ describe.skipIf(!postgres.available)("one-off drift checks", () => {
   it("refuses a read token, and a check while a run is in flight, before computing anything", async () => {
     const a = ids["single-a"]!;
     expect((await service.app.inject({ method: "POST", url: `/api/v1/tenants/${a}/drift-check`, headers: auth(READ_TOKEN) })).statusCode).toBe(403);
-    const before = (await history(service.app, a)).total;
+    const before = (await driftHistory(service.app, a)).total;
     const busy = await insertRun(client, { id: randomUUID(), tenantId: a, kind: "update", maxAttempts: 1, engine: "render", targetPhase: 10, requestedBy: "admin", status: "RUNNING" });
     try {
       const refused = await check(service.app, a);
@@ -267,6 +252,6 @@ describe.skipIf(!postgres.available)("one-off drift checks", () => {
     } finally {
       await updateRun(client, busy.id, { status: "SUCCEEDED", finished: true });
     }
-    expect((await history(service.app, a)).total).toBe(before);
+    expect((await driftHistory(service.app, a)).total).toBe(before);
   });
 });

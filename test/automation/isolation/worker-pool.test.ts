@@ -143,6 +143,20 @@ describe("the warm worker pool", () => {
     expect(workers.stats().replaced.crashed).toBe(0);
   });
 
+  it("gives workers only the allow-listed environment plus the secret variable a job's settings name", async () => {
+    const env = { PATH: process.env.PATH, SERVICE_DB_URL: "postgres://service:hunter2@db", MATIH_PG_ADMIN_PASSWORD: "pw-default", OTHER_PG_PASSWORD: "pw-other" };
+    const workers = pool({ env, warmEnvNames: ["MATIH_PG_ADMIN_PASSWORD"] });
+    const needing = (name: string) => job("env", { kind: "render", renders: [{ settings: { postgres: { adminPasswordEnv: name } } }] });
+    const first = (await workers.run(needing("MATIH_PG_ADMIN_PASSWORD"), { signal: never(), graceMs: 1000 })) as { pid: number; names: string[] };
+    expect(first.names).toContain("MATIH_PG_ADMIN_PASSWORD");
+    expect(first.names).not.toContain("SERVICE_DB_URL");
+    expect(first.names).not.toContain("OTHER_PG_PASSWORD");
+    const other = (await workers.run(needing("OTHER_PG_PASSWORD"), { signal: never(), graceMs: 1000 })) as { pid: number; names: string[] };
+    expect(other.pid).not.toBe(first.pid);
+    expect(other.names).toContain("OTHER_PG_PASSWORD");
+    expect(other.names).not.toContain("MATIH_PG_ADMIN_PASSWORD");
+  });
+
   it("ends every worker when it is closed", async () => {
     const workers = pool({ size: 2 });
     workers.warmUp();

@@ -71,7 +71,8 @@ async function runOverhead(workers: string, tenants: number): Promise<number[]> 
     const overheads: number[] = [];
     for (let i = 0; i < tenants; i++) {
       const res = await service.app.inject({ method: "POST", url: "/api/v1/tenants", headers: auth(), payload: { slug: `overhead-${i}`, displayName: `Overhead ${i}`, tier: "free", region: "eastus", adminEmail: `admin@overhead-${i}.example` } });
-      const id = res.json().id as string;
+      const body = res.json() as { id?: string; tenant?: { id: string } };
+      const id = (body.tenant?.id ?? body.id)!;
       await waitUntilSettled(service.app, id, 120_000);
       const audit = (await service.app.inject({ method: "GET", url: `/api/v1/tenants/${id}/audit`, headers: auth() })).json() as { items: { message: string; createdAt: string }[] };
       const started = audit.items.find((a) => /attempt 1 of \d+ started/.test(a.message));

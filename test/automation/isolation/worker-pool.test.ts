@@ -146,7 +146,7 @@ describe("the warm worker pool", () => {
   it("gives workers only the allow-listed environment plus the secret variable a job's settings name", async () => {
     const env = { PATH: process.env.PATH, SERVICE_DB_URL: "postgres://service:hunter2@db", MATIH_PG_ADMIN_PASSWORD: "pw-default", OTHER_PG_PASSWORD: "pw-other" };
     const workers = pool({ env, warmEnvNames: ["MATIH_PG_ADMIN_PASSWORD"] });
-    const needing = (name: string) => job("env", { kind: "render", renders: [{ settings: { postgres: { adminPasswordEnv: name } } }] });
+    const needing = (name: string) => job("env-names", { kind: "render", renders: [{ settings: { postgres: { adminPasswordEnv: name } } }] });
     const first = (await workers.run(needing("MATIH_PG_ADMIN_PASSWORD"), { signal: never(), graceMs: 1000 })) as { pid: number; names: string[] };
     expect(first.names).toContain("MATIH_PG_ADMIN_PASSWORD");
     expect(first.names).not.toContain("SERVICE_DB_URL");

@@ -20,3 +20,16 @@ export async function handleWorkerJob(job: WorkerJob, context: JobContext): Prom
       throw new Error(`unknown job kind ${JSON.stringify((job as { kind?: unknown }).kind)}`);
   }
 }
+
+/**
+ * A warm worker loads both engines' job code up front (and with it the Pulumi
+ * SDK, the Automation API and the provider packages), so an operation starts
+ * without paying for it. The project's own modules are loaded again, fresh,
+ * by each operation (isolation/fresh-modules.ts); what stays warm is
+ * node_modules.
+ */
+export async function warmUpWorker(): Promise<void> {
+  await import("./render/worker-job.ts");
+  await import("./pulumi/operations.ts");
+  await import("./pulumi/local-workspace.ts");
+}

@@ -13,9 +13,9 @@ import { fileURLToPath } from "node:url";
 import { abortReason } from "../core/abort.ts";
 import { ConfigurationError, errorFromInfo, toErrorInfo, WorkerCrashedError } from "../core/errors.ts";
 import { redactSecrets, secretValues } from "../core/redact.ts";
-import type { ProgressEventBody } from "../core/types.ts";
 import type { WorkerJob, WorkerMessage } from "./protocol.ts";
 import { settingsSecretNames, workerEnvironment } from "./worker-env.ts";
+import type { ProgressEventBody, WorkerPoolStats } from "../core/types.ts";
 
 export interface JobRunOptions {
   /** Fires to stop the job; its reason (an EngineError) is passed on to the worker and becomes the rejection. */
@@ -40,6 +40,10 @@ export interface JobRunOptions {
 /** Runs one job somewhere isolated from the caller and resolves with its result. */
 export interface JobRunner {
   run(job: WorkerJob, options: JobRunOptions): Promise<unknown>;
+  /** How many workers are in which state; runners without warm workers have none. */
+  stats?(): WorkerPoolStats;
+  /** Ends whatever the runner keeps running between operations. */
+  close?(): Promise<void>;
 }
 
 export const DEFAULT_WORKER_PATH = fileURLToPath(new URL("../worker.ts", import.meta.url));

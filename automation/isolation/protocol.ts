@@ -66,7 +66,14 @@ export type WorkerMessage =
   | { readonly type: "event"; readonly body: ProgressEventBody }
   | { readonly type: "log"; readonly level: "info" | "warn" | "error"; readonly message: string }
   | { readonly type: "result"; readonly value: unknown }
-  | { readonly type: "error"; readonly error: EngineErrorInfo };
+  | { readonly type: "error"; readonly error: EngineErrorInfo }
+  /** Pool mode only: the worker has loaded what every job needs and takes jobs. */
+  | { readonly type: "ready" }
+  /** Pool mode only: the job is over (its result or error was sent first); the worker's memory now. */
+  | { readonly type: "idle"; readonly rssBytes: number };
+
+/** The argument that starts a worker in pool mode: it serves one job after another instead of one and exiting. */
+export const POOL_MODE_FLAG = "--pool";
 
 /** What a job handler gets besides the job: a signal to stop on, and channels back to the service. */
 export interface JobContext {
@@ -76,3 +83,8 @@ export interface JobContext {
 }
 
 export type JobHandler = (job: WorkerJob, context: JobContext) => Promise<unknown>;
+
+export interface ServeOptions {
+  /** Pool mode: loads what every job needs before the worker reports ready. */
+  readonly warmUp?: () => Promise<void>;
+}

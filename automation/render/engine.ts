@@ -46,6 +46,7 @@ import type {
   TeardownRequest,
   TeardownResult,
   TenantEngine,
+  WorkerPoolStats,
 } from "../core/types.ts";
 import { faultApplies, validateFaultPlan, type FaultPlan } from "../core/fault-plan.ts";
 import { readRenderPlan, verifyRenderPlan, writeRenderPlan } from "./plan-file.ts";
@@ -139,6 +140,11 @@ export class RenderEngine implements TenantEngine {
   async close(): Promise<void> {
     this.options.gate.cancelAll();
     await this.options.gate.idle();
+    await this.options.runner.close?.();
+  }
+
+  workerStats(): WorkerPoolStats | null {
+    return this.options.runner.stats?.() ?? null;
   }
 
   /**

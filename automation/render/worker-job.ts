@@ -7,22 +7,16 @@
 import { renderUnderMocks } from "../../stacks/mock-render.ts";
 import { toErrorInfo, UpdateFailedError } from "../core/errors.ts";
 import type { JobContext, RenderJob, RenderOutcome } from "../isolation/protocol.ts";
+import { withLeanRuntime } from "./lean-runtime.ts";
 
 /**
- * The SDK wraps every promise it makes in a "debuggable" promise that captures
- * `new Error().stack`, and a render makes thousands; building those traces
- * was about a third of a render's CPU. Nothing in a render reads them (a failed
- * render reports messages, not stacks), so a render job runs without them and
- * puts the limit back afterwards. Only here: the service process keeps its traces.
+ * One outcome per requested render: a tenant whose program fails does not
+ * spoil a fleet preview. Renders run without the SDK's debugging aids
+ * (lean-runtime.ts); only here: the service process and Pulumi jobs keep them.
  */
-const RENDER_STACK_TRACE_LIMIT = 0;
-
-/** One outcome per requested render: a tenant whose program fails does not spoil a fleet preview. */
 export async function runRenderWorkerJob(job: RenderJob, context: JobContext): Promise<RenderOutcome[]> {
-  const outcomes: RenderOutcome[] = [];
-  const limit = Error.stackTraceLimit;
-  Error.stackTraceLimit = RENDER_STACK_TRACE_LIMIT;
-  try {
+  return withLeanRuntime(async () => {
+    const outcomes: RenderOutcome[] = [];
     for (const { spec, settings, lastPhase } of job.renders) {
       context.signal.throwIfAborted();
       try {
@@ -32,8 +26,6 @@ export async function runRenderWorkerJob(job: RenderJob, context: JobContext): P
         outcomes.push({ ok: false, error: toErrorInfo(new UpdateFailedError(message)) });
       }
     }
-  } finally {
-    Error.stackTraceLimit = limit;
-  }
-  return outcomes;
+    return outcomes;
+  });
 }

@@ -21,7 +21,7 @@ import { abortReason } from "../core/abort.ts";
 import { errorFromInfo, toErrorInfo, WorkerCrashedError } from "../core/errors.ts";
 import { redactSecrets, secretValues } from "../core/redact.ts";
 import { ConfigurationError } from "../core/errors.ts";
-import { DEFAULT_WORKER_PATH, NODE_VERSIONS_FOR_WORKERS, stripsTypesByDefault, type JobRunner, type JobRunOptions } from "./forked-runner.ts";
+import { DEFAULT_WORKER_PATH, NODE_VERSIONS_FOR_WORKERS, WORKER_EXEC_ARGV, stripsTypesByDefault, type JobRunner, type JobRunOptions } from "./forked-runner.ts";
 import { settingsSecretNames, workerEnvironment } from "./worker-env.ts";
 import type { WorkerPoolStats, WorkerState } from "../core/types.ts";
 import { POOL_MODE_FLAG, type WorkerJob, type WorkerMessage } from "./protocol.ts";
@@ -199,8 +199,7 @@ export class WorkerPool implements JobRunner {
   private spawn(key: string): PooledWorker {
     const child = fork(this.workerPath, [POOL_MODE_FLAG], {
       execPath: this.execPath,
-      // Explicit, so the worker does not inherit a test runner's or debugger's flags.
-      execArgv: ["--disable-warning=ExperimentalWarning"],
+      execArgv: [...WORKER_EXEC_ARGV],
       env: workerEnvironment(this.env, key ? key.split(",") : []),
       stdio: ["ignore", "pipe", "pipe", "ipc"],
       // Leader of its own process group: killing the group also kills a pulumi CLI it started.

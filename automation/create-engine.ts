@@ -83,6 +83,8 @@ function startRenderEngine(config: EngineConfig, parts: { runner: JobRunner; gat
     pace: config.renderPace,
     faultPlan: config.renderFaultPlan,
     logger: parts.logger,
+    // One fleet-preview job per warm worker; a process per job (MATIH_WORKERS=0) runs them one at a time.
+    fleetParallelism: Math.max(1, config.workers),
   });
 }
 

@@ -70,7 +70,17 @@ export interface RenderEngineOptions {
   /** Rehearsal faults, e.g. `{ 6: { failTimes: 2, message: "no external IP assigned within 600s" } }`. */
   readonly faultPlan?: FaultPlan;
   readonly logger?: EngineLogger;
+  /** How many render jobs a fleet preview runs at once: the warm worker pool's size. Default 1. */
+  readonly fleetParallelism?: number;
 }
+
+/**
+ * Tenants per render job of a fleet preview. A render comes back as about
+ * 180 KB of JSON; 25 of them pass through IPC without a spike in the
+ * service's memory, and reloading the program's modules for each job
+ * (isolation/fresh-modules.ts) stays a small share of the job.
+ */
+const FLEET_CHUNK = 25;
 
 /** One tenant of a fleet-wide preview. */
 export type FleetPreviewEntry =
@@ -149,13 +159,44 @@ export class RenderEngine implements TenantEngine {
 
   /**
    * "What would this change do to every tenant": renders every recorded
-   * tenant from its recorded spec with these settings (in one worker) and
-   * diffs each against its record. Changes nothing.
+   * tenant from its recorded spec with these settings and diffs each against
+   * its record. Changes nothing.
+   *
+   * The fleet is rendered in chunks of FLEET_CHUNK tenants, `fleetParallelism`
+   * chunks at once (one per warm worker, so every core works), and each
+   * chunk's renders are reduced to their changes as soon as they arrive: the
+   * records and renders of one chunk per worker are in memory at a time,
+   * however large the fleet.
    */
   async previewFleet(settings: PlatformSettings, options: { signal?: AbortSignal } = {}): Promise<FleetPreviewEntry[]> {
-    const records = (await Promise.all((await this.options.store.list()).map((slug) => this.options.store.get(slug)))).filter((r): r is RenderRecord => r !== undefined);
+    const slugs = await this.options.store.list();
+    const chunks: string[][] = [];
+    for (let i = 0; i < slugs.length; i += FLEET_CHUNK) chunks.push(slugs.slice(i, i + FLEET_CHUNK));
+    // One chunk failing as a whole (the preview cancelled, a worker lost) stops the others.
+    const stop = new AbortController();
+    const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
+    const entries: FleetPreviewEntry[][] = [];
+    let next = 0;
+    const lane = async () => {
+      while (next < chunks.length) {
+        const index = next++;
+        entries[index] = await this.previewChunk(chunks[index]!, settings, signal);
+      }
+    };
+    const lanes = Math.max(1, Math.min(this.options.fleetParallelism ?? 1, chunks.length));
+    try {
+      await Promise.all(Array.from({ length: lanes }, lane));
+    } catch (error) {
+      stop.abort(error);
+      throw error;
+    }
+    return entries.flat();
+  }
+
+  private async previewChunk(slugs: readonly string[], settings: PlatformSettings, signal: AbortSignal): Promise<FleetPreviewEntry[]> {
+    // A tenant torn down since the list was read has no record any more, and no preview.
+    const records = (await Promise.all(slugs.map((slug) => this.options.store.get(slug)))).filter((r): r is RenderRecord => r !== undefined);
     if (records.length === 0) return [];
-    const signal = options.signal ?? new AbortController().signal;
     const outcomes = await this.renderAll(records.map((r) => ({ spec: r.spec, settings, lastPhase: r.lastPhase })), signal);
     return records.map((record, i): FleetPreviewEntry => {
       const outcome = outcomes[i]!;

@@ -7,13 +7,20 @@
  * and one snapshot, so a read can no longer see a run's row and phases from
  * two different moments.
  *
- * The three parts come back side by side in rows of one phase each. Their
- * column names overlap (id, status, started_at...), so the rows are read as
- * arrays and cut at two marker columns; every value keeps the type the
- * separate queries give it (dates as Date, counts as numbers).
+ * What it costs is what a client polling it costs (docs/performance.md):
+ * - one row, the phases as a JSON array, so the tenant's and the run's
+ *   columns are sent and parsed once rather than once per phase;
+ * - the phases' timestamps travel as Postgres's own text for them and are
+ *   parsed by the driver's own parser, so they are the very Dates the
+ *   separate queries gave;
+ * - a prepared statement per connection, planned once, not at every read;
+ * - the tenant's and the run's column names overlap (id, status,
+ *   started_at...), so the row is read as an array and cut at two marker
+ *   columns; every value keeps the type the separate queries give it.
  */
+import pg from "pg";
 import type { Queryable } from "./pool.ts";
-import { CHANGING_KINDS, PHASE_COLUMNS, RUN_COLUMNS, type PhaseRow, type RunRow } from "./runs.ts";
+import { CHANGING_KINDS, RUN_COLUMNS, type PhaseRow, type RunRow } from "./runs.ts";
 import { COLUMNS as TENANT_COLUMNS, type TenantRow, UUID } from "./tenants.ts";
 
 export interface StatusRows {
@@ -29,38 +36,47 @@ const PHASES_MARK = "status:phases";
 const TENANT_BY_ID = `SELECT ${TENANT_COLUMNS} FROM tenants WHERE id = $1::uuid`;
 const TENANT_BY_SLUG = `SELECT ${TENANT_COLUMNS} FROM tenants WHERE slug = $1 ORDER BY (status = 'DELETED'), created_at DESC, id DESC LIMIT 1`;
 
+/** A phase row as JSON, under PhaseRow's names; timestamps as text (parsed below). */
+const PHASE_JSON = `json_build_object('runId', run_id, 'number', number, 'name', name, 'status', status, 'attempts', attempts,
+  'startedAt', started_at::text, 'completedAt', completed_at::text, 'error', error, 'resourcesDone', resources_done, 'resourcesPending', resources_pending)`;
+
 const statusQuery = (tenant: string) => `
-  SELECT t.*, NULL AS "${RUN_MARK}", r.*, NULL AS "${PHASES_MARK}", p.*
+  SELECT t.*, NULL AS "${RUN_MARK}", r.*, NULL AS "${PHASES_MARK}", p.phases
   FROM (${tenant}) t
   LEFT JOIN LATERAL (
     SELECT ${RUN_COLUMNS} FROM provisioning_runs
     WHERE tenant_id = t.id AND kind = ANY($2::text[])
     ORDER BY created_at DESC, id DESC LIMIT 1
   ) r ON true
-  LEFT JOIN LATERAL (SELECT ${PHASE_COLUMNS} FROM run_phases WHERE run_id = r.id) p ON true
-  ORDER BY p.number`;
+  LEFT JOIN LATERAL (SELECT json_agg(${PHASE_JSON} ORDER BY number) AS phases FROM run_phases WHERE run_id = r.id) p ON true`;
 
-const BY_ID = statusQuery(TENANT_BY_ID);
-const BY_SLUG = statusQuery(TENANT_BY_SLUG);
+const BY_ID = { name: "matih-status-by-id", text: statusQuery(TENANT_BY_ID) };
+const BY_SLUG = { name: "matih-status-by-slug", text: statusQuery(TENANT_BY_SLUG) };
+const parseTimestamp = pg.types.getTypeParser(pg.types.builtins.TIMESTAMPTZ) as (text: string) => Date;
+
+type PhaseJson = Omit<PhaseRow, "startedAt" | "completedAt"> & { startedAt: string | null; completedAt: string | null };
 
 export async function statusRowsOf(db: Queryable, idOrSlug: string): Promise<StatusRows | undefined> {
-  const result = await db.query({ text: UUID.test(idOrSlug) ? BY_ID : BY_SLUG, values: [idOrSlug, CHANGING_KINDS], rowMode: "array" });
-  if (result.rows.length === 0) return undefined;
+  const query = UUID.test(idOrSlug) ? BY_ID : BY_SLUG;
+  const result = await db.query({ ...query, values: [idOrSlug, CHANGING_KINDS], rowMode: "array" });
+  const row = result.rows[0] as unknown[] | undefined;
+  if (!row) return undefined;
   const names = result.fields.map((f) => f.name);
   const runAt = names.indexOf(RUN_MARK);
   const phasesAt = names.indexOf(PHASES_MARK);
-  const part = (row: unknown[], from: number, to: number) => {
+  const part = (from: number, to: number) => {
     const object: Record<string, unknown> = {};
     for (let i = from; i < to; i++) object[names[i]!] = row[i];
     return object;
   };
-  const first = result.rows[0] as unknown[];
-  const tenant = part(first, 0, runAt) as unknown as TenantRow;
-  const run = part(first, runAt + 1, phasesAt) as unknown as RunRow;
+  const tenant = part(0, runAt) as unknown as TenantRow;
+  const run = part(runAt + 1, phasesAt) as unknown as RunRow;
   // A LEFT JOIN that found nothing gives nulls; an id is never null in a row that exists.
-  const hasRun = run.id !== null;
-  const phases = hasRun
-    ? result.rows.map((row) => part(row as unknown[], phasesAt + 1, names.length) as unknown as PhaseRow).filter((p) => p.runId !== null)
-    : [];
-  return { tenant, run: hasRun ? run : undefined, phases };
+  if (run.id === null) return { tenant, run: undefined, phases: [] };
+  const phases = ((row[phasesAt + 1] ?? []) as PhaseJson[]).map((p): PhaseRow => ({
+    ...p,
+    startedAt: p.startedAt === null ? null : parseTimestamp(p.startedAt),
+    completedAt: p.completedAt === null ? null : parseTimestamp(p.completedAt),
+  }));
+  return { tenant, run, phases };
 }

@@ -199,7 +199,7 @@ export class WorkerPool implements JobRunner {
   private spawn(key: string): PooledWorker {
     const child = fork(this.workerPath, [POOL_MODE_FLAG], {
       execPath: this.execPath,
-      execArgv: [...WORKER_EXEC_ARGV],
+      execArgv: [...WORKER_EXEC_ARGV, `--max-old-space-size=${oldSpaceMb(this.options.maxRssBytes)}`],
       env: workerEnvironment(this.env, key ? key.split(",") : []),
       stdio: ["ignore", "pipe", "pipe", "ipc"],
       // Leader of its own process group: killing the group also kills a pulumi CLI it started.
@@ -367,6 +367,18 @@ export class WorkerPool implements JobRunner {
       this.dispatch();
     }
   }
+}
+
+/**
+ * V8's old-generation limit for a warm worker: half its recycle limit. Left to
+ * itself V8 lets a long-lived worker's heap grow towards gigabytes of garbage
+ * before collecting it (a fleet preview took two workers to 700 MB each);
+ * capped, it collects sooner, at no measurable cost in render time, and a
+ * worker stays well under the memory at which it is recycled. A render's live
+ * data is far below the cap (about 100 MB for a 25-tenant fleet chunk).
+ */
+function oldSpaceMb(maxRssBytes: number): number {
+  return Math.max(128, Math.floor(maxRssBytes / 2 ** 20 / 2));
 }
 
 function envKey(names: readonly string[]): string {

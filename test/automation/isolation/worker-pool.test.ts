@@ -109,6 +109,12 @@ describe("the warm worker pool", () => {
     expect(workers.stats().replaced.recycled).toBe(1);
   });
 
+  it("starts workers with a young generation sized for renders and an old generation capped at half the recycle limit", async () => {
+    const workers = pool({ maxRssBytes: 512 * 2 ** 20 });
+    const { execArgv } = (await workers.run(job("exec-argv"), { signal: never(), graceMs: 1000 })) as { execArgv: string[] };
+    expect(execArgv).toEqual(["--disable-warning=ExperimentalWarning", "--max-semi-space-size=64", "--max-old-space-size=256"]);
+  });
+
   it("recycles a worker whose memory is above the limit after an operation", async () => {
     const workers = pool({ maxRssBytes: 128 * 2 ** 20 });
     const grown = await pidOf(workers, "grow");

@@ -83,8 +83,9 @@ function startRenderEngine(config: EngineConfig, parts: { runner: JobRunner; gat
     pace: config.renderPace,
     faultPlan: config.renderFaultPlan,
     logger: parts.logger,
-    // One fleet-preview job per warm worker; a process per job (MATIH_WORKERS=0) runs them one at a time.
-    fleetParallelism: Math.max(1, config.workers),
+    // One fleet-preview job more than there are warm workers: a worker that finishes a chunk finds the
+    // next one waiting while the service reads records and diffs. A process per job (MATIH_WORKERS=0): one at a time.
+    fleetParallelism: config.workers === 0 ? 1 : config.workers + 1,
   });
 }
 

@@ -11,6 +11,10 @@ export async function handleWorkerJob(job: WorkerJob, context: JobContext): Prom
       const { runRenderWorkerJob } = await import("./render/worker-job.ts");
       return runRenderWorkerJob(job, context);
     }
+    case "fleet-preview": {
+      const { runFleetPreviewWorkerJob } = await import("./render/worker-job.ts");
+      return runFleetPreviewWorkerJob(job, context);
+    }
     case "pulumi": {
       const { runPulumiWorkerJob } = await import("./pulumi/operations.ts");
       const { localWorkspaceFactory } = await import("./pulumi/local-workspace.ts");

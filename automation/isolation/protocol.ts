@@ -4,7 +4,7 @@
  * in their EngineErrorInfo form. Secret values never travel here; the worker
  * inherits the service's environment and reads them where they are used.
  */
-import type { RenderResult } from "../../stacks/mock-render.ts";
+import type { RenderedResource, RenderResult } from "../../stacks/mock-render.ts";
 import type { PlatformSettings } from "../../model/settings.ts";
 import type { TenantSpec } from "../../model/spec.ts";
 import type { EngineErrorInfo, ProgressEventBody, SavedPlan } from "../core/types.ts";
@@ -16,6 +16,21 @@ export interface RenderJob {
 }
 
 export type RenderOutcome = { readonly ok: true; readonly result: RenderResult } | { readonly ok: false; readonly error: EngineErrorInfo };
+
+/** What a fleet preview needs of a tenant's record: what to render it from, and what to compare the render with. */
+export interface FleetPreviewRecord {
+  readonly slug: string;
+  readonly spec: TenantSpec;
+  readonly lastPhase: number;
+  readonly resources: readonly RenderedResource[];
+}
+
+/** Render each tenant with `settings` and answer with its changes against its record (render/fleet-preview.ts), not the render. */
+export interface FleetPreviewJob {
+  readonly kind: "fleet-preview";
+  readonly settings: PlatformSettings;
+  readonly records: readonly FleetPreviewRecord[];
+}
 
 /** `release-lock`: after the engine killed a run's CLI, `pulumi cancel` and report the checkpoint's pending operations (backends other than file://). */
 export type PulumiJobOperation = "provision" | "preview" | "teardown" | "drift-check" | "outputs" | "install-plugins" | "release-lock";
@@ -54,7 +69,7 @@ export interface PulumiJob {
   readonly slug?: string;
 }
 
-export type WorkerJob = RenderJob | PulumiJob;
+export type WorkerJob = RenderJob | FleetPreviewJob | PulumiJob;
 
 export type ParentMessage =
   /** `graceMs`: how long the job may take to stop once its service is gone before the worker kills its own process group. */

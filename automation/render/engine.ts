@@ -23,7 +23,7 @@ import { rm } from "node:fs/promises";
 import type { RenderResult } from "../../stacks/mock-render.ts";
 import type { PlatformSettings } from "../../model/settings.ts";
 import type { TenantSpec } from "../../model/spec.ts";
-import { emptyChangeSummary, summarize } from "../core/change-summary.ts";
+import { emptyChangeSummary } from "../core/change-summary.ts";
 import type { DataDirLayout } from "../core/data-dir.ts";
 import { errorFromInfo, InvalidRequestError, StackNotFoundError, toErrorInfo } from "../core/errors.ts";
 import type { JobRunner } from "../isolation/forked-runner.ts";
@@ -42,7 +42,6 @@ import type {
   PreviewResult,
   ProvisionRequest,
   ProvisionResult,
-  ResourceChange,
   TeardownRequest,
   TeardownResult,
   TenantEngine,
@@ -54,6 +53,7 @@ import { RecordedState } from "./recorded-state.ts";
 import { propertyDrift } from "../core/drift-values.ts";
 import { actualResources, applySimulatedDrift, type SimulatedDrift } from "./simulated-drift.ts";
 import { planTeardown, planUpdate, stepsInOrder, toResourceChange, type UpdatePlan } from "./steps.ts";
+import type { FleetPreviewEntry } from "./fleet-preview.ts";
 import type { RenderRecord, RenderStateStore } from "./store.ts";
 import { pacedPhaseMs, walkPlan } from "./walk.ts";
 import { PHASE_COUNT } from "../../model/phases.ts";
@@ -75,17 +75,11 @@ export interface RenderEngineOptions {
 }
 
 /**
- * Tenants per render job of a fleet preview. A render comes back as about
- * 180 KB of JSON; 25 of them pass through IPC without a spike in the
- * service's memory, and reloading the program's modules for each job
- * (isolation/fresh-modules.ts) stays a small share of the job.
+ * Tenants per worker job of a fleet preview: their records (about 180 KB of
+ * JSON each) go to the worker in one message, and reloading the program's
+ * modules for each job (isolation/fresh-modules.ts) stays a small share of it.
  */
 const FLEET_CHUNK = 25;
-
-/** One tenant of a fleet-wide preview. */
-export type FleetPreviewEntry =
-  | { readonly slug: string; readonly ok: true; readonly changeSummary: PreviewResult["changeSummary"]; readonly changes: readonly ResourceChange[] }
-  | { readonly slug: string; readonly ok: false; readonly error: PreviewResult["error"] };
 
 /** Renders stop at once when asked; there is nothing to finish cleanly. */
 const RENDER_CANCEL_GRACE_MS = 2_000;
@@ -163,10 +157,10 @@ export class RenderEngine implements TenantEngine {
    * its record. Changes nothing.
    *
    * The fleet is rendered in chunks of FLEET_CHUNK tenants, `fleetParallelism`
-   * chunks at once (one per warm worker, so every core works), and each
-   * chunk's renders are reduced to their changes as soon as they arrive: the
-   * records and renders of one chunk per worker are in memory at a time,
-   * however large the fleet.
+   * chunks at once (as many as there are warm workers and one waiting, so
+   * every core works), each worker comparing its renders with their records
+   * and sending back only the changes: the service holds the records of a few
+   * chunks at a time, however large the fleet.
    */
   async previewFleet(settings: PlatformSettings, options: { signal?: AbortSignal } = {}): Promise<FleetPreviewEntry[]> {
     const slugs = await this.options.store.list();
@@ -197,13 +191,12 @@ export class RenderEngine implements TenantEngine {
     // A tenant torn down since the list was read has no record any more, and no preview.
     const records = (await Promise.all(slugs.map((slug) => this.options.store.get(slug)))).filter((r): r is RenderRecord => r !== undefined);
     if (records.length === 0) return [];
-    const outcomes = await this.renderAll(records.map((r) => ({ spec: r.spec, settings, lastPhase: r.lastPhase })), signal);
-    return records.map((record, i): FleetPreviewEntry => {
-      const outcome = outcomes[i]!;
-      if (!outcome.ok) return { slug: record.slug, ok: false, error: outcome.error };
-      const changes = stepsInOrder(planUpdate(outcome.result.resources, record.resources, record.lastPhase)).map(toResourceChange);
-      return { slug: record.slug, ok: true, changeSummary: summarize(changes.map((c) => c.op)), changes };
-    });
+    const job = { kind: "fleet-preview" as const, settings, records: records.map(({ slug, spec, lastPhase, resources }) => ({ slug, spec, lastPhase, resources })) };
+    return (await this.options.runner.run(job, {
+      signal,
+      graceMs: RENDER_CANCEL_GRACE_MS,
+      onLog: (level, message) => this.options.logger?.[level](message),
+    })) as FleetPreviewEntry[];
   }
 
   private operate<Extras extends object>(

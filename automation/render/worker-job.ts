@@ -5,8 +5,11 @@
  * runs in a worker process.
  */
 import { renderUnderMocks } from "../../stacks/mock-render.ts";
+import type { PlatformSettings } from "../../model/settings.ts";
+import type { TenantSpec } from "../../model/spec.ts";
 import { toErrorInfo, UpdateFailedError } from "../core/errors.ts";
-import type { JobContext, RenderJob, RenderOutcome } from "../isolation/protocol.ts";
+import type { FleetPreviewJob, JobContext, RenderJob, RenderOutcome } from "../isolation/protocol.ts";
+import { fleetPreviewEntry, type FleetPreviewEntry } from "./fleet-preview.ts";
 import { withLeanRuntime } from "./lean-runtime.ts";
 
 /**
@@ -19,13 +22,29 @@ export async function runRenderWorkerJob(job: RenderJob, context: JobContext): P
     const outcomes: RenderOutcome[] = [];
     for (const { spec, settings, lastPhase } of job.renders) {
       context.signal.throwIfAborted();
-      try {
-        outcomes.push({ ok: true, result: await renderUnderMocks(spec, settings, { lastPhase }) });
-      } catch (error) {
-        const message = `the tenant program failed for "${spec.slug}": ${error instanceof Error ? error.message : String(error)}`;
-        outcomes.push({ ok: false, error: toErrorInfo(new UpdateFailedError(message)) });
-      }
+      outcomes.push(await renderOutcome(spec, settings, lastPhase));
     }
     return outcomes;
   });
+}
+
+/** A fleet preview's chunk: each tenant rendered and compared with its record here, so only its changes go back. */
+export async function runFleetPreviewWorkerJob(job: FleetPreviewJob, context: JobContext): Promise<FleetPreviewEntry[]> {
+  return withLeanRuntime(async () => {
+    const entries: FleetPreviewEntry[] = [];
+    for (const record of job.records) {
+      context.signal.throwIfAborted();
+      entries.push(fleetPreviewEntry(record, await renderOutcome(record.spec, job.settings, record.lastPhase)));
+    }
+    return entries;
+  });
+}
+
+async function renderOutcome(spec: TenantSpec, settings: PlatformSettings, lastPhase: number): Promise<RenderOutcome> {
+  try {
+    return { ok: true, result: await renderUnderMocks(spec, settings, { lastPhase }) };
+  } catch (error) {
+    const message = `the tenant program failed for "${spec.slug}": ${error instanceof Error ? error.message : String(error)}`;
+    return { ok: false, error: toErrorInfo(new UpdateFailedError(message)) };
+  }
 }

@@ -350,7 +350,7 @@ describe("render engine", () => {
       async run(job: Parameters<ForkedJobRunner["run"]>[0], options: Parameters<ForkedJobRunner["run"]>[1]) {
         running += 1;
         mostAtOnce = Math.max(mostAtOnce, running);
-        if (job.kind === "render") rendersPerJob.push(job.renders.length);
+        if (job.kind === "fleet-preview") rendersPerJob.push(job.records.length);
         try {
           return await runner.run(job, options);
         } finally {

@@ -13,6 +13,7 @@ const AUTOCANNON = fileURLToPath(new URL("../node_modules/autocannon/autocannon.
 
 export interface LoadResult {
   readonly requestsPerSecond: number;
+  readonly requests: number;
   readonly p50Ms: number;
   readonly p99Ms: number;
   /** Responses other than 2xx, errors and timeouts: a figure with any of these is not a figure. */
@@ -23,8 +24,8 @@ export interface LoadResult {
 export async function loadTest(url: string, options: { connections: number; seconds: number; headers: Record<string, string> }): Promise<LoadResult> {
   const headers = Object.entries(options.headers).flatMap(([k, v]) => ["-H", `${k}=${v}`]);
   const { stdout } = await promisify(execFile)(process.execPath, [AUTOCANNON, "-c", String(options.connections), "-d", String(options.seconds), "-j", "-n", ...headers, url], { maxBuffer: 16 * 2 ** 20 });
-  const result = JSON.parse(stdout) as { requests: { average: number }; latency: { p50: number; p99: number }; non2xx: number; errors: number; timeouts: number };
-  return { requestsPerSecond: result.requests.average, p50Ms: result.latency.p50, p99Ms: result.latency.p99, failures: result.non2xx + result.errors + result.timeouts };
+  const result = JSON.parse(stdout) as { requests: { average: number; total: number }; latency: { p50: number; p99: number }; non2xx: number; errors: number; timeouts: number };
+  return { requestsPerSecond: result.requests.average, requests: result.requests.total, p50Ms: result.latency.p50, p99Ms: result.latency.p99, failures: result.non2xx + result.errors + result.timeouts };
 }
 
 /** Every process below `pid` (its workers, and what they started). */

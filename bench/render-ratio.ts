@@ -20,7 +20,7 @@ import { resolvePlatformSettings } from "../model/settings.ts";
 import { validateTenantSpec } from "../model/spec.ts";
 import { bareMockRuntime } from "./bare-mock.ts";
 
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 30);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 40);
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 const settings = resolvePlatformSettings();

@@ -25,11 +25,15 @@ export interface FleetPreviewRecord {
   readonly resources: readonly RenderedResource[];
 }
 
-/** Render each tenant with `settings` and answer with its changes against its record (render/fleet-preview.ts), not the render. */
+/**
+ * Render each tenant with `settings` and answer with its changes against its
+ * record (render/fleet-preview.ts), not the render. The records travel as the
+ * store's JSON text (each a FleetPreviewRecord, and more), parsed by the worker.
+ */
 export interface FleetPreviewJob {
   readonly kind: "fleet-preview";
   readonly settings: PlatformSettings;
-  readonly records: readonly FleetPreviewRecord[];
+  readonly records: readonly string[];
 }
 
 /** `release-lock`: after the engine killed a run's CLI, `pulumi cancel` and report the checkpoint's pending operations (backends other than file://). */

@@ -188,10 +188,12 @@ export class RenderEngine implements TenantEngine {
   }
 
   private async previewChunk(slugs: readonly string[], settings: PlatformSettings, signal: AbortSignal): Promise<FleetPreviewEntry[]> {
+    const { store } = this.options;
+    const recordText = (slug: string) => (store.getText ? store.getText(slug) : store.get(slug).then((r) => r && JSON.stringify(r)));
     // A tenant torn down since the list was read has no record any more, and no preview.
-    const records = (await Promise.all(slugs.map((slug) => this.options.store.get(slug)))).filter((r): r is RenderRecord => r !== undefined);
+    const records = (await Promise.all(slugs.map(recordText))).filter((r): r is string => r !== undefined);
     if (records.length === 0) return [];
-    const job = { kind: "fleet-preview" as const, settings, records: records.map(({ slug, spec, lastPhase, resources }) => ({ slug, spec, lastPhase, resources })) };
+    const job = { kind: "fleet-preview" as const, settings, records };
     return (await this.options.runner.run(job, {
       signal,
       graceMs: RENDER_CANCEL_GRACE_MS,

@@ -8,7 +8,7 @@ import { renderUnderMocks } from "../../stacks/mock-render.ts";
 import type { PlatformSettings } from "../../model/settings.ts";
 import type { TenantSpec } from "../../model/spec.ts";
 import { toErrorInfo, UpdateFailedError } from "../core/errors.ts";
-import type { FleetPreviewJob, JobContext, RenderJob, RenderOutcome } from "../isolation/protocol.ts";
+import type { FleetPreviewJob, FleetPreviewRecord, JobContext, RenderJob, RenderOutcome } from "../isolation/protocol.ts";
 import { fleetPreviewEntry, type FleetPreviewEntry } from "./fleet-preview.ts";
 import { withLeanRuntime } from "./lean-runtime.ts";
 
@@ -32,8 +32,9 @@ export async function runRenderWorkerJob(job: RenderJob, context: JobContext): P
 export async function runFleetPreviewWorkerJob(job: FleetPreviewJob, context: JobContext): Promise<FleetPreviewEntry[]> {
   return withLeanRuntime(async () => {
     const entries: FleetPreviewEntry[] = [];
-    for (const record of job.records) {
+    for (const text of job.records) {
       context.signal.throwIfAborted();
+      const record = JSON.parse(text) as FleetPreviewRecord;
       entries.push(fleetPreviewEntry(record, await renderOutcome(record.spec, job.settings, record.lastPhase)));
     }
     return entries;

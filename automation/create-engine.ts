@@ -7,6 +7,8 @@
 import { loadEngineConfig, type EngineConfig, type EngineConfigOverrides } from "./core/config.ts";
 import { DataDirLayout } from "./core/data-dir.ts";
 import { ForkedJobRunner, type JobRunner } from "./isolation/forked-runner.ts";
+import { WorkerPool } from "./isolation/worker-pool.ts";
+import { resolvePlatformSettings } from "../model/settings.ts";
 import { OperationGate } from "./core/operation-gate.ts";
 import { detectPulumiCli, type CliCheck } from "./pulumi/cli.ts";
 import { PulumiEngine } from "./pulumi/engine.ts";
@@ -20,8 +22,10 @@ export interface CreateEngineOptions extends EngineConfigOverrides {
   readonly logger?: EngineLogger;
   /** The render engine's store; default a FileRenderStateStore under the data directory. */
   readonly store?: RenderStateStore;
-  /** Where operations run; default a worker process per operation. */
+  /** Where operations run; default a pool of MATIH_WORKERS warm worker processes. */
   readonly runner?: JobRunner;
+  /** Told how long each operation waited for a free, warm worker (seconds). */
+  readonly onWorkerWait?: (seconds: number) => void;
   readonly detectCli?: (env: NodeJS.ProcessEnv) => Promise<CliCheck>;
 }
 
@@ -35,7 +39,7 @@ export async function createEngine(options: CreateEngineOptions = {}): Promise<T
   const env = options.env ?? process.env;
   const logger = options.logger ?? consoleLogger;
   const config = loadEngineConfig(env, options);
-  const runner = options.runner ?? new ForkedJobRunner({ env });
+  const runner = options.runner ?? createRunner(config, env, options.onWorkerWait);
   const gate = new OperationGate({ maxConcurrent: config.maxConcurrentOperations });
   const detect = options.detectCli ?? ((e: NodeJS.ProcessEnv) => detectPulumiCli(e));
 
@@ -45,14 +49,22 @@ export async function createEngine(options: CreateEngineOptions = {}): Promise<T
   }
   const cli = await detect(env);
   if (!cli.ok) {
-    if (config.engine === "pulumi") throw cli.error;
+    if (config.engine === "pulumi") {
+      await runner.close?.();
+      throw cli.error;
+    }
     logger.warn(
       `no suitable pulumi CLI (${cli.error.message.split(". ")[0]}); using the offline render engine: NO INFRASTRUCTURE WILL BE CHANGED. ` +
         `Install the pulumi CLI, or set MATIH_ENGINE=render to silence this warning.`,
     );
     return startRenderEngine(config, { runner, gate, logger, ...(options.store ? { store: options.store } : {}) });
   }
-  return PulumiEngine.start({ config, runner, gate, env, logger, detectCli: async () => cli });
+  try {
+    return await PulumiEngine.start({ config, runner, gate, env, logger, detectCli: async () => cli });
+  } catch (error) {
+    await runner.close?.();
+    throw error;
+  }
 }
 
 function startRenderEngine(config: EngineConfig, parts: { runner: JobRunner; gate: OperationGate; logger: EngineLogger; store?: RenderStateStore }): RenderEngine {
@@ -71,5 +83,23 @@ function startRenderEngine(config: EngineConfig, parts: { runner: JobRunner; gat
     pace: config.renderPace,
     faultPlan: config.renderFaultPlan,
     logger: parts.logger,
+    // One fleet-preview job more than there are warm workers: a worker that finishes a chunk finds the
+    // next one waiting while the service reads records and diffs. A process per job (MATIH_WORKERS=0): one at a time.
+    fleetParallelism: config.workers === 0 ? 1 : config.workers + 1,
   });
+}
+
+function createRunner(config: EngineConfig, env: NodeJS.ProcessEnv, onWait?: (seconds: number) => void): JobRunner {
+  if (config.workers === 0) return new ForkedJobRunner({ env });
+  const pool = new WorkerPool({
+    size: config.workers,
+    maxOperations: config.workerMaxOperations,
+    maxRssBytes: config.workerMaxRssMb * 2 ** 20,
+    env,
+    // Warm for the default platform settings' secret variable (the Postgres admin password's).
+    warmEnvNames: [resolvePlatformSettings().postgres.adminPasswordEnv],
+    ...(onWait ? { onWait } : {}),
+  });
+  pool.warmUp();
+  return pool;
 }

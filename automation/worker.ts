@@ -1,5 +1,5 @@
-/** Entry point of an operation's worker process (see forked-runner.ts). */
-import { handleWorkerJob } from "./worker-jobs.ts";
+/** Entry point of a worker process (see forked-runner.ts and worker-pool.ts). */
+import { handleWorkerJob, warmUpWorker } from "./worker-jobs.ts";
 import { serveJobs } from "./isolation/worker-host.ts";
 
-serveJobs(handleWorkerJob);
+serveJobs(handleWorkerJob, { warmUp: warmUpWorker });

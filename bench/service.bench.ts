@@ -23,7 +23,8 @@ try {
   const creates = await Promise.all(Array.from({ length: TENANTS }, async (_, i) => {
     const t0 = performance.now();
     const res = await service.app.inject({ method: "POST", url: "/api/v1/tenants", headers: auth(), payload: { slug: `bench-${i}`, displayName: `Bench ${i}`, tier: tiers[i % 3], region: "eastus", adminEmail: `admin@bench-${i}.example` } });
-    return { id: res.json().id as string, createMs: performance.now() - t0, status: res.statusCode };
+    const body = res.json() as { id?: string; tenant?: { id: string } };
+    return { id: (body.tenant?.id ?? body.id)!, createMs: performance.now() - t0, status: res.statusCode };
   }));
   const active = await Promise.all(creates.map(async (c) => {
     const s = await waitUntilSettled(service.app, c.id, 600_000);

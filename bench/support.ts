@@ -19,6 +19,10 @@ export const auth = () => ({ authorization: `Bearer ${BENCH_TOKEN}` });
 
 export interface BenchService {
   readonly app: FastifyInstance;
+  /** The service's own database. */
+  readonly databaseUrl: string;
+  /** Starts listening on a free local port; returns its base URL (http://127.0.0.1:port). */
+  listen(): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -47,12 +51,21 @@ export async function startBenchService(env: Record<string, string>): Promise<Be
     MATIH_DATA_DIR: dataDir,
     MATIH_ADMIN_TOKEN: BENCH_TOKEN,
     LOG_LEVEL: "warn",
+    // An hourly fleet drift run landing mid-bench would skew what it measures.
+    MATIH_DRIFT_SCHEDULE: "off",
     ...env,
   };
   const app = await buildService({ config: loadServiceConfig(fullEnv), databaseUrl: url.toString(), settings: resolvePlatformSettings(), env: fullEnv, logger: false, shutdownGraceMs: 5_000 });
   await app.ready();
   return {
     app,
+    databaseUrl: url.toString(),
+    async listen() {
+      await app.listen({ host: "127.0.0.1", port: 0 });
+      const address = app.server.address();
+      if (!address || typeof address === "string") throw new Error("the service is not listening on a TCP port");
+      return `http://127.0.0.1:${address.port}`;
+    },
     async close() {
       await app.close();
       await rm(dataDir, { recursive: true, force: true });
@@ -72,4 +85,34 @@ export async function waitUntilSettled(app: FastifyInstance, id: string, timeout
     await new Promise((r) => setTimeout(r, 200));
   }
   throw new Error(`tenant ${id} did not settle in ${timeoutMs} ms`);
+}
+
+/** Waits until the service's warm worker pool has `size` idle workers (they load the SDK and the program first). */
+export async function waitForWarmWorkers(app: FastifyInstance, size: number, timeoutMs = 120_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const stats = app.metrics.workerStats?.();
+    if (!stats || stats.idle >= size) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`the worker pool did not have ${size} idle workers within ${timeoutMs} ms`);
+}
+
+/** Requests a tenant and returns its id. */
+export async function createTenant(app: FastifyInstance, slug: string, tier = "free"): Promise<string> {
+  const res = await app.inject({ method: "POST", url: "/api/v1/tenants", headers: auth(), payload: { slug, displayName: `${slug} Inc`, tier, region: "eastus", adminEmail: `admin@${slug}.example` } });
+  if (res.statusCode !== 202) throw new Error(`creating ${slug}: ${res.statusCode} ${res.body}`);
+  return (res.json() as { tenant: { id: string } }).tenant.id;
+}
+
+/**
+ * A run's overhead as the audit log shows it: from "attempt 1 of N started"
+ * (the job was taken) to "phase 1 ... started" (the engine reported its first
+ * phase), in milliseconds. Null while either is missing.
+ */
+export async function runOverheadMs(app: FastifyInstance, tenantId: string): Promise<number | null> {
+  const audit = (await app.inject({ method: "GET", url: `/api/v1/tenants/${tenantId}/audit`, headers: auth() })).json() as { items: { message: string; createdAt: string }[] };
+  const started = audit.items.find((a) => /attempt 1 of \d+ started/.test(a.message));
+  const phase = audit.items.find((a) => /^phase 1 .* started/i.test(a.message));
+  return started && phase ? Date.parse(phase.createdAt) - Date.parse(started.createdAt) : null;
 }

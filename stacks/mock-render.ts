@@ -155,6 +155,21 @@ export class RenderFailedError extends Error {
   }
 }
 
+/**
+ * The mock monitor turns a request's properties from protobuf into plain
+ * JavaScript to hand them to the mocks, and the capture turns the same
+ * properties into JavaScript again. Converted once, both read the same result
+ * (neither changes it: the SDK's deserialisation and the capture's redaction
+ * build new objects). One protobuf walk less per resource.
+ */
+function convertOnce<T>(request: T, struct: { toJavaScript(): unknown } | undefined): T {
+  if (struct) {
+    const converted = struct.toJavaScript();
+    struct.toJavaScript = () => converted;
+  }
+  return request;
+}
+
 /** Serialises renders: Pulumi's runtime state is global to the process. */
 let queue: Promise<unknown> = Promise.resolve();
 
@@ -200,8 +215,8 @@ async function renderNow(spec: TenantSpec, settings: PlatformSettings, options: 
   const register = monitor.registerResource.bind(monitor);
   const read = monitor.readResource.bind(monitor);
   const registerOutputs = monitor.registerResourceOutputs.bind(monitor);
-  monitor.registerResource = (req, cb) => register(req, (err, res) => { record(req, false)(err, res); cb(err, res); });
-  monitor.readResource = (req, cb) => read(req, (err, res) => { record(req, true)(err, res); cb(err, res); });
+  monitor.registerResource = (req, cb) => register(convertOnce(req, req.getObject()), (err, res) => { record(req, false)(err, res); cb(err, res); });
+  monitor.readResource = (req, cb) => read(convertOnce(req, req.getProperties()), (err, res) => { record(req, true)(err, res); cb(err, res); });
   monitor.registerResourceOutputs = (req, cb) => {
     const entry = captured.get(req.getUrn());
     if (entry) entry.outputs = redactWireValue(req.getOutputs()?.toJavaScript() ?? {}) as Record<string, unknown>;

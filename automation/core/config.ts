@@ -45,6 +45,15 @@ export interface EngineConfig {
    * Files), so processes sharing one database may share it. Default false.
    */
   readonly stateDirShared: boolean;
+  /**
+   * MATIH_WORKERS; warm worker processes that run operations, one at a time each; default 2.
+   * 0 starts a fresh process per operation instead (slower to start, nothing kept warm).
+   */
+  readonly workers: number;
+  /** MATIH_WORKER_MAX_OPERATIONS; a warm worker is replaced after this many operations; default 50. */
+  readonly workerMaxOperations: number;
+  /** MATIH_WORKER_MAX_RSS_MB; a warm worker whose memory is above this after an operation is replaced; default 768. */
+  readonly workerMaxRssMb: number;
 }
 
 export type EngineConfigOverrides = Partial<EngineConfig>;
@@ -95,6 +104,9 @@ export function loadEngineConfig(env: NodeJS.ProcessEnv = process.env, overrides
     renderPace: number(env, "MATIH_RENDER_PACE", 0, (n) => n >= 0, "zero or a positive fraction such as 0.01"),
     renderFaultPlan,
     stateDirShared: flag(env, "MATIH_STATE_DIR_SHARED"),
+    workers: number(env, "MATIH_WORKERS", 2, (n) => Number.isInteger(n) && n >= 0, "a whole number (0 for a fresh process per operation)"),
+    workerMaxOperations: number(env, "MATIH_WORKER_MAX_OPERATIONS", 50, (n) => Number.isInteger(n) && n >= 1, "a whole number of at least 1"),
+    workerMaxRssMb: number(env, "MATIH_WORKER_MAX_RSS_MB", 768, (n) => n >= 64, "a number of megabytes of at least 64"),
   };
   return { ...base, ...stripUndefined(overrides), dataDir };
 }

@@ -277,6 +277,19 @@ export type OperationResult = ProvisionResult | PreviewResult | TeardownResult |
  * says how they ended; they reject only on programming errors. `outputs`
  * rejects with StackNotFoundError for an unknown tenant.
  */
+/** A warm worker process: starting (loading the SDK and the program), idle, or running an operation. */
+export type WorkerState = "starting" | "idle" | "busy";
+
+export interface WorkerPoolStats {
+  readonly starting: number;
+  readonly idle: number;
+  readonly busy: number;
+  /** Operations waiting for a worker. */
+  readonly waiting: number;
+  /** Workers replaced so far, by why. */
+  readonly replaced: { readonly crashed: number; readonly killed: number; readonly recycled: number };
+}
+
 export interface TenantEngine {
   readonly kind: EngineKind;
   /** False for the render engine: nothing it does touches a cloud, cluster or CLI. */
@@ -291,8 +304,10 @@ export interface TenantEngine {
   outputs(slug: string): Promise<Record<string, unknown>>;
   /** Cancels this process's running or queued operations for the tenant; true when there was one. */
   cancel(slug: string): boolean;
-  /** Cancels everything still running and waits for it to stop. */
+  /** Cancels everything still running and waits for it to stop; then ends the engine's warm workers. */
   close(): Promise<void>;
+  /** The warm worker pool's counts; null when operations run in a fresh process each. */
+  workerStats?(): WorkerPoolStats | null;
 }
 
 export interface EngineLogger {

@@ -4,7 +4,7 @@
  * in their EngineErrorInfo form. Secret values never travel here; the worker
  * inherits the service's environment and reads them where they are used.
  */
-import type { RenderResult } from "../../stacks/mock-render.ts";
+import type { RenderedResource, RenderResult } from "../../stacks/mock-render.ts";
 import type { PlatformSettings } from "../../model/settings.ts";
 import type { TenantSpec } from "../../model/spec.ts";
 import type { EngineErrorInfo, ProgressEventBody, SavedPlan } from "../core/types.ts";
@@ -16,6 +16,25 @@ export interface RenderJob {
 }
 
 export type RenderOutcome = { readonly ok: true; readonly result: RenderResult } | { readonly ok: false; readonly error: EngineErrorInfo };
+
+/** What a fleet preview needs of a tenant's record: what to render it from, and what to compare the render with. */
+export interface FleetPreviewRecord {
+  readonly slug: string;
+  readonly spec: TenantSpec;
+  readonly lastPhase: number;
+  readonly resources: readonly RenderedResource[];
+}
+
+/**
+ * Render each tenant with `settings` and answer with its changes against its
+ * record (render/fleet-preview.ts), not the render. The records travel as the
+ * store's JSON text (each a FleetPreviewRecord, and more), parsed by the worker.
+ */
+export interface FleetPreviewJob {
+  readonly kind: "fleet-preview";
+  readonly settings: PlatformSettings;
+  readonly records: readonly string[];
+}
 
 /** `release-lock`: after the engine killed a run's CLI, `pulumi cancel` and report the checkpoint's pending operations (backends other than file://). */
 export type PulumiJobOperation = "provision" | "preview" | "teardown" | "drift-check" | "outputs" | "install-plugins" | "release-lock";
@@ -54,7 +73,7 @@ export interface PulumiJob {
   readonly slug?: string;
 }
 
-export type WorkerJob = RenderJob | PulumiJob;
+export type WorkerJob = RenderJob | FleetPreviewJob | PulumiJob;
 
 export type ParentMessage =
   /** `graceMs`: how long the job may take to stop once its service is gone before the worker kills its own process group. */
@@ -66,7 +85,14 @@ export type WorkerMessage =
   | { readonly type: "event"; readonly body: ProgressEventBody }
   | { readonly type: "log"; readonly level: "info" | "warn" | "error"; readonly message: string }
   | { readonly type: "result"; readonly value: unknown }
-  | { readonly type: "error"; readonly error: EngineErrorInfo };
+  | { readonly type: "error"; readonly error: EngineErrorInfo }
+  /** Pool mode only: the worker has loaded what every job needs and takes jobs. */
+  | { readonly type: "ready" }
+  /** Pool mode only: the job is over (its result or error was sent first); the worker's memory now. */
+  | { readonly type: "idle"; readonly rssBytes: number };
+
+/** The argument that starts a worker in pool mode: it serves one job after another instead of one and exiting. */
+export const POOL_MODE_FLAG = "--pool";
 
 /** What a job handler gets besides the job: a signal to stop on, and channels back to the service. */
 export interface JobContext {
@@ -76,3 +102,8 @@ export interface JobContext {
 }
 
 export type JobHandler = (job: WorkerJob, context: JobContext) => Promise<unknown>;
+
+export interface ServeOptions {
+  /** Pool mode: loads what every job needs before the worker reports ready. */
+  readonly warmUp?: () => Promise<void>;
+}

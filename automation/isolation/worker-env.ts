@@ -23,7 +23,11 @@ const ALLOWED_PREFIXES = ["PULUMI_", "ARM_", "AZURE_", "LC_", "MATIH_RENDER_"];
 
 /** The variables the platform settings of a job name as holding secrets the program needs (the Postgres admin password). */
 export function settingsSecretNames(job: WorkerJob): string[] {
-  const settings = job.kind === "render" ? (job.renders ?? []).map((r) => r.settings) : job.kind === "pulumi" && job.request ? [job.request.settings] : [];
+  const settings =
+    job.kind === "render" ? (job.renders ?? []).map((r) => r.settings)
+    : job.kind === "fleet-preview" ? [job.settings]
+    : job.kind === "pulumi" && job.request ? [job.request.settings]
+    : [];
   return [...new Set(settings.map((s) => s?.postgres?.adminPasswordEnv).filter((n): n is string => typeof n === "string" && n.length > 0))];
 }
 

@@ -1,12 +1,19 @@
 /**
- * The worker side of the protocol: receives one job, runs it with a signal
- * that the service can fire, streams events back, reports the result or the
- * error, and exits. One process per operation, so a hang, a crash or leaked
- * global state (Pulumi's runtime is process-global) ends with the process.
+ * The worker side of the protocol: receives a job, runs it with a signal that
+ * the service can fire, streams events back, and reports the result or the
+ * error.
+ *
+ * Two modes. Started plainly, the worker runs one job and exits: a hang, a
+ * crash or leaked global state ends with the process. Started with
+ * POOL_MODE_FLAG (a warm worker of worker-pool.ts), it warms up, reports
+ * ready, and then runs one job at a time for as long as the pool keeps it;
+ * each job gets fresh copies of the project's modules (fresh-modules.ts), and
+ * a crash or hang still ends the process, which the pool replaces.
  */
 import { errorFromInfo, toErrorInfo } from "../core/errors.ts";
 import type { ProgressEventBody } from "../core/types.ts";
-import type { JobHandler, ParentMessage, WorkerMessage } from "./protocol.ts";
+import { beginFreshOperation, installFreshModules } from "./fresh-modules.ts";
+import { POOL_MODE_FLAG, type JobHandler, type ParentMessage, type ServeOptions, type WorkerMessage } from "./protocol.ts";
 
 /** How long a worker whose service went away lets its operation stop, unless the run message says (the engine's cancel grace). */
 const DEFAULT_ORPHAN_GRACE_MS = 60_000;
@@ -26,8 +33,9 @@ function killOwnGroup(): never {
   process.exit(1);
 }
 
-export function serveJobs(handler: JobHandler): void {
-  const controller = new AbortController();
+export function serveJobs(handler: JobHandler, options: ServeOptions = {}): void {
+  const pooled = process.argv.includes(POOL_MODE_FLAG);
+  let current: AbortController | null = null;
   let started = false;
   let orphanGraceMs = DEFAULT_ORPHAN_GRACE_MS;
   let orphaned = false;
@@ -38,29 +46,40 @@ export function serveJobs(handler: JobHandler): void {
       process.send(message, undefined, {}, () => resolve());
     });
 
-  process.on("message", (raw: unknown) => {
-    const message = raw as ParentMessage;
-    if (message.type === "cancel") {
-      controller.abort(errorFromInfo(message.reason));
-      return;
-    }
-    if (message.type !== "run" || started) return;
-    started = true;
+  const runJob = (message: ParentMessage & { type: "run" }) => {
+    const controller = new AbortController();
+    current = controller;
     if (typeof message.graceMs === "number" && message.graceMs >= 0) orphanGraceMs = message.graceMs;
+    if (pooled) beginFreshOperation();
     const context = {
       signal: controller.signal,
       emit: (body: ProgressEventBody) => void send({ type: "event", body }),
       log: (level: "info" | "warn" | "error", text: string) => void send({ type: "log", level, message: text }),
     };
-    handler(message.job, context)
+    const settled = handler(message.job, context)
       .then((value) => send({ type: "result", value }))
-      .catch((error: unknown) => send({ type: "error", error: toErrorInfo(error) }))
-      .finally(() => {
-        // An orphan takes whatever it started with it; the job is another process's now.
-        if (orphaned) killOwnGroup();
-        // Inline Pulumi programs leave gRPC servers and timers behind; do not wait for them.
-        process.exit(0);
-      });
+      .catch((error: unknown) => send({ type: "error", error: toErrorInfo(error) }));
+    void settled.then(async () => {
+      // An orphan takes whatever it started with it; the job is another process's now.
+      if (orphaned) killOwnGroup();
+      // Inline Pulumi programs leave gRPC servers and timers behind; a one-job worker does not wait for them.
+      if (!pooled) process.exit(0);
+      current = null;
+      await send({ type: "idle", rssBytes: process.memoryUsage().rss });
+    });
+  };
+
+  process.on("message", (raw: unknown) => {
+    const message = raw as ParentMessage;
+    if (message.type === "cancel") {
+      current?.abort(errorFromInfo(message.reason));
+      return;
+    }
+    if (message.type !== "run") return;
+    // One operation per worker at a time; a plain worker takes exactly one.
+    if (current || (!pooled && started)) return;
+    started = true;
+    runJob(message);
   });
 
   // The service died or closed the channel: stop the operation (a Pulumi run
@@ -70,9 +89,17 @@ export function serveJobs(handler: JobHandler): void {
   // same grace before it breaks the lock (see pulumi/locks.ts).
   process.on("disconnect", () => {
     orphaned = true;
-    if (!started) process.exit(1);
-    controller.abort(new Error("the service process went away"));
+    // An idle warm worker holds nothing: it just goes.
+    if (!current) process.exit(pooled ? 0 : 1);
+    current.abort(new Error("the service process went away"));
     // Not unref'd: the timer must fire even if nothing else keeps the worker alive.
     setTimeout(killOwnGroup, orphanGraceMs);
   });
+
+  if (pooled) {
+    installFreshModules();
+    void (options.warmUp?.() ?? Promise.resolve())
+      .catch((error: unknown) => send({ type: "log", level: "warn", message: `worker warm-up failed: ${error instanceof Error ? error.message : String(error)}` }))
+      .then(() => send({ type: "ready" }));
+  }
 }

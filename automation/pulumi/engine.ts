@@ -30,6 +30,7 @@ import type {
   TeardownRequest,
   TeardownResult,
   TenantEngine,
+  WorkerPoolStats,
 } from "../core/types.ts";
 import { detectPulumiCli, type CliCheck } from "./cli.ts";
 import { fileBackendDir, releaseDeadOwnersLocks, type LockRelease } from "./file-backend.ts";
@@ -154,6 +155,11 @@ export class PulumiEngine implements TenantEngine {
   async close(): Promise<void> {
     this.options.gate.cancelAll(new OperationCancelledError("the engine is shutting down"));
     await this.options.gate.idle();
+    await this.options.runner.close?.();
+  }
+
+  workerStats(): WorkerPoolStats | null {
+    return this.options.runner.stats?.() ?? null;
   }
 
   private async installPlugins(): Promise<PluginRequirement[]> {

@@ -23,7 +23,7 @@ import { rm } from "node:fs/promises";
 import type { RenderResult } from "../../stacks/mock-render.ts";
 import type { PlatformSettings } from "../../model/settings.ts";
 import type { TenantSpec } from "../../model/spec.ts";
-import { emptyChangeSummary, summarize } from "../core/change-summary.ts";
+import { emptyChangeSummary } from "../core/change-summary.ts";
 import type { DataDirLayout } from "../core/data-dir.ts";
 import { errorFromInfo, InvalidRequestError, StackNotFoundError, toErrorInfo } from "../core/errors.ts";
 import type { JobRunner } from "../isolation/forked-runner.ts";
@@ -42,10 +42,10 @@ import type {
   PreviewResult,
   ProvisionRequest,
   ProvisionResult,
-  ResourceChange,
   TeardownRequest,
   TeardownResult,
   TenantEngine,
+  WorkerPoolStats,
 } from "../core/types.ts";
 import { faultApplies, validateFaultPlan, type FaultPlan } from "../core/fault-plan.ts";
 import { readRenderPlan, verifyRenderPlan, writeRenderPlan } from "./plan-file.ts";
@@ -53,6 +53,7 @@ import { RecordedState } from "./recorded-state.ts";
 import { propertyDrift } from "../core/drift-values.ts";
 import { actualResources, applySimulatedDrift, type SimulatedDrift } from "./simulated-drift.ts";
 import { planTeardown, planUpdate, stepsInOrder, toResourceChange, type UpdatePlan } from "./steps.ts";
+import type { FleetPreviewEntry } from "./fleet-preview.ts";
 import type { RenderRecord, RenderStateStore } from "./store.ts";
 import { pacedPhaseMs, walkPlan } from "./walk.ts";
 import { PHASE_COUNT } from "../../model/phases.ts";
@@ -69,12 +70,16 @@ export interface RenderEngineOptions {
   /** Rehearsal faults, e.g. `{ 6: { failTimes: 2, message: "no external IP assigned within 600s" } }`. */
   readonly faultPlan?: FaultPlan;
   readonly logger?: EngineLogger;
+  /** How many render jobs a fleet preview runs at once: the warm worker pool's size. Default 1. */
+  readonly fleetParallelism?: number;
 }
 
-/** One tenant of a fleet-wide preview. */
-export type FleetPreviewEntry =
-  | { readonly slug: string; readonly ok: true; readonly changeSummary: PreviewResult["changeSummary"]; readonly changes: readonly ResourceChange[] }
-  | { readonly slug: string; readonly ok: false; readonly error: PreviewResult["error"] };
+/**
+ * Tenants per worker job of a fleet preview: their records (about 180 KB of
+ * JSON each) go to the worker in one message, and reloading the program's
+ * modules for each job (isolation/fresh-modules.ts) stays a small share of it.
+ */
+const FLEET_CHUNK = 25;
 
 /** Renders stop at once when asked; there is nothing to finish cleanly. */
 const RENDER_CANCEL_GRACE_MS = 2_000;
@@ -139,24 +144,61 @@ export class RenderEngine implements TenantEngine {
   async close(): Promise<void> {
     this.options.gate.cancelAll();
     await this.options.gate.idle();
+    await this.options.runner.close?.();
+  }
+
+  workerStats(): WorkerPoolStats | null {
+    return this.options.runner.stats?.() ?? null;
   }
 
   /**
    * "What would this change do to every tenant": renders every recorded
-   * tenant from its recorded spec with these settings (in one worker) and
-   * diffs each against its record. Changes nothing.
+   * tenant from its recorded spec with these settings and diffs each against
+   * its record. Changes nothing.
+   *
+   * The fleet is rendered in chunks of FLEET_CHUNK tenants, `fleetParallelism`
+   * chunks at once (as many as there are warm workers and one waiting, so
+   * every core works), each worker comparing its renders with their records
+   * and sending back only the changes: the service holds the records of a few
+   * chunks at a time, however large the fleet.
    */
   async previewFleet(settings: PlatformSettings, options: { signal?: AbortSignal } = {}): Promise<FleetPreviewEntry[]> {
-    const records = (await Promise.all((await this.options.store.list()).map((slug) => this.options.store.get(slug)))).filter((r): r is RenderRecord => r !== undefined);
+    const slugs = await this.options.store.list();
+    const chunks: string[][] = [];
+    for (let i = 0; i < slugs.length; i += FLEET_CHUNK) chunks.push(slugs.slice(i, i + FLEET_CHUNK));
+    // One chunk failing as a whole (the preview cancelled, a worker lost) stops the others.
+    const stop = new AbortController();
+    const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
+    const entries: FleetPreviewEntry[][] = [];
+    let next = 0;
+    const lane = async () => {
+      while (next < chunks.length) {
+        const index = next++;
+        entries[index] = await this.previewChunk(chunks[index]!, settings, signal);
+      }
+    };
+    const lanes = Math.max(1, Math.min(this.options.fleetParallelism ?? 1, chunks.length));
+    try {
+      await Promise.all(Array.from({ length: lanes }, lane));
+    } catch (error) {
+      stop.abort(error);
+      throw error;
+    }
+    return entries.flat();
+  }
+
+  private async previewChunk(slugs: readonly string[], settings: PlatformSettings, signal: AbortSignal): Promise<FleetPreviewEntry[]> {
+    const { store } = this.options;
+    const recordText = (slug: string) => (store.getText ? store.getText(slug) : store.get(slug).then((r) => r && JSON.stringify(r)));
+    // A tenant torn down since the list was read has no record any more, and no preview.
+    const records = (await Promise.all(slugs.map(recordText))).filter((r): r is string => r !== undefined);
     if (records.length === 0) return [];
-    const signal = options.signal ?? new AbortController().signal;
-    const outcomes = await this.renderAll(records.map((r) => ({ spec: r.spec, settings, lastPhase: r.lastPhase })), signal);
-    return records.map((record, i): FleetPreviewEntry => {
-      const outcome = outcomes[i]!;
-      if (!outcome.ok) return { slug: record.slug, ok: false, error: outcome.error };
-      const changes = stepsInOrder(planUpdate(outcome.result.resources, record.resources, record.lastPhase)).map(toResourceChange);
-      return { slug: record.slug, ok: true, changeSummary: summarize(changes.map((c) => c.op)), changes };
-    });
+    const job = { kind: "fleet-preview" as const, settings, records };
+    return (await this.options.runner.run(job, {
+      signal,
+      graceMs: RENDER_CANCEL_GRACE_MS,
+      onLog: (level, message) => this.options.logger?.[level](message),
+    })) as FleetPreviewEntry[];
   }
 
   private operate<Extras extends object>(

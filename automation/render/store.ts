@@ -41,6 +41,13 @@ export interface RenderStateStore {
   delete(slug: string): Promise<void>;
   /** Slugs of every recorded tenant, sorted. */
   list(): Promise<string[]>;
+  /**
+   * The record as JSON text, unparsed: a fleet preview passes records through
+   * to its workers, and building each one as objects first only to serialise
+   * it again was most of the service's memory churn. Optional; without it the
+   * record is read with `get` and serialised.
+   */
+  getText?(slug: string): Promise<string | undefined>;
 }
 
 export class FileRenderStateStore implements RenderStateStore {
@@ -53,6 +60,15 @@ export class FileRenderStateStore implements RenderStateStore {
   async get(slug: string): Promise<RenderRecord | undefined> {
     try {
       return JSON.parse(await readFile(this.file(slug), "utf8")) as RenderRecord;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      throw error;
+    }
+  }
+
+  async getText(slug: string): Promise<string | undefined> {
+    try {
+      return await readFile(this.file(slug), "utf8");
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
       throw error;

@@ -18,6 +18,11 @@ export class PostgresRenderStateStore implements RenderStateStore {
     return rows[0]?.state;
   }
 
+  async getText(slug: string): Promise<string | undefined> {
+    const { rows } = await this.pool.query(`SELECT state::text AS text FROM render_states WHERE slug = $1`, [slug]);
+    return rows[0]?.text;
+  }
+
   async put(record: RenderRecord): Promise<void> {
     await this.pool.query(
       `INSERT INTO render_states (slug, state, updated_at) VALUES ($1, $2, now())

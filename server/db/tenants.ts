@@ -30,7 +30,8 @@ export const COLUMNS = `id, slug, display_name AS "displayName", tier, region, a
   provisioning_started_at AS "provisioningStartedAt", provisioning_completed_at AS "provisioningCompletedAt",
   provisioning_error AS "provisioningError", outputs, created_at AS "createdAt", updated_at AS "updatedAt", deleted_at AS "deletedAt"`;
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** A UUID-shaped key is looked up as an id, anything else as a slug. */
+export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Stores a tenant's spec as it was requested; it is read back unchanged by `tenantSpecOf`. */
 export async function insertTenant(db: Queryable, spec: TenantSpec): Promise<TenantRow> {

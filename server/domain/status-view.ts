@@ -36,7 +36,8 @@ export interface StatusView {
   error: string | null;
 }
 
-const iso = (d: Date | null): string | null => (d ? new Date(d).toISOString() : null);
+/** Rows give Dates; formatted without a copy (the status read formats some 25 per answer). */
+const iso = (d: Date | null): string | null => (!d ? null : d instanceof Date ? d.toISOString() : new Date(d).toISOString());
 
 export function phaseView(row: PhaseRow): PhaseView {
   return {

@@ -14,6 +14,7 @@ import { appendAudit, listAudit, type AuditRow } from "../db/audit.ts";
 import { claimIdempotencyKey, requestHash, saveIdempotentResponse } from "../db/idempotency.ts";
 import { isUniqueViolation, withTransaction } from "../db/pool.ts";
 import { activeRun, insertRun, latestRun, phasesOf, pruneInspectionRuns, updateRun, type RunKind, type RunRow } from "../db/runs.ts";
+import { statusRowsOf } from "../db/status.ts";
 import { findTenant, insertTenant, listTenants, tenantSpecOf, updateTenantStatus, type TenantRow, type TenantStatus } from "../db/tenants.ts";
 import type { RunQueue } from "../db/job-queue.ts";
 import type { ProgressBus } from "../live/progress-bus.ts";
@@ -130,10 +131,11 @@ export class TenantService {
     return listTenants(this.deps.pool, filter);
   }
 
+  /** One query (db/status.ts): this is the read clients poll. */
   async status(idOrSlug: string): Promise<StatusView> {
-    const tenant = await this.get(idOrSlug);
-    const run = await latestRun(this.deps.pool, tenant.id);
-    return buildStatusView(tenant, run, run ? await phasesOf(this.deps.pool, run.id) : []);
+    const rows = await statusRowsOf(this.deps.pool, idOrSlug);
+    if (!rows) throw notFound(`tenant "${idOrSlug}"`);
+    return buildStatusView(rows.tenant, rows.run, rows.phases);
   }
 
   /** Moves the tenant and queues a run, refusing what the lifecycle does not allow. */

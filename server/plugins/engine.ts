@@ -25,7 +25,8 @@ async function enginePlugin(fastify: FastifyInstance, opts: EnginePluginOptions)
     error: (m) => fastify.log.error(m),
   };
   const env = opts.env ?? process.env;
-  const engine = opts.engine ?? (await createEngine({ env, dataDir: opts.dataDir, logger, store: new PostgresRenderStateStore(fastify.db) }));
+  const engine = opts.engine ?? (await createEngine({ env, dataDir: opts.dataDir, logger, store: new PostgresRenderStateStore(fastify.db), onWorkerWait: (seconds) => fastify.metrics.workerWait(seconds) }));
+  fastify.metrics.workerStats = () => engine.workerStats?.() ?? null;
   // The Pulumi engine's stacks live in its state backend: a local directory
   // may not be shared with other processes on this database (see backend-claim.ts).
   let claim: BackendClaim | null = null;
@@ -49,4 +50,4 @@ async function enginePlugin(fastify: FastifyInstance, opts: EnginePluginOptions)
   });
 }
 
-export default fp(enginePlugin, { name: "matih-engine", fastify: "5.x", dependencies: ["matih-database"] });
+export default fp(enginePlugin, { name: "matih-engine", fastify: "5.x", dependencies: ["matih-database", "matih-metrics"] });

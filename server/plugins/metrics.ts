@@ -12,6 +12,10 @@ export interface ServiceMetrics {
   driftChecked(state: string, seconds: number): void;
   /** Set by the drift plugin: reads the fleet's drift from the database when metrics are scraped, so every process answers alike. */
   driftGauges: (() => Promise<{ drifted: number; lastSuccess: Date | null }>) | null;
+  /** Set by the engine plugin: the warm worker pool's counts when metrics are scraped. */
+  workerStats: (() => { starting: number; idle: number; busy: number } | null) | null;
+  /** How long an operation waited for a free, warm worker. */
+  workerWait(seconds: number): void;
 }
 
 declare module "fastify" {
@@ -38,6 +42,12 @@ async function metricsPlugin(fastify: FastifyInstance): Promise<void> {
     buckets: [0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 120, 300],
     registers: [registry],
   });
+  const workerWait = new Histogram({
+    name: "matih_operation_wait_seconds",
+    help: "How long operations waited for a free, warm worker process",
+    buckets: [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120, 600],
+    registers: [registry],
+  });
   const metrics: ServiceMetrics = {
     registry,
     runFinished: (kind, outcome) => runs.inc({ kind, outcome }),
@@ -45,6 +55,8 @@ async function metricsPlugin(fastify: FastifyInstance): Promise<void> {
     queueDepth: null,
     driftChecked: (state, seconds) => driftChecks.observe({ state: state.toLowerCase() }, seconds),
     driftGauges: null,
+    workerStats: null,
+    workerWait: (seconds) => workerWait.observe(seconds),
   };
   const driftGauge = (name: string, help: string, read: (g: { drifted: number; lastSuccess: Date | null }) => number | null) =>
     new Gauge({
@@ -59,6 +71,17 @@ async function metricsPlugin(fastify: FastifyInstance): Promise<void> {
     });
   driftGauge("matih_tenants_drifted", "ACTIVE tenants whose last conclusive drift check found drift", (g) => g.drifted);
   driftGauge("matih_drift_run_last_success_timestamp", "When the last fleet drift run finished successfully (Unix seconds)", (g) => (g.lastSuccess ? new Date(g.lastSuccess).getTime() / 1000 : null));
+  new Gauge({
+    name: "matih_workers",
+    help: "Warm worker processes by state (starting, idle, busy)",
+    labelNames: ["state"],
+    registers: [registry],
+    collect() {
+      const stats = metrics.workerStats?.();
+      if (!stats) return;
+      for (const state of ["starting", "idle", "busy"] as const) this.set({ state }, stats[state]);
+    },
+  });
   new Gauge({
     name: "matih_queue_depth",
     help: "Runs waiting in and taken from the durable queue",

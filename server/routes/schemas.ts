@@ -10,10 +10,20 @@ export const ErrorResponse = Type.Object({
   details: Type.Optional(Type.Unknown()),
 }, { $id: "ErrorResponse" });
 
-const nullableDate = Type.Union([Type.String({ format: "date-time" }), Type.Null()]);
+/**
+ * Response fields are written in the forms the serializer (fast-json-stringify)
+ * writes directly: a nullable string and a string enum. A union (anyOf) makes
+ * it check every value against each branch with Ajv first, date-time formats
+ * included; the status read has some 45 of them per answer, which made its
+ * serialization three times slower. `nullable` is OpenAPI 3.0's own keyword.
+ */
+const nullableDate = Type.Unsafe<string | null>({ type: "string", format: "date-time", nullable: true });
+const oneOf = <T extends string>(values: readonly T[]) => Type.Unsafe<T>({ type: "string", enum: [...values] });
 const TierEnum = Type.Enum(TIERS);
-const TenantStatusEnum = Type.Union(["PROVISIONING", "ACTIVE", "UPDATING", "FAILED", "DEPROVISIONING", "DELETED"].map((s) => Type.Literal(s)));
-const PhaseStatusEnum = Type.Union(["PENDING", "RUNNING", "SUCCEEDED", "FAILED", "ROLLED_BACK"].map((s) => Type.Literal(s)));
+const TENANT_STATUSES = ["PROVISIONING", "ACTIVE", "UPDATING", "FAILED", "DEPROVISIONING", "DELETED"] as const;
+/** For requests (their validation errors name the allowed values through the union); responses use `oneOf`. */
+const TenantStatusEnum = Type.Union(TENANT_STATUSES.map((s) => Type.Literal(s)));
+const PhaseStatusEnum = oneOf(["PENDING", "RUNNING", "SUCCEEDED", "FAILED", "ROLLED_BACK"] as const);
 
 /**
  * The body of `POST /api/v1/tenants`, for the API description: a TenantRequest
@@ -42,7 +52,7 @@ export const Tenant = Type.Object({
   adminEmail: Type.String(),
   requestedBy: Type.String(),
   requestedAt: Type.String({ format: "date-time" }),
-  status: TenantStatusEnum,
+  status: oneOf(TENANT_STATUSES),
   provisioningStartedAt: nullableDate,
   provisioningCompletedAt: nullableDate,
   provisioningError: Type.Union([Type.String(), Type.Null()]),
@@ -77,7 +87,7 @@ export const TenantParams = Type.Object({ id: Type.String({ minLength: 1, maxLen
 
 export const Phase = Type.Object({
   number: Type.Integer(),
-  name: Type.Union(PHASE_NAMES.map((n) => Type.Literal(n))),
+  name: oneOf(PHASE_NAMES),
   status: PhaseStatusEnum,
   attempts: Type.Integer(),
   startedAt: nullableDate,
@@ -90,7 +100,7 @@ export const Phase = Type.Object({
 export const ProvisioningStatus = Type.Object({
   tenantId: Type.String(),
   slug: Type.String(),
-  status: TenantStatusEnum,
+  status: oneOf(TENANT_STATUSES),
   run: Type.Union([
     Type.Object({
       id: Type.String(), kind: Type.String(), status: Type.String(), attempt: Type.Integer(), maxAttempts: Type.Integer(), targetPhase: Type.Integer(),

@@ -336,4 +336,41 @@ describe("render engine", () => {
     }
     expect([await readFile(path.join(layout.renderStateDir, "acme.json"), "utf8"), await readFile(path.join(layout.renderStateDir, "globex.json"), "utf8")]).toEqual(before);
   });
+
+  it("previews a fleet larger than one job in chunks, as many at once as it may, with the answer of a preview one chunk at a time", async () => {
+    const settings = platformSettings();
+    await engine().provision({ spec: tenantSpec({ slug: "acme" }), settings });
+    // 29 copies of acme's record, its slug replaced everywhere (spec, URNs, names): 30 tenants, two chunks.
+    const text = await readFile(path.join(layout.renderStateDir, "acme.json"), "utf8");
+    for (let i = 1; i < 30; i++) await store.put(JSON.parse(text.replaceAll("acme", `acme${String(i).padStart(2, "0")}`)) as RenderRecord);
+    let running = 0;
+    let mostAtOnce = 0;
+    const rendersPerJob: number[] = [];
+    const counting = {
+      async run(job: Parameters<ForkedJobRunner["run"]>[0], options: Parameters<ForkedJobRunner["run"]>[1]) {
+        running += 1;
+        mostAtOnce = Math.max(mostAtOnce, running);
+        if (job.kind === "fleet-preview") rendersPerJob.push(job.records.length);
+        try {
+          return await runner.run(job, options);
+        } finally {
+          running -= 1;
+        }
+      },
+    };
+    const fleetEngine = (fleetParallelism: number) =>
+      new RenderEngine({ layout, store, runner: counting, gate: new OperationGate({ maxConcurrent: 2 }), operationTimeoutMs: 120_000, fleetParallelism });
+    const changed = platformSettings({ images: { defaultTag: "2.0.0" } });
+
+    const parallel = await fleetEngine(2).previewFleet(changed);
+    expect(mostAtOnce).toBe(2);
+    expect(rendersPerJob.sort((a, b) => a - b)).toEqual([5, 25]);
+    expect(parallel.map((e) => e.slug)).toEqual(["acme", ...Array.from({ length: 29 }, (_, i) => `acme${String(i + 1).padStart(2, "0")}`)]);
+    expect(parallel.every((e) => e.ok && e.changes.some((c) => c.op === "update"))).toBe(true);
+
+    mostAtOnce = 0;
+    const serial = await fleetEngine(1).previewFleet(changed);
+    expect(mostAtOnce).toBe(1);
+    expect(parallel).toEqual(serial);
+  });
 });

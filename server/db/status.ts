@@ -1,0 +1,82 @@
+/**
+ * The provisioning status read (GET /api/v1/tenants/{id}/provisioning/status,
+ * the seed's polling channel and the dashboard's main read) in one query: the
+ * tenant, its latest run that changes infrastructure, and that run's phases.
+ * It answers exactly what findTenant + latestRun + phasesOf answer one after
+ * another (test/server/status-read.test.ts compares them), in one round trip
+ * and one snapshot, so a read can no longer see a run's row and phases from
+ * two different moments.
+ *
+ * What it costs is what a client polling it costs (docs/performance.md):
+ * - one row, the phases as a JSON array, so the tenant's and the run's
+ *   columns are sent and parsed once rather than once per phase;
+ * - the phases' timestamps travel as Postgres's own text for them and are
+ *   parsed by the driver's own parser, so they are the very Dates the
+ *   separate queries gave;
+ * - a prepared statement per connection, planned once, not at every read;
+ * - the tenant's and the run's column names overlap (id, status,
+ *   started_at...), so the row is read as an array and cut at two marker
+ *   columns; every value keeps the type the separate queries give it.
+ */
+import pg from "pg";
+import type { Queryable } from "./pool.ts";
+import { CHANGING_KINDS, RUN_COLUMNS, type PhaseRow, type RunRow } from "./runs.ts";
+import { COLUMNS as TENANT_COLUMNS, type TenantRow, UUID } from "./tenants.ts";
+
+export interface StatusRows {
+  tenant: TenantRow;
+  run: RunRow | undefined;
+  phases: PhaseRow[];
+}
+
+const RUN_MARK = "status:run";
+const PHASES_MARK = "status:phases";
+
+/** The tenant by id, or by slug as findTenant chooses (the live one, else the latest deleted one). */
+const TENANT_BY_ID = `SELECT ${TENANT_COLUMNS} FROM tenants WHERE id = $1::uuid`;
+const TENANT_BY_SLUG = `SELECT ${TENANT_COLUMNS} FROM tenants WHERE slug = $1 ORDER BY (status = 'DELETED'), created_at DESC, id DESC LIMIT 1`;
+
+/** A phase row as JSON, under PhaseRow's names; timestamps as text (parsed below). */
+const PHASE_JSON = `json_build_object('runId', run_id, 'number', number, 'name', name, 'status', status, 'attempts', attempts,
+  'startedAt', started_at::text, 'completedAt', completed_at::text, 'error', error, 'resourcesDone', resources_done, 'resourcesPending', resources_pending)`;
+
+const statusQuery = (tenant: string) => `
+  SELECT t.*, NULL AS "${RUN_MARK}", r.*, NULL AS "${PHASES_MARK}", p.phases
+  FROM (${tenant}) t
+  LEFT JOIN LATERAL (
+    SELECT ${RUN_COLUMNS} FROM provisioning_runs
+    WHERE tenant_id = t.id AND kind = ANY($2::text[])
+    ORDER BY created_at DESC, id DESC LIMIT 1
+  ) r ON true
+  LEFT JOIN LATERAL (SELECT json_agg(${PHASE_JSON} ORDER BY number) AS phases FROM run_phases WHERE run_id = r.id) p ON true`;
+
+const BY_ID = { name: "matih-status-by-id", text: statusQuery(TENANT_BY_ID) };
+const BY_SLUG = { name: "matih-status-by-slug", text: statusQuery(TENANT_BY_SLUG) };
+const parseTimestamp = pg.types.getTypeParser(pg.types.builtins.TIMESTAMPTZ) as (text: string) => Date;
+
+type PhaseJson = Omit<PhaseRow, "startedAt" | "completedAt"> & { startedAt: string | null; completedAt: string | null };
+
+export async function statusRowsOf(db: Queryable, idOrSlug: string): Promise<StatusRows | undefined> {
+  const query = UUID.test(idOrSlug) ? BY_ID : BY_SLUG;
+  const result = await db.query({ ...query, values: [idOrSlug, CHANGING_KINDS], rowMode: "array" });
+  const row = result.rows[0] as unknown[] | undefined;
+  if (!row) return undefined;
+  const names = result.fields.map((f) => f.name);
+  const runAt = names.indexOf(RUN_MARK);
+  const phasesAt = names.indexOf(PHASES_MARK);
+  const part = (from: number, to: number) => {
+    const object: Record<string, unknown> = {};
+    for (let i = from; i < to; i++) object[names[i]!] = row[i];
+    return object;
+  };
+  const tenant = part(0, runAt) as unknown as TenantRow;
+  const run = part(runAt + 1, phasesAt) as unknown as RunRow;
+  // A LEFT JOIN that found nothing gives nulls; an id is never null in a row that exists.
+  if (run.id === null) return { tenant, run: undefined, phases: [] };
+  const phases = ((row[phasesAt + 1] ?? []) as PhaseJson[]).map((p): PhaseRow => ({
+    ...p,
+    startedAt: p.startedAt === null ? null : parseTimestamp(p.startedAt),
+    completedAt: p.completedAt === null ? null : parseTimestamp(p.completedAt),
+  }));
+  return { tenant, run, phases };
+}

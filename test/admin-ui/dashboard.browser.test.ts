@@ -138,7 +138,8 @@ describe.skipIf(!pg.available || !browserProbe.available)("the admin dashboard i
     await poll(() => page.locator(".outputs").textContent()).toContain("acme");
     expect(await page.locator(".timeline .phase").count()).toBe(10);
     expect(await page.locator(".timeline .badge-succeeded").count()).toBe(10);
-    expect(await page.locator(".audit tbody tr").count()).toBeGreaterThan(20);
+    // The audit log loads after the outputs: wait for its rows rather than counting what is there so far.
+    await poll(() => page.locator(".audit tbody tr").count()).toBeGreaterThan(20);
     await screenshot(page, "06-tenant-active");
     expect(unexpected(problems)).toEqual([]);
     await page.close();

@@ -12,26 +12,11 @@ import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
 import { insertRun } from "../../server/db/runs.ts";
 import { RunSweeper } from "../../server/runs/run-sweeper.ts";
-import { spawnService, type ServiceProcess } from "../support/entry-point.ts";
+import { spawnReplica } from "../support/entry-point.ts";
 import { probePostgres } from "../support/postgres.ts";
 import { ADMIN_TOKEN, auth, freshDatabase, settled, startService, tenantRequest, waitForStatus, type TestService } from "../support/service.ts";
 
 const pgProbe = await probePostgres();
-
-/** The real entry point in a process of its own, as a second replica would run. */
-function startWorkerProcess(databaseUrl: string, dataDir: string): ServiceProcess {
-  return spawnService({
-    DATABASE_URL: databaseUrl,
-    MATIH_DATA_DIR: dataDir,
-    MATIH_ENGINE: "render",
-    MATIH_ADMIN_TOKEN: ADMIN_TOKEN,
-    MATIH_RENDER_PACE: "0.05",
-    MATIH_JOB_HEARTBEAT_SECONDS: "10",
-    MATIH_MAX_ATTEMPTS: "1",
-    PORT: "0",
-    LOG_LEVEL: "warn",
-  });
-}
 
 async function failureRecords(databaseUrl: string, tenantId: string) {
   const client = new pg.Client({ connectionString: databaseUrl });
@@ -60,7 +45,7 @@ describe.skipIf(!pgProbe.available)("a run whose last attempt ends without a res
     // The API process runs no jobs; the child runs them and is killed.
     const api: TestService = await startService(db.url, { MATIH_WORKER: "false", MATIH_JOB_HEARTBEAT_SECONDS: "10", MATIH_MAX_ATTEMPTS: "1" });
     cleanup.push(() => api.close());
-    const child = startWorkerProcess(db.url, childDir);
+    const child = spawnReplica(db.url, childDir, { MATIH_ADMIN_TOKEN: ADMIN_TOKEN, MATIH_RENDER_PACE: "0.05", MATIH_MAX_ATTEMPTS: "1" });
     cleanup.push(() => child.stop("SIGKILL"));
 
     const tenant = (await api.app.inject({ method: "POST", url: "/api/v1/tenants", headers: auth(), payload: tenantRequest("lastgasp") })).json().tenant;

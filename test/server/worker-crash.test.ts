@@ -2,26 +2,11 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { spawnService, type ServiceProcess } from "../support/entry-point.ts";
+import { spawnReplica } from "../support/entry-point.ts";
 import { probePostgres } from "../support/postgres.ts";
 import { ADMIN_TOKEN, auth, freshDatabase, settled, startService, tenantRequest, waitForStatus, type TestService } from "../support/service.ts";
 
 const pg = await probePostgres();
-
-/** The real entry point in a process of its own, as a second replica would run. */
-function startWorkerProcess(databaseUrl: string, dataDir: string): ServiceProcess {
-  return spawnService({
-    DATABASE_URL: databaseUrl,
-    MATIH_DATA_DIR: dataDir,
-    MATIH_ENGINE: "render",
-    MATIH_ADMIN_TOKEN: ADMIN_TOKEN,
-    MATIH_RENDER_PACE: "0.03",
-    MATIH_JOB_HEARTBEAT_SECONDS: "10",
-    MATIH_RETRY_DELAY_SECONDS: "0",
-    PORT: "0",
-    LOG_LEVEL: "warn",
-  });
-}
 
 describe.skipIf(!pg.available)("a worker process that dies mid-run", () => {
   const cleanup: (() => Promise<unknown>)[] = [];
@@ -38,7 +23,7 @@ describe.skipIf(!pg.available)("a worker process that dies mid-run", () => {
     // The API process takes requests but runs no jobs; the child process runs them.
     const api: TestService = await startService(db.url, { MATIH_WORKER: "false", MATIH_JOB_HEARTBEAT_SECONDS: "10" });
     cleanup.push(() => api.close());
-    const child = startWorkerProcess(db.url, childDir);
+    const child = spawnReplica(db.url, childDir, { MATIH_ADMIN_TOKEN: ADMIN_TOKEN, MATIH_RENDER_PACE: "0.03", MATIH_RETRY_DELAY_SECONDS: "0" });
     cleanup.push(() => child.stop("SIGKILL"));
 
     const tenant = (await api.app.inject({ method: "POST", url: "/api/v1/tenants", headers: auth(), payload: tenantRequest("phoenix") })).json().tenant;

@@ -59,6 +59,24 @@ export function spawnService(env: Record<string, string>, options: { via?: "npm"
   };
 }
 
+/**
+ * The entry point as a second replica on `databaseUrl` runs it: the render
+ * engine, jobs taken (heartbeat 10 s, so a killed one's runs are taken over
+ * within a test's patience), any free port. `env` adds the token, pace and the
+ * rest of the test's own settings.
+ */
+export function spawnReplica(databaseUrl: string, dataDir: string, env: Record<string, string>): ServiceProcess {
+  return spawnService({
+    DATABASE_URL: databaseUrl,
+    MATIH_DATA_DIR: dataDir,
+    MATIH_ENGINE: "render",
+    MATIH_JOB_HEARTBEAT_SECONDS: "10",
+    PORT: "0",
+    LOG_LEVEL: "warn",
+    ...env,
+  });
+}
+
 /** JSON log lines the service printed (non-JSON lines, such as npm's banner, are skipped). */
 export function logLines(output: string): Record<string, unknown>[] {
   return output.split("\n").flatMap((line) => {

@@ -7,27 +7,13 @@ import { ForkedJobRunner, NODE_VERSIONS_FOR_WORKERS, stripsTypesByDefault } from
 import type { WorkerJob } from "../../../automation/isolation/protocol.ts";
 import { OperationGate } from "../../../automation/core/operation-gate.ts";
 import type { ProgressEventBody } from "../../../automation/core/types.ts";
+import { eventually as eventuallyWithin, isAlive } from "../../support/processes.ts";
 
 const runner = new ForkedJobRunner({ workerPath: fileURLToPath(new URL("../fixtures/misbehaving-worker.ts", import.meta.url)) });
+const eventually = (check: () => boolean, what: string) => eventuallyWithin(check, what, 5000);
+
 const job = (mode: string) => ({ mode }) as unknown as WorkerJob;
 const never = () => new AbortController().signal;
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function eventually(check: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    if (check()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`never happened: ${what}`);
-}
 
 describe("a worker process per operation", () => {
   it("runs each job in a process of its own and streams its events back", async () => {

@@ -5,8 +5,11 @@ import type { ProgressEventBody } from "../../../automation/core/types.ts";
 import type { RenderOutcome, WorkerJob } from "../../../automation/isolation/protocol.ts";
 import { WorkerPool, type WorkerPoolOptions } from "../../../automation/isolation/worker-pool.ts";
 import { platformSettings, tenantSpec } from "../helpers/tenants.ts";
+import { eventually as eventuallyWithin, isAlive } from "../../support/processes.ts";
 
 const MISBEHAVING = fileURLToPath(new URL("../fixtures/misbehaving-worker.ts", import.meta.url));
+const eventually = (check: () => boolean, what: string) => eventuallyWithin(check, what, 10000);
+
 const job = (mode: string, extra: Record<string, unknown> = {}) => ({ mode, ...extra }) as unknown as WorkerJob;
 const never = () => new AbortController().signal;
 const pools: WorkerPool[] = [];
@@ -20,23 +23,6 @@ function pool(options: Partial<WorkerPoolOptions> = {}): WorkerPool {
 afterEach(async () => {
   await Promise.all(pools.splice(0).map((p) => p.close()));
 });
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function eventually(check: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    if (check()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`never happened: ${what}`);
-}
 
 const pidOf = async (p: WorkerPool, mode = "echo") => ((await p.run(job(mode), { signal: never(), graceMs: 1000 })) as { pid: number }).pid;
 

@@ -6,7 +6,7 @@
  */
 import net from "node:net";
 import pg from "pg";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { BusFullError, DEFAULT_MAX_SUBSCRIBERS, ProgressBus } from "../../server/live/progress-bus.ts";
 import { probePostgres } from "../support/postgres.ts";
@@ -71,9 +71,13 @@ interface Closed {
   messages: any[];
 }
 
+/** Every socket a test opened; closed after each test, so that one test's failure leaves no socket counted against the next. */
+const socketsOpened: WebSocket[] = [];
+
 function watch(url: string, headers: Record<string, string>, options: { autoPong?: boolean } = {}): { socket: WebSocket; opened: Promise<void>; closed: Promise<Closed> } {
   const started = Date.now();
   const socket = new WebSocket(url, { headers, autoPong: options.autoPong ?? true });
+  socketsOpened.push(socket);
   const messages: any[] = [];
   socket.on("message", (data) => messages.push(JSON.parse(String(data))));
   const opened = new Promise<void>((resolve, reject) => {
@@ -104,6 +108,12 @@ describe.skipIf(!pgProbe.available)("connections the service does not let a clie
     await service.app.listen({ port: 0, host: "127.0.0.1" });
     port = (service.app.server.address() as { port: number }).port;
     tenantId = (await service.app.inject({ method: "POST", url: "/api/v1/tenants", headers: auth(), payload: tenantRequest("watched") })).json().tenant.id;
+  });
+  afterEach(async () => {
+    for (const socket of socketsOpened.splice(0)) socket.terminate();
+    // The server lets go of a socket a moment after the client's end is gone.
+    const deadline = Date.now() + 5000;
+    while (service.app.bus.subscriberTotal() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   });
   afterAll(async () => {
     await service?.close();

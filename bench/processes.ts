@@ -10,6 +10,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 
 const AUTOCANNON = fileURLToPath(new URL("../node_modules/autocannon/autocannon.js", import.meta.url));
+const LOAD_RUNNER = fileURLToPath(new URL("./load-runner.ts", import.meta.url));
 
 export interface LoadResult {
   readonly requestsPerSecond: number;
@@ -20,10 +21,17 @@ export interface LoadResult {
   readonly failures: number;
 }
 
-/** GET `url` from `connections` connections for `seconds`, with autocannon in a child process. */
-export async function loadTest(url: string, options: { connections: number; seconds: number; headers: Record<string, string> }): Promise<LoadResult> {
+/**
+ * GET `url` from `connections` connections for `seconds`, with autocannon in
+ * a child process; with `paths`, each request goes to one of them (on `url`'s
+ * origin) picked at random.
+ */
+export async function loadTest(url: string, options: { connections: number; seconds: number; headers: Record<string, string>; paths?: readonly string[] }): Promise<LoadResult> {
   const headers = Object.entries(options.headers).flatMap(([k, v]) => ["-H", `${k}=${v}`]);
-  const { stdout } = await promisify(execFile)(process.execPath, [AUTOCANNON, "-c", String(options.connections), "-d", String(options.seconds), "-j", "-n", ...headers, url], { maxBuffer: 16 * 2 ** 20 });
+  const args = options.paths
+    ? [LOAD_RUNNER, JSON.stringify({ url, paths: options.paths, connections: options.connections, seconds: options.seconds, headers: options.headers })]
+    : [AUTOCANNON, "-c", String(options.connections), "-d", String(options.seconds), "-j", "-n", ...headers, url];
+  const { stdout } = await promisify(execFile)(process.execPath, args, { maxBuffer: 16 * 2 ** 20 });
   const result = JSON.parse(stdout) as { requests: { average: number; total: number }; latency: { p50: number; p99: number }; non2xx: number; errors: number; timeouts: number };
   return { requestsPerSecond: result.requests.average, requests: result.requests.total, p50Ms: result.latency.p50, p99Ms: result.latency.p99, failures: result.non2xx + result.errors + result.timeouts };
 }

@@ -21,6 +21,7 @@ import type { ProgressBus } from "../live/progress-bus.ts";
 import { findChange, updateChange } from "../db/changes.ts";
 import { queueUpdateRun } from "./change-service.ts";
 import { ApiError, engineRefusal, notFound } from "./errors.ts";
+import { StatusAnswers } from "./status-answers.ts";
 import { buildStatusView, type StatusView } from "./status-view.ts";
 import { canTransition, withArticle } from "./tenant-status.ts";
 
@@ -44,9 +45,12 @@ export interface TenantServiceDeps {
 
 export class TenantService {
   private readonly deps: TenantServiceDeps;
+  /** Status answers kept while their rows stand (status-answers.ts). */
+  readonly statusAnswers: StatusAnswers;
 
   constructor(deps: TenantServiceDeps) {
     this.deps = deps;
+    this.statusAnswers = new StatusAnswers(deps.pool);
   }
 
   /**
@@ -131,7 +135,18 @@ export class TenantService {
     return listTenants(this.deps.pool, filter);
   }
 
-  /** One query (db/status.ts): this is the read clients poll. */
+  /**
+   * The status as the polling client receives it, `serialize`d: built in one
+   * query (db/status.ts), and sent again as it is while its rows are
+   * unchanged (status-answers.ts).
+   */
+  async statusText(idOrSlug: string, serialize: (view: StatusView) => string): Promise<string> {
+    const text = await this.statusAnswers.read(idOrSlug, serialize);
+    if (text === undefined) throw notFound(`tenant "${idOrSlug}"`);
+    return text;
+  }
+
+  /** The status as a view, built in one query (db/status.ts). */
   async status(idOrSlug: string): Promise<StatusView> {
     const rows = await statusRowsOf(this.deps.pool, idOrSlug);
     if (!rows) throw notFound(`tenant "${idOrSlug}"`);

@@ -94,7 +94,11 @@ const tenantRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get("/api/v1/tenants/:id/provisioning/status", {
     config: read,
     schema: { summary: "Provisioning status with every phase in order", params: TenantParams, response: { 200: { ...Type.Ref("ProvisioningStatus"), description: "The tenant's status and its latest run" }, ...errorResponses } },
-  }, async (request) => tenants.status(request.params.id));
+  }, async (request, reply) => {
+    // The answer comes as text, already serialised by this route's own 200 serialiser, so that it can be kept and sent again.
+    const serialize = reply.getSerializationFunction("200") as (view: unknown) => string;
+    return reply.type("application/json; charset=utf-8").send(await tenants.statusText(request.params.id, serialize));
+  });
 
   fastify.post("/api/v1/tenants/:id/provisioning/retry", {
     config: admin,

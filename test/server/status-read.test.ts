@@ -68,6 +68,19 @@ describe.skipIf(!postgres.available)("the provisioning status read in one query"
     }
   }
 
+  /**
+   * The answer the route sends (kept or built, server/domain/status-answers.ts)
+   * is the one the rows give: read between two fresh builds, it equals one of them.
+   */
+  async function sentMatchesRows(key: string) {
+    const before = JSON.parse(JSON.stringify(await oneQueryStatus(client, key)));
+    const sent = await service.app.inject({ method: "GET", url: `/api/v1/tenants/${key}/provisioning/status`, headers: auth() });
+    const after = JSON.parse(JSON.stringify(await oneQueryStatus(client, key)));
+    expect(sent.statusCode).toBe(200);
+    expect(sent.headers["content-type"]).toBe("application/json; charset=utf-8");
+    expect([before, after]).toContainEqual(sent.json());
+  }
+
   it("answers exactly as findTenant + latestRun + phasesOf did, for a tenant in every state and mid-run", async () => {
     const app = service.app;
     const seen = new Set<string>();
@@ -92,6 +105,7 @@ describe.skipIf(!postgres.available)("the provisioning status read in one query"
       const first = created.json().tenant.id as string;
       keys = [...keys, first];
       expect((await waitForStatus(app, first, settled)).status).toBe("FAILED");
+      await sentMatchesRows(first);
 
       expect((await app.inject({ method: "POST", url: `/api/v1/tenants/${first}/provisioning/retry`, headers: auth() })).statusCode).toBe(202);
       expect((await waitForStatus(app, first, (s) => s.run?.kind === "retry" && settled(s))).status).toBe("ACTIVE");
@@ -101,6 +115,7 @@ describe.skipIf(!postgres.available)("the provisioning status read in one query"
       expect((await app.inject({ method: "POST", url: `/api/v1/tenants/${first}/drift-check`, headers: auth() })).statusCode).toBe(200);
       const [afterInspection] = await compare([first]);
       expect(afterInspection?.run?.kind).toBe("retry");
+      await sentMatchesRows(first);
 
       const change = await app.inject({ method: "POST", url: `/api/v1/tenants/${first}/changes`, headers: auth(), payload: { tier: "professional" } });
       expect(change.statusCode, change.body).toBe(202);
@@ -116,6 +131,7 @@ describe.skipIf(!postgres.available)("the provisioning status read in one query"
 
       expect((await app.inject({ method: "DELETE", url: `/api/v1/tenants/${first}`, headers: auth() })).statusCode).toBe(202);
       expect((await waitForStatus(app, first, (s) => s.run?.kind === "teardown" && settled(s))).status).toBe("DELETED");
+      await sentMatchesRows("statusread");
 
       // The slug is free again: by slug the new tenant answers, by id the deleted one still does.
       const again = await app.inject({ method: "POST", url: "/api/v1/tenants", headers: auth(), payload: tenantRequest("statusread", "free") });
@@ -127,6 +143,9 @@ describe.skipIf(!postgres.available)("the provisioning status read in one query"
       expect(bySlug?.tenantId).toBe(second);
       expect(byFirstId?.status).toBe("DELETED");
       expect(bySecondId?.tenantId).toBe(second);
+      // The slug's answer was kept for the first tenant: now it is the second's.
+      await sentMatchesRows("statusread");
+      await sentMatchesRows(first);
     } finally {
       sampling = false;
       await sampler;

@@ -5,7 +5,7 @@
  * --cpu-prof, with the workers' flags to see what a worker sees:
  *
  *   node --cpu-prof --cpu-prof-dir=.bench-profile bench/profile-render.ts
- *   BENCH_ONLY=render node --max-semi-space-size=64 --cpu-prof --cpu-prof-dir=.bench-profile bench/profile-render.ts
+ *   BENCH_ONLY=render node --max-semi-space-size=32 --cpu-prof --cpu-prof-dir=.bench-profile bench/profile-render.ts
  */
 import { performance } from "node:perf_hooks";
 import { runRenderWorkerJob } from "../automation/render/worker-job.ts";

@@ -53,10 +53,14 @@ export interface JobRunner {
  * A render allocates a great deal that dies young (the SDK's promises,
  * protobuf messages, property copies); with V8's default young generation
  * about a third of a render's CPU went to scavenges that promoted short-lived
- * objects. A 64 MiB semi-space lets them die young: about 30 % less CPU per
- * render, at no measurable cost in resident memory (docs/performance.md).
+ * objects. A 32 MiB semi-space lets most of them die young. It is not
+ * larger because a worker keeps its young generation committed (two
+ * semi-spaces) between operations: 64 MiB saved a further tenth of a fleet
+ * preview's CPU but held 64 MB more in every worker, and two workers and the
+ * service then went over the 1 GiB a fleet preview may use
+ * (docs/performance.md). --minor-ms was slower and held more.
  */
-export const WORKER_EXEC_ARGV: readonly string[] = ["--disable-warning=ExperimentalWarning", "--max-semi-space-size=64"];
+export const WORKER_EXEC_ARGV: readonly string[] = ["--disable-warning=ExperimentalWarning", "--max-semi-space-size=32"];
 
 export const DEFAULT_WORKER_PATH = fileURLToPath(new URL("../worker.ts", import.meta.url));
 
@@ -118,7 +122,7 @@ export class ForkedJobRunner implements JobRunner {
         env: workerEnvironment(this.env, extraNames),
         stdio: ["ignore", "pipe", "pipe", "ipc"],
         detached: true,
-        serialization: "json",
+        serialization: "advanced",
       });
       let outcome: { ok: true; value: unknown } | { ok: false; error: WorkerMessage & { type: "error" } } | undefined;
       let stderrTail = "";

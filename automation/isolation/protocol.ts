@@ -1,7 +1,11 @@
 /**
  * Messages between the service process and an operation's worker process.
- * Everything is plain JSON: specs, settings, event bodies, results, and errors
- * in their EngineErrorInfo form. Secret values never travel here; the worker
+ * Everything is plain data (objects, arrays, strings, numbers, booleans,
+ * null): specs, settings, event bodies, results, and errors in their
+ * EngineErrorInfo form. The channel uses Node's "advanced" serialization
+ * (the structured clone), so a fleet preview's records, some 200 KB of
+ * JSON text each, cross it as they are, without being escaped into one
+ * more JSON string and copied again on each side. Secret values never travel here; the worker
  * inherits the service's environment and reads them where they are used.
  */
 import type { RenderedResource, RenderResult } from "../../stacks/mock-render.ts";

@@ -33,6 +33,16 @@ function killOwnGroup(): never {
   process.exit(1);
 }
 
+/**
+ * A result as JSON would carry it (toJSON applied, undefined properties
+ * dropped, class instances as their data): the channel clones what it is
+ * given (protocol.ts), and results from the Automation API or a render are
+ * read by the service, and stored, in their JSON form.
+ */
+function inJsonForm(value: unknown): unknown {
+  return value === undefined ? undefined : JSON.parse(JSON.stringify(value));
+}
+
 export function serveJobs(handler: JobHandler, options: ServeOptions = {}): void {
   const pooled = process.argv.includes(POOL_MODE_FLAG);
   let current: AbortController | null = null;
@@ -57,7 +67,7 @@ export function serveJobs(handler: JobHandler, options: ServeOptions = {}): void
       log: (level: "info" | "warn" | "error", text: string) => void send({ type: "log", level, message: text }),
     };
     const settled = handler(message.job, context)
-      .then((value) => send({ type: "result", value }))
+      .then((value) => send({ type: "result", value: inJsonForm(value) }))
       .catch((error: unknown) => send({ type: "error", error: toErrorInfo(error) }));
     void settled.then(async () => {
       // An orphan takes whatever it started with it; the job is another process's now.

@@ -204,7 +204,7 @@ export class WorkerPool implements JobRunner {
       stdio: ["ignore", "pipe", "pipe", "ipc"],
       // Leader of its own process group: killing the group also kills a pulumi CLI it started.
       detached: true,
-      serialization: "json",
+      serialization: "advanced",
     });
     const worker = new PooledWorker(child);
     worker.envKey = key;

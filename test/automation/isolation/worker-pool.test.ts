@@ -98,7 +98,7 @@ describe("the warm worker pool", () => {
   it("starts workers with a young generation sized for renders and an old generation capped at half the recycle limit", async () => {
     const workers = pool({ maxRssBytes: 512 * 2 ** 20 });
     const { execArgv } = (await workers.run(job("exec-argv"), { signal: never(), graceMs: 1000 })) as { execArgv: string[] };
-    expect(execArgv).toEqual(["--disable-warning=ExperimentalWarning", "--max-semi-space-size=64", "--max-old-space-size=256"]);
+    expect(execArgv).toEqual(["--disable-warning=ExperimentalWarning", "--max-semi-space-size=32", "--max-old-space-size=256"]);
   });
 
   it("recycles a worker whose memory is above the limit after an operation", async () => {

@@ -29,6 +29,15 @@ export interface JobRunOptions {
    */
   readonly graceMs: number;
   /**
+   * The operation this job is a part of. In a warm worker, jobs of one
+   * operation (a fleet preview's chunks) share one copy of the project's
+   * modules, as the tenants of one job always do; any other job gets fresh
+   * copies (isolation/fresh-modules.ts). Each copy stays loaded until the
+   * worker is recycled, so a fleet preview of 40 chunks would otherwise hold
+   * 20 copies in each of two workers. Default: a job is an operation of its own.
+   */
+  readonly operation?: string;
+  /**
    * Called when the runner has SIGKILLed the worker's process group while the
    * job had not reported a result: the grace period after a cancel ran out,
    * or the worker crashed and left its children. Whatever they held (a
@@ -195,7 +204,7 @@ export class ForkedJobRunner implements JobRunner {
       });
 
       // If the job cannot be handed over, the worker would wait forever: end it, and the exit reports the crash.
-      if (child.pid !== undefined) child.send({ type: "run", job, graceMs: options.graceMs }, (error) => error && killGroup());
+      if (child.pid !== undefined) child.send({ type: "run", job, graceMs: options.graceMs, ...(options.operation ? { operation: options.operation } : {}) }, (error) => error && killGroup());
     });
   }
 }

@@ -6,7 +6,9 @@
  * every project module's URL with the operation's number, so the job's
  * `import()` of its implementation evaluates the program, the components and
  * the model afresh; the previous copies are left for the worker's recycling
- * (after N operations or above its memory limit) to reclaim.
+ * (after N operations or above its memory limit) to reclaim. The parts of
+ * one operation (a fleet preview's chunks, JobRunOptions.operation) run on
+ * one copy, as the tenants within one job do.
  *
  * Shared on purpose: node_modules, and automation/core + automation/isolation
  * (error classes must stay one class so typed errors survive `instanceof`, and

@@ -80,8 +80,11 @@ export interface PulumiJob {
 export type WorkerJob = RenderJob | FleetPreviewJob | PulumiJob;
 
 export type ParentMessage =
-  /** `graceMs`: how long the job may take to stop once its service is gone before the worker kills its own process group. */
-  | { readonly type: "run"; readonly job: WorkerJob; readonly graceMs?: number }
+  /**
+   * `graceMs`: how long the job may take to stop once its service is gone before the worker kills its own process group.
+   * `operation`: jobs naming the same operation one after another share the project's modules (JobRunOptions.operation).
+   */
+  | { readonly type: "run"; readonly job: WorkerJob; readonly graceMs?: number; readonly operation?: string }
   /** Stop cleanly: the worker aborts its operation with this error as the reason. */
   | { readonly type: "cancel"; readonly reason: EngineErrorInfo };
 

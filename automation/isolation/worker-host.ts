@@ -49,6 +49,8 @@ export function serveJobs(handler: JobHandler, options: ServeOptions = {}): void
   let started = false;
   let orphanGraceMs = DEFAULT_ORPHAN_GRACE_MS;
   let orphaned = false;
+  /** The operation the last job belonged to, if it named one. */
+  let lastOperation: string | undefined;
 
   const send = (message: WorkerMessage): Promise<void> =>
     new Promise((resolve) => {
@@ -60,7 +62,9 @@ export function serveJobs(handler: JobHandler, options: ServeOptions = {}): void
     const controller = new AbortController();
     current = controller;
     if (typeof message.graceMs === "number" && message.graceMs >= 0) orphanGraceMs = message.graceMs;
-    if (pooled) beginFreshOperation();
+    // The next part of the same operation keeps its modules; anything else starts afresh.
+    if (pooled && !(message.operation && message.operation === lastOperation)) beginFreshOperation();
+    lastOperation = message.operation;
     const context = {
       signal: controller.signal,
       emit: (body: ProgressEventBody) => void send({ type: "event", body }),

@@ -251,7 +251,7 @@ export class WorkerPool implements JobRunner {
     worker.killedUnfinished = false;
     worker.operations += 1;
     this.idleRefs(worker);
-    const { signal, graceMs } = job.options;
+    const { signal, graceMs, operation } = job.options;
     const onAbort = () => {
       if (worker.child.connected) worker.child.send({ type: "cancel", reason: toErrorInfo(abortReason(signal)) }, (error) => void error);
       worker.killTimer = setTimeout(() => {
@@ -263,7 +263,7 @@ export class WorkerPool implements JobRunner {
     signal.addEventListener("abort", onAbort, { once: true });
     worker.detachAbort = () => signal.removeEventListener("abort", onAbort);
     // If the job cannot be handed over, the worker would wait forever: end it, and the exit reports the crash.
-    worker.child.send({ type: "run", job: job.job, graceMs }, (error) => error && worker.killGroup());
+    worker.child.send({ type: "run", job: job.job, graceMs, ...(operation ? { operation } : {}) }, (error) => error && worker.killGroup());
   }
 
   private onMessage(worker: PooledWorker, message: WorkerMessage): void {

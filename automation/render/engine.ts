@@ -19,6 +19,7 @@
  *   simulated actual state (simulated-drift.ts) and reports every property that
  *   differs with both values. It renders nothing and writes nothing.
  */
+import { randomUUID } from "node:crypto";
 import { rm } from "node:fs/promises";
 import type { RenderResult } from "../../stacks/mock-render.ts";
 import type { PlatformSettings } from "../../model/settings.ts";
@@ -168,13 +169,15 @@ export class RenderEngine implements TenantEngine {
     for (let i = 0; i < slugs.length; i += FLEET_CHUNK) chunks.push(slugs.slice(i, i + FLEET_CHUNK));
     // One chunk failing as a whole (the preview cancelled, a worker lost) stops the others.
     const stop = new AbortController();
+    // The chunks are one operation: a warm worker keeps one copy of the program for all it renders of them.
+    const operation = `fleet-preview-${randomUUID()}`;
     const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
     const entries: FleetPreviewEntry[][] = [];
     let next = 0;
     const lane = async () => {
       while (next < chunks.length) {
         const index = next++;
-        entries[index] = await this.previewChunk(chunks[index]!, settings, signal);
+        entries[index] = await this.previewChunk(chunks[index]!, settings, signal, operation);
       }
     };
     const lanes = Math.max(1, Math.min(this.options.fleetParallelism ?? 1, chunks.length));
@@ -187,7 +190,7 @@ export class RenderEngine implements TenantEngine {
     return entries.flat();
   }
 
-  private async previewChunk(slugs: readonly string[], settings: PlatformSettings, signal: AbortSignal): Promise<FleetPreviewEntry[]> {
+  private async previewChunk(slugs: readonly string[], settings: PlatformSettings, signal: AbortSignal, operation: string): Promise<FleetPreviewEntry[]> {
     const { store } = this.options;
     const recordText = (slug: string) => (store.getText ? store.getText(slug) : store.get(slug).then((r) => r && JSON.stringify(r)));
     // A tenant torn down since the list was read has no record any more, and no preview.
@@ -196,6 +199,7 @@ export class RenderEngine implements TenantEngine {
     const job = { kind: "fleet-preview" as const, settings, records };
     return (await this.options.runner.run(job, {
       signal,
+      operation,
       graceMs: RENDER_CANCEL_GRACE_MS,
       onLog: (level, message) => this.options.logger?.[level](message),
     })) as FleetPreviewEntry[];

@@ -46,6 +46,18 @@ describe("the warm worker pool", () => {
     expect(globex.seen).toEqual(["globex"]);
   });
 
+  it("lets the jobs of one named operation share its modules, and gives the next operation fresh ones", async () => {
+    const workers = pool();
+    const part = async (slug: string, operation?: string) =>
+      ((await workers.run(job("tenant-state", { slug }), { signal: never(), graceMs: 1000, ...(operation ? { operation } : {}) })) as { seen: string[] }).seen;
+    expect(await part("acme", "fleet-preview-1")).toEqual(["acme"]);
+    expect(await part("globex", "fleet-preview-1")).toEqual(["acme", "globex"]);
+    expect(await part("initech", "fleet-preview-2")).toEqual(["initech"]);
+    expect(await part("umbrella")).toEqual(["umbrella"]);
+    // An unnamed job is an operation of its own, even after another unnamed one.
+    expect(await part("hooli")).toEqual(["hooli"]);
+  });
+
   it("brings typed errors back and keeps the worker for the next operation", async () => {
     const workers = pool();
     const before = await pidOf(workers);

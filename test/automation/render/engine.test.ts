@@ -17,6 +17,7 @@ import { OperationGate } from "../../../automation/core/operation-gate.ts";
 import { formatPath } from "../../../automation/core/property-paths.ts";
 import type { FaultPlan } from "../../../automation/core/fault-plan.ts";
 import { RenderEngine } from "../../../automation/render/engine.ts";
+import type { FleetPreviewEntry } from "../../../automation/render/fleet-preview.ts";
 import { FileRenderStateStore, type RenderRecord } from "../../../automation/render/store.ts";
 import type { ProgressEvent } from "../../../automation/core/types.ts";
 import { platformSettings, tempDataDir, tenantSpec } from "../helpers/tenants.ts";
@@ -372,5 +373,12 @@ describe("render engine", () => {
     const serial = await fleetEngine(1).previewFleet(changed);
     expect(mostAtOnce).toBe(1);
     expect(parallel).toEqual(serial);
+
+    // Handed over chunk by chunk instead, nothing is kept: the same entries arrive, and the answer is empty.
+    const handed: FleetPreviewEntry[][] = [];
+    const streamed = await fleetEngine(2).previewFleet(changed, { onEntries: (entries) => handed.push(entries) });
+    expect(streamed).toEqual([]);
+    expect(handed.map((entries) => entries.length).sort((a, b) => a - b)).toEqual([5, 25]);
+    expect(handed.flat().sort((a, b) => a.slug.localeCompare(b.slug))).toEqual(serial);
   });
 });

@@ -128,7 +128,7 @@ export class StatusAnswers {
     return body;
   }
 
-  /** How many answers were reused and built so far (the metrics and tests read them). */
+  /** How many reads there were, and how many answers were reused and built (the bench and the tests read them). */
   stats(): StatusAnswerCounts {
     return { ...this.counts };
   }

@@ -25,7 +25,7 @@
 import pg from "pg";
 import type { Queryable } from "./pool.ts";
 import { CHANGING_KINDS, RUN_COLUMNS, type PhaseRow, type RunRow } from "./runs.ts";
-import { COLUMNS as TENANT_COLUMNS, type TenantRow, UUID } from "./tenants.ts";
+import { COLUMNS as TENANT_COLUMNS, lookupKind, tenantLookup, type TenantRow } from "./tenants.ts";
 
 export interface StatusRows {
   tenant: TenantRow;
@@ -52,10 +52,6 @@ const PHASES_MARK = "status:phases";
 /** Columns that carry row versions: read into the version, never into a row. */
 const VERSION_PREFIX = "status:v-";
 
-/** The tenant by id, or by slug as findTenant chooses (the live one, else the latest deleted one). */
-const tenantBy = (key: "id" | "slug", columns: string) => key === "id"
-  ? `SELECT ${columns} FROM tenants WHERE id = $1::uuid`
-  : `SELECT ${columns} FROM tenants WHERE slug = $1 ORDER BY (status = 'DELETED'), created_at DESC, id DESC LIMIT 1`;
 
 /** A phase row as JSON, under PhaseRow's names; timestamps as text (parsed below). */
 const PHASE_JSON = `json_build_object('runId', run_id, 'number', number, 'name', name, 'status', status, 'attempts', attempts,
@@ -78,11 +74,11 @@ const statusFrom = (tenant: string, runColumns: string, phaseColumns?: string) =
 
 const statusQuery = (key: "id" | "slug") => `
   SELECT t.*, NULL AS "${RUN_MARK}", r.*, NULL AS "${PHASES_MARK}", p.phases, ${VERSION} AS "${VERSION_PREFIX}all"
-  ${statusFrom(tenantBy(key, `${TENANT_COLUMNS}, ${TENANT_XMIN}`), RUN_COLUMNS, `json_agg(${PHASE_JSON} ORDER BY number) AS phases`)}`;
+  ${statusFrom(tenantLookup(key, `${TENANT_COLUMNS}, ${TENANT_XMIN}`), RUN_COLUMNS, `json_agg(${PHASE_JSON} ORDER BY number) AS phases`)}`;
 
 const versionQuery = (key: "id" | "slug") => `
   SELECT t.id, ${VERSION} AS version
-  ${statusFrom(tenantBy(key, `id, ${TENANT_XMIN}`), "id")}`;
+  ${statusFrom(tenantLookup(key, `id, ${TENANT_XMIN}`), "id")}`;
 
 const BY_ID = { name: "matih-status-by-id", text: statusQuery("id") };
 const BY_SLUG = { name: "matih-status-by-slug", text: statusQuery("slug") };
@@ -93,7 +89,7 @@ const parseTimestamp = pg.types.getTypeParser(pg.types.builtins.TIMESTAMPTZ) as 
 type PhaseJson = Omit<PhaseRow, "startedAt" | "completedAt"> & { startedAt: string | null; completedAt: string | null };
 
 export async function statusRowsOf(db: Queryable, idOrSlug: string): Promise<StatusRows | undefined> {
-  const query = UUID.test(idOrSlug) ? BY_ID : BY_SLUG;
+  const query = lookupKind(idOrSlug) === "id" ? BY_ID : BY_SLUG;
   const result = await db.query({ ...query, values: [idOrSlug, CHANGING_KINDS], rowMode: "array" });
   const row = result.rows[0] as unknown[] | undefined;
   if (!row) return undefined;
@@ -120,7 +116,7 @@ export async function statusRowsOf(db: Queryable, idOrSlug: string): Promise<Sta
 
 /** The row versions of a tenant's status answer (see `StatusVersion`), without reading the answer. */
 export async function statusVersionOf(db: Queryable, idOrSlug: string): Promise<StatusVersion | undefined> {
-  const query = UUID.test(idOrSlug) ? VERSION_BY_ID : VERSION_BY_SLUG;
+  const query = lookupKind(idOrSlug) === "id" ? VERSION_BY_ID : VERSION_BY_SLUG;
   const result = await db.query<{ id: string; version: string }>({ ...query, values: [idOrSlug, CHANGING_KINDS] });
   const row = result.rows[0];
   return row && { tenantId: row.id, version: row.version };

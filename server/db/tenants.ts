@@ -49,16 +49,21 @@ export async function insertTenant(db: Queryable, spec: TenantSpec): Promise<Ten
  * the one living now, or the last one that did).
  */
 export async function findTenant(db: Queryable, idOrSlug: string, options: { forUpdate?: boolean } = {}): Promise<TenantRow | undefined> {
-  const lock = options.forUpdate ? " FOR UPDATE" : "";
-  if (UUID.test(idOrSlug)) {
-    const { rows } = await db.query(`SELECT ${COLUMNS} FROM tenants WHERE id = $1${lock}`, [idOrSlug]);
-    return rows[0];
-  }
-  const { rows } = await db.query(
-    `SELECT ${COLUMNS} FROM tenants WHERE slug = $1 ORDER BY (status = 'DELETED'), created_at DESC, id DESC LIMIT 1${lock}`,
-    [idOrSlug],
-  );
+  const { rows } = await db.query(`${tenantLookup(lookupKind(idOrSlug), COLUMNS)}${options.forUpdate ? " FOR UPDATE" : ""}`, [idOrSlug]);
   return rows[0];
+}
+
+/** Whether a key names a tenant by id (UUID-shaped) or by slug. */
+export const lookupKind = (idOrSlug: string): "id" | "slug" => (UUID.test(idOrSlug) ? "id" : "slug");
+
+/**
+ * The query that picks the tenant `findTenant` means by an id or a slug ($1),
+ * with `columns`; the status read (status.ts) builds on the same one.
+ */
+export function tenantLookup(kind: "id" | "slug", columns: string): string {
+  return kind === "id"
+    ? `SELECT ${columns} FROM tenants WHERE id = $1::uuid`
+    : `SELECT ${columns} FROM tenants WHERE slug = $1 ORDER BY (status = 'DELETED'), created_at DESC, id DESC LIMIT 1`;
 }
 
 export async function listTenants(db: Queryable, filter: { status?: string; tier?: string; limit: number; offset: number }): Promise<{ items: TenantRow[]; total: number }> {

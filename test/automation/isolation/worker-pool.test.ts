@@ -58,6 +58,11 @@ describe("the warm worker pool", () => {
     expect(await part("hooli")).toEqual(["hooli"]);
   });
 
+  it("brings a result back in its JSON form, as the JSON channel did, though the channel clones", async () => {
+    const result = await pool().run(job("not-plain"), { signal: never(), graceMs: 1000 });
+    expect(result).toStrictEqual({ when: "1970-01-01T00:00:00.000Z", url: "https://matih.ai/x", kept: 1 });
+  });
+
   it("brings typed errors back and keeps the worker for the next operation", async () => {
     const workers = pool();
     const before = await pidOf(workers);

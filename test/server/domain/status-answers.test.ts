@@ -17,6 +17,7 @@ import { StatusAnswers } from "../../../server/domain/status-answers.ts";
 import { buildStatusView, type StatusView } from "../../../server/domain/status-view.ts";
 import { acmeSpec } from "../../support/acme.ts";
 import { probePostgres } from "../../support/postgres.ts";
+import { eventually } from "../../support/processes.ts";
 import { freshDatabase } from "../../support/service.ts";
 
 const postgres = await probePostgres();
@@ -42,11 +43,6 @@ function holdingPool(pool: pg.Pool) {
     },
     held,
   };
-}
-
-async function until(condition: () => boolean) {
-  for (let i = 0; i < 200 && !condition(); i++) await new Promise((r) => setTimeout(r, 5));
-  expect(condition()).toBe(true);
 }
 
 describe.skipIf(!postgres.available)("kept status answers", () => {
@@ -148,7 +144,7 @@ describe.skipIf(!postgres.available)("kept status answers", () => {
     holding.hold();
     // The first read's query has run (its snapshot is taken) but its answer is held back.
     const first = answers.read(tenantId, serialize);
-    await until(() => holding.held.length === 1);
+    await eventually(() => holding.held.length === 1, "the first read's query answered and held");
     await updatePhase(pool, runId, 1, { status: "RUNNING", started: true });
     const later = [answers.read(tenantId, serialize), answers.read(tenantId, serialize), answers.read(tenantId, serialize)];
     holding.held[0]!.release();
@@ -167,11 +163,11 @@ describe.skipIf(!postgres.available)("kept status answers", () => {
     const answers = new StatusAnswers(holding.db);
     holding.hold(2);
     const first = answers.read(tenantId, serialize);
-    await until(() => holding.held.length === 1);
+    await eventually(() => holding.held.length === 1, "the first read's query answered and held");
     const sharing = [answers.read(tenantId, serialize), answers.read(tenantId, serialize)];
     holding.held[0]!.fail(new Error("connection terminated"));
     await expect(first).rejects.toThrow("connection terminated");
-    await until(() => holding.held.length === 2);
+    await eventually(() => holding.held.length === 2, "the shared read's query answered and held");
     holding.held[1]!.fail(new Error("connection terminated again"));
     for (const read of sharing) await expect(read).rejects.toThrow("connection terminated again");
     expect(await answers.read(tenantId, serialize)).toBe(await fresh(tenantId));

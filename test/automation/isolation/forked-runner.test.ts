@@ -7,6 +7,7 @@ import { ForkedJobRunner, NODE_VERSIONS_FOR_WORKERS, stripsTypesByDefault } from
 import type { WorkerJob } from "../../../automation/isolation/protocol.ts";
 import { OperationGate } from "../../../automation/core/operation-gate.ts";
 import type { ProgressEventBody } from "../../../automation/core/types.ts";
+import { runHungJob } from "../helpers/hung-job.ts";
 import { eventually as eventuallyWithin, isAlive } from "../../support/processes.ts";
 
 const runner = new ForkedJobRunner({ workerPath: fileURLToPath(new URL("../fixtures/misbehaving-worker.ts", import.meta.url)) });
@@ -47,21 +48,10 @@ describe("a worker process per operation", () => {
   });
 
   it("kills a worker that ignores the cancel, and whatever it started, once the grace period is over", async () => {
-    const controller = new AbortController();
-    let grandchild = 0;
-    const running = runner.run(job("hang"), {
-      signal: controller.signal,
-      graceMs: 200,
-      onEvent: (e) => {
-        if (e.type === "diagnostic") {
-          grandchild = Number(e.message);
-          controller.abort(new OperationCancelledError());
-        }
-      },
-    });
+    const { running, grandchild } = runHungJob(runner);
     await expect(running).rejects.toBeInstanceOf(OperationCancelledError);
-    expect(grandchild).toBeGreaterThan(0);
-    await eventually(() => !isAlive(grandchild), "the grandchild process is killed with its worker");
+    expect(grandchild()).toBeGreaterThan(0);
+    await eventually(() => !isAlive(grandchild()), "the grandchild process is killed with its worker");
   });
 });
 

@@ -5,6 +5,7 @@ import type { ProgressEventBody } from "../../../automation/core/types.ts";
 import type { RenderOutcome, WorkerJob } from "../../../automation/isolation/protocol.ts";
 import { WorkerPool, type WorkerPoolOptions } from "../../../automation/isolation/worker-pool.ts";
 import { platformSettings, tenantSpec } from "../helpers/tenants.ts";
+import { runHungJob } from "../helpers/hung-job.ts";
 import { eventually as eventuallyWithin, isAlive } from "../../support/processes.ts";
 
 const MISBEHAVING = fileURLToPath(new URL("../fixtures/misbehaving-worker.ts", import.meta.url));
@@ -85,20 +86,10 @@ describe("the warm worker pool", () => {
   it("kills a hung worker and what it started once the grace period after a cancel is over, and replaces it", async () => {
     const workers = pool();
     const before = await pidOf(workers);
-    const controller = new AbortController();
-    let grandchild = 0;
-    const running = workers.run(job("hang"), {
-      signal: controller.signal,
-      graceMs: 200,
-      onEvent: (e) => {
-        if (e.type === "diagnostic") {
-          grandchild = Number(e.message);
-          controller.abort(new OperationCancelledError());
-        }
-      },
-    });
+    const { running, grandchild } = runHungJob(workers);
     await expect(running).rejects.toBeInstanceOf(OperationCancelledError);
-    await eventually(() => !isAlive(grandchild) && !isAlive(before), "the hung worker and its grandchild are killed");
+    expect(grandchild()).toBeGreaterThan(0);
+    await eventually(() => !isAlive(grandchild()) && !isAlive(before), "the hung worker and its grandchild are killed");
     expect(await pidOf(workers)).not.toBe(before);
     expect(workers.stats().replaced.killed).toBe(1);
   });

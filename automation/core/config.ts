@@ -54,6 +54,13 @@ export interface EngineConfig {
   readonly workerMaxOperations: number;
   /** MATIH_WORKER_MAX_RSS_MB; a warm worker whose memory is above this after an operation is replaced; default 768. */
   readonly workerMaxRssMb: number;
+  /**
+   * MATIH_PULUMI_PLUGIN_DIR; a folder of provider plugin binaries
+   * (`pulumi-resource-<name>`) to install from at start-up instead of
+   * downloading, for hosts that reach no plugin registry (the local cluster,
+   * docs/real-run.md). Plugins not in it are not installed. Default none.
+   */
+  readonly pluginDir: string | null;
 }
 
 export type EngineConfigOverrides = Partial<EngineConfig>;
@@ -107,6 +114,7 @@ export function loadEngineConfig(env: NodeJS.ProcessEnv = process.env, overrides
     workers: number(env, "MATIH_WORKERS", 2, (n) => Number.isInteger(n) && n >= 0, "a whole number (0 for a fresh process per operation)"),
     workerMaxOperations: number(env, "MATIH_WORKER_MAX_OPERATIONS", 50, (n) => Number.isInteger(n) && n >= 1, "a whole number of at least 1"),
     workerMaxRssMb: number(env, "MATIH_WORKER_MAX_RSS_MB", 768, (n) => n >= 64, "a number of megabytes of at least 64"),
+    pluginDir: env.MATIH_PULUMI_PLUGIN_DIR?.trim() ? path.resolve(env.MATIH_PULUMI_PLUGIN_DIR.trim()) : null,
   };
   return { ...base, ...stripUndefined(overrides), dataDir };
 }

@@ -55,6 +55,8 @@ export interface PulumiRunConfig {
    * longer than this before it cancels a dead run's lock. Default 0.
    */
   readonly cancelGraceMs?: number;
+  /** MATIH_PULUMI_PLUGIN_DIR: provider plugin binaries installed from files at start-up instead of downloaded. Default none. */
+  readonly pluginDir?: string | null;
 }
 
 export interface PulumiJobRequest {

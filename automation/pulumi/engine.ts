@@ -34,7 +34,7 @@ import type {
 } from "../core/types.ts";
 import { detectPulumiCli, type CliCheck } from "./cli.ts";
 import { fileBackendDir, releaseDeadOwnersLocks, type LockRelease } from "./file-backend.ts";
-import type { PluginRequirement } from "./plugins.ts";
+import type { PluginInstall } from "./plugins.ts";
 import { assertReadyForRealRun } from "./preflight.ts";
 import { PHASE_COUNT } from "../../model/phases.ts";
 
@@ -71,6 +71,7 @@ export class PulumiEngine implements TenantEngine {
       secretsProvider: options.config.secretsProvider,
       lockWaitMs: options.config.lockWaitMs,
       cancelGraceMs: options.config.cancelGraceMs,
+      pluginDir: options.config.pluginDir,
     };
   }
 
@@ -96,17 +97,21 @@ export class PulumiEngine implements TenantEngine {
 
     const engine = new PulumiEngine(options);
     const plugins = await engine.installPlugins();
+    const installed = plugins.filter((p) => p.source !== "missing");
     logger?.info(
       `Pulumi engine ready: pulumi ${cli.version} at ${cli.path}; state backend ${describeBackend(config.backendUrl)}; ` +
-        `secrets provider ${config.secretsProvider.split("://")[0]}; plugins ${plugins.map((p) => `${p.name} ${p.version}`).join(", ")}; ` +
+        `secrets provider ${config.secretsProvider.split("://")[0]}; plugins ${installed.map((p) => `${p.name} ${p.version}${p.source === "file" ? ` (from ${p.file})` : ""}`).join(", ")}; ` +
         `up to ${options.gate.maxConcurrent} operations at once`,
     );
+    for (const plugin of plugins.filter((p) => p.source === "missing")) {
+      logger?.warn(`plugin ${plugin.name} ${plugin.version} is not in MATIH_PULUMI_PLUGIN_DIR (${config.pluginDir}) and was not installed: runs that need it fail`);
+    }
     return engine;
   }
 
   provision(request: ProvisionRequest): Promise<ProvisionResult> {
     const empty = { lastPhase: request.lastPhase ?? request.plan?.lastPhase ?? PHASE_COUNT, outputs: {} };
-    return this.operate("provision", request, empty, true, (ctx) =>
+    return this.operate("provision", request, empty, empty.lastPhase, (ctx) =>
       this.runJob("provision", ctx, {
         lastPhase: checkLastPhase(request.lastPhase ?? request.plan?.lastPhase),
         ...(request.plan ? { plan: request.plan, planMode: request.planMode ?? "exact" } : {}),
@@ -118,13 +123,13 @@ export class PulumiEngine implements TenantEngine {
 
   preview(request: PreviewRequest): Promise<PreviewResult> {
     const empty = { lastPhase: request.lastPhase ?? PHASE_COUNT, changes: [], plan: null };
-    return this.operate("preview", request, empty, true, (ctx) =>
+    return this.operate("preview", request, empty, empty.lastPhase, (ctx) =>
       this.runJob("preview", ctx, { lastPhase: checkLastPhase(request.lastPhase), savePlan: request.savePlan ?? false }),
     ) as Promise<PreviewResult>;
   }
 
   teardown(request: TeardownRequest): Promise<TeardownResult> {
-    return this.operate("teardown", request, { stackRemoved: false, alreadyAbsent: false }, false, (ctx) =>
+    return this.operate("teardown", request, { stackRemoved: false, alreadyAbsent: false }, null, (ctx) =>
       this.runJob("teardown", ctx, {
         ...(request.ownerDead !== undefined ? { ownerDead: request.ownerDead } : {}),
         ...(request.lockWaitMs !== undefined ? { lockWaitMs: request.lockWaitMs } : {}),
@@ -133,7 +138,7 @@ export class PulumiEngine implements TenantEngine {
   }
 
   driftCheck(request: DriftCheckRequest): Promise<DriftCheckResult> {
-    return this.operate("drift-check", request, { drifted: [] }, false, (ctx) => this.runJob("drift-check", ctx, {})) as Promise<DriftCheckResult>;
+    return this.operate("drift-check", request, { drifted: [] }, null, (ctx) => this.runJob("drift-check", ctx, {})) as Promise<DriftCheckResult>;
   }
 
   async outputs(slug: string): Promise<Record<string, unknown>> {
@@ -162,11 +167,11 @@ export class PulumiEngine implements TenantEngine {
     return this.options.runner.stats?.() ?? null;
   }
 
-  private async installPlugins(): Promise<PluginRequirement[]> {
+  private async installPlugins(): Promise<PluginInstall[]> {
     const job: PulumiJob = { kind: "pulumi", operation: "install-plugins", config: this.runConfig };
     const controller = new AbortController();
     try {
-      return (await this.options.runner.run(job, { signal: controller.signal, graceMs: this.options.config.cancelGraceMs, onLog: this.relayLog })) as PluginRequirement[];
+      return (await this.options.runner.run(job, { signal: controller.signal, graceMs: this.options.config.cancelGraceMs, onLog: this.relayLog })) as PluginInstall[];
     } catch (error) {
       // A missing CLI says so itself; anything else is a start-up configuration problem (network, PULUMI_HOME).
       if (error instanceof CliMissingError) throw error;
@@ -178,7 +183,8 @@ export class PulumiEngine implements TenantEngine {
     operation: OperationKind,
     request: OperationRequest,
     emptyExtras: Extras,
-    runsProgram: boolean,
+    /** The last phase the operation runs the program to (its precheck covers what those phases touch), or null when it runs none. */
+    programPhases: number | null,
     work: (context: OperationContext) => Promise<OperationOutcome<Extras>>,
   ): Promise<OperationResultBase & Extras> {
     return runOperation({
@@ -190,7 +196,7 @@ export class PulumiEngine implements TenantEngine {
       emptyExtras,
       work,
       // Runs that execute the program create or change resources through the providers; check they are set up explicitly.
-      ...(runsProgram ? { precheck: (_spec, settings) => assertReadyForRealRun(settings, this.env) } : {}),
+      ...(programPhases !== null ? { precheck: (spec, settings) => assertReadyForRealRun(settings, this.env, { tier: spec.tier, lastPhase: programPhases }) } : {}),
       ...(this.options.logger ? { logger: this.options.logger } : {}),
     });
   }

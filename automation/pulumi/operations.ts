@@ -247,14 +247,12 @@ export async function runPulumiWorkerJob(job: PulumiJob, deps: PulumiJobDeps): P
   const layout = new DataDirLayout(job.config.dataDir);
   if (job.operation === "install-plugins") {
     await mkdir(layout.pluginWorkspace, { recursive: true, mode: 0o700 });
-    const plugins = requiredPlugins();
     try {
       const workspace = await deps.factory.createWorkspace(workspaceOptions(job.config, null));
-      await installPlugins(workspace, plugins, deps.signal);
+      return await installPlugins(workspace, requiredPlugins(), { signal: deps.signal, pluginDir: job.config.pluginDir ?? null });
     } catch (error) {
       throw mapPulumiError(error, { slug: "", signal: deps.signal, clean: cleaner(deps.env) });
     }
-    return plugins;
   }
   if (job.operation === "release-lock") {
     await mkdir(layout.workspace(job.slug!), { recursive: true });

@@ -5,8 +5,24 @@
  * cluster. The render engine needs none of this.
  */
 import path from "node:path";
+import { PHASE_COUNT } from "../../model/phases.ts";
 import { PLACEHOLDER_SUBSCRIPTION_ID, type PlatformSettings } from "../../model/settings.ts";
+import { tierProfile, type Tier } from "../../model/tiers.ts";
 import { ConfigurationError } from "../core/errors.ts";
+
+/** First phase that creates Azure resources for every tier (the tenant's DNS zone). */
+const FIRST_AZURE_PHASE = 7;
+
+/**
+ * What a run will touch: the tenant's tier and the last phase it runs. Azure
+ * settings are needed only where the run reaches Azure (a dedicated server
+ * in phase 2, DNS from phase 7), the PgBouncer image only where the tier has
+ * a pool. Default: every phase of a tier that needs everything.
+ */
+export interface RunScope {
+  readonly tier?: Tier;
+  readonly lastPhase?: number;
+}
 
 const PLACEHOLDER_SUBSCRIPTION = /^0{8}-0{4}-0{4}-0{4}-0{12}$/;
 
@@ -20,8 +36,13 @@ function isPath(kubeconfig: string): boolean {
   return !text.includes("\n") && !text.startsWith("{");
 }
 
-export function realRunProblems(settings: PlatformSettings, env: NodeJS.ProcessEnv): string[] {
+export function realRunProblems(settings: PlatformSettings, env: NodeJS.ProcessEnv, scope: RunScope = {}): string[] {
   const problems: string[] = [];
+  const lastPhase = scope.lastPhase ?? PHASE_COUNT;
+  const profile = scope.tier ? tierProfile(scope.tier) : null;
+  const dedicatedServer = profile === null || profile.database.strategy === "database-per-tenant";
+  const needsAzure = dedicatedServer || lastPhase >= FIRST_AZURE_PHASE;
+  const pooled = profile === null || profile.database.connectionPool !== null;
   if (!settings.kubernetes.context && !settings.kubernetes.kubeconfig) {
     problems.push("settings.kubernetes.context (or kubernetes.kubeconfig) must name the cluster; without it the provider would use the host's current kube context");
   }
@@ -32,20 +53,20 @@ export function realRunProblems(settings: PlatformSettings, env: NodeJS.ProcessE
         "not the service's; give an absolute path (or the kubeconfig's contents)",
     );
   }
-  if (PLACEHOLDER_SUBSCRIPTION.test(settings.azure.subscriptionId)) {
+  if (needsAzure && PLACEHOLDER_SUBSCRIPTION.test(settings.azure.subscriptionId)) {
     problems.push("settings.azure.subscriptionId is the render placeholder; set the subscription that holds DNS and enterprise databases");
   }
   if (settings.kubernetes.apiServerCidrs.length === 0) {
     problems.push("settings.kubernetes.apiServerCidrs must list the API server's endpoint addresses, or the ingress controller and Prometheus cannot reach the API: read them with `kubectl get endpointslices -n default -l kubernetes.io/service-name=kubernetes -o jsonpath='{.items[*].endpoints[*].addresses[*]}'` and give each as /32");
   }
-  if (settings.azure.databaseAccess === "private") {
+  if (dedicatedServer && settings.azure.databaseAccess === "private") {
     for (const field of ["databaseSubnetId", "databasePrivateDnsZoneId"] as const) {
       if (settings.azure[field].includes(PLACEHOLDER_SUBSCRIPTION_ID)) {
         problems.push(`settings.azure.${field} is the render placeholder; set the real one (or azure.databaseAccess "public" with azure.clusterEgressIps and azure.serviceHostIps)`);
       }
     }
   }
-  if (!/@sha256:[0-9a-f]{64}$/.test(settings.images.pgbouncer)) {
+  if (pooled && !/@sha256:[0-9a-f]{64}$/.test(settings.images.pgbouncer)) {
     problems.push(`settings.images.pgbouncer must be pinned by digest (image@sha256:...), got "${settings.images.pgbouncer}": a tag can be moved or withdrawn by its publisher; read the digest with \`docker buildx imagetools inspect ${settings.images.pgbouncer}\``);
   }
   if (!env[settings.postgres.adminPasswordEnv]) {
@@ -54,7 +75,7 @@ export function realRunProblems(settings: PlatformSettings, env: NodeJS.ProcessE
   return problems;
 }
 
-export function assertReadyForRealRun(settings: PlatformSettings, env: NodeJS.ProcessEnv): void {
-  const problems = realRunProblems(settings, env);
+export function assertReadyForRealRun(settings: PlatformSettings, env: NodeJS.ProcessEnv, scope: RunScope = {}): void {
+  const problems = realRunProblems(settings, env, scope);
   if (problems.length > 0) throw new ConfigurationError(`cannot run against real infrastructure: ${problems.join("; ")}`);
 }

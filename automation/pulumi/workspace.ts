@@ -39,6 +39,8 @@ export interface TenantStack {
 
 export interface PluginWorkspace {
   installPlugin(name: string, version: string, kind?: string): Promise<void>;
+  /** `pulumi plugin install KIND NAME VERSION --file FILE`: a plugin binary that is already here, nothing downloaded. */
+  installPluginFromFile(name: string, version: string, file: string, kind?: string): Promise<void>;
 }
 
 export interface WorkspaceFactory {

@@ -95,6 +95,31 @@ describe("Pulumi engine start-up", () => {
     expect(factory.pluginInstalls).toHaveLength(expected.length);
   });
 
+  it("with a plugin folder, installs each plugin whose binary is there from that file, downloads none, and warns of the others", async () => {
+    const pluginDir = path.join(dataDir, "plugin-binaries");
+    await mkdir(pluginDir);
+    for (const name of ["kubernetes", "random"]) await writeFile(path.join(pluginDir, `pulumi-resource-${name}`), "#!/bin/sh\n", { mode: 0o755 });
+    // Not executable: not a plugin binary.
+    await writeFile(path.join(pluginDir, "pulumi-resource-postgresql"), "", { mode: 0o644 });
+    const factory = new FakeWorkspaceFactory();
+    const warnings: string[] = [];
+    const env = { ...ENV, MATIH_PULUMI_PLUGIN_DIR: pluginDir };
+    const config = loadEngineConfig({ ...env, MATIH_DATA_DIR: dataDir }, { lockWaitMs: 0 });
+    const runner = new InProcessRunner((job, context) => runPulumiWorkerJob(job as PulumiJob, { ...context, factory, env }));
+    await PulumiEngine.start({ config, runner, gate: new OperationGate({ maxConcurrent: 1 }), env, logger: { ...silent, warn: (m: string) => warnings.push(m) }, detectCli: cliFound });
+
+    const require = createRequire(import.meta.url);
+    const versionOf = (pkg: string) => `v${JSON.parse(require("node:fs").readFileSync(require.resolve(`${pkg}/package.json`), "utf8")).version}`;
+    expect(factory.pluginInstalls).toEqual([
+      { name: "kubernetes", version: versionOf("@pulumi/kubernetes"), file: path.join(pluginDir, "pulumi-resource-kubernetes"), kind: "resource" },
+      { name: "random", version: versionOf("@pulumi/random"), file: path.join(pluginDir, "pulumi-resource-random"), kind: "resource" },
+    ]);
+    expect(warnings).toEqual([
+      expect.stringMatching(/^plugin azure-native \S+ is not in MATIH_PULUMI_PLUGIN_DIR .* runs that need it fail$/),
+      expect.stringMatching(/^plugin postgresql \S+ is not in MATIH_PULUMI_PLUGIN_DIR .* runs that need it fail$/),
+    ]);
+  });
+
   it("fails with a clear message when neither a secrets provider nor a passphrase is configured", async () => {
     const factory = new FakeWorkspaceFactory();
     const config = loadEngineConfig({ MATIH_DATA_DIR: dataDir });

@@ -43,6 +43,24 @@ describe("the real-run preflight", () => {
     expect(problems).toEqual([expect.stringMatching(/^settings\.images\.pgbouncer must be pinned by digest \(image@sha256:\.\.\.\), got "bitnamilegacy\/pgbouncer:1\.24\.1"/)]);
     expect(() => assertReadyForRealRun(settings, ENV)).toThrow(ConfigurationError);
   });
+
+  it("asks for Azure settings only where the run reaches Azure, and for a pinned PgBouncer only where the tier has a pool", () => {
+    // The defaults: the placeholder subscription and private-access subnet, PgBouncer by tag.
+    const settings = resolvePlatformSettings({ kubernetes: { kubeconfig: "/etc/matih/kubeconfig", apiServerCidrs: ["20.1.2.3/32"] } });
+    const subscription = expect.stringMatching(/^settings\.azure\.subscriptionId is the render placeholder/);
+    const subnet = expect.stringMatching(/^settings\.azure\.databaseSubnetId is the render placeholder/);
+    const zone = expect.stringMatching(/^settings\.azure\.databasePrivateDnsZoneId is the render placeholder/);
+    const pgbouncer = expect.stringMatching(/^settings\.images\.pgbouncer must be pinned by digest/);
+    // Free and professional up to phase 6 touch only the cluster and the shared PostgreSQL server.
+    expect(realRunProblems(settings, ENV, { tier: "free", lastPhase: 6 })).toEqual([]);
+    expect(realRunProblems(settings, ENV, { tier: "professional", lastPhase: 6 })).toEqual([pgbouncer]);
+    // Phase 7 creates the tenant's DNS zone in the subscription.
+    expect(realRunProblems(settings, ENV, { tier: "free", lastPhase: 7 })).toEqual([subscription]);
+    // Enterprise creates its dedicated server in phase 2.
+    expect(realRunProblems(settings, ENV, { tier: "enterprise", lastPhase: 2 })).toEqual([subscription, subnet, zone]);
+    // Without a scope, everything.
+    expect(realRunProblems(settings, ENV)).toEqual([subscription, subnet, zone, pgbouncer]);
+  });
 });
 
 /** realRunSettings() as overrides, so one part at a time can be taken away. */

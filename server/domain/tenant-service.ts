@@ -8,7 +8,7 @@ import type pg from "pg";
 import type { DriftCheckResult, PreviewResult, TenantEngine } from "../../automation/index.ts";
 import { PHASE_COUNT } from "../../model/phases.ts";
 import type { PlatformSettings } from "../../model/settings.ts";
-import { tenantSpecFor, validateTenantRequest, type TenantRequest } from "../../model/spec.ts";
+import { tenantRequestProblems, tenantSpecFor, ValidationError, type TenantRequest, type ValidationProblem } from "../../model/spec.ts";
 import type { Tier } from "../../model/tiers.ts";
 import { appendAudit, listAudit, type AuditRow } from "../db/audit.ts";
 import { claimIdempotencyKey, requestHash, saveIdempotentResponse } from "../db/idempotency.ts";
@@ -24,6 +24,13 @@ import { ApiError, engineRefusal, notFound } from "./errors.ts";
 import { StatusAnswers } from "./status-answers.ts";
 import { buildStatusView, type StatusView } from "./status-view.ts";
 import { canTransition, withArticle } from "./tenant-status.ts";
+
+/**
+ * A tenant request as the API takes it: the tenant, and optionally the last
+ * phase to provision (default all ten; a later change with a higher lastPhase
+ * adds the rest), e.g. where no Azure is reachable for phases 7-10.
+ */
+export type CreateTenantInput = TenantRequest & { readonly lastPhase?: number };
 
 /** A run as a "queued" answer shows it. */
 export interface QueuedRun {
@@ -57,13 +64,24 @@ export class TenantService {
    * The API boundary's check of a tenant request: every problem at once, in
    * readable words (thrown as a ValidationError, answered with 400).
    */
-  checkRequest(body: unknown): TenantRequest {
-    return validateTenantRequest(body, { baseDomain: this.deps.settings.baseDomain });
+  checkRequest(body: unknown): CreateTenantInput {
+    const { lastPhase, ...fields } = (typeof body === "object" && body !== null && !Array.isArray(body) ? body : { body }) as Record<string, unknown>;
+    const problems: ValidationProblem[] = Array.isArray(body) || typeof body !== "object" || body === null
+      ? tenantRequestProblems(body, { baseDomain: this.deps.settings.baseDomain })
+      : tenantRequestProblems(fields, { baseDomain: this.deps.settings.baseDomain });
+    if (lastPhase !== undefined && (!Number.isInteger(lastPhase) || (lastPhase as number) < 1 || (lastPhase as number) > PHASE_COUNT)) {
+      problems.push({ field: "lastPhase", message: `must be a whole number from 1 to ${PHASE_COUNT}, got ${JSON.stringify(lastPhase)}` });
+    }
+    if (problems.length > 0) throw new ValidationError(problems, "tenant request");
+    return {
+      slug: fields.slug as string, displayName: (fields.displayName as string).trim(), tier: fields.tier as Tier, region: fields.region as string, adminEmail: fields.adminEmail as string,
+      ...(lastPhase !== undefined ? { lastPhase: lastPhase as number } : {}),
+    };
   }
 
   /** Records a checked request (see `checkRequest`) as a tenant, stored as requested, and queues its provisioning. */
   /** `idempotency.tokenId` scopes the key to the caller's token: two callers never share a key. */
-  async create(input: TenantRequest, principal: string, idempotency?: { key: string; tokenId: string }): Promise<{ tenant: TenantRow; run: QueuedRun; replayed: boolean }> {
+  async create(input: CreateTenantInput, principal: string, idempotency?: { key: string; tokenId: string }): Promise<{ tenant: TenantRow; run: QueuedRun; replayed: boolean }> {
     const spec = tenantSpecFor(input, { id: randomUUID(), requestedBy: principal, requestedAt: new Date() });
     const id = spec.id;
     try {
@@ -79,7 +97,7 @@ export class TenantService {
         }
         const tenant = await insertTenant(db, spec);
         await appendAudit(db, { tenantId: id, entity: "tenant", actor: principal, from: null, to: "PROVISIONING", message: `tenant ${spec.slug} requested (${spec.tier}, ${spec.region})` });
-        const run = await this.startRun(db, tenant, "provision", PHASE_COUNT, principal);
+        const run = await this.startRun(db, tenant, "provision", input.lastPhase ?? PHASE_COUNT, principal);
         const queued = { id: run.id, kind: run.kind, status: run.status, targetPhase: run.targetPhase };
         if (idempotency) await saveIdempotentResponse(db, idempotency.tokenId, idempotency.key, 202, { tenant, run: queued });
         return { tenant, run: queued, replayed: false };

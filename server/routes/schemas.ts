@@ -36,11 +36,12 @@ export const CreateTenantBody = Type.Object({
   tier: TierEnum,
   region: Type.String({ minLength: 1 }),
   adminEmail: Type.String({ format: "email", maxLength: EMAIL_MAX_LENGTH }),
+  lastPhase: Type.Optional(Type.Integer({ minimum: 1, maximum: PHASE_COUNT, description: "Provision phases 1 to lastPhase (default all); a change with a higher lastPhase adds the rest" })),
 }, { additionalProperties: false });
 
 /** Compile-time proof that the body schema and the spec's input type are one shape. */
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
-const bodyIsTenantRequest: Same<Static<typeof CreateTenantBody>, { -readonly [K in keyof TenantRequest]: TenantRequest[K] }> = true;
+const bodyIsTenantRequest: Same<Omit<Static<typeof CreateTenantBody>, "lastPhase">, { -readonly [K in keyof TenantRequest]: TenantRequest[K] }> = true;
 void bodyIsTenantRequest;
 
 export const Tenant = Type.Object({

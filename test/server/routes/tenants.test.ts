@@ -41,6 +41,23 @@ describe.skipIf(!pg.available)("the tenant routes, as a new user meets them", ()
     expect(tooLong.json().details).toEqual([expect.objectContaining({ field: "displayName" })]);
   });
 
+  it("provisions phases 1 to lastPhase when the request names one, and refuses a lastPhase outside 1-10", async () => {
+    const res = await create("first-six", { lastPhase: 6 });
+    expect(res.statusCode, res.body).toBe(202);
+    expect(res.json().run.targetPhase).toBe(6);
+    const status = await waitForStatus(service.app, res.json().tenant.id, settled, 90_000);
+    expect(status.status).toBe("ACTIVE");
+    expect(status.phases.map((p: { number: number; status: string }) => [p.number, p.status])).toEqual([
+      [1, "SUCCEEDED"], [2, "SUCCEEDED"], [3, "SUCCEEDED"], [4, "SUCCEEDED"], [5, "SUCCEEDED"], [6, "SUCCEEDED"],
+      [7, "PENDING"], [8, "PENDING"], [9, "PENDING"], [10, "PENDING"],
+    ]);
+    for (const lastPhase of [0, 11, 2.5, "6"]) {
+      const refused = await create(`bad-last-phase`, { lastPhase });
+      expect(refused.statusCode, String(lastPhase)).toBe(400);
+      expect(refused.json().details).toEqual([{ field: "lastPhase", message: `must be a whole number from 1 to 10, got ${JSON.stringify(lastPhase)}` }]);
+    }
+  });
+
   it("treats the same Idempotency-Key with the same fields in another order as the same request", async () => {
     const body = tenantRequest("ordered");
     const reordered = Object.fromEntries(Object.entries(body).reverse());

@@ -138,6 +138,19 @@ export function isTier(value: unknown): value is Tier {
   return typeof value === "string" && (TIERS as readonly string[]).includes(value);
 }
 
+/** The first phase that creates Azure resources whatever the tier: the tenant's DNS zone. */
+export const FIRST_AZURE_PHASE = 7;
+
+/**
+ * Whether a run of `tier` up to `lastPhase` creates or reads anything in
+ * Azure: a dedicated database server (phase 2, tiers that have one), the DNS
+ * zone and what follows it (from phase 7). A run that does not needs neither
+ * the Azure provider nor its plugin nor Azure settings.
+ */
+export function reachesAzure(tier: Tier, lastPhase: number): boolean {
+  return lastPhase >= FIRST_AZURE_PHASE || (lastPhase >= 2 && TIER_PROFILES[tier].database.dedicatedServer !== null);
+}
+
 export function tierProfile(tier: Tier): TierProfile {
   return TIER_PROFILES[tier];
 }

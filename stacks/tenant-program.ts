@@ -5,7 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { PHASE_COUNT, PHASES, type PhaseName, type PhaseOutputName } from "../model/phases.ts";
 import type { PlatformSettings } from "../model/settings.ts";
 import { namespaceName, type TenantSpec } from "../model/spec.ts";
-import { tierProfile } from "../model/tiers.ts";
+import { reachesAzure, tierProfile } from "../model/tiers.ts";
 import { assertIngressBackendsProvided, PHASE_COMPONENTS, type PhaseComponent, type PhaseComponentTypes, type PhaseContext, type TenantCredentials } from "./phase-components.ts";
 
 export type { TenantCredentials };
@@ -66,11 +66,11 @@ export function tenantProgram(spec: TenantSpec, settings: PlatformSettings, opti
     enableServerSideApply: true,
     deleteUnreachable: false,
   });
-  const azureNative = new AzureNativeProvider("azure-native", {
-    subscriptionId: settings.azure.subscriptionId,
-    location: spec.region,
-  });
-  const providers = { kubernetes, "azure-native": azureNative };
+  // Only where the run reaches Azure: a run that does not (a free tenant to
+  // phase 6) then needs neither Azure credentials nor the azure-native plugin.
+  const providers: Record<string, pulumi.ProviderResource> = reachesAzure(spec.tier, lastPhase)
+    ? { kubernetes, "azure-native": new AzureNativeProvider("azure-native", { subscriptionId: settings.azure.subscriptionId, location: spec.region }) }
+    : { kubernetes };
 
   const declared = new Map<PhaseName, pulumi.ComponentResource>();
   const context: PhaseContext = {

@@ -7,11 +7,8 @@
 import path from "node:path";
 import { PHASE_COUNT } from "../../model/phases.ts";
 import { PLACEHOLDER_SUBSCRIPTION_ID, type PlatformSettings } from "../../model/settings.ts";
-import { tierProfile, type Tier } from "../../model/tiers.ts";
+import { reachesAzure, tierProfile, type Tier } from "../../model/tiers.ts";
 import { ConfigurationError } from "../core/errors.ts";
-
-/** First phase that creates Azure resources for every tier (the tenant's DNS zone). */
-const FIRST_AZURE_PHASE = 7;
 
 /**
  * What a run will touch: the tenant's tier and the last phase it runs. Azure
@@ -40,9 +37,9 @@ export function realRunProblems(settings: PlatformSettings, env: NodeJS.ProcessE
   const problems: string[] = [];
   const lastPhase = scope.lastPhase ?? PHASE_COUNT;
   const profile = scope.tier ? tierProfile(scope.tier) : null;
-  const dedicatedServer = profile === null || profile.database.strategy === "database-per-tenant";
-  const needsAzure = dedicatedServer || lastPhase >= FIRST_AZURE_PHASE;
-  const pooled = profile === null || profile.database.connectionPool !== null;
+  const needsAzure = scope.tier === undefined || reachesAzure(scope.tier, lastPhase);
+  const dedicatedServer = profile === null || (profile.database.dedicatedServer !== null && lastPhase >= 2);
+  const pooled = profile === null || (profile.database.connectionPool !== null && lastPhase >= 2);
   if (!settings.kubernetes.context && !settings.kubernetes.kubeconfig) {
     problems.push("settings.kubernetes.context (or kubernetes.kubeconfig) must name the cluster; without it the provider would use the host's current kube context");
   }

@@ -225,9 +225,19 @@ export interface PreviewRequest extends OperationRequest {
   readonly savePlan?: boolean;
 }
 
-export interface TeardownRequest extends OperationRequest, LockOptions {}
+/** What a teardown or drift check needs of the program: how far it runs. */
+export interface ProgramExtent {
+  /**
+   * The highest phase the tenant's stack may hold. The program runs to there,
+   * so every provider in state is configured as the program says now (a
+   * rotated password or kubeconfig), not as old state recorded. Default 10.
+   */
+  readonly lastPhase?: number;
+}
 
-export interface DriftCheckRequest extends OperationRequest {}
+export interface TeardownRequest extends OperationRequest, LockOptions, ProgramExtent {}
+
+export interface DriftCheckRequest extends OperationRequest, ProgramExtent {}
 
 export interface OperationResultBase {
   readonly operation: OperationKind;

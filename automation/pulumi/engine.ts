@@ -131,6 +131,7 @@ export class PulumiEngine implements TenantEngine {
   teardown(request: TeardownRequest): Promise<TeardownResult> {
     return this.operate("teardown", request, { stackRemoved: false, alreadyAbsent: false }, null, (ctx) =>
       this.runJob("teardown", ctx, {
+        ...(request.lastPhase !== undefined ? { lastPhase: checkLastPhase(request.lastPhase) } : {}),
         ...(request.ownerDead !== undefined ? { ownerDead: request.ownerDead } : {}),
         ...(request.lockWaitMs !== undefined ? { lockWaitMs: request.lockWaitMs } : {}),
       }),
@@ -138,7 +139,9 @@ export class PulumiEngine implements TenantEngine {
   }
 
   driftCheck(request: DriftCheckRequest): Promise<DriftCheckResult> {
-    return this.operate("drift-check", request, { drifted: [] }, null, (ctx) => this.runJob("drift-check", ctx, {})) as Promise<DriftCheckResult>;
+    return this.operate("drift-check", request, { drifted: [] }, null, (ctx) =>
+      this.runJob("drift-check", ctx, request.lastPhase !== undefined ? { lastPhase: checkLastPhase(request.lastPhase) } : {}),
+    ) as Promise<DriftCheckResult>;
   }
 
   async outputs(slug: string): Promise<Record<string, unknown>> {

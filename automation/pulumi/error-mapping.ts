@@ -34,6 +34,34 @@ function sdkErrorName(error: unknown): string {
   return error instanceof Error ? error.name : "";
 }
 
+/**
+ * Azure Resource Manager's 409 `AnotherOperationInProgress`: another operation
+ * on the same resource or one it depends on (a server for its firewall rules
+ * and databases, a virtual network for its subnets) is still running. The
+ * request is fine and succeeds once that operation is over, so the failure is
+ * transient and the run's attempt is retried with back-off; unlike a 409 for
+ * a name that is taken, which stays a conflict. azure-native names the code
+ * in its error text, as `Code="AnotherOperationInProgress"` (autorest, v2) or
+ * `ERROR CODE: AnotherOperationInProgress` and the JSON body (azcore, v3),
+ * beside ARM's message.
+ */
+const AZURE_BUSY = /\bAnotherOperationInProgress\b|Another operation on this or dependent resource is in progress/i;
+
+/**
+ * ARM's codes for a name that is someone else's (`ServerNameAlreadyExists`,
+ * `StorageAccountAlreadyTaken`): a 409 that no retry fixes. Its message does
+ * not always say so in words the cause rules know ("Specified server name is
+ * already used."), so the code decides.
+ */
+const AZURE_NAME_TAKEN = /\b[A-Za-z]+(?:AlreadyExists|AlreadyTaken)\b/;
+
+/** Whether an Azure error text decides retrying by its ARM code: true for busy, false for a name taken, undefined when it says neither. */
+export function azureRetryable(text: string): boolean | undefined {
+  if (AZURE_BUSY.test(text)) return true;
+  if (AZURE_NAME_TAKEN.test(text)) return false;
+  return undefined;
+}
+
 export interface MappingContext {
   readonly slug: string;
   readonly signal: AbortSignal;
@@ -64,13 +92,17 @@ export function mapPulumiError(error: unknown, context: MappingContext): EngineE
     return new ConfigurationError(`the stack's secrets could not be opened: ${summary}`);
   }
   const failed = context.tracker?.firstFailure();
-  if (failed) return new ResourceFailedError(failed.failure.message, { phase: failed.phase, urn: failed.failure.urn });
+  if (failed) {
+    const message = failed.failure.message;
+    return new ResourceFailedError(message, { phase: failed.phase, urn: failed.failure.urn, retryable: azureRetryable(message) ?? isRetryable(message, true) });
+  }
   // Not tied to a resource: a program error (say, an apply that found no
   // load-balancer IP yet) or a backend error. Retryable by cause, not by origin.
   const programErrors = context.mapper?.errors() ?? [];
   if (programErrors.length > 0) {
     const message = programErrors.join("; ");
-    return new UpdateFailedError(message, { retryable: isRetryable(message, false) });
+    return new UpdateFailedError(message, { retryable: azureRetryable(message) ?? isRetryable(message, false) });
   }
-  return new UpdateFailedError(summary, { retryable: isRetryable(summary, false) });
+  // The summary keeps only the `error:` lines; azcore's `ERROR CODE:` line is below its first one.
+  return new UpdateFailedError(summary, { retryable: azureRetryable(context.clean(raw)) ?? isRetryable(summary, false) });
 }

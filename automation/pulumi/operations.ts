@@ -92,6 +92,8 @@ async function runStackCommand<Extras, T>(job: PulumiJob, deps: PulumiJobDeps, s
       signal: deps.signal,
       ...(deps.lockPollMs !== undefined ? { pollMs: deps.lockPollMs } : {}),
       cancelStaleLock: () => stack.cancel(),
+      backendUrl: job.config.backendUrl,
+      stackName: slug,
       onNotice: (message) => deps.emit({ type: "diagnostic", severity: "warning", message, urn: null, phase: null }),
     });
     mapper.flush();
@@ -158,9 +160,10 @@ async function teardown(job: PulumiJob, deps: PulumiJobDeps, request: PulumiJobR
   const slug = request.spec.slug;
   let absent = false;
   const outcome = await runStackCommand<Pick<TeardownResult, "stackRemoved" | "alreadyAbsent">, boolean>(job, deps, {
-    open: async (factory) => factory.selectStack(inlineProgram(request.spec, request.settings, PHASE_COUNT, deps.env), workspaceOptions(job.config, slug)),
+    open: async (factory) => factory.selectStack(inlineProgram(request.spec, request.settings, request.lastPhase ?? PHASE_COUNT, deps.env), workspaceOptions(job.config, slug)),
+    // --run-program: providers are configured by the program as it is now, not from the credentials old state recorded.
     run: async (stack, onEvent) => {
-      await stack.destroy({ onEvent, signal: deps.signal, color: "never", message: updateMessage("teardown", slug) });
+      await stack.destroy({ onEvent, signal: deps.signal, color: "never", runProgram: true, message: updateMessage("teardown", slug) });
       return true;
     },
     lockOwnerDead: request.ownerDead ?? false,
@@ -195,7 +198,9 @@ function driftCheck(job: PulumiJob, deps: PulumiJobDeps, request: PulumiJobReque
     open: (factory) => factory.selectStack(inlineProgram(request.spec, request.settings, request.lastPhase ?? PHASE_COUNT, deps.env), workspaceOptions(job.config, request.spec.slug)),
     // A preview of a refresh: compare with the real resources, write nothing to state
     // (`refresh({ previewOnly })` is deprecated in this SDK).
-    run: (stack, onEvent) => stack.previewRefresh({ onEvent, signal: deps.signal, color: "never", message: updateMessage("drift check", request.spec.slug) }),
+    // --run-program: the providers read the real resources with the program's configuration (a rotated database password
+    // or kubeconfig), not with the credentials old state recorded, which would fail every check after a rotation.
+    run: (stack, onEvent) => stack.previewRefresh({ onEvent, signal: deps.signal, color: "never", runProgram: true, message: updateMessage("drift check", request.spec.slug) }),
     succeeded: (_value, mapper) => ({ drifted: mapper.driftedResources() }),
     summary: (tracker, extras) => driftSummary(tracker, extras.drifted),
     failedExtras: { drifted: [] },

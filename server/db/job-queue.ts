@@ -17,6 +17,23 @@ export interface RunJobData {
   tenantId: string;
 }
 
+/**
+ * One attempt of a run's job as the worker hands it over. `signal` is
+ * pg-boss's own (v12 sets `job.signal` on every fetched job): it aborts when a
+ * heartbeat finds the job no longer active under this worker's claim (its
+ * heartbeat lapsed and it was failed, to be retried, here or in another
+ * process), when the job outlives `expireInSeconds`, and when `stop()` gives
+ * up waiting for it. Whatever the attempt still does then is for nothing:
+ * another attempt owns the run.
+ */
+export interface RunJob {
+  id: string;
+  data: RunJobData;
+  retryCount: number;
+  retryLimit: number;
+  signal?: AbortSignal;
+}
+
 export interface RunQueueOptions {
   databaseUrl: string;
   maxAttempts: number;
@@ -78,12 +95,13 @@ export class RunQueue {
     return id;
   }
 
-  async work(concurrency: number, handler: (job: { id: string; data: RunJobData; retryCount: number; retryLimit: number }) => Promise<void>): Promise<void> {
+  async work(concurrency: number, handler: (job: RunJob) => Promise<void>): Promise<void> {
     await this.boss.work<RunJobData>(
       RUN_QUEUE,
       { batchSize: 1, localConcurrency: concurrency, pollingIntervalSeconds: 0.5, includeMetadata: true },
       async ([job]) => {
-        if (job) await handler(job as unknown as { id: string; data: RunJobData; retryCount: number; retryLimit: number });
+        // includeMetadata: the job carries its retryLimit too.
+        if (job) await handler({ id: job.id, data: job.data, retryCount: job.retryCount, retryLimit: (job as unknown as { retryLimit: number }).retryLimit, signal: job.signal });
       },
     );
   }

@@ -1,4 +1,4 @@
-import { PHASES } from "../../model/phases.ts";
+import { PHASE_COUNT, PHASES } from "../../model/phases.ts";
 import type { Queryable } from "./pool.ts";
 
 export type RunKind = "provision" | "retry" | "rollback" | "teardown" | "preview" | "drift" | "update";
@@ -110,6 +110,22 @@ export async function activeRun(db: Queryable, tenantId: string): Promise<RunRow
     [tenantId],
   );
   return rows[0];
+}
+
+/**
+ * The highest phase any provisioning run of the tenant aimed at: everything
+ * its stack can hold lies at or below it. A drift check or teardown runs the
+ * program that far, so that each provider in state is configured as the
+ * program says (a rotated password or kubeconfig), and no further, so a
+ * tenant never provisioned past phase 6 needs no Azure. Default 10 for a
+ * tenant with no such run.
+ */
+export async function highestTargetPhase(db: Queryable, tenantId: string): Promise<number> {
+  const { rows } = await db.query<{ phase: number | null }>(
+    `SELECT max(target_phase)::int AS phase FROM provisioning_runs WHERE tenant_id = $1 AND kind IN ('provision', 'retry', 'update')`,
+    [tenantId],
+  );
+  return rows[0]?.phase ?? PHASE_COUNT;
 }
 
 export async function phasesOf(db: Queryable, runId: string): Promise<PhaseRow[]> {

@@ -13,7 +13,7 @@ import type { Tier } from "../../model/tiers.ts";
 import { appendAudit, listAudit, type AuditRow } from "../db/audit.ts";
 import { claimIdempotencyKey, requestHash, saveIdempotentResponse } from "../db/idempotency.ts";
 import { isUniqueViolation, withTransaction } from "../db/pool.ts";
-import { activeRun, insertRun, latestRun, phasesOf, pruneInspectionRuns, updateRun, type RunKind, type RunRow } from "../db/runs.ts";
+import { activeRun, highestTargetPhase, insertRun, latestRun, phasesOf, pruneInspectionRuns, updateRun, type RunKind, type RunRow } from "../db/runs.ts";
 import { statusRowsOf } from "../db/status.ts";
 import { findTenant, insertTenant, listTenants, tenantSpecOf, updateTenantStatus, type TenantRow, type TenantStatus } from "../db/tenants.ts";
 import type { RunQueue } from "../db/job-queue.ts";
@@ -284,7 +284,7 @@ export class TenantService {
    * answer a failure with `engineRefusal`.
    */
   inspectDrift(idOrSlug: string, principal: string): Promise<{ tenant: TenantRow; startedAt: Date; result: DriftCheckResult }> {
-    return this.runInspection(idOrSlug, "drift", principal, PHASE_COUNT, (tenant) => this.deps.engine.driftCheck({ spec: tenantSpecOf(tenant), settings: this.deps.settings }));
+    return this.runInspection(idOrSlug, "drift", principal, PHASE_COUNT, async (tenant) => this.deps.engine.driftCheck({ spec: tenantSpecOf(tenant), settings: this.deps.settings, lastPhase: await highestTargetPhase(this.deps.pool, tenant.id) }));
   }
 
   async audit(idOrSlug: string, options: { afterId?: number; limit: number }): Promise<AuditRow[]> {

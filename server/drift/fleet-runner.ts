@@ -19,6 +19,7 @@ import type { PlatformSettings } from "../../model/settings.ts";
 import {
   beginDriftRun, claimDriftTenant, driftRunBacklog, finishDriftRun, pruneDrift, releaseDriftRun, releaseDriftTenant, skipDriftTenant, touchDriftRun,
 } from "../db/drift.ts";
+import { highestTargetPhase } from "../db/runs.ts";
 import { findTenant, tenantSpecOf } from "../db/tenants.ts";
 import { clip, whyNotRecordable, type DriftRecorder, type NotRecorded } from "./check-recorder.ts";
 
@@ -133,7 +134,7 @@ export class FleetRunner {
     this.checking.set(tenantId, controller);
     let result: DriftCheckResult;
     try {
-      result = await engine.driftCheck({ spec: tenantSpecOf(tenant), settings, signal: controller.signal });
+      result = await engine.driftCheck({ spec: tenantSpecOf(tenant), settings, signal: controller.signal, lastPhase: await highestTargetPhase(pool, tenant.id) });
     } finally {
       this.checking.delete(tenantId);
       this.shutdown.signal.removeEventListener("abort", onShutdown);

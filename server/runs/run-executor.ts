@@ -14,12 +14,12 @@ import { findChangeById, updateChange, type ChangeRow } from "../db/changes.ts";
 import { enqueueOutbox } from "../db/outbox.ts";
 import { reviewOf } from "../domain/change-service.ts";
 import { withTransaction } from "../db/pool.ts";
-import { findRun, phasesOf, updatePhase, updateRun, type RunRow } from "../db/runs.ts";
+import { findRun, highestTargetPhase, phasesOf, updatePhase, updateRun, type RunRow } from "../db/runs.ts";
 import { findTenant, tenantSpecOf, updateTenantStatus, type TenantRow, type TenantStatus } from "../db/tenants.ts";
 import { assertTransition } from "../domain/tenant-status.ts";
 import type { ProgressBus } from "../live/progress-bus.ts";
 import { PhaseRecorder } from "./phase-recorder.ts";
-import type { RunJobData } from "../db/job-queue.ts";
+import type { RunJob } from "../db/job-queue.ts";
 
 export interface RunExecutorDeps {
   pool: pg.Pool;
@@ -39,6 +39,19 @@ export class AttemptFailedError extends Error {
   constructor(message: string) {
     super(message);
     this.name = "AttemptFailedError";
+  }
+}
+
+/**
+ * This attempt no longer owns its run: the queue took the job away (its
+ * heartbeat lapsed, say in a database failover) and another attempt, here or
+ * in another process, claimed the run. Thrown to record nothing more; the
+ * queue's own settling of this attempt is fenced to it and does nothing.
+ */
+class ClaimLostError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ClaimLostError";
   }
 }
 
@@ -82,17 +95,21 @@ export class RunExecutor {
    * tenant's: the details go to the log with the run id, and the queue
    * retries the attempt.
    */
-  async execute(job: { id: string; data: RunJobData; retryCount: number; retryLimit: number }): Promise<void> {
+  async execute(job: RunJob): Promise<void> {
     try {
       await this.attempt(job);
     } catch (error) {
+      if (error instanceof ClaimLostError) {
+        this.deps.log.warn({ runId: job.data.runId, attempt: job.retryCount + 1 }, `${error.message}; this attempt records nothing more`);
+        return;
+      }
       if (error instanceof AttemptFailedError || !isInfrastructureError(error)) throw error;
       this.deps.log.warn({ err: error, runId: job.data.runId, attempt: job.retryCount + 1 }, "database trouble during a run; the queue retries it");
       throw new AttemptFailedError(INFRASTRUCTURE_MESSAGE);
     }
   }
 
-  private async attempt(job: { id: string; data: RunJobData; retryCount: number; retryLimit: number }): Promise<void> {
+  private async attempt(job: RunJob): Promise<void> {
     const { pool, bus, log } = this.deps;
     const attempt = job.retryCount + 1;
     const finalAttempt = job.retryCount >= job.retryLimit;
@@ -131,7 +148,11 @@ export class RunExecutor {
       // A change's runs work on the spec the change brings the tenant to.
       spec: change ? { ...tenantSpecOf(tenant), tier: change.targetTier } : tenantSpecOf(tenant),
       settings: this.deps.settings,
-      signal: this.shutdown.signal,
+      // The engine stops at a safe point on shutdown, and also when the queue
+      // takes the job away from this attempt (its heartbeat lapsed, say in a
+      // database failover): another attempt, maybe in another process, then
+      // owns the run, and this one's update must stop before that one's starts.
+      signal: job.signal ? AbortSignal.any([this.shutdown.signal, job.signal]) : this.shutdown.signal,
       onEvent: recorder.onEvent,
       ownerDead,
     };
@@ -139,12 +160,13 @@ export class RunExecutor {
     if (run.kind === "preview" && change) {
       const preview = await this.deps.engine.preview({ ...request, lastPhase: change.targetPhase, savePlan: true });
       await recorder.flush();
+      this.checkClaim(job);
       await this.finishPreview(run, tenant, change, preview);
       return;
     }
     if (run.kind === "update" && change) await this.startApplying(run, tenant, change);
     const result: OperationResult = run.kind === "teardown"
-      ? await this.deps.engine.teardown(request)
+      ? await this.deps.engine.teardown({ ...request, lastPhase: await highestTargetPhase(this.deps.pool, tenant.id) })
       : run.kind === "update" && change
         ? await this.deps.engine.provision({
           ...request,
@@ -153,6 +175,7 @@ export class RunExecutor {
         })
         : await this.deps.engine.provision({ ...request, lastPhase: run.targetPhase });
     await recorder.flush();
+    this.checkClaim(job);
 
     if (run.kind === "update" && change && result.status === "failed" && result.error?.code === "plan_mismatch") {
       await this.planWentStale(run, tenant, change, result);
@@ -174,12 +197,39 @@ export class RunExecutor {
       await this.endAttempt(run, tenant, attempt, message);
       throw new AttemptFailedError(message);
     }
-    await this.fail(run, tenant, attempt, message, result);
+    await this.fail(run, tenant, attempt, message, result, request.signal);
+  }
+
+  /**
+   * After the engine: if the queue took the job away from this attempt while
+   * the engine ran (its signal aborted, not by a shutdown), the attempt
+   * records nothing. The run belongs to the attempt that took it over, and an
+   * outcome written now would overwrite that attempt's, or fail its tenant
+   * under it.
+   */
+  private checkClaim(job: RunJob): void {
+    if (!job.signal?.aborted || this.shutdown.signal.aborted) return;
+    const reason = job.signal.reason instanceof Error ? job.signal.reason.message : String(job.signal.reason);
+    throw new ClaimLostError(`the queue took the run's job from this attempt while its engine operation ran (${reason}); the operation was stopped`);
+  }
+
+  /**
+   * Fences every write of an attempt's outcome: the run must still be
+   * RUNNING under this attempt's number (`claimed.attempt`), read under the
+   * row's lock in the caller's transaction. An attempt whose job was taken
+   * over before its signal said so (the queue's heartbeat notices a lost
+   * claim only every half heartbeat) still writes nothing.
+   */
+  private async assertOwnsRun(db: pg.PoolClient | pg.Pool, claimed: RunRow): Promise<void> {
+    const current = await findRun(db, claimed.id, { forUpdate: true });
+    if (current?.status === "RUNNING" && current.attempt === claimed.attempt) return;
+    throw new ClaimLostError(`run ${claimed.id} is no longer this attempt's (attempt ${claimed.attempt}): it is ${current ? `${current.status} under attempt ${current.attempt}` : "gone"}`);
   }
 
   /** An attempt failed and another will follow: the run waits for its retry. */
   private async endAttempt(run: RunRow, tenant: TenantRow, attempt: number, message: string): Promise<void> {
     await withTransaction(this.deps.pool, async (db) => {
+      await this.assertOwnsRun(db, run);
       await updateRun(db, run.id, { status: "QUEUED", error: message });
       await appendAudit(db, {
         tenantId: tenant.id, runId: run.id, entity: "run", actor: "tenant-service", from: "RUNNING", to: "QUEUED",
@@ -203,6 +253,7 @@ export class RunExecutor {
     const outputs = result.operation === "provision" ? result.outputs : {};
     let runMs = result.durationMs;
     const updated = await withTransaction(pool, async (db) => {
+      await this.assertOwnsRun(db, run);
       const finished = await updateRun(db, run.id, { status: "SUCCEEDED", error: null, result: { changeSummary: result.changeSummary, engineDurationMs: result.durationMs }, finished: true });
       runMs = finished.durationMs ?? result.durationMs;
       const totalMs = finished.durationMs ?? result.durationMs;
@@ -236,12 +287,18 @@ export class RunExecutor {
   }
 
   /** The last attempt failed: the tenant fails, and the rollback policy applies. */
-  private async fail(run: RunRow, tenant: TenantRow, attempt: number, message: string, result: OperationResult): Promise<void> {
+  private async fail(run: RunRow, tenant: TenantRow, attempt: number, message: string, result: OperationResult, signal: AbortSignal): Promise<void> {
     const { pool, bus, log } = this.deps;
     // The policy runs before the run is marked finished, so that a FAILED run means its cleanup is done too.
     // Never for an update: a live tenant whose change failed keeps its resources and data.
-    if (run.kind !== "teardown" && run.kind !== "update" && this.deps.rollbackPolicy === "destroy") await this.destroyAfterFailure(run, tenant);
-    const updated = await withTransaction(pool, (db) => this.recordFinalFailure(db, run, tenant, attempt, message, { changeSummary: result.changeSummary, error: result.error }));
+    if (run.kind !== "teardown" && run.kind !== "update" && this.deps.rollbackPolicy === "destroy") {
+      await this.assertOwnsRun(pool, run); // never destroy a tenant's resources under another attempt
+      await this.destroyAfterFailure(run, tenant, signal);
+    }
+    const updated = await withTransaction(pool, async (db) => {
+      await this.assertOwnsRun(db, run);
+      return this.recordFinalFailure(db, run, tenant, attempt, message, { changeSummary: result.changeSummary, error: result.error });
+    });
     log.error({ tenant: tenant.slug, runId: run.id, attempts: attempt }, `${run.kind} of ${tenant.slug} failed: ${message}`);
     this.deps.metrics?.runFinished(run.kind, "failed");
     await bus.publish({ type: "run-finished", tenantId: tenant.id, runId: run.id, kind: run.kind, status: "FAILED", tenantStatus: updated.status, error: message });
@@ -254,6 +311,7 @@ export class RunExecutor {
     const review = ok ? reviewOf(result.changes, result.changeSummary) : null;
     const message = ok ? null : describeError(result.error);
     await withTransaction(pool, async (db) => {
+      await this.assertOwnsRun(db, run);
       await updateRun(db, run.id, {
         status: ok ? "SUCCEEDED" : result.status === "cancelled" ? "CANCELLED" : "FAILED",
         error: message,
@@ -308,6 +366,7 @@ export class RunExecutor {
     const s = result.changeSummary;
     const touched = s.create + s.update + s.replace + s.delete > 0;
     const updated = await withTransaction(pool, async (db) => {
+      await this.assertOwnsRun(db, run);
       await updateRun(db, run.id, { status: "FAILED", error: message, result: { changeSummary: s, error: result.error }, finished: true });
       await updateChange(db, change.id, { status: "STALE", error: message });
       await appendAudit(db, { tenantId: tenant.id, runId: run.id, entity: "change", actor: "tenant-service", from: "APPLYING", to: "STALE", message: `change ${change.id} is stale: ${message}`, details: { changeId: change.id } });
@@ -401,11 +460,12 @@ export class RunExecutor {
   }
 
   /** Rollback policy `destroy`: remove whatever the failed run left, and mark those phases rolled back. */
-  private async destroyAfterFailure(run: RunRow, tenant: TenantRow): Promise<void> {
+  private async destroyAfterFailure(run: RunRow, tenant: TenantRow, signal: AbortSignal): Promise<void> {
     const recorder = await PhaseRecorder.start({ pool: this.deps.pool, bus: this.deps.bus, tenantId: tenant.id, runId: run.id, actor: "rollback-policy", attempt: run.attempt });
-    const result = await this.deps.engine.teardown({ spec: tenantSpecOf(tenant), settings: this.deps.settings, signal: this.shutdown.signal, onEvent: recorder.onEvent, ownerDead: false });
+    const result = await this.deps.engine.teardown({ spec: tenantSpecOf(tenant), settings: this.deps.settings, signal, onEvent: recorder.onEvent, ownerDead: false, lastPhase: await highestTargetPhase(this.deps.pool, tenant.id) });
     await recorder.flush();
     await withTransaction(this.deps.pool, async (db) => {
+      await this.assertOwnsRun(db, run);
       // Phases that never started have nothing to remove; the rest are gone now.
       for (const phase of await phasesOf(db, run.id)) {
         if (phase.status === "FAILED" && result.status === "succeeded") await updatePhase(db, run.id, phase.number, { status: "ROLLED_BACK" });

@@ -303,6 +303,8 @@ describe("Pulumi engine operations", () => {
     expect(typeof destroy.onEvent).toBe("function");
     expect(destroy.signal).toBeInstanceOf(AbortSignal);
     expect(destroy.previewOnly).toBeUndefined();
+    // Providers configured by the program as it is now, not from the credentials in old state.
+    expect(destroy.runProgram).toBe(true);
     expect(factory.callsTo("selectStack")).toHaveLength(1); // teardown never creates a stack it would then destroy
     await expect(access(path.join(dataDir, "workspaces", "acme"))).rejects.toThrow();
     const removed = events.filter((e) => e.type === "phase-succeeded").map((e) => e.type === "phase-succeeded" && [e.phase.number, e.action]);
@@ -325,6 +327,8 @@ describe("Pulumi engine operations", () => {
 
     const options = commandOptions<RefreshOptions>(factory, "previewRefresh");
     expect(options.previewOnly).toBeUndefined();
+    // Read with the program's providers: a rotated password or kubeconfig must not fail every check.
+    expect(options.runProgram).toBe(true);
     expect(typeof options.onEvent).toBe("function");
     expect(factory.callsTo("refresh")).toEqual([]);
     expect(factory.calls.map((c) => c.method).filter((m) => ["up", "destroy", "removeStack"].includes(m))).toEqual([]);
@@ -393,19 +397,19 @@ describe("Pulumi engine operations", () => {
     expect(factory.callsTo("cancel")).toEqual([]);
   });
 
-  it("cancels a lock whose owner the caller reports dead only once the dead run's worker grace and a margin are over, then retries", async () => {
+  it("on a takeover, waits the dead run's worker grace and a margin for a lock whose owner it cannot see dead, then reports stack_locked without cancelling it", async () => {
     const factory = new FakeWorkspaceFactory();
     const stack = factory.existing("acme").script("up", replay(successfulUp()));
     stack.lockHeld = true;
     const { engine } = await startEngine(factory, { config: { cancelGraceMs: 300 } });
     const started = Date.now();
     const result = await engine.provision({ spec: tenantSpec(), settings: realRunSettings(), ownerDead: true });
-    expect(result.status).toBe("succeeded");
-    // The orphaned worker of the dead service kills its CLI after the cancel grace; breaking the lock earlier could break a live one.
-    expect(stack.cancelledAt! - started).toBeGreaterThanOrEqual(300 + 50);
-    const commands = factory.calls.map((c) => c.method).filter((m) => m === "up" || m === "cancel");
-    expect(commands.slice(-2)).toEqual(["cancel", "up"]);
-    expect(commands.filter((m) => m === "cancel")).toHaveLength(1);
+    // A heartbeat lapses for live runs too (a database failover): their lock looks the same, and cancelling it would let two updates run.
+    expect(result.error?.code).toBe("stack_locked");
+    expect(Date.now() - started).toBeGreaterThanOrEqual(300 + 50 - 20);
+    expect(factory.callsTo("up").length).toBeGreaterThan(1);
+    expect(factory.callsTo("cancel")).toEqual([]);
+    expect(stack.lockHeld).toBe(true);
   });
 
   it("does not cancel the lock when the dead run's CLI releases it within the grace", async () => {

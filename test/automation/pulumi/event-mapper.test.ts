@@ -200,11 +200,12 @@ describe("engine events through a provision run", () => {
     expect(bodies.filter((b) => b.type === "diagnostic").map((b) => b.type === "diagnostic" && b.message)).toEqual([expect.stringMatching(/locked by another run; waiting/)]);
   });
 
-  it("cancels a lock left by a run whose owner is dead, then retries once", async () => {
+  it("on a takeover, never cancels a lock whose owner it cannot see dead (a live run's lock looks the same): reports stack_locked", async () => {
     const factory = new FakeWorkspaceFactory();
     const stack = factory.existing("acme").script("up", replayThenThrow([], lockConflict()), replay(successfulUp()));
     const { outcome } = await run(factory, job({ ownerDead: true }));
-    expect(outcome.status).toBe("succeeded");
-    expect(stackCommands(stack)).toEqual(["up", "cancel", "up"]);
+    expect(outcome.status).toBe("failed");
+    expect(outcome.error?.code).toBe("stack_locked");
+    expect(stackCommands(stack)).toEqual(["up"]);
   });
 });

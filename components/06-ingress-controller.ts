@@ -56,6 +56,11 @@ export function ingressNginxValues(slug: string, namespace: string, replicas: nu
   return {
     // Tenant-unique names for everything the chart creates, cluster-scoped objects included.
     fullnameOverride: ingressControllerFullname(slug),
+    // Namespaced RBAC only: without it the chart's ClusterRole lets every
+    // tenant's internet-facing controller list secrets, configmaps and pods in
+    // every namespace (seen with the real API server's SubjectAccessReview).
+    // The one cluster-scoped read it needs, IngressClasses, the component grants.
+    rbac: { create: true, scope: true },
     controller: {
       ingressClassResource: { name: `nginx-${slug}`, enabled: true, default: false, controllerValue: `k8s.io/ingress-nginx-${slug}` },
       ingressClass: `nginx-${slug}`,
@@ -94,6 +99,20 @@ export class IngressController extends pulumi.ComponentResource {
     requireArg(Number.isInteger(wait) && wait > 0 && wait <= MAX_LOAD_BALANCER_WAIT_SECONDS, C, `loadBalancerWaitSeconds must be a whole number from 1 to ${MAX_LOAD_BALANCER_WAIT_SECONDS}, got ${wait}`);
     requireArg(Number.isInteger(replicas) && replicas >= 1, C, `replicas must be a whole number of at least 1, got ${replicas}`);
 
+    // With rbac.scope the chart grants nothing cluster-wide; the controller
+    // still reads IngressClasses, which no Role can grant. Nothing else.
+    const fullname = ingressControllerFullname(args.slug);
+    const ingressClassReader = new k8s.rbac.v1.ClusterRole(`${name}-ingressclass-reader`, {
+      metadata: { name: fullname, labels: tenantLabels(args.slug, "ingress-controller") },
+      rules: [{ apiGroups: ["networking.k8s.io"], resources: ["ingressclasses"], verbs: ["get", "list", "watch"] }],
+    }, child());
+    const ingressClassReaderBinding = new k8s.rbac.v1.ClusterRoleBinding(`${name}-ingressclass-reader`, {
+      metadata: { name: fullname, labels: tenantLabels(args.slug, "ingress-controller") },
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: ingressClassReader.metadata.name },
+      // The chart's controller ServiceAccount is named after its fullname.
+      subjects: [{ kind: "ServiceAccount", name: fullname, namespace: args.namespace }],
+    }, child());
+
     this.release = new k8s.helm.v3.Release(`${name}-release`, {
       name: INGRESS_CONTROLLER_RELEASE,
       chart: "ingress-nginx",
@@ -107,7 +126,7 @@ export class IngressController extends pulumi.ComponentResource {
       atomic: true,
       cleanupOnFail: true,
       maxHistory: 5,
-    }, child());
+    }, child({ dependsOn: [ingressClassReaderBinding] }));
 
     // Read the controller Service once the release is up; its ID is only known
     // after the release, so a first preview does not try to read it.

@@ -74,6 +74,18 @@ describe.each(TIERS)("phase 6 DEPLOY_INGRESS_CONTROLLER, %s tier", (tier) => {
     expect(values.ingressClassResource.default).toBe(false);
   });
 
+  it("keeps the chart's RBAC in the namespace and grants the controller, cluster-wide, only reading IngressClasses, before the release installs", async () => {
+    const r = await rendered(tier);
+    const release = r.release("ingress-nginx");
+    expect((release.inputs.values as { rbac: unknown }).rbac).toEqual({ create: true, scope: true });
+    const role = r.k8s("ClusterRole", "ingress-nginx-acme");
+    expect(role.inputs.rules).toEqual([{ apiGroups: ["networking.k8s.io"], resources: ["ingressclasses"], verbs: ["get", "list", "watch"] }]);
+    const binding = r.k8s("ClusterRoleBinding", "ingress-nginx-acme");
+    expect(binding.inputs.roleRef).toEqual({ apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "ingress-nginx-acme" });
+    expect(binding.inputs.subjects).toEqual([{ kind: "ServiceAccount", name: "ingress-nginx-acme", namespace: "matih-acme" }]);
+    expect(transitiveDependencies(r.resources, release.urn)).toContain(binding.urn);
+  });
+
   it("scopes the controller to the tenant namespace, so it never serves other tenants' Ingresses", async () => {
     const values = controllerValues((await rendered(tier)).release("ingress-nginx"));
     expect(values.scope).toEqual({ enabled: true, namespace: "matih-acme" });

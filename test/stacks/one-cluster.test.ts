@@ -85,10 +85,10 @@ describe("a fleet of eight tenants, every tier, four regions, in one cluster and
     expect(servers.sort()).toEqual(FLEET.filter((t) => t.tier === "enterprise").map((t) => `postgres-server/matih-${t.slug}-pg`).sort());
   });
 
-  it("would have caught the chart's default names: two tenants installing ingress-nginx without fullnameOverride share its ClusterRole", async () => {
+  it("would have caught the chart's default names: two tenants installing ingress-nginx without fullnameOverride and namespaced RBAC share its ClusterRole", async () => {
     const withoutOverride = renders.slice(0, 2).map((r) => {
       const release = r.resources.find((x) => x.type === "kubernetes:helm.sh/v3:Release" && x.inputs.chart === "ingress-nginx")!;
-      const { fullnameOverride: _dropped, ...values } = release.inputs.values as Record<string, unknown>;
+      const { fullnameOverride: _dropped, rbac: _cluster, ...values } = release.inputs.values as Record<string, unknown>;
       return { release: String(release.inputs.name), namespace: String(release.inputs.namespace), values };
     });
     const defaults = new Map((await helmTemplate(sharedChart("ingress-nginx", "4.12.1"), withoutOverride)).map((x) => [`${x.namespace}/${x.release}`, x.objects]));

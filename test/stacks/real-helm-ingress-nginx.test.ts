@@ -10,6 +10,7 @@ import { cloudMocks } from "../../stacks/cloud-mocks.ts";
 import { renderUnderMocks, type RenderResult } from "../../stacks/mock-render.ts";
 import { resolvePlatformSettings } from "../../model/settings.ts";
 import { namespaceName, validateTenantSpec, type TenantSpec } from "../../model/spec.ts";
+import { ingressControllerFullname } from "../../components/06-ingress-controller.ts";
 import type { Tier } from "../../model/tiers.ts";
 import { helmTemplate, isClusterScoped, sharedChart, type ManifestObject, type RenderedRelease } from "../support/helm.ts";
 import { isAllowed, NAMESPACE_NAME_LABEL, networkPoliciesFromResources, type NetworkPolicy, type PodEndpoint } from "../support/netpol.ts";
@@ -85,10 +86,12 @@ const podLabels = (d: ManifestObject) => (d as { spec: { template: { metadata: {
 const controllerArgs = (d: ManifestObject) => (d as { spec: { template: { spec: { containers: { args: string[] }[] } } } }).spec.template.spec.containers[0]!.args;
 
 describe("the real ingress-nginx 4.12.1 chart with the program's values, five tenants in one cluster", () => {
-  it("renders cluster-scoped objects for every tenant (so the check below has something to compare)", () => {
+  it("renders one cluster-scoped object per tenant, its IngressClass: the chart's RBAC is namespaced (rbac.scope), so no ClusterRole reads every namespace", () => {
     for (const t of tenants) {
       const kinds = t.chart.objects.filter((o) => isClusterScoped(o.kind)).map((o) => o.kind).sort();
-      expect(kinds).toEqual(["ClusterRole", "ClusterRoleBinding", "IngressClass"]);
+      expect(kinds).toEqual(["IngressClass"]);
+      const roles = t.chart.objects.filter((o) => o.kind === "Role").map((o) => `${o.metadata.namespace}/${o.metadata.name}`);
+      expect(roles).toEqual([`${namespaceName(t.spec.slug)}/${ingressControllerFullname(t.spec.slug)}`]);
     }
   });
 

@@ -239,9 +239,11 @@ export class TenantDatabase extends pulumi.ComponentResource {
         DATABASE_URL: pulumi.secret(databaseUrl),
       },
     }, child({ dependsOn: [schema] }));
+    // By its fixed name, not the Secret's output: a replaced Secret's name is unknown in a preview, which makes the
+    // reviewed plan fail where it is used. Whatever reads it depends on the Secret.
     const fromSecret = (envName: string, key: (typeof CREDENTIAL_KEYS)[number]) => ({
       name: envName,
-      valueFrom: { secretKeyRef: { name: this.credentialsSecret.metadata.name, key } },
+      valueFrom: { secretKeyRef: { name: CREDENTIALS_SECRET_NAME, key } },
     });
 
     let poolReady: pulumi.Resource[] = [];
@@ -279,7 +281,7 @@ export class TenantDatabase extends pulumi.ComponentResource {
             },
           },
         },
-      }, child());
+      }, child({ dependsOn: [this.credentialsSecret] }));
       const service = new k8s.core.v1.Service(`${name}-pool-service`, {
         metadata: { name: "pgbouncer", namespace, labels: poolLabels },
         spec: {

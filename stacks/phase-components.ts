@@ -9,7 +9,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { TenantNamespace } from "../components/01-namespace.ts";
-import { TenantDatabase, type DedicatedServerAccess } from "../components/02-database.ts";
+import { CREDENTIALS_SECRET_NAME, TenantDatabase, type DedicatedServerAccess } from "../components/02-database.ts";
 import { CORE_SERVICES, CoreServices } from "../components/03-core-services.ts";
 import { NetworkIsolation } from "../components/04-networking.ts";
 import { DATA_SERVICES, DataServices } from "../components/05-data-services.ts";
@@ -117,7 +117,10 @@ function releaseSettings(c: PhaseContext, service: { replicas: number; resources
     chartRepository: settings.charts.repository,
     chartVersion: settings.charts.version,
     image: (name: string) => serviceImage(settings, name),
-    credentialsSecretName: c.earlier("SETUP_DATABASE").credentialsSecretName,
+    // The Secret's fixed name, not phase 2's output: a tier change replaces the Secret, its name output is unknown
+    // in the preview, and the CLI then refuses the reviewed plan for every release whose values held it (found by a
+    // real run). Phase 3 comes after phase 2 all the same.
+    credentialsSecretName: CREDENTIALS_SECRET_NAME,
     replicas: service.replicas,
     resources: service.resources,
   };

@@ -70,7 +70,9 @@ export async function kubectl(args: string[]): Promise<string> {
  * answer, not an error.
  */
 export async function canI(user: string, verb: string, resource: string, namespace: string | null): Promise<boolean> {
-  const args = ["auth", "can-i", verb, resource, `--as=${user}`, ...(namespace ? ["-n", namespace] : ["--all-namespaces"])];
+  // `ingresses.networking.k8s.io/status` asks about the status subresource (kubectl reads `a/b` as a resource's name).
+  const [kind, subresource] = resource.split("/");
+  const args = ["auth", "can-i", verb, kind!, ...(subresource ? [`--subresource=${subresource}`] : []), `--as=${user}`, ...(namespace ? ["-n", namespace] : ["--all-namespaces"])];
   try {
     const { stdout } = await run("kubectl", args, { timeout: 30_000 });
     return stdout.trim() === "yes";

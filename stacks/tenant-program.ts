@@ -45,6 +45,26 @@ export function resolveLastPhase(lastPhase: number | undefined): number {
 }
 
 /**
+ * Every Kubernetes object the program declares takes back the fields it sets
+ * when someone else changed them (`pulumi.com/patchForce`). Under server-side
+ * apply a `kubectl edit` of a field makes kubectl its manager, and the next
+ * apply conflicts: a converge change could not undo drift (seen in a real
+ * run, "Server-Side Apply field conflict ... conflict with kubectl-patch").
+ * The program is the source of truth for what it sets; fields it does not set
+ * stay whoever's they are.
+ */
+export const FIELD_OWNERSHIP_ANNOTATION = "pulumi.com/patchForce";
+
+function ownAppliedFields(args: pulumi.ResourceTransformationArgs): pulumi.ResourceTransformationResult | undefined {
+  if (!args.type.startsWith("kubernetes:") || args.type.startsWith("kubernetes:helm.sh/") || args.props.metadata === undefined) return undefined;
+  const metadata = pulumi.output(args.props.metadata as pulumi.Input<{ annotations?: Record<string, string> }>).apply((m) => ({
+    ...m,
+    annotations: { ...(m?.annotations ?? {}), [FIELD_OWNERSHIP_ANNOTATION]: "true" },
+  }));
+  return { props: { ...args.props, metadata }, opts: args.opts };
+}
+
+/**
  * The per-tenant Pulumi program: walks the phase registry and declares each
  * phase's component up to `lastPhase`, each depending on the one before, with
  * explicitly configured providers. The spec and settings must already be
@@ -90,7 +110,7 @@ export function tenantProgram(spec: TenantSpec, settings: PlatformSettings, opti
     if (row.number > lastPhase) break;
     // Each phase depends on the one before; Pulumi deletes them in reverse.
     const phase = PHASE_COMPONENTS[row.name] as PhaseComponent<PhaseName>;
-    const component = phase.declare(context, { providers, dependsOn: previous ? [previous] : [] });
+    const component = phase.declare(context, { providers, dependsOn: previous ? [previous] : [], transformations: [ownAppliedFields] });
     declared.set(row.name, component);
     Object.assign(outputs, phase.outputs(component as never));
     previous = component;

@@ -24,6 +24,8 @@ describe.each(TIERS)("phase 1 CREATE_NAMESPACE for a %s tenant", (tier) => {
     expect(metadataOf(ns).annotations).toEqual({
       "matih.ai/provisioned-at": "2026-02-12T10:00:00Z",
       "matih.ai/provisioned-by": "admin@matih.ai",
+      // Not the seed's: the program takes back its fields from a kubectl edit (stacks/tenant-program.ts).
+      "pulumi.com/patchForce": "true",
     });
     expect(ns.phase).toEqual({ number: 1, name: "CREATE_NAMESPACE" });
   });

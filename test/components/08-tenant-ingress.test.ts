@@ -81,7 +81,8 @@ describe.each(TIERS)("phase 8 CREATE_TENANT_INGRESS, %s tier", (tier) => {
     expect(ingress.inputs.apiVersion).toBe(SEED_INGRESS.apiVersion);
     expect(metadataOf(ingress).name).toBe(SEED_INGRESS.metadata.name);
     expect(metadataOf(ingress).namespace).toBe(SEED_INGRESS.metadata.namespace);
-    expect(metadataOf(ingress).annotations).toEqual(SEED_INGRESS.metadata.annotations);
+    // The seed's annotations, and the program's claim on its fields (stacks/tenant-program.ts).
+    expect(metadataOf(ingress).annotations).toEqual({ ...SEED_INGRESS.metadata.annotations, "pulumi.com/patchForce": "true" });
     expect(ingress.inputs.spec).toEqual(SEED_INGRESS.spec);
   });
 
@@ -170,6 +171,6 @@ describe("TLS settings", () => {
     const cert = r.ofType(CERTIFICATE_TYPE)[0]!;
     expect((cert.inputs.spec as CertificateSpec).issuerRef.name).toBe("letsencrypt-staging-dns01");
     expect(metadataOf(cert).annotations?.["pulumi.com/timeoutSeconds"]).toBe("900");
-    expect(metadataOf(r.k8s("Ingress", "tenant-ingress")).annotations).toEqual({ "cert-manager.io/cluster-issuer": "letsencrypt-staging-dns01" });
+    expect(metadataOf(r.k8s("Ingress", "tenant-ingress")).annotations).toEqual({ "cert-manager.io/cluster-issuer": "letsencrypt-staging-dns01", "pulumi.com/patchForce": "true" });
   });
 });

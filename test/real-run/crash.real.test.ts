@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { spawnService, type ServiceProcess } from "../support/entry-point.ts";
-import { kubectlJson, probeLocalCluster, type LocalCluster } from "../support/local-cluster.ts";
+import { api as adminApi, kubectlJson, probeLocalCluster, waitUntil, type LocalCluster } from "../support/local-cluster.ts";
 import { probePostgres } from "../support/postgres.ts";
 import { ADMIN_TOKEN, freshDatabase } from "../support/service.ts";
 
@@ -19,26 +19,9 @@ const database = await probePostgres();
 const skipReason = !cluster.available ? cluster.reason : !database.available ? database.reason : "";
 const SLUG = "rr-crash";
 type Json = any;
+const api = (base: string, method: string, url: string, body?: unknown) => adminApi(base, ADMIN_TOKEN, method, url, body);
 
-async function api(base: string, method: string, url: string, body?: unknown): Promise<{ status: number; body: Json }> {
-  const res = await fetch(`${base}${url}`, {
-    method,
-    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, ...(body !== undefined ? { "content-type": "application/json" } : {}) },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : null };
-}
 
-async function waitUntil<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>, everyMs = 1_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
 
 describe.skipIf(skipReason !== "")(`a real run killed with SIGKILL in phase 3${skipReason ? ` [skipped: ${skipReason}]` : ""}`, () => {
   const local = cluster as LocalCluster;

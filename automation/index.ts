@@ -32,6 +32,7 @@ export type {
   ResourceFailure,
   ResourceOp,
   SavedPlan,
+  StackSecretsSettings,
   TeardownRequest,
   TeardownResult,
   TenantEngine,

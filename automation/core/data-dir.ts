@@ -5,10 +5,17 @@
  *
  *   <root>/pulumi-home/           PULUMI_HOME shared by every run (plugins, credentials)
  *   <root>/state/                 default local file backend (file://<root>/state)
- *   <root>/workspaces/<slug>/     the tenant's Pulumi work directory
+ *   <root>/workspaces/<slug>/     the tenant's Pulumi work directory (its stack settings file,
+ *                                 Pulumi.<slug>.yaml, restored from the service's record)
  *   <root>/workspaces/_plugins/   work directory of the start-up plugin install
- *   <root>/plans/<slug>/<id>.json saved update plans
+ *   <root>/plans/<slug>/<id>.json saved update plans (written by the preview, or from the
+ *                                 contents the service kept with the change by the process applying it)
  *   <root>/render-state/<slug>.json  the render engine's recorded desired state
+ *
+ * Apart from the default local backend (one process's alone: backendSharing
+ * in config.ts), nothing here is the only copy of anything another process
+ * needs: the stack is in the state backend, and its secrets settings and saved
+ * plans are kept by the service in its database.
  */
 import { chmod, mkdir } from "node:fs/promises";
 import path from "node:path";

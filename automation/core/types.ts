@@ -168,15 +168,41 @@ export interface PropertyDrift {
   readonly actual: unknown;
 }
 
-/** A reviewed preview, to which a later `provision` can be held. */
+/**
+ * A reviewed preview, to which a later `provision` can be held. The plan file
+ * is written under the data directory of the process that previewed; its
+ * contents travel with the reference (`content`, fingerprinted by `sha256`),
+ * so that whoever keeps the reference (the service: with the change, in the
+ * database) can have the plan applied by any process, on any host. The
+ * contents hold no secret in plain text: the Pulumi engine's plan carries
+ * secret values as ciphertext of the stack's secrets provider.
+ */
 export interface SavedPlan {
   readonly id: string;
   readonly slug: string;
   readonly engine: EngineKind;
   readonly lastPhase: number;
-  /** Absolute path of the plan file under the data directory. */
+  /** Absolute path of the plan file under the data directory where it was made; another process writes it to its own. */
   readonly file: string;
   readonly createdAt: string;
+  /** SHA-256 (hex) of the plan file's contents as the preview saved them. Absent in plans saved before it was recorded. */
+  readonly sha256?: string;
+  /** The plan file's contents (JSON text). Absent in plans saved before it was kept; those only apply where their file is. */
+  readonly content?: string;
+}
+
+/**
+ * The secrets settings of a tenant's stack, as the Pulumi CLI keeps them in
+ * the stack's settings file (`Pulumi.<stack>.yaml`) in the work directory:
+ * `encryptionSalt` for the passphrase provider; `secretsProvider` (the key
+ * vault URL) and `encryptedKey` (the stack's data key, wrapped by the key
+ * vault) for a KMS provider. No secret value: the passphrase is never here,
+ * and the wrapped key opens nothing without the key vault.
+ */
+export interface StackSecretsSettings {
+  readonly secretsProvider?: string;
+  readonly encryptedKey?: string;
+  readonly encryptionSalt?: string;
 }
 
 export interface OperationRequest {
@@ -188,6 +214,15 @@ export interface OperationRequest {
   readonly onEvent?: ProgressListener;
   /** Overrides the engine's time limit for this operation. */
   readonly timeoutMs?: number;
+  /**
+   * The stack's secrets settings as an earlier operation reported them
+   * (`stackSettings` of its result), from wherever the caller keeps them for
+   * every process. The Pulumi engine writes them to the tenant's work
+   * directory before it runs a command on an existing stack, when the settings
+   * file there is missing or says otherwise, so that a process on another
+   * host keeps the stack's secrets provider. The render engine ignores them.
+   */
+  readonly stackSettings?: StackSecretsSettings | null;
 }
 
 export interface LockOptions {
@@ -251,6 +286,13 @@ export interface OperationResultBase {
   readonly finishedAt: string;
   readonly durationMs: number;
   readonly error: EngineErrorInfo | null;
+  /**
+   * Pulumi engine: the stack's secrets settings as the operation left them,
+   * for the caller to keep where every process finds them and pass back as
+   * `stackSettings` of the next request. Null when the stack is gone (a
+   * teardown) or they could not be read; absent from the render engine.
+   */
+  readonly stackSettings?: StackSecretsSettings | null;
 }
 
 export interface ProvisionResult extends OperationResultBase {

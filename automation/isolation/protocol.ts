@@ -11,7 +11,7 @@
 import type { RenderedResource, RenderResult } from "../../stacks/mock-render.ts";
 import type { PlatformSettings } from "../../model/settings.ts";
 import type { TenantSpec } from "../../model/spec.ts";
-import type { EngineErrorInfo, ProgressEventBody, SavedPlan } from "../core/types.ts";
+import type { EngineErrorInfo, ProgressEventBody, SavedPlan, StackSecretsSettings } from "../core/types.ts";
 
 /** Render the tenant program offline (Pulumi mock runtime); several tenants per job for fleet previews. */
 export interface RenderJob {
@@ -68,6 +68,8 @@ export interface PulumiJobRequest {
   readonly savePlan?: boolean;
   readonly ownerDead?: boolean;
   readonly lockWaitMs?: number;
+  /** The stack's secrets settings as the service keeps them (OperationRequest.stackSettings); no secret value. */
+  readonly stackSettings?: StackSecretsSettings | null;
 }
 
 export interface PulumiJob {

@@ -38,6 +38,14 @@ import type { PluginInstall } from "./plugins.ts";
 import { assertReadyForRealRun } from "./preflight.ts";
 import { PHASE_COUNT } from "../../model/phases.ts";
 
+/** The stack's recorded secrets settings, for the worker to restore (operations.ts); plain data, no secret value. */
+function stackSettingsOf(request: OperationRequest): Pick<PulumiJobRequest, "stackSettings"> {
+  const settings = request.stackSettings;
+  if (!settings) return {};
+  const { secretsProvider, encryptedKey, encryptionSalt } = settings;
+  return { stackSettings: { ...(secretsProvider ? { secretsProvider } : {}), ...(encryptedKey ? { encryptedKey } : {}), ...(encryptionSalt ? { encryptionSalt } : {}) } };
+}
+
 /** Reading outputs is one quick CLI call. */
 const OUTPUTS_TIMEOUT_MS = 120_000;
 
@@ -117,6 +125,7 @@ export class PulumiEngine implements TenantEngine {
         ...(request.plan ? { plan: request.plan, planMode: request.planMode ?? "exact" } : {}),
         ...(request.ownerDead !== undefined ? { ownerDead: request.ownerDead } : {}),
         ...(request.lockWaitMs !== undefined ? { lockWaitMs: request.lockWaitMs } : {}),
+        ...stackSettingsOf(request),
       }),
     ) as Promise<ProvisionResult>;
   }
@@ -124,7 +133,7 @@ export class PulumiEngine implements TenantEngine {
   preview(request: PreviewRequest): Promise<PreviewResult> {
     const empty = { lastPhase: request.lastPhase ?? PHASE_COUNT, changes: [], plan: null };
     return this.operate("preview", request, empty, empty.lastPhase, (ctx) =>
-      this.runJob("preview", ctx, { lastPhase: checkLastPhase(request.lastPhase), savePlan: request.savePlan ?? false }),
+      this.runJob("preview", ctx, { lastPhase: checkLastPhase(request.lastPhase), savePlan: request.savePlan ?? false, ...stackSettingsOf(request) }),
     ) as Promise<PreviewResult>;
   }
 
@@ -134,13 +143,14 @@ export class PulumiEngine implements TenantEngine {
         ...(request.lastPhase !== undefined ? { lastPhase: checkLastPhase(request.lastPhase) } : {}),
         ...(request.ownerDead !== undefined ? { ownerDead: request.ownerDead } : {}),
         ...(request.lockWaitMs !== undefined ? { lockWaitMs: request.lockWaitMs } : {}),
+        ...stackSettingsOf(request),
       }),
     ) as Promise<TeardownResult>;
   }
 
   driftCheck(request: DriftCheckRequest): Promise<DriftCheckResult> {
     return this.operate("drift-check", request, { drifted: [] }, null, (ctx) =>
-      this.runJob("drift-check", ctx, request.lastPhase !== undefined ? { lastPhase: checkLastPhase(request.lastPhase) } : {}),
+      this.runJob("drift-check", ctx, { ...(request.lastPhase !== undefined ? { lastPhase: checkLastPhase(request.lastPhase) } : {}), ...stackSettingsOf(request) }),
     ) as Promise<DriftCheckResult>;
   }
 

@@ -88,7 +88,9 @@ export function mapPulumiError(error: unknown, context: MappingContext): EngineE
   if (/violates plan|plan (?:is )?(?:invalid|out of date)|failed to (?:load|read) (?:update )?plan/i.test(raw)) {
     return new PlanMismatchError(`the update does not match the reviewed plan: ${summary}; preview again and review the new plan`);
   }
-  if (/passphrase must be set|incorrect passphrase|failed to decrypt|secrets provider/i.test(raw)) {
+  // "decrypting secret value: cipher: message authentication failed": ciphertext (in the checkpoint or a saved plan) made
+  // under other secrets settings than the work directory's, such as a new passphrase salt the CLI made on another host.
+  if (/passphrase must be set|incorrect passphrase|failed to decrypt|decrypting secret value|secrets provider/i.test(raw)) {
     return new ConfigurationError(`the stack's secrets could not be opened: ${summary}`);
   }
   const failed = context.tracker?.firstFailure();

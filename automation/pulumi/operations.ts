@@ -4,9 +4,18 @@
  * inline program from stacks/ given the tenant's spec and the platform
  * settings directly (no stack config is read or written), the configured
  * backend and secrets provider, and the tenant's own work directory.
+ *
+ * The work directory is this host's; the stack is the backend's, and any
+ * service process may run the next command on it. Two things the CLI keeps
+ * per work directory must therefore come from the service, which keeps them
+ * for every process: the stack's secrets settings (the settings file
+ * `Pulumi.<slug>.yaml`, restored before a command on an existing stack and
+ * reported back after every command) and a saved plan (written to this data
+ * directory from its contents before `up --plan`).
  */
-import { mkdir, rm } from "node:fs/promises";
-import type { InlineProgramArgs, OutputMap } from "@pulumi/pulumi/automation/index.js";
+import { mkdir, readFile, rm } from "node:fs/promises";
+import path from "node:path";
+import type { InlineProgramArgs, LocalWorkspaceOptions, OutputMap, StackSettings } from "@pulumi/pulumi/automation/index.js";
 import type { PlatformSettings } from "../../model/settings.ts";
 import type { TenantSpec } from "../../model/spec.ts";
 import { PROJECT_NAME, SECRET_PLACEHOLDER } from "../../model/constants.ts";
@@ -14,17 +23,18 @@ import { PHASE_COUNT } from "../../model/phases.ts";
 import { tenantProgram } from "../../stacks/tenant-program.ts";
 import { emptyChangeSummary } from "../core/change-summary.ts";
 import { DataDirLayout } from "../core/data-dir.ts";
-import { StackNotFoundError } from "../core/errors.ts";
+import { PlanMismatchError, StackNotFoundError, UpdateFailedError } from "../core/errors.ts";
 import type { JobContext, PulumiJob, PulumiJobRequest } from "../isolation/protocol.ts";
 import { checkLastPhase, statusOf, stopReason, type OperationOutcome } from "../core/operation.ts";
 import { PhaseTracker } from "../core/phase-tracker.ts";
-import { checkPlan, newPlan } from "../core/plans.ts";
+import { checkPlan, newPlan, sealPlan } from "../core/plans.ts";
 import { plainText, redactSecrets, secretValues } from "../core/redact.ts";
-import type { ChangeSummary, DriftCheckResult, DriftedResource, PreviewResult, ProvisionResult, SavedPlan, TeardownResult } from "../core/types.ts";
+import type { ChangeSummary, DriftCheckResult, DriftedResource, PreviewResult, ProvisionResult, SavedPlan, StackSecretsSettings, TeardownResult } from "../core/types.ts";
 import { mapPulumiError } from "./error-mapping.ts";
 import { PulumiEventMapper } from "./event-mapper.ts";
 import type { LockRelease } from "./file-backend.ts";
 import { withLockHandling } from "./locks.ts";
+import { planDifferences, plannedSteps, PreviewSteps } from "./plan-check.ts";
 import { installPlugins, requiredPlugins } from "./plugins.ts";
 import { workspaceOptions, type TenantStack, type WorkspaceFactory } from "./workspace.ts";
 
@@ -65,9 +75,66 @@ export function redactOutputs(outputs: OutputMap): Record<string, unknown> {
   return Object.fromEntries(Object.entries(outputs).map(([k, v]) => [k, v.secret ? SECRET_PLACEHOLDER : v.value]));
 }
 
+const SECRETS_KEYS = ["secretsProvider", "encryptedKey", "encryptionSalt"] as const;
+
+/** The secrets part of a stack's settings (provider, wrapped key, salt); null when there is none. */
+export function secretsSettingsOf(settings: StackSettings | StackSecretsSettings | null | undefined): StackSecretsSettings | null {
+  if (!settings) return null;
+  const picked: Record<string, string> = {};
+  for (const key of SECRETS_KEYS) {
+    const value = settings[key];
+    if (typeof value === "string" && value !== "") picked[key] = value;
+  }
+  return Object.keys(picked).length > 0 ? picked : null;
+}
+
+function sameSecrets(a: StackSecretsSettings | null, b: StackSecretsSettings | null): boolean {
+  return SECRETS_KEYS.every((key) => (a?.[key] ?? "") === (b?.[key] ?? ""));
+}
+
+/** The stack's settings file in this work directory, or null when there is none (or it cannot be read). */
+async function localStackSettings(stack: TenantStack, slug: string): Promise<StackSettings | null> {
+  try {
+    return await stack.workspace.stackSettings(slug);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Before a command on an existing stack: the settings file in this work
+ * directory must hold the secrets settings the service recorded for the
+ * stack. Without them the CLI would make new ones (a new passphrase salt, or
+ * the passphrase provider in place of a key vault), write the checkpoint with
+ * them, and fail to decrypt a plan another process saved. Written when the
+ * file is missing or says otherwise; its other keys are kept.
+ */
+async function restoreStackSettings(stack: TenantStack, slug: string, recorded: StackSecretsSettings | null | undefined, deps: PulumiJobDeps): Promise<void> {
+  const wanted = secretsSettingsOf(recorded);
+  if (!wanted) return;
+  const current = await localStackSettings(stack, slug);
+  if (current && sameSecrets(secretsSettingsOf(current), wanted)) return;
+  const { secretsProvider: _provider, encryptedKey: _key, encryptionSalt: _salt, ...rest } = current ?? {};
+  await stack.workspace.saveStackSettings(slug, { ...rest, ...wanted });
+  deps.log("info", `${slug}: the stack's secrets settings (${Object.keys(wanted).join(", ")}) were ${current ? "replaced" : "written"} in this work directory from the service's record`);
+}
+
+/** Selects an existing stack (rejects with the SDK's StackNotFoundError) and restores its recorded secrets settings. */
+async function openExisting(factory: WorkspaceFactory, args: InlineProgramArgs, options: LocalWorkspaceOptions, recorded: StackSecretsSettings | null | undefined, deps: PulumiJobDeps): Promise<TenantStack> {
+  const stack = await factory.selectStack(args, options);
+  await restoreStackSettings(stack, args.stackName, recorded, deps);
+  return stack;
+}
+
+const isSdkStackNotFound = (error: unknown) => error instanceof Error && error.name === "StackNotFoundError";
+
+/** What every stack command's result adds: the stack's secrets settings as the command left them. */
+type WithSettings<Extras> = Extras & { stackSettings: StackSecretsSettings | null };
+
 interface RunSpec<Extras, T> {
   /** The command refreshes before it updates or previews (`--refresh`). */
   readonly refreshFirst?: boolean;
+  /** Opens the stack; one that existed before has its recorded secrets settings restored (openExisting). */
   readonly open: (factory: WorkspaceFactory) => Promise<TenantStack>;
   readonly run: (stack: TenantStack, onEvent: PulumiEventMapper["handle"]) => Promise<T>;
   readonly lockOwnerDead?: boolean;
@@ -76,15 +143,22 @@ interface RunSpec<Extras, T> {
   readonly summary?: (tracker: PhaseTracker, extras: Extras) => ChangeSummary;
 }
 
-/** Opens the stack, runs one command under lock handling, maps events and errors. */
-async function runStackCommand<Extras, T>(job: PulumiJob, deps: PulumiJobDeps, spec: RunSpec<Extras, T>): Promise<OperationOutcome<Extras>> {
+/**
+ * Opens the stack, runs one command under lock handling, maps events and
+ * errors; reports the stack's secrets settings as the command left them
+ * (null when the stack was never opened or is gone).
+ */
+async function runStackCommand<Extras, T>(job: PulumiJob, deps: PulumiJobDeps, spec: RunSpec<Extras, T>): Promise<OperationOutcome<WithSettings<Extras>>> {
   const request = job.request!;
   const clean = cleaner(deps.env, request.settings);
   const tracker = new PhaseTracker(deps.emit);
   const mapper = new PulumiEventMapper(tracker, { clean, emit: deps.emit, refreshStepsAreProgress: !spec.refreshFirst });
   const slug = request.spec.slug;
+  let opened: TenantStack | undefined;
+  const settingsNow = async () => (opened ? secretsSettingsOf(await localStackSettings(opened, slug)) : null);
   try {
     const stack = await spec.open(deps.factory);
+    opened = stack;
     const value = await withLockHandling(() => spec.run(stack, mapper.handle), {
       ownerDead: spec.lockOwnerDead ?? false,
       staleLockGraceMs: (job.config.cancelGraceMs ?? 0) + (deps.takeoverMarginMs ?? TAKEOVER_MARGIN_MS),
@@ -99,18 +173,51 @@ async function runStackCommand<Extras, T>(job: PulumiJob, deps: PulumiJobDeps, s
     mapper.flush();
     const extras = await spec.succeeded(value, mapper, tracker, stack);
     tracker.finish("succeeded", "");
-    return { status: "succeeded", changeSummary: spec.summary?.(tracker, extras) ?? tracker.changeSummary(), phases: tracker.reports(), error: null, extras };
+    return { status: "succeeded", changeSummary: spec.summary?.(tracker, extras) ?? tracker.changeSummary(), phases: tracker.reports(), error: null, extras: { ...extras, stackSettings: await settingsNow() } };
   } catch (thrown) {
     mapper.flush();
     const error = mapPulumiError(thrown, { slug, signal: deps.signal, tracker, mapper, clean });
     tracker.finish(statusOf(error), stopReason(error));
-    return { status: statusOf(error), changeSummary: tracker.changeSummary(), phases: tracker.reports(), error: error.toInfo(), extras: spec.failedExtras };
+    // A failed command still leaves the settings a new stack got from `stack init`: the service keeps them.
+    return { status: statusOf(error), changeSummary: tracker.changeSummary(), phases: tracker.reports(), error: error.toInfo(), extras: { ...spec.failedExtras, stackSettings: await settingsNow() } };
   }
+}
+
+/** Pulumi's own check of a plan's contents: a plan file whose steps are all this tenant's stack's. */
+function pulumiPlanFor(slug: string) {
+  const prefix = `urn:pulumi:${slug}::${PROJECT_NAME}::`;
+  return (content: string, plan: SavedPlan): void => {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(content);
+    } catch {
+      throw new PlanMismatchError(`the plan ${plan.id} for tenant "${slug}" is not a Pulumi plan file; preview again`);
+    }
+    const steps = parsed !== null && typeof parsed === "object" ? (parsed as { resourcePlans?: unknown }).resourcePlans ?? {} : null;
+    if (steps === null || typeof steps !== "object") throw new PlanMismatchError(`the plan ${plan.id} for tenant "${slug}" is not a Pulumi plan file; preview again`);
+    const foreign = Object.keys(steps).find((urn) => !urn.startsWith(prefix));
+    if (foreign) throw new PlanMismatchError(`the plan ${plan.id} holds steps of another stack (${foreign}), not of tenant "${slug}"; preview again`);
+  };
 }
 
 async function removeTenantFiles(layout: DataDirLayout, slug: string): Promise<void> {
   await rm(layout.workspace(slug), { recursive: true, force: true });
   await rm(layout.plansDir(slug), { recursive: true, force: true });
+}
+
+/**
+ * The CLI holds an update to its plan step by step, so a plan that no longer
+ * holds would fail after the steps before the first difference were applied.
+ * A refreshed preview first: any resource whose step differs from the
+ * reviewed one refuses the whole update before anything changes.
+ */
+async function assertPlanHolds(stack: TenantStack, planFile: string, signal: AbortSignal): Promise<void> {
+  const now = new PreviewSteps();
+  await stack.preview({ onEvent: now.handle, signal, color: "never", refresh: true, message: "matih tenant service: checking the reviewed plan still holds" });
+  const differences = planDifferences(plannedSteps(await readFile(planFile, "utf8")), now.steps);
+  if (differences.length > 0) {
+    throw new PlanMismatchError(`the update does not match the reviewed plan, and nothing was applied: ${differences.slice(0, 5).join("; ")}${differences.length > 5 ? `; and ${differences.length - 5} more` : ""}; preview again and review the new plan`);
+  }
 }
 
 function provision(job: PulumiJob, deps: PulumiJobDeps, request: PulumiJobRequest, layout: DataDirLayout) {
@@ -119,17 +226,34 @@ function provision(job: PulumiJob, deps: PulumiJobDeps, request: PulumiJobReques
   return runStackCommand<Pick<ProvisionResult, "lastPhase" | "outputs">, Awaited<ReturnType<TenantStack["up"]>>>(job, deps, {
     open: async (factory) => {
       if (request.plan) {
-        const file = await checkPlan(request.plan, { slug: request.spec.slug, engine: "pulumi", layout });
+        // Written to this data directory from the contents the service kept, wherever the preview ran.
+        const file = await checkPlan(request.plan, { slug: request.spec.slug, engine: "pulumi", layout, checkContent: pulumiPlanFor(request.spec.slug) });
         // A plan whose update already ran in part cannot be held to: the CLI would refuse the steps that are now no-ops.
         if (request.planMode !== "resume") planFile = file;
       }
-      return factory.createOrSelectStack(inlineProgram(request.spec, request.settings, lastPhase, deps.env), workspaceOptions(job.config, request.spec.slug));
+      const args = inlineProgram(request.spec, request.settings, lastPhase, deps.env);
+      const options = workspaceOptions(job.config, request.spec.slug);
+      if (secretsSettingsOf(request.stackSettings)) {
+        // The service has settings for this tenant's stack, so it existed: select it and restore them.
+        try {
+          return await openExisting(factory, args, options, request.stackSettings, deps);
+        } catch (error) {
+          // Gone since (removed outside the service): created afresh below, with settings of its own, which are reported.
+          if (!isSdkStackNotFound(error)) throw error;
+          deps.log("warn", `${request.spec.slug}: the service had secrets settings for this tenant's stack, but the backend has no such stack; a new one is created`);
+          // A settings file left here belongs to the stack that is gone; `stack init` would take its secrets settings over.
+          for (const ext of [".yaml", ".yml", ".json"]) await rm(path.join(layout.workspace(request.spec.slug), `Pulumi.${request.spec.slug}${ext}`), { force: true });
+        }
+      }
+      return factory.createOrSelectStack(args, options);
     },
     // --refresh: read every resource from its provider first, so one deleted
     // out of band (a namespace, a DNS record) shows as missing and is created
     // again instead of staying "same" in the checkpoint forever.
-    run: (stack, onEvent) =>
-      stack.up({ onEvent, signal: deps.signal, color: "never", refresh: true, message: updateMessage("provision", request.spec.slug, lastPhase), ...(planFile ? { plan: planFile } : {}) }),
+    run: async (stack, onEvent) => {
+      if (planFile) await assertPlanHolds(stack, planFile, deps.signal);
+      return stack.up({ onEvent, signal: deps.signal, color: "never", refresh: true, message: updateMessage("provision", request.spec.slug, lastPhase), ...(planFile ? { plan: planFile } : {}) });
+    },
     refreshFirst: true,
     lockOwnerDead: request.ownerDead ?? false,
     succeeded: (up) => ({ lastPhase, outputs: redactOutputs(up.outputs) }),
@@ -143,7 +267,7 @@ function preview(job: PulumiJob, deps: PulumiJobDeps, request: PulumiJobRequest,
   return runStackCommand<Pick<PreviewResult, "lastPhase" | "changes" | "plan">, unknown>(job, deps, {
     // A preview never creates a stack: asking about an unknown tenant is stack_not_found and leaves nothing behind.
     open: async (factory) => {
-      const stack = await factory.selectStack(inlineProgram(request.spec, request.settings, lastPhase, deps.env), workspaceOptions(job.config, request.spec.slug));
+      const stack = await openExisting(factory, inlineProgram(request.spec, request.settings, lastPhase, deps.env), workspaceOptions(job.config, request.spec.slug), request.stackSettings, deps);
       if (request.savePlan) saved = await newPlan(layout, request.spec.slug, "pulumi", lastPhase);
       return stack;
     },
@@ -151,16 +275,25 @@ function preview(job: PulumiJob, deps: PulumiJobDeps, request: PulumiJobRequest,
     run: (stack, onEvent) =>
       stack.preview({ onEvent, signal: deps.signal, color: "never", diff: true, refresh: true, message: updateMessage("preview", request.spec.slug, lastPhase), ...(saved ? { plan: saved.file } : {}) }),
     refreshFirst: true,
-    succeeded: (_value, mapper) => ({ lastPhase, changes: mapper.resourceChanges(), plan: saved }),
+    // The plan goes back with its contents, so that any process can apply it (core/plans.ts).
+    succeeded: async (_value, mapper) => ({ lastPhase, changes: mapper.resourceChanges(), plan: saved ? await sealSaved(saved) : null }),
     failedExtras: { lastPhase, changes: [], plan: null },
   });
+}
+
+async function sealSaved(saved: SavedPlan): Promise<SavedPlan> {
+  try {
+    return await sealPlan(saved);
+  } catch (error) {
+    throw new UpdateFailedError(`the preview saved no plan at ${saved.file}: ${error instanceof Error ? error.message : String(error)}`);
+  }
 }
 
 async function teardown(job: PulumiJob, deps: PulumiJobDeps, request: PulumiJobRequest, layout: DataDirLayout) {
   const slug = request.spec.slug;
   let absent = false;
   const outcome = await runStackCommand<Pick<TeardownResult, "stackRemoved" | "alreadyAbsent">, boolean>(job, deps, {
-    open: async (factory) => factory.selectStack(inlineProgram(request.spec, request.settings, request.lastPhase ?? PHASE_COUNT, deps.env), workspaceOptions(job.config, slug)),
+    open: async (factory) => openExisting(factory, inlineProgram(request.spec, request.settings, request.lastPhase ?? PHASE_COUNT, deps.env), workspaceOptions(job.config, slug), request.stackSettings, deps),
     // --run-program: providers are configured by the program as it is now, not from the credentials old state recorded.
     run: async (stack, onEvent) => {
       await stack.destroy({ onEvent, signal: deps.signal, color: "never", runProgram: true, message: updateMessage("teardown", slug) });
@@ -181,7 +314,7 @@ async function teardown(job: PulumiJob, deps: PulumiJobDeps, request: PulumiJobR
     await removeTenantFiles(layout, slug);
   }
   return absent
-    ? { status: "succeeded" as const, changeSummary: emptyChangeSummary(), phases: [], error: null, extras: { stackRemoved: false, alreadyAbsent: true } }
+    ? { status: "succeeded" as const, changeSummary: emptyChangeSummary(), phases: [], error: null, extras: { stackRemoved: false, alreadyAbsent: true, stackSettings: null } }
     : outcome;
 }
 
@@ -195,7 +328,7 @@ function driftSummary(tracker: PhaseTracker, drifted: readonly DriftedResource[]
 
 function driftCheck(job: PulumiJob, deps: PulumiJobDeps, request: PulumiJobRequest) {
   return runStackCommand<Pick<DriftCheckResult, "drifted">, unknown>(job, deps, {
-    open: (factory) => factory.selectStack(inlineProgram(request.spec, request.settings, request.lastPhase ?? PHASE_COUNT, deps.env), workspaceOptions(job.config, request.spec.slug)),
+    open: (factory) => openExisting(factory, inlineProgram(request.spec, request.settings, request.lastPhase ?? PHASE_COUNT, deps.env), workspaceOptions(job.config, request.spec.slug), request.stackSettings, deps),
     // A preview of a refresh: compare with the real resources, write nothing to state
     // (`refresh({ previewOnly })` is deprecated in this SDK).
     // --run-program: the providers read the real resources with the program's configuration (a rotated database password

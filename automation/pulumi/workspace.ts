@@ -14,6 +14,7 @@ import type {
   PreviewOptions,
   PreviewResult,
   RefreshOptions,
+  StackSettings,
   UpOptions,
   UpResult,
 } from "@pulumi/pulumi/automation/index.js";
@@ -34,7 +35,13 @@ export interface TenantStack {
   cancel(): Promise<void>;
   /** The checkpoint (`pulumi stack export`), for the pending operations a killed run left. */
   exportStack(): Promise<Deployment>;
-  readonly workspace: { removeStack(stackName: string): Promise<void> };
+  readonly workspace: {
+    removeStack(stackName: string): Promise<void>;
+    /** The stack's settings file (`Pulumi.<stack>.yaml`) in the work directory; rejects when there is none. */
+    stackSettings(stackName: string): Promise<StackSettings>;
+    /** Writes the stack's settings file in the work directory, replacing what it held. */
+    saveStackSettings(stackName: string, settings: StackSettings): Promise<void>;
+  };
 }
 
 export interface PluginWorkspace {
@@ -57,6 +64,16 @@ export interface WorkspaceFactory {
  * installed once at start-up, so runs may not fetch any on their own.
  * Secret values are not copied here: the CLI inherits them from the
  * environment.
+ *
+ * The secrets provider given here is only used by `stack init`. For an
+ * existing stack the CLI reads it from the settings file in the work
+ * directory, which the engine restores from the service's record
+ * (operations.ts). Where there is no record (a tenant from before it was
+ * kept, a drift check or an inspection preview outside a run) and no file,
+ * the CLI would make new secrets settings (a new passphrase salt, or the
+ * passphrase provider in place of a key vault) and write the checkpoint with
+ * them; PULUMI_FALLBACK_TO_STATE_SECRETS_MANAGER makes it take the
+ * checkpoint's secrets provider instead.
  */
 export function workspaceOptions(config: PulumiRunConfig, slug: string | null): LocalWorkspaceOptions {
   const layout = new DataDirLayout(config.dataDir);
@@ -68,7 +85,7 @@ export function workspaceOptions(config: PulumiRunConfig, slug: string | null): 
     envVars: {
       PULUMI_BACKEND_URL: config.backendUrl,
       PULUMI_SKIP_UPDATE_CHECK: "true",
-      ...(slug === null ? {} : { PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true" }),
+      ...(slug === null ? {} : { PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true", PULUMI_FALLBACK_TO_STATE_SECRETS_MANAGER: "true" }),
     },
   };
 }

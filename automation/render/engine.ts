@@ -32,7 +32,7 @@ import type { RenderOutcome } from "../isolation/protocol.ts";
 import { asEngineError, checkLastPhase, runOperation, statusOf, stopReason, validateSlug, type OperationContext, type OperationOutcome } from "../core/operation.ts";
 import type { OperationGate } from "../core/operation-gate.ts";
 import { PhaseTracker } from "../core/phase-tracker.ts";
-import { checkPlan, newPlan } from "../core/plans.ts";
+import { checkPlan, newPlan, sealPlan } from "../core/plans.ts";
 import type {
   DriftCheckRequest,
   DriftCheckResult,
@@ -43,6 +43,7 @@ import type {
   PreviewResult,
   ProvisionRequest,
   ProvisionResult,
+  SavedPlan,
   TeardownRequest,
   TeardownResult,
   TenantEngine,
@@ -321,10 +322,12 @@ export class RenderEngine implements TenantEngine {
     const tracker = new PhaseTracker(events.emit);
     await walkPlan(plan, tracker, { signal });
     tracker.finish("succeeded", "");
-    let saved = null;
+    let saved: SavedPlan | null = null;
     if (request.savePlan) {
       saved = await newPlan(this.options.layout, spec.slug, "render", lastPhase);
       await writeRenderPlan(saved, rendered.resources, recorded);
+      // With its contents, so that another service process can apply it (core/plans.ts).
+      saved = await sealPlan(saved);
     }
     return {
       status: "succeeded",

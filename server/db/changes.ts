@@ -49,6 +49,7 @@ export interface ChangeRow {
   previewedAt: Date | null;
   preview: ChangePreview | null;
   destructive: boolean | null;
+  /** The engine's saved plan reference (SavedPlan without its contents, which are kept apart: findChangePlanContent). */
   plan: unknown;
   error: string | null;
   decidedBy: string | null;
@@ -107,6 +108,8 @@ export interface ChangeUpdate {
   preview?: ChangePreview;
   destructive?: boolean;
   plan?: unknown;
+  /** The plan file's contents, kept apart from the reference (never in API answers or listings). */
+  planContent?: string | null;
   error?: string | null;
   decidedBy?: string;
   allowDestructive?: boolean;
@@ -122,10 +125,17 @@ export async function updateChange(db: Queryable, id: string, change: ChangeUpda
   if (change.preview !== undefined) sets.push(`preview = $${values.push(JSON.stringify(change.preview))}::jsonb`);
   if (change.destructive !== undefined) sets.push(`destructive = $${values.push(change.destructive)}`);
   if (change.plan !== undefined) sets.push(`plan = $${values.push(JSON.stringify(change.plan))}::jsonb`);
+  if (change.planContent !== undefined) sets.push(`plan_content = $${values.push(change.planContent)}`);
   if (change.error !== undefined) sets.push(`error = $${values.push(change.error)}`);
   if (change.decidedBy !== undefined) sets.push(`decided_by = $${values.push(change.decidedBy)}`, "decided_at = now()");
   if (change.allowDestructive !== undefined) sets.push(`allow_destructive = $${values.push(change.allowDestructive)}`);
   if (change.applied) sets.push("applied_at = now()");
   const { rows } = await db.query(`UPDATE tenant_changes SET ${sets.join(", ")} WHERE id = $1 RETURNING ${COLUMNS}`, values);
   return rows[0];
+}
+
+/** The change's saved plan file contents, for the run that applies it; null when none was kept (a plan from before they were). */
+export async function findChangePlanContent(db: Queryable, id: string): Promise<string | null> {
+  const { rows } = await db.query(`SELECT plan_content AS "content" FROM tenant_changes WHERE id = $1`, [id]);
+  return (rows[0]?.content as string | null | undefined) ?? null;
 }

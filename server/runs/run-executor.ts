@@ -10,11 +10,12 @@ import { isInfrastructureError, type EngineErrorInfo, type OperationResult, type
 import type { PlatformSettings } from "../../model/settings.ts";
 import type { TenantSpec } from "../../model/spec.ts";
 import { appendAudit } from "../db/audit.ts";
-import { findChangeById, updateChange, type ChangeRow } from "../db/changes.ts";
+import { findChangeById, findChangePlanContent, updateChange, type ChangeRow } from "../db/changes.ts";
 import { enqueueOutbox } from "../db/outbox.ts";
 import { reviewOf } from "../domain/change-service.ts";
 import { withTransaction } from "../db/pool.ts";
 import { findRun, highestTargetPhase, phasesOf, updatePhase, updateRun, type RunRow } from "../db/runs.ts";
+import { deleteStackSettings, findStackSettings, recordStackSettings } from "../db/stack-settings.ts";
 import { findTenant, tenantSpecOf, updateTenantStatus, type TenantRow, type TenantStatus } from "../db/tenants.ts";
 import { assertTransition } from "../domain/tenant-status.ts";
 import type { ProgressBus } from "../live/progress-bus.ts";
@@ -144,6 +145,8 @@ export class RunExecutor {
     });
     const change = run.changeId ? await findChangeById(pool, run.changeId) : undefined;
     if (run.changeId && !change) throw new Error(`run ${run.id} names change ${run.changeId}, which does not exist`);
+    // The stack's secrets settings as the last operation on it reported them, from whichever process ran it.
+    const stackSettings = await findStackSettings(pool, tenant.slug);
     const request = {
       // A change's runs work on the spec the change brings the tenant to.
       spec: change ? { ...tenantSpecOf(tenant), tier: change.targetTier } : tenantSpecOf(tenant),
@@ -155,11 +158,13 @@ export class RunExecutor {
       signal: job.signal ? AbortSignal.any([this.shutdown.signal, job.signal]) : this.shutdown.signal,
       onEvent: recorder.onEvent,
       ownerDead,
+      stackSettings,
     };
     for (const giveWay of this.beforeEngine) giveWay(tenant.id);
     if (run.kind === "preview" && change) {
       const preview = await this.deps.engine.preview({ ...request, lastPhase: change.targetPhase, savePlan: true });
       await recorder.flush();
+      await this.rememberStackSettings(tenant, preview);
       this.checkClaim(job);
       await this.finishPreview(run, tenant, change, preview);
       return;
@@ -171,10 +176,11 @@ export class RunExecutor {
         ? await this.deps.engine.provision({
           ...request,
           lastPhase: change.targetPhase,
-          ...(change.plan ? { plan: change.plan as SavedPlan, planMode: (await this.resumesChange(run, attempt)) ? "resume" as const : "exact" as const } : {}),
+          ...(change.plan ? { plan: await this.reviewedPlan(change), planMode: (await this.resumesChange(run, attempt)) ? "resume" as const : "exact" as const } : {}),
         })
         : await this.deps.engine.provision({ ...request, lastPhase: run.targetPhase });
     await recorder.flush();
+    await this.rememberStackSettings(tenant, result);
     this.checkClaim(job);
 
     if (run.kind === "update" && change && result.status === "failed" && result.error?.code === "plan_mismatch") {
@@ -198,6 +204,31 @@ export class RunExecutor {
       throw new AttemptFailedError(message);
     }
     await this.fail(run, tenant, attempt, message, result, request.signal);
+  }
+
+  /**
+   * The change's reviewed plan with its file's contents, which the preview's
+   * process kept with the change: the process applying it may be another one,
+   * whose data directory never had the file.
+   */
+  private async reviewedPlan(change: ChangeRow): Promise<SavedPlan> {
+    const content = await findChangePlanContent(this.deps.pool, change.id);
+    return { ...(change.plan as SavedPlan), ...(content !== null ? { content } : {}) };
+  }
+
+  /**
+   * Keeps the stack's secrets settings as the operation reported them, for
+   * the next operation on the stack in any process (server/db/stack-settings.ts);
+   * a teardown that succeeded (the stack is gone) removes them.
+   */
+  private async rememberStackSettings(tenant: TenantRow, result: OperationResult): Promise<void> {
+    if (result.operation === "teardown" && result.status === "succeeded") {
+      await deleteStackSettings(this.deps.pool, tenant.slug);
+      return;
+    }
+    if (result.stackSettings && (await recordStackSettings(this.deps.pool, tenant.slug, result.stackSettings))) {
+      this.deps.log.info({ tenant: tenant.slug, settings: Object.keys(result.stackSettings) }, `recorded the secrets settings of ${tenant.slug}'s stack`);
+    }
   }
 
   /**
@@ -321,7 +352,11 @@ export class RunExecutor {
       const current = (await findChangeById(db, change.id))!;
       if (current.status !== "PREVIEWING") return; // rejected meanwhile
       const to = ok ? "PENDING_REVIEW" : "PREVIEW_FAILED";
-      await updateChange(db, change.id, ok ? { status: to, preview: review!, destructive: review!.destructive, plan: result.plan, previewed: true } : { status: to, error: message, previewed: true });
+      // The plan's contents are kept apart from its reference: the reference is small and read with every change.
+      const { content, ...plan } = result.plan ?? { content: undefined };
+      await updateChange(db, change.id, ok
+        ? { status: to, preview: review!, destructive: review!.destructive, plan: result.plan ? plan : null, planContent: content ?? null, previewed: true }
+        : { status: to, error: message, previewed: true });
       const s = result.changeSummary;
       await appendAudit(db, {
         tenantId: tenant.id, runId: run.id, entity: "change", actor: "tenant-service", from: "PREVIEWING", to,
@@ -462,8 +497,12 @@ export class RunExecutor {
   /** Rollback policy `destroy`: remove whatever the failed run left, and mark those phases rolled back. */
   private async destroyAfterFailure(run: RunRow, tenant: TenantRow, signal: AbortSignal): Promise<void> {
     const recorder = await PhaseRecorder.start({ pool: this.deps.pool, bus: this.deps.bus, tenantId: tenant.id, runId: run.id, actor: "rollback-policy", attempt: run.attempt });
-    const result = await this.deps.engine.teardown({ spec: tenantSpecOf(tenant), settings: this.deps.settings, signal, onEvent: recorder.onEvent, ownerDead: false, lastPhase: await highestTargetPhase(this.deps.pool, tenant.id) });
+    const result = await this.deps.engine.teardown({
+      spec: tenantSpecOf(tenant), settings: this.deps.settings, signal, onEvent: recorder.onEvent, ownerDead: false,
+      lastPhase: await highestTargetPhase(this.deps.pool, tenant.id), stackSettings: await findStackSettings(this.deps.pool, tenant.slug),
+    });
     await recorder.flush();
+    await this.rememberStackSettings(tenant, result);
     await withTransaction(this.deps.pool, async (db) => {
       await this.assertOwnsRun(db, run);
       // Phases that never started have nothing to remove; the rest are gone now.

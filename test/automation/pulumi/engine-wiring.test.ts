@@ -53,6 +53,12 @@ async function startEngine(factory: FakeWorkspaceFactory, options: { env?: Recor
   return { engine, runner };
 }
 
+/** The plan `--save-plan` writes for a preview with these events: each resource's steps (apitype.DeploymentPlanV1). */
+function planOf(events: ReturnType<typeof previewAfterTierChange>): string {
+  const steps = events.flatMap((e) => (e.resourcePreEvent ? [[e.resourcePreEvent.metadata.urn, { steps: [e.resourcePreEvent.metadata.op] }] as const] : []));
+  return JSON.stringify({ resourcePlans: Object.fromEntries(steps) });
+}
+
 function optionsOf(call: Call | undefined): LocalWorkspaceOptions {
   if (!call) throw new Error("expected a call");
   return call.options as LocalWorkspaceOptions;
@@ -211,9 +217,9 @@ describe("Pulumi engine operations", () => {
     factory.existing("acme")
       .script("preview", async (options) => {
         // The CLI writes the plan to the path it is given with --save-plan.
-        await writeFile((options as PreviewOptions).plan!, "{}");
+        await writeFile((options as PreviewOptions).plan!, planOf(previewAfterTierChange()));
         return replay(previewAfterTierChange())(options);
-      })
+      }, replay(previewAfterTierChange()))
       .script("up", replay(successfulUp()));
     const { engine } = await startEngine(factory);
 
@@ -234,7 +240,29 @@ describe("Pulumi engine operations", () => {
 
     const provisioned = await engine.provision({ spec: tenantSpec({ tier: "professional" }), settings: realRunSettings(), plan: preview.plan! });
     expect(provisioned.status).toBe("succeeded");
+    // A refreshed preview saw the reviewed steps again before the update started.
+    const check = factory.callsTo("preview")[1]?.options as PreviewOptions | undefined;
+    expect(check).toMatchObject({ refresh: true });
+    expect(check?.plan).toBeUndefined();
     expect(commandOptions<UpOptions>(factory, "up").plan).toBe(planPath);
+  });
+
+  it("refuses a reviewed plan that no longer holds before the update starts, naming each resource whose step changed", async () => {
+    const factory = new FakeWorkspaceFactory();
+    const [, , quota] = childrenOf(1);
+    factory.existing("acme")
+      .script("preview", async (options) => {
+        await writeFile((options as PreviewOptions).plan!, planOf(previewAfterTierChange()));
+        return replay(previewAfterTierChange())(options);
+      }, replay(previewAfterTierChange().map((e) => (e.resourcePreEvent?.metadata.urn === quota!.urn ? { ...e, resourcePreEvent: { metadata: { ...e.resourcePreEvent.metadata, op: "create" } } } : e) as never)))
+      .script("up", replay(successfulUp()));
+    const { engine } = await startEngine(factory);
+    const preview = await engine.preview({ spec: tenantSpec({ tier: "professional" }), settings: realRunSettings(), savePlan: true });
+    const result = await engine.provision({ spec: tenantSpec({ tier: "professional" }), settings: realRunSettings(), plan: preview.plan! });
+    expect(result.error?.code).toBe("plan_mismatch");
+    expect(result.error?.message).toContain(`${quota!.urn}: reviewed update, now create`);
+    expect(result.error?.message).toContain("nothing was applied");
+    expect(factory.callsTo("up")).toEqual([]);
   });
 
   it("re-applies a partly applied plan in resume mode with up on the same spec and no --plan, after checking the plan is this tenant's", async () => {
@@ -253,9 +281,10 @@ describe("Pulumi engine operations", () => {
     expect(up.plan).toBeUndefined();
     expect(up.message).toMatch(/provision acme/);
 
-    // Resume mode still refuses a plan that is gone (the tenant was torn down meanwhile).
+    // Resume mode still refuses a plan it cannot have: one saved before plans carried their contents, whose file is gone.
     await rm(preview.plan!.file);
-    const gone = await engine.provision({ spec: tenantSpec({ tier: "professional" }), settings: realRunSettings(), plan: preview.plan!, planMode: "resume" });
+    const { content: _content, sha256: _sha256, ...withoutContents } = preview.plan!;
+    const gone = await engine.provision({ spec: tenantSpec({ tier: "professional" }), settings: realRunSettings(), plan: withoutContents, planMode: "resume" });
     expect(gone.error?.code).toBe("plan_mismatch");
     expect(factory.callsTo("up")).toHaveLength(1);
   });
@@ -275,7 +304,7 @@ describe("Pulumi engine operations", () => {
       .script("preview", async (options) => {
         await writeFile((options as PreviewOptions).plan!, "{}");
         return replay([])(options);
-      })
+      }, replay([]))
       .script("up", replayThenThrow([], commandError(`code: 255\n stderr: error: resource ${childrenOf(1)[2]!.urn} violates plan: properties changed: ~~spec\n`)));
     const { engine } = await startEngine(factory);
     const preview = await engine.preview({ spec: tenantSpec(), settings: realRunSettings(), savePlan: true });

@@ -282,6 +282,28 @@ describe("render engine", () => {
     expect(await readFile(path.join(layout.renderStateDir, "acme.json"), "utf8")).toBe(before);
   });
 
+  it("applies a plan another process saved in its own data directory, from the plan's contents, and refuses them changed", async () => {
+    const settings = platformSettings();
+    // Another service process: its own data directory, the same record store (the service's is in Postgres).
+    const otherDir = await tempDataDir();
+    try {
+      const other = new RenderEngine({ layout: new DataDirLayout(otherDir), store, runner, gate: new OperationGate({ maxConcurrent: 2 }), operationTimeoutMs: 120_000 });
+      await other.provision({ spec: tenantSpec(), settings, lastPhase: 2 });
+      const reviewed = await other.preview({ spec: tenantSpec({ tier: "professional" }), settings, lastPhase: 2, savePlan: true });
+      expect(reviewed.plan!.content).toBe(await readFile(reviewed.plan!.file, "utf8"));
+      await rm(otherDir, { recursive: true, force: true });
+
+      const tampered = await engine().provision({ spec: tenantSpec({ tier: "professional" }), settings, plan: { ...reviewed.plan!, content: reviewed.plan!.content!.replace(/"desired": "[0-9a-f]/, '"desired": "x') } });
+      expect(tampered.error?.code).toBe("plan_mismatch");
+      const held = await engine().provision({ spec: tenantSpec({ tier: "professional" }), settings, plan: reviewed.plan! });
+      expect(held.error).toBeNull();
+      expect(held).toMatchObject({ status: "succeeded", lastPhase: 2 });
+      expect(await readFile(layout.planFile("acme", reviewed.plan!.id), "utf8")).toBe(reviewed.plan!.content);
+    } finally {
+      await rm(otherDir, { recursive: true, force: true });
+    }
+  });
+
   it("in resume mode holds a partly applied plan to its reviewed end state, not to the state it started from", async () => {
     const settings = platformSettings();
     const render = engine();

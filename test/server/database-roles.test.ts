@@ -12,10 +12,12 @@ import { auth, freshDatabase, settled, startService, tenantRequest, waitForStatu
 
 const pgProbe = await probePostgres();
 
+/** Each role logs in with a password of its own, as on a server that trusts no one on loopback (Debian's default). */
+const PASSWORD = `pw_${randomBytes(12).toString("hex")}`;
 const urlAs = (url: string, user: string) => {
   const u = new URL(url);
   u.username = user;
-  u.password = "";
+  u.password = PASSWORD;
   return u.toString();
 };
 
@@ -43,8 +45,8 @@ describe.skipIf(!pgProbe.available)("the audit log with an owner role and a serv
 
   beforeAll(async () => {
     // What the operations manual tells an operator to run once, as a superuser.
-    await superuser(`CREATE ROLE ${owner} LOGIN`);
-    await superuser(`CREATE ROLE ${serviceRole} LOGIN`);
+    await superuser(`CREATE ROLE ${owner} LOGIN PASSWORD '${PASSWORD}'`);
+    await superuser(`CREATE ROLE ${serviceRole} LOGIN PASSWORD '${PASSWORD}'`);
     db = await freshDatabase();
     await superuser(`ALTER DATABASE ${db.name} OWNER TO ${owner}`);
     await superuser(`CREATE SCHEMA pgboss AUTHORIZATION ${serviceRole}`, db.url);

@@ -229,8 +229,13 @@ export class TenantObservability extends pulumi.ComponentResource {
       },
     }, child());
 
-    // Pipeline check: one trace and one log through the collector, then both
-    // must be found in Tempo and Loki as this tenant.
+    // Pipeline check: one OTLP trace and one OTLP log record sent to the
+    // tenant's collector must be found in Tempo and Loki as this tenant (its
+    // org id, and the namespace and tenant labels the collector adds). What it
+    // proves is the OTLP path: collector, exporters, tenant headers, Loki's and
+    // Tempo's per-tenant settings. It does not prove that pods' stdout and
+    // stderr are collected: that path (Alloy tailing container logs under the
+    // tenant's key of `alloy-tenant-logs`) is not exercised here.
     const endpoint = `${COLLECTOR_NAME}.${namespace}.svc:${OTLP_GRPC}`;
     // The marker is this pod's own UID (the kubelet expands $(POD_UID) in args),
     // so only the telemetry this run sent can satisfy the check: not another

@@ -1,8 +1,8 @@
 /**
  * Runs against a real pulumi CLI, with the local file backend in a temporary
  * data directory. Where no suitable CLI is on PATH (as on the development
- * machines) these tests are skipped and their names say why; the preview
- * additionally needs a cluster, named by MATIH_TEST_KUBE_CONTEXT.
+ * machines) these tests are skipped and their names say why. Previews and
+ * updates against a real cluster are the real-run suite's (test/real-run).
  */
 import { rm } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -16,8 +16,6 @@ import { platformSettings, tempDataDir, tenantSpec } from "../helpers/tenants.ts
 
 const cli = await detectPulumiCli();
 const noCli = cli.ok ? "" : ` [skipped: ${cli.error.message.split(" (")[0]!.split(", and")[0]}]`;
-const kubeContext = process.env.MATIH_TEST_KUBE_CONTEXT;
-const noCluster = kubeContext ? "" : " [skipped: set MATIH_TEST_KUBE_CONTEXT to a disposable cluster's context]";
 
 describe("Pulumi engine against a real CLI", () => {
   let dataDir: string;
@@ -43,12 +41,5 @@ describe("Pulumi engine against a real CLI", () => {
     await expect(engine!.outputs("never-provisioned")).rejects.toBeInstanceOf(StackNotFoundError);
     const teardown = await engine!.teardown({ spec: tenantSpec({ slug: "never-provisioned" }), settings });
     expect(teardown).toMatchObject({ status: "succeeded", alreadyAbsent: true });
-  }, 600_000);
-
-  it.skipIf(!cli.ok || !kubeContext)(`previews phase 1 of a new tenant against a real cluster${noCli || noCluster}`, async () => {
-    const settings = platformSettings({ kubernetes: { context: kubeContext! }, azure: { subscriptionId: "11111111-2222-3333-4444-555555555555" } });
-    const preview = await engine!.preview({ spec: tenantSpec({ slug: "preview-only" }), settings, lastPhase: 1 });
-    expect(preview.status).toBe("succeeded");
-    expect(preview.changes.some((c) => c.type === "kubernetes:core/v1:Namespace" && c.op === "create")).toBe(true);
   }, 600_000);
 });

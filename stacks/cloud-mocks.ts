@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import type * as pulumi from "@pulumi/pulumi";
-import type { PlatformSettings } from "../model/settings.ts";
+import { DEFAULT_PLATFORM_SETTINGS, type PlatformSettings } from "../model/settings.ts";
 import type { TenantSpec } from "../model/spec.ts";
 
 /**
@@ -35,8 +35,9 @@ function k8sId(inputs: Record<string, any>, fallbackName: string): string {
  * type token. Invokes are not used by the program; any call fails loudly so a
  * new dependency on one cannot slip in unnoticed.
  */
-export function cloudMocks(spec: Pick<TenantSpec, "slug">, settings?: Pick<PlatformSettings, "alerts">): pulumi.runtime.Mocks {
+export function cloudMocks(spec: Pick<TenantSpec, "slug">, settings?: Pick<PlatformSettings, "alerts" | "charts">): pulumi.runtime.Mocks {
   const slackKey = settings?.alerts.slackWebhookSecret?.key ?? "url";
+  const contractServices = settings?.charts.services ?? DEFAULT_PLATFORM_SETTINGS.charts.services;
   return {
     call(args: pulumi.runtime.MockCallArgs): Record<string, any> {
       throw new Error(`the offline render does not answer invoke "${args.token}"; the program should not need it`);
@@ -54,12 +55,23 @@ export function cloudMocks(spec: Pick<TenantSpec, "slug">, settings?: Pick<Platf
           return { id: `/postgres/${inputs.serverName}`, state: { ...inputs, name: inputs.serverName, fullyQualifiedDomainName: `${inputs.serverName}.postgres.database.azure.com`, state: "Ready" } };
         case "azure-native:dbforpostgresql:Database":
           return { id: `/postgres/${inputs.serverName}/${inputs.databaseName}`, state: { ...inputs, name: inputs.databaseName } };
-        case "kubernetes:core/v1:Service":
+        case "kubernetes:core/v1:Service": {
+          // Read of a matih chart's Service (phase 5's check): the chart created
+          // it as the charts' contract says; the real check is against a cluster.
+          const name = args.id?.split("/").pop();
+          const contracted = name ? Object.values(contractServices).flat().filter((s) => s.service === name) : [];
+          if (args.id && contracted.length > 0) {
+            return {
+              id: args.id,
+              state: { metadata: { name, namespace: args.id.split("/")[0] }, spec: { selector: { "app.kubernetes.io/name": name }, ports: contracted.map((s) => ({ port: s.port })) } },
+            };
+          }
           // Read of the ingress controller's Service: the cloud assigns the IP.
           return {
             id: args.id || k8sId(inputs, args.name),
             state: { ...inputs, status: { loadBalancer: { ingress: [{ ip: placeholderLoadBalancerIp(spec.slug) }] } } },
           };
+        }
         case "kubernetes:core/v1:Secret":
           if (args.id) {
             // Read of an existing platform Secret (the Slack webhook): its data is unknown offline.

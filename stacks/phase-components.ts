@@ -192,7 +192,11 @@ export const PHASE_COMPONENTS: { readonly [N in PhaseName]: PhaseComponent<N> } 
   },
 
   DEPLOY_DATA_SERVICES: {
-    declare: (c, opts) => new DataServices("data-services", { ...releaseSettings(c, c.profile.dataServices), coreReleases: c.earlier("DEPLOY_CORE_SERVICES").releases }, opts),
+    declare: (c, opts) => new DataServices("data-services", {
+      ...releaseSettings(c, c.profile.dataServices),
+      coreReleases: c.earlier("DEPLOY_CORE_SERVICES").releases,
+      contractServices: Object.fromEntries(chartsThrough(5).map((chart) => [chart, c.settings.charts.services[chart] ?? []])),
+    }, opts),
     outputs: none,
   },
 

@@ -66,7 +66,11 @@ prepare_pulumi_kubernetes() {
   local work="$1" version
   version=$(sed -n 's|^// plugin-version: ||p' "$tools_dir/pulumi-kubernetes/go.mod")
   local src
+  # `go list -m` names the module's folder only once it is in the module
+  # cache, which a cold machine's is not: download it first.
+  (cd "$work" && go mod download github.com/pulumi/pulumi-kubernetes/provider/v4) >&2
   src="$(cd "$work" && go list -m -f '{{.Dir}}' github.com/pulumi/pulumi-kubernetes/provider/v4)/cmd/pulumi-resource-kubernetes"
+  [ -f "$src/schema.json" ] || { log "pulumi-kubernetes: no schema.json under $src"; exit 1; }
   node -e '
     const fs = require("fs");
     const [src, out, version] = process.argv.slice(1);

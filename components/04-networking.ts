@@ -141,7 +141,8 @@ export class NetworkIsolation extends pulumi.ComponentResource {
     policy("allow-connector-internet-egress", "allow-connector-internet-egress", {
       podSelector: { matchLabels: { [INTERNET_EGRESS_LABEL]: "true" } },
       policyTypes: ["Egress"],
-      egress: [{ to: [{ ipBlock: { cidr: "0.0.0.0/0", except: PRIVATE_RANGES } }] }],
+      // Nor the API server's endpoint (public on AKS): only KUBE_API_CLIENTS reach the API.
+      egress: [{ to: [{ ipBlock: { cidr: "0.0.0.0/0", except: [...PRIVATE_RANGES, ...apiServerCidrs] } }] }],
     });
 
     const outputs = whenChildrenDone(this, { policyNames: pulumi.all(names) });

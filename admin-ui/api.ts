@@ -3,7 +3,7 @@
  * every refusal becomes an ApiProblem with the API's own code, message and
  * per-field problems, so that views can show exactly what the API said.
  */
-import type { AuditEntry, Change, DriftHistory, DriftResult, DriftRun, FleetPage, Platform, PreviewResult, ProvisioningStatus, Session, Tenant } from "./types.ts";
+import type { ActionRequested, AuditEntry, Change, DriftHistory, DriftResult, DriftRun, FleetPage, Platform, PreviewResult, ProvisioningStatus, RunQueued, Session, Tenant } from "./types.ts";
 
 export interface FieldProblem {
   field: string;
@@ -101,12 +101,17 @@ export class Api {
     return this.call("POST", `/api/v1/tenants/${encodeURIComponent(id)}/provisioning/retry`);
   }
 
-  rollback(id: string, targetPhase: number): Promise<unknown> {
+  /** 202: the rollback run queued, or (four eyes, a rollback that deletes a stateful phase) the request another admin must approve. */
+  rollback(id: string, targetPhase: number): Promise<RunQueued | ActionRequested> {
     return this.call("POST", `/api/v1/tenants/${encodeURIComponent(id)}/rollback`, { targetPhase });
   }
 
-  remove(id: string): Promise<unknown> {
-    return this.call("DELETE", `/api/v1/tenants/${encodeURIComponent(id)}`);
+  /**
+   * 202: the teardown run queued, or (four eyes) the request another admin must approve. `confirm` is the
+   * slug the admin typed: the service deletes an ACTIVE tenant only with it.
+   */
+  remove(id: string, confirm: string): Promise<RunQueued | ActionRequested> {
+    return this.call("DELETE", `/api/v1/tenants/${encodeURIComponent(id)}?confirm=${encodeURIComponent(confirm)}`);
   }
 
   preview(id: string): Promise<PreviewResult> {

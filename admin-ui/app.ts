@@ -7,8 +7,8 @@ import { Api, ApiProblem, type FieldProblem } from "./api.ts";
 import { TenantDriftHistory } from "./drift-history.ts";
 import { FleetStream, watchTenant, type StreamState } from "./live.ts";
 import { ChangeReview } from "./review.ts";
-import { duration, phaseTitle } from "./format.ts";
-import type { AuditEntry, DriftResult, FleetPage, LiveMessage, Phase, Platform, PreviewResult, ProvisioningStatus, Session, Tenant } from "./types.ts";
+import { duration, phaseTitle, when } from "./format.ts";
+import type { ActionRequested, AuditEntry, DriftResult, FleetPage, LiveMessage, Phase, Platform, PreviewResult, ProvisioningStatus, RunQueued, Session, Tenant } from "./types.ts";
 
 const TOKEN_KEY = "matih.admin.token";
 export const PAGE_SIZE = 50;
@@ -423,16 +423,17 @@ export class App {
 
   // ---- admin actions ----------------------------------------------------------
 
-  private async act(name: string, call: (api: Api, id: string) => Promise<unknown>, done: string, options: { startsRun: boolean }): Promise<void> {
+  /** `done` and `startsRun` may depend on the answer (a teardown may be queued, or only requested under four eyes). */
+  private async act<T>(name: string, call: (api: Api, id: string) => Promise<T>, done: string | ((answer: T) => string), options: { startsRun: boolean | ((answer: T) => boolean) }): Promise<void> {
     const state = this.tenant;
     if (!state?.tenant || !this.api || state.busy) return;
     state.busy = name;
     state.notice = null;
     this.requestRender();
     try {
-      await call(this.api, state.tenant.id);
-      state.notice = { text: done, tone: "good" };
-      if (options.startsRun) {
+      const answer = await call(this.api, state.tenant.id);
+      state.notice = { text: typeof done === "function" ? done(answer) : done, tone: "good" };
+      if (typeof options.startsRun === "function" ? options.startsRun(answer) : options.startsRun) {
         state.preview = null;
         state.drift = null;
         await this.refreshTenant();
@@ -470,14 +471,33 @@ export class App {
     if (!state) return;
     const target = state.rollbackTarget;
     state.dialog = null;
-    await this.act("Roll back", (api, id) => api.rollback(id, target), `Roll back queued: phases ${target + 1} to 10 are removed, newest first.`, { startsRun: true });
+    await this.actOrRequest("Roll back", (api, id) => api.rollback(id, target), `Roll back queued: phases ${target + 1} to 10 are removed, newest first.`);
   }
 
   async confirmDelete(): Promise<void> {
     const state = this.tenant;
     if (!state?.tenant || state.deleteConfirmation !== state.tenant.slug) return;
     state.dialog = null;
-    await this.act("Delete", (api, id) => api.remove(id), "Teardown queued: every phase is removed in reverse order.", { startsRun: true });
+    const confirmed = state.deleteConfirmation;
+    await this.actOrRequest("Delete", (api, id) => api.remove(id, confirmed), "Teardown queued: every phase is removed in reverse order.");
+  }
+
+  /**
+   * A teardown or rollback: queued at once, or, where the service requires a
+   * second admin, only requested. Then nothing runs yet: the notice says who
+   * may approve it, and the request is listed with the tenant's changes, where
+   * another admin approves or rejects it.
+   */
+  private async actOrRequest(name: string, call: (api: Api, id: string) => Promise<RunQueued | ActionRequested>, queued: string): Promise<void> {
+    const state = this.tenant;
+    const requested = (answer: RunQueued | ActionRequested): answer is ActionRequested => "approval" in answer;
+    await this.act(name, call, (answer) => {
+      if (!requested(answer)) return queued;
+      const who = answer.approval.approvers.length > 0 ? answer.approval.approvers.join(" or ") : "another admin";
+      return `${name} requested, not started: this service needs a second admin. It waits for ${who} to approve it under “Changes through review”, until ${when(answer.approval.expiresAt)}.`;
+    }, { startsRun: (answer) => !requested(answer) });
+    // A request is a change of the tenant's, with its own audit row: both lists show it at once.
+    if (state && this.tenant === state) await Promise.all([state.review?.load(), this.refreshAudit().catch(() => undefined)]);
   }
 
   async runPreview(): Promise<void> {

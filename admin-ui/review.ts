@@ -39,6 +39,7 @@ const REFUSALS: Record<string, string> = {
   destructive_change: "This change deletes or replaces resources that hold data or credentials; it can only be approved with “allow destructive changes” ticked.",
   run_in_progress: "Another run is in progress for this tenant. Try again once it has finished.",
   same_principal: "You requested this change yourself, and this service requires another admin to approve it.",
+  request_stale: "The tenant changed after this was requested (another run, or a new status), so it no longer applies as asked. Ask for it again if it is still wanted.",
   change_not_pending: "This change is no longer awaiting review.",
   invalid_transition: "The tenant is not in a state that allows this.",
 };
@@ -54,7 +55,8 @@ export function refusalInWords(error: unknown): { text: string; detail?: string 
   return { text: (error as Error).message };
 }
 
-export const isMoving = (change: Change) => MOVING.has(change.status);
+/** A teardown or rollback request does not move on its own: once approved, its run is followed in the tenant's status. */
+export const isMoving = (change: Change) => change.kind === "update" && MOVING.has(change.status);
 
 export class ChangeReview {
   readonly tenantId: string;
@@ -185,7 +187,9 @@ export class ChangeReview {
     let queued = false;
     try {
       await this.api.approveChange(this.tenantId, changeId, allowDestructive);
-      this.notice = { changeId, text: "Approved: an update run applies exactly the reviewed plan.", tone: "good" };
+      const kind = this.get(changeId)?.kind ?? "update";
+      const text = kind === "update" ? "Approved: an update run applies exactly the reviewed plan." : `Approved: the ${kind} run is queued.`;
+      this.notice = { changeId, text, tone: "good" };
       queued = true;
     } catch (error) {
       this.notice = { changeId, ...refusalInWords(error), tone: "bad" };

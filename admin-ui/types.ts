@@ -195,9 +195,13 @@ export interface ChangePreview {
   changes: ReviewedChange[];
 }
 
+/** update: a previewed change; teardown and rollback: that action asked for under four eyes, awaiting another admin. */
+export type ChangeKind = "update" | "teardown" | "rollback";
+
 export interface Change {
   id: string;
   tenantId: string;
+  kind: ChangeKind;
   status: ChangeStatus;
   requested: { tier?: string; lastPhase?: number; reason?: string };
   target: { tier: string; lastPhase: number };
@@ -211,6 +215,21 @@ export interface Change {
   decidedAt: string | null;
   allowDestructive: boolean;
   appliedAt: string | null;
+  /** The teardown or rollback run an approved request queued. */
+  runId: string | null;
+}
+
+/** A queued run's answer (create, retry, rollback, delete). */
+export interface RunQueued {
+  tenant: Tenant;
+  run: { id: string; kind: string; status: string; targetPhase: number };
+}
+
+/** A teardown or rollback that, under four eyes, waits for another admin instead of running. */
+export interface ActionRequested {
+  change: Change;
+  approval: { requestedBy: string; approvers: string[]; expiresAt: string; approve: string; reject: string };
+  message: string;
 }
 
 /** What the live streams send (see /ws/provisioning and /ws/provisioning/{id}). */

@@ -45,7 +45,7 @@ export async function createEngine(options: CreateEngineOptions = {}): Promise<T
 
   if (config.engine === "render") {
     logger.warn("MATIH_ENGINE=render: using the offline render engine; no infrastructure will be changed.");
-    return startRenderEngine(config, { runner, gate, logger, ...(options.store ? { store: options.store } : {}) });
+    return startRenderEngine(config, { runner, gate, logger, env, ...(options.store ? { store: options.store } : {}) });
   }
   const cli = await detect(env);
   if (!cli.ok) {
@@ -57,7 +57,7 @@ export async function createEngine(options: CreateEngineOptions = {}): Promise<T
       `no suitable pulumi CLI (${cli.error.message.split(". ")[0]}); using the offline render engine: NO INFRASTRUCTURE WILL BE CHANGED. ` +
         `Install the pulumi CLI, or set MATIH_ENGINE=render to silence this warning.`,
     );
-    return startRenderEngine(config, { runner, gate, logger, ...(options.store ? { store: options.store } : {}) });
+    return startRenderEngine(config, { runner, gate, logger, env, ...(options.store ? { store: options.store } : {}) });
   }
   try {
     return await PulumiEngine.start({ config, runner, gate, env, logger, detectCli: async () => cli });
@@ -67,7 +67,7 @@ export async function createEngine(options: CreateEngineOptions = {}): Promise<T
   }
 }
 
-function startRenderEngine(config: EngineConfig, parts: { runner: JobRunner; gate: OperationGate; logger: EngineLogger; store?: RenderStateStore }): RenderEngine {
+function startRenderEngine(config: EngineConfig, parts: { runner: JobRunner; gate: OperationGate; logger: EngineLogger; env: NodeJS.ProcessEnv; store?: RenderStateStore }): RenderEngine {
   const layout = new DataDirLayout(config.dataDir);
   const faults = Object.entries(config.renderFaultPlan);
   if (faults.length > 0) {
@@ -83,6 +83,7 @@ function startRenderEngine(config: EngineConfig, parts: { runner: JobRunner; gat
     pace: config.renderPace,
     faultPlan: config.renderFaultPlan,
     logger: parts.logger,
+    env: parts.env,
     // One fleet-preview job more than there are warm workers: a worker that finishes a chunk finds the
     // next one waiting while the service reads records and diffs. A process per job (MATIH_WORKERS=0): one at a time.
     fleetParallelism: config.workers === 0 ? 1 : config.workers + 1,

@@ -71,3 +71,4 @@ export type { FleetPreviewEntry } from "./render/fleet-preview.ts";
 export { FileRenderStateStore, type RenderRecord, type RenderStateStore } from "./render/store.ts";
 export { validateFaultPlan, type FaultPlan, type PhaseFault } from "./core/fault-plan.ts";
 export { actualResources, applySimulatedDrift, type SimulatedDrift } from "./render/simulated-drift.ts";
+export { knownSecrets, redactDriftedResources, redactResourceChanges, redactValue, rememberSecrets, secretValues } from "./core/redact.ts";

@@ -9,6 +9,7 @@ import * as random from "@pulumi/random";
 import { childOptions, whenChildrenDone, k8sResources, requireArg, tenantLabels } from "./common.ts";
 import type { ConnectionPoolProfile, DatabaseStrategy, DedicatedServerProfile } from "../model/tiers.ts";
 import { typeTokenOf } from "../model/phases.ts";
+import { hasAvailabilityZones } from "../model/regions.ts";
 
 const MIGRATIONS_DIR = new URL("./sql/", import.meta.url);
 
@@ -22,6 +23,14 @@ export function tenantMigrations(): Record<string, string> {
 /** The six keys of the `tenant-database-credentials` Secret. */
 export const CREDENTIAL_KEYS = ["POSTGRES_HOST", "POSTGRES_PORT", "POSTGRES_DB", "POSTGRES_USER", "POSTGRES_PASSWORD", "DATABASE_URL"] as const;
 export const CREDENTIALS_SECRET_NAME = "tenant-database-credentials";
+/**
+ * Pod-template annotation of every workload that reads the credentials Secret
+ * (this phase's pool and Jobs, phase 4's check, the matih releases): a digest
+ * of the Secret's contents. Kubernetes restarts no pod when a Secret it reads
+ * changes; a changed digest changes the template, which rolls the pods (and
+ * re-runs a Job) onto the new connection settings.
+ */
+export const CREDENTIALS_CHECKSUM_ANNOTATION = "matih.ai/database-credentials-checksum";
 /** How long the postgresql provider tries to connect before phase 2 fails. */
 export const POSTGRES_CONNECT_TIMEOUT_SECONDS = 60;
 /** PgBouncer's port inside the namespace. */
@@ -96,6 +105,8 @@ export class TenantDatabase extends pulumi.ComponentResource {
   public readonly poolServiceName: pulumi.Output<string>;
   /** The credentials Secret; workloads wait on it. */
   public readonly credentialsSecret: k8s.core.v1.Secret;
+  /** Digest of the Secret's contents for CREDENTIALS_CHECKSUM_ANNOTATION; not secret, reveals no value. */
+  public readonly credentialsChecksum: pulumi.Output<string>;
 
   constructor(name: string, args: TenantDatabaseArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super(typeTokenOf("SETUP_DATABASE"), name, {}, opts);
@@ -106,6 +117,9 @@ export class TenantDatabase extends pulumi.ComponentResource {
     const access = args.azure?.access;
     requireArg(!dedicated || access?.kind === "private" || (access?.kind === "public" && access.allowed.length > 0), C,
       "a dedicated server needs azure.access: private (subnetId, privateDnsZoneId) or public with at least one allowed address range; without either nothing can reach it");
+    // Azure refuses zone-redundant HA where the region has no second zone, after the run has started; refuse it here.
+    requireArg(!(dedicated && args.dedicatedServer!.highAvailability === "ZoneRedundant" && !hasAvailabilityZones(args.azure!.location)), C,
+      `highAvailability ZoneRedundant needs availability zones, which region ${args.azure?.location} lacks; use SameZone there`);
     requireArg(dedicated || !!args.shared, C, "schema-per-tenant needs the shared endpoint");
     requireArg(!(dedicated && args.connectionPool), C, "a connection pool is only for schema-per-tenant; a dedicated server is not shared");
     requireArg(!(!dedicated && args.dedicatedServer), C, "dedicatedServer is only for database-per-tenant");
@@ -225,6 +239,18 @@ export class TenantDatabase extends pulumi.ComponentResource {
     const appSslMode = pool ? "disable" : sslMode;
     const databaseUrl = pulumi.interpolate`postgresql://${role.name}:${password.result}@${appHost}:${appPort}/${databaseName}?sslmode=${appSslMode}`;
 
+    // The digest is taken over what determines the Secret's six values, not over the values themselves: a dedicated
+    // server's FQDN (and so the Secret's host) is unknown in the preview of a tier change, which would make every
+    // reader's annotation unknown there too; the server's name and region are known, as are the pool's in-cluster
+    // name, the shared host and the stored password. So a preview shows each reader's annotation change exactly,
+    // and a re-render of the same tenant gives the same digest. It is not secret (unsecret below, or every Helm
+    // release's values would turn secret and show no diff): sha256 over a 40-character random password and the
+    // rest reveals none of them.
+    const hostIdentity: pulumi.Input<string> = pool ? appHost : dedicated ? `server matih-${args.slug}-pg in ${args.azure!.location}` : args.shared!.host;
+    this.credentialsChecksum = pulumi.unsecret(pulumi.all([hostIdentity, appPort, dedicated ? args.identifier : args.shared!.database, args.identifier, appSslMode, password.result])
+      .apply((parts) => createHash("sha256").update(JSON.stringify(["matih/tenant-database-credentials/v1", ...parts])).digest("hex")));
+    const rollOnCredentials = { [CREDENTIALS_CHECKSUM_ANNOTATION]: this.credentialsChecksum };
+
     this.credentialsSecret = new k8s.core.v1.Secret(`${name}-credentials`, {
       metadata: { name: CREDENTIALS_SECRET_NAME, namespace, labels },
       type: "Opaque",
@@ -255,7 +281,7 @@ export class TenantDatabase extends pulumi.ComponentResource {
           replicas: pool.replicas,
           selector: { matchLabels: { "app.kubernetes.io/name": "pgbouncer", "matih.ai/tenant-slug": args.slug } },
           template: {
-            metadata: { labels: poolLabels },
+            metadata: { labels: poolLabels, annotations: rollOnCredentials },
             spec: {
               serviceAccountName: "tenant-workload",
               containers: [{
@@ -307,7 +333,8 @@ export class TenantDatabase extends pulumi.ComponentResource {
         backoffLimit: 3,
         activeDeadlineSeconds: 600,
         template: {
-          metadata: { labels: { ...labels, "app.kubernetes.io/name": "flyway" } },
+          // A changed Secret re-runs the migrations with the new credentials (idempotent: Flyway skips what is applied).
+          metadata: { labels: { ...labels, "app.kubernetes.io/name": "flyway" }, annotations: rollOnCredentials },
           spec: {
             restartPolicy: "Never",
             serviceAccountName: "tenant-workload",
@@ -348,7 +375,8 @@ export class TenantDatabase extends pulumi.ComponentResource {
         backoffLimit: 5,
         activeDeadlineSeconds: 300,
         template: {
-          metadata: { labels: { ...labels, "app.kubernetes.io/name": "database-connectivity-check" } },
+          // A changed Secret re-runs the check through the new connection settings.
+          metadata: { labels: { ...labels, "app.kubernetes.io/name": "database-connectivity-check" }, annotations: rollOnCredentials },
           spec: {
             restartPolicy: "Never",
             serviceAccountName: "tenant-workload",

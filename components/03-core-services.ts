@@ -1,8 +1,9 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { childOptions, whenChildrenDone, k8sResources, requireArg } from "./common.ts";
+import { childOptions, CONNECTOR_SERVICES, INTERNET_EGRESS_LABEL, whenChildrenDone, k8sResources, requireArg } from "./common.ts";
 import type { ComputeResources } from "../model/tiers.ts";
 import { typeTokenOf } from "../model/phases.ts";
+import { CREDENTIALS_CHECKSUM_ANNOTATION } from "./02-database.ts";
 
 /** The core services of phase 3, in the order they are installed (uninstalled in reverse). */
 export const CORE_SERVICES = ["query-engine", "ai-service", "catalog-service"] as const;
@@ -24,6 +25,8 @@ export interface MatihReleaseSettings {
   image: (service: string) => { repository: string; tag: string };
   /** Name of the Secret with `DATABASE_URL`. Required. */
   credentialsSecretName: pulumi.Input<string>;
+  /** Digest of that Secret (phase 2's `credentialsChecksum`), a pod annotation so a change rolls the pods. Required. */
+  credentialsChecksum: pulumi.Input<string>;
   /** Pods per service. Required. */
   replicas: number;
   /** Requests and limits per pod. Required. */
@@ -32,7 +35,7 @@ export interface MatihReleaseSettings {
   timeoutSeconds?: number;
 }
 
-/** Tenant values of a matih chart: tenant id, database URL from the Secret, sizes. */
+/** Tenant values of a matih chart: tenant id, database URL from the Secret, sizes, pod labels (the internet-egress label for connectors). */
 export function matihServiceValues(service: string, s: MatihReleaseSettings): Record<string, unknown> {
   return {
     replicaCount: s.replicas,
@@ -42,8 +45,15 @@ export function matihServiceValues(service: string, s: MatihReleaseSettings): Re
       { name: "DATABASE_URL", valueFrom: { secretKeyRef: { name: s.credentialsSecretName, key: "DATABASE_URL" } } },
     ],
     resources: k8sResources(s.resources),
-    podLabels: { "matih.ai/tenant-slug": s.slug, "app.kubernetes.io/part-of": "matih" },
+    podLabels: {
+      "matih.ai/tenant-slug": s.slug,
+      "app.kubernetes.io/part-of": "matih",
+      // Only connectors get the label phase 4's internet egress selects; the charts put podLabels on the pods.
+      ...(CONNECTOR_SERVICES.includes(service) ? { [INTERNET_EGRESS_LABEL]: "true" } : {}),
+    },
     serviceAccount: { create: false, name: "tenant-workload" },
+    // The pods read DATABASE_URL from the Secret at start only: a new digest in the template restarts them on new settings.
+    podAnnotations: { [CREDENTIALS_CHECKSUM_ANNOTATION]: s.credentialsChecksum },
   };
 }
 

@@ -1,10 +1,12 @@
+import { createHash } from "node:crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { childOptions, whenChildrenDone, requireArg, tenantLabels } from "./common.ts";
+import { childOptions, INTERNET_EGRESS_LABEL, whenChildrenDone, requireArg, tenantLabels } from "./common.ts";
 import { typeTokenOf } from "../model/phases.ts";
+import { CREDENTIALS_CHECKSUM_ANNOTATION } from "./02-database.ts";
 
-/** Pods with this label may reach the internet (connectors to customers' sources). */
-export const INTERNET_EGRESS_LABEL = "matih.ai/internet-egress";
+// Defined beside the list of connector services that carry it (common.ts); re-exported for callers of this phase.
+export { INTERNET_EGRESS_LABEL };
 /** Pod label values of workloads that must watch the Kubernetes API. */
 export const KUBE_API_CLIENTS = ["ingress-nginx", "prometheus"] as const;
 
@@ -38,6 +40,16 @@ export interface NetworkIsolationArgs {
   publicDatabaseEndpoints?: boolean;
   /** Platform namespaces telemetry goes to (Loki, Tempo, Alertmanager, Prometheus federation). Default none. */
   telemetryNamespaces?: readonly string[];
+  /**
+   * A check run after every policy of this phase exists: a Job in the tenant
+   * namespace, under the policies' default-deny egress, that connects with
+   * `DATABASE_URL` of the Secret `credentialsSecretName` (`image` holds
+   * `psql`). Phase 2's connectivity check runs before these policies on a
+   * first run, so it cannot test them; this one does, and a new one runs
+   * whenever the policies' arguments change, or the Secret's digest
+   * `credentialsChecksum` (phase 2's; a pod annotation) does. Default: none.
+   */
+  databaseCheck?: { image: string; credentialsSecretName: string; credentialsChecksum?: pulumi.Input<string> };
 }
 
 const byNamespaceName = (ns: pulumi.Input<string>) => ({ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": ns } } });
@@ -48,7 +60,8 @@ const byNamespaceName = (ns: pulumi.Input<string>) => ({ namespaceSelector: { ma
  * other tenants blocked both ways, the namespace open to itself, the ingress
  * controller reachable from outside and able to reach the services, egress to
  * the control plane, the databases and cluster DNS, and the internet only for
- * pods labelled as connectors.
+ * pods labelled as connectors. With `databaseCheck`, a Job proves the database
+ * reachable under these policies before the phase completes.
  */
 export class NetworkIsolation extends pulumi.ComponentResource {
   public readonly policyNames: pulumi.Output<string[]>;
@@ -59,14 +72,19 @@ export class NetworkIsolation extends pulumi.ComponentResource {
     const C = "NetworkIsolation";
     requireArg(args.databaseCidrs.length > 0, C, "databaseCidrs must name at least one CIDR: without it the tenant cannot reach its database");
     requireArg(Object.keys(args.dns.podLabels).length > 0, C, "dns.podLabels must select the cluster DNS pods");
+    requireArg(!args.databaseCheck || args.databaseCheck.image.length > 0, C, "databaseCheck.image must name an image with psql");
+    requireArg(!args.databaseCheck || /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(args.databaseCheck.credentialsSecretName), C,
+      `databaseCheck.credentialsSecretName must be a Kubernetes Secret name, got "${args.databaseCheck?.credentialsSecretName}"`);
 
     const namespace = args.namespace;
     const labels = tenantLabels(args.slug, "networking");
     const dbPort = args.databasePort ?? 5432;
     const names: pulumi.Output<string>[] = [];
+    const policies: k8s.networking.v1.NetworkPolicy[] = [];
     const policy = (role: string, policyName: string, spec: k8s.types.input.networking.v1.NetworkPolicySpec) => {
       const p = new k8s.networking.v1.NetworkPolicy(`${name}-${role}`, { metadata: { name: policyName, namespace, labels }, spec }, child());
       names.push(p.metadata.name);
+      policies.push(p);
       return p;
     };
 
@@ -144,6 +162,43 @@ export class NetworkIsolation extends pulumi.ComponentResource {
       // Nor the API server's endpoint (public on AKS): only KUBE_API_CLIENTS reach the API.
       egress: [{ to: [{ ipBlock: { cidr: "0.0.0.0/0", except: [...PRIVATE_RANGES, ...apiServerCidrs] } }] }],
     });
+
+    if (args.databaseCheck) {
+      // Named after everything the policies are made of: changed policies make a new Job, so the check runs again.
+      const { databaseCheck: _check, namespace: _ns, ...policyArgs } = args;
+      const hash = createHash("sha256").update(JSON.stringify({ policyArgs, dbPort, image: args.databaseCheck.image })).digest("hex").slice(0, 10);
+      new k8s.batch.v1.Job(`${name}-database-check`, {
+        // The provider waits a minute past the Job's own deadline, so the Job's failure and its reason are what is reported.
+        metadata: { name: `database-egress-check-${hash}`, namespace, labels, annotations: { "pulumi.com/timeoutSeconds": "360" } },
+        spec: {
+          backoffLimit: 5,
+          activeDeadlineSeconds: 300,
+          template: {
+            // A changed Secret (new connection settings, say through a new pool) re-runs the check through them.
+            metadata: {
+              labels: { ...labels, "app.kubernetes.io/name": "database-egress-check" },
+              ...(args.databaseCheck.credentialsChecksum === undefined ? {} : { annotations: { [CREDENTIALS_CHECKSUM_ANNOTATION]: args.databaseCheck.credentialsChecksum } }),
+            },
+            spec: {
+              restartPolicy: "Never",
+              serviceAccountName: "tenant-workload",
+              containers: [{
+                name: "psql",
+                image: args.databaseCheck.image,
+                // Through the application URL: cluster DNS, the pool when there is one, the database egress rule.
+                // $(DATABASE_URL) is expanded by the kubelet; no shell involved.
+                command: ["psql", "$(DATABASE_URL)", "-v", "ON_ERROR_STOP=1", "-tAc", "SELECT 1"],
+                env: [
+                  { name: "DATABASE_URL", valueFrom: { secretKeyRef: { name: args.databaseCheck.credentialsSecretName, key: "DATABASE_URL" } } },
+                  { name: "PGCONNECT_TIMEOUT", value: "10" },
+                ],
+                resources: { requests: { cpu: "10m", memory: "16Mi" }, limits: { cpu: "100m", memory: "64Mi" } },
+              }],
+            },
+          },
+        },
+      }, child({ dependsOn: policies, deleteBeforeReplace: true, replaceOnChanges: ["spec"] }));
+    }
 
     const outputs = whenChildrenDone(this, { policyNames: pulumi.all(names) });
     this.policyNames = outputs.policyNames;

@@ -1,7 +1,6 @@
-import { createHash } from "node:crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { childOptions, whenChildrenDone, requireArg, tenantLabels } from "./common.ts";
+import { childOptions, nameWithin, whenChildrenDone, requireArg, tenantLabels } from "./common.ts";
 import { typeTokenOf } from "../model/phases.ts";
 
 /** The seed's upper bound for the load balancer to get its IP. */
@@ -39,11 +38,7 @@ const MAX_FULLNAME = 63 - "-defaultbackend".length;
  * whole slug, so two long slugs that share a prefix still differ.
  */
 export function ingressControllerFullname(slug: string): string {
-  const plain = `${INGRESS_CONTROLLER_RELEASE}-${slug}`;
-  if (plain.length <= MAX_FULLNAME) return plain;
-  const hash = createHash("sha256").update(slug).digest("hex").slice(0, 8);
-  const keep = MAX_FULLNAME - `${INGRESS_CONTROLLER_RELEASE}-`.length - hash.length - 1;
-  return `${INGRESS_CONTROLLER_RELEASE}-${slug.slice(0, keep).replace(/-+$/, "")}-${hash}`;
+  return nameWithin(MAX_FULLNAME, `${INGRESS_CONTROLLER_RELEASE}-`, slug);
 }
 
 /** The controller's LoadBalancer Service, `{fullname}-controller`, as the chart names it. */

@@ -1,6 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { childOptions, whenChildrenDone, k8sResources, requireArg, tenantLabels } from "./common.ts";
+import { childOptions, grafanaUid, whenChildrenDone, k8sResources, requireArg, tenantLabels } from "./common.ts";
 import type { ComputeResources } from "../model/tiers.ts";
 import { typeTokenOf } from "../model/phases.ts";
 
@@ -60,7 +60,12 @@ export interface TenantMonitoringArgs {
   retention: string;
   /** Prometheus requests and limits. Required. */
   resources: ComputeResources;
-  /** Namespace of the shared Alertmanager. Required. */
+  /**
+   * Namespace of the shared Alertmanager (Service `alertmanager-operated`,
+   * port `web`). Prometheus finds its pods through the Kubernetes API there,
+   * so the component grants its service account exactly that discovery in
+   * that namespace (`alertmanagerDiscoveryRoleName`). Required.
+   */
   alertmanagerNamespace: string;
   /** Platform Prometheus (host:port) federated for kubelet and kube-state-metrics series of this namespace. Required. */
   platformPrometheus: string;
@@ -70,16 +75,22 @@ export interface TenantMonitoringArgs {
   slack?: { secretRef: { namespace: string; name: string; key: string }; channel: string };
 }
 
+/** Role and RoleBinding in the Alertmanager's namespace letting one tenant's Prometheus discover it; named after the tenant's namespace, so tenants never share one. */
+export function alertmanagerDiscoveryRoleName(slug: string): string {
+  return `alertmanager-discovery-matih-${slug}`;
+}
+
 /** The Grafana dashboard of a tenant: resource use and the signals the alerts watch. */
 export function tenantDashboard(slug: string, namespace: string): Record<string, unknown> {
-  const ds = { type: "prometheus", uid: `prometheus-${slug}` };
+  // uids within Grafana's 40 characters: longer ones make the sidecar drop the dashboard without an error.
+  const ds = { type: "prometheus", uid: grafanaUid("prometheus", slug) };
   const panel = (id: number, title: string, expr: string, unit: string) => ({
     id, title, type: "timeseries", datasource: ds, fieldConfig: { defaults: { unit } },
     gridPos: { h: 8, w: 12, x: ((id - 1) % 2) * 12, y: Math.floor((id - 1) / 2) * 8 },
     targets: [{ refId: "A", datasource: ds, expr }],
   });
   return {
-    uid: `tenant-${slug}`,
+    uid: grafanaUid("tenant", slug),
     title: `Tenant ${slug}`,
     tags: ["matih", "tenant"],
     schemaVersion: 39,
@@ -98,8 +109,10 @@ export function tenantDashboard(slug: string, namespace: string): Record<string,
 /**
  * Phase 9, DEPLOY_MONITORING: a Prometheus that discovers only the tenant
  * namespace (plus the namespace's container series federated from the platform
- * Prometheus), the tenant's Grafana dashboard and data source, the six default
- * alert rules, and e-mail and Slack routes on the shared Alertmanager.
+ * Prometheus) and the shared Alertmanager, the tenant's Grafana dashboard and
+ * data source, the six default alert rules, and e-mail and Slack routes on the
+ * shared Alertmanager. Alerts go to the platform's recipients, not to the
+ * tenant's admin (docs/program.md says why).
  */
 export class TenantMonitoring extends pulumi.ComponentResource {
   public readonly prometheusUrl: pulumi.Output<string>;
@@ -113,6 +126,7 @@ export class TenantMonitoring extends pulumi.ComponentResource {
     requireArg(Number.isInteger(replicas) && replicas >= 1, C, `replicas must be a whole number of at least 1, got ${replicas}`);
     requireArg(/^\d+(ms|s|m|h|d|w|y)$/.test(args.retention), C, `retention must be a Prometheus duration such as 15d, got "${args.retention}"`);
     requireArg(args.email.to.length > 0, C, "email.to must name at least one recipient");
+    requireArg(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(args.alertmanagerNamespace), C, `alertmanagerNamespace must be a namespace name, got "${args.alertmanagerNamespace}"`);
 
     const namespace = args.namespace;
     const labels = tenantLabels(args.slug, "monitoring");
@@ -131,6 +145,25 @@ export class TenantMonitoring extends pulumi.ComponentResource {
     const binding = new k8s.rbac.v1.RoleBinding(`${name}-role-binding`, {
       metadata: { name: "prometheus", namespace, labels },
       roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: role.metadata.name },
+      subjects: [{ kind: "ServiceAccount", name: serviceAccount.metadata.name, namespace }],
+    }, child());
+
+    // The operator turns `alerting.alertmanagers` into Kubernetes service
+    // discovery of the Alertmanager's endpoints in its namespace, made with
+    // this Prometheus's own account. Without a grant there the discovery is
+    // refused, Prometheus knows no Alertmanager, the phase succeeds and no
+    // alert is ever sent. Exactly the discovery reads, in that namespace only.
+    const discoveryName = alertmanagerDiscoveryRoleName(args.slug);
+    const discoveryRole = new k8s.rbac.v1.Role(`${name}-alertmanager-discovery-role`, {
+      metadata: { name: discoveryName, namespace: args.alertmanagerNamespace, labels },
+      rules: [
+        { apiGroups: [""], resources: ["endpoints", "services", "pods"], verbs: ["get", "list", "watch"] },
+        { apiGroups: ["discovery.k8s.io"], resources: ["endpointslices"], verbs: ["get", "list", "watch"] },
+      ],
+    }, child());
+    const discoveryBinding = new k8s.rbac.v1.RoleBinding(`${name}-alertmanager-discovery-role-binding`, {
+      metadata: { name: discoveryName, namespace: args.alertmanagerNamespace, labels },
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: discoveryRole.metadata.name },
       subjects: [{ kind: "ServiceAccount", name: serviceAccount.metadata.name, namespace }],
     }, child());
 
@@ -158,7 +191,7 @@ export class TenantMonitoring extends pulumi.ComponentResource {
         alerting: { alertmanagers: [{ namespace: args.alertmanagerNamespace, name: "alertmanager-operated", port: "web", apiVersion: "v2" }] },
         securityContext: { runAsNonRoot: true, runAsUser: 1000, fsGroup: 2000 },
       },
-    }, child({ dependsOn: [binding] }));
+    }, child({ dependsOn: [binding, discoveryBinding] }));
 
     new k8s.apiextensions.CustomResource(`${name}-service-monitor`, {
       apiVersion: "monitoring.coreos.com/v1",
@@ -259,7 +292,7 @@ export class TenantMonitoring extends pulumi.ComponentResource {
       data: {
         "prometheus.yaml": prometheusUrl.apply((url) => JSON.stringify({
           apiVersion: 1,
-          datasources: [{ name: `Prometheus (${args.slug})`, uid: `prometheus-${args.slug}`, type: "prometheus", access: "proxy", url, editable: false }],
+          datasources: [{ name: `Prometheus (${args.slug})`, uid: grafanaUid("prometheus", args.slug), type: "prometheus", access: "proxy", url, editable: false }],
         }, null, 2)),
       },
     }, child({ dependsOn: [prometheus] }));

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { stringify } from "yaml";
-import { childOptions, whenChildrenDone, k8sResources, requireArg, tenantLabels } from "./common.ts";
+import { childOptions, grafanaUid, whenChildrenDone, k8sResources, requireArg, tenantLabels } from "./common.ts";
 import type { ComputeResources } from "../model/tiers.ts";
 import { typeTokenOf } from "../model/phases.ts";
 
@@ -212,16 +212,18 @@ export class TenantObservability extends pulumi.ComponentResource {
 
     const header = { httpHeaderName1: "X-Scope-OrgID" };
     const headerValue = { httpHeaderValue1: slug };
+    // Within Grafana's 40-character uid limit, or the sidecar drops the data sources without an error.
+    const lokiUid = grafanaUid("loki", slug);
     new k8s.core.v1.ConfigMap(`${name}-grafana-datasources`, {
       metadata: { name: "grafana-datasource-logs-traces", namespace, labels: { ...labels, grafana_datasource: "1" } },
       data: {
         "logs-traces.yaml": stringify({
           apiVersion: 1,
           datasources: [
-            { name: `Loki (${slug})`, uid: `loki-${slug}`, type: "loki", access: "proxy", url: args.lokiUrl, editable: false, jsonData: header, secureJsonData: headerValue },
+            { name: `Loki (${slug})`, uid: lokiUid, type: "loki", access: "proxy", url: args.lokiUrl, editable: false, jsonData: header, secureJsonData: headerValue },
             {
-              name: `Tempo (${slug})`, uid: `tempo-${slug}`, type: "tempo", access: "proxy", url: args.tempoUrl, editable: false,
-              jsonData: { ...header, tracesToLogsV2: { datasourceUid: `loki-${slug}`, filterByTraceID: true } },
+              name: `Tempo (${slug})`, uid: grafanaUid("tempo", slug), type: "tempo", access: "proxy", url: args.tempoUrl, editable: false,
+              jsonData: { ...header, tracesToLogsV2: { datasourceUid: lokiUid, filterByTraceID: true } },
               secureJsonData: headerValue,
             },
           ],

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import type { ComputeResources } from "../model/tiers.ts";
 
@@ -9,6 +10,46 @@ export function tenantLabels(slug: string, component: string): Record<string, st
     "app.kubernetes.io/component": component,
     "matih.ai/tenant-slug": slug,
   };
+}
+
+/**
+ * Pods with this label set to "true" may reach the internet (phase 4's
+ * `allow-connector-internet-egress`); every other pod reaches only what the
+ * isolation table opens.
+ */
+export const INTERNET_EGRESS_LABEL = "matih.ai/internet-egress";
+
+/**
+ * The connectors: the matih services whose pods carry INTERNET_EGRESS_LABEL.
+ * The seed blocks the internet "except for connector services" without naming
+ * them; pipeline-service ("data pipeline orchestration", no dependency beyond
+ * the database) is the one that pulls from customers' own sources. Every other
+ * service works on data already in the platform. A service that must call out
+ * (e.g. ai-service to a hosted model) has to be added here, deliberately.
+ */
+export const CONNECTOR_SERVICES: readonly string[] = ["pipeline-service"];
+
+/**
+ * `{prefix}{slug}{suffix}` when it fits in `max` characters. A longer one
+ * keeps the slug's start and gains a hash of the whole slug, so the name is
+ * the same on every run and two long slugs that share a prefix still differ;
+ * a name the target system cuts or refuses silently is never produced.
+ */
+export function nameWithin(max: number, prefix: string, slug: string, suffix = ""): string {
+  const plain = `${prefix}${slug}${suffix}`;
+  if (plain.length <= max) return plain;
+  const hash = createHash("sha256").update(slug).digest("hex").slice(0, 8);
+  const keep = max - prefix.length - suffix.length - hash.length - 1;
+  if (keep < 1) throw new Error(`no room for a slug in a name of at most ${max} characters starting "${prefix}" and ending "${suffix}"`);
+  return `${prefix}${slug.slice(0, keep).replace(/-+$/, "")}-${hash}${suffix}`;
+}
+
+/** Grafana refuses (and its provisioning sidecar then drops, without an error) dashboards and data sources whose uid exceeds 40 characters. */
+export const GRAFANA_UID_MAX = 40;
+
+/** The uid of a tenant's Grafana dashboard (`tenant`) or data source (`prometheus`, `loki`, `tempo`), within Grafana's limit. */
+export function grafanaUid(kind: "tenant" | "prometheus" | "loki" | "tempo", slug: string): string {
+  return nameWithin(GRAFANA_UID_MAX, `${kind}-`, slug);
 }
 
 /** Kubernetes `resources` block from a tier profile entry. */

@@ -1,3 +1,4 @@
+import { AZURE_REGIONS } from "./regions.ts";
 import { ValidationError, type ValidationProblem } from "./spec.ts";
 
 /**
@@ -30,6 +31,22 @@ export interface PlatformSettings {
     /** Namespace and pod labels of the cluster DNS. Default `kube-system`, `k8s-app=kube-dns`. */
     readonly dnsNamespace: string;
     readonly dnsPodLabels: Readonly<Record<string, string>>;
+    /**
+     * The cluster's network policy engine, which enforces phase 4's isolation:
+     * `azure-npm` (Azure Network Policy Manager), `calico` or `cilium`. A real
+     * run refuses `cilium` unless `ciliumPolicyCidrMatchMode` is `nodes`: by
+     * default Cilium does not match the ipBlock egress rules to
+     * `apiServerCidrs` (it gives the API server's addresses the kube-apiserver
+     * identity, which CIDR rules do not select). Default `azure-npm`.
+     */
+    readonly networkPolicyEngine: NetworkPolicyEngine;
+    /**
+     * Cilium only: set to `nodes` once Cilium runs with
+     * `policy-cidr-match-mode: nodes` (Helm value `policyCIDRMatchMode: nodes`,
+     * Cilium 1.15 or newer), which lets ipBlock rules select the API server.
+     * Default none.
+     */
+    readonly ciliumPolicyCidrMatchMode?: "nodes";
   };
   readonly azure: {
     /** Subscription that holds DNS and enterprise databases. Default `00000000-0000-0000-0000-000000000000` (renders only). */
@@ -50,6 +67,19 @@ export interface PlatformSettings {
     readonly databasePrivateDnsZoneId: string;
     /** Private access: the delegated subnet's CIDR, opened by tenants' egress policy on the database port. Default `10.20.1.0/24`. */
     readonly databaseSubnetCidr: string;
+    /**
+     * Private access: the region of `databaseSubnetId`'s virtual network. A
+     * flexible server joins only a subnet in its own region, so enterprise
+     * tenants in another region need a subnet of theirs in `databaseSubnets`.
+     * Default `eastus`.
+     */
+    readonly databaseSubnetRegion: string;
+    /**
+     * Private access: delegated subnets of further regions, by region name, each
+     * `{subnetId, subnetCidr}` (its virtual network peered with the cluster's and
+     * linked to `databasePrivateDnsZoneId`). Default none.
+     */
+    readonly databaseSubnets: Readonly<Record<string, DatabaseSubnet>>;
     /** Public access: the cluster's outbound addresses (NAT gateway or load-balancer outbound IPs), IPv4 or CIDR. Default none. */
     readonly clusterEgressIps: readonly string[];
     /** Public access: outbound addresses of the hosts running this service (its postgresql provider connects from there). Default none. */
@@ -103,7 +133,11 @@ export interface PlatformSettings {
   readonly images: {
     /** Registry of the matih images. Default `matih.azurecr.io`. */
     readonly registry: string;
-    /** Tag used for every service without its own entry in `tags`. Default `latest`. */
+    /**
+     * Tag used for every service without its own entry in `tags`. Default `latest`.
+     * A real run requires every image it deploys pinned by digest: here and in
+     * `tags` as `tag@sha256:<digest>`, in the image settings below as `image@sha256:<digest>`.
+     */
     readonly defaultTag: string;
     /** Per-service tag overrides, keyed by service name. Default none. */
     readonly tags: Readonly<Record<string, string>>;
@@ -140,6 +174,49 @@ export interface PlatformSettings {
     /** Slack channel for critical alerts. Default `#matih-alerts`. */
     readonly slackChannel: string;
   };
+  /**
+   * What one cluster, subscription and shared server can hold (model/capacity.ts).
+   * The service refuses a tenant, or a change, that would take the fleet past
+   * one of these (409 `capacity_exceeded`). Each is a count; 0 turns that limit off.
+   */
+  readonly capacity: {
+    /**
+     * Certificates issued per rolling 7 days for tenants (all under the base
+     * domain's registered domain). Default 50: Let's Encrypt's "new
+     * certificates per registered domain" limit. Lower it by what other
+     * certificates of that domain take.
+     */
+    readonly certificatesPerWeek: number;
+    /**
+     * Public IP addresses tenants may hold (one each, the ingress controller's
+     * LoadBalancer Service), per region and subscription. Default 10: Azure's
+     * documented default for Standard public IPs (an Enterprise Agreement
+     * subscription's is 1000); set it to the subscription's quota less the
+     * addresses other resources (the cluster's outbound IP) take.
+     */
+    readonly publicIpsPerSubscription: number;
+    /**
+     * Frontend IP configurations on the cluster's load balancer tenants may
+     * hold (one each). Default 600: a Standard load balancer's maximum.
+     */
+    readonly loadBalancerFrontends: number;
+    /**
+     * Public DNS zones tenants may hold (one each, phase 7), per subscription.
+     * Default 250: Azure DNS's default; lower it by the zones others keep there (the parent zone).
+     */
+    readonly dnsZonesPerSubscription: number;
+    /**
+     * `max_connections` of the shared PostgreSQL server (`SHOW max_connections`).
+     * Default 1718: Azure's default for a 4-vCore, 16 GiB flexible server (D4ds_v5).
+     */
+    readonly sharedServerMaxConnections: number;
+    /**
+     * Connections of the shared server no tenant may take: Azure keeps 15 for
+     * replication and monitoring; add this service's own admin connections.
+     * Default 15.
+     */
+    readonly sharedServerReservedConnections: number;
+  };
   readonly tls: {
     /** cert-manager ClusterIssuer solving DNS-01. Default `letsencrypt-prod-dns01`. */
     readonly clusterIssuer: string;
@@ -164,6 +241,15 @@ export interface PlatformSettings {
   };
 }
 
+/** A subnet delegated to Microsoft.DBforPostgreSQL/flexibleServers, and its CIDR (opened by the tenant's egress policy). */
+export interface DatabaseSubnet {
+  readonly subnetId: string;
+  readonly subnetCidr: string;
+}
+
+export const NETWORK_POLICY_ENGINES = ["azure-npm", "calico", "cilium"] as const;
+export type NetworkPolicyEngine = (typeof NETWORK_POLICY_ENGINES)[number];
+
 /** A Service a chart provides, by name and port. */
 export interface ChartService {
   readonly service: string;
@@ -186,7 +272,7 @@ export interface PartialSettingsInput {
 export const DEFAULT_PLATFORM_SETTINGS: PlatformSettings = {
   baseDomain: "matih.ai",
   controlPlaneNamespace: "matih-control-plane",
-  kubernetes: { apiServerCidrs: [], serviceCidr: "10.0.0.0/16", dnsNamespace: "kube-system", dnsPodLabels: { "k8s-app": "kube-dns" } },
+  kubernetes: { apiServerCidrs: [], serviceCidr: "10.0.0.0/16", dnsNamespace: "kube-system", dnsPodLabels: { "k8s-app": "kube-dns" }, networkPolicyEngine: "azure-npm" },
   azure: {
     subscriptionId: PLACEHOLDER_SUBSCRIPTION_ID,
     databaseResourceGroup: "matih-tenant-databases",
@@ -194,6 +280,8 @@ export const DEFAULT_PLATFORM_SETTINGS: PlatformSettings = {
     databaseSubnetId: `/subscriptions/${PLACEHOLDER_SUBSCRIPTION_ID}/resourceGroups/matih-network/providers/Microsoft.Network/virtualNetworks/matih-aks/subnets/tenant-databases`,
     databasePrivateDnsZoneId: `/subscriptions/${PLACEHOLDER_SUBSCRIPTION_ID}/resourceGroups/matih-network/providers/Microsoft.Network/privateDnsZones/matih.private.postgres.database.azure.com`,
     databaseSubnetCidr: "10.20.1.0/24",
+    databaseSubnetRegion: "eastus",
+    databaseSubnets: {},
     clusterEgressIps: [],
     serviceHostIps: [],
   },
@@ -230,6 +318,14 @@ export const DEFAULT_PLATFORM_SETTINGS: PlatformSettings = {
     emailFrom: "alerts@matih.ai",
     smarthost: "smtp.matih.ai:587",
     slackChannel: "#matih-alerts",
+  },
+  capacity: {
+    certificatesPerWeek: 50,
+    publicIpsPerSubscription: 10,
+    loadBalancerFrontends: 600,
+    dnsZonesPerSubscription: 250,
+    sharedServerMaxConnections: 1718,
+    sharedServerReservedConnections: 15,
   },
   tls: { clusterIssuer: "letsencrypt-prod-dns01", readyTimeoutSeconds: 600 },
   observability: {
@@ -273,11 +369,11 @@ function merge(base: Record<string, unknown>, over: Record<string, unknown>, pat
 
 /** Settings that default to absent, by parent path. */
 const OPTIONAL_SETTINGS = new Map<string, string[]>([
-  ["kubernetes", ["context", "kubeconfig"]],
+  ["kubernetes", ["context", "kubeconfig", "ciliumPolicyCidrMatchMode"]],
   ["alerts", ["slackWebhookSecret"]],
 ]);
 /** Settings that are free-form maps, replaced rather than merged key by key. */
-const RECORD_SETTINGS = new Set(["kubernetes.dnsPodLabels", "images.tags", "charts.services"]);
+const RECORD_SETTINGS = new Set(["kubernetes.dnsPodLabels", "images.tags", "charts.services", "azure.databaseSubnets"]);
 
 const HOSTNAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$/;
 const CIDR = /^(\d{1,3}\.){3}\d{1,3}\/(\d|[12]\d|3[0-2])$/;
@@ -326,6 +422,12 @@ export function resolvePlatformSettings(overrides: PlatformSettingsOverrides | P
     p("alerts.slackWebhookSecret", "must name a Kubernetes Secret as {namespace, name, key}; the webhook URL itself never goes in settings");
   }
   if (!Number.isInteger(settings.tls.readyTimeoutSeconds) || settings.tls.readyTimeoutSeconds <= 0) p("tls.readyTimeoutSeconds", "must be a positive whole number of seconds");
+  if (!(NETWORK_POLICY_ENGINES as readonly unknown[]).includes(settings.kubernetes.networkPolicyEngine)) p("kubernetes.networkPolicyEngine", `must be one of ${NETWORK_POLICY_ENGINES.map((e) => `"${e}"`).join(", ")}: the cluster's network policy engine`);
+  const cidrMode = settings.kubernetes.ciliumPolicyCidrMatchMode;
+  if (cidrMode !== undefined && cidrMode !== "nodes") p("kubernetes.ciliumPolicyCidrMatchMode", 'must be "nodes" (Cilium\'s policy-cidr-match-mode) or left unset');
+  for (const [field, v] of Object.entries(settings.capacity)) {
+    if (!Number.isInteger(v) || (v as number) < 0) p(`capacity.${field}`, "must be a whole number, 0 or more");
+  }
   for (const field of ["nsTtl", "aTtl"] as const) {
     if (!Number.isInteger(settings.dns[field]) || settings.dns[field] <= 0) p(`dns.${field}`, "must be a positive whole number of seconds");
   }
@@ -349,6 +451,20 @@ function databaseAccessProblems(azure: PlatformSettings["azure"]): ValidationPro
     if (typeof azure.databaseSubnetId !== "string" || !AZURE_ID.test(azure.databaseSubnetId)) p("databaseSubnetId", `must be the resource id of the subnet delegated to the servers for private access (${neither})`);
     if (typeof azure.databasePrivateDnsZoneId !== "string" || !AZURE_ID.test(azure.databasePrivateDnsZoneId)) p("databasePrivateDnsZoneId", `must be the resource id of the servers' private DNS zone for private access (${neither})`);
     if (typeof azure.databaseSubnetCidr !== "string" || !CIDR.test(azure.databaseSubnetCidr)) p("databaseSubnetCidr", `must be the delegated subnet's IPv4 CIDR, which tenants' egress policy opens (${neither})`);
+    if (typeof azure.databaseSubnetRegion !== "string" || !AZURE_REGIONS.includes(azure.databaseSubnetRegion)) {
+      p("databaseSubnetRegion", `must be the Azure region of azure.databaseSubnetId's virtual network, e.g. eastus, got ${JSON.stringify(azure.databaseSubnetRegion ?? null)}`);
+    }
+    if (!isPlainObject(azure.databaseSubnets)) {
+      p("databaseSubnets", "must map Azure regions to delegated subnets, e.g. {\"westeurope\": {\"subnetId\": \"/subscriptions/…/subnets/pg\", \"subnetCidr\": \"10.30.1.0/24\"}}");
+    } else {
+      for (const [region, subnet] of Object.entries(azure.databaseSubnets)) {
+        if (!AZURE_REGIONS.includes(region)) p(`databaseSubnets.${region}`, "is not a supported Azure region");
+        else if (region === azure.databaseSubnetRegion) p(`databaseSubnets.${region}`, `is azure.databaseSubnetRegion, served by azure.databaseSubnetId; give each region one subnet`);
+        if (!isPlainObject(subnet) || typeof subnet.subnetId !== "string" || !AZURE_ID.test(subnet.subnetId) || typeof subnet.subnetCidr !== "string" || !CIDR.test(subnet.subnetCidr)) {
+          p(`databaseSubnets.${region}`, "must be {subnetId, subnetCidr}: the resource id of a subnet delegated to the servers and its IPv4 CIDR");
+        }
+      }
+    }
   } else if (azure.databaseAccess === "public") {
     const list = (field: "clusterEgressIps" | "serviceHostIps", what: string) => {
       const v = azure[field];
@@ -394,7 +510,57 @@ function cidrsOverlap(a: string, b: string): boolean {
   return ipToNumber(ra.first) <= ipToNumber(rb.last) && ipToNumber(rb.first) <= ipToNumber(ra.last);
 }
 
+/**
+ * The delegated subnet a dedicated server in `region` joins under private
+ * access: `databaseSubnetId` in its own region, else that region's entry of
+ * `databaseSubnets`; null where there is none (the tenant is refused, see
+ * model/placement.ts).
+ */
+export function databaseSubnetFor(settings: PlatformSettings, region: string): DatabaseSubnet | null {
+  const a = settings.azure;
+  if (region === a.databaseSubnetRegion) return { subnetId: a.databaseSubnetId, subnetCidr: a.databaseSubnetCidr };
+  return Object.hasOwn(a.databaseSubnets, region) ? a.databaseSubnets[region]! : null;
+}
+
 /** The image reference of a matih service: registry, service name and its tag. */
 export function serviceImage(settings: PlatformSettings, service: string): { repository: string; tag: string } {
   return { repository: `${settings.images.registry}/${service}`, tag: settings.images.tags[service] ?? settings.images.defaultTag };
+}
+
+/** An image a run deploys, by the setting that chooses it. */
+export interface DeployedImage {
+  /** The setting, e.g. `images.flyway` or `images.tags.ai-service`. */
+  readonly setting: string;
+  /** Its value: an image reference, or a tag of the matih images. */
+  readonly value: string;
+  /** The full reference the cluster pulls (the first service's, for a tag several services share). */
+  readonly image: string;
+  /** The matih services a tag setting applies to; empty for an image setting. */
+  readonly services: readonly string[];
+}
+
+/**
+ * Every image a run up to `lastPhase` deploys, with the setting it comes
+ * from: Flyway and psql (phase 2, the psql check again in phase 4), PgBouncer
+ * (phase 2, tiers with a pool), the matih services (phases 3 and 5, by tag),
+ * the collector, telemetrygen and curl (phase 10). The real-run preflight
+ * requires each pinned by digest.
+ */
+export function deployedImages(settings: PlatformSettings, run: { readonly lastPhase: number; readonly pooled: boolean }): DeployedImage[] {
+  const i = settings.images;
+  const image = (setting: keyof PlatformSettings["images"] & string, value: string): DeployedImage => ({ setting: `images.${setting}`, value, image: value, services: [] });
+  const out: DeployedImage[] = [];
+  if (run.lastPhase >= 2) {
+    out.push(image("flyway", i.flyway), image("postgresClient", i.postgresClient));
+    if (run.pooled) out.push(image("pgbouncer", i.pgbouncer));
+  }
+  // MATIH_CHARTS lists phase 3's three charts, then phase 5's.
+  const services = MATIH_CHARTS.filter((_, n) => run.lastPhase >= (n < 3 ? 3 : 5));
+  const byDefault = services.filter((service) => !Object.hasOwn(i.tags, service));
+  for (const service of services.filter((s) => Object.hasOwn(i.tags, s))) {
+    out.push({ setting: `images.tags.${service}`, value: i.tags[service]!, image: `${i.registry}/${service}:${i.tags[service]}`, services: [service] });
+  }
+  if (byDefault.length > 0) out.push({ setting: "images.defaultTag", value: i.defaultTag, image: `${i.registry}/${byDefault[0]}:${i.defaultTag}`, services: byDefault });
+  if (run.lastPhase >= 10) out.push(image("otelCollector", i.otelCollector), image("telemetrygen", i.telemetrygen), image("curl", i.curl));
+  return out;
 }

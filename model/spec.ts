@@ -86,6 +86,25 @@ const UUID_SHAPED = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{1
  * it is shown in mails and dashboards under the platform's name.
  */
 const NOT_PRINTABLE = /[\p{Cc}\p{Zl}\p{Zp}\p{Cs}\p{Co}\p{Cn}\u202A-\u202E\u2066-\u2069]/u;
+const NOT_ONE_LINE = "must be one line of printable text (no line breaks, control or direction-override characters)";
+/**
+ * Text that shows nothing: white space, code points that render as nothing
+ * (zero-width spaces and joiners, Hangul fillers, soft hyphens, variation
+ * selectors) and the blank Braille pattern, which fonts draw empty. A name of
+ * only these would appear blank in a mail or the dashboard.
+ */
+const INVISIBLE_ONLY = /^[\p{White_Space}\p{Default_Ignorable_Code_Point}\u2800]*$/u;
+
+/**
+ * Why `text` is not one line of printable, visible text, or null when it is:
+ * the rule for display names, and for any free text an admin writes that
+ * reaches a mail, an event or the dashboard (a change's reason).
+ */
+export function printableLineProblem(text: string): string | null {
+  if (NOT_PRINTABLE.test(text)) return NOT_ONE_LINE;
+  if (INVISIBLE_ONLY.test(text)) return "must hold visible text, not only blank or invisible characters";
+  return null;
+}
 // Deliberately simple: one @, no spaces, a dot in the domain. Deliverability is the mailer's job.
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
@@ -169,8 +188,8 @@ function requestFieldProblems(s: Record<string, unknown>, options: SpecOptions):
   problems.push(...slugProblems(s.slug, options.baseDomain));
   // NUL is one of the control characters a display name may not hold: one message says why for all of them.
   const displayName = typeof s.displayName === "string" && NOT_PRINTABLE.test(s.displayName)
-    ? "must be one line of printable text (no line breaks, control or direction-override characters)"
-    : textProblem(s.displayName, DISPLAY_NAME_MAX_LENGTH);
+    ? NOT_ONE_LINE
+    : textProblem(s.displayName, DISPLAY_NAME_MAX_LENGTH) ?? printableLineProblem(s.displayName as string);
   if (displayName) problems.push({ field: "displayName", message: displayName });
   if (!isTier(s.tier)) problems.push({ field: "tier", message: `must be one of ${TIERS.join(", ")}` });
   if (typeof s.region !== "string" || !regions.includes(s.region)) {

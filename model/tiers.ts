@@ -36,6 +36,7 @@ export interface DedicatedServerProfile {
   readonly skuTier: "Burstable" | "GeneralPurpose" | "MemoryOptimized";
   readonly storageSizeGB: number;
   readonly postgresVersion: string;
+  /** `ZoneRedundant` becomes `SameZone` in regions without availability zones (model/placement.ts). */
   readonly highAvailability: "Disabled" | "ZoneRedundant" | "SameZone";
   readonly backupRetentionDays: number;
 }
@@ -105,6 +106,9 @@ export const TIER_PROFILES: Readonly<Record<Tier, TierProfile>> = {
       dedicatedServer: null,
       roleConnectionLimit: 60,
     },
+    // 2, not the seed's `replicaCount: 1` of its ai-service example (whose sizes are these): the example shows a
+    // release's values, not a tier's numbers, and one replica would take a paying tenant's core services offline at
+    // every rollout and node drain. Two fit the quota (a test sums every workload). docs/program.md lists this.
     coreServices: { replicas: 2, resources: res("250m", "512Mi", "1000m", "1Gi") },
     dataServices: { replicas: 1, resources: res("250m", "512Mi", "1000m", "1Gi") },
     monitoring: { prometheusReplicas: 1, retention: "15d", resources: res("200m", "512Mi", "1000m", "1Gi") },

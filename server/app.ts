@@ -14,7 +14,9 @@ import type { PlatformSettings } from "../model/settings.ts";
 import type { ServiceConfig } from "./config.ts";
 import { LiveSocketLimits } from "./live/socket-limits.ts";
 import authPlugin from "./plugins/auth.ts";
+import backupsPlugin from "./plugins/backups.ts";
 import bodyPlugin from "./plugins/body.ts";
+import connectionsPlugin from "./plugins/connections.ts";
 import databasePlugin from "./plugins/database.ts";
 import enginePlugin from "./plugins/engine.ts";
 import errorsPlugin from "./plugins/errors.ts";
@@ -25,12 +27,14 @@ import runQueuePlugin from "./plugins/run-queue.ts";
 import driftPlugin from "./plugins/drift.ts";
 import tenantServicePlugin from "./plugins/tenant-service.ts";
 import adminRoutes from "./routes/admin.ts";
+import auditRoutes from "./routes/audit.ts";
 import driftRoutes from "./routes/drift.ts";
 import eventRoutes from "./routes/events.ts";
 import fleetRoutes from "./routes/fleet.ts";
 import healthRoutes from "./routes/health.ts";
 import liveRoutes from "./routes/live.ts";
 import changeRoutes from "./routes/changes.ts";
+import backupRoutes from "./routes/backups.ts";
 import tenantRoutes from "./routes/tenants.ts";
 import { Change, ErrorResponse, ProvisioningStatus, Tenant } from "./routes/schemas.ts";
 
@@ -38,7 +42,10 @@ export interface AppOptions {
   config: ServiceConfig;
   /** The database to use, as the service's own role: DATABASE_URL or the embedded server's URL. */
   databaseUrl: string;
-  /** The schema owner's connection for migrations and grants; default: MATIH_MIGRATION_DATABASE_URL (the embedded server passes its own). */
+  /**
+   * The schema owner's connection for migrations and grants; default: MATIH_MIGRATION_DATABASE_URL. The entry
+   * point passes null: it migrates before (or the embedded database's setup does) and never keeps the owner's URL.
+   */
   migrationDatabaseUrl?: string | null;
   settings: PlatformSettings;
   /** An engine built by the caller; otherwise chosen from the environment. */
@@ -85,7 +92,9 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions): P
     strictTransportSecurity: false,
   });
   fastify.addHook("onSend", async (request, reply) => {
-    if (request.url.startsWith("/api/") || request.url === "/readyz" || request.url === "/metrics") reply.header("cache-control", "no-store");
+    // By the matched route, not the raw URL, so that a query string (or a percent-encoded letter) cannot drop the header.
+    const path = request.routeOptions.url ?? request.url.split("?", 1)[0]!;
+    if (path.startsWith("/api/") || path === "/readyz" || path === "/metrics") reply.header("cache-control", "no-store");
   });
   fastify.addSchema(ErrorResponse);
   fastify.addSchema(Tenant);
@@ -121,10 +130,14 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions): P
   });
   await fastify.register(websocket, { options: { maxPayload: 64 * 1024 } });
   await fastify.register(metricsPlugin);
+  // Before authentication: a connection in the health reserve is answered 503 for anything but a probe, token or not.
+  await fastify.register(connectionsPlugin, { limits: config.connections, trustProxy: config.trustProxy });
   await fastify.register(authPlugin, { tokens: config.tokens, failuresPerMinute: config.authFailuresPerMinute });
   await fastify.register(databasePlugin, { databaseUrl: opts.databaseUrl, migrationDatabaseUrl: opts.migrationDatabaseUrl ?? config.migrationDatabaseUrl });
   await fastify.register(progressBusPlugin, { databaseUrl: opts.databaseUrl });
   await fastify.register(enginePlugin, { dataDir: config.dataDir, ...(opts.engine ? { engine: opts.engine } : {}), ...(opts.env ? { env: opts.env } : {}) });
+  // Before the run queue: a run takes its backup before anything destructive.
+  await fastify.register(backupsPlugin, { backups: config.backups, settings: opts.settings, dataDir: config.dataDir, ...(opts.env ? { env: opts.env } : {}) });
   // Before the run queue, so that it closes after it: rows committed by runs finishing during shutdown still go out.
   await fastify.register(outboxPlugin, {
     kafka: config.kafka,
@@ -154,17 +167,22 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions): P
     maxAttempts: config.maxAttempts,
     changeTtlHours: config.changeTtlHours,
     requireSeparateApprover: config.requireSeparateApprover,
+    // Named so that a four-eyes request can say who may approve it.
+    adminPrincipals: [...new Set(config.tokens.filter((t) => t.scope === "admin").map((t) => t.principal))],
+    limits: config.limits,
   });
   // After the tenant service: a one-off drift check runs as the tenant's inspection run, then is kept as drift history.
   await fastify.register(driftPlugin, { drift: config.drift, settings: opts.settings, worker: config.worker, startWorkersOn: opts.startWorkersOn ?? "ready" });
   await fastify.register(healthRoutes);
   await fastify.register(tenantRoutes);
   await fastify.register(changeRoutes);
+  await fastify.register(backupRoutes);
   // One set of limits for both live streams: a token's sockets are counted across the tenant and the fleet stream.
   const liveSockets = new LiveSocketLimits({ maxPerPrincipal: config.wsMaxPerPrincipal, maxAgeMs: config.wsMaxAgeSeconds * 1000, pingMs: config.wsPingSeconds * 1000 });
   await fastify.register(liveRoutes, { limits: liveSockets });
   await fastify.register(eventRoutes);
   await fastify.register(fleetRoutes, { limits: liveSockets });
   await fastify.register(adminRoutes, { settings: opts.settings });
+  await fastify.register(auditRoutes);
   await fastify.register(driftRoutes);
 }

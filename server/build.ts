@@ -11,7 +11,8 @@ import fp from "fastify-plugin";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import pino from "pino";
 import app, { type AppOptions } from "./app.ts";
-import { REDACTED, redactUrl } from "./log-redaction.ts";
+import { rememberSecrets, secretValues } from "../automation/index.ts";
+import { REDACTED, redactLogCall, redactUrl } from "./log-redaction.ts";
 
 function ajv(coerceTypes: boolean) {
   const instance = new Ajv.default({ allErrors: true, removeAdditional: false, useDefaults: true, coerceTypes, strict: false });
@@ -28,6 +29,7 @@ export function loggerOptions(level: string, stream?: NodeJS.WritableStream): Fa
     level,
     timestamp: pino.stdTimeFunctions.isoTime,
     redact: { paths: ["req.headers.authorization", "req.headers.cookie"], censor: REDACTED },
+    hooks: { logMethod: redactLogCall },
     serializers: {
       req: (request: { method: string; url: string; host?: string; hostname?: string; ip?: string; socket?: { remotePort?: number } }) => ({
         method: request.method,
@@ -47,8 +49,14 @@ function trustHops(hops: number): (address: string, hop: number) => boolean {
 }
 
 export async function buildService(opts: AppOptions & { logger?: boolean | object; logStream?: NodeJS.WritableStream }): Promise<FastifyInstance> {
+  // What the service stores, sends and logs is masked of these (redactValue): its tokens, database URLs, mail and Kafka passwords.
+  const env = opts.env ?? process.env;
+  rememberSecrets(secretValues({ ...env, DATABASE_URL: opts.databaseUrl, MATIH_MIGRATION_DATABASE_URL: opts.migrationDatabaseUrl ?? env.MATIH_MIGRATION_DATABASE_URL }, opts.settings));
+  rememberSecrets(opts.config.tokens.map((t) => t.token));
   const bodies = ajv(false);
   const text = ajv(true);
+  // Node refuses a headers timeout longer than the request timeout.
+  const headersTimeoutMs = Math.min(opts.config.connections.headersTimeoutSeconds, opts.config.requestTimeoutSeconds) * 1000;
   const fastify = Fastify({
     logger: opts.logger ?? loggerOptions(opts.config.logLevel, opts.logStream),
     bodyLimit: opts.config.bodyLimitBytes,
@@ -59,8 +67,9 @@ export async function buildService(opts: AppOptions & { logger?: boolean | objec
     // Node only enforces these when they are given to http.createServer itself, not set afterwards.
     http: {
       requestTimeout: opts.config.requestTimeoutSeconds * 1000,
-      headersTimeout: Math.min(60_000, opts.config.requestTimeoutSeconds * 1000),
-      connectionsCheckingInterval: Math.min(30_000, Math.max(250, opts.config.requestTimeoutSeconds * 250)),
+      // Headers come first and are small: a half-sent request holds its connection (a descriptor) only this long.
+      headersTimeout: headersTimeoutMs,
+      connectionsCheckingInterval: Math.min(30_000, Math.max(250, headersTimeoutMs / 4)),
     },
     routerOptions: { maxParamLength: 200 },
     // request.ip (the failed-authentication limit's key, and the log's remoteAddress) reads X-Forwarded-For only from these proxies.

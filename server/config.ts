@@ -7,7 +7,10 @@
 import { isIP } from "node:net";
 import path from "node:path";
 import { DEFAULT_EVENT_SOURCE } from "./outbox/cloudevents.ts";
+import type { AdmissionLimits } from "./domain/admission.ts";
+import type { BackupConfig } from "./domain/backup-service.ts";
 import type { KafkaConfig } from "./outbox/kafka-publisher.ts";
+import type { ConnectionLimits } from "./plugins/connections.ts";
 import type { SmtpConfig } from "./outbox/mailer.ts";
 import { tokenWeakness } from "./security/token-rules.ts";
 
@@ -22,21 +25,26 @@ export interface ServiceConfig {
   readonly databaseUrl: string | null;
   /**
    * MATIH_MIGRATION_DATABASE_URL; the schema owner's connection, used only to
-   * apply migrations and grant DATABASE_URL's role what the service needs.
-   * Unset: DATABASE_URL's role migrates and owns the schema itself (the
-   * embedded database brings its own owner role).
+   * apply migrations and grant DATABASE_URL's role what the service needs, by
+   * `npm run migrate` or by the entry point, which then restarts itself
+   * without it. Unset: when another role owns the schema, the service only
+   * checks it is up to date; on a fresh database DATABASE_URL's role migrates
+   * and owns the schema itself (the embedded database brings its own owner role).
    */
   readonly migrationDatabaseUrl: string | null;
   /** MATIH_DATA_DIR; default ./.matih. */
   readonly dataDir: string;
   /**
-   * Bearer tokens and their scopes. MATIH_ADMIN_TOKEN gives admin tokens
-   * (principals `admin`, `admin-2`, ...) and MATIH_READ_TOKENS read tokens,
-   * each a comma-separated list (several tokens let an operator rotate one
-   * without downtime). MATIH_ADMIN_TOKENS gives named admin tokens,
-   * `name:token,...` (the name is the principal audit rows and four-eyes
-   * approvals record). Every token follows TOKEN_RULE and is used once. Without
-   * any, the entry point generates an admin token into the data directory.
+   * Bearer tokens and their scopes. MATIH_ADMIN_TOKEN gives admin tokens and
+   * MATIH_READ_TOKENS read tokens, each a comma-separated list (several tokens
+   * let an operator rotate one without downtime). MATIH_ADMIN_TOKENS gives named
+   * admin tokens, `name:token,...`. A principal is who holds a token, as audit
+   * rows and four-eyes approvals record it: every MATIH_ADMIN_TOKEN entry is the
+   * one principal `admin` (a rotation's old and new token are one person's),
+   * and in MATIH_ADMIN_TOKENS the name is the principal, so several tokens of one
+   * name are one principal too; read tokens are `reader-1`, `reader-2`, ... Every
+   * token follows TOKEN_RULE and is used once. Without any, the entry point
+   * generates an admin token into the data directory.
    */
   readonly tokens: readonly { readonly token: string; readonly scope: "admin" | "read"; readonly principal: string }[];
   /** MATIH_CHANGE_TTL_HOURS; how long a previewed change may be approved; default 24 (fractions allowed). */
@@ -70,6 +78,22 @@ export interface ServiceConfig {
    * connection's address is the client).
    */
   readonly trustProxy: false | number | string;
+  /**
+   * MATIH_MAX_TENANTS_PER_PRINCIPAL (default 0), MATIH_MAX_TENANTS (default 0),
+   * MATIH_MAX_PENDING_RUNS_PER_PRINCIPAL (default 50), MATIH_MAX_PENDING_RUNS
+   * (default 200); 0 means no limit. Tenant limits are off by default: the
+   * control plane is usually the one principal that asks for every tenant, so
+   * any number would one day refuse real sign-ups. The pending-run limits stop
+   * a runaway client (one token queued 300 enterprise tenants in two seconds)
+   * and leave room for the soak's and benchmarks' bursts (at most 12 at once).
+   */
+  readonly limits: AdmissionLimits;
+  /**
+   * MATIH_MAX_CONNECTIONS (default 4096), MATIH_MAX_CONNECTIONS_PER_ADDRESS
+   * (default 256), MATIH_HEALTH_CONNECTIONS (default 16),
+   * MATIH_HEADERS_TIMEOUT_SECONDS (default 10): see plugins/connections.ts.
+   */
+  readonly connections: ConnectionLimits;
   /** MATIH_WS_MAX_PER_PRINCIPAL; open WebSockets one token holder may have, tenant and fleet streams together; default 32. */
   readonly wsMaxPerPrincipal: number;
   /** MATIH_WS_MAX_AGE_SECONDS; a WebSocket is closed (1001) after this long; default 3600. */
@@ -90,6 +114,8 @@ export interface ServiceConfig {
   readonly mailFrom: string;
   /** Fleet drift detection (MATIH_DRIFT_* and MATIH_OPS_EMAIL). */
   readonly drift: DriftConfig;
+  /** Backups of tenant databases before anything destructive (MATIH_BACKUP_*, MATIH_TENANT_DATABASE_URL). */
+  readonly backups: BackupConfig;
 }
 
 export interface DriftConfig {
@@ -171,20 +197,30 @@ export function loadServiceConfig(env: NodeJS.ProcessEnv = process.env): Service
     const weakness = tokenWeakness(token);
     if (weakness) problems.push(`${what} ${weakness}`);
     else if (seen.has(token)) problems.push(`${what} is used twice; every token must be different`);
-    else if (tokens.some((t) => t.principal === principal)) problems.push(`${what} names ${principal}, which another token already has; each principal needs its own name`);
     else tokens.push({ token, scope, principal });
     seen.add(token);
   };
   const entries = (name: string) => (env[name] ?? "").split(",").map((s) => s.trim()).filter(Boolean);
-  for (const [i, t] of entries("MATIH_ADMIN_TOKEN").entries()) addToken(`MATIH_ADMIN_TOKEN entry ${i + 1}`, t, "admin", i === 0 ? "admin" : `admin-${i + 1}`);
-  // Named admins (name:token) go through the same rule as every other token; the name is the principal.
+  // Unnamed admin tokens are one principal: two entries of a rotation are one person, who must not count as two approvers.
+  for (const [i, t] of entries("MATIH_ADMIN_TOKEN").entries()) addToken(`MATIH_ADMIN_TOKEN entry ${i + 1}`, t, "admin", "admin");
+  // Named admins (name:token) go through the same rule as every other token; the name is the principal, repeated for a rotation.
   for (const [i, entry] of entries("MATIH_ADMIN_TOKENS").entries()) {
     const colon = entry.indexOf(":");
     const name = colon > 0 ? entry.slice(0, colon).trim() : "";
     if (!/^[A-Za-z0-9._@-]{1,64}$/.test(name)) problems.push(`MATIH_ADMIN_TOKENS entry ${i + 1} must be name:token with a name of letters, digits, dots, dashes, underscores or @`);
+    else if (/^reader-\d+$/.test(name)) problems.push(`MATIH_ADMIN_TOKENS entry ${i + 1} (${name}) takes a name of the read tokens (reader-1, reader-2, …); choose another`);
     else addToken(`MATIH_ADMIN_TOKENS entry ${i + 1} (${name})`, entry.slice(colon + 1).trim(), "admin", name);
   }
   for (const [i, t] of entries("MATIH_READ_TOKENS").entries()) addToken(`MATIH_READ_TOKENS entry ${i + 1}`, t, "read", `reader-${i + 1}`);
+  const requireSeparateApprover = bool("MATIH_REQUIRE_SEPARATE_APPROVER", false);
+  const adminPrincipals = new Set(tokens.filter((t) => t.scope === "admin").map((t) => t.principal));
+  if (requireSeparateApprover && adminPrincipals.size < 2) {
+    problems.push(
+      `MATIH_REQUIRE_SEPARATE_APPROVER=true needs at least two admin principals, or nothing could ever be approved; ` +
+      `found ${adminPrincipals.size === 0 ? "none (a generated token is the one principal admin)" : `only ${[...adminPrincipals].join("")}`}: ` +
+      `name the admins with MATIH_ADMIN_TOKENS=alice:…,bob:… (every MATIH_ADMIN_TOKEN entry is the one principal admin)`,
+    );
+  }
   const rollbackRaw = (env.MATIH_ROLLBACK_POLICY ?? "keep").trim().toLowerCase();
   if (rollbackRaw !== "keep" && rollbackRaw !== "destroy") problems.push(`MATIH_ROLLBACK_POLICY must be keep or destroy, got ${JSON.stringify(env.MATIH_ROLLBACK_POLICY)}`);
   const logLevel = (env.LOG_LEVEL ?? "info").trim().toLowerCase();
@@ -219,15 +255,18 @@ export function loadServiceConfig(env: NodeJS.ProcessEnv = process.env): Service
     scheduleCheckSeconds: int("MATIH_SCHEDULE_CHECK_SECONDS", 30, 1, 45),
   };
 
+  const dataDir = path.resolve(env.MATIH_DATA_DIR?.trim() || ".matih");
+  const backups = backupConfig(env, problems, dataDir, int("MATIH_BACKUP_RETENTION_DAYS", 30, 1, 3650));
+
   const config: ServiceConfig = {
     port,
     host,
     databaseUrl,
     migrationDatabaseUrl,
-    dataDir: path.resolve(env.MATIH_DATA_DIR?.trim() || ".matih"),
+    dataDir,
     tokens,
     changeTtlHours: positive("MATIH_CHANGE_TTL_HOURS", 24),
-    requireSeparateApprover: bool("MATIH_REQUIRE_SEPARATE_APPROVER", false),
+    requireSeparateApprover,
     maxAttempts: int("MATIH_MAX_ATTEMPTS", 3, 1, 20),
     retryDelaySeconds: int("MATIH_RETRY_DELAY_SECONDS", 5, 0, 3600),
     rollbackPolicy: rollbackRaw === "destroy" ? "destroy" : "keep",
@@ -239,6 +278,18 @@ export function loadServiceConfig(env: NodeJS.ProcessEnv = process.env): Service
     connectionTimeoutSeconds: int("MATIH_CONNECTION_TIMEOUT_SECONDS", 600, 1, 24 * 3600),
     authFailuresPerMinute: int("MATIH_AUTH_FAILURES_PER_MINUTE", 20, 1, 100_000),
     trustProxy: trustProxyConfig(env.MATIH_TRUST_PROXY, problems),
+    limits: {
+      tenantsPerPrincipal: int("MATIH_MAX_TENANTS_PER_PRINCIPAL", 0, 0, 10_000_000),
+      tenants: int("MATIH_MAX_TENANTS", 0, 0, 10_000_000),
+      pendingRunsPerPrincipal: int("MATIH_MAX_PENDING_RUNS_PER_PRINCIPAL", 50, 0, 1_000_000),
+      pendingRuns: int("MATIH_MAX_PENDING_RUNS", 200, 0, 1_000_000),
+    },
+    connections: {
+      maxConnections: int("MATIH_MAX_CONNECTIONS", 4096, 1, 1_000_000),
+      maxPerAddress: int("MATIH_MAX_CONNECTIONS_PER_ADDRESS", 256, 1, 1_000_000),
+      healthReserve: int("MATIH_HEALTH_CONNECTIONS", 16, 0, 1000),
+      headersTimeoutSeconds: int("MATIH_HEADERS_TIMEOUT_SECONDS", 10, 1, 3600),
+    },
     wsMaxPerPrincipal: int("MATIH_WS_MAX_PER_PRINCIPAL", 32, 1, 100_000),
     wsMaxAgeSeconds: int("MATIH_WS_MAX_AGE_SECONDS", 3600, 1, 7 * 24 * 3600),
     wsPingSeconds: int("MATIH_WS_PING_SECONDS", 30, 1, 3600),
@@ -249,6 +300,7 @@ export function loadServiceConfig(env: NodeJS.ProcessEnv = process.env): Service
     smtp,
     mailFrom,
     drift,
+    backups,
   };
   if (problems.length > 0) throw new ServiceConfigError(problems);
   return config;
@@ -280,6 +332,26 @@ function trustProxyConfig(raw: string | undefined, problems: string[]): false | 
     `not true, which would let any client name its own address; got ${JSON.stringify(raw)}`,
   );
   return false;
+}
+
+/** MATIH_BACKUP_*: where backups go; the SAS token and the tenant database URL are secrets, never echoed. */
+function backupConfig(env: NodeJS.ProcessEnv, problems: string[], dataDir: string, retentionDays: number): BackupConfig {
+  const kind = (env.MATIH_BACKUP_STORE ?? "").trim().toLowerCase() || "local";
+  let tenantDatabaseUrl: string | null = env.MATIH_TENANT_DATABASE_URL?.trim() || null;
+  if (tenantDatabaseUrl !== null && !/^postgres(ql)?:\/\/[^/]/.test(tenantDatabaseUrl)) {
+    problems.push("MATIH_TENANT_DATABASE_URL must be a postgres:// or postgresql:// URL (value not shown: it may hold a password)");
+    tenantDatabaseUrl = null;
+  }
+  const pgBinDir = env.MATIH_PG_BIN_DIR?.trim() ? path.resolve(env.MATIH_PG_BIN_DIR.trim()) : null;
+  if (kind === "azure") {
+    const containerUrl = env.MATIH_BACKUP_AZURE_CONTAINER_URL?.trim() ?? "";
+    const sasToken = env.MATIH_BACKUP_AZURE_SAS_TOKEN?.trim() ?? "";
+    if (!/^https:\/\/[^/?#]+\/[^/?#]+\/?$/.test(containerUrl)) problems.push(`MATIH_BACKUP_AZURE_CONTAINER_URL must be a container's https URL without a query (https://<account>.blob.core.windows.net/<container>), got ${JSON.stringify(containerUrl)}`);
+    if (!sasToken) problems.push("MATIH_BACKUP_AZURE_SAS_TOKEN must hold a SAS token for the container (read, write, delete) with MATIH_BACKUP_STORE=azure");
+    return { store: { kind: "azure", containerUrl, sasToken }, retentionDays, tenantDatabaseUrl, pgBinDir };
+  }
+  if (kind !== "local") problems.push(`MATIH_BACKUP_STORE must be local or azure, got ${JSON.stringify(env.MATIH_BACKUP_STORE)}`);
+  return { store: { kind: "local", dir: path.resolve(env.MATIH_BACKUP_DIR?.trim() || path.join(dataDir, "backups")) }, retentionDays, tenantDatabaseUrl, pgBinDir };
 }
 
 const SASL_MECHANISMS = ["plain", "scram-sha-256", "scram-sha-512"] as const;

@@ -14,7 +14,7 @@ import { buildService } from "./build.ts";
 import { loadServiceConfig, ServiceConfigError, type ServiceConfig } from "./config.ts";
 import { startEmbeddedDatabase, type EmbeddedDatabase } from "./db/embedded.ts";
 import { TOKEN_RULE } from "./security/token-rules.ts";
-import { checkDatabase, ensureAdminToken, startupMessage } from "./startup.ts";
+import { checkDatabase, ensureAdminToken, migrateThenRestartWithoutOwner, startupMessage } from "./startup.ts";
 
 async function loadSettings(): Promise<ReturnType<typeof resolvePlatformSettings>> {
   const file = process.env.MATIH_PLATFORM_SETTINGS_FILE;
@@ -38,25 +38,33 @@ async function main(): Promise<void> {
   let embedded: EmbeddedDatabase | null = null;
   let fastify: FastifyInstance | null = null;
   try {
+    if (config.databaseUrl && config.migrationDatabaseUrl) {
+      // The owner's part first; then this process starts afresh without the owner's URL (it does not return).
+      await checkDatabase(config.databaseUrl, "the database in DATABASE_URL");
+      await checkDatabase(config.migrationDatabaseUrl, "the database in MATIH_MIGRATION_DATABASE_URL");
+      await migrateThenRestartWithoutOwner(config, config.migrationDatabaseUrl, config.databaseUrl);
+    }
     const token = await ensureAdminToken(config);
     config = token.config;
     const settings = await loadSettings();
     let databaseUrl = config.databaseUrl;
-    let migrationDatabaseUrl = config.migrationDatabaseUrl;
     if (databaseUrl) {
       await checkDatabase(databaseUrl, "the database in DATABASE_URL");
-      if (migrationDatabaseUrl) await checkDatabase(migrationDatabaseUrl, "the database in MATIH_MIGRATION_DATABASE_URL");
     } else {
-      // Two roles here too: migrations as the owner, the service as a role that may only add to the audit log.
+      // Two roles here too: its setup migrates as the owner and locks the superuser out; the service gets a role that may only add to the audit log.
       embedded = await startEmbeddedDatabase(config.dataDir);
       databaseUrl = embedded.url;
-      migrationDatabaseUrl = embedded.ownerUrl;
     }
     // Everything this process and its workers (and a Pulumi CLI they start) create from now on is
     // this user's alone. Not before the embedded database is up: under root its server runs as the
     // postgres user, which must read the files the library hands it while initialising.
     process.umask(0o077);
-    fastify = await buildService({ config, databaseUrl, migrationDatabaseUrl, settings, startWorkersOn: "listen" });
+    fastify = await buildService({ config, databaseUrl, migrationDatabaseUrl: null, settings, startWorkersOn: "listen" });
+    if (embedded) {
+      const { migrations, ...roles } = embedded.setup;
+      if (migrations.length > 0) fastify.log.info({ migrations }, "applied schema migrations");
+      fastify.log.info(roles, "schema owned by the owner role; the service's role may only read and write rows, and only add to the audit log");
+    }
     if (embedded) fastify.log.warn({ directory: embedded.directory, port: embedded.port }, "DATABASE_URL is not set: using the embedded PostgreSQL (one process per data directory; set DATABASE_URL to share work between processes)");
     if (token.source.kind === "generated") fastify.log.warn({ file: token.source.file }, "MATIH_ADMIN_TOKEN is not set: an admin token was generated into this file");
     if (token.source.kind === "reused") fastify.log.info({ file: token.source.file }, "MATIH_ADMIN_TOKEN is not set: using the admin token in this file");

@@ -9,11 +9,13 @@ import { randomBytes } from "node:crypto";
 import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import pg from "pg";
+import pino from "pino";
 import { EngineError } from "../automation/index.ts";
 import type { ServiceConfig } from "./config.ts";
 import { DataDirLockedError } from "./db/data-dir-lock.ts";
 import { tokenWeakness } from "./security/token-rules.ts";
 import { EmbeddedDatabaseError } from "./db/embedded.ts";
+import { migrateAsOwner } from "./db/migrate.ts";
 import { DatabaseRoleError } from "./db/roles.ts";
 
 export class StartupError extends Error {
@@ -88,4 +90,34 @@ export function startupMessage(error: unknown, config?: Pick<ServiceConfig, "hos
   if (e?.code === "EADDRNOTAVAIL" && config) return `cannot listen on ${config.host}:${config.port}: no such address on this machine (check HOST)`;
   if (e?.code === "EACCES" && config) return `cannot listen on ${config.host}:${config.port}: permission denied (ports below 1024 need privileges; set PORT)`;
   return null;
+}
+
+/** The variable that must not outlive the migrations. */
+export const OWNER_URL_VARIABLE = "MATIH_MIGRATION_DATABASE_URL";
+
+/**
+ * With MATIH_MIGRATION_DATABASE_URL: the owner's part (migrations, the
+ * service role's grants), then the process replaces itself (execve: same pid,
+ * same arguments, a new program image) with an environment that lacks the
+ * owner's URL. Deleting the variable from process.env would not do: the
+ * kernel keeps the environment the process started with, readable in
+ * /proc/<pid>/environ, and the old heap would still hold copies. The fresh
+ * start finds the schema owned by another role and up to date, and migrates
+ * nothing. (A parent that started this process, npm for `npm start`, keeps
+ * its own copy: start the entry file directly, or run `npm run migrate` as a
+ * step of its own and never give the service the owner's URL.)
+ */
+export async function migrateThenRestartWithoutOwner(config: Pick<ServiceConfig, "logLevel">, ownerUrl: string, serviceUrl: string): Promise<never> {
+  const execve = process.execve;
+  if (typeof execve !== "function") {
+    throw new StartupError(`this platform cannot restart a process in place, so the owner's URL would stay in it: run \`npm run migrate\` with ${OWNER_URL_VARIABLE} and DATABASE_URL, then start the service without ${OWNER_URL_VARIABLE}`);
+  }
+  const { migrations, ...roles } = await migrateAsOwner(ownerUrl, serviceUrl);
+  const log = pino({ level: config.logLevel, timestamp: pino.stdTimeFunctions.isoTime }, pino.destination({ dest: 1, sync: true }));
+  if (migrations.length > 0) log.info({ migrations }, "applied schema migrations");
+  log.info(roles, "schema owned by the owner role; the service's role may only read and write rows, and only add to the audit log");
+  log.info(`restarting without ${OWNER_URL_VARIABLE}: the running service holds no owner credential`);
+  const env = { ...process.env };
+  delete env[OWNER_URL_VARIABLE];
+  return execve.call(process, process.execPath, [process.execPath, ...process.execArgv, ...process.argv.slice(1)], env);
 }

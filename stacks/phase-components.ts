@@ -19,7 +19,8 @@ import { TenantIngress, unprovidedIngressBackends, type ServiceBackend } from ".
 import { TenantMonitoring } from "../components/09-monitoring.ts";
 import { TenantObservability } from "../components/10-observability.ts";
 import type { PhaseName, PhaseOutputName } from "../model/phases.ts";
-import { cidrRange, serviceImage, type PlatformSettings } from "../model/settings.ts";
+import { dedicatedServerHighAvailability } from "../model/placement.ts";
+import { cidrRange, databaseSubnetFor, serviceImage, type PlatformSettings } from "../model/settings.ts";
 import { postgresIdentifier, ValidationError, type TenantSpec } from "../model/spec.ts";
 import type { TierProfile } from "../model/tiers.ts";
 
@@ -89,10 +90,15 @@ export function assertIngressBackendsProvided(settings: PlatformSettings): void 
   }
 }
 
-/** How a dedicated server is reached, from the settings (already validated). */
-export function dedicatedServerAccess(settings: PlatformSettings): DedicatedServerAccess {
+/** How a dedicated server in `region` is reached, from the settings (already validated, placement included). */
+export function dedicatedServerAccess(settings: PlatformSettings, region: string): DedicatedServerAccess {
   const a = settings.azure;
-  if (a.databaseAccess === "private") return { kind: "private", subnetId: a.databaseSubnetId, privateDnsZoneId: a.databasePrivateDnsZoneId };
+  if (a.databaseAccess === "private") {
+    // A server joins only a subnet of its own region (model/placement.ts refuses a region without one).
+    const subnet = databaseSubnetFor(settings, region);
+    if (subnet === null) throw new Error(`no delegated database subnet in region ${region}`);
+    return { kind: "private", subnetId: subnet.subnetId, privateDnsZoneId: a.databasePrivateDnsZoneId };
+  }
   const rule = (prefix: string) => (ip: string, i: number) => {
     const { first, last } = cidrRange(ip);
     return { name: `${prefix}-${i + 1}`, startIpAddress: first, endIpAddress: last };
@@ -100,10 +106,11 @@ export function dedicatedServerAccess(settings: PlatformSettings): DedicatedServ
   return { kind: "public", allowed: [...a.clusterEgressIps.map(rule("cluster-egress")), ...a.serviceHostIps.map(rule("service-host"))] };
 }
 
-/** Where a tenant's database endpoints live, for its egress policy: the shared network, plus the delegated subnet of a private dedicated server. */
-export function databaseCidrs(settings: PlatformSettings, dedicated: boolean): string[] {
+/** Where a tenant's database endpoints live, for its egress policy: the shared network, plus the delegated subnet (of the tenant's region) of a private dedicated server. */
+export function databaseCidrs(settings: PlatformSettings, dedicated: boolean, region: string): string[] {
   const cidrs = [...settings.postgres.networkCidrs];
-  if (dedicated && settings.azure.databaseAccess === "private" && !cidrs.includes(settings.azure.databaseSubnetCidr)) cidrs.push(settings.azure.databaseSubnetCidr);
+  const subnetCidr = databaseSubnetFor(settings, region)?.subnetCidr;
+  if (dedicated && settings.azure.databaseAccess === "private" && subnetCidr !== undefined && !cidrs.includes(subnetCidr)) cidrs.push(subnetCidr);
   return cidrs;
 }
 
@@ -121,6 +128,8 @@ function releaseSettings(c: PhaseContext, service: { replicas: number; resources
     // in the preview, and the CLI then refuses the reviewed plan for every release whose values held it (found by a
     // real run). Phase 3 comes after phase 2 all the same.
     credentialsSecretName: CREDENTIALS_SECRET_NAME,
+    // Known in a preview (see TenantDatabase): the pods roll when the connection settings change.
+    credentialsChecksum: c.earlier("SETUP_DATABASE").credentialsChecksum,
     replicas: service.replicas,
     resources: service.resources,
   };
@@ -151,10 +160,11 @@ export const PHASE_COMPONENTS: { readonly [N in PhaseName]: PhaseComponent<N> } 
         identifier: postgresIdentifier(spec.slug),
         strategy: profile.database.strategy,
         connectionPool: profile.database.connectionPool,
-        dedicatedServer: profile.database.dedicatedServer,
+        // Zone-redundant HA only where the region has zones (model/placement.ts).
+        dedicatedServer: profile.database.dedicatedServer && { ...profile.database.dedicatedServer, highAvailability: dedicatedServerHighAvailability(profile.database.dedicatedServer, spec.region) },
         roleConnectionLimit: profile.database.roleConnectionLimit,
         ...(profile.database.dedicatedServer
-          ? { azure: { resourceGroupName: settings.azure.databaseResourceGroup, location: spec.region, access: dedicatedServerAccess(settings) } }
+          ? { azure: { resourceGroupName: settings.azure.databaseResourceGroup, location: spec.region, access: dedicatedServerAccess(settings, spec.region) } }
           : {
             shared: {
               host: settings.postgres.host,
@@ -181,12 +191,14 @@ export const PHASE_COMPONENTS: { readonly [N in PhaseName]: PhaseComponent<N> } 
       slug: c.spec.slug,
       namespace: c.earlier("CREATE_NAMESPACE").namespaceName,
       controlPlaneNamespace: c.settings.controlPlaneNamespace,
-      databaseCidrs: databaseCidrs(c.settings, c.profile.database.dedicatedServer !== null),
+      databaseCidrs: databaseCidrs(c.settings, c.profile.database.dedicatedServer !== null, c.spec.region),
       publicDatabaseEndpoints: c.profile.database.dedicatedServer !== null && c.settings.azure.databaseAccess === "public",
       databasePort: c.settings.postgres.port,
       dns: { namespace: c.settings.kubernetes.dnsNamespace, podLabels: { ...c.settings.kubernetes.dnsPodLabels } },
       apiServerCidrs: c.settings.kubernetes.apiServerCidrs,
       telemetryNamespaces: [c.settings.observability.namespace, c.settings.observability.monitoringNamespace],
+      // Phase 2's check ran before these policies on a first run; this one runs under them.
+      databaseCheck: { image: c.settings.images.postgresClient, credentialsSecretName: CREDENTIALS_SECRET_NAME, credentialsChecksum: c.earlier("SETUP_DATABASE").credentialsChecksum },
     }, opts),
     outputs: none,
   },

@@ -6,6 +6,7 @@ import { PHASE_COUNT, PHASES, type PhaseName, type PhaseOutputName } from "../mo
 import type { PlatformSettings } from "../model/settings.ts";
 import { namespaceName, type TenantSpec } from "../model/spec.ts";
 import { reachesAzure, tierProfile } from "../model/tiers.ts";
+import { assertPlacement } from "../model/placement.ts";
 import { assertIngressBackendsProvided, PHASE_COMPONENTS, type PhaseComponent, type PhaseComponentTypes, type PhaseContext, type TenantCredentials } from "./phase-components.ts";
 
 export type { TenantCredentials };
@@ -75,6 +76,8 @@ export function tenantProgram(spec: TenantSpec, settings: PlatformSettings, opti
   const lastPhase = resolveLastPhase(options.lastPhase);
   // Before any resource: a program that could only hang at phase 8 is refused here.
   assertIngressBackendsProvided(settings);
+  // And one whose dedicated server could not be placed in the tenant's region.
+  assertPlacement(spec, settings);
   const outputs: TenantStackOutputs = { tenantId: spec.id, slug: spec.slug, tier: spec.tier, lastPhase };
 
   // Providers are explicit so that a run never falls back to whatever context

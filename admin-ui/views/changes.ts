@@ -14,6 +14,8 @@ import { statusBadge, value } from "./parts.ts";
 
 /** What a change asks for, in words. */
 export function describeChange(change: Change, tenant: Tenant): string {
+  if (change.kind === "teardown") return "Tear down the tenant";
+  if (change.kind === "rollback") return `Roll back to the end of phase ${change.target.lastPhase}`;
   const parts: string[] = [];
   const { tier, lastPhase } = change.requested;
   const undecided = change.status === "PREVIEWING" || change.status === "PENDING_REVIEW";
@@ -24,6 +26,7 @@ export function describeChange(change: Change, tenant: Tenant): string {
 
 /** What the status means for the people reading it. */
 function statusSentence(change: Change, now: number) {
+  if (change.kind !== "update") return requestSentence(change, now);
   switch (change.status) {
     case "PREVIEWING":
       return html`<p role="status">Previewing: the service is working out what this change would do. Nothing is changed.</p>`;
@@ -49,6 +52,29 @@ function statusSentence(change: Change, now: number) {
       return html`<p>Stale: the tenant changed after this preview, so it no longer shows what would happen. Nothing was changed; request the change again.</p>`;
     case "EXPIRED":
       return html`<p>Expired before it was approved. Nothing was changed; request the change again.</p>`;
+    default:
+      return nothing;
+  }
+}
+
+/** A teardown or rollback asked for by one admin: what it waits for, or what came of it. */
+function requestSentence(change: Change, now: number) {
+  const act = change.kind === "teardown" ? "teardown" : "rollback";
+  switch (change.status) {
+    case "PENDING_REVIEW": {
+      const left = Date.parse(change.expiresAt) - now;
+      return left > 0
+        ? html`<p>Awaiting approval by another admin than ${change.createdBy}: this service requires two people for a ${act}. Nothing is removed until then. The request is valid for ${duration(left)} more (until ${when(change.expiresAt)}).</p>`
+        : html`<p class="notice notice-bad">This request expired at ${when(change.expiresAt)}: ask for the ${act} again.</p>`;
+    }
+    case "APPROVED":
+      return html`<p>Approved by ${change.decidedBy} ${when(change.decidedAt)}; the ${act} run was queued: follow it in the phases above.</p>`;
+    case "REJECTED":
+      return html`<p>Rejected by ${change.decidedBy ?? "an admin"} ${when(change.decidedAt)}${change.error ? html`: “${change.error}”` : ""}. Nothing was removed.</p>`;
+    case "STALE":
+      return html`<p>Stale: the tenant changed after this was requested. Nothing was removed; ask again if it is still wanted.</p>`;
+    case "EXPIRED":
+      return html`<p>Expired before it was approved. Nothing was removed.</p>`;
     default:
       return nothing;
   }
@@ -99,13 +125,15 @@ function changeItem(app: App, review: ChangeReview, change: Change, now: number)
     <dl class="facts">
       <div><dt>Requested by</dt><dd>${change.createdBy}, ${when(change.createdAt)}</dd></div>
       ${change.requested.reason ? html`<div><dt>Reason</dt><dd>${change.requested.reason}</dd></div>` : nothing}
-      <div><dt>Brings it to</dt><dd>${change.target.tier}, phases 1 to ${change.target.lastPhase}</dd></div>
+      <div><dt>Brings it to</dt><dd>${change.kind === "teardown" ? "nothing: every phase is removed, newest first"
+        : change.kind === "rollback" ? `phases 1 to ${change.target.lastPhase}; phases ${change.target.lastPhase + 1} to 10 are removed`
+        : `${change.target.tier}, phases 1 to ${change.target.lastPhase}`}</dd></div>
     </dl>
     ${statusSentence(change, now)}
     ${notice ? html`<div class="notice notice-${notice.tone}" role=${notice.tone === "bad" ? "alert" : "status"}><p>${notice.text}</p>${notice.detail ? html`<p class="muted-error">The service said: ${notice.detail}</p>` : nothing}</div>` : nothing}
     ${change.preview ? changePreview(change.preview, change.id) : nothing}
     ${app.isAdmin && pending ? html`<div class="buttons">
-        <button type="button" ?disabled=${review.busy !== null} @click=${() => review.startApproval(change.id)}>${review.busy === "approve" ? "Approving…" : change.preview?.destructive ? "Approve…" : "Approve and apply"}</button>
+        <button type="button" ?disabled=${review.busy !== null} @click=${() => review.startApproval(change.id)}>${review.busy === "approve" ? "Approving…" : change.kind !== "update" ? `Approve ${change.kind}` : change.preview?.destructive ? "Approve…" : "Approve and apply"}</button>
         <button type="button" class="secondary" ?disabled=${review.busy !== null} @click=${() => review.startRejection(change.id)}>Reject…</button>
       </div>` : nothing}
   </article>`;
@@ -159,7 +187,8 @@ export function changesSection(app: App, state: TenantState, runActive: boolean,
   const tenant = state.tenant!;
   if (!review) return nothing;
   // A change just acted on stays in view with what came of it, whatever its status now.
-  const inView = (c: Change) => OPEN.has(c.status) || review.notice?.changeId === c.id;
+  // An approved teardown or rollback request is done with: its run is followed in the tenant's status.
+  const inView = (c: Change) => (OPEN.has(c.status) && !(c.kind !== "update" && c.status === "APPROVED")) || review.notice?.changeId === c.id;
   const open = review.items.filter(inView);
   const earlier = review.items.filter((c) => !inView(c));
   const blocked = tenant.status !== "ACTIVE"

@@ -1,29 +1,16 @@
 /**
  * The values of a drifted resource's properties, recorded against actual,
- * with anything that may be a secret shown as "[secret]" on both sides.
- * Shared by both engines' drift checks.
+ * as found: NOT redacted. Shared by both engines' drift checks, which pass
+ * the whole check's resources through redactDriftedResources (redact.ts)
+ * before anything leaves them, so that a secret found in one resource is
+ * masked wherever else it appears.
  */
-import { SECRET_PLACEHOLDER } from "../../model/constants.ts";
 import { parsePath, valueChanges } from "./property-paths.ts";
 import type { PropertyDrift } from "./types.ts";
 
-const SENSITIVE_PATH = /password|secret|token|connectionstring|privatekey/i;
-
-/** Values that may hold a secret are shown as "[secret]" on both sides. */
-function isSensitive(type: string, path: string, recorded: unknown, actual: unknown): boolean {
-  if (type === "kubernetes:core/v1:Secret" && /^(data|stringData)\b/.test(path)) return true;
-  if (SENSITIVE_PATH.test(path)) return true;
-  const holdsSecret = (v: unknown) => v !== undefined && JSON.stringify(v)?.includes(SECRET_PLACEHOLDER) === true;
-  return holdsSecret(recorded) || holdsSecret(actual);
-}
-
-/** Each differing property of a resource, recorded against actual, secrets redacted. */
-export function propertyDrift(type: string, recorded: Record<string, unknown>, actual: Record<string, unknown>): PropertyDrift[] {
-  return valueChanges(recorded, actual).map(({ path, before, after }) =>
-    isSensitive(type, path, before, after)
-      ? { path, recorded: before === undefined ? null : SECRET_PLACEHOLDER, actual: after === undefined ? null : SECRET_PLACEHOLDER }
-      : { path, recorded: before ?? null, actual: after ?? null },
-  );
+/** Each differing property of a resource, recorded against actual (null: that side has none). Unredacted. */
+export function unredactedDrift(recorded: Record<string, unknown>, actual: Record<string, unknown>): PropertyDrift[] {
+  return valueChanges(recorded, actual).map(({ path, before, after }) => ({ path, recorded: before ?? null, actual: after ?? null }));
 }
 
 /** The value at a property path (undefined when there is none or the path cannot be read). */
@@ -42,13 +29,11 @@ export function valueAt(value: unknown, path: string): unknown {
   return node;
 }
 
-/** The given paths of a resource with their values on each side, redacted as propertyDrift does. */
-export function propertyDriftAt(type: string, paths: readonly string[], recorded: unknown, actual: unknown): PropertyDrift[] {
+/** The given paths of a resource with their values on each side, as unredactedDrift gives them. */
+export function unredactedDriftAt(paths: readonly string[], recorded: unknown, actual: unknown): PropertyDrift[] {
   return paths.map((path) => {
     const before = valueAt(recorded, path);
     const after = valueAt(actual, path);
-    return isSensitive(type, path, before, after)
-      ? { path, recorded: before === undefined ? null : SECRET_PLACEHOLDER, actual: after === undefined ? null : SECRET_PLACEHOLDER }
-      : { path, recorded: before ?? null, actual: after ?? null };
+    return { path, recorded: before ?? null, actual: after ?? null };
   });
 }

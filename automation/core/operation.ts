@@ -8,6 +8,7 @@
 import { PHASE_COUNT } from "../../model/phases.ts";
 import { resolvePlatformSettings, type PlatformSettings } from "../../model/settings.ts";
 import { slugProblems, validateTenantSpec, ValidationError, type TenantSpec } from "../../model/spec.ts";
+import { assertPlacement } from "../../model/placement.ts";
 import { operationSignal } from "./abort.ts";
 import { EngineError, InfrastructureUnavailableError, InvalidRequestError, isInfrastructureError, OperationCancelledError, toErrorInfo, UpdateFailedError } from "./errors.ts";
 import type { OperationGate } from "./operation-gate.ts";
@@ -50,8 +51,8 @@ export interface RunOperationOptions<Extras> {
   readonly logger?: EngineLogger;
   /** Extra result fields when the work never produced any (failed before or crashed). */
   readonly emptyExtras: Extras;
-  /** Checks beyond spec and settings, before the operation queues. */
-  readonly precheck?: (spec: TenantSpec, settings: PlatformSettings) => void;
+  /** Checks beyond spec and settings, before the operation queues: throws to refuse; warnings it returns are reported as diagnostic events. */
+  readonly precheck?: (spec: TenantSpec, settings: PlatformSettings) => void | readonly string[];
   readonly work: (context: OperationContext) => Promise<OperationOutcome<Extras>>;
 }
 
@@ -63,6 +64,8 @@ export function validateRequest(request: OperationRequest): { spec: TenantSpec; 
   try {
     const settings = resolvePlatformSettings(request.settings as unknown as Record<string, unknown>);
     const spec = validateTenantSpec(request.spec, { baseDomain: settings.baseDomain });
+    // Region × tier × settings: a placement Azure would refuse midway is refused before the run queues.
+    assertPlacement(spec, settings);
     return { spec, settings };
   } catch (error) {
     if (error instanceof ValidationError) throw new InvalidRequestError(error.message, error.problems);
@@ -123,7 +126,7 @@ export async function runOperation<Extras extends object>(options: RunOperationO
   let outcome: OperationOutcome<Extras>;
   try {
     const { spec, settings } = validateRequest(options.request);
-    options.precheck?.(spec, settings);
+    for (const message of options.precheck?.(spec, settings) ?? []) events.emit({ type: "diagnostic", severity: "warning", message, urn: null, phase: null });
     outcome = await options.gate.run(spec.slug, options.request.signal, async (admitted) => {
       const limited = operationSignal(admitted, options.request.timeoutMs ?? options.timeoutMs);
       try {

@@ -19,9 +19,10 @@
  */
 import type { EngineEvent, StepEventMetadata } from "@pulumi/pulumi/automation/index.js";
 import { normalizeOp, strongerOp } from "../core/change-summary.ts";
-import { propertyDriftAt } from "../core/drift-values.ts";
+import { unredactedDriftAt } from "../core/drift-values.ts";
 import { phaseRefOfUrn, STACK_TYPE, type PhaseTracker } from "../core/phase-tracker.ts";
 import { changedPaths, valueAt } from "../core/property-paths.ts";
+import { redactDriftedResources, redactResourceChanges } from "../core/redact.ts";
 import type { DriftedResource, ProgressEventBody, PropertyDiff, ResourceChange, ResourceOp } from "../core/types.ts";
 
 interface ChangeEntry {
@@ -38,6 +39,8 @@ interface ChangeEntry {
 export interface EventMapperOptions {
   /** Strips colour codes and secret values from engine text. */
   readonly clean: (text: string) => string;
+  /** Secret values of the environment (secretValues), masked wherever they appear in changes and drift. */
+  readonly secrets?: readonly string[];
   readonly emit: (body: ProgressEventBody) => void;
   /**
    * Whether refresh steps count as phase progress: yes for a drift check,
@@ -103,7 +106,8 @@ export class PulumiEventMapper {
 
   /** Per-resource operations of a preview, in the order the engine reached them. */
   resourceChanges(): ResourceChange[] {
-    return [...this.changes.values()].map((c) => ({
+    // The engine masks the values it knows are secret; redactResourceChanges also those that lost their marking.
+    return redactResourceChanges([...this.changes.values()].map((c) => ({
       urn: c.urn,
       type: c.type,
       phase: phaseRefOfUrn(c.urn),
@@ -111,12 +115,12 @@ export class PulumiEventMapper {
       changedPaths: [...c.paths].sort(),
       replaceReasons: c.op === "replace" ? [...c.replaceReasons].sort() : [],
       diffs: [...c.paths].sort().map((path) => propertyDiff(path, c.oldInputs, c.newInputs)),
-    }));
+    })), this.options.secrets ?? []);
   }
 
   /** Resources a refresh found changed or gone. */
   driftedResources(): DriftedResource[] {
-    return [...this.drifted.values()];
+    return redactDriftedResources([...this.drifted.values()], this.options.secrets ?? []);
   }
 
   /** A refresh step ahead of an update: not progress, but worth telling when it finds a resource gone. */
@@ -198,8 +202,8 @@ export class PulumiEventMapper {
     const properties = detailed.length > 0 ? detailed : (metadata.diffs?.length ?? 0) > 0 ? [...metadata.diffs!] : changedPaths(metadata.old?.outputs ?? {}, metadata.new?.outputs ?? {});
     if (properties.length === 0) return;
     properties.sort();
-    // The engine masks secret values in events already; propertyDriftAt also hides what looks like one.
-    const differences = propertyDriftAt(metadata.type, properties, metadata.old?.outputs ?? {}, metadata.new?.outputs ?? {});
+    // Unredacted here: driftedResources redacts the check's resources together.
+    const differences = unredactedDriftAt(properties, metadata.old?.outputs ?? {}, metadata.new?.outputs ?? {});
     this.drifted.set(metadata.urn, { urn: metadata.urn, type: metadata.type, phase: phaseRefOfUrn(metadata.urn), drift: "changed", properties, differences });
   }
 }

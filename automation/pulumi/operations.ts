@@ -152,7 +152,7 @@ async function runStackCommand<Extras, T>(job: PulumiJob, deps: PulumiJobDeps, s
   const request = job.request!;
   const clean = cleaner(deps.env, request.settings);
   const tracker = new PhaseTracker(deps.emit);
-  const mapper = new PulumiEventMapper(tracker, { clean, emit: deps.emit, refreshStepsAreProgress: !spec.refreshFirst });
+  const mapper = new PulumiEventMapper(tracker, { clean, secrets: secretValues(deps.env, request.settings), emit: deps.emit, refreshStepsAreProgress: !spec.refreshFirst });
   const slug = request.spec.slug;
   let opened: TenantStack | undefined;
   const settingsNow = async () => (opened ? secretsSettingsOf(await localStackSettings(opened, slug)) : null);

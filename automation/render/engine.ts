@@ -52,7 +52,8 @@ import type {
 import { faultApplies, validateFaultPlan, type FaultPlan } from "../core/fault-plan.ts";
 import { readRenderPlan, verifyRenderPlan, writeRenderPlan } from "./plan-file.ts";
 import { RecordedState } from "./recorded-state.ts";
-import { propertyDrift } from "../core/drift-values.ts";
+import { unredactedDrift } from "../core/drift-values.ts";
+import { redactDriftedResources, redactResourceChanges, secretValues } from "../core/redact.ts";
 import { actualResources, applySimulatedDrift, type SimulatedDrift } from "./simulated-drift.ts";
 import { planTeardown, planUpdate, stepsInOrder, toResourceChange, type UpdatePlan } from "./steps.ts";
 import type { FleetPreviewEntry } from "./fleet-preview.ts";
@@ -74,6 +75,8 @@ export interface RenderEngineOptions {
   readonly logger?: EngineLogger;
   /** How many render jobs a fleet preview runs at once: the warm worker pool's size. Default 1. */
   readonly fleetParallelism?: number;
+  /** The service's environment, whose secret values (secretValues) previews and drift checks mask. Default process.env. */
+  readonly env?: NodeJS.ProcessEnv;
 }
 
 /**
@@ -247,6 +250,10 @@ export class RenderEngine implements TenantEngine {
     return outcome.result;
   }
 
+  private secretsFor(settings: PlatformSettings): string[] {
+    return secretValues(this.options.env ?? process.env, settings);
+  }
+
   private phaseDelay = (phase: number) => pacedPhaseMs(this.options.pace ?? 0, phase);
 
   private async provisionNow(request: ProvisionRequest, context: OperationContext): Promise<OperationOutcome<Pick<ProvisionResult, "lastPhase" | "outputs">>> {
@@ -334,7 +341,8 @@ export class RenderEngine implements TenantEngine {
       changeSummary: tracker.changeSummary(),
       phases: tracker.reports(),
       error: null,
-      extras: { lastPhase, changes: stepsInOrder(plan).map(toResourceChange), plan: saved },
+      // Refreshed from a simulated actual state, the old side may hold a secret in clear (a hand edit).
+      extras: { lastPhase, changes: redactResourceChanges(stepsInOrder(plan).map(toResourceChange), this.secretsFor(settings)), plan: saved },
     };
   }
 
@@ -383,7 +391,7 @@ export class RenderEngine implements TenantEngine {
     // Paced like an update, so that rehearsals can watch a slow refresh give way to a run.
     await walkPlan(plan, tracker, { signal, phaseDelayMs: this.phaseDelay });
     tracker.finish("succeeded", "");
-    const drifted: DriftedResource[] = stepsInOrder(plan)
+    const found: DriftedResource[] = stepsInOrder(plan)
       .filter((s) => s.op !== "same" && s.op !== "read")
       .map((s) => {
         const change = toResourceChange(s);
@@ -395,9 +403,10 @@ export class RenderEngine implements TenantEngine {
           phase: change.phase,
           drift,
           properties: change.changedPaths,
-          differences: drift === "changed" && before ? propertyDrift(change.type, before.inputs, s.resource.inputs) : [],
+          differences: drift === "changed" && before ? unredactedDrift(before.inputs, s.resource.inputs) : [],
         };
       });
+    const drifted = redactDriftedResources(found, this.secretsFor(context.settings));
     return { status: "succeeded", changeSummary: tracker.changeSummary(), phases: tracker.reports(), error: null, extras: { drifted } };
   }
 }

@@ -6,6 +6,7 @@
  * settings change a few KB.
  */
 import { summarize } from "../core/change-summary.ts";
+import { redactResourceChanges } from "../core/redact.ts";
 import type { PreviewResult, ResourceChange } from "../core/types.ts";
 import type { FleetPreviewRecord, RenderOutcome } from "../isolation/protocol.ts";
 import { planUpdate, stepsInOrder, toResourceChange } from "./steps.ts";
@@ -16,6 +17,7 @@ export type FleetPreviewEntry =
 
 export function fleetPreviewEntry(record: FleetPreviewRecord, outcome: RenderOutcome): FleetPreviewEntry {
   if (!outcome.ok) return { slug: record.slug, ok: false, error: outcome.error };
-  const changes = stepsInOrder(planUpdate(outcome.result.resources, record.resources, record.lastPhase)).map(toResourceChange);
+  // Records hold secrets as "[secret]"; redacted all the same, as every preview is.
+  const changes = redactResourceChanges(stepsInOrder(planUpdate(outcome.result.resources, record.resources, record.lastPhase)).map(toResourceChange));
   return { slug: record.slug, ok: true, changeSummary: summarize(changes.map((c) => c.op)), changes };
 }

@@ -74,8 +74,9 @@ async function copyTenants(databaseUrl: string, templateId: string, count: numbe
       [templateId],
     );
     await client.query(
-      `INSERT INTO provisioning_audit_logs (tenant_id, run_id, entity, phase, actor, from_status, to_status, message, details, created_at)
-       SELECT c.tenant_id, CASE WHEN a.run_id IS NULL THEN NULL ELSE c.run_id END, a.entity, a.phase, a.actor, a.from_status, a.to_status, a.message, a.details, a.created_at
+      // Each copy binds its actor as the service does (the audit log's trigger checks it) and is sealed into the hash chain at today's time.
+      `INSERT INTO provisioning_audit_logs (tenant_id, run_id, entity, phase, actor, from_status, to_status, message, details)
+       SELECT c.tenant_id, CASE WHEN a.run_id IS NULL THEN NULL ELSE c.run_id END, a.entity, a.phase, set_config('matih.audit_actor', a.actor, true), a.from_status, a.to_status, a.message, a.details
        FROM provisioning_audit_logs a, copies c WHERE a.tenant_id = $1`,
       [templateId],
     );

@@ -221,8 +221,8 @@ settings() {
   # Azure is reachable here: phases 7-10 and the enterprise tier's dedicated
   # server stay under the mock runtime (docs/real-run.md), so no subscription
   # is named and the preflight refuses runs that would need one. kwok pulls no
-  # image: the PgBouncer digest below names none, it only satisfies the
-  # pinned-by-digest rule of the preflight.
+  # image: the digests below name none, they only satisfy the preflight's rule
+  # that every image a run deploys is pinned by digest.
   cat > "$state/platform-settings.json" <<EOF
 {
   "kubernetes": {
@@ -242,7 +242,13 @@ settings() {
     "ingressNginxRepository": "http://127.0.0.1:$charts_port"
   },
   "images": {
-    "pgbouncer": "bitnamilegacy/pgbouncer:1.24.1@sha256:0000000000000000000000000000000000000000000000000000000000000000"
+    "defaultTag": "1.0.0@sha256:0000000000000000000000000000000000000000000000000000000000000000",
+    "flyway": "flyway/flyway:11-alpine@sha256:0000000000000000000000000000000000000000000000000000000000000000",
+    "postgresClient": "postgres:16-alpine@sha256:0000000000000000000000000000000000000000000000000000000000000000",
+    "pgbouncer": "bitnamilegacy/pgbouncer:1.24.1@sha256:0000000000000000000000000000000000000000000000000000000000000000",
+    "otelCollector": "otel/opentelemetry-collector-contrib:0.120.0@sha256:0000000000000000000000000000000000000000000000000000000000000000",
+    "telemetrygen": "ghcr.io/open-telemetry/opentelemetry-collector-contrib/telemetrygen:v0.120.0@sha256:0000000000000000000000000000000000000000000000000000000000000000",
+    "curl": "curlimages/curl:8.12.1@sha256:0000000000000000000000000000000000000000000000000000000000000000"
   }
 }
 EOF

@@ -3,10 +3,11 @@
  * an external PostgreSQL (see roles.ts): `matih_owner` owns the schema and runs
  * the migrations; `matih_service` is what the service logs in as, owns nothing
  * but the job queue's schema, and gets its privileges from the owner at every
- * start. The cluster's bootstrap superuser (`matih`, whose password the data
- * directory has always kept) only administers: it creates the roles, and it
- * is the login the migrations use, acting as `matih_owner` (SET ROLE), so that
- * the owner needs no password and cannot log in at all.
+ * start. The cluster's bootstrap superuser (`matih`) only administers: it
+ * creates the roles, and it is the login the migrations use, acting as
+ * `matih_owner` (SET ROLE), so that the owner needs no password and cannot log
+ * in at all. Then it is locked out itself (lockOutSuperuser) until the next
+ * start gives it a password again (embedded.ts).
  *
  * A data directory created before the split has every object owned by the
  * superuser, and the service logged in as it. The first start after the
@@ -126,6 +127,22 @@ export async function ensureEmbeddedRoles(superuserUrl: string, servicePassword:
       await client.query("ROLLBACK").catch(() => undefined);
       throw error;
     }
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * Takes the superuser's password away (the last step of every start's setup):
+ * no password at all, so no login over the network succeeds, whatever file or
+ * memory someone reads. Single-user mode, which needs the data directory's
+ * owner, gives it one again at the next start.
+ */
+export async function lockOutSuperuser(superuserUrl: string): Promise<void> {
+  const client = new pg.Client({ connectionString: superuserUrl, application_name: "matih-embedded-roles" });
+  await client.connect();
+  try {
+    await client.query(`ALTER ROLE CURRENT_USER PASSWORD NULL`);
   } finally {
     await client.end();
   }

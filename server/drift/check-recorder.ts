@@ -14,7 +14,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type pg from "pg";
-import type { DriftCheckResult } from "../../automation/index.ts";
+import { knownSecrets, redactDriftedResources, redactValue, type DriftCheckResult } from "../../automation/index.ts";
 import { recordDriftCheck, type DriftCheckRow, type DriftState, type RecordedCheck } from "../db/drift.ts";
 import { enqueueOutbox } from "../db/outbox.ts";
 import { withTransaction, type Queryable } from "../db/pool.ts";
@@ -108,12 +108,14 @@ export class DriftRecorder {
     const { tenantId, driftRunId, result } = input;
     if (result.status === "cancelled") return notRecorded("the check was cancelled before it finished");
     const state = driftStateOf(result);
-    const reason = result.status === "failed" ? clip(describeFailure(result)) : null;
+    const reason = result.status === "failed" ? clip(redactValue(describeFailure(result))) : null;
+    // The history is kept and shown to read tokens: masked whatever the engine did.
+    const resources = redactDriftedResources(result.drifted, knownSecrets());
     const outcome = await withTransaction(this.options.pool, async (db) => {
       const tenant = await findTenant(db, tenantId, { forUpdate: true });
       const refused = await whyNotRecordable(db, tenant, input.checkStartedAt);
       if (refused) return refused;
-      const stored = await recordDriftCheck(db, { id: randomUUID(), tenantId, runId: driftRunId, state, reason, resources: result.drifted, durationMs: result.durationMs });
+      const stored = await recordDriftCheck(db, { id: randomUUID(), tenantId, runId: driftRunId, state, reason, resources, durationMs: result.durationMs });
       await this.announce(db, tenant!, stored);
       return { recorded: true as const, check: stored.check, since: stored.stateSince, slug: tenant!.slug };
     });

@@ -6,7 +6,7 @@ import { randomUUID } from "node:crypto";
 import type pg from "pg";
 import { ApiError, engineRefusal } from "../domain/errors.ts";
 import type { TenantService } from "../domain/tenant-service.ts";
-import type { DriftCheckResult, RenderEngine, SimulatedDrift, TenantEngine } from "../../automation/index.ts";
+import { knownSecrets, redactDriftedResources, type DriftCheckResult, type RenderEngine, type SimulatedDrift, type TenantEngine } from "../../automation/index.ts";
 import { activeDriftRun, driftHistory, findDriftRun, insertDriftRun, latestDriftRun, setDriftRunJob, tenantDriftState, tenantDriftStates, type DriftCheckRow, type DriftRunRow, type DriftState } from "../db/drift.ts";
 import type { DriftQueue } from "../db/drift-queue.ts";
 import { withTransaction } from "../db/pool.ts";
@@ -28,7 +28,8 @@ function checkJson(check: DriftCheckRow) {
     reason: check.reason,
     checkedAt: new Date(check.checkedAt).toISOString(),
     durationMs: check.durationMs,
-    resources: check.resources,
+    // Masked again as read: a check kept before secrets were masked by value may hold one in clear.
+    resources: redactDriftedResources(check.resources, knownSecrets()),
   };
 }
 
@@ -57,7 +58,9 @@ export class DriftService {
    * whether it was kept.
    */
   async checkNow(idOrSlug: string, principal: string): Promise<{ result: DriftCheckResult; outcome: RecordOutcome }> {
-    const { tenant, startedAt, result } = await this.tenants.inspectDrift(idOrSlug, principal);
+    const inspected = await this.tenants.inspectDrift(idOrSlug, principal);
+    const { tenant, startedAt } = inspected;
+    const result = { ...inspected.result, drifted: redactDriftedResources(inspected.result.drifted, knownSecrets()) };
     const outcome: RecordOutcome = tenant.status === "ACTIVE"
       ? await this.recorder.record({ tenantId: tenant.id, driftRunId: null, checkStartedAt: startedAt, result })
       : { recorded: false, reason: `only an ACTIVE tenant's checks are kept in its drift history; this tenant is ${tenant.status}`, final: true };

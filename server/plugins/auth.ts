@@ -2,8 +2,15 @@
  * Bearer-token authentication for /api, /ws and /metrics. Tokens have a
  * scope: `read` may read, `admin` may also write. Tokens are compared by hash
  * in constant time and never logged. Failed attempts are counted per client
- * (@fastify/rate-limit): a client over the limit gets 429 for the rest of the
- * window, whatever it sends, so a token cannot be guessed by brute force.
+ * address (@fastify/rate-limit): over the limit, an address gets 429 for every
+ * wrong token for the rest of the window, and its connection is closed.
+ *
+ * A right token is let in even then. Many clients can share one address (all
+ * of them behind a proxy that is not trusted, or scripts on one host), and one
+ * script with a typo must not lock all the others out. That gives up no
+ * protection against guessing: a token has at least 10^25 estimated guesses
+ * (security/token-rules.ts), which no rate of guessing exhausts; the limit is
+ * what keeps failing clients, and their log lines, in check.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import rateLimit from "@fastify/rate-limit";
@@ -13,7 +20,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 export type Scope = "read" | "admin";
 
 export interface Principal {
-  /** Who, for audit rows: `admin`, `admin-2`, `reader-1`, … */
+  /** Who, for audit rows and four-eyes approvals: `admin` (every MATIH_ADMIN_TOKEN entry), a MATIH_ADMIN_TOKENS name, `reader-1`, … */
   name: string;
   scope: Scope;
   /** Identifies the token itself (a hash prefix, not the token): idempotency keys are scoped to it. */
@@ -90,15 +97,15 @@ async function authPlugin(fastify: FastifyInstance, options: AuthPluginOptions):
     if (!needed && !optional) return;
     const token = bearerOf(request);
     if (!token && optional) return;
-    // A client that has used up its failed attempts is refused whatever it sends, until the window ends.
-    const state = await failures(request, { increment: false });
-    if (!state.isAllowed && state.remaining === 0) {
-      hangUp(request, reply);
-      return tooMany(reply, state.ttlInSeconds);
-    }
     const hash = token ? digest(token) : null;
     const match = hash ? known.find((k) => timingSafeEqual(k.hash, hash)) : undefined;
     if (!match) {
+      // An address that has used up its failed attempts is refused until the window ends (a right token still gets in: see above).
+      const state = await failures(request, { increment: false });
+      if (!state.isAllowed && state.remaining === 0) {
+        hangUp(request, reply);
+        return tooMany(reply, state.ttlInSeconds);
+      }
       const counted = await failures(request);
       const blockedNow = !counted.isAllowed && counted.remaining === 0;
       request.log.warn({ client: request.ip, url: request.routeOptions.url, tokenSent: token !== null, blocked: blockedNow },

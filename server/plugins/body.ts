@@ -3,9 +3,10 @@
  * included, is 415); an empty body is no body, so routes that take none
  * accept the `Content-Type: application/json` many clients send on every
  * request, and routes whose body is optional (`config.optionalBody`) get `{}`.
- * Keys that could alter prototypes (`__proto__`, `constructor.prototype`) and
- * NUL characters (which PostgreSQL cannot store) are refused with a message
- * that says so.
+ * Keys that could alter prototypes (`__proto__`, `constructor.prototype`),
+ * bodies nested deeper than MAX_JSON_DEPTH and NUL characters (which
+ * PostgreSQL cannot store; in the body, the query string or a path segment)
+ * are refused with a message that says so.
  */
 import fp from "fastify-plugin";
 import type { FastifyInstance, FastifyRequest } from "fastify";
@@ -39,12 +40,53 @@ export function findNul(value: unknown, at = ""): string | null {
   return null;
 }
 
+/**
+ * How deep a request body may nest arrays and objects. No API body comes near
+ * it (a simulated drift's value, a resource property, is the deepest); a deeper
+ * one would make every recursive step after parsing (the NUL check, the
+ * validator, storing it as JSON) overflow the stack.
+ */
+export const MAX_JSON_DEPTH = 64;
+
+/**
+ * Whether JSON text nests arrays and objects deeper than `max`, found by one
+ * scan of the text before it is parsed (brackets inside strings do not count).
+ */
+export function nestsDeeperThan(text: string, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: the next character is escaped
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) {
+      inString = true;
+    } else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) return true;
+    } else if (c === 0x5d || c === 0x7d) {
+      depth--;
+    }
+  }
+  return false;
+}
+
 async function bodyPlugin(fastify: FastifyInstance): Promise<void> {
+  // Before authentication and every route's own code: a NUL in the query string or a
+  // path segment would otherwise reach a PostgreSQL query, which cannot take it (500).
+  fastify.addHook("onRequest", async (request) => {
+    for (const [part, value] of [["params", request.params], ["querystring", request.query]] as const) {
+      const field = findNul(value);
+      if (field) throw new ApiError(400, "invalid_request", `the request ${part} is invalid`, [{ field, message: "must not contain NUL characters (\\u0000)" }]);
+    }
+  });
+
   const secureParse = fastify.getDefaultJsonParser("error", "error");
   fastify.removeAllContentTypeParsers();
   fastify.addContentTypeParser("application/json", { parseAs: "string" }, (request: FastifyRequest, body: string | Buffer, done: (err: Error | null, value?: unknown) => void) => {
     const text = String(body);
     if (text.length === 0) return done(null, undefined);
+    if (nestsDeeperThan(text, MAX_JSON_DEPTH)) return done(new ApiError(400, "body_too_deep", `the request body nests arrays and objects deeper than ${MAX_JSON_DEPTH} levels`));
     secureParse(request, text, (error: Error | null, value: unknown) => {
       if (error) {
         if ((error as { code?: string }).code === "FST_ERR_CTP_INVALID_JSON_BODY") {

@@ -63,6 +63,8 @@ async function runQueuePlugin(fastify: FastifyInstance, opts: RunQueuePluginOpti
     rollbackPolicy: opts.rollbackPolicy,
     log: fastify.log,
     metrics: fastify.metrics,
+    // A teardown, a rollback that removes the database and an approved destructive change back the tenant up first.
+    ...(fastify.hasDecorator("backups") ? { backups: fastify.backups } : {}),
   });
   fastify.metrics.queueDepth = () => queue.depth();
   fastify.decorate("runQueue", queue);

@@ -1,28 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "typebox";
-import type { ChangeRow } from "../db/changes.ts";
-import { ApproveBody, ChangeAccepted, ChangeBody, ChangeList, ChangeParams, ChangeRequested, ChangesQuery, errorResponses, RejectBody, TenantParams } from "./schemas.ts";
+import { ApproveBody, ChangeAccepted, ChangeBody, ChangeList, ChangeParams, ChangeRequested, ChangesQuery, errorResponse, errorResponses, pendingRunLimitResponse, RejectBody, TenantParams } from "./schemas.ts";
+import { changeJson, changeLocation } from "./change-json.ts";
 import { runJson, tenantJson } from "./tenants.ts";
-
-const iso = (d: Date | null) => (d ? new Date(d).toISOString() : null);
-
-export const changeJson = (c: ChangeRow) => ({
-  id: c.id,
-  tenantId: c.tenantId,
-  status: c.status,
-  requested: c.requested,
-  target: { tier: c.targetTier, lastPhase: c.targetPhase },
-  createdBy: c.createdBy,
-  createdAt: new Date(c.createdAt).toISOString(),
-  expiresAt: new Date(c.expiresAt).toISOString(),
-  previewedAt: iso(c.previewedAt),
-  preview: c.preview,
-  error: c.error,
-  decidedBy: c.decidedBy,
-  decidedAt: iso(c.decidedAt),
-  allowDestructive: c.allowDestructive,
-  appliedAt: iso(c.appliedAt),
-});
 
 /**
  * Changes through review: request (preview runs queued), list, read, approve
@@ -33,7 +13,7 @@ const changeRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   const who = (request: { principal: { name: string } | null }) => request.principal?.name ?? "anonymous";
   const read = { scope: "read" as const };
   const admin = { scope: "admin" as const };
-  const location = (c: ChangeRow) => `/api/v1/tenants/${c.tenantId}/changes/${c.id}`;
+  const location = changeLocation;
 
   fastify.post("/api/v1/tenants/:id/changes", {
     config: admin,
@@ -41,7 +21,7 @@ const changeRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       summary: "Request a change (tier, last phase; {} converges to the recorded spec); its preview runs in the background",
       params: TenantParams,
       body: Type.Optional(ChangeBody),
-      response: { 202: ChangeRequested, ...errorResponses },
+      response: { 202: ChangeRequested, ...errorResponses, ...pendingRunLimitResponse },
     },
   }, async (request, reply) => {
     const { change } = await changes.request(request.params.id, request.body ?? {}, who(request));
@@ -61,10 +41,13 @@ const changeRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.post("/api/v1/tenants/:id/changes/:changeId/approve", {
     config: admin,
     schema: {
-      summary: "Approve a reviewed change; an update run applies exactly its saved plan",
+      summary: "Approve a reviewed change (an update run applies exactly its saved plan), or a teardown or rollback request (its run is queued)",
       params: ChangeParams,
       body: Type.Optional(ApproveBody),
-      response: { 202: ChangeAccepted, ...errorResponses },
+      response: {
+        202: ChangeAccepted, ...errorResponses, ...pendingRunLimitResponse,
+        409: errorResponse("Refused in the tenant's or the change's current state (`change_expired`, `plan_stale`, `destructive_change`, `run_in_progress`, `change_not_pending`, `request_stale`), or the change would take the fleet past a capacity limit (`capacity_exceeded`: a new pool's shared-server connections, or a public IP, DNS zone or certificate of a phase it adds; `details` gives the limit, its setting, its maximum, the current use and what the change would add)"),
+      },
     },
   }, async (request, reply) => {
     const { change, tenant, run } = await changes.approve(request.params.id, request.params.changeId, who(request), { allowDestructive: request.body?.allowDestructive ?? false });

@@ -37,11 +37,12 @@ export const CreateTenantBody = Type.Object({
   region: Type.String({ minLength: 1 }),
   adminEmail: Type.String({ format: "email", maxLength: EMAIL_MAX_LENGTH }),
   lastPhase: Type.Optional(Type.Integer({ minimum: 1, maximum: PHASE_COUNT, description: "Provision phases 1 to lastPhase (default all); a change with a higher lastPhase adds the rest" })),
+  restoreFrom: Type.Optional(Type.String({ format: "uuid", description: "A deleted tenant's backup (GET /api/v1/tenants/{id}/backups): restored into this tenant's schema, renamed to it, once provisioning has created it and before the tenant is ACTIVE. Free and professional tiers only" })),
 }, { additionalProperties: false });
 
 /** Compile-time proof that the body schema and the spec's input type are one shape. */
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
-const bodyIsTenantRequest: Same<Omit<Static<typeof CreateTenantBody>, "lastPhase">, { -readonly [K in keyof TenantRequest]: TenantRequest[K] }> = true;
+const bodyIsTenantRequest: Same<Omit<Static<typeof CreateTenantBody>, "lastPhase" | "restoreFrom">, { -readonly [K in keyof TenantRequest]: TenantRequest[K] }> = true;
 void bodyIsTenantRequest;
 
 export const Tenant = Type.Object({
@@ -129,7 +130,17 @@ export const RunAccepted = Type.Object({
 });
 
 /** Roll back to the end of an earlier phase; rolling back past phase 1 is a teardown (DELETE). */
-export const RollbackBody = Type.Object({ targetPhase: Type.Integer({ minimum: 1, maximum: PHASE_COUNT - 1 }) }, { additionalProperties: false });
+export const RollbackBody = Type.Object({
+  targetPhase: Type.Integer({ minimum: 1, maximum: PHASE_COUNT - 1 }),
+  skipBackup: Type.Optional(Type.Boolean({ description: "A rollback below phase 2 backs the tenant's database up first; true goes on without (recorded in the audit log)" })),
+}, { additionalProperties: false });
+
+/** DELETE's optional body; the same fields may come in the query string. */
+export const DeleteTenantBody = Type.Object({
+  confirm: Type.Optional(Type.String({ maxLength: 100, description: "The tenant's slug; required to delete an ACTIVE tenant" })),
+  skipBackup: Type.Optional(Type.Boolean({ description: "Tear down without the backup taken first (recorded in the audit log)" })),
+}, { additionalProperties: false });
+export const DeleteTenantQuery = DeleteTenantBody;
 export const PreviewBody = Type.Object({
   lastPhase: Type.Optional(Type.Integer({ minimum: 1, maximum: PHASE_COUNT })),
   tier: Type.Optional(TierEnum),
@@ -284,6 +295,11 @@ export const errorResponses = {
   500: errorResponse("Something failed on the service's side; quote the request id"),
 };
 
+/** Routes that queue a run answer 429 at a pending-run limit (domain/admission.ts). */
+export const pendingRunLimitResponse = {
+  429: errorResponse("`too_many_pending_runs`: the principal (MATIH_MAX_PENDING_RUNS_PER_PRINCIPAL) or the service (MATIH_MAX_PENDING_RUNS) has as many runs queued or running as allowed; nothing was queued, try again once some have finished. `details` gives the limit, its maximum and the current count"),
+};
+
 export const ChangeParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 100 }), changeId: Type.String({ minLength: 1, maxLength: 100 }) });
 
 export const ChangeBody = Type.Object({
@@ -300,6 +316,9 @@ const ChangeStatusEnum = Type.Union(["PREVIEWING", "PREVIEW_FAILED", "PENDING_RE
 export const Change = Type.Object({
   id: Type.String(),
   tenantId: Type.String(),
+  kind: Type.Union([Type.Literal("update"), Type.Literal("teardown"), Type.Literal("rollback")], {
+    description: "update: a previewed change; teardown, rollback: that action asked for under MATIH_REQUIRE_SEPARATE_APPROVER, awaiting another admin (no preview; target.lastPhase is what is kept, 0 for a teardown)",
+  }),
   status: ChangeStatusEnum,
   requested: Type.Object({ tier: Type.Optional(TierEnum), lastPhase: Type.Optional(Type.Integer()), reason: Type.Optional(Type.String()) }),
   /** The tier and last phase the change brings the tenant to. */
@@ -326,6 +345,7 @@ export const Change = Type.Object({
   decidedAt: nullableDate,
   allowDestructive: Type.Boolean(),
   appliedAt: nullableDate,
+  runId: Type.Union([Type.String(), Type.Null()], { description: "The teardown or rollback run an approved request queued" }),
 }, { $id: "Change" });
 
 export const ChangeList = Type.Object({ items: Type.Array(Type.Ref("Change")) }, { description: "The tenant's changes, newest first" });
@@ -342,8 +362,27 @@ export const ChangeAccepted = Type.Object({
   tenant: Type.Ref("Tenant"),
   run: Type.Object({ id: Type.String(), kind: Type.String(), status: Type.String(), targetPhase: Type.Integer() }),
 }, {
-  description: "Approved: the update run was queued; watch it at the Location",
+  description: "Approved: the update run (or the teardown or rollback run of such a request) was queued; watch it at the Location",
   headers: { location: { type: "string", description: "The tenant's provisioning status: /api/v1/tenants/{id}/provisioning/status" } },
+});
+
+/** A teardown or rollback that, under four eyes, waits for another admin instead of running. */
+export const ActionRequested = Type.Object({
+  change: Type.Ref("Change"),
+  approval: Type.Object({
+    requestedBy: Type.String(),
+    approvers: Type.Array(Type.String(), { description: "The admin principals who may approve it: every admin but the requester" }),
+    expiresAt: Type.String({ format: "date-time" }),
+    approve: Type.String({ description: "POST here with another admin's token to approve it; its run is queued then" }),
+    reject: Type.String({ description: "POST here to reject it" }),
+  }),
+  message: Type.String(),
+}, { description: "Nothing was started: the request awaits another admin's approval (MATIH_REQUIRE_SEPARATE_APPROVER); the Location is the request" });
+
+/** 202 of a teardown or rollback: its run queued, or (under four eyes) the request awaiting approval. */
+export const ActionAccepted = Type.Union([RunAccepted, ActionRequested], {
+  description: "`{tenant, run}`: the run was queued (Location: the tenant's status). `{change, approval, message}`: with MATIH_REQUIRE_SEPARATE_APPROVER on, a teardown or a rollback that deletes a stateful phase waits for another admin instead (Location: the request)",
+  headers: { location: { type: "string", description: "The tenant's provisioning status, or the request awaiting approval" } },
 });
 
 export const ChangesQuery = Type.Object({

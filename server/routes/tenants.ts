@@ -3,10 +3,12 @@ import type { FastifyReply } from "fastify";
 import { Type } from "typebox";
 import type { TenantRow } from "../db/tenants.ts";
 import { tierProfile, type Tier } from "../../model/tiers.ts";
+import type { ActionOutcome } from "../domain/change-service.ts";
 import { ApiError } from "../domain/errors.ts";
+import { actionRequestedJson, changeLocation } from "./change-json.ts";
 import {
-  AuditQuery, AuditResponse, CreateTenantBody, DriftResponse, errorResponse, errorResponses, listErrorResponses, ListQuery, PreviewBody, PreviewQuery,
-  PreviewResponse, ProvisioningStatus, RollbackBody, RunAccepted, TenantList, TenantParams,
+  AuditQuery, AuditResponse, CreateTenantBody, DriftResponse, errorResponse, errorResponses, listErrorResponses, ListQuery, pendingRunLimitResponse, PreviewBody, PreviewQuery,
+  ActionAccepted, DeleteTenantBody, DeleteTenantQuery, PreviewResponse, ProvisioningStatus, RollbackBody, RunAccepted, TenantList, TenantParams,
 } from "./schemas.ts";
 
 const IDEMPOTENCY_KEY = /^[A-Za-z0-9_.:-]{1,200}$/;
@@ -40,7 +42,15 @@ function accepted(reply: FastifyReply, { tenant, run }: { tenant: TenantRow; run
   return reply.code(202).header("location", `/api/v1/tenants/${tenant.id}/provisioning/status`).send({ tenant: tenantJson(tenant), run: runJson(run) });
 }
 
+/** 202 for a teardown or rollback: its run queued, or (four eyes) the request awaiting another admin, with the request as Location. */
+function actionAccepted(reply: FastifyReply, outcome: ActionOutcome) {
+  if ("queued" in outcome) return accepted(reply, outcome.queued);
+  const { change, approvers } = outcome.pending;
+  return reply.code(202).header("location", changeLocation(change)).send(actionRequestedJson(change, approvers));
+}
+
 const emptyBody = "Takes no body; an empty one with any Content-Type is accepted.";
+const fourEyes = "With MATIH_REQUIRE_SEPARATE_APPROVER on, this is one admin's irreversible act: it is recorded as a request (a change of this kind) that another admin approves through the change routes, and the 202 answers the request and who may approve it; asking again while it waits answers the same request.";
 
 /** The tenant API: create, read, watch, retry, preview, roll back, tear down, drift-check, audit. */
 const tenantRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
@@ -56,7 +66,13 @@ const tenantRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       description: "Answers 202 with the tenant and its provisioning run. With an Idempotency-Key, the same request (compared by value, key order aside) answers the first response again.",
       headers: Type.Object({ "idempotency-key": Type.Optional(Type.String({ description: "1 to 200 letters, digits, dots, dashes, underscores or colons" })) }),
       body: CreateTenantBody,
-      response: { 202: RunAccepted, 409: errorResponse("The slug belongs to another live tenant"), 422: errorResponse("The Idempotency-Key was used with a different request"), ...listErrorResponses },
+      response: {
+        202: RunAccepted,
+        409: errorResponse("The slug belongs to another live tenant (`slug_taken`), or the principal (MATIH_MAX_TENANTS_PER_PRINCIPAL) or the service (MATIH_MAX_TENANTS) has as many live tenants as allowed (`tenant_limit_reached`; `details` gives the limit, its maximum and the current count), or the tenant would take the fleet past a capacity limit (`capacity_exceeded`: certificates per week, public IPs, load-balancer frontends, DNS zones or shared-server connections; `details` gives the limit, its setting, its maximum, the current use and what the tenant would add)"),
+        422: errorResponse("The Idempotency-Key was used with a different request"),
+        ...pendingRunLimitResponse,
+        ...listErrorResponses,
+      },
     },
     // The body is checked once, by the tenant spec's own rules, so that every
     // problem (schema-like and semantic) is answered together in plain words.
@@ -102,23 +118,40 @@ const tenantRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
 
   fastify.post("/api/v1/tenants/:id/provisioning/retry", {
     config: admin,
-    schema: { summary: "Retry a FAILED tenant; finished phases stay finished", description: emptyBody, params: TenantParams, response: { 202: RunAccepted, ...errorResponses } },
+    schema: { summary: "Retry a FAILED tenant; finished phases stay finished", description: emptyBody, params: TenantParams, response: { 202: RunAccepted, ...errorResponses, ...pendingRunLimitResponse } },
   }, async (request, reply) => {
     return accepted(reply, await tenants.retry(request.params.id, who(request)));
   });
 
   fastify.post("/api/v1/tenants/:id/rollback", {
     config: admin,
-    schema: { summary: "Roll a FAILED tenant back to the end of a phase", params: TenantParams, body: RollbackBody, response: { 202: RunAccepted, ...errorResponses } },
+    schema: {
+      summary: "Roll a FAILED tenant back to the end of a phase",
+      description: `A rollback deletes the later phases. ${fourEyes} Only a rollback that deletes a stateful phase (the database, phase 2, or the DNS zone, phase 7) needs that approval.`,
+      params: TenantParams, body: RollbackBody, response: { 202: ActionAccepted, ...errorResponses, ...pendingRunLimitResponse },
+    },
   }, async (request, reply) => {
-    return accepted(reply, await tenants.rollback(request.params.id, request.body.targetPhase, who(request)));
+    return actionAccepted(reply, await fastify.changes.requestAction(request.params.id, { kind: "rollback", targetPhase: request.body.targetPhase, ...(request.body.skipBackup ? { skipBackup: true } : {}) }, who(request)));
   });
 
   fastify.delete("/api/v1/tenants/:id", {
-    config: admin,
-    schema: { summary: "Tear a tenant down; phases are undone in reverse order", description: emptyBody, params: TenantParams, response: { 202: RunAccepted, ...errorResponses } },
+    config: { ...admin, optionalBody: true },
+    schema: {
+      summary: "Tear a tenant down; phases are undone in reverse order",
+      description: `An ACTIVE tenant is deleted only with its slug as confirmation: \`?confirm=<slug>\` or \`{"confirm": "<slug>"}\` (400 \`confirmation_required\` without it or with another). The teardown run first backs the tenant's database up (see GET /api/v1/tenants/{id}/backups) and fails, deleting nothing, when it cannot; \`skipBackup\` (query or body) goes on without, and the audit log records who asked. The body is optional. Never refused by the pending-run limits, so that a principal at its limit can still clean up. ${fourEyes} A DEPROVISIONING tenant (its approved teardown failed) is torn down again at once.`,
+      "x-body-optional": true,
+      params: TenantParams, querystring: DeleteTenantQuery, body: DeleteTenantBody,
+      response: { 202: ActionAccepted, ...errorResponses, 400: errorResponse("The request is invalid, or an ACTIVE tenant's deletion lacks its slug as confirmation (`confirmation_required`)") },
+    },
   }, async (request, reply) => {
-    return accepted(reply, await tenants.teardown(request.params.id, who(request)));
+    const body = request.body ?? {};
+    const { confirm: inQuery, skipBackup: skipInQuery } = request.query;
+    if (inQuery !== undefined && body.confirm !== undefined && inQuery !== body.confirm) {
+      throw new ApiError(400, "invalid_request", "confirm is given twice, in the query and the body, with different values; give it once");
+    }
+    const confirm = body.confirm ?? inQuery;
+    const skipBackup = body.skipBackup ?? skipInQuery ?? false;
+    return actionAccepted(reply, await fastify.changes.requestAction(request.params.id, { kind: "teardown", ...(confirm !== undefined ? { confirm } : {}), ...(skipBackup ? { skipBackup: true } : {}) }, who(request)));
   });
 
   fastify.post("/api/v1/tenants/:id/preview", {

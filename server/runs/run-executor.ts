@@ -21,6 +21,10 @@ import { assertTransition } from "../domain/tenant-status.ts";
 import type { ProgressBus } from "../live/progress-bus.ts";
 import { PhaseRecorder } from "./phase-recorder.ts";
 import type { RunJob } from "../db/job-queue.ts";
+import { backupOfRun, findBackup, markRestored, pendingRestoreOf } from "../db/backups.ts";
+import type { BackupReason } from "../db/backups.ts";
+import type { BackupService } from "../domain/backup-service.ts";
+import { PHASES } from "../../model/phases.ts";
 
 export interface RunExecutorDeps {
   pool: pg.Pool;
@@ -28,6 +32,8 @@ export interface RunExecutorDeps {
   bus: ProgressBus;
   settings: PlatformSettings;
   rollbackPolicy: "keep" | "destroy";
+  /** Backs the tenant's database up before a destructive run; none: no backups (tests of other things). */
+  backups?: BackupService;
   log: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
   metrics?: {
     runFinished(kind: string, outcome: string): void;
@@ -57,6 +63,8 @@ class ClaimLostError extends Error {
 }
 
 const MAX_ERROR_LENGTH = 2000;
+/** The database phase: a rollback below it drops the tenant's schema. */
+const DATABASE_PHASE = PHASES.find((p) => p.name === "SETUP_DATABASE")!.number;
 const clip = (s: string) => (s.length > MAX_ERROR_LENGTH ? `${s.slice(0, MAX_ERROR_LENGTH)}…` : s);
 
 /** The tenant-facing account of a failed attempt: what failed in the tenant's terms, never a driver's text. */
@@ -161,6 +169,17 @@ export class RunExecutor {
       stackSettings,
     };
     for (const giveWay of this.beforeEngine) giveWay(tenant.id);
+    // Before anything destructive, the tenant's data is saved; a backup that fails fails the attempt, and nothing is deleted.
+    const backupFailure = await this.backUpFirst(run, tenant, change);
+    if (backupFailure !== null) {
+      await recorder.flush();
+      if (!finalAttempt) {
+        await this.endAttempt(run, tenant, attempt, backupFailure);
+        throw new AttemptFailedError(backupFailure);
+      }
+      await this.failWithoutEngine(run, tenant, attempt, backupFailure);
+      return;
+    }
     if (run.kind === "preview" && change) {
       const preview = await this.deps.engine.preview({ ...request, lastPhase: change.targetPhase, savePlan: true });
       await recorder.flush();
@@ -188,6 +207,16 @@ export class RunExecutor {
       return;
     }
     if (result.status === "succeeded") {
+      // A tenant requested with restoreFrom gets that backup's data once its schema exists, before it is ACTIVE.
+      const restoreFailure = await this.restoreRequested(run, tenant);
+      if (restoreFailure !== null) {
+        if (!finalAttempt) {
+          await this.endAttempt(run, tenant, attempt, restoreFailure);
+          throw new AttemptFailedError(restoreFailure);
+        }
+        await this.failWithoutEngine(run, tenant, attempt, restoreFailure);
+        return;
+      }
       await this.succeed(run, tenant, result);
       return;
     }
@@ -204,6 +233,91 @@ export class RunExecutor {
       throw new AttemptFailedError(message);
     }
     await this.fail(run, tenant, attempt, message, result, request.signal);
+  }
+
+  /**
+   * Why this run needs a backup first, or null: a teardown; a rollback that
+   * removes the database phase; an update that applies a change its review
+   * found destructive (approved with allowDestructive).
+   */
+  private backupReason(run: RunRow, change: ChangeRow | undefined): BackupReason | null {
+    if (run.kind === "teardown") return "teardown";
+    if (run.kind === "rollback" && run.targetPhase < DATABASE_PHASE) return "rollback";
+    if (run.kind === "update" && change?.destructive) return "destructive-change";
+    return null;
+  }
+
+  /**
+   * The backup step. Returns null to go on (backed up, nothing to back up, or
+   * skipped at the request's asking, each in the audit log), or why the run
+   * must not: the backup failed, and deleting the data now would lose it.
+   * An attempt after one that already backed up does not take another.
+   */
+  private async backUpFirst(run: RunRow, tenant: TenantRow, change: ChangeRow | undefined): Promise<string | null> {
+    const reason = this.backupReason(run, change);
+    const backups = this.deps.backups;
+    if (reason === null || !backups) return null;
+    const audit = (message: string, details: Record<string, unknown>) => withTransaction(this.deps.pool, (db) => appendAudit(db, {
+      tenantId: tenant.id, runId: run.id, entity: "run", actor: "tenant-service", from: "RUNNING", to: "RUNNING", message, details,
+    }));
+    if (run.skipBackup) {
+      await audit(`no backup before the ${run.kind}: ${run.requestedBy} asked to skip it (skipBackup)`, { backup: "skipped", requestedBy: run.requestedBy });
+      return null;
+    }
+    if (await backupOfRun(this.deps.pool, run.id)) return null;
+    try {
+      const outcome = await backups.take(tenant, { reason, principal: run.requestedBy, runId: run.id });
+      if ("none" in outcome) {
+        await audit(`no backup before the ${run.kind}: ${outcome.none}`, { backup: "none", why: outcome.none });
+        return null;
+      }
+      const b = outcome.backup;
+      await audit(`backup ${b.id} of ${b.schemaName} taken before the ${run.kind}: ${b.sizeBytes} bytes, sha256 ${b.sha256}, kept until ${new Date(b.expiresAt).toISOString()}`,
+        { backup: "taken", backupId: b.id, sizeBytes: b.sizeBytes, sha256: b.sha256, location: b.location, expiresAt: new Date(b.expiresAt).toISOString() });
+      return null;
+    } catch (error) {
+      const message = `the backup before the ${run.kind} failed, so nothing was deleted: ${(error as Error).message}; ask again once the tenant database is reachable, or with {"skipBackup": true} to go on without a backup`;
+      this.deps.log.warn({ tenant: tenant.slug, runId: run.id }, message);
+      return clip(message);
+    }
+  }
+
+  /**
+   * Restores the backup a new tenant was requested from (restoreFrom), once
+   * its provisioning created the schema; null when done or not asked for,
+   * else why the attempt failed.
+   */
+  private async restoreRequested(run: RunRow, tenant: TenantRow): Promise<string | null> {
+    const backups = this.deps.backups;
+    if (!backups || (run.kind !== "provision" && run.kind !== "retry") || run.targetPhase < DATABASE_PHASE) return null;
+    const pending = await pendingRestoreOf(this.deps.pool, tenant.id);
+    if (!pending) return null;
+    const backup = (await findBackup(this.deps.pool, pending.backupId))!;
+    try {
+      await backups.restore(tenant, backup);
+    } catch (error) {
+      return clip(`restoring backup ${backup.id} (restoreFrom) failed: ${(error as Error).message}`);
+    }
+    await withTransaction(this.deps.pool, async (db) => {
+      await markRestored(db, tenant.id);
+      await appendAudit(db, {
+        tenantId: tenant.id, runId: run.id, entity: "run", actor: "tenant-service", from: "RUNNING", to: "RUNNING",
+        message: `backup ${backup.id} (${backup.schemaName}, taken ${new Date(backup.createdAt).toISOString()}) restored into the new tenant, as ${pending.requestedBy} asked (restoreFrom)`,
+        details: { backupId: backup.id, restoredFrom: backup.tenantId },
+      });
+    });
+    return null;
+  }
+
+  /** The final attempt failed before or after the engine for the service's own step (backup, restore): the run fails as after an engine failure. */
+  private async failWithoutEngine(run: RunRow, tenant: TenantRow, attempt: number, message: string): Promise<void> {
+    const updated = await withTransaction(this.deps.pool, async (db) => {
+      await this.assertOwnsRun(db, run);
+      return this.recordFinalFailure(db, run, tenant, attempt, message, { error: { code: "backup_failed", message, retryable: true } });
+    });
+    this.deps.log.error({ tenant: tenant.slug, runId: run.id, attempts: attempt }, `${run.kind} of ${tenant.slug} failed: ${message}`);
+    this.deps.metrics?.runFinished(run.kind, "failed");
+    await this.deps.bus.publish({ type: "run-finished", tenantId: tenant.id, runId: run.id, kind: run.kind, status: "FAILED", tenantStatus: updated.status, error: message });
   }
 
   /**

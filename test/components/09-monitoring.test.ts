@@ -208,6 +208,22 @@ describe.each(TIERS)("phase 9 DEPLOY_MONITORING, %s tier", (tier) => {
     expect(spec.alerting.alertmanagers).toEqual([expect.objectContaining({ namespace: DEFAULT_PLATFORM_SETTINGS.observability.monitoringNamespace, name: "alertmanager-operated" })]);
   });
 
+  it("lets the Prometheus account discover the shared Alertmanager, and nothing else, in the monitoring namespace", async () => {
+    const r = await rendered(tier);
+    const role = r.k8s("Role", "alertmanager-discovery-matih-acme");
+    expect(metadataOf(role).namespace).toBe("matih-monitoring");
+    expect(role.inputs.rules).toEqual([
+      { apiGroups: [""], resources: ["endpoints", "services", "pods"], verbs: ["get", "list", "watch"] },
+      { apiGroups: ["discovery.k8s.io"], resources: ["endpointslices"], verbs: ["get", "list", "watch"] },
+    ]);
+    const binding = r.k8s("RoleBinding", "alertmanager-discovery-matih-acme");
+    expect(metadataOf(binding).namespace).toBe("matih-monitoring");
+    expect(binding.inputs.roleRef).toEqual({ apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "alertmanager-discovery-matih-acme" });
+    expect(binding.inputs.subjects).toEqual([{ kind: "ServiceAccount", name: "prometheus", namespace: "matih-acme" }]);
+    // The Prometheus starts only once it may discover its Alertmanager.
+    expect(r.k8s("Prometheus", "tenant").dependsOn).toContain(binding.urn);
+  });
+
   it("scrapes the tenant's services with a ServiceMonitor confined to matih-acme", async () => {
     const monitor = (await rendered(tier)).k8s("ServiceMonitor", "tenant-services");
     expect(metadataOf(monitor).namespace).toBe("matih-acme");

@@ -31,7 +31,7 @@ describe("phase components refuse bad arguments before declaring anything", () =
 
   const releaseArgs = {
     namespace: "matih-acme", tenantId: TENANT_ID, slug: "acme", chartRepository: "https://charts.matih.ai", chartVersion: "1.0.0",
-    image: (s: string) => ({ repository: `r/${s}`, tag: "t" }), credentialsSecretName: "tenant-database-credentials",
+    image: (s: string) => ({ repository: `r/${s}`, tag: "t" }), credentialsSecretName: "tenant-database-credentials", credentialsChecksum: "0".repeat(64),
     replicas: 1, resources: TIER_PROFILES.free.coreServices.resources,
   };
   it("CoreServices refuses zero replicas and a chart repository that is not a URL", () => {
@@ -45,6 +45,14 @@ describe("phase components refuse bad arguments before declaring anything", () =
     })).toThrow("NetworkIsolation: databaseCidrs must name at least one CIDR: without it the tenant cannot reach its database");
   });
 
+  it("NetworkIsolation refuses a database check without an image or with a Secret name Kubernetes would refuse", () => {
+    const netArgs = { slug: "acme", namespace: "matih-acme", controlPlaneNamespace: "cp", databaseCidrs: ["10.20.0.0/24"], dns: { namespace: "kube-system", podLabels: { "k8s-app": "kube-dns" } } };
+    expect(() => new NetworkIsolation(unique("net"), { ...netArgs, databaseCheck: { image: "", credentialsSecretName: "tenant-database-credentials" } }))
+      .toThrow(new Error("NetworkIsolation: databaseCheck.image must name an image with psql"));
+    expect(() => new NetworkIsolation(unique("net"), { ...netArgs, databaseCheck: { image: "postgres:16-alpine", credentialsSecretName: "Tenant_Credentials" } }))
+      .toThrow(new Error('NetworkIsolation: databaseCheck.credentialsSecretName must be a Kubernetes Secret name, got "Tenant_Credentials"'));
+  });
+
   const monitoringArgs = {
     slug: "acme", namespace: "matih-acme", retention: "15d", resources: TIER_PROFILES.free.monitoring.resources,
     alertmanagerNamespace: "matih-monitoring", platformPrometheus: "p:9090", email: { to: ["a@b.c"], from: "x@b.c", smarthost: "smtp:587" },
@@ -52,6 +60,11 @@ describe("phase components refuse bad arguments before declaring anything", () =
   it("TenantMonitoring refuses a retention Prometheus would not parse and an empty recipient list", () => {
     expect(() => new TenantMonitoring(unique("mon"), { ...monitoringArgs, retention: "15 days" })).toThrow('TenantMonitoring: retention must be a Prometheus duration such as 15d, got "15 days"');
     expect(() => new TenantMonitoring(unique("mon"), { ...monitoringArgs, email: { ...monitoringArgs.email, to: [] } })).toThrow("TenantMonitoring: email.to must name at least one recipient");
+  });
+
+  it("TenantMonitoring refuses an Alertmanager namespace that is no namespace name, where its discovery grant would go", () => {
+    expect(() => new TenantMonitoring(unique("mon"), { ...monitoringArgs, alertmanagerNamespace: "Matih_Monitoring" }))
+      .toThrow(new Error('TenantMonitoring: alertmanagerNamespace must be a namespace name, got "Matih_Monitoring"'));
   });
 
   it("TenantObservability refuses a retention in days, which Loki and Tempo do not parse", () => {

@@ -27,7 +27,7 @@ describe("docs/real-run.md", () => {
 
   it("gives every Job its activeDeadlineSeconds and the provider's own limit", () => {
     const jobs = r.resources.filter((x) => x.inputs.kind === "Job");
-    expect(jobs).toHaveLength(3);
+    expect(jobs).toHaveLength(4);
     for (const job of jobs) {
       const meta = job.inputs.metadata as { name: string; annotations: Record<string, string> };
       const stable = meta.name.replace(/-[0-9a-f]{10}$/, "-<hash>");

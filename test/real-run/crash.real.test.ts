@@ -91,7 +91,7 @@ describe.skipIf(skipReason !== "")(`a real run killed with SIGKILL in phase 3${s
     const locks = await readdir(path.join(dataDir, "state", ".pulumi", "locks", "organization", "matih-tenants", SLUG)).catch(() => [] as string[]);
     expect(locks).toEqual([]);
 
-    const deleted = await api(second.base, "DELETE", `/api/v1/tenants/${SLUG}`);
+    const deleted = await api(second.base, "DELETE", `/api/v1/tenants/${SLUG}?confirm=${SLUG}`);
     expect(deleted.status).toBe(202);
     await waitUntil(`${SLUG} to be deleted`, 600_000, async () => ((await api(second.base, "GET", `/api/v1/tenants/${SLUG}/provisioning/status`)).body.status === "DELETED" ? true : undefined), 2_000);
   }, 1_800_000);

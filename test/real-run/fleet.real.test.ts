@@ -311,7 +311,7 @@ describe.skipIf(skipReason !== "")(`real runs against the local cluster${skipRea
   }, 900_000);
 
   it("tears every tenant down: no object left in the cluster, schema and role dropped, stack removed, tenant DELETED", async () => {
-    const deleted = await Promise.all(TENANTS.map((t) => api(base, "DELETE", `/api/v1/tenants/${t.slug}`)));
+    const deleted = await Promise.all(TENANTS.map((t) => api(base, "DELETE", `/api/v1/tenants/${t.slug}?confirm=${t.slug}`)));
     for (const res of deleted) expect(res.status, JSON.stringify(res.body)).toBe(202);
     await Promise.all(TENANTS.map((t) => waitUntil(`${t.slug} to be deleted`, SETTLE_MS, async () => {
       const res = await api(base, "GET", `/api/v1/tenants/${t.slug}/provisioning/status`);

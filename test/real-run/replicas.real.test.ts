@@ -114,7 +114,7 @@ describe.skipIf(skipReason !== "")(`two service processes on one database and on
         const current = await status(base);
         if (current?.status !== "DELETED") {
           await waitUntil("the tenant to settle before its teardown", SETTLE_MS, async () => (settled(await status(base)) ? true : undefined)).catch(() => undefined);
-          await api(base, "DELETE", `/api/v1/tenants/${SLUG}`);
+          await api(base, "DELETE", `/api/v1/tenants/${SLUG}?confirm=${SLUG}`);
           await waitUntil("the tenant to be deleted", SETTLE_MS, async () => ((await status(base))?.status === "DELETED" ? true : undefined));
         }
       } catch (error) {
@@ -206,7 +206,7 @@ describe.skipIf(skipReason !== "")(`two service processes on one database and on
   it("process B tears the tenant down: nothing left in the cluster, and the stack and its recorded settings are gone", async () => {
     expect(running, "process B is up").not.toBeNull();
     const { base } = running!;
-    const deleted = await api(base, "DELETE", `/api/v1/tenants/${SLUG}`);
+    const deleted = await api(base, "DELETE", `/api/v1/tenants/${SLUG}?confirm=${SLUG}`);
     expect(deleted.status, JSON.stringify(deleted.body)).toBe(202);
     const gone = await waitUntil("the tenant to be deleted", SETTLE_MS, async () => {
       const s = await status(base);

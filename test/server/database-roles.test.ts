@@ -98,6 +98,15 @@ describe.skipIf(!pgProbe.available)("the audit log with an owner role and a serv
     await expect(asOwner.query("TRUNCATE provisioning_audit_logs CASCADE")).rejects.toThrow(/provisioning_audit_logs is append-only/);
   });
 
+  it.each([
+    ["UPDATE", "UPDATE provisioning_audit_logs SET message = 'nothing happened'"],
+    ["DELETE", "DELETE FROM provisioning_audit_logs"],
+  ])("refuses even the owner %s on audit rows (row trigger)", async (_what, sql) => {
+    const before = (await asOwner.query(`SELECT count(*)::int AS n, string_agg(message, '|' ORDER BY id) AS messages FROM provisioning_audit_logs`)).rows[0];
+    await expect(asOwner.query(sql)).rejects.toThrow(/provisioning_audit_logs is append-only/);
+    expect((await asOwner.query(`SELECT count(*)::int AS n, string_agg(message, '|' ORDER BY id) AS messages FROM provisioning_audit_logs`)).rows[0]).toEqual(before);
+  });
+
   it("refuses a job queue schema the service's role does not own, which pg-boss could not alter", async () => {
     const other = await freshDatabase();
     try {
@@ -117,5 +126,68 @@ describe.skipIf(!pgProbe.available)("the audit log with an owner role and a serv
   it("refuses to start with one role in both URLs, naming the mistake", async () => {
     await expect(grantServiceRole(ownerUrl, ownerUrl)).rejects.toThrow(DatabaseRoleError);
     await expect(grantServiceRole(ownerUrl, ownerUrl)).rejects.toThrow(/both log in as/);
+  });
+});
+
+describe.skipIf(!pgProbe.available)("the audit log with one role (DATABASE_URL alone, which migrates and owns the schema)", () => {
+  const role = `matih_single_${process.pid}_${randomBytes(3).toString("hex")}`;
+  let db: Awaited<ReturnType<typeof freshDatabase>>;
+  let url: string;
+  let service: TestService;
+  let asRole: pg.Client;
+
+  beforeAll(async () => {
+    const admin = new pg.Client({ connectionString: TEST_DATABASE_URL });
+    await admin.connect();
+    try {
+      await admin.query(`CREATE ROLE ${role} LOGIN PASSWORD '${PASSWORD}'`);
+      db = await freshDatabase();
+      await admin.query(`ALTER DATABASE ${db.name} OWNER TO ${role}`);
+    } finally {
+      await admin.end();
+    }
+    url = urlAs(db.url, role);
+    service = await startService(url, { DATABASE_URL: url });
+    const tenant = (await service.app.inject({ method: "POST", url: "/api/v1/tenants", headers: auth(), payload: tenantRequest("single") })).json().tenant;
+    expect((await waitForStatus(service.app, tenant.id, settled)).status).toBe("ACTIVE");
+    asRole = new pg.Client({ connectionString: url });
+    await asRole.connect();
+  });
+  afterAll(async () => {
+    await asRole?.end();
+    await service?.close();
+    await db?.drop();
+    const admin = new pg.Client({ connectionString: TEST_DATABASE_URL });
+    await admin.connect();
+    await admin.query(`DROP ROLE IF EXISTS ${role}`).catch(() => undefined);
+    await admin.end();
+  });
+
+  const snapshot = async () => (await asRole.query(`SELECT count(*)::int AS n, string_agg(message || actor, '|' ORDER BY id) AS rows FROM provisioning_audit_logs`)).rows[0];
+
+  it("runs as the schema's owner: the one-role setup the service warns about", async () => {
+    expect((await asRole.query(`SELECT DISTINCT tableowner FROM pg_tables WHERE schemaname = 'public'`)).rows).toEqual([{ tableowner: role }]);
+  });
+
+  it.each([
+    ["UPDATE", "UPDATE provisioning_audit_logs SET message = 'nothing happened'"],
+    ["DELETE", "DELETE FROM provisioning_audit_logs"],
+    ["TRUNCATE", "TRUNCATE provisioning_audit_logs CASCADE"],
+  ])("still refuses the role %s on the audit log (the append-only triggers)", async (_what, sql) => {
+    const before = await snapshot();
+    expect(before.n).toBeGreaterThan(20);
+    await expect(asRole.query(sql)).rejects.toThrow(/provisioning_audit_logs is append-only/);
+    expect(await snapshot()).toEqual(before);
+  });
+
+  it("can switch the triggers off as the owner, but the hash chain names the row it removed", async () => {
+    const victim = (await asRole.query(`SELECT id::int AS id, chain_seq::int AS seq FROM provisioning_audit_logs ORDER BY chain_seq OFFSET 3 LIMIT 1`)).rows[0];
+    await asRole.query("BEGIN");
+    await asRole.query("ALTER TABLE provisioning_audit_logs DISABLE TRIGGER USER");
+    await asRole.query(`DELETE FROM provisioning_audit_logs WHERE id = $1`, [victim.id]);
+    await asRole.query("ALTER TABLE provisioning_audit_logs ENABLE TRIGGER USER");
+    await asRole.query("COMMIT");
+    const report = (await service.app.inject({ method: "GET", url: "/api/v1/audit/verify", headers: auth() })).json();
+    expect(report).toMatchObject({ ok: false, rows: victim.seq - 1, broken: { chainSeq: victim.seq + 1, reason: `1 row(s) before it are missing: the chain goes from ${victim.seq - 1} to ${victim.seq + 1}` } });
   });
 });

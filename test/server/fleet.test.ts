@@ -131,7 +131,7 @@ describe.skipIf(!pg.available)("the fleet: one page of every tenant, and every t
 
   it("leaves deleted tenants out unless asked for by status, and times a deleted one up to its teardown", async () => {
     const north = (await fleet("?search=north")).json().items[0];
-    expect((await service.app.inject({ method: "DELETE", url: `/api/v1/tenants/${north.id}`, headers: auth() })).statusCode).toBe(202);
+    expect((await service.app.inject({ method: "DELETE", url: `/api/v1/tenants/${north.id}?confirm=${north.slug}`, headers: auth() })).statusCode).toBe(202);
     await waitForStatus(service.app, north.id, (s) => settled(s) && s.status === "DELETED");
     expect((await fleet()).json().items.map((t: any) => t.slug)).toEqual(["south"]);
     const deleted = (await fleet("?status=DELETED")).json();

@@ -24,6 +24,7 @@ describe.skipIf(!pg.available)("the OpenAPI document at /docs", () => {
     const routes = Object.entries(doc.paths).flatMap(([p, ops]: [string, any]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${p}`)).sort();
     expect(routes).toEqual([
       "DELETE /api/v1/tenants/{id}",
+      "GET /api/v1/audit/verify",
       "GET /api/v1/drift",
       "GET /api/v1/drift/runs/{id}",
       "GET /api/v1/events",
@@ -33,6 +34,7 @@ describe.skipIf(!pg.available)("the OpenAPI document at /docs", () => {
       "GET /api/v1/tenants",
       "GET /api/v1/tenants/{id}",
       "GET /api/v1/tenants/{id}/audit",
+      "GET /api/v1/tenants/{id}/backups",
       "GET /api/v1/tenants/{id}/changes",
       "GET /api/v1/tenants/{id}/changes/{changeId}",
       "GET /api/v1/tenants/{id}/drift",
@@ -44,12 +46,14 @@ describe.skipIf(!pg.available)("the OpenAPI document at /docs", () => {
       "GET /ws/provisioning/{id}",
       "POST /api/v1/drift/runs",
       "POST /api/v1/tenants",
+      "POST /api/v1/tenants/{id}/backups",
       "POST /api/v1/tenants/{id}/changes",
       "POST /api/v1/tenants/{id}/changes/{changeId}/approve",
       "POST /api/v1/tenants/{id}/changes/{changeId}/reject",
       "POST /api/v1/tenants/{id}/drift-check",
       "POST /api/v1/tenants/{id}/preview",
       "POST /api/v1/tenants/{id}/provisioning/retry",
+      "POST /api/v1/tenants/{id}/restore",
       "POST /api/v1/tenants/{id}/rollback",
       "POST /api/v1/tenants/{id}/simulated-drift",
     ]);
@@ -80,14 +84,22 @@ describe.skipIf(!pg.available)("the OpenAPI document at /docs", () => {
     const queued = [
       doc.paths["/api/v1/tenants"].post,
       doc.paths["/api/v1/tenants/{id}/provisioning/retry"].post,
-      doc.paths["/api/v1/tenants/{id}/rollback"].post,
-      doc.paths["/api/v1/tenants/{id}"].delete,
     ].map((op) => op.responses["202"]);
     for (const r of queued) {
       expect(r.headers.location.description).toMatch(/provisioning\/status/);
       expect(Object.keys(r.content["application/json"].schema.properties).sort()).toEqual(["run", "tenant"]);
     }
+    // A teardown or rollback answers the same queued run, or (four eyes) the request awaiting another admin.
+    for (const op of [doc.paths["/api/v1/tenants/{id}/rollback"].post, doc.paths["/api/v1/tenants/{id}"].delete]) {
+      const r = op.responses["202"];
+      expect(r.headers.location.description).toMatch(/provisioning status, or the request awaiting approval/);
+      const shapes = r.content["application/json"].schema.anyOf.map((shape: any) => Object.keys(shape.properties).sort());
+      expect(shapes).toEqual([["run", "tenant"], ["approval", "change", "message"]]);
+    }
     expect(doc.paths["/api/v1/tenants/{id}/preview"].post.requestBody.required).toBe(false);
+    // DELETE takes its confirmation and skipBackup in the query or an optional body.
+    expect(doc.paths["/api/v1/tenants/{id}"].delete.requestBody.required).toBe(false);
+    expect(doc.paths["/api/v1/tenants/{id}"].delete.parameters.filter((p: any) => p.in === "query").map((p: any) => p.name).sort()).toEqual(["confirm", "skipBackup"]);
     expect(doc.paths["/api/v1/tenants"].post.requestBody.required).toBe(true);
   });
 });

@@ -41,7 +41,7 @@ describe.skipIf(!pg.available)("provisioning through the API on real Postgres", 
   it("tears a tenant down to DELETED, undoing the phases in reverse order", async () => {
     const tenant = (await service.app.inject({ method: "POST", url: "/api/v1/tenants", headers: auth(), payload: tenantRequest("gone") })).json().tenant;
     await waitForStatus(service.app, tenant.id, settled);
-    const deleted = await service.app.inject({ method: "DELETE", url: `/api/v1/tenants/${tenant.id}`, headers: auth() });
+    const deleted = await service.app.inject({ method: "DELETE", url: `/api/v1/tenants/${tenant.id}?confirm=gone`, headers: auth() });
     expect(deleted.statusCode).toBe(202);
     expect(deleted.json().tenant.status).toBe("DEPROVISIONING");
     const status = await waitForStatus(service.app, tenant.id, (s) => s.status === "DELETED");

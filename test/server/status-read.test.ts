@@ -129,7 +129,7 @@ describe.skipIf(!postgres.available)("the provisioning status read in one query"
       expect(approved.statusCode, approved.body).toBe(202);
       expect((await waitForStatus(app, first, (s) => s.run?.kind === "update" && settled(s))).status).toBe("ACTIVE");
 
-      expect((await app.inject({ method: "DELETE", url: `/api/v1/tenants/${first}`, headers: auth() })).statusCode).toBe(202);
+      expect((await app.inject({ method: "DELETE", url: `/api/v1/tenants/${first}?confirm=statusread`, headers: auth() })).statusCode).toBe(202);
       expect((await waitForStatus(app, first, (s) => s.run?.kind === "teardown" && settled(s))).status).toBe("DELETED");
       await sentMatchesRows("statusread");
 

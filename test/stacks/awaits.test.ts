@@ -47,7 +47,8 @@ describe.each(TIERS)("the awaits of a %s tenant's real run", (tier) => {
     const r = renders.get(tier)!;
     const kinds = r.resources.map((x) => x.inputs.kind);
     expect(kinds).toContain("Ingress");
-    expect(kinds.filter((k) => k === "Job").length).toBe(3);
+    // Migrations and the connectivity check (phase 2), the database check under the policies (phase 4), the pipeline check (phase 10).
+    expect(kinds.filter((k) => k === "Job").length).toBe(4);
     expect(kinds).toContain("Certificate");
     expect([...charts.values()].flat().some((o) => o.kind === "Service" && o.metadata.name.endsWith("-controller"))).toBe(true);
   });

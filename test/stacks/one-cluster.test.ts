@@ -10,6 +10,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { resolvePlatformSettings } from "../../model/settings.ts";
 import { namespaceName, validateTenantSpec } from "../../model/spec.ts";
 import type { Tier } from "../../model/tiers.ts";
+import { alertmanagerDiscoveryRoleName } from "../../components/09-monitoring.ts";
 import { renderUnderMocks, type RenderResult } from "../../stacks/mock-render.ts";
 import { ClusterModel, type SharedContract } from "../support/cluster-model.ts";
 import { helmTemplate, sharedChart, type ManifestObject } from "../support/helm.ts";
@@ -28,6 +29,13 @@ const FLEET: { slug: string; tier: Tier; region: string }[] = [
 
 const settings = resolvePlatformSettings({
   kubernetes: { apiServerCidrs: ["20.62.1.15/32"] },
+  // Enterprise tenants outside eastus (the default subnet's region) join a delegated subnet of their own region.
+  azure: {
+    databaseSubnets: {
+      westeurope: { subnetId: "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/matih-network/providers/Microsoft.Network/virtualNetworks/matih-westeurope/subnets/tenant-databases", subnetCidr: "10.21.1.0/24" },
+      australiaeast: { subnetId: "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/matih-network/providers/Microsoft.Network/virtualNetworks/matih-australiaeast/subnets/tenant-databases", subnetCidr: "10.23.1.0/24" },
+    },
+  },
   alerts: { slackWebhookSecret: { namespace: "matih-monitoring", name: "slack-webhook", key: "url" } },
 });
 
@@ -36,6 +44,12 @@ const CONTRACTS: SharedContract[] = [{
   namespace: settings.observability.namespace,
   configMaps: ["loki-tenant-overrides", settings.observability.tempoOverridesConfigMap, "alloy-tenant-logs"],
   keyOwnedBy: (slug, key) => key === `${slug}.yaml` || key === `${namespaceName(slug)}.alloy`,
+}, {
+  // The tenant Prometheus's grant to discover the shared Alertmanager (docs/real-run.md, "Grants outside the tenant namespace").
+  namespace: settings.observability.monitoringNamespace,
+  configMaps: [],
+  keyOwnedBy: () => false,
+  objectOwnedBy: (slug, kind, name) => (kind === "Role" || kind === "RoleBinding") && name === alertmanagerDiscoveryRoleName(slug),
 }];
 
 const renders: RenderResult[] = [];
@@ -100,10 +114,25 @@ describe("a fleet of eight tenants, every tier, four regions, in one cluster and
     ]);
   }, 60_000);
 
+  it("places each enterprise server in its tenant's region, in that region's delegated subnet", () => {
+    const placed = renders.flatMap((r) => r.resources.filter((x) => x.type === "azure-native:dbforpostgresql:Server"))
+      .map((x) => [x.inputs.serverName, x.inputs.location, (x.inputs.network as { delegatedSubnetResourceId: string }).delegatedSubnetResourceId.split("/")[8]]);
+    expect(placed).toEqual([
+      ["matih-hooli-pg", "westeurope", "matih-westeurope"],
+      ["matih-wayne-pg", "eastus", "matih-aks"],
+      ["matih-northwind-traders-international-holdings-analytics-bb2-pg", "australiaeast", "matih-australiaeast"],
+    ]);
+  });
+
   it("flags a write into a shared namespace outside the contract", () => {
     const naive = new ClusterModel([]);
     naive.addTenant(renders[0]!, charts);
-    expect(naive.strays.length).toBe(3);
-    expect(naive.strays[0]).toMatch(/^acme: ConfigMapPatch matih-observability\/alloy-tenant-logs .* no shared contract covers it$/);
+    // The three shared keys, and phase 9's discovery Role and RoleBinding in the monitoring namespace.
+    expect(naive.strays.length).toBe(5);
+    expect(naive.strays.filter((s) => s.includes(" matih-monitoring/"))).toEqual([
+      expect.stringMatching(/^acme: Role matih-monitoring\/alertmanager-discovery-matih-acme .* no shared contract covers it$/),
+      expect.stringMatching(/^acme: RoleBinding matih-monitoring\/alertmanager-discovery-matih-acme .* no shared contract covers it$/),
+    ]);
+    expect(naive.strays.find((s) => s.includes("alloy-tenant-logs"))).toMatch(/^acme: ConfigMapPatch matih-observability\/alloy-tenant-logs .* no shared contract covers it$/);
   });
 });

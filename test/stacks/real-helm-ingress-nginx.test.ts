@@ -26,7 +26,11 @@ const TENANTS: { slug: string; tier: Tier; region: string }[] = [
   { slug: LONG_B, tier: "enterprise", region: "japaneast" },
 ];
 
-const settings = resolvePlatformSettings({ kubernetes: { apiServerCidrs: ["20.62.1.15/32"] } });
+const settings = resolvePlatformSettings({
+  kubernetes: { apiServerCidrs: ["20.62.1.15/32"] },
+  // LONG_B's dedicated server joins a delegated subnet of its own region (the default one is in eastus).
+  azure: { databaseSubnets: { japaneast: { subnetId: "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/matih-network/providers/Microsoft.Network/virtualNetworks/matih-japaneast/subnets/tenant-databases", subnetCidr: "10.22.1.0/24" } } },
+});
 
 interface Tenant {
   spec: TenantSpec;

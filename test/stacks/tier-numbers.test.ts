@@ -183,6 +183,10 @@ describe("the seed's literal values across tiers", () => {
     expect(values((await rendered("professional")).release("ai-service")).resources).toEqual(sizes("250m", "512Mi", "1000m", "1Gi"));
   });
 
+  it("the professional tenant's ai-service runs 2 replicas, not the seed example's replicaCount: 1 (the reason is in model/tiers.ts and docs/program.md)", async () => {
+    expect(values((await rendered("professional")).release("ai-service")).replicaCount).toBe(2);
+  });
+
   it("more replicas per tier, never fewer: free ≤ professional ≤ enterprise for every replicated workload", async () => {
     const counts = async (tier: Tier) => {
       const r = await rendered(tier);

@@ -19,12 +19,14 @@ export interface Claim {
   readonly source: string;
 }
 
-/** A shared namespace a tenant may write to, and how: one key per tenant in the named ConfigMaps. */
+/** A shared namespace a tenant may write to, and how: one key per tenant in the named ConfigMaps, and whole objects named after it. */
 export interface SharedContract {
   readonly namespace: string;
   readonly configMaps: readonly string[];
   /** The key a tenant may own in those ConfigMaps must mention this (its slug or namespace). */
   readonly keyOwnedBy: (slug: string, key: string) => boolean;
+  /** Objects of its own a tenant may create there (kind and name). Default: none. */
+  readonly objectOwnedBy?: (slug: string, kind: string, name: string) => boolean;
 }
 
 const isK8s = (r: RenderedResource) => r.type.startsWith("kubernetes:") && !r.type.startsWith("kubernetes:helm.sh/") && r.type !== "pulumi:providers:kubernetes";
@@ -73,7 +75,7 @@ export class ClusterModel {
           }
           return;
         }
-        this.strays.push(`${slug}: ${kind} ${ns}/${name} (${source}) is outside namespace ${home} and no shared contract covers it`);
+        if (!contract?.objectOwnedBy?.(slug, kind, name)) this.strays.push(`${slug}: ${kind} ${ns}/${name} (${source}) is outside namespace ${home} and no shared contract covers it`);
       }
       claim("namespaced object", `${apiVersion.split("/")[0]}/${kind}/${ns}/${name}`, source);
     };

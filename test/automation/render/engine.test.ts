@@ -183,6 +183,40 @@ describe("render engine", () => {
     expect(after.drifted).toEqual([]);
   });
 
+  it("masks secret values a hand edit left in clear in previews and drift checks: a Secret's key, a random password, a recorded secret at an ordinary path, and their copies anywhere (issue 26)", async () => {
+    const canaries = { secretKey: "canary-secret-key-Ws61", random: "canary-random-result-Qa27", role: "canary-role-password-Xe90", env: "canary-env-pg-admin-Lm13" };
+    const settings = platformSettings();
+    const render = new RenderEngine({ layout, store, runner, gate: new OperationGate({ maxConcurrent: 2 }), operationTimeoutMs: 120_000, env: { [settings.postgres.adminPasswordEnv]: canaries.env } });
+    await render.provision({ spec: tenantSpec(), settings, lastPhase: 2 });
+    const resources = (await recordOf()).resources;
+    const named = (type: string) => resources.find((r) => r.type === type && r.custom)!;
+    const secret = named("kubernetes:core/v1:Secret");
+    const random = named("random:index/randomPassword:RandomPassword");
+    const role = named("postgresql:index/role:Role");
+    const configMap = named("kubernetes:core/v1:ConfigMap");
+    // The role's password is a Pulumi secret at an ordinary-looking path: recorded as the marker.
+    expect(role.inputs.password).toBe("[secret]");
+    const script = Object.keys(configMap.inputs.data as Record<string, string>)[0]!;
+    await render.simulateDrift("acme", { kind: "edit", resource: secret.urn, path: "stringData.POSTGRES_PASSWORD", value: canaries.secretKey });
+    await render.simulateDrift("acme", { kind: "edit", resource: random.urn, path: "result", value: canaries.random });
+    await render.simulateDrift("acme", { kind: "edit", resource: role.urn, path: "password", value: canaries.role });
+    await render.simulateDrift("acme", { kind: "edit", resource: configMap.urn, path: formatPath(["data", script]), value: `-- ${canaries.secretKey} ${canaries.random} ${canaries.role} ${canaries.env}` });
+
+    const preview = await render.preview({ spec: tenantSpec(), settings, lastPhase: 2 });
+    const drift = await render.driftCheck({ spec: tenantSpec(), settings });
+    for (const [what, result] of [["preview", preview], ["drift check", drift]] as const) {
+      for (const canary of Object.values(canaries)) expect(JSON.stringify(result), `${what}: ${canary}`).not.toContain(canary);
+    }
+    const diffs = (urn: string) => preview.changes.find((c) => c.urn === urn)?.diffs;
+    expect(diffs(secret.urn)).toEqual([{ path: "stringData.POSTGRES_PASSWORD", old: "[secret]", new: "[secret]" }]);
+    expect(diffs(random.urn)).toEqual([{ path: "result", old: "[secret]" }]);
+    expect(diffs(role.urn)).toEqual([{ path: "password", old: "[secret]", new: "[secret]" }]);
+    expect(diffs(configMap.urn)).toEqual([{ path: formatPath(["data", script]), old: "-- [secret] [secret] [secret] [secret]", new: (configMap.inputs.data as Record<string, string>)[script] }]);
+    const differences = (urn: string) => drift.drifted.find((d) => d.urn === urn)?.differences;
+    expect(differences(role.urn)).toEqual([{ path: "password", recorded: "[secret]", actual: "[secret]" }]);
+    expect(differences(configMap.urn)).toEqual([{ path: formatPath(["data", script]), recorded: (configMap.inputs.data as Record<string, string>)[script], actual: "-- [secret] [secret] [secret] [secret]" }]);
+  });
+
   it("refuses a drift command on a resource or path that does not exist, naming it", async () => {
     const settings = platformSettings();
     const render = engine();

@@ -1,12 +1,13 @@
 /**
  * The embedded default uses the two roles an operator sets up for an external
  * PostgreSQL: migrations as the owner, the service as a role that may only add
- * to and read the audit log. On the real embedded server, a fresh data
- * directory and one created before the roles existed (everything owned by the
- * superuser the service used to log in as).
+ * to and read the audit log; and once that is set up, its superuser has no
+ * password, so nothing the service holds opens it. On the real embedded
+ * server, a fresh data directory and one created before the roles existed
+ * (everything owned by the superuser the service used to log in as).
  */
 import { createHash, createHmac } from "node:crypto";
-import { mkdtemp, readFile, rm, stat, unlink } from "node:fs/promises";
+import { mkdtemp, readFile, rm, stat, unlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import pg from "pg";
@@ -16,6 +17,8 @@ import { buildService } from "../../../server/build.ts";
 import { loadServiceConfig } from "../../../server/config.ts";
 import { scramVerifier } from "../../../server/db/embedded-roles.ts";
 import { startEmbeddedDatabase, type EmbeddedDatabase } from "../../../server/db/embedded.ts";
+import { knownMigrations } from "../../../server/db/migrate.ts";
+import { embeddedSuperuserUrl } from "../../support/embedded-superuser.ts";
 import { ADMIN_TOKEN, auth, settled, tenantRequest, waitForStatus } from "../../support/service.ts";
 
 const env = (dataDir: string, extra: Record<string, string> = {}) => ({
@@ -33,7 +36,7 @@ const env = (dataDir: string, extra: Record<string, string> = {}) => ({
 });
 
 /** The service on `urls` exactly as the entry point builds it. */
-async function build(dataDir: string, urls: { databaseUrl: string; migrationDatabaseUrl?: string }, extra: Record<string, string> = {}) {
+async function build(dataDir: string, urls: { databaseUrl: string }, extra: Record<string, string> = {}) {
   const e = env(dataDir, extra);
   const app = await buildService({ config: loadServiceConfig(e), ...urls, settings: resolvePlatformSettings(), env: e, logger: false, shutdownGraceMs: 5_000 });
   await app.ready();
@@ -43,7 +46,7 @@ async function build(dataDir: string, urls: { databaseUrl: string; migrationData
 async function serve(dataDir: string) {
   const database = await startEmbeddedDatabase(dataDir);
   try {
-    const app = await build(dataDir, { databaseUrl: database.url, migrationDatabaseUrl: database.ownerUrl });
+    const app = await build(dataDir, { databaseUrl: database.url });
     return { app, database, close: async () => { await app.close(); await database.close(); } };
   } catch (error) {
     await database.close();
@@ -51,8 +54,10 @@ async function serve(dataDir: string) {
   }
 }
 
-const superuserUrl = async (dataDir: string, database: EmbeddedDatabase, name = "matih") =>
-  `postgresql://matih:${encodeURIComponent((await readFile(path.join(dataDir, "postgres-password"), "utf8")).trim())}@127.0.0.1:${database.port}/${name}`;
+const superuserUrl = (_dataDir: string, database: EmbeddedDatabase, name = "matih") => embeddedSuperuserUrl(database, name);
+
+/** The superuser's stored password: null when it has none, so no login opens it. */
+const superuserPassword = (su: string) => withClient(su, async (c) => (await c.query(`SELECT rolpassword FROM pg_authid WHERE rolname = 'matih'`)).rows[0].rolpassword as string | null);
 
 async function withClient<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ connectionString: url });
@@ -134,7 +139,11 @@ describe("the embedded default's owner and service roles", () => {
     const dataDir = await freshDir("matih-roles-");
     const service = await serve(dataDir);
     try {
+      // Migrations and grants were the setup's, as the owner; the superuser is locked out and its password kept nowhere.
+      expect(service.database.setup).toEqual({ migrations: await knownMigrations(), owner: "matih_owner", service: "matih_service" });
+      await expect(stat(path.join(dataDir, "postgres-password"))).rejects.toThrow(/ENOENT/);
       const su = await superuserUrl(dataDir, service.database);
+      expect(await superuserPassword(su)).toBeNull();
       const servicePassword = (await readFile(path.join(dataDir, "postgres-service-password"), "utf8")).trim();
       expect(servicePassword.length).toBeGreaterThanOrEqual(32);
       expect((await stat(path.join(dataDir, "postgres-service-password"))).mode & 0o777).toBe(0o600);
@@ -164,6 +173,14 @@ describe("the embedded default's owner and service roles", () => {
         await expect(c.query(`CREATE TABLE public.intruder (id int)`)).rejects.toThrow(/permission denied/);
       });
       await expectAuditLogProtected(service.database.url, su, tenant.id);
+      // Nor may the owner change or remove audit rows (the row trigger), or empty the log (the statement trigger).
+      await withClient(su, async (c) => {
+        await c.query(`SET ROLE matih_owner`);
+        for (const sql of ["UPDATE provisioning_audit_logs SET message = 'nothing happened'", "DELETE FROM provisioning_audit_logs", "TRUNCATE provisioning_audit_logs CASCADE"]) {
+          await expect(c.query(sql), sql).rejects.toThrow(/provisioning_audit_logs is append-only/);
+        }
+      });
+      expect(await auditRows(su, tenant.id)).toBeGreaterThan(20);
       // The owner cannot log in; the superuser's password does not open the service's role.
       const ownerLogin = new pg.Client({ connectionString: `postgresql://matih_owner:${encodeURIComponent(servicePassword)}@127.0.0.1:${service.database.port}/matih` });
       await expect(ownerLogin.connect()).rejects.toThrow();
@@ -189,6 +206,8 @@ describe("the embedded default's owner and service roles", () => {
           await c.query(`CREATE DATABASE matih`);
         });
         await unlink(path.join(dataDir, "postgres-service-password"));
+        // Where earlier versions kept the superuser's password for good.
+        await writeFile(path.join(dataDir, "postgres-password"), "an-old-superuser-password\n", { mode: 0o600 });
         const su = await superuserUrl(dataDir, database);
         const old = await build(dataDir, { databaseUrl: su });
         try {
@@ -217,6 +236,10 @@ describe("the embedded default's owner and service roles", () => {
     try {
       const su = await superuserUrl(dataDir, upgraded.database);
       expect((await stat(path.join(dataDir, "postgres-service-password"))).mode & 0o777).toBe(0o600);
+      await expect(stat(path.join(dataDir, "postgres-password"))).rejects.toThrow(/ENOENT/);
+      expect(await superuserPassword(su)).toBeNull();
+      // The audit rows written before the handover still form one unbroken chain.
+      expect((await upgraded.app.inject({ method: "GET", url: "/api/v1/audit/verify", headers: auth() })).json()).toMatchObject({ ok: true, broken: null });
       expect((await upgraded.app.db.query(`SELECT current_user AS name`)).rows[0].name).toBe("matih_service");
       expect(await owners(su)).toEqual({ public: { matih_owner: expect.any(Number) }, pgboss: { matih_service: expect.any(Number) } });
       // The tenant provisioned before is still there; the queued job runs to the end under the new roles.
@@ -226,7 +249,7 @@ describe("the embedded default's owner and service roles", () => {
       // And the service still does everything: a new tenant, and the old one torn down.
       const fresh = (await upgraded.app.inject({ method: "POST", url: "/api/v1/tenants", headers: auth(), payload: tenantRequest("after") })).json().tenant;
       expect((await waitForStatus(upgraded.app, fresh.id, settled, 90_000)).status).toBe("ACTIVE");
-      expect((await upgraded.app.inject({ method: "DELETE", url: `/api/v1/tenants/${activeId!}`, headers: auth() })).statusCode).toBe(202);
+      expect((await upgraded.app.inject({ method: "DELETE", url: `/api/v1/tenants/${activeId!}?confirm=before`, headers: auth() })).statusCode).toBe(202);
       expect((await waitForStatus(upgraded.app, activeId!, settled, 90_000)).status).toBe("DELETED");
     } finally {
       await upgraded.close();
@@ -237,7 +260,10 @@ describe("the embedded default's owner and service roles", () => {
     const again = await serve(dataDir);
     try {
       expect((await readFile(path.join(dataDir, "postgres-service-password"), "utf8")).trim()).toBe(password);
-      expect(await owners(await superuserUrl(dataDir, again.database))).toEqual({ public: { matih_owner: expect.any(Number) }, pgboss: { matih_service: expect.any(Number) } });
+      const su = await superuserUrl(dataDir, again.database);
+      expect(await owners(su)).toEqual({ public: { matih_owner: expect.any(Number) }, pgboss: { matih_service: expect.any(Number) } });
+      // Single-user mode gave the superuser this start's password; the setup took it away again.
+      expect(await superuserPassword(su)).toBeNull();
       expect((await again.app.inject({ method: "GET", url: "/api/v1/tenants/after", headers: auth() })).json()).toMatchObject({ status: "ACTIVE" });
     } finally {
       await again.close();

@@ -39,7 +39,7 @@ describe("the embedded default database", () => {
   async function serve(dataDir: string) {
     const env = { ...process.env, MATIH_ENGINE: "render", MATIH_DATA_DIR: dataDir, MATIH_ADMIN_TOKEN: ADMIN_TOKEN, MATIH_RETRY_DELAY_SECONDS: "0", LOG_LEVEL: "warn", KAFKA_BROKERS: "", SMTP_URL: "", SMTP_HOST: "" };
     const database = await startEmbeddedDatabase(dataDir);
-    const app = await buildService({ config: loadServiceConfig(env), databaseUrl: database.url, migrationDatabaseUrl: database.ownerUrl, settings: resolvePlatformSettings(), env, logger: false, shutdownGraceMs: 5_000 });
+    const app = await buildService({ config: loadServiceConfig(env), databaseUrl: database.url, settings: resolvePlatformSettings(), env, logger: false, shutdownGraceMs: 5_000 });
     await app.ready();
     return { app, database, close: async () => { await app.close(); await database.close(); } };
   }
@@ -88,23 +88,23 @@ describe("the embedded default database", () => {
     );
   });
 
-  it("starts with `npm start` and no configuration: private files, a password the server requires, a clean stop", async () => {
+  it("starts with `npm start` and no configuration: private files, a password the server requires, no superuser login, a clean stop", async () => {
     const dataDir = await freshDir("matih-start-");
     const service = spawnService({ MATIH_DATA_DIR: dataDir, MATIH_ENGINE: "render", PORT: "0", LOG_LEVEL: "info" }, { via: "npm", unset: ["DATABASE_URL", "MATIH_ADMIN_TOKEN", "MATIH_READ_TOKENS"] });
     let pid: number | null = null;
     try {
       const url = await service.listening();
       const token = (await readFile(path.join(dataDir, "admin-token"), "utf8")).trim();
-      const password = (await readFile(path.join(dataDir, "postgres-password"), "utf8")).trim();
+      // No superuser password is kept: the setup locked the superuser out.
+      await expect(stat(path.join(dataDir, "postgres-password"))).rejects.toThrow(/ENOENT/);
       // Only this service's user may read or list the data directory; files are 0600, PostgreSQL's own 0700/0600.
       const servicePassword = (await readFile(path.join(dataDir, "postgres-service-password"), "utf8")).trim();
-      for (const file of ["admin-token", "postgres-password", "postgres-service-password", "service.lock"]) expect((await stat(path.join(dataDir, file))).mode & 0o077, file).toBe(0);
+      for (const file of ["admin-token", "postgres-service-password", "service.lock"]) expect((await stat(path.join(dataDir, file))).mode & 0o077, file).toBe(0);
       expect((await stat(dataDir)).mode & 0o007).toBe(0);
       expect((await stat(dataDir)).mode & 0o040).toBe(0);
       expect((await stat(path.join(dataDir, "postgres"))).mode & 0o077).toBe(0);
       expect((await stat(path.join(dataDir, "postgres", "PG_VERSION"))).mode & 0o077).toBe(0);
       expect(service.output()).not.toContain(token);
-      expect(service.output()).not.toContain(password);
       expect(service.output()).not.toContain(servicePassword);
       // Migrations ran as the owner role; the service logs in as its own limited role.
       expect(logLines(service.output()).find((l) => String(l.msg).startsWith("schema owned by the owner role"))).toMatchObject({ owner: "matih_owner", service: "matih_service" });
@@ -112,13 +112,14 @@ describe("the embedded default database", () => {
       expect(notice?.msg).toMatch(/embedded PostgreSQL/);
       expect(logLines(service.output()).some((l) => String(l.msg).startsWith("MATIH_ADMIN_TOKEN is not set: an admin token was generated"))).toBe(true);
 
-      // No password, or a wrong one: refused. Only the generated password opens it.
+      // The superuser opens with no password and with none given: it has none. The service's role needs its password.
       const port = Number(notice!.port);
-      await expect((async () => { const c = new pg.Client({ connectionString: `postgresql://matih@127.0.0.1:${port}/matih` }); try { await c.connect(); } finally { await c.end().catch(() => undefined); } })()).rejects.toThrow();
-      const wrong = new pg.Client({ connectionString: `postgresql://matih:not-the-password@127.0.0.1:${port}/matih` });
-      await expect(wrong.connect()).rejects.toMatchObject({ code: "28P01" });
-      await wrong.end().catch(() => undefined);
-      const right = new pg.Client({ connectionString: `postgresql://matih:${encodeURIComponent(password)}@127.0.0.1:${port}/matih` });
+      for (const login of ["matih", "matih:not-the-password", "matih_service", "matih_service:not-the-password"]) {
+        const c = new pg.Client({ connectionString: `postgresql://${login}@127.0.0.1:${port}/matih` });
+        await expect(c.connect(), login).rejects.toThrow();
+        await c.end().catch(() => undefined);
+      }
+      const right = new pg.Client({ connectionString: `postgresql://matih_service:${encodeURIComponent(servicePassword)}@127.0.0.1:${port}/matih` });
       await right.connect();
       expect((await right.query("SELECT count(*)::int AS n FROM tenants")).rows[0].n).toBe(0);
       // The service's connections are the limited role's, none the superuser's.

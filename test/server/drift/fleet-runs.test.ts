@@ -275,7 +275,7 @@ describe.skipIf(!postgres.available)("a drift check and a run for the same tenan
         if (Date.now() > deadline) throw new Error("the check never started");
         await new Promise((r) => setTimeout(r, 20));
       }
-      expect((await service.app.inject({ method: "DELETE", url: `/api/v1/tenants/${id}`, headers: auth() })).statusCode).toBe(202);
+      expect((await service.app.inject({ method: "DELETE", url: `/api/v1/tenants/${id}?confirm=give-way`, headers: auth() })).statusCode).toBe(202);
       expect((await waitForStatus(service.app, id, settled, 120_000)).status).toBe("DELETED");
       expect(yielded).toEqual([true]);
 

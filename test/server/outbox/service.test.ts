@@ -249,7 +249,7 @@ describe.skipIf(unavailable !== null)("the service while its Kafka broker is sto
     expect(readyz.json().checks.kafka.detail).toMatch(/^unreachable since .*events wait in the outbox and go out in order when it is back; 1 event waiting in the outbox$/);
 
     // Tear the tenant down too: its second event must follow the first.
-    const del = await service.app.inject({ method: "DELETE", url: `/api/v1/tenants/${id}`, headers: auth });
+    const del = await service.app.inject({ method: "DELETE", url: `/api/v1/tenants/${id}?confirm=outageco`, headers: auth });
     expect(del.statusCode).toBe(202);
     expect((await waitForTenant(service.app, id, (t) => t.status === "DELETED")).status).toBe("DELETED");
     const waiting = await outboxRows(db.pool, "tenant_id = $1 AND kind = 'event'", [id]);

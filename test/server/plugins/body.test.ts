@@ -73,7 +73,7 @@ describe.skipIf(!pg.available)("request bodies", () => {
     const retry = await service.app.inject({ method: "POST", url: `/api/v1/tenants/${tenant.id}/provisioning/retry`, headers: json });
     expect(retry.statusCode).toBe(409); // accepted as a request; refused because the tenant is ACTIVE
     expect(retry.json().message).toMatch(/^an ACTIVE tenant cannot be retried/);
-    const del = await service.app.inject({ method: "DELETE", url: `/api/v1/tenants/${tenant.id}`, headers: json });
+    const del = await service.app.inject({ method: "DELETE", url: `/api/v1/tenants/${tenant.id}?confirm=bodiless`, headers: json });
     expect(del.statusCode, del.body).toBe(202);
   });
 });

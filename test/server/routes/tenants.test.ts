@@ -73,7 +73,7 @@ describe.skipIf(!pg.available)("the tenant routes, as a new user meets them", ()
     const first = (await create("phoenix-slug")).json().tenant;
     await waitForStatus(service.app, first.id, settled, 90_000);
     const requested = Date.now();
-    const deleted = await service.app.inject({ method: "DELETE", url: "/api/v1/tenants/phoenix-slug", headers: auth() });
+    const deleted = await service.app.inject({ method: "DELETE", url: "/api/v1/tenants/phoenix-slug?confirm=phoenix-slug", headers: auth() });
     expect(deleted.statusCode).toBe(202);
     expect(Object.keys(deleted.json()).sort()).toEqual(["run", "tenant"]);
     expect(deleted.headers.location).toBe(`/api/v1/tenants/${first.id}/provisioning/status`);

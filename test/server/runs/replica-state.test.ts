@@ -117,7 +117,7 @@ describe.skipIf(!pgAvailable.available)("a tenant's stack settings and a change'
     expect((await sql(`SELECT status FROM tenant_changes WHERE id = $1`, [changeId]))[0].status).toBe("APPLIED");
 
     // B tears the tenant down: the settings go with the stack.
-    const deleted = await service.app.inject({ method: "DELETE", url: `/api/v1/tenants/${tenantId}`, headers: auth() });
+    const deleted = await service.app.inject({ method: "DELETE", url: `/api/v1/tenants/${tenantId}?confirm=twohosts`, headers: auth() });
     expect(deleted.statusCode, deleted.body).toBe(202);
     await executorB.execute(await jobOf(deleted.json().run.id, tenantId));
     expect(callsB[1]).toMatchObject({ operation: "teardown", request: { stackSettings: SETTINGS } });

@@ -1,0 +1,97 @@
+import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
+import { Type } from "typebox";
+import type { BackupRow } from "../db/backups.ts";
+import { TenantBackups } from "../domain/tenant-backups.ts";
+import { errorResponse, errorResponses, TenantParams } from "./schemas.ts";
+
+export const Backup = Type.Object({
+  id: Type.String({ format: "uuid" }),
+  tenantId: Type.String({ format: "uuid" }),
+  runId: Type.Union([Type.String({ format: "uuid" }), Type.Null()], { description: "The teardown, rollback or update run it was taken before; null for one taken on demand or before a restore" }),
+  reason: Type.Union([Type.Literal("teardown"), Type.Literal("rollback"), Type.Literal("destructive-change"), Type.Literal("manual"), Type.Literal("before-restore")], { description: "Why it was taken" }),
+  requestedBy: Type.String({ description: "Who asked for what it was taken for" }),
+  schemaName: Type.String({ description: "The schema dumped (tenant_{slug})" }),
+  source: Type.String({ description: "host:port/database it was dumped from" }),
+  store: Type.Union([Type.Literal("local"), Type.Literal("azure")]),
+  location: Type.String({ description: "Where the dump is: a file of the local backup folder, or a blob URL (no SAS token)" }),
+  sizeBytes: Type.Integer({ minimum: 0 }),
+  sha256: Type.String({ pattern: "^[0-9a-f]{64}$", description: "sha256 of the dump file, checked again before a restore" }),
+  format: Type.Literal("pg_dump custom"),
+  createdAt: Type.String({ format: "date-time" }),
+  expiresAt: Type.String({ format: "date-time", description: "Kept until then (MATIH_BACKUP_RETENTION_DAYS), then its file is deleted" }),
+  removedAt: Type.Union([Type.String({ format: "date-time" }), Type.Null()], { description: "When its file was deleted; the record stays" }),
+});
+
+const BackupList = Type.Object({ items: Type.Array(Backup), total: Type.Integer(), limit: Type.Integer(), offset: Type.Integer() });
+const BackupQuery = Type.Object({
+  limit: Type.Integer({ minimum: 1, maximum: 200, default: 50 }),
+  offset: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, default: 0 }),
+}, { additionalProperties: false });
+const RestoreBody = Type.Object({
+  backupId: Type.String({ format: "uuid", description: "A backup of this tenant, or of a deleted tenant" }),
+  skipBackup: Type.Optional(Type.Boolean({ description: "Restore without first backing up what the restore replaces (recorded in the audit log)" })),
+}, { additionalProperties: false });
+const RestoreResponse = Type.Object({
+  tenantId: Type.String({ format: "uuid" }),
+  restored: Backup,
+  safetyBackup: Type.Union([Backup, Type.Null()], { description: "The backup of what the restore replaced; null when skipped or there was nothing" }),
+});
+
+const iso = (d: Date | null) => (d ? new Date(d).toISOString() : null);
+export const backupJson = (b: BackupRow) => ({
+  ...b, format: "pg_dump custom" as const, createdAt: iso(b.createdAt)!, expiresAt: iso(b.expiresAt)!, removedAt: iso(b.removedAt),
+});
+
+/** A tenant's backups: the list, a backup now, and a restore. */
+const backupRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
+  const actions = new TenantBackups({ pool: fastify.db, backups: fastify.backups });
+  const who = (request: { principal: { name: string } | null }) => request.principal?.name ?? "anonymous";
+
+  fastify.get("/api/v1/tenants/:id/backups", {
+    config: { scope: "read" },
+    schema: {
+      summary: "The tenant's backups, newest first: when, why, size, sha256, where, until when they are kept",
+      params: TenantParams, querystring: BackupQuery,
+      response: { 200: { ...BackupList, description: "A page of backups" }, ...errorResponses },
+    },
+  }, async (request) => {
+    const { items, total } = await actions.list(request.params.id, request.query);
+    return { items: items.map(backupJson), total, limit: request.query.limit, offset: request.query.offset };
+  });
+
+  fastify.post("/api/v1/tenants/:id/backups", {
+    config: { scope: "admin" },
+    schema: {
+      summary: "Back the tenant's database up now",
+      description: "Takes no body. A custom-format pg_dump of the tenant's schema into the backup store, recorded with reason `manual`.",
+      params: TenantParams,
+      response: {
+        201: { ...Backup, description: "The backup taken" },
+        ...errorResponses,
+        409: errorResponse("The tenant is DELETED, or this service has no database of it to dump (`nothing_to_back_up`: the render engine, or an enterprise tenant's dedicated server)"),
+        502: errorResponse("The backup could not be taken (`backup_failed`): the tenant database or the backup store did not answer"),
+      },
+    },
+  }, async (request, reply) => reply.code(201).send(backupJson(await actions.backupNow(request.params.id, who(request)))));
+
+  fastify.post("/api/v1/tenants/:id/restore", {
+    config: { scope: "admin" },
+    schema: {
+      summary: "Restore a backup into the tenant's current database",
+      description: "An admin action, recorded in the audit log (not a reviewed change). The tenant must be ACTIVE or FAILED with no run in progress. What the restore replaces is backed up first (reason `before-restore`) unless `skipBackup`; the schema is then replaced by the backup's in one transaction, so a failed restore changes nothing. The file's sha256 must match the recorded one.",
+      params: TenantParams, body: RestoreBody,
+      response: {
+        200: { ...RestoreResponse, description: "Restored" },
+        ...errorResponses,
+        404: errorResponse("No such tenant or backup"),
+        409: errorResponse("The tenant is not ACTIVE or FAILED, a run is in progress, or the backup is another live tenant's or was removed by retention"),
+        502: errorResponse("The backup first (`backup_failed`) or the restore (`restore_failed`) failed; the tenant's data is as it was"),
+      },
+    },
+  }, async (request) => {
+    const { tenant, backup, safetyBackup } = await actions.restore(request.params.id, request.body.backupId, who(request), { skipBackup: request.body.skipBackup ?? false });
+    return { tenantId: tenant.id, restored: backupJson(backup), safetyBackup: safetyBackup ? backupJson(safetyBackup) : null };
+  });
+};
+
+export default backupRoutes;

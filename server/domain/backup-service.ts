@@ -116,6 +116,10 @@ export class BackupService {
     url.username = p.adminUser;
     url.password = (this.deps.env ?? process.env)[p.adminPasswordEnv] ?? "";
     url.searchParams.set("sslmode", p.sslMode);
+    // The settings' sslMode means what it means to libpq (and to pg_dump):
+    // `require` encrypts without verifying the certificate. node-postgres
+    // reads `require` as verify-full unless told to follow libpq.
+    url.searchParams.set("uselibpqcompat", "true");
     return url.toString();
   }
 
@@ -135,7 +139,7 @@ export class BackupService {
     try {
       // Created 0600 before pg_dump writes a byte into it.
       await (await open(file, "wx", 0o600)).close();
-      await this.run("pg_dump", ["--format=custom", "--no-password", `--schema="${target.schema}"`, `--file=${file}`], target.url);
+      await this.asMemberOfOwner(target, () => this.run("pg_dump", ["--format=custom", "--no-password", `--schema="${target.schema}"`, `--file=${file}`], target.url));
       const { size } = await stat(file);
       const sha256 = await sha256Of(file);
       const location = await this.deps.store.put(name, file);
@@ -174,8 +178,8 @@ export class BackupService {
       // The dump as SQL, so that the schema's removal and its re-creation run in one psql transaction.
       await this.run("pg_restore", ["--no-password", `--file=${script}`, dump], null);
       if (backup.schemaName !== target.schema) await renameIdentifier(script, backup.schemaName, target.schema);
-      await this.run("psql", ["--no-password", "--no-psqlrc", "--quiet", "--single-transaction", "--set=ON_ERROR_STOP=1",
-        `--command=DROP SCHEMA IF EXISTS "${target.schema}" CASCADE`, `--file=${script}`], target.url);
+      await this.asMemberOfOwner(target, () => this.run("psql", ["--no-password", "--no-psqlrc", "--quiet", "--single-transaction", "--set=ON_ERROR_STOP=1",
+        `--command=DROP SCHEMA IF EXISTS "${target.schema}" CASCADE`, `--file=${script}`], target.url));
     } catch (error) {
       if (error instanceof BackupError) throw error;
       throw new BackupError(`the restore of backup ${backup.id} into schema ${target.schema} on ${target.source} failed: ${this.clean((error as Error).message)}`);
@@ -194,6 +198,40 @@ export class BackupService {
       removed += 1;
     }
     return removed;
+  }
+
+  /**
+   * Runs `work` with the connecting admin a member of the role that owns the
+   * tenant's schema. The platform's admin is not a superuser (Azure's
+   * azure_pg_admin, the local cluster's CREATEROLE admin): without the
+   * tenant role it may neither read the tenant's tables (pg_dump) nor drop
+   * and re-create a schema that role owns (restore). It grants itself the
+   * role for the work and gives it back after, as the postgresql provider
+   * does for the objects it manages.
+   */
+  private async asMemberOfOwner<T>(target: Extract<BackupTarget, { kind: "schema" }>, work: () => Promise<T>): Promise<T> {
+    const client = new pg.Client({ connectionString: target.url, application_name: "matih-backup", connectionTimeoutMillis: 10_000 });
+    let granted: string | null = null;
+    try {
+      try {
+        await client.connect();
+        const { rows } = await client.query<{ owner: string; member: boolean; superuser: boolean }>(
+          `SELECT pg_get_userbyid(n.nspowner) AS owner, pg_has_role(current_user, n.nspowner, 'USAGE') AS member,
+                  (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS superuser
+             FROM pg_namespace n WHERE n.nspname = $1`, [target.schema]);
+        const schema = rows[0];
+        if (schema && !schema.member && !schema.superuser) {
+          await client.query(`GRANT ${client.escapeIdentifier(schema.owner)} TO CURRENT_USER`);
+          granted = schema.owner;
+        }
+      } catch (error) {
+        throw new BackupError(`could not take the role that owns schema ${target.schema} on ${target.source}: ${this.clean((error as Error).message)}`);
+      }
+      return await work();
+    } finally {
+      if (granted !== null) await client.query(`REVOKE ${client.escapeIdentifier(granted)} FROM CURRENT_USER`).catch(() => undefined);
+      await client.end().catch(() => undefined);
+    }
   }
 
   private async schemaExists(target: Extract<BackupTarget, { kind: "schema" }>): Promise<boolean> {

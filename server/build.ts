@@ -60,6 +60,11 @@ export async function buildService(opts: AppOptions & { logger?: boolean | objec
   const fastify = Fastify({
     logger: opts.logger ?? loggerOptions(opts.config.logLevel, opts.logStream),
     bodyLimit: opts.config.bodyLimitBytes,
+    // Plugins wait on the database and the engine at start: pg-boss installing
+    // its schema in a fresh database, or the Pulumi engine checking its CLI,
+    // takes more than Fastify's default 10 s on a loaded host. A start that
+    // is slow is not a start that failed.
+    pluginTimeout: 120_000,
     // A client must send its whole request in this time (a body dribbled byte by byte is cut off),
     // and an idle connection is closed; Node checks both every `connectionsCheckingInterval`.
     requestTimeout: opts.config.requestTimeoutSeconds * 1000,

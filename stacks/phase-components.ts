@@ -54,6 +54,8 @@ export interface PhaseContext {
   readonly settings: PlatformSettings;
   readonly profile: TierProfile;
   readonly credentials: TenantCredentials;
+  /** Whether phases read back what their releases made; false in a teardown (see TenantProgramOptions.readBack). */
+  readonly readBack: boolean;
   /** `matih-{slug}` */
   readonly namespace: string;
   /** The component of an earlier phase; phases only ever look back. */
@@ -207,7 +209,7 @@ export const PHASE_COMPONENTS: { readonly [N in PhaseName]: PhaseComponent<N> } 
     declare: (c, opts) => new DataServices("data-services", {
       ...releaseSettings(c, c.profile.dataServices),
       coreReleases: c.earlier("DEPLOY_CORE_SERVICES").releases,
-      contractServices: Object.fromEntries(chartsThrough(5).map((chart) => [chart, c.settings.charts.services[chart] ?? []])),
+      contractServices: c.readBack ? Object.fromEntries(chartsThrough(5).map((chart) => [chart, c.settings.charts.services[chart] ?? []])) : {},
     }, opts),
     outputs: none,
   },

@@ -21,6 +21,15 @@ export interface TenantProgramOptions {
   lastPhase?: number;
   /** Secrets the phases need. Default: none (enough for an offline render). */
   credentials?: TenantCredentials;
+  /**
+   * Whether phases read back what their releases made (phase 5's Services of
+   * the charts' contract). False for a teardown, where the program runs only
+   * to configure providers (`destroy --run-program`): a read it declared for
+   * a phase that never got that far would be added to the state while its
+   * parent component is deleted, and the CLI refuses the snapshot ("refers to
+   * missing parent"). Default: true.
+   */
+  readBack?: boolean;
 }
 
 /**
@@ -101,6 +110,7 @@ export function tenantProgram(spec: TenantSpec, settings: PlatformSettings, opti
     settings,
     profile: tierProfile(spec.tier),
     credentials: options.credentials ?? {},
+    readBack: options.readBack ?? true,
     namespace: namespaceName(spec.slug),
     earlier: <N extends PhaseName>(phase: N) => {
       const component = declared.get(phase);

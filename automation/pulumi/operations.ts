@@ -62,12 +62,12 @@ function updateMessage(operation: string, slug: string, lastPhase?: number): str
  * The tenant program as an inline program. Credentials come from the engine's
  * environment here, at the edge, and reach the program as arguments.
  */
-export function inlineProgram(spec: TenantSpec, settings: PlatformSettings, lastPhase: number, env: NodeJS.ProcessEnv): InlineProgramArgs {
+export function inlineProgram(spec: TenantSpec, settings: PlatformSettings, lastPhase: number, env: NodeJS.ProcessEnv, options: { readBack?: boolean } = {}): InlineProgramArgs {
   const postgresAdminPassword = env[settings.postgres.adminPasswordEnv];
   return {
     stackName: spec.slug,
     projectName: PROJECT_NAME,
-    program: async () => tenantProgram(spec, settings, { lastPhase, credentials: postgresAdminPassword ? { postgresAdminPassword } : {} }),
+    program: async () => tenantProgram(spec, settings, { lastPhase, credentials: postgresAdminPassword ? { postgresAdminPassword } : {}, readBack: options.readBack ?? true }),
   };
 }
 
@@ -293,7 +293,7 @@ async function teardown(job: PulumiJob, deps: PulumiJobDeps, request: PulumiJobR
   const slug = request.spec.slug;
   let absent = false;
   const outcome = await runStackCommand<Pick<TeardownResult, "stackRemoved" | "alreadyAbsent">, boolean>(job, deps, {
-    open: async (factory) => openExisting(factory, inlineProgram(request.spec, request.settings, request.lastPhase ?? PHASE_COUNT, deps.env), workspaceOptions(job.config, slug), request.stackSettings, deps),
+    open: async (factory) => openExisting(factory, inlineProgram(request.spec, request.settings, request.lastPhase ?? PHASE_COUNT, deps.env, { readBack: false }), workspaceOptions(job.config, slug), request.stackSettings, deps),
     // --run-program: providers are configured by the program as it is now, not from the credentials old state recorded.
     run: async (stack, onEvent) => {
       await stack.destroy({ onEvent, signal: deps.signal, color: "never", runProgram: true, message: updateMessage("teardown", slug) });

@@ -109,7 +109,8 @@ describe.skipIf(skipReason !== "")(`the charts' contract, read back from the clu
       const s = await status();
       return s?.status === "DELETED" || (s?.run?.kind === "teardown" && ["SUCCEEDED", "FAILED", "CANCELLED"].includes(s.run.status)) ? s : undefined;
     });
-    expect({ status: final.status, error: final.error ?? null }, service.output().slice(-4000)).toEqual({ status: "DELETED", error: null });
+    // (The tenant keeps its provisioning error for the record; the teardown run's own outcome is what counts.)
+    expect({ status: final.status, run: final.run?.kind, outcome: final.run?.status }, service.output().slice(-4000)).toEqual({ status: "DELETED", run: "teardown", outcome: "SUCCEEDED" });
     await waitUntil("the namespace to go", 120_000, async () => ((await kubectl(["get", "namespace", NAMESPACE, "--ignore-not-found", "-o", "name"])).trim() === "" ? true : undefined));
   }, SETTLE_MS + 180_000);
 });

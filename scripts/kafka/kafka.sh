@@ -159,7 +159,12 @@ format_storage() {
   fi
   # A cluster id is a 16-byte UUID in URL-safe base64 without padding (22 chars).
   local cluster_id
-  cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
+  # A URL-safe base64 id can start with "-", which the storage tool's argument
+  # parser takes for an option ("expected one argument"): draw again.
+  cluster_id="-"
+  while [ "${cluster_id#-}" != "$cluster_id" ]; do
+    cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
+  done
   say "formatting storage in $DATA (cluster id $cluster_id) ..."
   java_args
   "${JAVA_ARGS[@]}" kafka.tools.StorageTool format -t "$cluster_id" -c "$CONF" --ignore-formatted \

@@ -8,21 +8,11 @@
  * (never a URL or password) and a non-zero exit.
  */
 import pino from "pino";
-import { loadServiceConfig, ServiceConfigError } from "./config.ts";
 import { migrateAsOwner } from "./db/migrate.ts";
-import { checkDatabase, OWNER_URL_VARIABLE, startupMessage } from "./startup.ts";
+import { checkDatabase, configOrExit, OWNER_URL_VARIABLE, startupMessage } from "./startup.ts";
 
 async function main(): Promise<void> {
-  let config;
-  try {
-    config = loadServiceConfig();
-  } catch (error) {
-    if (error instanceof ServiceConfigError) {
-      process.stderr.write(`${error.message}\n`);
-      process.exit(2);
-    }
-    throw error;
-  }
+  const config = configOrExit();
   if (!config.databaseUrl || !config.migrationDatabaseUrl) {
     process.stderr.write(`matih migrate: set ${OWNER_URL_VARIABLE} (the schema owner) and DATABASE_URL (the service's own role); the embedded database migrates at its own start\n`);
     process.exit(2);

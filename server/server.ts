@@ -11,10 +11,10 @@ import type { FastifyInstance } from "fastify";
 import { privateDir } from "../automation/index.ts";
 import { resolvePlatformSettings } from "../model/settings.ts";
 import { buildService } from "./build.ts";
-import { loadServiceConfig, ServiceConfigError, type ServiceConfig } from "./config.ts";
+import type { ServiceConfig } from "./config.ts";
 import { startEmbeddedDatabase, type EmbeddedDatabase } from "./db/embedded.ts";
 import { TOKEN_RULE } from "./security/token-rules.ts";
-import { checkDatabase, ensureAdminToken, migrateThenRestartWithoutOwner, startupMessage } from "./startup.ts";
+import { checkDatabase, configOrExit, ensureAdminToken, migrateThenRestartWithoutOwner, startupMessage } from "./startup.ts";
 
 async function loadSettings(): Promise<ReturnType<typeof resolvePlatformSettings>> {
   const file = process.env.MATIH_PLATFORM_SETTINGS_FILE;
@@ -23,16 +23,7 @@ async function loadSettings(): Promise<ReturnType<typeof resolvePlatformSettings
 }
 
 async function main(): Promise<void> {
-  let config: ServiceConfig;
-  try {
-    config = loadServiceConfig();
-  } catch (error) {
-    if (error instanceof ServiceConfigError) {
-      process.stderr.write(`${error.message}\n`);
-      process.exit(2);
-    }
-    throw error;
-  }
+  let config: ServiceConfig = configOrExit();
   // The data directory is this user's alone, also one an earlier version created world-readable.
   await privateDir(config.dataDir);
   let embedded: EmbeddedDatabase | null = null;

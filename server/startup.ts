@@ -11,7 +11,7 @@ import path from "node:path";
 import pg from "pg";
 import pino from "pino";
 import { EngineError } from "../automation/index.ts";
-import type { ServiceConfig } from "./config.ts";
+import { loadServiceConfig, ServiceConfigError, type ServiceConfig } from "./config.ts";
 import { DataDirLockedError } from "./db/data-dir-lock.ts";
 import { tokenWeakness } from "./security/token-rules.ts";
 import { EmbeddedDatabaseError } from "./db/embedded.ts";
@@ -28,6 +28,19 @@ export class StartupError extends Error {
 export type AdminTokenSource = { kind: "configured" } | { kind: "generated"; file: string } | { kind: "reused"; file: string };
 
 /** Without any configured token, an admin token in the data directory (mode 600), generated once; its path is logged, never the token. */
+/** The service's configuration from the environment; a wrong setting ends the process (exit 2) with its message alone. */
+export function configOrExit(): ServiceConfig {
+  try {
+    return loadServiceConfig();
+  } catch (error) {
+    if (error instanceof ServiceConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
+}
+
 export async function ensureAdminToken(config: ServiceConfig): Promise<{ config: ServiceConfig; source: AdminTokenSource }> {
   if (config.tokens.length > 0) return { config, source: { kind: "configured" } };
   const file = path.join(config.dataDir, "admin-token");

@@ -6,7 +6,7 @@
  * engine of kind `pulumi` (only real runs count) and a queue that only hands
  * out job ids: no run executes, the tests end runs by hand.
  */
-import { randomBytes, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { TenantEngine } from "../../automation/index.ts";
@@ -19,32 +19,10 @@ import { ChangeService } from "../../server/domain/change-service.ts";
 import { ApiError } from "../../server/domain/errors.ts";
 import { TenantService } from "../../server/domain/tenant-service.ts";
 import type { ProgressBus } from "../../server/live/progress-bus.ts";
-import { probePostgres, TEST_DATABASE_URL } from "../support/postgres.ts";
+import { probePostgres } from "../support/postgres.ts";
+import { freshDatabase } from "../support/service.ts";
 
 const pgAvailable = await probePostgres();
-
-/**
- * A database of its own (as test/support/service.ts makes one, without loading
- * the whole service: these tests drive the domain services alone).
- */
-async function freshDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
-  const name = `matih_capacity_${process.pid}_${randomBytes(4).toString("hex")}`;
-  const admin = new pg.Client({ connectionString: TEST_DATABASE_URL });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(TEST_DATABASE_URL);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    async drop() {
-      const c = new pg.Client({ connectionString: TEST_DATABASE_URL });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await c.end();
-    },
-  };
-}
 
 const tenantRequest = (slug: string, tier: Tier = "free") => ({ slug, displayName: `${slug} Inc`, tier, region: "eastus", adminEmail: `admin@${slug}.example` });
 
@@ -54,7 +32,7 @@ const engineOf = (kind: "pulumi" | "render") => ({ kind }) as unknown as TenantE
 function useFleet() {
   const state: { db?: Awaited<ReturnType<typeof freshDatabase>>; pools: pg.Pool[] } = { pools: [] };
   beforeAll(async () => {
-    state.db = await freshDatabase();
+    state.db = await freshDatabase("matih_capacity");
     await migrateDatabase(state.db.url);
     state.pools = [createPool(state.db.url, 4), createPool(state.db.url, 4)];
   });

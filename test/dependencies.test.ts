@@ -10,7 +10,7 @@ import { describe, expect, it } from "vitest";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 /** The service's source folders (and the dashboard it serves); tests, benchmarks and scripts are development. */
-const SOURCE_DIRS = ["model", "components", "stacks", "automation", "server", "admin-ui"];
+const SOURCE_DIRS = ["model", "components", "stacks", "automation", "server", "admin-ui", "cli"];
 
 function sourceFiles(dir: string): string[] {
   return readdirSync(path.join(ROOT, dir), { recursive: true, withFileTypes: true })

@@ -16,7 +16,7 @@ export default {
   packageManager: "npm",
   testRunner: "vitest",
   vitest: {
-    configFile: "vitest.config.ts",
+    configFile: "vitest.mutation.config.ts",
     // The project's tests need one process per file (Pulumi's runtime keeps global state).
     pool: "forks",
     related: true,

@@ -1,11 +1,54 @@
+import { availableParallelism } from "node:os";
 import { defineConfig } from "vitest/config";
+
+/**
+ * Suites that must have the machine to themselves: the real runs (the pulumi
+ * CLI and Go providers against the local cluster), the soaks (several service
+ * processes each), the real-cluster install and the browser tests (Chromium).
+ * Run alone, one file at a time, after everything else: under the parallel
+ * pool their waits on a 2-core machine would be measured against timeouts
+ * made for an idle one.
+ */
+export const SERIAL_SUITES = ["test/real-run/**/*.test.ts", "test/soak/**/*.test.ts", "test/**/*.real.test.ts", "test/**/*.browser.test.ts"];
+
+/**
+ * The other files mostly wait (on PostgreSQL, Kafka, spawned services,
+ * Helm's JVM), so more files than cores run at once: vitest's default of
+ * cores - 1 ran them one at a time on a 2-core machine. MATIH_TEST_WORKERS
+ * overrides it.
+ */
+const parallelWorkers = Number(process.env.MATIH_TEST_WORKERS) || Math.max(3, availableParallelism());
+
+const shared = {
+  // Pulumi's runtime keeps global state: each test file runs in its own process.
+  pool: "forks" as const,
+  testTimeout: 60_000,
+  hookTimeout: 120_000,
+};
 
 export default defineConfig({
   test: {
-    include: ["test/**/*.test.ts"],
-    // Pulumi's runtime keeps global state: each test file runs in its own process.
-    pool: "forks",
-    testTimeout: 60_000,
-    hookTimeout: 120_000,
+    ...shared,
+    projects: [
+      {
+        test: {
+          ...shared,
+          name: "parallel",
+          include: ["test/**/*.test.ts"],
+          exclude: SERIAL_SUITES,
+          maxWorkers: parallelWorkers,
+          sequence: { groupOrder: 0 },
+        },
+      },
+      {
+        test: {
+          ...shared,
+          name: "serial",
+          include: SERIAL_SUITES,
+          maxWorkers: 1,
+          sequence: { groupOrder: 1 },
+        },
+      },
+    ],
   },
 });

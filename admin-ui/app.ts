@@ -40,6 +40,8 @@ export interface TenantState {
   tenant: Tenant | null;
   status: ProvisioningStatus | null;
   audit: AuditEntry[];
+  /** The audit panel's page, 0 = the newest entries. */
+  auditPage: number;
   feed: FeedEntry[];
   missing: boolean;
   error: string | null;
@@ -234,6 +236,12 @@ export class App {
     void this.loadFleet();
   }
 
+  setAuditPage(page: number): void {
+    if (!this.tenant) return;
+    this.tenant.auditPage = Math.max(0, page);
+    this.requestRender();
+  }
+
   setFleetPage(page: number): void {
     this.fleet = { ...this.fleet, page: Math.max(0, page) };
     void this.loadFleet();
@@ -282,7 +290,8 @@ export class App {
     if (item && message.type === "phase") {
       item.phases = item.phases.map((s, i) => (i === message.phase.number - 1 ? message.phase.status : s));
       if (message.phase.status === "RUNNING" || message.phase.status === "FAILED") item.currentPhase = { number: message.phase.number, name: message.phase.name };
-      const scope = item.run?.kind === "teardown" ? 10 : Math.max(item.run?.targetPhase ?? 10, 1);
+      // As the service counts it (server/domain/status-view.ts): a rollback's progress is the phases left of ten.
+      const scope = item.run?.kind === "teardown" || item.run?.kind === "rollback" ? 10 : Math.max(item.run?.targetPhase ?? 10, 1);
       const finished = item.run?.kind === "teardown"
         ? item.phases.filter((s) => s === "ROLLED_BACK").length
         : item.phases.filter((s, i) => i < scope && s === "SUCCEEDED").length;
@@ -298,7 +307,7 @@ export class App {
 
   private async openTenant(slug: string): Promise<void> {
     this.tenant = {
-      slug, tenant: null, status: null, audit: [], feed: [], missing: false, error: null, busy: null, notice: null,
+      slug, tenant: null, status: null, audit: [], auditPage: 0, feed: [], missing: false, error: null, busy: null, notice: null,
       preview: null, drift: null, review: null, history: null, dialog: null, rollbackTarget: 1, deleteConfirmation: "", watching: false,
     };
     this.requestRender();
@@ -333,8 +342,14 @@ export class App {
   private async refreshAudit(): Promise<void> {
     const state = this.tenant;
     if (!state?.tenant || !this.api) return;
-    const after = state.audit.at(-1)?.id ?? 0;
-    const { items } = await this.api.audit(state.tenant.id, after);
+    // The API answers at most 1000 entries at a time: read on until a short page.
+    const items: AuditEntry[] = [];
+    for (let after = state.audit.at(-1)?.id ?? 0; ;) {
+      const page = (await this.api.audit(state.tenant.id, after)).items;
+      items.push(...page);
+      if (page.length < 1000) break;
+      after = page.at(-1)!.id;
+    }
     if (this.tenant !== state) return;
     // Two reads may overlap (a transition and a finished run): each entry is kept once, in id order.
     const byId = new Map([...state.audit, ...items].map((a) => [a.id, a]));

@@ -50,7 +50,8 @@ export interface FleetPage {
   limit: number;
   offset: number;
   countsByStatus: Partial<Record<TenantStatus, number>>;
-  countsByDrift: Partial<Record<DriftState, number>>;
+  /** Per latest drift state; UNCHECKED: tenants never checked. */
+  countsByDrift: Partial<Record<DriftState | "UNCHECKED", number>>;
 }
 
 export interface Tenant {
@@ -86,7 +87,8 @@ export interface ProvisioningStatus {
   tenantId: string;
   slug: string;
   status: TenantStatus;
-  run: RunRef | null;
+  /** With the run's own times: after an update, its start and duration rather than the first provisioning's. */
+  run: (RunRef & { startedAt: string | null; completedAt: string | null; durationMs: number | null }) | null;
   currentPhase: { number: number; name: string } | null;
   progress: number;
   phases: Phase[];
@@ -94,6 +96,8 @@ export interface ProvisioningStatus {
   completedAt: string | null;
   durationMs: number | null;
   error: string | null;
+  /** A RUNNING run whose worker stopped: it waits for that worker to time out before another takes it over. */
+  waiting: { reason: "previous-worker"; message: string; upToSeconds: number; lastHeartbeatAt: string | null } | null;
 }
 
 export interface AuditEntry {
@@ -122,7 +126,7 @@ export interface PreviewResult {
   phases: { number: number; name: string; changes: PreviewChange[] }[];
 }
 
-export interface PreviewChange { urn: string; type: string; op: string; changedPaths: string[]; replaceReasons: string[] }
+export interface PreviewChange { urn: string; type: string; op: string; changedPaths: string[]; replaceReasons: string[]; diffs: ChangeDiff[] }
 
 /** One property that differs: the value the stack records and the one found; secrets as "[secret]". */
 export interface PropertyDrift { path: string; recorded: unknown; actual: unknown }
@@ -210,7 +214,10 @@ export interface Change {
   expiresAt: string;
   previewedAt: string | null;
   preview: ChangePreview | null;
+  /** What went wrong with its preview or apply. */
   error: string | null;
+  /** Why an admin rejected it. */
+  rejectionReason: string | null;
   decidedBy: string | null;
   decidedAt: string | null;
   allowDestructive: boolean;

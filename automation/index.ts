@@ -36,7 +36,13 @@ export type {
   TeardownRequest,
   TeardownResult,
   TenantEngine,
+  TierChangePreview,
+  TierChangeStep,
+  SubStepStatus,
+  DataMoveFigures,
+  DatabasePlacement,
 } from "./core/types.ts";
+export { TIER_CHANGE_STEPS } from "./core/types.ts";
 export {
   CliMissingError,
   CliTooOldError,

@@ -15,9 +15,11 @@ import type { ServiceConfig } from "./config.ts";
 import { LiveSocketLimits } from "./live/socket-limits.ts";
 import authPlugin from "./plugins/auth.ts";
 import backupsPlugin from "./plugins/backups.ts";
-import bodyPlugin from "./plugins/body.ts";
+import bodyPlugin, { bodyRequiresFields } from "./plugins/body.ts";
+import { ERROR_EXAMPLES, OPERATION_EXAMPLES } from "./routes/examples.ts";
 import connectionsPlugin from "./plugins/connections.ts";
 import databasePlugin from "./plugins/database.ts";
+import platformSettingsPlugin from "./plugins/platform-settings.ts";
 import enginePlugin from "./plugins/engine.ts";
 import errorsPlugin from "./plugins/errors.ts";
 import metricsPlugin from "./plugins/metrics.ts";
@@ -31,6 +33,8 @@ import auditRoutes from "./routes/audit.ts";
 import driftRoutes from "./routes/drift.ts";
 import eventRoutes from "./routes/events.ts";
 import fleetRoutes from "./routes/fleet.ts";
+import platformRoutes from "./routes/platform.ts";
+import reviewQueueRoutes from "./routes/review-queue.ts";
 import healthRoutes from "./routes/health.ts";
 import liveRoutes from "./routes/live.ts";
 import changeRoutes from "./routes/changes.ts";
@@ -57,17 +61,44 @@ export interface AppOptions {
   startWorkersOn?: "ready" | "listen";
 }
 
+interface OpenApiMedia { schema?: { required?: unknown[]; anyOf?: unknown[] }; example?: unknown; examples?: unknown }
 interface OpenApiDocument {
-  paths?: Record<string, Record<string, { requestBody?: { required?: boolean }; "x-body-optional"?: boolean }>>;
+  paths?: Record<string, Record<string, {
+    requestBody?: { required?: boolean; content?: Record<string, OpenApiMedia> };
+    responses?: Record<string, { content?: Record<string, OpenApiMedia> }>;
+    "x-body-optional"?: boolean;
+  }>>;
 }
 
-/** @fastify/swagger marks every body required; routes with `"x-body-optional": true` in their schema take it or leave it. */
+/** An example on every request body and every answer that has one (routes/examples.ts) where the schema gave none. */
+function addExamples(document: OpenApiDocument): OpenApiDocument {
+  for (const [route, operations] of Object.entries(document.paths ?? {})) {
+    for (const [method, operation] of Object.entries(operations)) {
+      const examples = OPERATION_EXAMPLES[`${method.toUpperCase()} ${route}`];
+      const fill = (media: OpenApiMedia, value: unknown) => {
+        if (media.example === undefined && media.examples === undefined && value !== undefined) media.example = value;
+      };
+      for (const media of Object.values(operation.requestBody?.content ?? {})) fill(media, examples?.request);
+      for (const [code, response] of Object.entries(operation.responses ?? {})) {
+        for (const media of Object.values(response.content ?? {})) fill(media, examples?.responses[code] ?? ERROR_EXAMPLES[code]);
+      }
+    }
+  }
+  return document;
+}
+
+/**
+ * @fastify/swagger marks every body required; routes with `"x-body-optional": true` in their schema, and
+ * routes whose body has no required field (the body plugin takes no body as `{}` there), take it or leave it.
+ */
 function markOptionalBodies(document: OpenApiDocument): OpenApiDocument {
   for (const operations of Object.values(document.paths ?? {})) {
     for (const operation of Object.values(operations)) {
-      if (!operation["x-body-optional"]) continue;
+      const marked = operation["x-body-optional"];
       delete operation["x-body-optional"];
-      if (operation.requestBody) operation.requestBody.required = false;
+      const schemas = Object.values(operation.requestBody?.content ?? {}).map((c) => c.schema ?? {});
+      const allOptional = schemas.length > 0 && schemas.every((schema) => !bodyRequiresFields(schema));
+      if ((marked || allOptional) && operation.requestBody) operation.requestBody.required = false;
     }
   }
   return document;
@@ -111,7 +142,7 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions): P
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `schema-${i}`) },
     // @fastify/websocket hides its routes from the document; the live route is part of the API, so it is listed (described, not callable).
     transform: ({ schema, url, route }) => ({ schema: (route as { websocket?: boolean }).websocket ? { ...schema, hide: false } : schema, url }),
-    transformObject: (document) => ("openapiObject" in document ? markOptionalBodies(document.openapiObject as OpenApiDocument) : document.swaggerObject) as ReturnType<typeof markOptionalBodies> & object,
+    transformObject: (document) => ("openapiObject" in document ? addExamples(markOptionalBodies(document.openapiObject as OpenApiDocument)) : document.swaggerObject) as ReturnType<typeof markOptionalBodies> & object,
   });
   // The documentation page runs only its own scripts (no inline script, no eval); swagger-ui
   // sets element styles from script, so inline styles are allowed, and nothing is loaded from elsewhere.
@@ -134,10 +165,14 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions): P
   await fastify.register(connectionsPlugin, { limits: config.connections, trustProxy: config.trustProxy });
   await fastify.register(authPlugin, { tokens: config.tokens, failuresPerMinute: config.authFailuresPerMinute });
   await fastify.register(databasePlugin, { databaseUrl: opts.databaseUrl, migrationDatabaseUrl: opts.migrationDatabaseUrl ?? config.migrationDatabaseUrl });
+  // The database's current platform settings version, not the file's, once one exists (the file seeds version 1): every process runs on the same settings.
+  const settingsFile = (opts.env ?? process.env).MATIH_PLATFORM_SETTINGS_FILE;
+  await fastify.register(platformSettingsPlugin, { fileSettings: opts.settings, source: settingsFile ? `MATIH_PLATFORM_SETTINGS_FILE (${settingsFile})` : "the built-in defaults (MATIH_PLATFORM_SETTINGS_FILE is not set)" });
+  const settings = fastify.platformSettingsAtStart.settings;
   await fastify.register(progressBusPlugin, { databaseUrl: opts.databaseUrl });
   await fastify.register(enginePlugin, { dataDir: config.dataDir, ...(opts.engine ? { engine: opts.engine } : {}), ...(opts.env ? { env: opts.env } : {}) });
   // Before the run queue: a run takes its backup before anything destructive.
-  await fastify.register(backupsPlugin, { backups: config.backups, settings: opts.settings, dataDir: config.dataDir, ...(opts.env ? { env: opts.env } : {}) });
+  await fastify.register(backupsPlugin, { backups: config.backups, settings, dataDir: config.dataDir, ...(opts.env ? { env: opts.env } : {}) });
   // Before the run queue, so that it closes after it: rows committed by runs finishing during shutdown still go out.
   await fastify.register(outboxPlugin, {
     kafka: config.kafka,
@@ -149,11 +184,12 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions): P
   });
   await fastify.register(runQueuePlugin, {
     databaseUrl: opts.databaseUrl,
-    settings: opts.settings,
+    settings,
     maxAttempts: config.maxAttempts,
     retryDelaySeconds: config.retryDelaySeconds,
     heartbeatSeconds: config.jobHeartbeatSeconds,
     rollbackPolicy: config.rollbackPolicy,
+    opsEmail: config.drift.opsEmail,
     worker: config.worker,
     workerConcurrency: config.workerConcurrency,
     shutdownGraceMs: opts.shutdownGraceMs ?? 30_000,
@@ -163,7 +199,7 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions): P
     inspectionLimitMs: loadEngineConfig(opts.env ?? process.env, { dataDir: config.dataDir }).operationTimeoutMs + 300_000,
   });
   await fastify.register(tenantServicePlugin, {
-    settings: opts.settings,
+    settings,
     maxAttempts: config.maxAttempts,
     changeTtlHours: config.changeTtlHours,
     requireSeparateApprover: config.requireSeparateApprover,
@@ -172,7 +208,7 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions): P
     limits: config.limits,
   });
   // After the tenant service: a one-off drift check runs as the tenant's inspection run, then is kept as drift history.
-  await fastify.register(driftPlugin, { drift: config.drift, settings: opts.settings, worker: config.worker, startWorkersOn: opts.startWorkersOn ?? "ready" });
+  await fastify.register(driftPlugin, { drift: config.drift, settings, worker: config.worker, startWorkersOn: opts.startWorkersOn ?? "ready" });
   await fastify.register(healthRoutes);
   await fastify.register(tenantRoutes);
   await fastify.register(changeRoutes);
@@ -182,7 +218,9 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions): P
   await fastify.register(liveRoutes, { limits: liveSockets });
   await fastify.register(eventRoutes);
   await fastify.register(fleetRoutes, { limits: liveSockets });
-  await fastify.register(adminRoutes, { settings: opts.settings });
+  await fastify.register(platformRoutes);
+  await fastify.register(reviewQueueRoutes);
+  await fastify.register(adminRoutes, { settings });
   await fastify.register(auditRoutes);
   await fastify.register(driftRoutes);
 }

@@ -3,7 +3,8 @@
  * or the embedded PostgreSQL under the data directory), then the service.
  * A failed start prints one line naming what to fix and exits non-zero.
  * SIGINT/SIGTERM stop taking work, let running runs reach a safe point or hand
- * them back, close pools, and stop the embedded database last.
+ * them back, close pools, and stop the embedded database last. A second SIGINT
+ * right after the first is the same Ctrl-C; a later one forces the exit.
  */
 import { readFile } from "node:fs/promises";
 import closeWithGrace from "close-with-grace";
@@ -14,7 +15,7 @@ import { buildService } from "./build.ts";
 import type { ServiceConfig } from "./config.ts";
 import { startEmbeddedDatabase, type EmbeddedDatabase } from "./db/embedded.ts";
 import { TOKEN_RULE } from "./security/token-rules.ts";
-import { checkDatabase, configOrExit, ensureAdminToken, migrateThenRestartWithoutOwner, startupMessage } from "./startup.ts";
+import { checkDatabase, configOrExit, CTRL_C_WINDOW_MS, ensureAdminToken, interruptTracker, migrateThenRestartWithoutOwner, startupMessage } from "./startup.ts";
 
 async function loadSettings(): Promise<ReturnType<typeof resolvePlatformSettings>> {
   const file = process.env.MATIH_PLATFORM_SETTINGS_FILE;
@@ -74,11 +75,27 @@ async function main(): Promise<void> {
   }
   const app = fastify;
   const database = embedded;
-  closeWithGrace({ delay: 45_000 }, async ({ signal, err }) => {
+  // SIGINT is handled below rather than by close-with-grace, which exits at once on a second
+  // signal: under `npm start` one Ctrl-C is two SIGINTs, and the hard exit skipped the drain and
+  // left the data directory's lock behind.
+  const grace = closeWithGrace({ delay: 45_000, skip: ["SIGINT"] }, async ({ signal, err }) => {
     if (err) app.log.error({ err }, "stopping after an error");
-    else app.log.info({ signal }, "stopping");
+    else if (signal) app.log.info({ signal }, "stopping");
     await app.close();
     await database?.close();
+  });
+  const interrupt = interruptTracker();
+  process.on("SIGINT", () => {
+    const verdict = interrupt(Date.now());
+    if (verdict === "stop") {
+      app.log.info({ signal: "SIGINT" }, "stopping");
+      void grace.close();
+    } else if (verdict === "same") {
+      app.log.info({ signal: "SIGINT" }, `a second SIGINT within ${CTRL_C_WINDOW_MS} ms is the same Ctrl-C (the terminal and npm both send it): still stopping gracefully; press Ctrl-C again to stop at once`);
+    } else {
+      app.log.error({ signal: "SIGINT" }, "SIGINT again: exiting without waiting for running work");
+      process.exit(1);
+    }
   });
 }
 

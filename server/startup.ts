@@ -134,3 +134,31 @@ export async function migrateThenRestartWithoutOwner(config: Pick<ServiceConfig,
   delete env[OWNER_URL_VARIABLE];
   return execve.call(process, process.execPath, [process.execPath, ...process.execArgv, ...process.argv.slice(1)], env);
 }
+
+/**
+ * How long after a SIGINT another one is taken for the same Ctrl-C. Under
+ * `npm start` one Ctrl-C arrives twice: the terminal sends it to the whole
+ * foreground process group, and npm forwards the one it got. Both land within
+ * milliseconds; a person pressing Ctrl-C again takes longer.
+ */
+export const CTRL_C_WINDOW_MS = 1_000;
+
+export type InterruptVerdict = "stop" | "same" | "force";
+
+/**
+ * What each SIGINT means, given when it arrived: the first stops gracefully;
+ * one within `windowMs` of the first is the same Ctrl-C (ignored, once); a
+ * later one, or a third, forces the exit.
+ */
+export function interruptTracker(windowMs = CTRL_C_WINDOW_MS): (nowMs: number) => InterruptVerdict {
+  let first: number | null = null;
+  let count = 0;
+  return (now) => {
+    count++;
+    if (first === null) {
+      first = now;
+      return "stop";
+    }
+    return count === 2 && now - first <= windowMs ? "same" : "force";
+  };
+}

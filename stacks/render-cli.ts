@@ -24,13 +24,17 @@ function uuidForSlug(slug: string): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${((parseInt(h[16]!, 16) & 3) | 8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
-/** One line per resource: `kind namespace/name` for Kubernetes objects, the Pulumi name otherwise. */
+/**
+ * One line per resource: its kind, its resource name (what the record, the
+ * drift results and the simulated-drift route's `resource` call it), and for a
+ * Kubernetes object or Helm release where it lands (`namespace/name`).
+ */
 function describe(r: RenderResult["resources"][number]): string {
   const meta = (r.inputs.metadata ?? {}) as { name?: string; namespace?: string };
   const shortType = r.type.replace(/^kubernetes:/, "").replace(/^azure-native:/, "azure:");
   const kind = r.type === "kubernetes:apiextensions.k8s.io:CustomResource" ? `${String(r.inputs.apiVersion)}:${String(r.inputs.kind)}` : shortType;
   const target = meta.name ? (meta.namespace ? `${meta.namespace}/${meta.name}` : meta.name) : r.type === "kubernetes:helm.sh/v3:Release" ? `${String(r.inputs.namespace)}/${String(r.inputs.name)} (chart ${String(r.inputs.chart)} ${String(r.inputs.version ?? "")})` : r.name;
-  return `${kind}  ${target}${r.read ? "  [read]" : ""}`;
+  return `${kind}  ${r.name}${target !== r.name ? `  (${target})` : ""}${r.read ? "  [read]" : ""}`;
 }
 
 export function formatTree(result: RenderResult): string {
@@ -48,6 +52,7 @@ export function formatTree(result: RenderResult): string {
   lines.push("", "outputs");
   for (const [k, v] of Object.entries(result.outputs).sort(([a], [b]) => a.localeCompare(b))) lines.push(`  ${k}: ${JSON.stringify(v)}`);
   lines.push("", `note: ${RENDER_PLACEHOLDER_NOTE}; secrets print as "[secret]"`);
+  lines.push(`note: each line is kind, resource name (as the simulated-drift route's "resource" takes it), and (namespace/name) where it lands`);
   return lines.join("\n");
 }
 

@@ -43,7 +43,7 @@ function statusSentence(change: Change, now: number) {
     case "APPLIED":
       return html`<p>Applied ${when(change.appliedAt)}${change.decidedBy ? `, approved by ${change.decidedBy}` : ""}.</p>`;
     case "REJECTED":
-      return html`<p>Rejected by ${change.decidedBy ?? "an admin"} ${when(change.decidedAt)}${change.error ? html`: “${change.error}”` : ""}. Nothing was changed.</p>`;
+      return html`<p>Rejected by ${change.decidedBy ?? "an admin"} ${when(change.decidedAt)}${change.rejectionReason ? html`: “${change.rejectionReason}”` : ""}. Nothing was changed.</p>`;
     case "PREVIEW_FAILED":
       return html`<p class="phase-error"><strong>The preview failed:</strong> ${change.error ?? "no reason given"}. Nothing was changed; request the change again.</p>`;
     case "FAILED":
@@ -70,7 +70,7 @@ function requestSentence(change: Change, now: number) {
     case "APPROVED":
       return html`<p>Approved by ${change.decidedBy} ${when(change.decidedAt)}; the ${act} run was queued: follow it in the phases above.</p>`;
     case "REJECTED":
-      return html`<p>Rejected by ${change.decidedBy ?? "an admin"} ${when(change.decidedAt)}${change.error ? html`: “${change.error}”` : ""}. Nothing was removed.</p>`;
+      return html`<p>Rejected by ${change.decidedBy ?? "an admin"} ${when(change.decidedAt)}${change.rejectionReason ? html`: “${change.rejectionReason}”` : ""}. Nothing was removed.</p>`;
     case "STALE":
       return html`<p>Stale: the tenant changed after this was requested. Nothing was removed; ask again if it is still wanted.</p>`;
     case "EXPIRED":
@@ -80,7 +80,8 @@ function requestSentence(change: Change, now: number) {
   }
 }
 
-function diffLine(diff: ReviewedChange["diffs"][number]) {
+/** One property's old and new value; the tenant preview shows them as a change's review does. */
+export function diffLine(diff: ReviewedChange["diffs"][number]) {
   const added = !("old" in diff) || diff.old === undefined;
   const removed = !("new" in diff) || diff.new === undefined;
   return html`<li><code class="path">${diff.path}</code>: ${added ? html`<span class="muted">(not set)</span>` : value(diff.old)} → ${removed ? html`<span class="muted">(removed)</span>` : value(diff.new)}</li>`;
@@ -226,7 +227,7 @@ export function changeDialogs(app: App, review: ChangeReview) {
         <h2 id="approve-title">Approve a destructive change</h2>
         <p>Approving applies the reviewed plan, which deletes or replaces:</p>
         <ul>${(change.preview?.destructiveResources ?? []).map((r) => html`<li>${r.op} <strong>${r.urn.slice(r.urn.lastIndexOf("::") + 2)}</strong> (<code>${r.type}</code>)</li>`)}</ul>
-        <p>What they hold is lost unless it has been moved first (see the README on tier changes).</p>
+        <p>What they hold is lost unless it has been moved first (see “What a tier change does to the tenant's data” in docs/operations.md).</p>
         <label class="check"><input type="checkbox" id="allow-destructive" .checked=${live(dialog.allowDestructive)}
           @change=${(e: Event) => { dialog.allowDestructive = (e.target as HTMLInputElement).checked; app.changed(); }}>
           Allow destructive changes: the data is taken care of</label>

@@ -60,6 +60,7 @@ export function fleetView(app: App, now: number) {
     <ul class="counts" aria-label="Tenants by latest drift check">
       <li class="muted">Latest drift check:</li>
       ${DRIFT_STATES.map((s) => html`<li>${statusBadge(s)} <span class="num">${count(data?.countsByDrift?.[s] ?? 0)}</span></li>`)}
+      <li>${statusBadge("NEVER_CHECKED")} <span class="num">${count(data?.countsByDrift?.UNCHECKED ?? 0)}</span></li>
     </ul>
     <form class="filters" role="search" @submit=${(e: Event) => e.preventDefault()}>
       <div class="field">

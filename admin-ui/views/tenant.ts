@@ -9,7 +9,7 @@ import { live } from "lit-html/directives/live.js";
 import { shortName, type App, type TenantState } from "../app.ts";
 import { clock, duration, elapsed, phaseTitle, plainError, when, words } from "../format.ts";
 import type { DriftResult, Phase, PreviewChange, PreviewResult, ProvisioningStatus, Tenant } from "../types.ts";
-import { changeDialogs, changesSection } from "./changes.ts";
+import { changeDialogs, changesSection, diffLine } from "./changes.ts";
 import { driftedResource, driftHistorySection } from "./drift.ts";
 import { phaseBar, statusBadge } from "./parts.ts";
 
@@ -59,19 +59,38 @@ function outputsSection(tenant: Tenant, live: boolean) {
   </dl>`;
 }
 
-function auditSection(state: TenantState) {
+/** Audit entries per page: a tenant that lived through many updates has thousands. */
+export const AUDIT_PAGE_SIZE = 50;
+
+/** The entries of page `page` (0 = newest), newest first, and how many pages there are; a page past the end shows the last. */
+export function auditPageOf<T>(entries: readonly T[], page: number, size = AUDIT_PAGE_SIZE): { items: T[]; page: number; pages: number } {
+  const pages = Math.max(1, Math.ceil(entries.length / size));
+  const at = Math.min(Math.max(0, page), pages - 1);
+  const newestFirst = [...entries].reverse();
+  return { items: newestFirst.slice(at * size, (at + 1) * size), page: at, pages };
+}
+
+function auditSection(app: App, state: TenantState) {
   if (state.audit.length === 0) return html`<p class="muted">No entries yet.</p>`;
+  const { items, page, pages } = auditPageOf(state.audit, state.auditPage);
   return html`<div class="table-wrap"><table class="audit">
     <caption class="visually-hidden">Audit log, newest first</caption>
     <thead><tr><th scope="col">Time</th><th scope="col">Actor</th><th scope="col">What</th><th scope="col">Change</th><th scope="col">Message</th></tr></thead>
-    <tbody>${[...state.audit].reverse().map((a) => html`<tr>
+    <tbody>${items.map((a) => html`<tr>
       <td data-label="Time">${when(a.createdAt)}</td>
       <td data-label="Actor">${a.actor}</td>
       <td data-label="What">${a.entity}${a.phase ? ` ${a.phase}` : ""}</td>
       <td data-label="Change">${a.from ? `${a.from} → ` : ""}${a.to}</td>
       <td data-label="Message">${a.message}</td>
     </tr>`)}</tbody>
-  </table></div>`;
+  </table></div>
+  ${pages > 1 ? html`<nav class="pager" aria-label="Audit log pages">
+    <button type="button" class="secondary" ?disabled=${page === 0} @click=${() => app.setAuditPage(0)}>Newest</button>
+    <button type="button" class="secondary" ?disabled=${page === 0} @click=${() => app.setAuditPage(page - 1)}>Newer</button>
+    <span>Page ${page + 1} of ${pages} (${state.audit.length} entries)</span>
+    <button type="button" class="secondary" ?disabled=${page >= pages - 1} @click=${() => app.setAuditPage(page + 1)}>Older</button>
+    <button type="button" class="secondary" ?disabled=${page >= pages - 1} @click=${() => app.setAuditPage(pages - 1)}>Oldest</button>
+  </nav>` : nothing}`;
 }
 
 /** The answer's phase groups, phases with changes first, and in each the changes before what stays the same. */
@@ -91,7 +110,7 @@ function previewSection(preview: PreviewResult) {
     <p>${s.create} to create, ${s.update} to update, ${s.replace} to replace, ${s.delete} to delete, ${s.same} unchanged · ${preview.engine} engine, ${duration(preview.durationMs)}</p>
     ${groups.map((g) => html`<details class="preview-group" ?open=${g.changed > 0} data-changed=${g.changed}>
       <summary>${g.number ? `Phase ${g.number}. ${phaseTitle(g.name)}` : "Outside the phases"}: ${g.changed > 0 ? `${g.changed} change${g.changed === 1 ? "" : "s"}` : "no changes"} <span class="muted">(${g.changes.length} resources)</span></summary>
-      <ul class="changes">${g.changes.map((c) => html`<li><span class="op op-${c.op}">${c.op}</span> <code>${c.type}</code> ${shortName(c.urn)}${c.changedPaths.length ? html` <span class="muted">— ${c.changedPaths.join(", ")}</span>` : nothing}${c.replaceReasons.length ? html` <span class="muted">(replaced because of ${c.replaceReasons.join(", ")})</span>` : nothing}</li>`)}</ul>
+      <ul class="changes">${g.changes.map((c) => html`<li><span class="op op-${c.op}">${c.op}</span> <code>${c.type}</code> ${shortName(c.urn)}${c.replaceReasons.length ? html` <span class="muted">(replaced because of ${c.replaceReasons.join(", ")})</span>` : nothing}${c.diffs.length ? html`<ul class="diffs">${c.diffs.map(diffLine)}</ul>` : nothing}</li>`)}</ul>
     </details>`)}
   </section>`;
 }
@@ -101,7 +120,7 @@ function driftSection(drift: DriftResult) {
   return html`<section class="panel" aria-labelledby="drift-title" id="drift" data-recorded=${String(drift.recorded)}>
     <h2 id="drift-title">Drift check (just now${drift.recorded ? ", kept in the drift history" : ", not kept"})</h2>
     ${drift.drifted.length === 0
-      ? html`<p>${statusBadge("NO_DRIFT")} Every resource matches its recorded state (${drift.engine} engine, ${duration(drift.durationMs)}).</p>`
+      ? html`<p>${statusBadge("IN_SYNC")} Every resource matches its recorded state (${drift.engine} engine, ${duration(drift.durationMs)}).</p>`
       : html`<p>${statusBadge("DRIFTED")} ${drift.drifted.length} resource${drift.drifted.length === 1 ? " differs" : "s differ"} from the recorded state:</p>
         ${drift.drifted.map(driftedResource)}`}
     <p class="muted">${drift.recorded
@@ -191,18 +210,24 @@ export function tenantView(app: App) {
     <p><a href="#/">← Fleet</a></p>
     <div class="view-head">
       <h1 tabindex="-1">${tenant.displayName} <span class="slug">${tenant.slug}</span></h1>
-      <span class="tenant-status">${statusBadge(tenant.status)}</span>
+      <span class="tenant-status">${statusBadge(tenant.status)}${tenant.status === "ACTIVE" && state.history?.history?.state === "DRIFTED"
+        ? html` ${statusBadge("DRIFTED")}` : nothing}</span>
     </div>
     <dl class="facts summary-facts">
       <div><dt>Tier</dt><dd>${tenant.tier}</dd></div>
       <div><dt>Region</dt><dd>${tenant.region}</dd></div>
       <div><dt>Admin</dt><dd>${tenant.adminEmail}</dd></div>
       <div><dt>Requested by</dt><dd>${tenant.requestedBy}</dd></div>
-      <div><dt>Started</dt><dd>${when(status.startedAt)}</dd></div>
-      <div><dt>Duration</dt><dd>${elapsed(status.startedAt, status.completedAt ?? (running ? null : tenant.updatedAt), running)}</dd></div>
+      ${status.run?.startedAt
+        // The latest run's own times: after an update, the update's, not the first provisioning's.
+        ? html`<div><dt>Last run started</dt><dd>${when(status.run.startedAt)}</dd></div>
+          <div><dt>Last run took</dt><dd>${running ? elapsed(status.run.startedAt, null, true) : duration(status.run.durationMs)}</dd></div>`
+        : html`<div><dt>Started</dt><dd>${when(status.startedAt)}</dd></div>
+          <div><dt>Duration</dt><dd>${elapsed(status.startedAt, status.completedAt ?? (running ? null : tenant.updatedAt), running)}</dd></div>`}
       <div><dt>Run</dt><dd>${status.run ? `${status.run.kind}, ${status.run.status.toLowerCase()}, attempt ${status.run.attempt} of ${status.run.maxAttempts}` : "—"}</dd></div>
       <div><dt>Progress</dt><dd>${phaseBar(status.phases.map((p) => p.status), status.phases.map((p) => p.name))} <span class="num">${status.progress}%</span></dd></div>
     </dl>
+    ${status.waiting ? html`<p class="notice notice-wait" role="status" id="run-waiting">No progress: ${status.waiting.message}.</p>` : nothing}
     ${tenant.status === "FAILED" && (status.error || failedPhase)
       ? html`<div class="notice notice-bad" role="alert" id="tenant-error">
           <p><strong>${failedPhase ? `Phase ${failedPhase.number} ${phaseTitle(failedPhase.name)} failed` : "Not provisioned"}:</strong>
@@ -238,7 +263,7 @@ export function tenantView(app: App) {
     ${tenant.status !== "DELETED" ? driftHistorySection(app, state, tenant.status === "ACTIVE" && !running) : nothing}
     <section class="panel" aria-labelledby="audit-title">
       <h2 id="audit-title">Audit log</h2>
-      ${auditSection(state)}
+      ${auditSection(app, state)}
     </section>
     ${app.isAdmin ? dialogs(app, state, tenant, status) : nothing}
     ${state.review ? changeDialogs(app, state.review) : nothing}`;

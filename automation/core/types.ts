@@ -87,12 +87,63 @@ export type ProgressEventBody =
     }
   | { readonly type: "diagnostic"; readonly severity: "warning" | "error"; readonly message: string; readonly urn: string | null; readonly phase: PhaseRef | null }
   | {
+      /**
+       * A sub-step of a phase: the steps of a tier change inside phase 2
+       * (expand, move, verify, switch, contract; see TierChangeStep). Phase
+       * events still open and close the phase; these say where inside it the
+       * run is, and `contract` arrives after the later phases rolled.
+       */
+      readonly type: "phase-step";
+      readonly phase: PhaseRef;
+      readonly step: TierChangeStep;
+      readonly status: SubStepStatus;
+      /** What the step did or why it failed or was skipped; never a secret. */
+      readonly message: string;
+      /** For `move` and `verify`: what was copied and checked. */
+      readonly data?: DataMoveFigures;
+    }
+  | {
       readonly type: "operation-finished";
       readonly status: OperationStatus;
       readonly changeSummary: ChangeSummary;
       readonly durationMs: number;
       readonly error: EngineErrorInfo | null;
     };
+
+/**
+ * The steps of a tier change inside phase 2, in the order they run (issue 22):
+ * `expand` declares the new database target beside the old one (the Secret
+ * still points at the old one), `move` copies the tenant's schema to it,
+ * `verify` compares row counts and checksums on both sides, `switch` points
+ * the credentials Secret at the new target (the workloads of phases 2-5 roll
+ * on its checksum annotation), `contract` removes the old target once the
+ * workloads rolled. A change runs the subset its plan needs.
+ */
+export const TIER_CHANGE_STEPS = ["expand", "move", "verify", "switch", "contract"] as const;
+export type TierChangeStep = (typeof TIER_CHANGE_STEPS)[number];
+export type SubStepStatus = "started" | "succeeded" | "failed" | "skipped";
+
+/** Tables, rows and bytes a move copies (bytes: the rows' text form; the preview: on-disk size of the source's tables). */
+export interface DataMoveFigures {
+  readonly tables: number;
+  readonly rows: number;
+  readonly bytes: number;
+}
+
+/** Where a tenant's schema lives: the shared server (free, professional) or a dedicated server (enterprise). */
+export type DatabasePlacement = "shared" | "dedicated";
+
+/** What a preview says a change will do to the tenant's database, beside its resource changes. */
+export interface TierChangePreview {
+  /** The steps the change runs, in order; empty when phase 2 does not change its target. */
+  readonly steps: readonly TierChangeStep[];
+  /** Where the data moves from and to; null when it stays where it is. */
+  readonly move: { readonly from: DatabasePlacement; readonly to: DatabasePlacement } | null;
+  /** What the move would copy, measured on the source now; null when nothing moves or the engine cannot reach the source. */
+  readonly data: DataMoveFigures | null;
+  /** Why `data` is null while something moves. */
+  readonly note?: string;
+}
 
 /** A progress event as delivered to `onEvent`: the body plus where and when. */
 export type ProgressEvent = ProgressEventBody & {
@@ -307,6 +358,8 @@ export interface PreviewResult extends OperationResultBase {
   readonly lastPhase: number;
   readonly changes: readonly ResourceChange[];
   readonly plan: SavedPlan | null;
+  /** The tier-change steps phase 2 will run and how much data moves; absent when the engine does not work it out. */
+  readonly tierChange?: TierChangePreview;
 }
 
 export interface TeardownResult extends OperationResultBase {

@@ -39,7 +39,8 @@
  *
  * Writes made to the source after the snapshot are not in the copy: the
  * switch step must stop writes (or move again) before it points the tenant
- * at the target. Not wired into the change flow yet (docs/operations.md).
+ * at the target: a tier change (automation/render/tier-change.ts) stops the
+ * tenant's writes on the source before it calls this (targets.ts).
  */
 import { mkdtemp, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";

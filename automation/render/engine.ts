@@ -59,7 +59,9 @@ import { planTeardown, planUpdate, stepsInOrder, toResourceChange, type UpdatePl
 import type { FleetPreviewEntry } from "./fleet-preview.ts";
 import type { RenderRecord, RenderStateStore } from "./store.ts";
 import { pacedPhaseMs, walkPlan } from "./walk.ts";
+import { DATABASE_PHASE, placementOf, previewTierChange, splitTierChange, TierChangeRun, type TenantDatabaseTargets, type TierChangeSplit } from "./tier-change.ts";
 import { PHASE_COUNT } from "../../model/phases.ts";
+import { phaseRefOfUrn } from "../core/phase-tracker.ts";
 
 export interface RenderEngineOptions {
   readonly layout: DataDirLayout;
@@ -77,6 +79,13 @@ export interface RenderEngineOptions {
   readonly fleetParallelism?: number;
   /** The service's environment, whose secret values (secretValues) previews and drift checks mask. Default process.env. */
   readonly env?: NodeJS.ProcessEnv;
+  /**
+   * Admin connections to the shared and dedicated databases of a tenant. With
+   * them a tier change moves the tenant's data for real between the two (see
+   * tier-change.ts); without them (the default: this engine has no tenant
+   * database) the move and verify steps are reported as skipped.
+   */
+  readonly databases?: TenantDatabaseTargets;
 }
 
 /**
@@ -107,7 +116,7 @@ export class RenderEngine implements TenantEngine {
   }
 
   preview(request: PreviewRequest): Promise<PreviewResult> {
-    const empty = { lastPhase: request.lastPhase ?? PHASE_COUNT, changes: [], plan: null };
+    const empty: Pick<PreviewResult, "lastPhase" | "changes" | "plan" | "tierChange"> = { lastPhase: request.lastPhase ?? PHASE_COUNT, changes: [], plan: null };
     return this.operate("preview", request, empty, (context) => this.previewNow(request, context)) as Promise<PreviewResult>;
   }
 
@@ -256,6 +265,18 @@ export class RenderEngine implements TenantEngine {
 
   private phaseDelay = (phase: number) => pacedPhaseMs(this.options.pace ?? 0, phase);
 
+  /**
+   * The update's phase 2 as a tier change: the data moves when the record's
+   * Secret points at another placement than the new tier's (shared ↔
+   * dedicated). Worked out from the record and the render only, so the
+   * preview and the update it reviews split the same plan the same way.
+   */
+  private tierChangeOf(plan: UpdatePlan, record: RenderRecord | undefined, spec: TenantSpec, lastPhase: number): TierChangeSplit {
+    const from = record ? recordedPlacement(record) : undefined;
+    const to = placementOf(spec.tier);
+    return splitTierChange(plan, from && lastPhase >= DATABASE_PHASE && from !== to ? { from, to } : null, record?.unfinishedContract ?? null);
+  }
+
   private async provisionNow(request: ProvisionRequest, context: OperationContext): Promise<OperationOutcome<Pick<ProvisionResult, "lastPhase" | "outputs">>> {
     const { spec, settings, signal, events } = context;
     const { store } = this.options;
@@ -270,8 +291,11 @@ export class RenderEngine implements TenantEngine {
     const current = record ? actualResources(record) : [];
     if (planFile) verifyRenderPlan(await readRenderPlan(planFile), rendered.resources, current, request.planMode ?? "exact");
 
-    const plan = planUpdate(rendered.resources, current, lastPhase);
+    const split = this.tierChangeOf(planUpdate(rendered.resources, current, lastPhase), record, spec, lastPhase);
+    const plan = split.plan;
     const state = new RecordedState(current);
+    let databasePlacement = record ? recordedPlacement(record) : undefined;
+    let unfinishedContract = record?.unfinishedContract;
     const attempts: Record<string, number> = { ...(record?.faultAttempts ?? {}) };
     let phasesApplied = Math.min(record?.phasesApplied ?? 0, lastPhase);
     const save = (changes: Partial<RenderRecord> = {}) =>
@@ -284,11 +308,32 @@ export class RenderEngine implements TenantEngine {
         resources: state.list(),
         outputs: record?.outputs ?? {},
         faultAttempts: attempts,
+        ...(databasePlacement ? { databasePlacement } : {}),
+        ...(unfinishedContract ? { unfinishedContract } : {}),
         updatedAt: new Date().toISOString(),
         ...changes,
       });
 
     const tracker = new PhaseTracker(events.emit);
+    const tierChange = new TierChangeRun({
+      slug: spec.slug,
+      split,
+      targets: this.options.databases,
+      emit: events.emit,
+      signal,
+      // From the switch on, a failure leaves the old target to a later contract, never to a new move.
+      markSwitched: () => {
+        databasePlacement = placementOf(spec.tier);
+        unfinishedContract = split.oldData ?? undefined;
+      },
+      onSwitched: () => save(),
+      onContracted: async () => {
+        unfinishedContract = undefined;
+        await save();
+      },
+      failPhase: (message) => tracker.failPhase(DATABASE_PHASE, { urn: null, type: null, message }),
+    });
+    const asStep = (step: (typeof split.contract)[number]) => ({ urn: step.resource.urn, type: step.resource.type, op: step.op });
     try {
       await walkPlan(plan, tracker, {
         signal,
@@ -300,14 +345,32 @@ export class RenderEngine implements TenantEngine {
           attempts[phase.phase] = failed + 1;
           return { fault, attempt: failed + 1 };
         },
-        applyStep: (step) => state.apply(step),
+        applyStep: (step) => {
+          state.apply(step);
+          tierChange.applied(step);
+        },
+        beforeChild: (phase, step) => tierChange.beforeChild(phase, step),
+        endOfChildren: (phase) => tierChange.endOfChildren(phase),
         afterPhase: async (phase) => {
           if (phase.action === "apply") phasesApplied = phase.phase;
+          if (phase.phase === DATABASE_PHASE) databasePlacement = phase.action === "apply" ? placementOf(spec.tier) : undefined;
           await save();
         },
+        // Phase 2's deletes (the old target) wait until every later phase rolled its workloads onto the new one.
+        afterPhases: () => tierChange.contract(async () => {
+          for (const step of split.contract) {
+            signal.throwIfAborted();
+            tracker.resourceStarted(asStep(step));
+            state.apply(step);
+            tracker.resourceDone(asStep(step));
+          }
+          await save();
+        }),
       });
     } catch (thrown) {
       const error = asEngineError(thrown);
+      // Stopped before the switch: the tenant writes to its old target again.
+      await tierChange.thaw();
       // What was applied before the failure stays applied, as in a partial Pulumi update.
       await save();
       tracker.finish(statusOf(error), stopReason(error));
@@ -318,7 +381,7 @@ export class RenderEngine implements TenantEngine {
     return { status: "succeeded", changeSummary: tracker.changeSummary(), phases: tracker.reports(), error: null, extras: { lastPhase, outputs: rendered.outputs } };
   }
 
-  private async previewNow(request: PreviewRequest, context: OperationContext): Promise<OperationOutcome<Pick<PreviewResult, "lastPhase" | "changes" | "plan">>> {
+  private async previewNow(request: PreviewRequest, context: OperationContext): Promise<OperationOutcome<Pick<PreviewResult, "lastPhase" | "changes" | "plan" | "tierChange">>> {
     const { spec, settings, signal, events } = context;
     const lastPhase = checkLastPhase(request.lastPhase);
     const rendered = await this.renderOne(spec, settings, lastPhase, signal);
@@ -326,6 +389,7 @@ export class RenderEngine implements TenantEngine {
     // Refreshed like the provision it reviews.
     const recorded = record ? actualResources(record) : [];
     const plan = planUpdate(rendered.resources, recorded, lastPhase);
+    const tierChange = await previewTierChange(this.tierChangeOf(plan, record, spec, lastPhase), spec.slug, this.options.databases);
     const tracker = new PhaseTracker(events.emit);
     await walkPlan(plan, tracker, { signal });
     tracker.finish("succeeded", "");
@@ -342,7 +406,7 @@ export class RenderEngine implements TenantEngine {
       phases: tracker.reports(),
       error: null,
       // Refreshed from a simulated actual state, the old side may hold a secret in clear (a hand edit).
-      extras: { lastPhase, changes: redactResourceChanges(stepsInOrder(plan).map(toResourceChange), this.secretsFor(settings)), plan: saved },
+      extras: { lastPhase, changes: redactResourceChanges(stepsInOrder(plan).map(toResourceChange), this.secretsFor(settings)), plan: saved, tierChange },
     };
   }
 
@@ -420,4 +484,11 @@ function driftPlan(desired: RenderResult["resources"], record: RenderRecord): Up
   const full = planUpdate(desired, record.resources, record.lastPhase);
   const recordedPhases = new Set(record.resources.map((r) => r.phase?.number).filter((n): n is number => n !== undefined));
   return { ...full, apply: full.apply.filter((p) => recordedPhases.has(p.phase)) };
+}
+
+/** Where the record's credentials Secret points; records from before it was kept: the placement of the spec they were applied with. */
+function recordedPlacement(record: RenderRecord): RenderRecord["databasePlacement"] {
+  if (record.databasePlacement) return record.databasePlacement;
+  const hasDatabase = record.resources.some((r) => phaseRefOfUrn(r.urn)?.number === DATABASE_PHASE);
+  return hasDatabase ? placementOf(record.spec.tier) : undefined;
 }

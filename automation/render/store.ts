@@ -31,6 +31,20 @@ export interface RenderRecord {
    * once a drift command changed something. Absent: reality matches `resources`.
    */
   readonly actual?: readonly RenderedResource[];
+  /**
+   * Where the recorded credentials Secret points (the tenant's data lives):
+   * set when phase 2 is applied and when a tier change switches. A tier change
+   * moves the data when this differs from the new tier's placement, so a
+   * retried change does not move again after its switch. Absent in records
+   * from before it was kept (read from `spec`) and while phase 2 is not applied.
+   */
+  readonly databasePlacement?: "shared" | "dedicated";
+  /**
+   * Where tenant data is left to remove after a tier change switched away
+   * from it (its contract has not run yet): the next update runs that
+   * contract after its phases, whatever else it does.
+   */
+  readonly unfinishedContract?: "shared" | "dedicated";
   readonly updatedAt: string;
 }
 

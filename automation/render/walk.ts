@@ -20,6 +20,12 @@ export interface WalkHooks {
   readonly faultFor?: (phase: PhasePlan) => { fault: PhaseFault; attempt: number } | null;
   readonly applyStep?: (step: PlannedStep) => void;
   readonly afterPhase?: (phase: PhasePlan) => Promise<void>;
+  /** Before each of a phase's resources (a tier change's move runs before phase 2's switch). */
+  readonly beforeChild?: (phase: PhasePlan, step: PlannedStep) => Promise<void>;
+  /** After a phase's last resource, before the phase completes. */
+  readonly endOfChildren?: (phase: PhasePlan) => Promise<void>;
+  /** After every phase, before the resources outside phases are deleted (a tier change's contract). */
+  readonly afterPhases?: () => Promise<void>;
 }
 
 /** Mean of the seed's typical duration range, in milliseconds, scaled by `pace`. */
@@ -62,6 +68,7 @@ async function walkPhase(plan: PhasePlan, tracker: PhaseTracker, hooks: WalkHook
   for (const step of children) {
     await sleep(perStepMs, hooks.signal);
     hooks.signal.throwIfAborted();
+    await hooks.beforeChild?.(plan, step);
     tracker.resourceStarted(asStep(step));
     if (step === failing) {
       tracker.resourceFailed(step.resource, message, { injected: true });
@@ -72,6 +79,7 @@ async function walkPhase(plan: PhasePlan, tracker: PhaseTracker, hooks: WalkHook
   }
   if (children.length === 0) await sleep(perStepMs, hooks.signal);
   hooks.signal.throwIfAborted();
+  if (!injected) await hooks.endOfChildren?.(plan);
 
   if (injected) {
     // The phase has nothing declared yet to fail on; it fails as a whole.
@@ -99,6 +107,7 @@ export async function walkPlan(plan: UpdatePlan, tracker: PhaseTracker, hooks: W
     tracker.resourceDone(asStep(step));
   }
   for (const phase of [...plan.apply, ...plan.remove]) await walkPhase(phase, tracker, hooks);
+  await hooks.afterPhases?.();
   for (const step of plan.unphasedDeletes) {
     hooks.signal.throwIfAborted();
     tracker.resourceStarted(asStep(step));

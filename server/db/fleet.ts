@@ -6,6 +6,7 @@
  * state.
  */
 import type { DriftState } from "./drift.ts";
+import { BEHIND_CURRENT_SETTINGS, tenantSettingsVersions } from "./platform-settings.ts";
 import type { Queryable } from "./pool.ts";
 import { PHASE_COLUMNS, RUN_COLUMNS, type PhaseRow, type RunRow } from "./runs.ts";
 import { COLUMNS as TENANT_COLUMNS, type TenantRow } from "./tenants.ts";
@@ -17,6 +18,8 @@ export interface FleetFilter {
   search?: string;
   /** The latest drift check's state; UNCHECKED: never checked. */
   drift?: DriftState | "UNCHECKED";
+  /** Only tenants not last applied with the current platform settings version (never applied ones included). */
+  behind?: boolean;
   limit: number;
   offset: number;
 }
@@ -29,10 +32,12 @@ export interface FleetDrift {
 }
 
 export interface FleetPage {
-  entries: { tenant: TenantRow; run: RunRow | undefined; phases: PhaseRow[]; drift: FleetDrift | undefined }[];
+  entries: { tenant: TenantRow; run: RunRow | undefined; phases: PhaseRow[]; drift: FleetDrift | undefined; settings: { version: number | null; appliedAt: Date | null } }[];
+  /** The current platform settings version; null before the first is seeded. */
+  currentSettingsVersion: number | null;
   total: number;
   countsByStatus: Record<string, number>;
-  /** Tenants that are not deleted, per latest drift state (never checked ones are not counted). */
+  /** Tenants that are not deleted, per latest drift state; never checked ones under UNCHECKED. */
   countsByDrift: Record<string, number>;
 }
 
@@ -49,6 +54,7 @@ export async function fleetPage(db: Queryable, filter: FleetFilter): Promise<Fle
   if (filter.search) where.push(`slug ILIKE $${values.push(likePattern(filter.search))}`);
   if (filter.drift === "UNCHECKED") where.push("NOT EXISTS (SELECT 1 FROM tenant_drift d WHERE d.tenant_id = tenants.id)");
   else if (filter.drift) where.push(`EXISTS (SELECT 1 FROM tenant_drift d WHERE d.tenant_id = tenants.id AND d.state = $${values.push(filter.drift)})`);
+  if (filter.behind) where.push(BEHIND_CURRENT_SETTINGS);
   const clause = `WHERE ${where.join(" AND ")}`;
   const [total, page, counts, driftCounts] = await Promise.all([
     db.query(`SELECT count(*)::int AS n FROM tenants ${clause}`, values),
@@ -57,7 +63,9 @@ export async function fleetPage(db: Queryable, filter: FleetFilter): Promise<Fle
       [...values, filter.limit, filter.offset],
     ),
     db.query(`SELECT status, count(*)::int AS n FROM tenants GROUP BY status`),
-    db.query(`SELECT d.state, count(*)::int AS n FROM tenant_drift d JOIN tenants t ON t.id = d.tenant_id WHERE t.status <> 'DELETED' GROUP BY d.state`),
+    // Never-checked tenants are counted too (UNCHECKED, as the drift filter names them): a fleet of
+    // mostly unchecked tenants must not read as mostly in sync.
+    db.query(`SELECT COALESCE(d.state, 'UNCHECKED') AS state, count(*)::int AS n FROM tenants t LEFT JOIN tenant_drift d ON d.tenant_id = t.id WHERE t.status <> 'DELETED' GROUP BY 1`),
   ]);
   const tenants: TenantRow[] = page.rows;
   const ids = tenants.map((t) => t.id);
@@ -75,6 +83,10 @@ export async function fleetPage(db: Queryable, filter: FleetFilter): Promise<Fle
     `SELECT tenant_id AS "tenantId", state, state_since AS since, last_checked_at AS "lastCheckedAt" FROM tenant_drift WHERE tenant_id = ANY($1::uuid[])`,
     [ids],
   )).rows;
+  const [settingsByTenant, current] = await Promise.all([
+    tenantSettingsVersions(db, ids),
+    db.query(`SELECT max(version) AS version FROM platform_settings_versions`),
+  ]);
   const runByTenant = new Map(runs.map((r) => [r.tenantId, r]));
   const driftByTenant = new Map(drifts.map(({ tenantId, ...drift }) => [tenantId, drift]));
   const phasesByRun = new Map<string, PhaseRow[]>();
@@ -82,10 +94,11 @@ export async function fleetPage(db: Queryable, filter: FleetFilter): Promise<Fle
   return {
     entries: tenants.map((tenant) => {
       const run = runByTenant.get(tenant.id);
-      return { tenant, run, phases: run ? phasesByRun.get(run.id) ?? [] : [], drift: driftByTenant.get(tenant.id) };
+      return { tenant, run, phases: run ? phasesByRun.get(run.id) ?? [] : [], drift: driftByTenant.get(tenant.id), settings: settingsByTenant.get(tenant.id) ?? { version: null, appliedAt: null } };
     }),
     total: total.rows[0].n,
     countsByStatus: Object.fromEntries(counts.rows.map((r: { status: string; n: number }) => [r.status, r.n])),
     countsByDrift: Object.fromEntries(driftCounts.rows.map((r: { state: string; n: number }) => [r.state, r.n])),
+    currentSettingsVersion: current.rows[0].version ?? null,
   };
 }

@@ -46,6 +46,50 @@ export interface RunQueueOptions {
   onError?: (error: Error) => void;
 }
 
+/**
+ * How often pg-boss looks for jobs whose worker stopped heart-beating (its
+ * supervise interval, set here rather than left to its default so that the
+ * wait a status reports names its source).
+ */
+export const SUPERVISE_SECONDS = 60;
+
+/** A run's job whose worker stopped: since when, and how long at most until another attempt takes it (or it fails). */
+export interface PreviousWorkerWait {
+  /** Null once the job was failed for it and waits for its retry (pg-boss clears it then). */
+  lastHeartbeatAt: Date | null;
+  upToSeconds: number;
+}
+
+/**
+ * Whether the worker holding a run's job has stopped, read from pg-boss's job
+ * row. A live worker refreshes the job's heartbeat every half heartbeat
+ * period; one three quarters of a period old means the worker is gone (a
+ * crash, a SIGKILL, a restart). Its job is then failed once the period has
+ * passed and pg-boss's supervisor next looks (SUPERVISE_SECONDS), and retried
+ * after the retry delay (with backoff, at most twice the delay per attempt so
+ * far); a job already failed that way and waiting for its retry counts down
+ * to its start. Null when the worker is alive or the job is not waiting.
+ */
+export async function previousWorkerWait(db: Queryable, jobId: string): Promise<PreviousWorkerWait | null> {
+  const { rows } = await db.query(
+    `SELECT heartbeat_on AS "lastHeartbeatAt",
+       ceil(extract(epoch FROM (CASE
+         WHEN state = 'active' THEN heartbeat_on + (heartbeat_seconds + $3::int) * interval '1 second'
+           + (CASE WHEN retry_count >= retry_limit THEN 0
+                   WHEN NOT retry_backoff THEN retry_delay
+                   ELSE LEAST(COALESCE(retry_delay_max, 2147483647), GREATEST(retry_delay, 1) * 2 ^ LEAST(16, retry_count + 1)) END) * interval '1 second'
+         ELSE start_after END - now())))::int AS "upToSeconds"
+     FROM ${QUEUE_SCHEMA}.job
+     WHERE name = $1 AND id = $2 AND heartbeat_seconds IS NOT NULL
+       AND ((state = 'active' AND heartbeat_on < now() - heartbeat_seconds * 0.75 * interval '1 second')
+         OR (state IN ('retry', 'created') AND output->'value'->>'message' = 'job heartbeat timeout'))`,
+    [RUN_QUEUE, jobId, SUPERVISE_SECONDS],
+  );
+  const row = rows[0] as { lastHeartbeatAt: Date | null; upToSeconds: number } | undefined;
+  // Past the bound (the supervisor is a moment late, or the next poll is due): say a second, never zero or less.
+  return row ? { lastHeartbeatAt: row.lastHeartbeatAt, upToSeconds: Math.max(1, row.upToSeconds) } : null;
+}
+
 export class RunQueue {
   readonly boss: PgBoss;
   private readonly options: RunQueueOptions;
@@ -55,7 +99,7 @@ export class RunQueue {
     // The schema is created in start() only when missing: CREATE SCHEMA IF NOT EXISTS needs the CREATE
     // privilege on the database even when the schema exists, and the service's role may lack it.
     const cron = options.scheduleCheckSeconds ? { cronMonitorIntervalSeconds: options.scheduleCheckSeconds, cronWorkerIntervalSeconds: Math.min(options.scheduleCheckSeconds, 5) } : {};
-    this.boss = new PgBoss({ connectionString: options.databaseUrl, max: 4, application_name: "matih-run-queue", monitorIntervalSeconds: 5, schema: QUEUE_SCHEMA, createSchema: false, ...cron } as ConstructorParameters<typeof PgBoss>[0]);
+    this.boss = new PgBoss({ connectionString: options.databaseUrl, max: 4, application_name: "matih-run-queue", monitorIntervalSeconds: 5, superviseIntervalSeconds: SUPERVISE_SECONDS, schema: QUEUE_SCHEMA, createSchema: false, ...cron } as ConstructorParameters<typeof PgBoss>[0]);
     this.boss.on("error", (error: Error) => options.onError?.(error));
   }
 
@@ -70,18 +114,22 @@ export class RunQueue {
   }
 
   async start(): Promise<void> {
+    // Replicas starting at once on a new database would race: CREATE SCHEMA IF NOT EXISTS is not safe
+    // against a concurrent one (a unique violation on pg_namespace), nor is "no queue yet, create it".
+    // One session-level advisory lock serialises the whole set-up; it is released with the session.
     const client = new pg.Client({ connectionString: this.options.databaseUrl, application_name: "matih-run-queue" });
     await client.connect();
     try {
+      await client.query(`SELECT pg_advisory_lock(hashtext($1))`, [`matih:${QUEUE_SCHEMA}:set-up`]);
       const { rowCount } = await client.query(`SELECT 1 FROM pg_namespace WHERE nspname = $1`, [QUEUE_SCHEMA]);
       if (rowCount === 0) await client.query(`CREATE SCHEMA IF NOT EXISTS ${client.escapeIdentifier(QUEUE_SCHEMA)}`);
+      await this.boss.start();
+      const existing = await this.boss.getQueue(RUN_QUEUE);
+      if (!existing) await this.boss.createQueue(RUN_QUEUE, { policy: "singleton", ...this.jobOptions });
+      else await this.boss.updateQueue(RUN_QUEUE, this.jobOptions);
     } finally {
       await client.end();
     }
-    await this.boss.start();
-    const existing = await this.boss.getQueue(RUN_QUEUE);
-    if (!existing) await this.boss.createQueue(RUN_QUEUE, { policy: "singleton", ...this.jobOptions });
-    else await this.boss.updateQueue(RUN_QUEUE, this.jobOptions);
   }
 
   /**

@@ -41,13 +41,24 @@ export interface PhaseRow {
   error: string | null;
   resourcesDone: number;
   resourcesPending: number;
+  /** Sub-steps the run reported inside the phase (a tier change's, in phase 2); empty otherwise. */
+  steps: PhaseStepRow[];
+}
+
+/** One sub-step of a phase as last reported (run_phases.steps). */
+export interface PhaseStepRow {
+  step: string;
+  status: "started" | "succeeded" | "failed" | "skipped";
+  message: string;
+  at: string;
+  data?: { tables: number; rows: number; bytes: number };
 }
 
 export const RUN_COLUMNS = `id, tenant_id AS "tenantId", kind, status, attempt, max_attempts AS "maxAttempts", engine, target_phase AS "targetPhase",
   requested_by AS "requestedBy", job_id AS "jobId", started_at AS "startedAt", completed_at AS "completedAt",
   duration_ms::float8 AS "durationMs", error, result, change_id AS "changeId", created_at AS "createdAt", skip_backup AS "skipBackup"`;
 export const PHASE_COLUMNS = `run_id AS "runId", number, name, status, attempts, started_at AS "startedAt", completed_at AS "completedAt", error,
-  resources_done AS "resourcesDone", resources_pending AS "resourcesPending"`;
+  resources_done AS "resourcesDone", resources_pending AS "resourcesPending", steps`;
 
 /** Runs that only look (preview, drift check): they have no phase rows, and only the newest are kept. */
 export const INSPECTION_KINDS: readonly RunKind[] = ["preview", "drift"];

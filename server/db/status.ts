@@ -55,7 +55,7 @@ const VERSION_PREFIX = "status:v-";
 
 /** A phase row as JSON, under PhaseRow's names; timestamps as text (parsed below). */
 const PHASE_JSON = `json_build_object('runId', run_id, 'number', number, 'name', name, 'status', status, 'attempts', attempts,
-  'startedAt', started_at::text, 'completedAt', completed_at::text, 'error', error, 'resourcesDone', resources_done, 'resourcesPending', resources_pending)`;
+  'startedAt', started_at::text, 'completedAt', completed_at::text, 'error', error, 'resourcesDone', resources_done, 'resourcesPending', resources_pending, 'steps', steps)`;
 
 const TENANT_XMIN = `xmin AS "${VERSION_PREFIX}tenant"`;
 const RUN_XMIN = `xmin AS "${VERSION_PREFIX}run"`;

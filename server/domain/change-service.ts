@@ -8,7 +8,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type pg from "pg";
-import type { EngineKind, ResourceChange, TenantEngine } from "../../automation/index.ts";
+import type { EngineKind, ResourceChange, TenantEngine, TierChangePreview } from "../../automation/index.ts";
 import { PHASE_COUNT, PHASES } from "../../model/phases.ts";
 import { printableLineProblem } from "../../model/spec.ts";
 import type { Tier } from "../../model/tiers.ts";
@@ -95,7 +95,7 @@ export function isDestructive(change: Pick<ResourceChange, "op" | "type" | "urn"
 }
 
 /** The review form of a preview: changes only, in phase order, each with its property diffs. */
-export function reviewOf(changes: readonly ResourceChange[], changeSummary: ChangePreview["changeSummary"]): ChangePreview {
+export function reviewOf(changes: readonly ResourceChange[], changeSummary: ChangePreview["changeSummary"], tierChange?: TierChangePreview): ChangePreview {
   const changed = changes.filter((c) => c.op !== "same" && c.op !== "read");
   const order = (c: ResourceChange) => c.phase?.number ?? 0;
   const reviewed: PreviewedResourceChange[] = changed
@@ -111,7 +111,10 @@ export function reviewOf(changes: readonly ResourceChange[], changeSummary: Chan
       diffs: (c.diffs ?? c.changedPaths.map((path) => ({ path }))).map((d) => ({ ...d })),
     }));
   const destructiveResources = changed.filter(isDestructive).map((c) => ({ urn: c.urn, type: c.type, op: c.op }));
-  return { changeSummary, destructive: destructiveResources.length > 0, destructiveResources, changes: reviewed };
+  return {
+    changeSummary, destructive: destructiveResources.length > 0, destructiveResources, changes: reviewed,
+    ...(tierChange ? { tierChange: { steps: [...tierChange.steps], move: tierChange.move ? { ...tierChange.move } : null, data: tierChange.data ? { ...tierChange.data } : null, ...(tierChange.note ? { note: tierChange.note } : {}) } } : {}),
+  };
 }
 
 export interface ChangeBody {
@@ -338,7 +341,7 @@ export class ChangeService {
       if (!change) throw notFound(`change "${changeId}" of tenant "${idOrSlug}"`);
       if (change.status !== "PENDING_REVIEW" && change.status !== "PREVIEW_FAILED") throw notPending(change, "rejected");
       const note = reason?.trim() ? `: ${reason.trim()}` : "";
-      const rejected = await updateChange(db, change.id, { status: "REJECTED", decidedBy: principal, ...(note ? { error: reason!.trim() } : {}) });
+      const rejected = await updateChange(db, change.id, { status: "REJECTED", decidedBy: principal, ...(note ? { rejectionReason: reason!.trim() } : {}) });
       await appendAudit(db, { tenantId: tenant.id, entity: "change", actor: principal, from: change.status, to: "REJECTED", message: `change ${change.id} rejected by ${principal}${note}`, details: { changeId: change.id } });
       return rejected;
     });

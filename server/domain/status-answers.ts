@@ -18,8 +18,9 @@
  */
 import { LRUCache } from "lru-cache";
 import type { Queryable } from "../db/pool.ts";
+import { previousWorkerWait } from "../db/job-queue.ts";
 import { statusRowsOf, statusVersionOf } from "../db/status.ts";
-import { buildStatusView, type StatusView } from "./status-view.ts";
+import { buildStatusView, withPreviousWorkerWait, type StatusView } from "./status-view.ts";
 
 /** How many keys (ids or slugs as asked) keep an answer; about 3 KB each. */
 export const KEPT_ANSWERS = 2000;
@@ -28,6 +29,8 @@ interface KeptAnswer {
   tenantId: string;
   version: string;
   body: string;
+  /** A RUNNING run's job and view: each answer checks whether its worker stopped. */
+  running?: { jobId: string; view: StatusView };
 }
 
 export interface StatusAnswerCounts {
@@ -114,7 +117,7 @@ export class StatusAnswers {
       }
       if (current.tenantId === kept.tenantId && current.version === kept.version) {
         this.counts.reused++;
-        return kept.body;
+        return this.withWait(kept.body, kept.running, serialize);
       }
     }
     const rows = await statusRowsOf(this.db, idOrSlug);
@@ -122,10 +125,22 @@ export class StatusAnswers {
       this.kept.delete(idOrSlug);
       return undefined;
     }
-    const body = serialize(buildStatusView(rows.tenant, rows.run, rows.phases));
+    const view = buildStatusView(rows.tenant, rows.run, rows.phases);
+    const body = serialize(view);
     this.counts.built++;
-    this.kept.set(idOrSlug, { tenantId: rows.tenant.id, version: rows.version, body });
-    return body;
+    const jobId = rows.run?.status === "RUNNING" ? rows.run.jobId : null;
+    this.kept.set(idOrSlug, { tenantId: rows.tenant.id, version: rows.version, body, ...(jobId ? { running: { jobId, view } } : {}) });
+    return this.withWait(body, jobId ? { jobId, view } : undefined, serialize);
+  }
+
+  /**
+   * A RUNNING run's answer says when its worker has stopped and how long the run waits for another
+   * (time passes while its rows stay the same, so this part is read at every answer, never kept).
+   */
+  private async withWait(body: string, running: KeptAnswer["running"], serialize: (view: StatusView) => string): Promise<string> {
+    if (!running) return body;
+    const wait = await previousWorkerWait(this.db, running.jobId);
+    return wait ? serialize(withPreviousWorkerWait(running.view, wait)) : body;
   }
 
   /** How many reads there were, and how many answers were reused and built (the bench and the tests read them). */

@@ -16,10 +16,11 @@ import { claimIdempotencyKey, requestHash, saveIdempotentResponse } from "../db/
 import { isUniqueViolation, withTransaction } from "../db/pool.ts";
 import { activeRun, highestTargetPhase, insertRun, latestRun, phasesOf, pruneInspectionRuns, updateRun, type RunKind, type RunRow } from "../db/runs.ts";
 import { statusRowsOf } from "../db/status.ts";
+import { currentPlatformSettings } from "./platform-settings.ts";
 import { findBackup, insertRestoreRequest, type BackupRow } from "../db/backups.ts";
 import { tierProfile } from "../../model/tiers.ts";
 import { findTenant, insertTenant, UUID, listTenants, tenantSpecOf, updateTenantStatus, type TenantRow, type TenantStatus } from "../db/tenants.ts";
-import type { RunQueue } from "../db/job-queue.ts";
+import { previousWorkerWait, type RunQueue } from "../db/job-queue.ts";
 import type { ProgressBus } from "../live/progress-bus.ts";
 import { findChange, updateChange } from "../db/changes.ts";
 import { admitRun, admitTenant, NO_LIMITS, type AdmissionLimits } from "./admission.ts";
@@ -27,7 +28,7 @@ import { admitCapacity } from "./capacity.ts";
 import { queueUpdateRun } from "./change-service.ts";
 import { ApiError, engineRefusal, notFound } from "./errors.ts";
 import { StatusAnswers } from "./status-answers.ts";
-import { buildStatusView, type StatusView } from "./status-view.ts";
+import { buildStatusView, withPreviousWorkerWait, type StatusView } from "./status-view.ts";
 import { canTransition, withArticle } from "./tenant-status.ts";
 import { checkDeleteConfirmation } from "./delete-confirmation.ts";
 
@@ -84,6 +85,11 @@ export class TenantService {
 
   private get limits(): AdmissionLimits {
     return this.deps.limits ?? NO_LIMITS;
+  }
+
+  /** The platform settings' current version, read per operation as a run reads it (server/domain/platform-settings.ts). */
+  private async currentSettings(): Promise<PlatformSettings> {
+    return (await currentPlatformSettings(this.deps.pool, this.deps.settings)).settings;
   }
 
   /**
@@ -226,7 +232,9 @@ export class TenantService {
   async status(idOrSlug: string): Promise<StatusView> {
     const rows = await statusRowsOf(this.deps.pool, idOrSlug);
     if (!rows) throw notFound(`tenant "${idOrSlug}"`);
-    return buildStatusView(rows.tenant, rows.run, rows.phases);
+    const view = buildStatusView(rows.tenant, rows.run, rows.phases);
+    const wait = rows.run?.status === "RUNNING" && rows.run.jobId ? await previousWorkerWait(this.deps.pool, rows.run.jobId) : null;
+    return wait ? withPreviousWorkerWait(view, wait) : view;
   }
 
   /**
@@ -335,9 +343,9 @@ export class TenantService {
   }
 
   async preview(idOrSlug: string, options: { lastPhase?: number; tier?: Tier }, principal: string): Promise<PreviewResult> {
-    const result = await this.inspect(idOrSlug, "preview", principal, options.lastPhase ?? PHASE_COUNT, (tenant) => {
+    const result = await this.inspect(idOrSlug, "preview", principal, options.lastPhase ?? PHASE_COUNT, async (tenant) => {
       const spec = { ...tenantSpecOf(tenant), ...(options.tier ? { tier: options.tier } : {}) };
-      return this.deps.engine.preview({ spec, settings: this.deps.settings, ...(options.lastPhase ? { lastPhase: options.lastPhase } : {}) });
+      return this.deps.engine.preview({ spec, settings: await this.currentSettings(), ...(options.lastPhase ? { lastPhase: options.lastPhase } : {}) });
     });
     // Answered to read tokens: masked whatever the engine did.
     return { ...result, changes: redactResourceChanges(result.changes, knownSecrets()) };

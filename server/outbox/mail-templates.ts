@@ -125,17 +125,64 @@ function driftResolved(p: Record<string, unknown>, name: string): Omit<RenderedM
 
 const OP_WORDS: Record<string, string> = { create: "added", update: "changed", replace: "replaced", delete: "removed" };
 
-/** A reviewed change was applied: what was asked, who approved it, and what changed, resource by resource. */
+/** A tier's namespace quota as the customer reads it; null: no quota. */
+function quotaLine(quota: unknown): string {
+  if (quota === null) return "no limit";
+  const q = (quota && typeof quota === "object" ? quota : {}) as Record<string, unknown>;
+  if (q.cpuLimit === undefined && q.memoryLimit === undefined && q.pods === undefined) return "?";
+  return `up to ${String(q.cpuLimit ?? "?")} CPU, ${String(q.memoryLimit ?? "?")} memory, ${String(q.pods ?? "?")} pods`;
+}
+
+/** The tenant's addresses, app first, as in the ready mail. */
+function endpointLines(endpoints: unknown): string[] {
+  const urls = Object.entries((endpoints && typeof endpoints === "object" ? endpoints : {}) as Record<string, unknown>)
+    .filter(([, url]) => typeof url === "string" && url !== "") as [string, string][];
+  const order = ["app", "api", "bi"];
+  urls.sort(([a], [b]) => (order.indexOf(a) === -1 ? 99 : order.indexOf(a)) - (order.indexOf(b) === -1 ? 99 : order.indexOf(b)));
+  return urls.flatMap(([key, url]) => [`  ${ENDPOINT_LABELS[key] ?? key}:`, `    ${url}`]);
+}
+
+/**
+ * A reviewed change was applied, told to the tenant's admin in what they see:
+ * the tier, the quota it gives, where the tenant is reached. The resources
+ * behind it (names and types of the platform's own objects) are operator
+ * detail: they go to the operators' mail (`updateForOperators`).
+ */
 function updated(p: Record<string, unknown>, name: string): Omit<RenderedMail, "to"> {
+  const from = str(p.fromTier);
+  const to = str(p.tier);
+  const tierChanged = from !== null && to !== null && from !== to;
+  const endpoints = endpointLines(p.endpoints);
+  const lines = [
+    `Hello,`,
+    ``,
+    `a reviewed change to your matih tenant "${name}" has been applied.`,
+    ``,
+    tierChanged ? `Tier:     ${from} -> ${to}` : `Tier:     ${to ?? "?"} (unchanged)`,
+    ...("quota" in p
+      ? [tierChanged && "fromQuota" in p ? `Quota:    ${quotaLine(p.quota)} (was ${quotaLine(p.fromQuota)})` : `Quota:    ${quotaLine(p.quota)}`]
+      : []),
+    ...(str(p.reason) ? [`Reason:   ${str(p.reason)}`] : []),
+    `Requested by ${str(p.requestedBy) ?? "?"}, approved by ${str(p.approvedBy) ?? "?"}.`,
+    ``,
+    ...(endpoints.length > 0 ? [`You can reach your tenant here:`, ...endpoints] : [`Your tenant's addresses are unchanged.`]),
+    ``,
+    `Tenant:   ${str(p.slug) ?? "?"}`,
+    ``,
+    `-- matih tenant provisioning`,
+  ];
+  return { subject: `Your matih tenant was updated: ${name}`, text: `${lines.join("\n")}\n` };
+}
+
+/** The operators' side of an applied change: what changed, resource by resource. */
+function updateForOperators(p: Record<string, unknown>, name: string): Omit<RenderedMail, "to"> {
   const from = str(p.fromTier);
   const to = str(p.tier);
   const changes = Array.isArray(p.changes) ? (p.changes as Record<string, unknown>[]) : [];
   const summary = (p.changeSummary ?? {}) as Record<string, unknown>;
   const count = (k: string) => (typeof summary[k] === "number" ? (summary[k] as number) : 0);
   const lines = [
-    `Hello,`,
-    ``,
-    `a reviewed change to your matih tenant "${name}" has been applied.`,
+    `Change ${str(p.changeId) ?? "?"} to tenant "${name}" was applied.`,
     ``,
     from && to && from !== to ? `Tier:     ${from} -> ${to}` : `Tier:     ${to ?? "?"} (unchanged)`,
     ...(str(p.reason) ? [`Reason:   ${str(p.reason)}`] : []),
@@ -150,11 +197,11 @@ function updated(p: Record<string, unknown>, name: string): Omit<RenderedMail, "
       : [``, `No resource needed a change.`]),
     ``,
     `Tenant:   ${str(p.slug) ?? "?"} (${str(p.tenantId) ?? "?"})`,
-    `Change:   ${str(p.changeId) ?? "?"}`,
+    `Change:   GET /api/v1/tenants/${str(p.tenantId) ?? "?"}/changes/${str(p.changeId) ?? "?"}`,
     ``,
     `-- matih tenant provisioning`,
   ];
-  return { subject: `Your matih tenant was updated: ${name}`, text: `${lines.join("\n")}\n` };
+  return { subject: `Change applied: ${name}`, text: `${lines.join("\n")}\n` };
 }
 
 const TEMPLATES: Record<string, (payload: Record<string, unknown>, name: string) => Omit<RenderedMail, "to">> = {
@@ -163,6 +210,7 @@ const TEMPLATES: Record<string, (payload: Record<string, unknown>, name: string)
   "drift-detected": driftDetected,
   "drift-resolved": driftResolved,
   "update-completed": updated,
+  "update-applied-operators": updateForOperators,
 };
 
 /** Builds the mail of an outbox row; throws MailTemplateError for an unknown template or a missing recipient. */

@@ -2,7 +2,8 @@
  * How request bodies are read. JSON only (any other media type, text/plain
  * included, is 415); an empty body is no body, so routes that take none
  * accept the `Content-Type: application/json` many clients send on every
- * request, and routes whose body is optional (`config.optionalBody`) get `{}`.
+ * request, and routes whose body is optional (`config.optionalBody`, or a body
+ * schema with no required field) get `{}`.
  * Keys that could alter prototypes (`__proto__`, `constructor.prototype`),
  * bodies nested deeper than MAX_JSON_DEPTH and NUL characters (which
  * PostgreSQL cannot store; in the body, the query string or a path segment)
@@ -71,6 +72,16 @@ export function nestsDeeperThan(text: string, max: number): boolean {
   return false;
 }
 
+/**
+ * Whether a body schema names a required field (in every branch of a union); one that does not is
+ * satisfied by `{}`, so no body is needed.
+ */
+export function bodyRequiresFields(schema: { required?: unknown[]; anyOf?: unknown[]; oneOf?: unknown[] }): boolean {
+  const branches = schema.anyOf ?? schema.oneOf;
+  if (Array.isArray(branches) && branches.length > 0) return branches.every((b) => bodyRequiresFields((b ?? {}) as { required?: unknown[] }));
+  return Array.isArray(schema.required) && schema.required.length > 0;
+}
+
 async function bodyPlugin(fastify: FastifyInstance): Promise<void> {
   // Before authentication and every route's own code: a NUL in the query string or a
   // path segment would otherwise reach a PostgreSQL query, which cannot take it (500).
@@ -108,8 +119,11 @@ async function bodyPlugin(fastify: FastifyInstance): Promise<void> {
 
   fastify.addHook("preValidation", async (request) => {
     if (request.body !== undefined && request.body !== null) return;
-    if (!request.routeOptions.schema?.body) return;
-    if (request.routeOptions.config?.optionalBody) {
+    const schema = request.routeOptions.schema?.body as Parameters<typeof bodyRequiresFields>[0] | undefined;
+    if (!schema) return;
+    // A body whose fields are all optional may be left out: `{}` says the same, and
+    // clients should not have to know which of such routes want one (approve did, preview did not).
+    if (request.routeOptions.config?.optionalBody || !bodyRequiresFields(schema)) {
       request.body = {};
       return;
     }

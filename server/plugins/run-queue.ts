@@ -19,6 +19,8 @@ export interface RunQueuePluginOptions {
   retryDelaySeconds: number;
   heartbeatSeconds: number;
   rollbackPolicy: "keep" | "destroy";
+  /** MATIH_OPS_EMAIL: where an applied change's resource detail is mailed; null: nowhere. */
+  opsEmail?: string | null;
   /** Run jobs in this process; false for an API-only process. */
   worker: boolean;
   workerConcurrency: number;
@@ -61,6 +63,7 @@ async function runQueuePlugin(fastify: FastifyInstance, opts: RunQueuePluginOpti
     bus: fastify.bus,
     settings: opts.settings,
     rollbackPolicy: opts.rollbackPolicy,
+    opsEmail: opts.opsEmail ?? null,
     log: fastify.log,
     metrics: fastify.metrics,
     // A teardown, a rollback that removes the database and an approved destructive change back the tenant up first.

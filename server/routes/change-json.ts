@@ -20,6 +20,7 @@ export const changeJson = (c: ChangeRow) => ({
   previewedAt: iso(c.previewedAt),
   preview: c.preview,
   error: c.error,
+  rejectionReason: c.rejectionReason,
   decidedBy: c.decidedBy,
   decidedAt: iso(c.decidedAt),
   allowDestructive: c.allowDestructive,

@@ -25,6 +25,7 @@ export const FleetQuery = Type.Object({
   tier: Type.Optional(Type.Union(TIERS.map((t) => Type.Literal(t)))),
   search: Type.Optional(Type.String({ maxLength: 100, description: "Part of the slug, case-insensitive" })),
   drift: Type.Optional(Type.Union([...DRIFT_STATES, "UNCHECKED"].map((s) => Type.Literal(s)), { description: "The latest drift check's state; UNCHECKED: never checked" })),
+  behind: Type.Optional(Type.Boolean({ description: "true: only tenants not last applied with the current platform settings version (never applied ones included)" })),
   limit: Type.Integer({ minimum: 1, maximum: 200, default: 50 }),
   offset: Type.Integer({ minimum: 0, default: 0 }),
 }, { additionalProperties: false });
@@ -50,12 +51,15 @@ export const FleetResponse = Type.Object({
       since: Type.String({ format: "date-time", description: "Since when the tenant's checks have found this state" }),
       lastCheckedAt: Type.String({ format: "date-time" }),
     }, { description: "What the tenant's latest kept drift check (a fleet drift run's or a one-off check's) found; null: never checked" })),
+    settingsVersion: nullable(Type.Integer({ description: "The platform settings version the tenant was last applied with (its last successful provision, retry or update); null: never" })),
+    settingsAppliedAt: nullable(Type.String({ format: "date-time" })),
   })),
   total: Type.Integer({ description: "Tenants matching the filter" }),
   limit: Type.Integer(),
   offset: Type.Integer(),
   countsByStatus: Type.Record(Type.String(), Type.Integer(), { description: "Every tenant per status, whatever the filter" }),
-  countsByDrift: Type.Record(Type.String(), Type.Integer(), { description: "Tenants not deleted per latest drift state, whatever the filter; never checked ones are not counted" }),
+  currentSettingsVersion: nullable(Type.Integer({ description: "The current platform settings version (GET /api/v1/platform/settings)" })),
+  countsByDrift: Type.Record(Type.String(), Type.Integer(), { description: "Tenants not deleted per latest drift state (IN_SYNC, DRIFTED, CHECK_FAILED; UNCHECKED for those never checked), whatever the filter; a state no tenant is in is left out" }),
 }, { description: "One page of the fleet" });
 
 /**
@@ -88,10 +92,10 @@ const fleetRoutes: FastifyPluginAsyncTypebox<FleetRoutesOptions> = async (fastif
       response: { 200: FleetResponse, ...errorResponses },
     },
   }, async (request) => {
-    const { status, tier, search, drift, limit, offset } = request.query;
-    const page = await fleetPage(fastify.db, { ...(status ? { status } : {}), ...(tier ? { tier } : {}), ...(search ? { search } : {}), ...(drift ? { drift } : {}), limit, offset });
+    const { status, tier, search, drift, behind, limit, offset } = request.query;
+    const page = await fleetPage(fastify.db, { ...(status ? { status } : {}), ...(tier ? { tier } : {}), ...(search ? { search } : {}), ...(drift ? { drift } : {}), ...(behind ? { behind } : {}), limit, offset });
     return {
-      items: page.entries.map(({ tenant, run, phases, drift: latest }) => {
+      items: page.entries.map(({ tenant, run, phases, drift: latest, settings }) => {
         const view = buildStatusView(tenant, run, phases);
         return {
           id: tenant.id,
@@ -109,12 +113,15 @@ const fleetRoutes: FastifyPluginAsyncTypebox<FleetRoutesOptions> = async (fastif
           durationMs: view.durationMs ?? stoppedAfterMs(tenant),
           error: view.error,
           drift: latest ? { state: latest.state, since: new Date(latest.since).toISOString(), lastCheckedAt: new Date(latest.lastCheckedAt).toISOString() } : null,
+          settingsVersion: settings.version,
+          settingsAppliedAt: settings.appliedAt ? new Date(settings.appliedAt).toISOString() : null,
         };
       }),
       total: page.total,
       limit,
       offset,
       countsByStatus: page.countsByStatus,
+      currentSettingsVersion: page.currentSettingsVersion,
       countsByDrift: page.countsByDrift,
     };
   });

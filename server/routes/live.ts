@@ -4,6 +4,11 @@
  * when the run ends. Messages reach every subscriber whichever process runs
  * the job (see ProgressBus).
  *
+ * With `?follow=true` the socket stays open across runs: a `final` for each
+ * run that ends, none for a run that had ended before the socket opened, so
+ * that a client can open it and then start a run (approve a change, retry)
+ * without the previous run's `final` closing it first.
+ *
  * Bounded like every live socket (LiveSocketLimits: sockets per token,
  * pings, a maximum age); the bus refuses subscribers beyond its own limit.
  */
@@ -25,9 +30,12 @@ export interface LiveRoutesOptions {
 const liveRoutes: FastifyPluginAsyncTypebox<LiveRoutesOptions> = async (fastify, opts) => {
   fastify.get("/ws/provisioning/:id", { websocket: true, config: { scope: "read" }, schema: {
     summary: "WebSocket: live progress of one tenant (upgrade with GET; Swagger UI cannot open it)",
-    description: "Send `Connection: Upgrade` and `Upgrade: websocket` with a read token (Authorization header, or `?access_token=` from browsers, which cannot set headers on a WebSocket). The server sends a snapshot of the provisioning status, then one message per phase or run transition, then a final message when the run finishes. A `drift` message (as on the fleet stream) may come too, when a drift check of the tenant is kept meanwhile.",
+    description: "Send `Connection: Upgrade` and `Upgrade: websocket` with a read token (Authorization header, or `?access_token=` from browsers, which cannot set headers on a WebSocket). The server sends a snapshot of the provisioning status, then one message per phase or run transition, then a final message when the run finishes, and closes; with nothing running, the snapshot and a final at once. With `follow=true` it stays open across runs instead: no final for a run that had ended before the socket opened, a final (with its `runId`) for each run that ends while it is open, and the socket is left open for the next run. Open a following socket before approving a change or retrying, so that none of the new run's messages is missed. A `drift` message (as on the fleet stream) may come too, when a drift check of the tenant is kept meanwhile.",
     params: TenantParams,
-    querystring: Type.Object({ access_token: Type.Optional(Type.String({ description: "For browsers only; never logged" })) }),
+    querystring: Type.Object({
+      access_token: Type.Optional(Type.String({ description: "For browsers only; never logged" })),
+      follow: Type.Optional(Type.Boolean({ default: false, description: "Stay open across runs: a final for each run that ends while open, none for one that ended before" })),
+    }),
     response: { 101: { description: "Switching to the WebSocket protocol", type: "null" }, 401: errorResponses[401], 404: errorResponses[404] },
   } }, async (socket: WebSocket, request) => {
     const send = (message: unknown) => {
@@ -45,9 +53,10 @@ const liveRoutes: FastifyPluginAsyncTypebox<LiveRoutesOptions> = async (fastify,
       socket.close(e.statusCode === 404 ? 4404 : 1011, e.code);
       return;
     }
+    const follow = request.query.follow === true;
     const finish = (message: LiveMessage) => {
       send({ type: "final", tenantId, runId: message.runId, runStatus: message.status, tenantStatus: message.tenantStatus, error: message.error ?? null });
-      socket.close(1000, "run finished");
+      if (!follow) socket.close(1000, "run finished");
     };
     // Subscribe before reading the snapshot so that nothing falls between the two.
     let unsubscribe: () => void;
@@ -71,12 +80,12 @@ const liveRoutes: FastifyPluginAsyncTypebox<LiveRoutesOptions> = async (fastify,
     send({ type: "snapshot", status });
     snapshotSent = true;
     for (const message of early) send(message);
-    if (early.some((m) => m.type === "run-finished")) {
-      finish(early.find((m) => m.type === "run-finished")!);
-      return;
+    for (const message of early.filter((m) => m.type === "run-finished")) {
+      finish(message);
+      if (!follow) return;
     }
-    // Nothing is running: the snapshot is the whole story.
-    if (!status.run || FINISHED_RUN.has(status.run.status)) {
+    // Nothing is running: the snapshot is the whole story (unless following: the next run's story is to come).
+    if (!follow && (!status.run || FINISHED_RUN.has(status.run.status))) {
       finish({ type: "run-finished", tenantId, runId: status.run?.id ?? null, status: status.run?.status ?? null, tenantStatus: status.status, error: status.error });
     }
   });

@@ -2,7 +2,10 @@
 import { Type, type Static } from "typebox";
 import { PHASE_COUNT, PHASE_NAMES } from "../../model/phases.ts";
 import { DISPLAY_NAME_MAX_LENGTH, EMAIL_MAX_LENGTH, SLUG_MAX_LENGTH, SLUG_MIN_LENGTH, type TenantRequest } from "../../model/spec.ts";
+import { AZURE_REGIONS } from "../../model/regions.ts";
 import { TIERS } from "../../model/tiers.ts";
+import { TIER_CHANGE_STEPS } from "../../automation/core/types.ts";
+import type { RunKind, RunStatus } from "../db/runs.ts";
 
 export const ErrorResponse = Type.Object({
   code: Type.String(),
@@ -24,6 +27,16 @@ const TENANT_STATUSES = ["PROVISIONING", "ACTIVE", "UPDATING", "FAILED", "DEPROV
 /** For requests (their validation errors name the allowed values through the union); responses use `oneOf`. */
 const TenantStatusEnum = Type.Union(TENANT_STATUSES.map((s) => Type.Literal(s)));
 const PhaseStatusEnum = oneOf(["PENDING", "RUNNING", "SUCCEEDED", "FAILED", "ROLLED_BACK"] as const);
+const RUN_KINDS = ["provision", "retry", "rollback", "teardown", "preview", "drift", "update"] as const satisfies readonly RunKind[];
+const RUN_STATUSES = ["QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED"] as const satisfies readonly RunStatus[];
+/** Every kind and status the database's type allows is listed (a compile error otherwise). */
+const runEnumsComplete: [Exclude<RunKind, (typeof RUN_KINDS)[number]>, Exclude<RunStatus, (typeof RUN_STATUSES)[number]>] extends [never, never] ? true : false = true;
+void runEnumsComplete;
+const RunKindEnum = Type.Unsafe<RunKind>({ type: "string", enum: [...RUN_KINDS], description: "provision, retry, rollback, teardown, update (a change applied); preview and drift change nothing" });
+// Typed as a string for the code that reads it (clients keep live "RETRYING" in it); the document lists the values.
+const RunStatusEnum = Type.Unsafe<string>({ type: "string", enum: [...RUN_STATUSES] });
+/** A queued run as the 202 answers name it. */
+const QueuedRun = Type.Object({ id: Type.String(), kind: RunKindEnum, status: RunStatusEnum, targetPhase: Type.Integer() });
 
 /**
  * The body of `POST /api/v1/tenants`, for the API description: a TenantRequest
@@ -34,7 +47,7 @@ export const CreateTenantBody = Type.Object({
   slug: Type.String({ minLength: SLUG_MIN_LENGTH, maxLength: SLUG_MAX_LENGTH, pattern: "^[a-z][a-z0-9-]*[a-z0-9]$" }),
   displayName: Type.String({ minLength: 1, maxLength: DISPLAY_NAME_MAX_LENGTH }),
   tier: TierEnum,
-  region: Type.String({ minLength: 1 }),
+  region: Type.Unsafe<string>({ type: "string", enum: [...AZURE_REGIONS], description: "An Azure region (model/regions.ts); the platform settings may narrow the list, and GET /api/v1/platform gives the regions this service accepts" }),
   adminEmail: Type.String({ format: "email", maxLength: EMAIL_MAX_LENGTH }),
   lastPhase: Type.Optional(Type.Integer({ minimum: 1, maximum: PHASE_COUNT, description: "Provision phases 1 to lastPhase (default all); a change with a higher lastPhase adds the rest" })),
   restoreFrom: Type.Optional(Type.String({ format: "uuid", description: "A deleted tenant's backup (GET /api/v1/tenants/{id}/backups): restored into this tenant's schema, renamed to it, once provisioning has created it and before the tenant is ACTIVE. Free and professional tiers only" })),
@@ -97,6 +110,13 @@ export const Phase = Type.Object({
   durationMs: Type.Union([Type.Integer(), Type.Null()]),
   error: Type.Union([Type.String(), Type.Null()]),
   resources: Type.Object({ done: Type.Integer(), pending: Type.Integer() }),
+  steps: Type.Array(Type.Object({
+    step: oneOf(TIER_CHANGE_STEPS),
+    status: oneOf(["started", "succeeded", "failed", "skipped"] as const),
+    message: Type.String(),
+    at: Type.String({ format: "date-time" }),
+    data: Type.Optional(Type.Object({ tables: Type.Integer(), rows: Type.Integer(), bytes: Type.Integer() }, { description: "What the move copied and verify checked" })),
+  }), { description: "Sub-steps inside the phase as last reported: a tier change's expand, move, verify, switch and contract in phase 2 (docs/operations.md)" }),
 });
 
 export const ProvisioningStatus = Type.Object({
@@ -105,7 +125,7 @@ export const ProvisioningStatus = Type.Object({
   status: oneOf(TENANT_STATUSES),
   run: Type.Union([
     Type.Object({
-      id: Type.String(), kind: Type.String(), status: Type.String(), attempt: Type.Integer(), maxAttempts: Type.Integer(), targetPhase: Type.Integer(),
+      id: Type.String(), kind: RunKindEnum, status: RunStatusEnum, attempt: Type.Integer(), maxAttempts: Type.Integer(), targetPhase: Type.Integer(),
       startedAt: nullableDate, completedAt: nullableDate,
       durationMs: Type.Union([Type.Integer(), Type.Null()], { description: "This run's own duration, from its first attempt's start to its end" }),
     }),
@@ -118,12 +138,18 @@ export const ProvisioningStatus = Type.Object({
   completedAt: nullableDate,
   durationMs: Type.Union([Type.Integer(), Type.Null()]),
   error: Type.Union([Type.String(), Type.Null()]),
+  waiting: Type.Union([Type.Object({
+    reason: Type.Literal("previous-worker"),
+    message: Type.String(),
+    upToSeconds: Type.Integer({ minimum: 1, description: "At most this many seconds until another attempt takes the run over (or, at its last attempt, the run fails)" }),
+    lastHeartbeatAt: nullableDate,
+  }), Type.Null()], { description: "Why a RUNNING run makes no progress: the worker running it stopped (a crash or a restart), and the run waits for that worker's heartbeat to time out before another takes it over; null otherwise" }),
 }, { $id: "ProvisioningStatus" });
 
 /** The one answer for "a run was queued" (create, retry, rollback, delete): the tenant, the run, and where to watch it. */
 export const RunAccepted = Type.Object({
   tenant: Type.Ref("Tenant"),
-  run: Type.Object({ id: Type.String(), kind: Type.String(), status: Type.String(), targetPhase: Type.Integer() }),
+  run: QueuedRun,
 }, {
   description: "The run was queued; watch it at the Location",
   headers: { location: { type: "string", description: "The tenant's provisioning status: /api/v1/tenants/{id}/provisioning/status" } },
@@ -146,6 +172,8 @@ export const PreviewBody = Type.Object({
   tier: Type.Optional(TierEnum),
 }, { additionalProperties: false });
 
+/** One changed property: its value before and after (either absent where the path does not exist on that side). */
+const PropertyDiffSchema = Type.Object({ path: Type.String(), old: Type.Optional(Type.Unknown()), new: Type.Optional(Type.Unknown()) });
 const ChangeSummary = Type.Object({ create: Type.Integer(), update: Type.Integer(), replace: Type.Integer(), delete: Type.Integer(), same: Type.Integer() });
 const PhaseRef = Type.Union([Type.Object({ number: Type.Integer(), name: Type.String() }), Type.Null()]);
 
@@ -168,6 +196,7 @@ export const PreviewResponse = Type.Object({
       op: Type.String(),
       changedPaths: Type.Array(Type.String()),
       replaceReasons: Type.Array(Type.String()),
+      diffs: Type.Array(PropertyDiffSchema, { description: "Each changed path with its value before (`old`, absent where the path did not exist) and after (`new`, absent where it goes); secret values read \"[secret]\"" }),
     })),
   })),
 }, { description: "What would change, grouped by phase" });
@@ -339,8 +368,16 @@ export const Change = Type.Object({
       op: Type.String(),
       diffs: Type.Array(Type.Object({ path: Type.String(), old: Type.Optional(Type.Unknown()), new: Type.Optional(Type.Unknown()) })),
     })),
+    tierChange: Type.Optional(Type.Object({
+      steps: Type.Array(oneOf(TIER_CHANGE_STEPS), { description: "The steps phase 2 runs, in order (expand, move, verify, switch, contract); empty when its database target stays" }),
+      move: Type.Union([Type.Object({ from: oneOf(["shared", "dedicated"] as const), to: oneOf(["shared", "dedicated"] as const) }), Type.Null()]),
+      data: Type.Union([Type.Object({ tables: Type.Integer(), rows: Type.Integer(), bytes: Type.Integer({ description: "On-disk size of the source's tables" }) }), Type.Null()],
+        { description: "What the move would copy, measured on the source at preview time; null when nothing moves or the engine cannot reach the source" }),
+      note: Type.Optional(Type.String()),
+    }, { description: "How the change moves the tenant's data (docs/operations.md, What a tier change does to the tenant's data)" })),
   })]),
-  error: Type.Union([Type.String(), Type.Null()]),
+  error: Type.Union([Type.String(), Type.Null()], { description: "What went wrong with the change's preview or its apply; null otherwise" }),
+  rejectionReason: Type.Union([Type.String(), Type.Null()], { description: "Why an admin rejected it (REJECTED only); null when no reason was given" }),
   decidedBy: Type.Union([Type.String(), Type.Null()]),
   decidedAt: nullableDate,
   allowDestructive: Type.Boolean(),
@@ -360,7 +397,7 @@ export const ChangeRequested = {
 export const ChangeAccepted = Type.Object({
   change: Type.Ref("Change"),
   tenant: Type.Ref("Tenant"),
-  run: Type.Object({ id: Type.String(), kind: Type.String(), status: Type.String(), targetPhase: Type.Integer() }),
+  run: QueuedRun,
 }, {
   description: "Approved: the update run (or the teardown or rollback run of such a request) was queued; watch it at the Location",
   headers: { location: { type: "string", description: "The tenant's provisioning status: /api/v1/tenants/{id}/provisioning/status" } },
@@ -409,4 +446,69 @@ export const SimulatedDriftResponse = Type.Object({
   slug: Type.String(),
   /** Resources whose simulated actual state now differs from the record (changed or gone). */
   resourcesDiffering: Type.Integer(),
+});
+
+// Versioned platform settings (issue 23): GET /api/v1/platform/settings and its history.
+
+export const PlatformSettingsVersion = Type.Object({
+  version: Type.Integer({ minimum: 1 }),
+  settings: Type.Record(Type.String(), Type.Unknown(), { description: "Every platform setting (model/settings.ts); secret values and an inline kubeconfig read \"[secret]\"" }),
+  createdAt: Type.String({ format: "date-time" }),
+  createdBy: Type.String({ description: "Who recorded the version (`service start` for the first, seeded from the settings file)" }),
+  reason: Type.String(),
+}, { description: "The platform settings version every process uses now" });
+
+export const SettingsVersionsQuery = Type.Object({
+  limit: Type.Integer({ minimum: 1, maximum: 200, default: 50 }),
+  offset: Type.Integer({ minimum: 0, default: 0 }),
+}, { additionalProperties: false });
+
+export const PlatformSettingsVersions = Type.Object({
+  items: Type.Array(Type.Object({
+    version: Type.Integer({ minimum: 1 }),
+    createdAt: Type.String({ format: "date-time" }),
+    createdBy: Type.String(),
+    reason: Type.String(),
+    changedPaths: Type.Array(Type.String(), { description: "Dotted paths of the settings that differ from the version before (values are not shown); empty for version 1" }),
+  })),
+  total: Type.Integer(),
+  limit: Type.Integer(),
+  offset: Type.Integer(),
+}, {
+  description: "The platform settings' versions, newest first"
+});
+
+// The review queue (issue 23): everything awaiting review across the fleet.
+const ReviewChangeStatusEnum = Type.Union(["PREVIEWING", "PREVIEW_FAILED", "PENDING_REVIEW", "APPROVED", "APPLYING", "APPLIED", "FAILED", "REJECTED", "STALE", "EXPIRED"].map((s) => Type.Literal(s)));
+
+export const ReviewQueueQuery = Type.Object({
+  status: Type.Optional(ReviewChangeStatusEnum),
+  tenant: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: "The tenant's id or slug" })),
+  tier: Type.Optional(TierEnum),
+  requestedBy: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: "Who requested the change (the token's principal)" })),
+  limit: Type.Integer({ minimum: 1, maximum: 200, default: 50 }),
+  offset: Type.Integer({ minimum: 0, default: 0 }),
+}, { additionalProperties: false });
+
+export const ReviewQueue = Type.Object({
+  items: Type.Array(Type.Object({
+    kind: Type.Literal("tenant", { description: "What the change is to: one tenant (`tenant`); fleet changes will join the queue with kind `fleet`" }),
+    id: Type.String({ format: "uuid" }),
+    action: Type.String({ description: "update (a previewed change), teardown or rollback (under four eyes)" }),
+    status: ReviewChangeStatusEnum,
+    tenant: Type.Object({ id: Type.String({ format: "uuid" }), slug: Type.String(), tier: Type.String(), status: Type.String() }),
+    target: Type.Object({ tier: Type.String(), lastPhase: Type.Integer() }),
+    requestedBy: Type.String(),
+    reason: Type.Union([Type.String(), Type.Null()]),
+    createdAt: Type.String({ format: "date-time" }),
+    expiresAt: Type.String({ format: "date-time" }),
+    destructive: Type.Union([Type.Boolean(), Type.Null()], { description: "Whether its preview deletes or replaces stateful resources; null: not previewed" }),
+    changeSummary: Type.Union([Type.Object({ create: Type.Integer(), update: Type.Integer(), replace: Type.Integer(), delete: Type.Integer(), same: Type.Integer() }), Type.Null()]),
+    href: Type.String({ description: "The change itself, with its whole preview" }),
+  })),
+  total: Type.Integer({ description: "Changes matching the filter" }),
+  limit: Type.Integer(),
+  offset: Type.Integer(),
+}, {
+  description: "Changes in the given status (PENDING_REVIEW by default) across the fleet, oldest first",
 });

@@ -174,7 +174,9 @@ const tenantRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       if (c.op === "same" && !includeSame) continue;
       const key = c.phase?.number ?? 0;
       if (!phases.has(key)) phases.set(key, { number: key, name: c.phase?.name ?? "(outside the phases)", changes: [] });
-      phases.get(key)!.changes.push({ urn: c.urn, type: c.type, op: c.op, changedPaths: [...c.changedPaths], replaceReasons: [...c.replaceReasons] });
+      // With each path's value before and after, as a change's preview has them (secrets read "[secret]").
+      const diffs = (c.diffs ?? c.changedPaths.map((path) => ({ path }))).map((d) => ({ ...d }));
+      phases.get(key)!.changes.push({ urn: c.urn, type: c.type, op: c.op, changedPaths: [...c.changedPaths], replaceReasons: [...c.replaceReasons], diffs });
     }
     return {
       engine: result.engine,

@@ -11,6 +11,7 @@ import { withTransaction } from "../db/pool.ts";
 import { phasesOf, updatePhase, type PhaseRow, type PhaseStatus } from "../db/runs.ts";
 import type { ProgressBus } from "../live/progress-bus.ts";
 import { phaseView } from "../domain/status-view.ts";
+import { recordPhaseStep, withStep } from "./phase-steps.ts";
 
 export interface PhaseRecorderContext {
   pool: pg.Pool;
@@ -19,6 +20,11 @@ export interface PhaseRecorderContext {
   runId: string;
   actor: string;
   attempt: number;
+  /**
+   * The run's kind. A change's preview (and a drift check) walks the phases as an update would, and its
+   * events say `apply`; its audit rows say what the run was, so that a preview never reads as a change made.
+   */
+  runKind?: string;
   onPhaseFinished?: (phase: PhaseRow, durationMs: number | null) => void;
   onError?: (error: Error) => void;
 }
@@ -84,7 +90,10 @@ export class PhaseRecorder {
     }
     const { number, name } = event.phase;
     const current = this.phases.get(number)?.status ?? "PENDING";
-    const label = `phase ${number} ${name}`;
+    const inspection = this.ctx.runKind === "preview" ? "preview" : this.ctx.runKind === "drift" ? "drift check" : null;
+    const label = inspection ? `${inspection} of phase ${number} ${name}` : `phase ${number} ${name}`;
+    // What the audit row's details call the action: the engine's (apply, remove), or what an inspection run did.
+    const action = this.ctx.runKind === "preview" || this.ctx.runKind === "drift" ? this.ctx.runKind : "action" in event ? event.action : undefined;
     switch (event.type) {
       case "phase-started": {
         const alreadyDone = event.action === "apply" ? current === "SUCCEEDED" : current === "ROLLED_BACK";
@@ -94,7 +103,7 @@ export class PhaseRecorder {
         }
         this.untouched.delete(number);
         await this.transition(number, "RUNNING", { started: true, countAttempt: true, error: null, resourcesDone: event.resources.done, resourcesPending: event.resources.pending },
-          `${label} ${event.action === "remove" ? "removal" : ""} started`.replace("  ", " "), { action: event.action });
+          `${label} ${event.action === "remove" ? "removal" : ""} started`.replace("  ", " "), { action });
         return;
       }
       case "phase-progress": {
@@ -111,19 +120,44 @@ export class PhaseRecorder {
         if (this.untouched.delete(number)) return;
         const to = event.action === "remove" ? "ROLLED_BACK" : "SUCCEEDED";
         await this.transition(number, to, { completed: true, resourcesDone: event.resources.done, resourcesPending: event.resources.pending },
-          event.action === "remove" ? `${label} removed` : `${label} succeeded`, { action: event.action });
+          event.action === "remove" ? `${label} removed` : `${label} succeeded`, { action });
         return;
       }
       case "phase-failed": {
         this.untouched.delete(number);
         const where = event.failure.urn ? ` (${event.failure.urn})` : "";
         await this.transition(number, "FAILED", { completed: true, error: `${event.failure.message}${where}`, resourcesDone: event.resources.done, resourcesPending: event.resources.pending },
-          `${label} failed: ${event.failure.message}`, { action: event.action, urn: event.failure.urn, resourceType: event.failure.type });
+          `${label} failed: ${event.failure.message}`, { action, urn: event.failure.urn, resourceType: event.failure.type });
+        return;
+      }
+      case "phase-step": {
+        // A sub-step (a tier change's expand, move, verify, switch, contract): kept on the phase row with its audit
+        // row in one transaction, and sent live; the phase's own status is left to the phase events.
+        const before = this.phases.get(number)?.steps.find((s) => s.step === event.step);
+        const entry = { step: event.step, status: event.status, message: event.message, at: event.at, ...(event.data ? { data: { ...event.data } } : {}) };
+        const row = await withTransaction(this.ctx.pool, async (db) => {
+          const current = this.phases.get(number)?.steps ?? [];
+          const updated = await recordPhaseStep(db, this.ctx.runId, number, withStep(current, entry));
+          await appendAudit(db, {
+            tenantId: this.ctx.tenantId,
+            runId: this.ctx.runId,
+            entity: "phase",
+            phase: number,
+            actor: this.ctx.actor,
+            from: before ? `${before.step}:${before.status}` : null,
+            to: `${event.step}:${event.status}`,
+            message: `${label} ${event.step} ${event.status}: ${event.message}`,
+            details: { attempt: this.ctx.attempt, step: event.step, status: event.status, ...(event.data ? { data: event.data } : {}) },
+          });
+          return updated;
+        });
+        this.phases.set(number, row);
+        await this.ctx.bus.publish({ type: "phase-step", tenantId: this.ctx.tenantId, runId: this.ctx.runId, phase: { number, name }, step: entry });
         return;
       }
       case "phase-cancelled": {
         if (this.untouched.delete(number)) return;
-        await this.transition(number, "FAILED", { completed: true, error: `stopped: ${event.reason}` }, `${label} stopped: ${event.reason}`, { action: event.action });
+        await this.transition(number, "FAILED", { completed: true, error: `stopped: ${event.reason}` }, `${label} stopped: ${event.reason}`, { action });
         return;
       }
     }

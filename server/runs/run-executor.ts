@@ -16,6 +16,8 @@ import { reviewOf } from "../domain/change-service.ts";
 import { withTransaction } from "../db/pool.ts";
 import { findRun, highestTargetPhase, phasesOf, updatePhase, updateRun, type RunRow } from "../db/runs.ts";
 import { deleteStackSettings, findStackSettings, recordStackSettings } from "../db/stack-settings.ts";
+import { markTenantSettingsApplied } from "../db/platform-settings.ts";
+import { currentPlatformSettings } from "../domain/platform-settings.ts";
 import { findTenant, tenantSpecOf, updateTenantStatus, type TenantRow, type TenantStatus } from "../db/tenants.ts";
 import { assertTransition } from "../domain/tenant-status.ts";
 import type { ProgressBus } from "../live/progress-bus.ts";
@@ -25,6 +27,7 @@ import { backupOfRun, findBackup, markRestored, pendingRestoreOf } from "../db/b
 import type { BackupReason } from "../db/backups.ts";
 import type { BackupService } from "../domain/backup-service.ts";
 import { PHASES } from "../../model/phases.ts";
+import { tierProfile } from "../../model/tiers.ts";
 
 export interface RunExecutorDeps {
   pool: pg.Pool;
@@ -32,6 +35,8 @@ export interface RunExecutorDeps {
   bus: ProgressBus;
   settings: PlatformSettings;
   rollbackPolicy: "keep" | "destroy";
+  /** MATIH_OPS_EMAIL: operators get an applied change's resource detail; null or absent: no such mail. */
+  opsEmail?: string | null;
   /** Backs the tenant's database up before a destructive run; none: no backups (tests of other things). */
   backups?: BackupService;
   log: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
@@ -147,7 +152,7 @@ export class RunExecutor {
     await bus.publish({ type: "run", tenantId: tenant.id, runId: run.id, kind: run.kind, status: "RUNNING", attempt });
 
     const recorder = await PhaseRecorder.start({
-      pool, bus, tenantId: tenant.id, runId: run.id, actor: "tenant-service", attempt,
+      pool, bus, tenantId: tenant.id, runId: run.id, actor: "tenant-service", attempt, runKind: run.kind,
       onError: (error) => log.error({ err: error, runId: run.id }, "could not record progress"),
       onPhaseFinished: (phase, ms) => this.deps.metrics?.phaseFinished(phase.name, phase.status, (ms ?? 0) / 1000),
     });
@@ -155,10 +160,13 @@ export class RunExecutor {
     if (run.changeId && !change) throw new Error(`run ${run.id} names change ${run.changeId}, which does not exist`);
     // The stack's secrets settings as the last operation on it reported them, from whichever process ran it.
     const stackSettings = await findStackSettings(pool, tenant.slug);
+    // The platform settings' current version, read now rather than kept from start: a version recorded
+    // by any process since applies from the next run on, and this run records the one it used.
+    const settingsVersion = await currentPlatformSettings(pool, this.deps.settings);
     const request = {
       // A change's runs work on the spec the change brings the tenant to.
       spec: change ? { ...tenantSpecOf(tenant), tier: change.targetTier } : tenantSpecOf(tenant),
-      settings: this.deps.settings,
+      settings: settingsVersion.settings,
       // The engine stops at a safe point on shutdown, and also when the queue
       // takes the job away from this attempt (its heartbeat lapsed, say in a
       // database failover): another attempt, maybe in another process, then
@@ -217,7 +225,7 @@ export class RunExecutor {
         await this.failWithoutEngine(run, tenant, attempt, restoreFailure);
         return;
       }
-      await this.succeed(run, tenant, result);
+      await this.succeed(run, tenant, result, settingsVersion.version ?? null);
       return;
     }
     const retryable = result.error?.retryable !== false;
@@ -393,12 +401,15 @@ export class RunExecutor {
     return updated;
   }
 
-  private async succeed(run: RunRow, tenant: TenantRow, result: OperationResult): Promise<void> {
+  private async succeed(run: RunRow, tenant: TenantRow, result: OperationResult, settingsVersion: number | null = null): Promise<void> {
     const { pool, bus, log } = this.deps;
     const outputs = result.operation === "provision" ? result.outputs : {};
     let runMs = result.durationMs;
     const updated = await withTransaction(pool, async (db) => {
       await this.assertOwnsRun(db, run);
+      // A provision, retry or update that succeeded leaves the tenant as these settings render it;
+      // a rollback (part of the tenant) and a teardown (none of it) do not.
+      if (settingsVersion !== null && (run.kind === "provision" || run.kind === "retry" || run.kind === "update")) await markTenantSettingsApplied(db, tenant.id, settingsVersion);
       const finished = await updateRun(db, run.id, { status: "SUCCEEDED", error: null, result: { changeSummary: result.changeSummary, engineDurationMs: result.durationMs }, finished: true });
       runMs = finished.durationMs ?? result.durationMs;
       const totalMs = finished.durationMs ?? result.durationMs;
@@ -453,7 +464,7 @@ export class RunExecutor {
   private async finishPreview(run: RunRow, tenant: TenantRow, change: ChangeRow, result: PreviewResult): Promise<void> {
     const { pool, bus, log } = this.deps;
     const ok = result.status === "succeeded";
-    const review = ok ? reviewOf(result.changes, result.changeSummary) : null;
+    const review = ok ? reviewOf(result.changes, result.changeSummary, result.tierChange) : null;
     const message = ok ? null : describeError(result.error);
     await withTransaction(pool, async (db) => {
       await this.assertOwnsRun(db, run);
@@ -545,7 +556,15 @@ export class RunExecutor {
       changeSummary: result.changeSummary,
     };
     await enqueueOutbox(db, { kind: "event", tenantId: tenant.id, type: "tenant.updated", payload: data });
-    await enqueueOutbox(db, { kind: "email", tenantId: tenant.id, type: "update-completed", payload: { to: tenant.adminEmail, displayName: tenant.displayName, ...data, changes: changed } });
+    // The tenant's admin reads what they see (tier, quota, addresses); the resources, by name and type, go to the operators.
+    const endpoints = (outputs.urls && typeof outputs.urls === "object" ? outputs.urls : {}) as Record<string, unknown>;
+    const quota = (tier: string) => tierProfile(tier as TenantRow["tier"]).quota;
+    await enqueueOutbox(db, { kind: "email", tenantId: tenant.id, type: "update-completed", payload: {
+      to: tenant.adminEmail, displayName: tenant.displayName, ...data, fromQuota: quota(previous.tier), quota: quota(change.targetTier), endpoints,
+    } });
+    if (this.deps.opsEmail) {
+      await enqueueOutbox(db, { kind: "email", tenantId: tenant.id, type: "update-applied-operators", payload: { to: this.deps.opsEmail, displayName: tenant.displayName, ...data, changes: changed } });
+    }
     return t;
   }
 
@@ -612,7 +631,7 @@ export class RunExecutor {
   private async destroyAfterFailure(run: RunRow, tenant: TenantRow, signal: AbortSignal): Promise<void> {
     const recorder = await PhaseRecorder.start({ pool: this.deps.pool, bus: this.deps.bus, tenantId: tenant.id, runId: run.id, actor: "rollback-policy", attempt: run.attempt });
     const result = await this.deps.engine.teardown({
-      spec: tenantSpecOf(tenant), settings: this.deps.settings, signal, onEvent: recorder.onEvent, ownerDead: false,
+      spec: tenantSpecOf(tenant), settings: (await currentPlatformSettings(this.deps.pool, this.deps.settings)).settings, signal, onEvent: recorder.onEvent, ownerDead: false,
       lastPhase: await highestTargetPhase(this.deps.pool, tenant.id), stackSettings: await findStackSettings(this.deps.pool, tenant.slug),
     });
     await recorder.flush();

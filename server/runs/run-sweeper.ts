@@ -9,7 +9,7 @@
  */
 import type pg from "pg";
 import { appendAudit } from "../db/audit.ts";
-import type { RunQueue } from "../db/job-queue.ts";
+import { previousWorkerWait, type RunQueue } from "../db/job-queue.ts";
 import { withTransaction } from "../db/pool.ts";
 import { updateRun } from "../db/runs.ts";
 import type { RunExecutor } from "./run-executor.ts";
@@ -43,6 +43,8 @@ function reasonOf(job: { state: string; output: unknown } | null): string {
 
 export class RunSweeper {
   private readonly deps: RunSweeperDeps;
+  /** Runs whose stopped worker was already logged, with the attempt it held: said once per attempt. */
+  private readonly stalledLogged = new Map<string, number>();
 
   constructor(deps: RunSweeperDeps) {
     this.deps = deps;
@@ -86,14 +88,19 @@ export class RunSweeper {
   }
 
   private async sweepJobRuns(): Promise<number> {
-    const { rows } = await this.deps.pool.query<{ id: string; jobId: string }>(
-      `SELECT id, job_id AS "jobId" FROM provisioning_runs
+    const { rows } = await this.deps.pool.query<{ id: string; jobId: string; status: string; kind: string; attempt: number; tenantId: string }>(
+      `SELECT id, job_id AS "jobId", status, kind, attempt, tenant_id AS "tenantId" FROM provisioning_runs
        WHERE status IN ('QUEUED', 'RUNNING') AND (kind IN ('provision', 'retry', 'rollback', 'teardown', 'update') OR change_id IS NOT NULL) AND job_id IS NOT NULL`,
     );
+    const unfinished = new Set(rows.map((r) => r.id));
+    for (const id of this.stalledLogged.keys()) if (!unfinished.has(id)) this.stalledLogged.delete(id);
     let failed = 0;
     for (const run of rows) {
       const job = await this.deps.queue.jobState(run.jobId);
-      if (job && LIVE_JOB_STATES.has(job.state)) continue;
+      if (job && LIVE_JOB_STATES.has(job.state)) {
+        if (run.status === "RUNNING") await this.noteStoppedWorker(run);
+        continue;
+      }
       // Checked again under the run's lock, in case it finished or its job was retried meanwhile.
       const done = await this.deps.executor.failUnfinished(run.id, (job?.retryCount ?? 0) + 1, reasonOf(job), async (db) => {
         const now = await this.deps.queue.jobState(run.jobId, db);
@@ -105,5 +112,23 @@ export class RunSweeper {
       }
     }
     return failed;
+  }
+
+  /**
+   * A RUNNING run whose worker stopped (a crash, or this very process restarted) shows no progress until
+   * the queue gives up on that worker; the log says so, once per attempt, with how long that takes at most.
+   */
+  private async noteStoppedWorker(run: { id: string; jobId: string; kind: string; attempt: number; tenantId: string }): Promise<void> {
+    const wait = await previousWorkerWait(this.deps.pool, run.jobId);
+    if (!wait) {
+      this.stalledLogged.delete(run.id);
+      return;
+    }
+    if (this.stalledLogged.get(run.id) === run.attempt) return;
+    this.stalledLogged.set(run.id, run.attempt);
+    this.deps.log.warn(
+      { runId: run.id, tenantId: run.tenantId, kind: run.kind, attempt: run.attempt, lastHeartbeatAt: wait.lastHeartbeatAt, upToSeconds: wait.upToSeconds },
+      `the worker running ${run.kind} ${run.id} stopped: waiting for the previous worker to time out, up to ${wait.upToSeconds} s, before another takes the run over`,
+    );
   }
 }

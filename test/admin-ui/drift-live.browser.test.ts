@@ -81,7 +81,7 @@ describe.skipIf(!postgres.available || !browserProbe.available)("drift states li
     await poll(() => cell.textContent()).toMatch(/^DRIFTED since /);
     expect(await fleet.page.locator('tr[data-slug="bystander"] .drift-cell').textContent()).toBe("unchecked");
     const driftCounts = fleet.page.getByRole("list", { name: "Tenants by latest drift check" }).locator("li");
-    await poll(async () => (await driftCounts.allTextContents()).map(normalised)).toEqual(["Latest drift check:", "DRIFTED 1", "IN SYNC 0", "CHECK FAILED 0"]);
+    await poll(async () => (await driftCounts.allTextContents()).map(normalised)).toEqual(["Latest drift check:", "DRIFTED 1", "IN SYNC 0", "CHECK FAILED 0", "NEVER CHECKED 1"]);
     expect(await sameDocument(fleet.page)).toBe(true);
     await screenshot(fleet.page, "31-fleet-drift-live");
 
@@ -92,7 +92,7 @@ describe.skipIf(!postgres.available || !browserProbe.available)("drift states li
     expect(await newest.getAttribute("data-state")).toBe("IN_SYNC");
     expect(await history.locator(".drift-state").textContent()).toMatch(/IN SYNC\s+Every resource matches its recorded state since/);
     await poll(() => cell.textContent()).toBe("IN SYNC");
-    await poll(async () => (await driftCounts.allTextContents()).map(normalised)).toEqual(["Latest drift check:", "DRIFTED 0", "IN SYNC 1", "CHECK FAILED 0"]);
+    await poll(async () => (await driftCounts.allTextContents()).map(normalised)).toEqual(["Latest drift check:", "DRIFTED 0", "IN SYNC 1", "CHECK FAILED 0", "NEVER CHECKED 1"]);
     expect(await sameDocument(tenant.page)).toBe(true);
     expect(await sameDocument(fleet.page)).toBe(true);
     await screenshot(tenant.page, "32-drift-history-live");

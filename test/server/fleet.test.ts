@@ -93,9 +93,9 @@ describe.skipIf(!pg.available)("the fleet: one page of every tenant, and every t
   it("keeps a change's preview off the stream but its start and end, and shows each tenant's latest drift state, filtered by it", async () => {
     const [south, north] = (await fleet()).json().items;
     expect([south.slug, north.slug]).toEqual(["south", "north"]);
-    // Never checked: no drift state yet, and no counts.
+    // Never checked: no drift state yet, counted as UNCHECKED.
     expect(north.drift).toBeNull();
-    expect((await fleet()).json().countsByDrift).toEqual({});
+    expect((await fleet()).json().countsByDrift).toEqual({ UNCHECKED: 2 });
     expect((await fleet("?drift=UNCHECKED")).json().total).toBe(2);
 
     const client = fleetClient(`${base}/ws/provisioning?access_token=${READ_TOKEN}`);

@@ -135,7 +135,7 @@ describe.skipIf(!postgres.available)("four eyes on changes, teardowns and rollba
     const tenant = await activeTenant("spared");
     const first = (await call("DELETE", `/api/v1/tenants/${tenant.id}?confirm=${tenant.slug}`, ALICE)).json().change;
     const rejected = await call("POST", `/api/v1/tenants/${tenant.id}/changes/${first.id}/reject`, BOB, { reason: "still in use" });
-    expect(rejected.json()).toMatchObject({ kind: "teardown", status: "REJECTED", decidedBy: "bob", error: "still in use" });
+    expect(rejected.json()).toMatchObject({ kind: "teardown", status: "REJECTED", decidedBy: "bob", rejectionReason: "still in use", error: null });
     expect((await approve(tenant.id, first.id, BOB)).json().code).toBe("change_not_pending");
 
     const second = (await call("DELETE", `/api/v1/tenants/${tenant.id}?confirm=${tenant.slug}`, ALICE)).json().change;

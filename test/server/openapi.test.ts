@@ -1,4 +1,7 @@
+import Ajv from "ajv";
+import addFormats from "ajv-formats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AZURE_REGIONS } from "../../model/regions.ts";
 import { probePostgres } from "../support/postgres.ts";
 import { freshDatabase, startService, type TestService } from "../support/service.ts";
 
@@ -25,11 +28,14 @@ describe.skipIf(!pg.available)("the OpenAPI document at /docs", () => {
     expect(routes).toEqual([
       "DELETE /api/v1/tenants/{id}",
       "GET /api/v1/audit/verify",
+      "GET /api/v1/changes",
       "GET /api/v1/drift",
       "GET /api/v1/drift/runs/{id}",
       "GET /api/v1/events",
       "GET /api/v1/fleet",
       "GET /api/v1/platform",
+      "GET /api/v1/platform/settings",
+      "GET /api/v1/platform/settings/versions",
       "GET /api/v1/session",
       "GET /api/v1/tenants",
       "GET /api/v1/tenants/{id}",
@@ -101,5 +107,44 @@ describe.skipIf(!pg.available)("the OpenAPI document at /docs", () => {
     expect(doc.paths["/api/v1/tenants/{id}"].delete.requestBody.required).toBe(false);
     expect(doc.paths["/api/v1/tenants/{id}"].delete.parameters.filter((p: any) => p.in === "query").map((p: any) => p.name).sort()).toEqual(["confirm", "skipBackup"]);
     expect(doc.paths["/api/v1/tenants"].post.requestBody.required).toBe(true);
+  });
+
+  it("gives every request body and every answer an example that is valid against its schema", () => {
+    // CommonJS packages under Node's ESM: their export is the module's default (as server/build.ts uses them).
+    const ajv = new Ajv.default({ strict: false, allErrors: true });
+    addFormats.default(ajv);
+    const media: { where: string; schema: object; example: unknown }[] = [];
+    const missing: string[] = [];
+    for (const [path, ops] of Object.entries<any>(doc.paths)) {
+      for (const [method, op] of Object.entries<any>(ops)) {
+        const contents = [["request", op.requestBody?.content], ...Object.entries<any>(op.responses).map(([code, r]) => [code, r.content])] as [string, any][];
+        for (const [part, content] of contents) {
+          for (const [type, m] of Object.entries<any>(content ?? {})) {
+            const where = `${method.toUpperCase()} ${path} ${part} ${type}`;
+            if (m.example === undefined && m.examples === undefined) missing.push(where);
+            else media.push({ where, schema: m.schema, example: m.example ?? Object.values<any>(m.examples)[0].value });
+          }
+        }
+      }
+    }
+    expect(missing).toEqual([]);
+    expect(media.length).toBeGreaterThan(100);
+    const invalid = media.flatMap(({ where, schema, example }) => {
+      const validate = ajv.compile({ ...schema, components: doc.components });
+      return validate(example) ? [] : [`${where}: ${ajv.errorsText(validate.errors)}`];
+    });
+    expect(invalid).toEqual([]);
+  });
+
+  it("lists the accepted regions and the run kinds and statuses as enums", () => {
+    const region = doc.paths["/api/v1/tenants"].post.requestBody.content["application/json"].schema.properties.region;
+    expect(region.enum).toEqual([...AZURE_REGIONS]);
+    const run = doc.components.schemas.ProvisioningStatus.properties.run;
+    const runObject = (run.anyOf ?? [run]).find((s: any) => s.properties);
+    expect(runObject.properties.kind.enum).toEqual(["provision", "retry", "rollback", "teardown", "preview", "drift", "update"]);
+    expect(runObject.properties.status.enum).toEqual(["QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED"]);
+    const queued = doc.paths["/api/v1/tenants"].post.responses["202"].content["application/json"].schema.properties.run;
+    expect(queued.properties.kind.enum).toContain("provision");
+    expect(queued.properties.status.enum).toContain("QUEUED");
   });
 });

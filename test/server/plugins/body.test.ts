@@ -58,6 +58,10 @@ describe.skipIf(!pg.available)("request bodies", () => {
     const res = await service.app.inject({ method: "POST", url: "/api/v1/tenants", headers: { ...auth(), "content-type": "application/json" } });
     expect(res.statusCode).toBe(400);
     expect(res.json()).toMatchObject({ code: "invalid_request", message: "the request body is empty; send a JSON object" });
+    // A union whose every branch requires a field (simulated drift's kinds) needs a body too.
+    const union = await service.app.inject({ method: "POST", url: "/api/v1/tenants/anyone/simulated-drift", headers: auth() });
+    expect(union.statusCode).toBe(400);
+    expect(union.json().message).toBe("the request body is empty; send a JSON object");
   });
 
   it("accepts Content-Type: application/json with no body on routes that take none, and an optional body left out", async () => {
@@ -75,5 +79,42 @@ describe.skipIf(!pg.available)("request bodies", () => {
     expect(retry.json().message).toMatch(/^an ACTIVE tenant cannot be retried/);
     const del = await service.app.inject({ method: "DELETE", url: `/api/v1/tenants/${tenant.id}?confirm=bodiless`, headers: json });
     expect(del.statusCode, del.body).toBe(202);
+  });
+
+  it("accepts no body on approve, reject and changes, whose fields are all optional, as preview does", async () => {
+    const json = { ...auth(), "content-type": "application/json" };
+    const tenant = (await service.app.inject({ method: "POST", url: "/api/v1/tenants", headers: auth(), payload: tenantRequest("nobody") })).json().tenant;
+    await waitForStatus(service.app, tenant.id, settled);
+    const waitForReview = async (changeId: string) => {
+      for (let i = 0; i < 400; i++) {
+        const change = (await service.app.inject({ method: "GET", url: `/api/v1/tenants/${tenant.id}/changes/${changeId}`, headers: auth() })).json();
+        if (change.status !== "PREVIEWING") return change;
+        await new Promise((r) => setTimeout(r, 150));
+      }
+      throw new Error(`change ${changeId} stayed PREVIEWING`);
+    };
+    // No body and no Content-Type on one, an empty JSON body on the other: both mean {}.
+    const first = await service.app.inject({ method: "POST", url: `/api/v1/tenants/${tenant.id}/changes`, headers: auth() });
+    expect(first.statusCode, first.body).toBe(202);
+    expect((await waitForReview(first.json().id)).status).toBe("PENDING_REVIEW");
+    const rejected = await service.app.inject({ method: "POST", url: `/api/v1/tenants/${tenant.id}/changes/${first.json().id}/reject`, headers: json });
+    expect(rejected.statusCode, rejected.body).toBe(200);
+    expect(rejected.json().status).toBe("REJECTED");
+    const second = await service.app.inject({ method: "POST", url: `/api/v1/tenants/${tenant.id}/changes`, headers: json });
+    expect(second.statusCode, second.body).toBe(202);
+    expect((await waitForReview(second.json().id)).status).toBe("PENDING_REVIEW");
+    const approved = await service.app.inject({ method: "POST", url: `/api/v1/tenants/${tenant.id}/changes/${second.json().id}/approve`, headers: auth() });
+    expect(approved.statusCode, approved.body).toBe(202);
+    expect(approved.json().change.status).toBe("APPROVED");
+    await waitForStatus(service.app, tenant.id, settled);
+  });
+
+  it("marks those bodies optional in the OpenAPI document, and keeps required ones required", async () => {
+    const doc = (await service.app.inject({ method: "GET", url: "/docs/json" })).json();
+    for (const route of ["/api/v1/tenants/{id}/changes", "/api/v1/tenants/{id}/changes/{changeId}/approve", "/api/v1/tenants/{id}/changes/{changeId}/reject", "/api/v1/tenants/{id}/preview"]) {
+      expect(doc.paths[route].post.requestBody.required, route).toBe(false);
+    }
+    expect(doc.paths["/api/v1/tenants"].post.requestBody.required).toBe(true);
+    expect(doc.paths["/api/v1/tenants/{id}/rollback"].post.requestBody.required).toBe(true);
   });
 });

@@ -8,9 +8,9 @@ import type { Static } from "typebox";
 import type {
   Change as ChangeSchema, DriftHistory as DriftHistorySchema, DriftResponse as DriftResponseSchema, DriftRun as DriftRunSchema,
   DriftSummary as DriftSummarySchema, ErrorResponse as ErrorResponseSchema, ProvisioningStatus as ProvisioningStatusSchema,
-  RunAccepted as RunAcceptedSchema, Tenant as TenantSchema, ActionRequested as ActionRequestedSchema,
-} from "../server/routes/schemas.ts";
-import type { FleetResponse as FleetResponseSchema } from "../server/routes/fleet.ts";
+  RunAccepted as RunAcceptedSchema, Tenant as TenantSchema, ActionRequested as ActionRequestedSchema, FleetResponse as FleetResponseSchema,
+} from "../api/schemas.ts";
+
 
 export type Tenant = Static<typeof TenantSchema>;
 export type ProvisioningStatus = Static<typeof ProvisioningStatusSchema>;

@@ -141,7 +141,7 @@ export function slugProblems(slug: unknown, baseDomain: string): ValidationProbl
   if (RESERVED_SLUGS.has(slug) || slug.startsWith("kube-") || slug.startsWith("matih")) {
     problems.push({ field, message: `"${slug}" is reserved` });
   }
-  if (Buffer.byteLength(postgresIdentifier(slug)) > PG_IDENTIFIER_MAX) {
+  if (new TextEncoder().encode(postgresIdentifier(slug)).length > PG_IDENTIFIER_MAX) {
     problems.push({ field, message: `maps to PostgreSQL identifier "${postgresIdentifier(slug)}", longer than ${PG_IDENTIFIER_MAX} bytes` });
   }
   // The longest host name the program creates is `*.{slug}.{baseDomain}` and `bi.{slug}.{baseDomain}`.

@@ -40,7 +40,7 @@ import liveRoutes from "./routes/live.ts";
 import changeRoutes from "./routes/changes.ts";
 import backupRoutes from "./routes/backups.ts";
 import tenantRoutes from "./routes/tenants.ts";
-import { Change, ErrorResponse, ProvisioningStatus, Tenant } from "./routes/schemas.ts";
+import { Change, ErrorResponse, ProvisioningStatus, Tenant } from "../api/schemas.ts";
 
 export interface AppOptions {
   config: ServiceConfig;

@@ -1,10 +1,11 @@
 import { PHASE_COUNT, PHASES } from "../../model/phases.ts";
+import type { RunKind, RunStatus } from "../../api/schemas.ts";
 import type { Queryable } from "./pool.ts";
 
-export type RunKind = "provision" | "retry" | "rollback" | "teardown" | "preview" | "drift" | "update";
+// The API's lists of run kinds and statuses are the database's (its CHECK constraints).
+export type { RunKind, RunStatus } from "../../api/schemas.ts";
 /** Kinds that change a tenant's infrastructure; the status view and the one-run rule follow these. */
 export const CHANGING_KINDS: readonly RunKind[] = ["provision", "retry", "rollback", "teardown", "update"];
-export type RunStatus = "QUEUED" | "RUNNING" | "SUCCEEDED" | "FAILED" | "CANCELLED";
 export type PhaseStatus = "PENDING" | "RUNNING" | "SUCCEEDED" | "FAILED" | "ROLLED_BACK";
 
 export interface RunRow {

@@ -12,7 +12,7 @@ import { AZURE_REGIONS } from "../../model/regions.ts";
 import type { PlatformSettings } from "../../model/settings.ts";
 import { TIERS } from "../../model/tiers.ts";
 import { dashboardAssets, type AssetName } from "../admin/assets.ts";
-import { errorResponses } from "./schemas.ts";
+import { errorResponses } from "../../api/schemas.ts";
 
 /**
  * The page runs under this policy: scripts, styles and connections from this

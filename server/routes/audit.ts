@@ -6,7 +6,7 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "typebox";
 import { verifyAuditChain } from "../db/audit.ts";
-import { errorResponse } from "./schemas.ts";
+import { errorResponse } from "../../api/schemas.ts";
 
 const Hash = Type.String({ pattern: "^[0-9a-fA-F]{64}$", description: "SHA-256, hex" });
 

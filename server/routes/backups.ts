@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "typebox";
 import type { BackupRow } from "../db/backups.ts";
 import { TenantBackups } from "../domain/tenant-backups.ts";
-import { errorResponse, errorResponses, TenantParams } from "./schemas.ts";
+import { errorResponse, errorResponses, TenantParams } from "../../api/schemas.ts";
 
 export const Backup = Type.Object({
   id: Type.String({ format: "uuid" }),

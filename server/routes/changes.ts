@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "typebox";
-import { ApproveBody, ChangeAccepted, ChangeBody, ChangeList, ChangeParams, ChangeRequested, ChangesQuery, errorResponse, errorResponses, pendingRunLimitResponse, RejectBody, TenantParams } from "./schemas.ts";
+import { ApproveBody, ChangeAccepted, ChangeBody, ChangeList, ChangeParams, ChangeRequested, ChangesQuery, errorResponse, errorResponses, pendingRunLimitResponse, RejectBody, TenantParams } from "../../api/schemas.ts";
 import { changeJson, changeLocation } from "./change-json.ts";
 import { runJson, tenantJson } from "./tenants.ts";
 

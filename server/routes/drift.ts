@@ -3,7 +3,7 @@ import type { SimulatedDrift } from "../../automation/index.ts";
 import {
   DriftHistory, DriftHistoryQuery, DriftRun, DriftRunAccepted, DriftRunParams, DriftSummary, DriftSummaryQuery, errorResponse, errorResponses, listErrorResponses,
   SimulatedDriftBody, SimulatedDriftResponse, TenantParams,
-} from "./schemas.ts";
+} from "../../api/schemas.ts";
 
 /** Fleet drift detection: start a run, follow it, the fleet summary, a tenant's history. */
 const driftRoutes: FastifyPluginAsyncTypebox = async (fastify) => {

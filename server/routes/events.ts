@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "typebox";
-import { listErrorResponses } from "./schemas.ts";
+import { listErrorResponses } from "../../api/schemas.ts";
 import { toCloudEvent } from "../outbox/cloudevents.ts";
 import { listEvents } from "../db/outbox.ts";
 

@@ -6,61 +6,15 @@
  * both) and to the bus's bound on subscribers.
  */
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
-import { Type, type TSchema } from "typebox";
+import { Type } from "typebox";
 import type { WebSocket } from "ws";
 import { fleetPage } from "../db/fleet.ts";
-import { TENANT_STATUSES, type TenantRow } from "../db/tenants.ts";
+import type { TenantRow } from "../db/tenants.ts";
 import { buildStatusView } from "../domain/status-view.ts";
 import { BusFullError, type LiveMessage } from "../live/progress-bus.ts";
 import { refuseSocket, WS_CLOSE, type LiveSocketLimits } from "../live/socket-limits.ts";
-import { errorResponses } from "./schemas.ts";
-import { TIERS } from "../../model/tiers.ts";
+import { errorResponses, FleetQuery, FleetResponse } from "../../api/schemas.ts";
 
-const PHASE_STATUSES = ["PENDING", "RUNNING", "SUCCEEDED", "FAILED", "ROLLED_BACK"] as const;
-const DRIFT_STATES = ["IN_SYNC", "DRIFTED", "CHECK_FAILED"] as const;
-const nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
-
-export const FleetQuery = Type.Object({
-  status: Type.Optional(Type.Union(TENANT_STATUSES.map((s) => Type.Literal(s)))),
-  tier: Type.Optional(Type.Union(TIERS.map((t) => Type.Literal(t)))),
-  search: Type.Optional(Type.String({ maxLength: 100, description: "Part of the slug, case-insensitive" })),
-  drift: Type.Optional(Type.Union([...DRIFT_STATES, "UNCHECKED"].map((s) => Type.Literal(s)), { description: "The latest drift check's state; UNCHECKED: never checked" })),
-  behind: Type.Optional(Type.Boolean({ description: "true: only tenants not last applied with the current platform settings version (never applied ones included)" })),
-  limit: Type.Integer({ minimum: 1, maximum: 200, default: 50 }),
-  offset: Type.Integer({ minimum: 0, default: 0 }),
-}, { additionalProperties: false });
-
-export const FleetResponse = Type.Object({
-  items: Type.Array(Type.Object({
-    id: Type.String({ format: "uuid" }),
-    slug: Type.String(),
-    displayName: Type.String(),
-    tier: Type.String(),
-    region: Type.String(),
-    status: Type.Union(TENANT_STATUSES.map((s) => Type.Literal(s))),
-    run: nullable(Type.Object({ id: Type.String(), kind: Type.String(), status: Type.String(), attempt: Type.Integer(), maxAttempts: Type.Integer(), targetPhase: Type.Integer() })),
-    currentPhase: nullable(Type.Object({ number: Type.Integer(), name: Type.String() })),
-    progress: Type.Integer({ minimum: 0, maximum: 100, description: "Percent of the run's phases finished" }),
-    phases: Type.Array(Type.Union(PHASE_STATUSES.map((s) => Type.Literal(s))), { minItems: 10, maxItems: 10, description: "The ten phases' statuses, phase 1 first" }),
-    startedAt: nullable(Type.String({ format: "date-time" })),
-    completedAt: nullable(Type.String({ format: "date-time" })),
-    durationMs: nullable(Type.Integer({ description: "Start to ACTIVE; for a FAILED or DELETED tenant, start to its last change; null while running" })),
-    error: nullable(Type.String()),
-    drift: nullable(Type.Object({
-      state: Type.Union(DRIFT_STATES.map((s) => Type.Literal(s))),
-      since: Type.String({ format: "date-time", description: "Since when the tenant's checks have found this state" }),
-      lastCheckedAt: Type.String({ format: "date-time" }),
-    }, { description: "What the tenant's latest kept drift check (a fleet drift run's or a one-off check's) found; null: never checked" })),
-    settingsVersion: nullable(Type.Integer({ description: "The platform settings version the tenant was last applied with (its last successful provision, retry or update); null: never" })),
-    settingsAppliedAt: nullable(Type.String({ format: "date-time" })),
-  })),
-  total: Type.Integer({ description: "Tenants matching the filter" }),
-  limit: Type.Integer(),
-  offset: Type.Integer(),
-  countsByStatus: Type.Record(Type.String(), Type.Integer(), { description: "Every tenant per status, whatever the filter" }),
-  currentSettingsVersion: nullable(Type.Integer({ description: "The current platform settings version (GET /api/v1/platform/settings)" })),
-  countsByDrift: Type.Record(Type.String(), Type.Integer(), { description: "Tenants not deleted per latest drift state (IN_SYNC, DRIFTED, CHECK_FAILED; UNCHECKED for those never checked), whatever the filter; a state no tenant is in is left out" }),
-}, { description: "One page of the fleet" });
 
 /**
  * The fleet stream carries transitions only: a tenant's phases and runs, and

@@ -18,7 +18,7 @@ import { ApiError } from "../domain/errors.ts";
 import { BusFullError, type LiveMessage } from "../live/progress-bus.ts";
 import { refuseSocket, type LiveSocketLimits } from "../live/socket-limits.ts";
 import { Type } from "typebox";
-import { errorResponses, TenantParams } from "./schemas.ts";
+import { errorResponses, TenantParams } from "../../api/schemas.ts";
 
 const FINISHED_RUN = new Set(["SUCCEEDED", "FAILED", "CANCELLED"]);
 

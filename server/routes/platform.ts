@@ -6,7 +6,7 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { currentSettingsVersion, listSettingsVersions } from "../db/platform-settings.ts";
 import { redactedSettings } from "../domain/platform-settings.ts";
-import { listErrorResponses, PlatformSettingsVersion, PlatformSettingsVersions, SettingsVersionsQuery } from "./schemas.ts";
+import { listErrorResponses, PlatformSettingsVersion, PlatformSettingsVersions, SettingsVersionsQuery } from "../../api/schemas.ts";
 
 const platformRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get("/api/v1/platform/settings", {

@@ -7,7 +7,7 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { reviewQueuePage } from "../db/review-queue.ts";
 import { changeLocation } from "./change-json.ts";
-import { listErrorResponses, ReviewQueue, ReviewQueueQuery } from "./schemas.ts";
+import { listErrorResponses, ReviewQueue, ReviewQueueQuery } from "../../api/schemas.ts";
 
 const reviewQueueRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get("/api/v1/changes", {

@@ -9,7 +9,7 @@ import { actionRequestedJson, changeLocation } from "./change-json.ts";
 import {
   AuditQuery, AuditResponse, CreateTenantBody, DriftResponse, errorResponse, errorResponses, listErrorResponses, ListQuery, pendingRunLimitResponse, PreviewBody, PreviewQuery,
   ActionAccepted, DeleteTenantBody, DeleteTenantQuery, PreviewResponse, ProvisioningStatus, RollbackBody, RunAccepted, TenantList, TenantParams,
-} from "./schemas.ts";
+} from "../../api/schemas.ts";
 
 const IDEMPOTENCY_KEY = /^[A-Za-z0-9_.:-]{1,200}$/;
 

@@ -1,6 +1,6 @@
 /**
  * The floor plan, checked: every relative import among the source folders
- * points down the layers (model <- components <- stacks <- automation <- server),
+ * points down the layers (model <- components <- stacks <- automation <- api <- server),
  * and no two folders import each other, directly or around a loop.
  */
 import { readdirSync, readFileSync } from "node:fs";
@@ -9,7 +9,7 @@ import { describe, expect, it } from "vitest";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 /** Bottom first. */
-export const LAYERS = ["model", "components", "stacks", "automation", "server"] as const;
+export const LAYERS = ["model", "components", "stacks", "automation", "api", "server"] as const;
 
 function sourceFiles(dir: string): string[] {
   return readdirSync(path.join(ROOT, dir), { withFileTypes: true }).flatMap((entry) => {
@@ -86,8 +86,8 @@ function folderCycles(edges: readonly Edge[]): string[][] {
   return cycles;
 }
 
-describe("the import graph of model, components, stacks, automation and server", () => {
-  it("covers every source file of the five layers", () => {
+describe("the import graph of model, components, stacks, automation, api and server", () => {
+  it("covers every source file of the six layers", () => {
     expect(files.length).toBeGreaterThan(90);
     for (const layer of LAYERS) expect(files.some((f) => f.startsWith(`${layer}/`)), layer).toBe(true);
   });
@@ -96,9 +96,27 @@ describe("the import graph of model, components, stacks, automation and server",
     expect(upwardImports(edges)).toEqual([]);
   });
 
-  it("has no import that leaves the five layers (tests, benches and scripts sit beside them, never below)", () => {
+  it("has no import that leaves the six layers (tests, benches and scripts sit beside them, never below)", () => {
     const outside = edges.filter(({ to }) => layerOf(to) < 0).map(({ from, to }) => `${from} -> ${to}`);
     expect(outside).toEqual([]);
+  });
+
+  it("lets the API's clients (the dashboard, the CLI) take only types from the API's schemas, and nothing of the server", () => {
+    const clientFiles = ["admin-ui", "cli"].flatMap((dir) => sourceFiles(dir));
+    expect(clientFiles.length).toBeGreaterThan(10);
+    const problems: string[] = [];
+    for (const file of clientFiles) {
+      const source = readFileSync(path.join(ROOT, file), "utf8");
+      for (const m of source.matchAll(/^\s*import\s+(type\s+)?[^"';]*?from\s*["'](\.{1,2}\/[^"']+)["']/gm)) {
+        const to = path.normalize(path.join(path.dirname(file), m[2]!));
+        const layer = to.split(path.sep)[0]!;
+        if (layer === "server" || layer === "automation" || layer === "stacks" || layer === "components") problems.push(`${file} -> ${to}`);
+        if (layer === "api" && !m[1]) problems.push(`${file} -> ${to} (not type-only)`);
+      }
+    }
+    expect(problems).toEqual([]);
+    // The dashboard's response types come from the schemas, not restated by hand.
+    expect(readFileSync(path.join(ROOT, "admin-ui/types.ts"), "utf8")).toMatch(/Static<typeof api\.ProvisioningStatus>/);
   });
 
   it("has no cycle between folders", () => {

@@ -15,14 +15,12 @@ const URN = (type: string, name: string) => `urn:pulumi:acme::matih-tenant::mati
 function change(changes: NonNullable<Change["preview"]>["changes"], destructive: Array<{ urn: string; type: string; op: string }> = []): Change {
   return {
     id: "3d61b9b8-de21-400c-b4a8-be2e440fb12d", tenantId: "dee979d6-5a08-45c2-af27-973f38324b9f", kind: "update",
-    // schemas.ts builds the change status union from a string[] (`.map(Type.Literal)`), which Static reads as never.
-    status: "PENDING_REVIEW" as never,
+    status: "PENDING_REVIEW",
     requested: { tier: "enterprise" }, target: { tier: "enterprise", lastPhase: 10 }, createdBy: "admin",
     createdAt: "2026-12-07T05:20:00.000Z", expiresAt: "2026-12-08T05:20:00.000Z", previewedAt: "2026-12-07T05:20:03.000Z",
     preview: { changeSummary: { create: 0, update: 2, replace: 0, delete: 1, same: 9 }, destructive: destructive.length > 0, destructiveResources: destructive, changes },
-    error: null, decidedBy: null, decidedAt: null, allowDestructive: false, appliedAt: null, runId: null,
-    // Asserted rather than declared: fields the API adds later stay out of this fixture.
-  } as Change;
+    error: null, rejectionReason: null, decidedBy: null, decidedAt: null, allowDestructive: false, appliedAt: null, runId: null,
+  };
 }
 
 describe("matih's renderers", () => {

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { resolvePlatformSettings } from "../../model/settings.ts";
 import authPlugin from "../../server/plugins/auth.ts";
 import adminRoutes, { DASHBOARD_CSP } from "../../server/routes/admin.ts";
-import { ErrorResponse } from "../../server/routes/schemas.ts";
+import { ErrorResponse } from "../../api/schemas.ts";
 
 describe("the admin dashboard's files", () => {
   let app: FastifyInstance;

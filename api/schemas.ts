@@ -1,11 +1,10 @@
 /** TypeBox schemas of the API: requests are checked against them, responses serialised through them. */
-import { Type, type Static } from "typebox";
-import { PHASE_COUNT, PHASE_NAMES } from "../../model/phases.ts";
-import { DISPLAY_NAME_MAX_LENGTH, EMAIL_MAX_LENGTH, SLUG_MAX_LENGTH, SLUG_MIN_LENGTH, type TenantRequest } from "../../model/spec.ts";
-import { AZURE_REGIONS } from "../../model/regions.ts";
-import { TIERS } from "../../model/tiers.ts";
-import { TIER_CHANGE_STEPS } from "../../automation/core/types.ts";
-import type { RunKind, RunStatus } from "../db/runs.ts";
+import { Type, type Static, type TSchema } from "typebox";
+import { PHASE_COUNT, PHASE_NAMES } from "../model/phases.ts";
+import { DISPLAY_NAME_MAX_LENGTH, EMAIL_MAX_LENGTH, SLUG_MAX_LENGTH, SLUG_MIN_LENGTH, type TenantRequest } from "../model/spec.ts";
+import { AZURE_REGIONS } from "../model/regions.ts";
+import { TIERS } from "../model/tiers.ts";
+import { TIER_CHANGE_STEPS } from "../automation/core/types.ts";
 
 export const ErrorResponse = Type.Object({
   code: Type.String(),
@@ -22,16 +21,19 @@ export const ErrorResponse = Type.Object({
  */
 const nullableDate = Type.Unsafe<string | null>({ type: "string", format: "date-time", nullable: true });
 const oneOf = <T extends string>(values: readonly T[]) => Type.Unsafe<T>({ type: "string", enum: [...values] });
+/** A union of string literals that keeps each literal in its type (a plain `.map` would type it as a union of nothing). */
+const literalUnion = <const T extends readonly string[]>(values: T, options?: Parameters<typeof Type.Union>[1]) =>
+  Type.Unsafe<T[number]>(Type.Union(values.map((v) => Type.Literal(v)), options));
 const TierEnum = Type.Enum(TIERS);
 const TENANT_STATUSES = ["PROVISIONING", "ACTIVE", "UPDATING", "FAILED", "DEPROVISIONING", "DELETED"] as const;
 /** For requests (their validation errors name the allowed values through the union); responses use `oneOf`. */
-const TenantStatusEnum = Type.Union(TENANT_STATUSES.map((s) => Type.Literal(s)));
+const TenantStatusEnum = literalUnion(TENANT_STATUSES);
 const PhaseStatusEnum = oneOf(["PENDING", "RUNNING", "SUCCEEDED", "FAILED", "ROLLED_BACK"] as const);
-const RUN_KINDS = ["provision", "retry", "rollback", "teardown", "preview", "drift", "update"] as const satisfies readonly RunKind[];
-const RUN_STATUSES = ["QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED"] as const satisfies readonly RunStatus[];
-/** Every kind and status the database's type allows is listed (a compile error otherwise). */
-const runEnumsComplete: [Exclude<RunKind, (typeof RUN_KINDS)[number]>, Exclude<RunStatus, (typeof RUN_STATUSES)[number]>] extends [never, never] ? true : false = true;
-void runEnumsComplete;
+/** What a run does: provision, retry, rollback, teardown, update (a change applied); preview and drift change nothing. */
+export const RUN_KINDS = ["provision", "retry", "rollback", "teardown", "preview", "drift", "update"] as const;
+export type RunKind = (typeof RUN_KINDS)[number];
+export const RUN_STATUSES = ["QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED"] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
 const RunKindEnum = Type.Unsafe<RunKind>({ type: "string", enum: [...RUN_KINDS], description: "provision, retry, rollback, teardown, update (a change applied); preview and drift change nothing" });
 // Typed as a string for the code that reads it (clients keep live "RETRYING" in it); the document lists the values.
 const RunStatusEnum = Type.Unsafe<string>({ type: "string", enum: [...RUN_STATUSES] });
@@ -213,7 +215,7 @@ const DriftedResource = Type.Object({
   differences: Type.Optional(Type.Array(PropertyDrift)),
 });
 
-const DriftStateEnum = Type.Union(["IN_SYNC", "DRIFTED", "CHECK_FAILED"].map((s) => Type.Literal(s)));
+const DriftStateEnum = literalUnion(["IN_SYNC", "DRIFTED", "CHECK_FAILED"]);
 
 export const DriftResponse = Type.Object({
   engine: Type.String(),
@@ -235,7 +237,7 @@ export const DriftRun = Type.Object({
   id: Type.String({ format: "uuid" }),
   trigger: Type.Union([Type.Literal("schedule"), Type.Literal("manual")]),
   requestedBy: Type.String(),
-  status: Type.Union(["QUEUED", "RUNNING", "SUCCEEDED", "FAILED"].map((s) => Type.Literal(s))),
+  status: literalUnion(["QUEUED", "RUNNING", "SUCCEEDED", "FAILED"]),
   total: Type.Integer(),
   checked: Type.Integer(),
   drifted: Type.Integer(),
@@ -340,7 +342,7 @@ export const ChangeBody = Type.Object({
 export const ApproveBody = Type.Object({ allowDestructive: Type.Optional(Type.Boolean()) }, { additionalProperties: false });
 export const RejectBody = Type.Object({ reason: Type.Optional(Type.String({ maxLength: 1000 })) }, { additionalProperties: false });
 
-const ChangeStatusEnum = Type.Union(["PREVIEWING", "PREVIEW_FAILED", "PENDING_REVIEW", "APPROVED", "APPLYING", "APPLIED", "FAILED", "REJECTED", "STALE", "EXPIRED"].map((s) => Type.Literal(s)));
+const ChangeStatusEnum = literalUnion(["PREVIEWING", "PREVIEW_FAILED", "PENDING_REVIEW", "APPROVED", "APPLYING", "APPLIED", "FAILED", "REJECTED", "STALE", "EXPIRED"]);
 
 export const Change = Type.Object({
   id: Type.String(),
@@ -479,7 +481,7 @@ export const PlatformSettingsVersions = Type.Object({
 });
 
 // The review queue (issue 23): everything awaiting review across the fleet.
-const ReviewChangeStatusEnum = Type.Union(["PREVIEWING", "PREVIEW_FAILED", "PENDING_REVIEW", "APPROVED", "APPLYING", "APPLIED", "FAILED", "REJECTED", "STALE", "EXPIRED"].map((s) => Type.Literal(s)));
+const ReviewChangeStatusEnum = literalUnion(["PREVIEWING", "PREVIEW_FAILED", "PENDING_REVIEW", "APPROVED", "APPLYING", "APPLIED", "FAILED", "REJECTED", "STALE", "EXPIRED"]);
 
 export const ReviewQueueQuery = Type.Object({
   status: Type.Optional(ReviewChangeStatusEnum),
@@ -512,3 +514,50 @@ export const ReviewQueue = Type.Object({
 }, {
   description: "Changes in the given status (PENDING_REVIEW by default) across the fleet, oldest first",
 });
+
+// The fleet (GET /api/v1/fleet).
+const FLEET_PHASE_STATUSES = ["PENDING", "RUNNING", "SUCCEEDED", "FAILED", "ROLLED_BACK"] as const;
+const FLEET_DRIFT_STATES = ["IN_SYNC", "DRIFTED", "CHECK_FAILED"] as const;
+const nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
+
+export const FleetQuery = Type.Object({
+  status: Type.Optional(literalUnion(TENANT_STATUSES)),
+  tier: Type.Optional(literalUnion(TIERS)),
+  search: Type.Optional(Type.String({ maxLength: 100, description: "Part of the slug, case-insensitive" })),
+  drift: Type.Optional(literalUnion([...FLEET_DRIFT_STATES, "UNCHECKED"] as const, { description: "The latest drift check's state; UNCHECKED: never checked" })),
+  behind: Type.Optional(Type.Boolean({ description: "true: only tenants not last applied with the current platform settings version (never applied ones included)" })),
+  limit: Type.Integer({ minimum: 1, maximum: 200, default: 50 }),
+  offset: Type.Integer({ minimum: 0, default: 0 }),
+}, { additionalProperties: false });
+
+export const FleetResponse = Type.Object({
+  items: Type.Array(Type.Object({
+    id: Type.String({ format: "uuid" }),
+    slug: Type.String(),
+    displayName: Type.String(),
+    tier: Type.String(),
+    region: Type.String(),
+    status: literalUnion(TENANT_STATUSES),
+    run: nullable(Type.Object({ id: Type.String(), kind: Type.String(), status: Type.String(), attempt: Type.Integer(), maxAttempts: Type.Integer(), targetPhase: Type.Integer() })),
+    currentPhase: nullable(Type.Object({ number: Type.Integer(), name: Type.String() })),
+    progress: Type.Integer({ minimum: 0, maximum: 100, description: "Percent of the run's phases finished" }),
+    phases: Type.Array(literalUnion(FLEET_PHASE_STATUSES), { minItems: 10, maxItems: 10, description: "The ten phases' statuses, phase 1 first" }),
+    startedAt: nullable(Type.String({ format: "date-time" })),
+    completedAt: nullable(Type.String({ format: "date-time" })),
+    durationMs: nullable(Type.Integer({ description: "Start to ACTIVE; for a FAILED or DELETED tenant, start to its last change; null while running" })),
+    error: nullable(Type.String()),
+    drift: nullable(Type.Object({
+      state: literalUnion(FLEET_DRIFT_STATES),
+      since: Type.String({ format: "date-time", description: "Since when the tenant's checks have found this state" }),
+      lastCheckedAt: Type.String({ format: "date-time" }),
+    }, { description: "What the tenant's latest kept drift check (a fleet drift run's or a one-off check's) found; null: never checked" })),
+    settingsVersion: nullable(Type.Integer({ description: "The platform settings version the tenant was last applied with (its last successful provision, retry or update); null: never" })),
+    settingsAppliedAt: nullable(Type.String({ format: "date-time" })),
+  })),
+  total: Type.Integer({ description: "Tenants matching the filter" }),
+  limit: Type.Integer(),
+  offset: Type.Integer(),
+  countsByStatus: Type.Record(Type.String(), Type.Integer(), { description: "Every tenant per status, whatever the filter" }),
+  currentSettingsVersion: nullable(Type.Integer({ description: "The current platform settings version (GET /api/v1/platform/settings)" })),
+  countsByDrift: Type.Record(Type.String(), Type.Integer(), { description: "Tenants not deleted per latest drift state (IN_SYNC, DRIFTED, CHECK_FAILED; UNCHECKED for those never checked), whatever the filter; a state no tenant is in is left out" }),
+}, { description: "One page of the fleet" });

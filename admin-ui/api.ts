@@ -3,7 +3,7 @@
  * every refusal becomes an ApiProblem with the API's own code, message and
  * per-field problems, so that views can show exactly what the API said.
  */
-import type { ActionRequested, AuditEntry, Change, DriftHistory, DriftResult, DriftRun, FleetPage, Platform, PreviewResult, ProvisioningStatus, RunQueued, Session, Tenant } from "./types.ts";
+import type { ActionRequested, AuditEntry, Change, DriftHistory, DriftResult, DriftRun, FleetPage, Platform, PreviewResult, ProvisioningStatus, ReviewQueuePage, RunQueued, Session, Tenant } from "./types.ts";
 
 export interface FieldProblem {
   field: string;
@@ -78,6 +78,13 @@ export class Api {
     const params = new URLSearchParams();
     for (const [key, value] of Object.entries(query)) if (value !== undefined && value !== "") params.set(key, String(value));
     return this.call("GET", `/api/v1/fleet?${params}`);
+  }
+
+  /** Changes awaiting review across the fleet (PENDING_REVIEW, oldest first); `tier` is the tenant's current tier, `requestedBy` a principal, matched exactly. */
+  reviewQueue(query: { tenant?: string; tier?: string; requestedBy?: string; limit: number; offset: number }): Promise<ReviewQueuePage> {
+    const params = new URLSearchParams({ status: "PENDING_REVIEW" });
+    for (const [key, value] of Object.entries(query)) if (value !== undefined && value !== "") params.set(key, String(value));
+    return this.call("GET", `/api/v1/changes?${params}`);
   }
 
   tenant(idOrSlug: string): Promise<Tenant> {

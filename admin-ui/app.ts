@@ -7,14 +7,16 @@ import { Api, ApiProblem, type FieldProblem } from "./api.ts";
 import { TenantDriftHistory } from "./drift-history.ts";
 import { FleetStream, watchTenant, type StreamState } from "./live.ts";
 import { ChangeReview } from "./review.ts";
+import { ReviewQueue } from "./review-queue.ts";
 import { duration, phaseTitle, when } from "./format.ts";
-import type { ActionRequested, AuditEntry, DriftResult, FleetPage, LiveMessage, Phase, Platform, PreviewResult, ProvisioningStatus, RunQueued, Session, Tenant } from "./types.ts";
+import type { ActionRequested, AuditEntry, DriftResult, FleetPage, LiveMessage, Phase, PhaseStep, Platform, PreviewResult, ProvisioningStatus, RunQueued, Session, Tenant } from "./types.ts";
 
 const TOKEN_KEY = "matih.admin.token";
 export const PAGE_SIZE = 50;
 const FEED_LIMIT = 200;
 
-export type Route = { view: "fleet" } | { view: "tenant"; slug: string } | { view: "request" };
+/** `change`: a change to bring into view on the tenant page (the Reviews page links to it). */
+export type Route = { view: "fleet" } | { view: "tenant"; slug: string; change?: string } | { view: "request" } | { view: "reviews" };
 
 export interface FeedEntry {
   id: number;
@@ -76,6 +78,8 @@ export class App {
   fleet: FleetState = { status: "", tier: "", drift: "", search: "", page: 0, data: null, loading: false, error: null };
   tenant: TenantState | null = null;
   request: RequestState = App.emptyRequest();
+  /** The fleet's review queue: the header's count, and the Reviews page. */
+  reviews: ReviewQueue | null = null;
   /** Set when the route changed, so the next render moves focus to the new view's heading. */
   focusHeading = false;
 
@@ -142,6 +146,7 @@ export class App {
     this.api = api;
     this.signIn = { error: null, checking: false };
     this.platform = await api.platform().catch(() => null);
+    this.reviews = new ReviewQueue(api, this.requestRender);
     this.fleetStream = new FleetStream(() => api.socketUrl("/ws/provisioning"), (m) => this.onFleetMessage(m), (state) => {
       this.live = state;
       // Whatever changed while the stream was down is read again once it is back.
@@ -161,6 +166,8 @@ export class App {
     this.session = null;
     this.api = null;
     this.dropTenant();
+    this.reviews?.dispose();
+    this.reviews = null;
     this.fleet = { ...this.fleet, data: null };
     this.request = App.emptyRequest();
     this.signIn = { error: message, checking: false };
@@ -173,9 +180,10 @@ export class App {
 
   static parseRoute(hash: string): Route {
     const path = hash.replace(/^#/, "");
-    const tenant = /^\/tenants\/([^/]+)$/.exec(path);
-    if (tenant) return { view: "tenant", slug: decodeURIComponent(tenant[1]!) };
+    const tenant = /^\/tenants\/([^/]+)(?:\/changes\/([^/]+))?$/.exec(path);
+    if (tenant) return { view: "tenant", slug: decodeURIComponent(tenant[1]!), ...(tenant[2] ? { change: decodeURIComponent(tenant[2]) } : {}) };
     if (path === "/new") return { view: "request" };
+    if (path === "/reviews") return { view: "reviews" };
     return { view: "fleet" };
   }
 
@@ -193,6 +201,7 @@ export class App {
       this.dropTenant();
     }
     if (this.route.view === "fleet") void this.loadFleet();
+    this.reviews?.show(this.route.view === "reviews");
     if (this.route.view === "tenant" && !this.tenant) void this.openTenant(this.route.slug);
     if (this.route.view === "request") this.request = { ...App.emptyRequest(), values: { ...App.emptyRequest().values, region: this.platform?.regions[0] ?? "eastus" } };
     this.requestRender();
@@ -206,6 +215,7 @@ export class App {
   }
 
   private reloadCurrentView(): void {
+    void this.reviews?.refresh();
     if (this.route.view === "fleet") void this.loadFleet();
     if (this.route.view === "tenant" && this.tenant) void this.refreshTenant();
   }
@@ -256,6 +266,8 @@ export class App {
 
   private onFleetMessage(message: LiveMessage): void {
     if (!("tenantId" in message)) return;
+    // A preview run ending makes a change reviewable; an approval starts the change's run.
+    if (message.type === "run" || message.type === "run-finished") this.reviews?.soon();
     if (this.route.view === "fleet") this.applyToFleet(message);
     const tenant = this.tenant;
     if (tenant?.tenant && message.tenantId === tenant.tenant.id) {
@@ -328,7 +340,7 @@ export class App {
       state.status = status;
       state.error = null;
       const api = this.api;
-      state.review ??= new ChangeReview(api, tenant.id, this.requestRender, () => this.followUpdate(state));
+      state.review ??= new ChangeReview(api, tenant.id, this.requestRender, () => this.followUpdate(state), () => void this.reviews?.refresh());
       state.history ??= new TenantDriftHistory(api, tenant.id, this.requestRender);
       await Promise.all([this.refreshAudit(), state.review.load(), state.history.load()]);
     } catch (error) {
@@ -408,6 +420,13 @@ export class App {
         const phase = state.status?.phases.find((p) => p.number === message.phase.number);
         if (phase) this.replacePhase(state, { ...phase, resources: message.resources });
         this.addFeed(`Phase ${message.phase.number}: ${message.resource.op} ${shortName(message.resource.urn)} (${message.resources.done} done, ${message.resources.pending} pending)`);
+        break;
+      }
+      case "phase-step": {
+        const phase = state.status?.phases.find((p) => p.number === message.phase.number);
+        if (phase) this.replacePhase(state, { ...phase, steps: withStep(phase.steps ?? [], message.step) });
+        this.addFeed(`Phase ${message.phase.number} ${message.step.step} ${message.step.status}: ${message.step.message}`,
+          message.step.status === "failed" ? "bad" : message.step.status === "succeeded" ? "good" : "info");
         break;
       }
       case "run":
@@ -573,6 +592,12 @@ export class App {
 
 function capitalise(text: string): string {
   return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+/** The phase's steps with `entry` in its step's place, or added after the others (as the service keeps them). */
+export function withStep(steps: readonly PhaseStep[], entry: PhaseStep): PhaseStep[] {
+  const at = steps.findIndex((s) => s.step === entry.step);
+  return at < 0 ? [...steps, entry] : steps.map((s, i) => (i === at ? entry : s));
 }
 
 /** The resource's own name: the last part of its URN. */

@@ -55,3 +55,16 @@ export function words(key: string): string {
   const text = spaced.split(" ").map((w) => (acronyms.has(w) ? w.toUpperCase() : w)).join(" ");
   return text.charAt(0).toUpperCase() + text.slice(1);
 }
+
+/** A size as PostgreSQL's pg_size_pretty words it (1024 to the next unit): "8192 bytes", "48 kB", "1.5 MB". */
+export function bytes(n: number): string {
+  const units = ["kB", "MB", "GB", "TB"];
+  if (n < 1024) return `${count(n)} ${n === 1 ? "byte" : "bytes"}`;
+  let size = n / 1024;
+  let unit = 0;
+  while (size >= 1024 && unit < units.length - 1) {
+    size /= 1024;
+    unit += 1;
+  }
+  return `${size < 10 ? size.toFixed(1) : Math.round(size)} ${units[unit]}`;
+}

@@ -6,6 +6,7 @@ import { render } from "lit-html";
 import { App } from "./app.ts";
 import { fleetView } from "./views/fleet.ts";
 import { requestView } from "./views/request.ts";
+import { reviewsView } from "./views/reviews.ts";
 import { shell, signInPage } from "./views/shell.ts";
 import { tenantView } from "./views/tenant.ts";
 
@@ -13,6 +14,8 @@ const root = document.getElementById("app")!;
 // lit-html adds to what is there: the "Loading" text goes first.
 root.replaceChildren();
 let scheduled = false;
+/** The linked change last brought into view, so that later renders leave the scroll position alone. */
+let shownChange: string | null = null;
 
 function draw(): void {
   scheduled = false;
@@ -21,7 +24,7 @@ function draw(): void {
     render(signInPage(app), root);
   } else {
     const route = app.route;
-    const content = route.view === "tenant" ? tenantView(app) : route.view === "request" ? requestView(app) : fleetView(app, now);
+    const content = route.view === "tenant" ? tenantView(app) : route.view === "request" ? requestView(app) : route.view === "reviews" ? reviewsView(app, now) : fleetView(app, now);
     render(shell(app, content), root);
   }
   // Modal dialogs are opened by the DOM API, which makes the rest of the page inert and traps focus.
@@ -31,6 +34,18 @@ function draw(): void {
     app.focusHeading = false;
     root.querySelector<HTMLElement>("h1")?.focus();
     if (!app.session) root.querySelector<HTMLInputElement>("#token")?.focus();
+  }
+  // A change the Reviews page linked to: brought into view and focused once, when it first appears.
+  const route = app.route;
+  if (route.view === "tenant" && route.change && shownChange !== `${route.slug}/${route.change}`) {
+    const article = root.querySelector<HTMLElement>(`article.change-targeted`);
+    if (article) {
+      shownChange = `${route.slug}/${route.change}`;
+      article.focus({ preventScroll: true });
+      article.scrollIntoView({ block: "start" });
+    }
+  } else if (route.view !== "tenant" || !route.change) {
+    shownChange = null;
   }
 }
 

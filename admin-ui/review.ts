@@ -72,17 +72,22 @@ export class ChangeReview {
   private readonly api: Api;
   private readonly render: () => void;
   private readonly onUpdateQueued: () => Promise<void>;
+  private readonly onDecided: () => void;
   private pollTimer: number | undefined;
   private reading: Promise<void> | null = null;
   private readAgain = false;
   private disposed = false;
 
-  /** `onUpdateQueued`: an approval queued the update run; the tenant view follows it. */
-  constructor(api: Api, tenantId: string, render: () => void, onUpdateQueued: () => Promise<void>) {
+  /**
+   * `onUpdateQueued`: an approval queued the update run; the tenant view follows it. `onDecided`: a request,
+   * approval or rejection was answered (accepted or refused), so the fleet's review queue may have changed.
+   */
+  constructor(api: Api, tenantId: string, render: () => void, onUpdateQueued: () => Promise<void>, onDecided: () => void = () => undefined) {
     this.api = api;
     this.tenantId = tenantId;
     this.render = render;
     this.onUpdateQueued = onUpdateQueued;
+    this.onDecided = onDecided;
   }
 
   /** Reads the list; a read asked for while one is going happens once more after it, never twice at once. */
@@ -145,6 +150,7 @@ export class ChangeReview {
     } finally {
       this.busy = null;
     }
+    this.onDecided();
     await this.load();
   }
 
@@ -197,6 +203,7 @@ export class ChangeReview {
     } finally {
       this.busy = null;
     }
+    this.onDecided();
     if (queued) await this.onUpdateQueued();
     await this.load();
   }
@@ -215,6 +222,7 @@ export class ChangeReview {
     } finally {
       this.busy = null;
     }
+    this.onDecided();
     await this.load();
   }
 }

@@ -26,6 +26,8 @@ export type Tenant = Static<typeof api.Tenant>;
 export type TenantStatus = Tenant["status"];
 export type Phase = Static<typeof api.Phase>;
 export type PhaseStatus = Phase["status"];
+/** A sub-step inside a phase as last reported: a tier change's expand, move, verify, switch and contract in phase 2. */
+export type PhaseStep = Phase["steps"][number];
 export type ProvisioningStatus = Static<typeof api.ProvisioningStatus>;
 
 export type FleetPage = Static<typeof api.FleetResponse>;
@@ -56,6 +58,12 @@ export type ReviewedChange = ChangePreview["changes"][number];
 /** One property a change sets: absent `old` is new, absent `new` is removed; secrets as "[secret]". */
 export type ChangeDiff = ReviewedChange["diffs"][number];
 export type PhaseRef = ReviewedChange["phase"];
+/** How a tier change moves the tenant's data: the steps phase 2 will run, the move between database placements, what it copies or why that is unknown. */
+export type TierChangePlan = NonNullable<ChangePreview["tierChange"]>;
+
+/** One page of the fleet's review queue (GET /api/v1/changes), oldest first. */
+export type ReviewQueuePage = Static<typeof api.ReviewQueue>;
+export type ReviewQueueItem = ReviewQueuePage["items"][number];
 
 /** A queued run's answer (create, retry, rollback, delete); the schema names its tenant by reference. */
 export type RunQueued = Omit<Static<typeof api.RunAccepted>, "tenant"> & { tenant: Tenant };
@@ -71,6 +79,8 @@ export type LiveMessage =
   | { type: "progress"; tenantId: string; runId: string; phase: { number: number; name: string }; resources: { done: number; pending: number }; resource: { urn: string; type: string; op: string } }
   | { type: "run"; tenantId: string; runId: string; kind: string; status: string; attempt: number; error?: string }
   | { type: "run-finished"; tenantId: string; runId: string; kind: string; status: string; tenantStatus: TenantStatus; error: string | null }
+  /** A sub-step of a phase moved on (tenant stream only): the step's entry as `phases[].steps` keeps it. */
+  | { type: "phase-step"; tenantId: string; runId: string; phase: { number: number; name: string }; step: PhaseStep }
   | { type: "diagnostic"; tenantId: string; runId: string; message: string }
   | { type: "final"; tenantId: string; runId: string | null; runStatus: string | null; tenantStatus: TenantStatus; error: string | null }
   /** A drift check of the tenant was kept (a fleet run's or a one-off one): its new drift state, no values. */

@@ -7,9 +7,9 @@
 import { html, nothing } from "lit-html";
 import { live } from "lit-html/directives/live.js";
 import type { App, TenantState } from "../app.ts";
-import { duration, phaseTitle, when } from "../format.ts";
+import { bytes, count, duration, phaseTitle, when } from "../format.ts";
 import { isMoving, type ChangeReview } from "../review.ts";
-import type { Change, ChangePreview, ReviewedChange, Tenant } from "../types.ts";
+import type { Change, ChangePreview, ReviewedChange, Tenant, TierChangePlan } from "../types.ts";
 import { statusBadge, value } from "./parts.ts";
 
 /** What a change asks for, in words. */
@@ -117,11 +117,43 @@ export function changePreview(preview: ChangePreview, id: string) {
   </div>`;
 }
 
+/** What each step of a tier change does (automation/render/tier-change.ts), for the people approving it. */
+const TIER_STEP_WORDS: Record<TierChangePlan["steps"][number], [string, string]> = {
+  expand: ["Expand", "creates the new database target (server, database, pool, role and schema); the tenant still uses the old one"],
+  move: ["Move data", "stops writes on the source and copies the tenant's schema to the new target"],
+  verify: ["Verify", "compares every table's row count and checksum on both sides"],
+  switch: ["Switch", "points the database credentials at the new target; the workloads of phases 3 to 10 roll onto it"],
+  contract: ["Contract", "removes what the new tier no longer has (the old server, or the pool) once every later phase has rolled, then the tenant's data from the old target"],
+};
+const PLACEMENT_WORDS = { shared: "the shared database server", dedicated: "a dedicated database server" } as const;
+
+/** A tier change's plan: from → to, the steps phase 2 will run, and the data it will move (or why that is not known). */
+export function tierChangePlan(change: Change, tenant: Tenant, plan: TierChangePlan) {
+  const undecided = change.status === "PREVIEWING" || change.status === "PENDING_REVIEW";
+  const from = undecided && tenant.tier !== change.target.tier ? tenant.tier : null;
+  return html`<section class="tier-change" aria-labelledby=${`tier-change-${change.id}`}>
+    <h4 id=${`tier-change-${change.id}`}>Tier change plan${from ? `: ${from} → ${change.target.tier}` : `: to ${change.target.tier}`}</h4>
+    <p class="tier-move">${plan.move
+      ? `The tenant's data moves from ${PLACEMENT_WORDS[plan.move.from]} to ${PLACEMENT_WORDS[plan.move.to]}.`
+      : "The tenant's data stays on its database server."}</p>
+    ${plan.steps.length === 0
+      ? html`<p class="tier-steps-none">Phase 2 keeps its database target: it runs no tier change steps.</p>`
+      : html`<p>Phase 2 runs these steps, in this order:</p>
+        <ol class="tier-steps">${plan.steps.map((step) => html`<li data-step=${step}><strong>${TIER_STEP_WORDS[step]?.[0] ?? step}</strong>: ${TIER_STEP_WORDS[step]?.[1] ?? ""}</li>`)}</ol>`}
+    ${plan.data
+      ? html`<p class="tier-data"><strong>Data to move:</strong> ${count(plan.data.tables)} ${plan.data.tables === 1 ? "table" : "tables"}, ${count(plan.data.rows)} ${plan.data.rows === 1 ? "row" : "rows"}, ${bytes(plan.data.bytes)} on disk (measured on the source when previewed).</p>`
+      : plan.move ? html`<p class="tier-data"><strong>Data to move:</strong> not measured${plan.note ? html`: <span class="tier-note">${plan.note}</span>` : nothing}.</p>`
+      : plan.note ? html`<p class="tier-data tier-note">${plan.note}</p>` : nothing}
+  </section>`;
+}
+
 function changeItem(app: App, review: ChangeReview, change: Change, now: number) {
   const tenant = app.tenant!.tenant!;
   const notice = review.notice?.changeId === change.id ? review.notice : null;
   const pending = change.status === "PENDING_REVIEW";
-  return html`<article class="change" data-change=${change.id} data-status=${change.status} aria-labelledby=${`change-${change.id}-title`}>
+  // The change the Reviews page linked to: marked, and brought into view (main.ts) with focus.
+  const targeted = app.route.view === "tenant" && app.route.change === change.id;
+  return html`<article class=${targeted ? "change change-targeted" : "change"} tabindex=${targeted ? "-1" : nothing} data-change=${change.id} data-status=${change.status} aria-labelledby=${`change-${change.id}-title`}>
     <h3 id=${`change-${change.id}-title`}>${describeChange(change, tenant)} ${statusBadge(change.status)}</h3>
     <dl class="facts">
       <div><dt>Requested by</dt><dd>${change.createdBy}, ${when(change.createdAt)}</dd></div>
@@ -132,6 +164,7 @@ function changeItem(app: App, review: ChangeReview, change: Change, now: number)
     </dl>
     ${statusSentence(change, now)}
     ${notice ? html`<div class="notice notice-${notice.tone}" role=${notice.tone === "bad" ? "alert" : "status"}><p>${notice.text}</p>${notice.detail ? html`<p class="muted-error">The service said: ${notice.detail}</p>` : nothing}</div>` : nothing}
+    ${change.preview?.tierChange ? tierChangePlan(change, tenant, change.preview.tierChange) : nothing}
     ${change.preview ? changePreview(change.preview, change.id) : nothing}
     ${app.isAdmin && pending ? html`<div class="buttons">
         <button type="button" ?disabled=${review.busy !== null} @click=${() => review.startApproval(change.id)}>${review.busy === "approve" ? "Approving…" : change.kind !== "update" ? `Approve ${change.kind}` : change.preview?.destructive ? "Approve…" : "Approve and apply"}</button>
@@ -204,7 +237,7 @@ export function changesSection(app: App, state: TenantState, runActive: boolean,
     ${!review.loaded ? html`<p class="muted">Loading the changes…</p>`
       : review.items.length === 0 ? html`<p class="muted">No change has been requested for this tenant.</p>` : nothing}
     ${open.map((c) => changeItem(app, review, c, now))}
-    ${earlier.length ? html`<details class="earlier-changes">
+    ${earlier.length ? html`<details class="earlier-changes" ?open=${app.route.view === "tenant" && earlier.some((c) => c.id === (app.route as { change?: string }).change)}>
         <summary>Earlier changes (${earlier.length})</summary>
         ${earlier.map((c) => changeItem(app, review, c, now))}
       </details>` : nothing}

@@ -4,6 +4,13 @@ import type { App } from "../app.ts";
 
 const LIVE_WORDS = { connecting: "Connecting…", live: "Live", reconnecting: "Reconnecting…", closed: "Offline" } as const;
 
+/** How many changes await review, beside the Reviews link; nothing until known. */
+function reviewCount(pending: number | null) {
+  if (pending === null) return nothing;
+  return html` <span class=${pending > 0 ? "nav-count nav-count-some" : "nav-count"} id="pending-reviews"
+    aria-label=${`${pending} ${pending === 1 ? "change awaits" : "changes await"} review`}>${pending}</span>`;
+}
+
 export function shell(app: App, content: TemplateResult) {
   const session = app.session!;
   const current = app.route.view;
@@ -13,6 +20,7 @@ export function shell(app: App, content: TemplateResult) {
       <a class="brand" href="#/">matih <span>tenant provisioning</span></a>
       <nav aria-label="Main">
         <a href="#/" aria-current=${current === "fleet" ? "page" : nothing}>Fleet</a>
+        <a href="#/reviews" aria-current=${current === "reviews" ? "page" : nothing}>Reviews${reviewCount(app.reviews?.pending ?? null)}</a>
         ${app.isAdmin ? html`<a href="#/new" aria-current=${current === "request" ? "page" : nothing}>Request a tenant</a>` : nothing}
       </nav>
       <p class="live live-${app.live}" role="status"><span class="dot" aria-hidden="true"></span>${LIVE_WORDS[app.live]}</p>

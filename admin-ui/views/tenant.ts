@@ -7,8 +7,8 @@
 import { html, nothing } from "lit-html";
 import { live } from "lit-html/directives/live.js";
 import { shortName, type App, type TenantState } from "../app.ts";
-import { clock, duration, elapsed, phaseTitle, plainError, when, words } from "../format.ts";
-import type { DriftResult, Phase, PreviewChange, PreviewResult, ProvisioningStatus, Tenant } from "../types.ts";
+import { bytes, clock, count, duration, elapsed, phaseTitle, plainError, when, words } from "../format.ts";
+import type { DriftResult, Phase, PhaseStep, PreviewChange, PreviewResult, ProvisioningStatus, Tenant } from "../types.ts";
 import { changeDialogs, changesSection, diffLine } from "./changes.ts";
 import { driftedResource, driftHistorySection } from "./drift.ts";
 import { phaseBar, statusBadge } from "./parts.ts";
@@ -36,8 +36,39 @@ function phaseItem(app: App, phase: Phase) {
         <div><dt>Resources</dt><dd>${phase.resources.done} done, ${phase.resources.pending} pending</dd></div>
       </dl>
       ${phase.error ? errorText(phase.error) : nothing}
+      ${phase.steps?.length ? subSteps(phase) : nothing}
     </div>
   </li>`;
+}
+
+export const STEP_WORDS: Record<PhaseStep["step"], string> = {
+  expand: "Expand",
+  move: "Move data",
+  verify: "Verify",
+  switch: "Switch",
+  contract: "Contract",
+};
+
+/** What a move copied or a verify checked; "—" for a step that moves no data or has not said yet. */
+function stepData(step: PhaseStep) {
+  if (!step.data) return "—";
+  const { tables, rows } = step.data;
+  return html`${count(tables)} ${tables === 1 ? "table" : "tables"}, ${count(rows)} ${rows === 1 ? "row" : "rows"}, <span title=${`${count(step.data.bytes)} bytes`}>${bytes(step.data.bytes)}</span>`;
+}
+
+/** A phase's sub-steps as last reported (their status badges are their own: a phase's SUCCEEDED badge counts phases) (a tier change's in phase 2), one row each, in the order they first ran. */
+function subSteps(phase: Phase) {
+  return html`<div class="table-wrap sub-steps-wrap"><table class="sub-steps" data-phase=${phase.number}>
+    <caption>Tier change steps</caption>
+    <thead><tr><th scope="col">Step</th><th scope="col">Status</th><th scope="col">What happened</th><th scope="col">Time</th><th scope="col">Data</th></tr></thead>
+    <tbody>${phase.steps.map((s) => html`<tr data-step=${s.step} data-status=${s.status}>
+      <th scope="row" data-label="Step">${STEP_WORDS[s.step] ?? s.step}</th>
+      <td data-label="Status"><span class=${`badge step-status step-status-${s.status}`}>${s.status.toUpperCase()}</span></td>
+      <td data-label="What happened" class="step-message">${s.message}</td>
+      <td data-label="Time"><time datetime=${s.at} title=${when(s.at)}>${clock(s.at)}</time></td>
+      <td data-label="Data" class="step-data">${stepData(s)}</td>
+    </tr>`)}</tbody>
+  </table></div>`;
 }
 
 /** The outputs people look for first; the rest follow in the order the program returns them. */

@@ -5,7 +5,8 @@
  * the dashboard as text, wherever it appears: markup planted in it comes out
  * literally, and no element, attribute or handler is made from it. And the
  * actions that only apply to a FAILED tenant (Retry, Roll back) are disabled
- * on an ACTIVE one.
+ * on an ACTIVE one. A pending change's reason shows as text on the Reviews
+ * page too.
  */
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -142,6 +143,28 @@ describe.skipIf(!postgres.available || !browserProbe.available)("user text in th
     await button("Retry").click({ force: true });
     expect((await api("GET", `/api/v1/tenants/${ids.calm}/provisioning/status`)).json()).toMatchObject({ status: "ACTIVE", run: { kind: "retry", status: "SUCCEEDED" } });
     await screenshot(page, "user-text-04-active-actions");
+    expect(unexpected(problems)).toEqual([]);
+    await page.close();
+  });
+
+  it("shows a pending change's reason as text on the Reviews page and in the header's count, and follows its link to the review", async () => {
+    const change = await api("POST", `/api/v1/tenants/${ids.calm}/changes`, { tier: "professional", reason: REASON });
+    expect(change.statusCode, change.body).toBe(202);
+    await expect.poll(async () => (await api("GET", `/api/v1/tenants/${ids.calm}/changes/${change.json().id}`)).json().status, { timeout: 60_000 }).toBe("PENDING_REVIEW");
+    const { page, problems } = await openPage(browser, site);
+    await signIn(page, ADMIN_TOKEN);
+    await page.goto(`${site.origin}/admin#/reviews`);
+    const row = page.locator(`table.reviews tr[data-change="${change.json().id}"]`);
+    await row.waitFor();
+    expect(await row.locator('td[data-label="Reason"]').textContent()).toBe(REASON);
+    expect(await page.locator("#pending-reviews").textContent()).toBe("1");
+    expect(await planted(page)).toEqual(NOTHING_PLANTED);
+    await screenshot(page, "user-text-05-reviews");
+    await row.getByRole("link", { name: "Tier free → professional" }).click();
+    const article = page.locator(`article.change-targeted[data-change="${change.json().id}"]`);
+    await article.locator(".tier-change").waitFor();
+    expect(await article.getByText(REASON, { exact: true }).count()).toBe(1);
+    expect(await planted(page)).toEqual(NOTHING_PLANTED);
     expect(unexpected(problems)).toEqual([]);
     await page.close();
   });

@@ -4,12 +4,18 @@ import { defineConfig } from "vitest/config";
 /**
  * Suites that must have the machine to themselves: the real runs (the pulumi
  * CLI and Go providers against the local cluster), the soaks (several service
- * processes each), the real-cluster install and the browser tests (Chromium).
+ * processes each) and the real-cluster install.
  * Run alone, one file at a time, after everything else: under the parallel
  * pool their waits on a 2-core machine would be measured against timeouts
  * made for an idle one.
  */
-export const SERIAL_SUITES = ["test/real-run/**/*.test.ts", "test/soak/**/*.test.ts", "test/**/*.real.test.ts", "test/**/*.browser.test.ts"];
+export const SERIAL_SUITES = ["test/real-run/**/*.test.ts", "test/soak/**/*.test.ts", "test/**/*.real.test.ts"];
+
+/**
+ * The browser tests: each file starts its own service and Chromium, which
+ * mostly wait on each other; two at a time, apart from everything else.
+ */
+export const BROWSER_SUITES = ["test/**/*.browser.test.ts"];
 
 /**
  * The other files mostly wait (on PostgreSQL, Kafka, spawned services,
@@ -35,9 +41,18 @@ export default defineConfig({
           ...shared,
           name: "parallel",
           include: ["test/**/*.test.ts"],
-          exclude: SERIAL_SUITES,
+          exclude: [...SERIAL_SUITES, ...BROWSER_SUITES],
           maxWorkers: parallelWorkers,
           sequence: { groupOrder: 0 },
+        },
+      },
+      {
+        test: {
+          ...shared,
+          name: "browser",
+          include: BROWSER_SUITES,
+          maxWorkers: 2,
+          sequence: { groupOrder: 1 },
         },
       },
       {
@@ -46,7 +61,7 @@ export default defineConfig({
           name: "serial",
           include: SERIAL_SUITES,
           maxWorkers: 1,
-          sequence: { groupOrder: 1 },
+          sequence: { groupOrder: 2 },
         },
       },
     ],

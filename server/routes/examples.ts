@@ -7,7 +7,8 @@
  * no longer matches the API fails the suite rather than misleading a reader.
  */
 import { PHASES } from "../../model/phases.ts";
-import { tierProfile, type Tier } from "../../model/tiers.ts";
+import type { Tier } from "../../model/tiers.ts";
+import { profileJson } from "./tenants.ts";
 
 const TENANT_ID = "6f1c2a4e-8b3d-4c5e-9f7a-1b2c3d4e5f60";
 const RUN_ID = "0c9e8d7f-6a5b-4c3d-8e2f-1a0b9c8d7e6f";
@@ -22,23 +23,12 @@ const T2 = "2026-12-07T10:15:00.000Z";
 const T3 = "2026-12-07T10:16:30.000Z";
 const URN = (type: string, name: string) => `urn:pulumi:acme::matih-tenant::matih:tenant:Phase$${type}::${name}`;
 
-const profile = (tier: Tier) => {
-  const p = tierProfile(tier);
-  return {
-    quota: p.quota,
-    databaseStrategy: p.database.strategy,
-    connectionPool: p.database.connectionPool !== null,
-    dedicatedServer: p.database.dedicatedServer !== null,
-    replicas: { coreServices: p.coreServices.replicas, dataServices: p.dataServices.replicas, prometheus: p.monitoring.prometheusReplicas, collector: p.observability.collectorReplicas },
-  };
-};
-
 const tenant = (status = "ACTIVE", tier: Tier = "professional") => ({
   id: TENANT_ID, slug: "acme", displayName: "Acme Corp", tier, region: "eastus", adminEmail: "admin@acme.example",
   requestedBy: "control-plane", requestedAt: T0, status,
   provisioningStartedAt: T0, provisioningCompletedAt: status === "PROVISIONING" ? null : T1, provisioningError: null,
   outputs: status === "PROVISIONING" ? {} : { namespace: "matih-acme", databaseSchema: "tenant_acme", urls: { api: "https://acme.matih.ai/api", bi: "https://bi.acme.matih.ai" } },
-  profile: profile(tier), createdAt: T0, updatedAt: T1,
+  profile: profileJson(tier), createdAt: T0, updatedAt: T1,
 });
 
 const phases = PHASES.map((p, i) => ({

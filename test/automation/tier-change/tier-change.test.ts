@@ -11,7 +11,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { rm } from "node:fs/promises";
-import { createConnection, createServer, type Server, type Socket } from "node:net";
+import { cuttingProxy } from "../../support/cutting-proxy.ts";
 import pg from "pg";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { DataDirLayout } from "../../../automation/core/data-dir.ts";
@@ -240,30 +240,12 @@ describe.skipIf(!probe.available)("tier changes that move the tenant's data betw
   }
 
   it("connection cut mid-copy: the move fails, the shared server keeps serving, a retry of the same change completes", async () => {
-    let cuts = 0;
-    const sockets = new Set<Socket>();
     // Cuts every connection to the dedicated server once it carried 64 KiB from the client: only the restore's data gets that far.
-    const proxy: Server = createServer((client) => {
-      sockets.add(client);
-      const upstream = createConnection({ host: dedicated.host, port: dedicated.port });
-      sockets.add(upstream);
-      let carried = 0;
-      client.on("data", (chunk: Buffer) => {
-        carried += chunk.length;
-        if (carried > 64 * 1024) { cuts++; client.destroy(); upstream.destroy(); return; }
-        upstream.write(chunk);
-      });
-      upstream.on("data", (chunk: Buffer) => client.write(chunk));
-      for (const s of [client, upstream]) {
-        s.on("error", () => undefined);
-        s.on("close", () => { client.destroy(); upstream.destroy(); });
-      }
-    });
-    const port = await new Promise<number>((resolve) => proxy.listen(0, "127.0.0.1", () => resolve((proxy.address() as { port: number }).port)));
+    const proxy = await cuttingProxy(dedicated, 64 * 1024);
     try {
       const slug = `tc${suffix}b`;
-      const { render, schema, before } = await failedMove(slug, async () => { dedicatedVia = () => ({ ...dedicated, port }); }, "move", "failed in step copy");
-      expect(cuts).toBeGreaterThan(0);
+      const { render, schema, before } = await failedMove(slug, async () => { dedicatedVia = () => proxy.endpoint; }, "move", "failed in step copy");
+      expect(proxy.cuts()).toBeGreaterThan(0);
       // The same change again, the connection whole: it moves, verifies, switches and contracts.
       dedicatedVia = () => dedicated;
       const retried = await render.provision({ spec: tenantSpec({ slug, tier: "enterprise" }), settings });
@@ -271,8 +253,7 @@ describe.skipIf(!probe.available)("tier changes that move the tenant's data betw
       expect(await schemaState(dedicated, schema)).toEqual(before);
       expect(await schemaState(shared, schema)).toBeNull();
     } finally {
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((resolve) => proxy.close(() => resolve()));
+      await proxy.close();
     }
   }, 600_000);
 

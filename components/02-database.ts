@@ -76,6 +76,15 @@ export interface TenantDatabaseArgs {
   shared?: SharedPostgresEndpoint;
   /** A PgBouncer pool of the tenant's own; only with schema-per-tenant. Default: null (direct connections). */
   connectionPool?: ConnectionPoolProfile | null;
+  /**
+   * An old tier's pool kept running while the workloads move off it: the
+   * first update of a change to a tier without a pool (professional → free;
+   * model/tier-change.ts). The credentials point at the server directly; the
+   * pool keeps its pods as they were (no roll) until the next update, without
+   * it, removes it. Only with schema-per-tenant and no `connectionPool`.
+   * Default: null (none kept).
+   */
+  retiringConnectionPool?: ConnectionPoolProfile | null;
   /** The dedicated server's profile. Required for database-per-tenant; default: none. */
   dedicatedServer?: DedicatedServerProfile | null;
   /** Where a dedicated server goes and how it is reached. Required for database-per-tenant; default: none. */
@@ -122,6 +131,8 @@ export class TenantDatabase extends pulumi.ComponentResource {
       `highAvailability ZoneRedundant needs availability zones, which region ${args.azure?.location} lacks; use SameZone there`);
     requireArg(dedicated || !!args.shared, C, "schema-per-tenant needs the shared endpoint");
     requireArg(!(dedicated && args.connectionPool), C, "a connection pool is only for schema-per-tenant; a dedicated server is not shared");
+    requireArg(!(dedicated && args.retiringConnectionPool), C, "retiringConnectionPool is only for schema-per-tenant: an old pool would point at the shared server, not the dedicated one");
+    requireArg(!(args.connectionPool && args.retiringConnectionPool), C, "connectionPool and retiringConnectionPool exclude each other: an old pool is kept only when the new tier has none");
     requireArg(!(!dedicated && args.dedicatedServer), C, "dedicatedServer is only for database-per-tenant");
     requireArg(/^[a-z_][a-z0-9_]{0,62}$/.test(args.identifier), C, `identifier must be a lowercase PostgreSQL identifier, got "${args.identifier}"`);
 
@@ -246,9 +257,11 @@ export class TenantDatabase extends pulumi.ComponentResource {
     // and a re-render of the same tenant gives the same digest. It is not secret (unsecret below, or every Helm
     // release's values would turn secret and show no diff): sha256 over a 40-character random password and the
     // rest reveals none of them.
-    const hostIdentity: pulumi.Input<string> = pool ? appHost : dedicated ? `server matih-${args.slug}-pg in ${args.azure!.location}` : args.shared!.host;
-    this.credentialsChecksum = pulumi.unsecret(pulumi.all([hostIdentity, appPort, dedicated ? args.identifier : args.shared!.database, args.identifier, appSslMode, password.result])
-      .apply((parts) => createHash("sha256").update(JSON.stringify(["matih/tenant-database-credentials/v1", ...parts])).digest("hex")));
+    const poolHost = pulumi.interpolate`pgbouncer.${namespace}.svc.cluster.local`;
+    const checksumOf = (hostIdentity: pulumi.Input<string>, connectPort: number, connectSslMode: string) =>
+      pulumi.unsecret(pulumi.all([hostIdentity, connectPort, dedicated ? args.identifier : args.shared!.database, args.identifier, connectSslMode, password.result])
+        .apply((parts) => createHash("sha256").update(JSON.stringify(["matih/tenant-database-credentials/v1", ...parts])).digest("hex")));
+    this.credentialsChecksum = checksumOf(pool ? appHost : dedicated ? `server matih-${args.slug}-pg in ${args.azure!.location}` : args.shared!.host, appPort, appSslMode);
     const rollOnCredentials = { [CREDENTIALS_CHECKSUM_ANNOTATION]: this.credentialsChecksum };
 
     this.credentialsSecret = new k8s.core.v1.Secret(`${name}-credentials`, {
@@ -272,16 +285,20 @@ export class TenantDatabase extends pulumi.ComponentResource {
       valueFrom: { secretKeyRef: { name: CREDENTIALS_SECRET_NAME, key } },
     });
 
+    // A retiring pool keeps the digest of the settings its clients had (through the pool): its pods do not roll on
+    // the way out, and the quota they were counted in stays wide enough (model/tier-change.ts).
+    const deployedPool = pool ?? args.retiringConnectionPool ?? null;
+    const poolAnnotations = pool ? rollOnCredentials : { [CREDENTIALS_CHECKSUM_ANNOTATION]: checksumOf(poolHost, POOL_PORT, "disable") };
     let poolReady: pulumi.Resource[] = [];
-    if (pool) {
+    if (deployedPool) {
       const poolLabels = { ...labels, "app.kubernetes.io/name": "pgbouncer" };
       const deployment = new k8s.apps.v1.Deployment(`${name}-pool`, {
         metadata: { name: "pgbouncer", namespace, labels: poolLabels },
         spec: {
-          replicas: pool.replicas,
+          replicas: deployedPool.replicas,
           selector: { matchLabels: { "app.kubernetes.io/name": "pgbouncer", "matih.ai/tenant-slug": args.slug } },
           template: {
-            metadata: { labels: poolLabels, annotations: rollOnCredentials },
+            metadata: { labels: poolLabels, annotations: poolAnnotations },
             spec: {
               serviceAccountName: "tenant-workload",
               containers: [{
@@ -297,12 +314,12 @@ export class TenantDatabase extends pulumi.ComponentResource {
                   { name: "PGBOUNCER_DATABASE", value: databaseName },
                   { name: "PGBOUNCER_PORT", value: String(POOL_PORT) },
                   { name: "PGBOUNCER_POOL_MODE", value: "transaction" },
-                  { name: "PGBOUNCER_DEFAULT_POOL_SIZE", value: String(pool.defaultPoolSize) },
-                  { name: "PGBOUNCER_MAX_CLIENT_CONN", value: String(pool.maxClientConnections) },
+                  { name: "PGBOUNCER_DEFAULT_POOL_SIZE", value: String(deployedPool.defaultPoolSize) },
+                  { name: "PGBOUNCER_MAX_CLIENT_CONN", value: String(deployedPool.maxClientConnections) },
                   { name: "PGBOUNCER_SERVER_TLS_SSLMODE", value: sslMode },
                 ],
                 readinessProbe: { tcpSocket: { port: POOL_PORT }, periodSeconds: 5 },
-                resources: k8sResources(pool.resources),
+                resources: k8sResources(deployedPool.resources),
               }],
             },
           },

@@ -22,7 +22,7 @@ import type { PhaseName, PhaseOutputName } from "../model/phases.ts";
 import { dedicatedServerHighAvailability } from "../model/placement.ts";
 import { cidrRange, databaseSubnetFor, serviceImage, type PlatformSettings } from "../model/settings.ts";
 import { postgresIdentifier, ValidationError, type TenantSpec } from "../model/spec.ts";
-import type { TierProfile } from "../model/tiers.ts";
+import type { ConnectionPoolProfile, TierProfile } from "../model/tiers.ts";
 
 /** Secrets the program needs, passed in by whoever runs it (never read from the environment here). */
 export interface TenantCredentials {
@@ -52,7 +52,10 @@ export interface PhaseComponentTypes {
 export interface PhaseContext {
   readonly spec: TenantSpec;
   readonly settings: PlatformSettings;
+  /** The tier's profile; in the first update of a tier change, widened to hold both tiers' workloads (model/tier-change.ts). */
   readonly profile: TierProfile;
+  /** The old tier's connection pool, kept through the first update of a change to a tier without one; else null. */
+  readonly retiringConnectionPool: ConnectionPoolProfile | null;
   readonly credentials: TenantCredentials;
   /** Whether phases read back what their releases made; false in a teardown (see TenantProgramOptions.readBack). */
   readonly readBack: boolean;
@@ -162,6 +165,7 @@ export const PHASE_COMPONENTS: { readonly [N in PhaseName]: PhaseComponent<N> } 
         identifier: postgresIdentifier(spec.slug),
         strategy: profile.database.strategy,
         connectionPool: profile.database.connectionPool,
+        retiringConnectionPool: c.retiringConnectionPool,
         // Zone-redundant HA only where the region has zones (model/placement.ts).
         dedicatedServer: profile.database.dedicatedServer && { ...profile.database.dedicatedServer, highAvailability: dedicatedServerHighAvailability(profile.database.dedicatedServer, spec.region) },
         roleConnectionLimit: profile.database.roleConnectionLimit,
@@ -220,6 +224,7 @@ export const PHASE_COMPONENTS: { readonly [N in PhaseName]: PhaseComponent<N> } 
       namespace: c.earlier("CREATE_NAMESPACE").namespaceName,
       chartRepository: c.settings.charts.ingressNginxRepository,
       chartVersion: c.settings.charts.ingressNginxVersion,
+      readLoadBalancerAddress: c.readBack,
     }, opts),
     outputs: (controller) => ({ loadBalancerIp: controller.loadBalancerIp, ingressClassName: controller.ingressClassName }),
   },

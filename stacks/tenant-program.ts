@@ -5,7 +5,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { PHASE_COUNT, PHASES, type PhaseName, type PhaseOutputName } from "../model/phases.ts";
 import type { PlatformSettings } from "../model/settings.ts";
 import { namespaceName, type TenantSpec } from "../model/spec.ts";
-import { reachesAzure, tierProfile } from "../model/tiers.ts";
+import { reachesAzure, tierProfile, type Tier } from "../model/tiers.ts";
+import { retiringConnectionPool, tierChangeProfile } from "../model/tier-change.ts";
 import { assertPlacement } from "../model/placement.ts";
 import { assertIngressBackendsProvided, PHASE_COMPONENTS, type PhaseComponent, type PhaseComponentTypes, type PhaseContext, type TenantCredentials } from "./phase-components.ts";
 
@@ -30,6 +31,16 @@ export interface TenantProgramOptions {
    * missing parent"). Default: true.
    */
   readBack?: boolean;
+  /**
+   * The tier the stack was last applied with, in the first update of a change
+   * to another tier (expand and switch): phase 1's quota and phase 2's role
+   * connection limit are the larger of both tiers', and the old tier's
+   * connection pool keeps running, so that the old tier's pods still running
+   * and the new ones starting fit together (model/tier-change.ts). An update
+   * without it then applies the new tier as it is (contract). Default: none,
+   * the tier's own profile.
+   */
+  tierChangeFrom?: Tier;
 }
 
 /**
@@ -96,6 +107,10 @@ export function tenantProgram(spec: TenantSpec, settings: PlatformSettings, opti
     // Credentials inside: kept as a secret in state and renders.
     ...(settings.kubernetes.kubeconfig ? { kubeconfig: pulumi.secret(settings.kubernetes.kubeconfig) } : {}),
     enableServerSideApply: true,
+    // A Secret whose data changes is updated in place, not deleted and created again: a tier change or a password
+    // rotation would otherwise remove the credentials Secret while running pods reference it (the provider's default
+    // replaces Secrets on any change of data). The pods roll on the checksum annotation instead.
+    enableSecretMutable: true,
     deleteUnreachable: false,
   });
   // Only where the run reaches Azure: a run that does not (a free tenant to
@@ -108,7 +123,8 @@ export function tenantProgram(spec: TenantSpec, settings: PlatformSettings, opti
   const context: PhaseContext = {
     spec,
     settings,
-    profile: tierProfile(spec.tier),
+    profile: options.tierChangeFrom ? tierChangeProfile(options.tierChangeFrom, spec.tier) : tierProfile(spec.tier),
+    retiringConnectionPool: options.tierChangeFrom ? retiringConnectionPool(options.tierChangeFrom, spec.tier) : null,
     credentials: options.credentials ?? {},
     readBack: options.readBack ?? true,
     namespace: namespaceName(spec.slug),

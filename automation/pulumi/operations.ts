@@ -29,13 +29,17 @@ import { checkLastPhase, statusOf, stopReason, type OperationOutcome } from "../
 import { PhaseTracker } from "../core/phase-tracker.ts";
 import { checkPlan, newPlan, sealPlan } from "../core/plans.ts";
 import { plainText, redactSecrets, secretValues } from "../core/redact.ts";
-import type { ChangeSummary, DriftCheckResult, DriftedResource, PreviewResult, ProvisionResult, SavedPlan, StackSecretsSettings, TeardownResult } from "../core/types.ts";
+import type { ChangeSummary, DriftCheckResult, DriftedResource, PreviewResult, ProvisionResult, SavedPlan, StackSecretsSettings, SubStepStatus, TeardownResult, TierChangePreview } from "../core/types.ts";
 import { mapPulumiError } from "./error-mapping.ts";
 import { PulumiEventMapper } from "./event-mapper.ts";
 import type { LockRelease } from "./file-backend.ts";
 import { withLockHandling } from "./locks.ts";
 import { planDifferences, plannedSteps, PreviewSteps } from "./plan-check.ts";
 import { installPlugins, requiredPlugins } from "./plugins.ts";
+import { isTier, tierProfile, type Tier } from "../../model/tiers.ts";
+import { contractChanges } from "../../model/tier-change.ts";
+import { phaseByNumber, phaseOfUrn } from "../../model/phases.ts";
+import { phaseRef } from "../core/phase-tracker.ts";
 import { workspaceOptions, type TenantStack, type WorkspaceFactory } from "./workspace.ts";
 
 export interface PulumiJobDeps extends JobContext {
@@ -62,13 +66,94 @@ function updateMessage(operation: string, slug: string, lastPhase?: number): str
  * The tenant program as an inline program. Credentials come from the engine's
  * environment here, at the edge, and reach the program as arguments.
  */
-export function inlineProgram(spec: TenantSpec, settings: PlatformSettings, lastPhase: number, env: NodeJS.ProcessEnv, options: { readBack?: boolean } = {}): InlineProgramArgs {
+export function inlineProgram(spec: TenantSpec, settings: PlatformSettings, lastPhase: number, env: NodeJS.ProcessEnv, options: InlineProgramOptions = {}): InlineProgramArgs {
   const postgresAdminPassword = env[settings.postgres.adminPasswordEnv];
   return {
     stackName: spec.slug,
     projectName: PROJECT_NAME,
-    program: async () => tenantProgram(spec, settings, { lastPhase, credentials: postgresAdminPassword ? { postgresAdminPassword } : {}, readBack: options.readBack ?? true }),
+    program: async () => {
+      const tierChangeFrom = options.tierChangeFrom?.() ?? null;
+      return tenantProgram(spec, settings, {
+        lastPhase, credentials: postgresAdminPassword ? { postgresAdminPassword } : {}, readBack: options.readBack ?? true, ...(tierChangeFrom ? { tierChangeFrom } : {}),
+      });
+    },
   };
+}
+
+export interface InlineProgramOptions {
+  /** TenantProgramOptions.readBack. Default: true. */
+  readonly readBack?: boolean;
+  /**
+   * TenantProgramOptions.tierChangeFrom, asked when the program runs: the
+   * stack is opened with the program before its outputs say which tier it was
+   * last applied with. Default: none.
+   */
+  readonly tierChangeFrom?: () => Tier | null;
+}
+
+/**
+ * The tier the stack was last applied with (its `tier` output), or null for a
+ * stack that has none yet (never updated) or an unknown value.
+ */
+async function appliedTier(stack: TenantStack): Promise<Tier | null> {
+  const value = (await stack.outputs()).tier?.value;
+  return isTier(value) ? value : null;
+}
+
+/** The tier a change comes from when the stack was last applied with another tier than the spec's; else null. */
+async function tierChangeOf(stack: TenantStack, spec: TenantSpec): Promise<Tier | null> {
+  const applied = await appliedTier(stack);
+  return applied !== null && applied !== spec.tier ? applied : null;
+}
+
+const DATABASE_PHASE = phaseRef(phaseByNumber(2));
+
+/** What the Pulumi engine's change of tier runs, for the review (PreviewResult.tierChange). */
+export function pulumiTierChange(from: Tier, to: Tier): TierChangePreview {
+  const contract = contractChanges(from, to);
+  const moves = tierProfile(from).database.strategy !== tierProfile(to).database.strategy;
+  return {
+    steps: contract.length > 0 ? ["switch", "contract"] : ["switch"],
+    move: null,
+    data: null,
+    note: [
+      `this update points the credentials Secret at the ${to} tier's connection settings and rolls the workloads`,
+      contract.length > 0 ? `; a second update after it (contract): ${contract.join("; ")}` : "",
+      moves ? `. The Pulumi engine does not copy the tenant's data between the shared and a dedicated server: the backup taken before the change holds it (docs/operations.md)` : "",
+    ].join(""),
+  };
+}
+
+/**
+ * The second update of a tier change: the program without the change's
+ * allowances, once the first has rolled every workload. Previewed first: it may
+ * only lower what the first update widened and remove what it kept (updates
+ * and deletes in phases 1 and 2); anything else means the stack is not where
+ * the reviewed change left it, and nothing is applied. False when there is
+ * nothing to contract (a change up to a wider tier).
+ */
+async function contractTierChange(job: PulumiJob, deps: PulumiJobDeps, request: PulumiJobRequest, from: Tier, lastPhase: number, onEvent: PulumiEventMapper["handle"]): Promise<boolean> {
+  const { spec } = request;
+  const step = (status: SubStepStatus, message: string) => deps.emit({ type: "phase-step", phase: DATABASE_PHASE, step: "contract", status, message });
+  const contract = contractChanges(from, spec.tier);
+  if (contract.length === 0) return false;
+  step("started", contract.join("; "));
+  try {
+    const stack = await deps.factory.selectStack(inlineProgram(spec, request.settings, lastPhase, deps.env), workspaceOptions(job.config, spec.slug));
+    const message = updateMessage(`contract of the change ${from} -> ${spec.tier}:`, spec.slug, lastPhase);
+    const planned = new PreviewSteps();
+    await stack.preview({ onEvent: planned.handle, signal: deps.signal, color: "never", message });
+    const outside = [...planned.steps].filter(([urn, kind]) => (kind !== "update" && kind !== "delete") || (phaseOfUrn(urn)?.number ?? 0) > DATABASE_PHASE.number || phaseOfUrn(urn) === null);
+    if (outside.length > 0) {
+      throw new UpdateFailedError(`the contract of the change ${from} -> ${spec.tier} would also ${outside.slice(0, 3).map(([urn, kind]) => `${kind} ${urn}`).join(", ")}${outside.length > 3 ? ` and ${outside.length - 3} more` : ""}; nothing of it was applied: preview the tenant and retry`);
+    }
+    await stack.up({ onEvent, signal: deps.signal, color: "never", message });
+    step("succeeded", contract.join("; "));
+    return true;
+  } catch (error) {
+    step("failed", error instanceof Error ? error.message : String(error));
+    throw error;
+  }
 }
 
 export function redactOutputs(outputs: OutputMap): Record<string, unknown> {
@@ -223,36 +308,55 @@ async function assertPlanHolds(stack: TenantStack, planFile: string, signal: Abo
 function provision(job: PulumiJob, deps: PulumiJobDeps, request: PulumiJobRequest, layout: DataDirLayout) {
   const lastPhase = checkLastPhase(request.lastPhase ?? request.plan?.lastPhase);
   let planFile: string | undefined;
+  // Read from the stack once it is open; the program asks for it when it runs.
+  let tierChangeFrom: Tier | null = null;
+  const openForProvision = async (factory: WorkspaceFactory): Promise<TenantStack> => {
+    if (request.plan) {
+      // Written to this data directory from the contents the service kept, wherever the preview ran.
+      const file = await checkPlan(request.plan, { slug: request.spec.slug, engine: "pulumi", layout, checkContent: pulumiPlanFor(request.spec.slug) });
+      // A plan whose update already ran in part cannot be held to: the CLI would refuse the steps that are now no-ops.
+      if (request.planMode !== "resume") planFile = file;
+    }
+    const args = inlineProgram(request.spec, request.settings, lastPhase, deps.env, { tierChangeFrom: () => tierChangeFrom });
+    const options = workspaceOptions(job.config, request.spec.slug);
+    if (secretsSettingsOf(request.stackSettings)) {
+      // The service has settings for this tenant's stack, so it existed: select it and restore them.
+      try {
+        return await openExisting(factory, args, options, request.stackSettings, deps);
+      } catch (error) {
+        // Gone since (removed outside the service): created afresh below, with settings of its own, which are reported.
+        if (!isSdkStackNotFound(error)) throw error;
+        deps.log("warn", `${request.spec.slug}: the service had secrets settings for this tenant's stack, but the backend has no such stack; a new one is created`);
+        // A settings file left here belongs to the stack that is gone; `stack init` would take its secrets settings over.
+        for (const ext of [".yaml", ".yml", ".json"]) await rm(path.join(layout.workspace(request.spec.slug), `Pulumi.${request.spec.slug}${ext}`), { force: true });
+      }
+    }
+    return factory.createOrSelectStack(args, options);
+  };
   return runStackCommand<Pick<ProvisionResult, "lastPhase" | "outputs">, Awaited<ReturnType<TenantStack["up"]>>>(job, deps, {
     open: async (factory) => {
-      if (request.plan) {
-        // Written to this data directory from the contents the service kept, wherever the preview ran.
-        const file = await checkPlan(request.plan, { slug: request.spec.slug, engine: "pulumi", layout, checkContent: pulumiPlanFor(request.spec.slug) });
-        // A plan whose update already ran in part cannot be held to: the CLI would refuse the steps that are now no-ops.
-        if (request.planMode !== "resume") planFile = file;
-      }
-      const args = inlineProgram(request.spec, request.settings, lastPhase, deps.env);
-      const options = workspaceOptions(job.config, request.spec.slug);
-      if (secretsSettingsOf(request.stackSettings)) {
-        // The service has settings for this tenant's stack, so it existed: select it and restore them.
-        try {
-          return await openExisting(factory, args, options, request.stackSettings, deps);
-        } catch (error) {
-          // Gone since (removed outside the service): created afresh below, with settings of its own, which are reported.
-          if (!isSdkStackNotFound(error)) throw error;
-          deps.log("warn", `${request.spec.slug}: the service had secrets settings for this tenant's stack, but the backend has no such stack; a new one is created`);
-          // A settings file left here belongs to the stack that is gone; `stack init` would take its secrets settings over.
-          for (const ext of [".yaml", ".yml", ".json"]) await rm(path.join(layout.workspace(request.spec.slug), `Pulumi.${request.spec.slug}${ext}`), { force: true });
-        }
-      }
-      return factory.createOrSelectStack(args, options);
+      const stack = await openForProvision(factory);
+      // Outside the lock handling's retries: reading outputs takes no lock.
+      tierChangeFrom = await tierChangeOf(stack, request.spec);
+      return stack;
     },
     // --refresh: read every resource from its provider first, so one deleted
     // out of band (a namespace, a DNS record) shows as missing and is created
     // again instead of staying "same" in the checkpoint forever.
+    // A change of tier runs as two updates: this one with both tiers' allowances, then the contract (model/tier-change.ts).
     run: async (stack, onEvent) => {
       if (planFile) await assertPlanHolds(stack, planFile, deps.signal);
-      return stack.up({ onEvent, signal: deps.signal, color: "never", refresh: true, message: updateMessage("provision", request.spec.slug, lastPhase), ...(planFile ? { plan: planFile } : {}) });
+      const from = tierChangeFrom;
+      if (from) deps.emit({ type: "phase-step", phase: DATABASE_PHASE, step: "switch", status: "started", message: pulumiTierChange(from, request.spec.tier).note ?? "" });
+      const up = await stack.up({ onEvent, signal: deps.signal, color: "never", refresh: true, message: updateMessage("provision", request.spec.slug, lastPhase), ...(planFile ? { plan: planFile } : {}) })
+        .catch((error: unknown) => {
+          if (from) deps.emit({ type: "phase-step", phase: DATABASE_PHASE, step: "switch", status: "failed", message: "the update stopped before every workload rolled; the old tier's allowances stay until a retry completes it" });
+          throw error;
+        });
+      if (!from) return up;
+      deps.emit({ type: "phase-step", phase: DATABASE_PHASE, step: "switch", status: "succeeded", message: `the workloads run on the ${request.spec.tier} tier's connection settings and sizes` });
+      // The outputs after the contract's update: the same values, as the stack now holds them.
+      return (await contractTierChange(job, deps, request, from, lastPhase, onEvent)) ? { ...up, outputs: await stack.outputs() } : up;
     },
     refreshFirst: true,
     lockOwnerDead: request.ownerDead ?? false,
@@ -264,10 +368,13 @@ function provision(job: PulumiJob, deps: PulumiJobDeps, request: PulumiJobReques
 function preview(job: PulumiJob, deps: PulumiJobDeps, request: PulumiJobRequest, layout: DataDirLayout) {
   const lastPhase = checkLastPhase(request.lastPhase);
   let saved: SavedPlan | null = null;
-  return runStackCommand<Pick<PreviewResult, "lastPhase" | "changes" | "plan">, unknown>(job, deps, {
+  let tierChangeFrom: Tier | null = null;
+  return runStackCommand<Pick<PreviewResult, "lastPhase" | "changes" | "plan" | "tierChange">, unknown>(job, deps, {
     // A preview never creates a stack: asking about an unknown tenant is stack_not_found and leaves nothing behind.
     open: async (factory) => {
-      const stack = await openExisting(factory, inlineProgram(request.spec, request.settings, lastPhase, deps.env), workspaceOptions(job.config, request.spec.slug), request.stackSettings, deps);
+      const stack = await openExisting(factory, inlineProgram(request.spec, request.settings, lastPhase, deps.env, { tierChangeFrom: () => tierChangeFrom }), workspaceOptions(job.config, request.spec.slug), request.stackSettings, deps);
+      // The same program as the update it reviews: a change of tier previews its first update (expand and switch).
+      tierChangeFrom = await tierChangeOf(stack, request.spec);
       if (request.savePlan) saved = await newPlan(layout, request.spec.slug, "pulumi", lastPhase);
       return stack;
     },
@@ -276,7 +383,10 @@ function preview(job: PulumiJob, deps: PulumiJobDeps, request: PulumiJobRequest,
       stack.preview({ onEvent, signal: deps.signal, color: "never", diff: true, refresh: true, message: updateMessage("preview", request.spec.slug, lastPhase), ...(saved ? { plan: saved.file } : {}) }),
     refreshFirst: true,
     // The plan goes back with its contents, so that any process can apply it (core/plans.ts).
-    succeeded: async (_value, mapper) => ({ lastPhase, changes: mapper.resourceChanges(), plan: saved ? await sealSaved(saved) : null }),
+    succeeded: async (_value, mapper) => ({
+      lastPhase, changes: mapper.resourceChanges(), plan: saved ? await sealSaved(saved) : null,
+      ...(tierChangeFrom ? { tierChange: pulumiTierChange(tierChangeFrom, request.spec.tier) } : {}),
+    }),
     failedExtras: { lastPhase, changes: [], plan: null },
   });
 }

@@ -13,7 +13,7 @@ import { ValidationError } from "../../model/spec.ts";
 import { TIER_PROFILES, TIERS } from "../../model/tiers.ts";
 import { acmeSpec } from "../support/acme.ts";
 
-/** Azure regions without availability zones (Azure's list; japanwest counted as without, see model/regions.ts). */
+/** Regions whose enterprise server gets same-zone HA: any published source says no zones or no zone-redundant HA (sources per region in test/model/regions.test.ts). */
 const WITHOUT_ZONES = ["northcentralus", "westcentralus", "westus", "canadaeast", "ukwest", "japanwest", "southindia", "australiasoutheast"];
 const subnet = (region: string) => ({
   subnetId: `/subscriptions/11111111-2222-3333-4444-555555555555/resourceGroups/net/providers/Microsoft.Network/virtualNetworks/${region}/subnets/pg`,

@@ -275,6 +275,40 @@ describe.skipIf(skipReason !== "")(`real runs against the local cluster${skipRea
     expect([tenant.tier, tenant.status]).toEqual(["professional", "ACTIVE"]);
   }, 1_200_000);
 
+  it("changes tiers professional → free through review: the workloads roll under professional's quota, then the contract lowers it and removes the pool", async () => {
+    const slug = "rr-pro-2";
+    const down = await previewedChange(slug, { tier: "free", lastPhase: LAST_PHASE, reason: "real-run downgrade" });
+    const changes = down.preview.changes as Json[];
+    // The first update keeps professional's quota and pool (lowering the quota first refused every new pod: `exceeded quota`).
+    expect(changes.filter((c) => c.type === "kubernetes:core/v1:ResourceQuota")).toEqual([]);
+    expect(changes.filter((c) => c.name.endsWith("-pool") || c.name.endsWith("-pool-service")).map((c) => c.op)).toEqual([]);
+    // The credentials Secret is updated in place, not deleted and created again under running pods.
+    expect(changes.find((c) => c.type === "kubernetes:core/v1:Secret" && c.name.endsWith("-credentials"))?.op).toBe("update");
+    expect(down.preview.tierChange).toMatchObject({ steps: ["switch", "contract"], move: null });
+    expect(down.preview.tierChange.note).toContain("the professional tier's PgBouncer pool (2 replicas) is removed");
+
+    const done = await approveAndSettle(slug, down);
+    expect([done.status, done.error], JSON.stringify(done)).toEqual(["APPLIED", null]);
+    expect(await hardQuota(slug)).toEqual(SEED_QUOTAS.free);
+    expect(await deploymentNames(slug)).not.toContain("pgbouncer");
+    expect(((await kubectlJson(["get", "services", "-n", namespaceOf(slug)])).items as Json[]).map((s) => s.metadata.name)).not.toContain("pgbouncer");
+    const secret = await kubectlJson(["get", "secret", "tenant-database-credentials", "-n", namespaceOf(slug)]);
+    const url = new URL(Buffer.from(secret.data.DATABASE_URL, "base64").toString("utf8"));
+    expect(`${url.hostname}:${url.port}`).toBe(`${local.settings.postgres.host}:${local.settings.postgres.port}`);
+    const admin = await sharedServerAdmin(local);
+    try {
+      const { rows } = await admin.query("SELECT rolconnlimit FROM pg_roles WHERE rolname = $1", [decodeURIComponent(url.username)]);
+      expect(rows).toEqual([{ rolconnlimit: 20 }]);
+    } finally {
+      await admin.end();
+    }
+    // Phase 2's sub-steps, in the audit log: the switch, then the contract after it.
+    const audit = ((await api(base, "GET", `/api/v1/tenants/${slug}/audit?limit=500`)).body.items as Json[]).filter((a) => a.entity === "phase" && a.phase === 2 && /^(switch|contract):/.test(a.to ?? "")).sort((a, b) => a.id - b.id);
+    expect(audit.map((a) => a.to)).toEqual(["switch:started", "switch:succeeded", "contract:started", "contract:succeeded"]);
+    const tenant = (await api(base, "GET", `/api/v1/tenants/${slug}`)).body;
+    expect([tenant.tier, tenant.status]).toEqual(["free", "ACTIVE"]);
+  }, 1_200_000);
+
   it("refuses to apply a reviewed plan after the stack changed out of band: the change ends STALE and nothing of it is applied", async () => {
     const change = await previewedChange("rr-free-west", { tier: "professional", lastPhase: LAST_PHASE, reason: "real-run stale plan" });
     expect((change.preview.changes as Json[]).find((c) => c.type === "kubernetes:core/v1:LimitRange")?.op).toBe("update");
@@ -341,5 +375,5 @@ describe.skipIf(skipReason !== "")(`real runs against the local cluster${skipRea
       const checkpoint = JSON.parse(await readFile(path.join(stacksDir, backup), "utf8"));
       expect(checkpoint.checkpoint?.latest?.resources ?? [], backup).toEqual([]);
     }
-  });
+  }, 1_200_000);
 });

@@ -8,7 +8,6 @@
  * tenant namespace") allows, and every namespace a tenant Prometheus discovers
  * in must be granted to it, or its discovery fails quietly.
  */
-import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ingressControllerFullname } from "../../components/06-ingress-controller.ts";
@@ -17,8 +16,8 @@ import { namespaceName, validateTenantSpec } from "../../model/spec.ts";
 import type { Tier } from "../../model/tiers.ts";
 import { renderUnderMocks, type RenderedResource, type RenderResult } from "../../stacks/mock-render.ts";
 import {
-  allows, describeGrant, directGrants, effectiveGrants, isAllowedOutside, isOutside, rbacObjects,
-  type AllowedOutside, type Grant, type RbacObject,
+  allows, describeGrant, directGrants, documentedExceptions, effectiveGrants, isAllowedOutside, isOutside, rbacObjects,
+  type Grant, type RbacObject,
 } from "../support/grants.ts";
 import { helmTemplate, sharedChart, type RenderedRelease } from "../support/helm.ts";
 import { selectorMatches, type LabelSelector } from "../support/netpol.ts";
@@ -36,23 +35,6 @@ const settings = resolvePlatformSettings({
 const MONITORING = settings.observability.monitoringNamespace;
 /** The stand-in matih chart (scripts/local-cluster/charts): what the local cluster installs for each matih release. */
 const STAND_IN = fileURLToPath(new URL("../../scripts/local-cluster/charts/stand-in", import.meta.url));
-
-/** The documented exceptions: the table under "Grants outside the tenant namespace" in docs/real-run.md. */
-function documentedExceptions(): AllowedOutside[] {
-  const doc = readFileSync(new URL("../../docs/real-run.md", import.meta.url), "utf8");
-  const section = doc.split("### Grants outside the tenant namespace")[1]?.split(/\n#{2,3} /)[0] ?? "";
-  const code = (cell: string) => [...cell.matchAll(/`([^`]*)`/g)].map((m) => m[1]!);
-  return section.split("\n").filter((l) => /^\| `/.test(l)).map((line) => {
-    const [account, where, group, resources, verbs] = line.split("|").slice(1, 6).map((c) => c.trim());
-    return {
-      account: code(account!)[0]!.replace("<slug>", "{slug}"),
-      scope: where === "cluster-wide" ? "*" : code(where!)[0]!,
-      apiGroup: group === "core" ? "" : code(group!)[0]!,
-      resources: code(resources!),
-      verbs: code(verbs!),
-    };
-  });
-}
 
 /** The exceptions for one tenant: `{slug}` in an account name is the tenant's controller. */
 const exceptionsFor = (slug: string) => documentedExceptions().map((e) => ({ ...e, account: e.account === "ingress-nginx-{slug}" ? ingressControllerFullname(slug) : e.account }));

@@ -23,6 +23,7 @@
  * RBAC objects (`bind`, `escalate`): none of the rendered rules grants those.
  * A binding whose role is in neither input is reported, never assumed empty.
  */
+import { readFileSync } from "node:fs";
 import type { RenderedResource } from "../../stacks/mock-render.ts";
 import type { ManifestObject } from "./helm.ts";
 
@@ -170,6 +171,16 @@ export function allows(g: Grant, group: string, resource: string, verb: string, 
     && (!anyName || g.resourceNames.length === 0);
 }
 
+/**
+ * The question `kubectl auth can-i <verb> <resource> --as=<account>` asks,
+ * answered from direct grants: may `account` (`namespace/name`) do `verb` on
+ * `group/resource`, for any name, in `namespace`, or cluster-wide when
+ * `namespace` is null (which only a ClusterRoleBinding grants).
+ */
+export function mayDirectly(grants: readonly Grant[], account: string, group: string, resource: string, verb: string, namespace: string | null): boolean {
+  return grants.some((g) => g.holder === account && allows(g, group, resource, verb, namespace ?? "*"));
+}
+
 /** Whether the grant lets its holder run pods as other accounts of `namespace`. */
 function runsAsOthers(g: Grant, namespace: string): boolean {
   return POD_MAKERS.some(([group, resource]) => allows(g, group, resource, "create", namespace))
@@ -219,6 +230,27 @@ export interface AllowedOutside {
   readonly apiGroup: string;
   readonly resources: readonly string[];
   readonly verbs: readonly string[];
+}
+
+/**
+ * The documented exceptions: the table under "Grants outside the tenant
+ * namespace" in docs/real-run.md, one row per account, place and API group
+ * (`{slug}` in an account name stands for the tenant's slug).
+ */
+export function documentedExceptions(): AllowedOutside[] {
+  const doc = readFileSync(new URL("../../docs/real-run.md", import.meta.url), "utf8");
+  const section = doc.split("### Grants outside the tenant namespace")[1]?.split(/\n#{2,3} /)[0] ?? "";
+  const code = (cell: string) => [...cell.matchAll(/`([^`]*)`/g)].map((m) => m[1]!);
+  return section.split("\n").filter((l) => /^\| `/.test(l)).map((line) => {
+    const [account, where, group, resources, verbs] = line.split("|").slice(1, 6).map((c) => c.trim());
+    return {
+      account: code(account!)[0]!.replace("<slug>", "{slug}"),
+      scope: where === "cluster-wide" ? "*" : code(where!)[0]!,
+      apiGroup: group === "core" ? "" : code(group!)[0]!,
+      resources: code(resources!),
+      verbs: code(verbs!),
+    };
+  });
 }
 
 /** Whether an outside grant is within one documented exception (no wildcard is ever within one). */

@@ -561,3 +561,128 @@ export const FleetResponse = Type.Object({
   currentSettingsVersion: nullable(Type.Integer({ description: "The current platform settings version (GET /api/v1/platform/settings)" })),
   countsByDrift: Type.Record(Type.String(), Type.Integer(), { description: "Tenants not deleted per latest drift state (IN_SYNC, DRIFTED, CHECK_FAILED; UNCHECKED for those never checked), whatever the filter; a state no tenant is in is left out" }),
 }, { description: "One page of the fleet" });
+
+// Fleet changes through review and rollouts in waves (issue 23): POST /api/v1/fleet/changes,
+// GET …/{id}, POST …/{id}/approve | reject; GET /api/v1/fleet/rollouts/{id}, POST …/{id}/pause | resume | abort.
+
+export const FleetSelectorSchema = Type.Object({
+  tiers: Type.Optional(Type.Array(TierEnum, { maxItems: 10 })),
+  regions: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 50 }), { maxItems: 100 })),
+  slugs: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: SLUG_MAX_LENGTH }), { maxItems: 10_000 })),
+}, { additionalProperties: false, description: "Which tenants (not deleted) the change is previewed on and rolled out to: those matching every list given; none: the whole fleet" });
+
+export const FleetChangeBody = Type.Object({
+  settings: Type.Record(Type.String(), Type.Unknown(), {
+    description: "A JSON merge patch (RFC 7396) of the current platform settings: objects merge key by key, `null` removes an optional setting, anything else (lists too) replaces. The result is checked as every version is; no secret values, no kubernetes.kubeconfig or kubernetes.context",
+  }),
+  reason: Type.String({ minLength: 1, maxLength: 1000, description: "Why; one line, recorded with the version" }),
+  selector: Type.Optional(FleetSelectorSchema),
+}, { additionalProperties: false });
+
+export const FleetChangeParams = Type.Object({ id: Type.String({ format: "uuid" }) });
+
+const RolloutWaves = Type.Object({
+  canary: Type.Optional(Type.Integer({ minimum: 1, description: "Tenants in the first (canary) wave; default 2" })),
+  growth: Type.Optional(Type.Number({ minimum: 1, maximum: 100, description: "Each later wave is this many times the one before (at least one more); default 2" })),
+  concurrency: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, description: "Tenants previewed or applied at once; default 4" })),
+  canaryMaxFailures: Type.Optional(Type.Integer({ minimum: 0, description: "The rollout halts when more canary tenants than this fail; default 0" })),
+  waveFailurePercent: Type.Optional(Type.Number({ minimum: 0, maximum: 100, description: "A later wave halts the rollout when more than this percentage of its tenants fail; default 10" })),
+}, { additionalProperties: false });
+
+export const FleetApproveBody = Type.Object({
+  allowDestructive: Type.Optional(Type.Boolean({ description: "Needed when the preview deletes or replaces stateful resources of some tenant" })),
+  waves: Type.Optional(RolloutWaves),
+}, { additionalProperties: false });
+
+export const RolloutResumeBody = Type.Object({
+  retryFailed: Type.Optional(Type.Boolean({ description: "After a halt: apply the current wave's failed tenants' changes again (default true)" })),
+}, { additionalProperties: false });
+
+const GroupChangeSchema = Type.Object({
+  op: Type.String({ description: "create, update, replace or delete" }),
+  type: Type.String({ description: "The resource type, e.g. kubernetes:helm.sh/v3:Release" }),
+  count: Type.Integer({ description: "Resources of this type changed this way, per tenant" }),
+  paths: Type.Array(Type.String(), { description: "The properties that change" }),
+});
+
+const FleetChangeStatusEnum = literalUnion(["PENDING_REVIEW", "APPROVED", "REJECTED", "STALE"]);
+
+export const FleetChange = Type.Object({
+  id: Type.String({ format: "uuid" }),
+  status: FleetChangeStatusEnum,
+  settingsPatch: Type.Record(Type.String(), Type.Unknown(), { description: "The merge patch as proposed" }),
+  changedPaths: Type.Array(Type.String(), { description: "The dotted paths of the settings it changes" }),
+  baseVersion: Type.Integer({ description: "The settings version it was applied to and previewed against; approval is refused (plan_stale) once another is current" }),
+  version: nullable(Type.Integer({ description: "The settings version approval recorded; null before" })),
+  selector: FleetSelectorSchema,
+  reason: Type.String(),
+  createdBy: Type.String(),
+  createdAt: Type.String({ format: "date-time" }),
+  previewedAt: Type.String({ format: "date-time" }),
+  destructive: Type.Boolean({ description: "Whether the preview deletes or replaces stateful resources of some tenant" }),
+  preview: Type.Object({
+    selected: Type.Integer({ description: "Tenants the selector matched" }),
+    groups: Type.Array(Type.Object({
+      tenants: Type.Integer(),
+      slugs: Type.Array(Type.String()),
+      summary: Type.String({ description: "E.g. \"update 3 Release\", \"update 1 ResourceQuota\", \"no change\"" }),
+      changeSummary: Type.Object({ create: Type.Integer(), update: Type.Integer(), replace: Type.Integer(), delete: Type.Integer(), same: Type.Integer() }, { description: "Of one tenant of the group" }),
+      changes: Type.Array(GroupChangeSchema),
+      destructive: Type.Boolean(),
+    }), { description: "Tenants with identical changes (the same operations on the same resource types and properties), largest group first" }),
+    destructive: Type.Array(Type.Object({
+      tenantId: Type.String({ format: "uuid" }),
+      slug: Type.String(),
+      resources: Type.Array(Type.Object({ urn: Type.String(), type: Type.String(), op: Type.String() })),
+    }), { description: "Tenants whose change deletes or replaces stateful resources, listed apart" }),
+    failed: Type.Array(Type.Object({ tenantId: Type.String({ format: "uuid" }), slug: Type.String(), error: Type.String() }), { description: "Tenants whose preview failed" }),
+    notPreviewed: Type.Array(Type.Object({ tenantId: Type.String({ format: "uuid" }), slug: Type.String(), status: Type.String() }), { description: "Tenants with nothing to preview yet (never provisioned)" }),
+  }),
+  decidedBy: nullable(Type.String()),
+  decidedAt: nullableDate,
+  rejectionReason: nullable(Type.String()),
+  rolloutId: nullable(Type.String({ format: "uuid", description: "The rollout its approval started" })),
+}, { description: "A fleet change: a proposed platform settings version with its preview on the selected tenants" });
+
+const RolloutStatusEnum = literalUnion(["RUNNING", "PAUSED", "HALTED", "COMPLETED", "ABORTED"]);
+const RolloutTenantStatusEnum = literalUnion(["PENDING", "PREVIEWING", "APPLYING", "SUCCEEDED", "UNCHANGED", "FAILED", "SKIPPED", "HELD"]);
+
+const RolloutTenant = Type.Object({
+  tenantId: Type.String({ format: "uuid" }),
+  slug: Type.String(),
+  wave: Type.Integer({ description: "1 is the canary wave" }),
+  status: RolloutTenantStatusEnum,
+  attempts: Type.Integer(),
+  changeId: nullable(Type.String({ format: "uuid", description: "The tenant change that previews (and applies) it" })),
+  runId: nullable(Type.String({ format: "uuid", description: "Its update run" })),
+  reason: nullable(Type.String({ description: "Why it was skipped, held or failed" })),
+  updatedAt: Type.String({ format: "date-time" }),
+});
+
+export const FleetRollout = Type.Object({
+  id: Type.String({ format: "uuid" }),
+  fleetChangeId: Type.String({ format: "uuid" }),
+  settingsVersion: Type.Integer(),
+  status: RolloutStatusEnum,
+  config: Type.Object({
+    canary: Type.Integer(), growth: Type.Number(), concurrency: Type.Integer(), canaryMaxFailures: Type.Integer(), waveFailurePercent: Type.Number(), allowDestructive: Type.Boolean(),
+  }, { description: "The waves as approved (defaults filled in)" }),
+  currentWave: Type.Integer({ description: "The wave being applied (1 is the canary); waveCount once completed" }),
+  waveCount: Type.Integer(),
+  haltedReason: nullable(Type.String()),
+  createdBy: Type.String({ description: "Who approved the fleet change" }),
+  createdAt: Type.String({ format: "date-time" }),
+  updatedAt: Type.String({ format: "date-time" }),
+  finishedAt: nullableDate,
+  counts: Type.Record(Type.String(), Type.Integer(), { description: "Tenants per status" }),
+  waves: Type.Array(Type.Object({
+    number: Type.Integer(),
+    status: literalUnion(["pending", "running", "paused", "halted", "completed", "aborted"]),
+    counts: Type.Record(Type.String(), Type.Integer()),
+    tenants: Type.Array(RolloutTenant),
+  })),
+  skipped: Type.Array(RolloutTenant, { description: "Tenants left out: busy, FAILED, drifted or deleted at their turn, or not reached before an abort" }),
+  held: Type.Array(RolloutTenant, { description: "Tenants whose stack moved since the fleet preview (or whose own preview differs): their change awaits review" }),
+}, { description: "A rollout of a settings version in waves, per wave and per tenant" });
+
+export const FleetChangeLocation = { location: { type: "string", description: "The fleet change: /api/v1/fleet/changes/{id}" } };

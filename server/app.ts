@@ -27,12 +27,14 @@ import outboxPlugin from "./plugins/outbox.ts";
 import progressBusPlugin from "./plugins/progress-bus.ts";
 import runQueuePlugin from "./plugins/run-queue.ts";
 import driftPlugin from "./plugins/drift.ts";
+import fleetChangesPlugin from "./plugins/fleet-changes.ts";
 import tenantServicePlugin from "./plugins/tenant-service.ts";
 import adminRoutes from "./routes/admin.ts";
 import auditRoutes from "./routes/audit.ts";
 import driftRoutes from "./routes/drift.ts";
 import eventRoutes from "./routes/events.ts";
 import fleetRoutes from "./routes/fleet.ts";
+import fleetChangeRoutes from "./routes/fleet-changes.ts";
 import platformRoutes from "./routes/platform.ts";
 import reviewQueueRoutes from "./routes/review-queue.ts";
 import healthRoutes from "./routes/health.ts";
@@ -209,6 +211,10 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions): P
   });
   // After the tenant service: a one-off drift check runs as the tenant's inspection run, then is kept as drift history.
   await fastify.register(driftPlugin, { drift: config.drift, settings, worker: config.worker, startWorkersOn: opts.startWorkersOn ?? "ready" });
+  await fastify.register(fleetChangesPlugin, {
+    settings, maxAttempts: config.maxAttempts, changeTtlHours: config.changeTtlHours, requireSeparateApprover: config.requireSeparateApprover,
+    worker: config.worker, startWorkersOn: opts.startWorkersOn ?? "ready",
+  });
   await fastify.register(healthRoutes);
   await fastify.register(tenantRoutes);
   await fastify.register(changeRoutes);
@@ -218,6 +224,7 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions): P
   await fastify.register(liveRoutes, { limits: liveSockets });
   await fastify.register(eventRoutes);
   await fastify.register(fleetRoutes, { limits: liveSockets });
+  await fastify.register(fleetChangeRoutes);
   await fastify.register(platformRoutes);
   await fastify.register(reviewQueueRoutes);
   await fastify.register(adminRoutes, { settings });

@@ -9,6 +9,7 @@
 import { PHASES } from "../../model/phases.ts";
 import type { Tier } from "../../model/tiers.ts";
 import { profileJson } from "./tenants.ts";
+import { FLEET_CHANGE_EXAMPLES } from "./fleet-change-examples.ts";
 
 const TENANT_ID = "6f1c2a4e-8b3d-4c5e-9f7a-1b2c3d4e5f60";
 const RUN_ID = "0c9e8d7f-6a5b-4c3d-8e2f-1a0b9c8d7e6f";
@@ -223,4 +224,5 @@ export const OPERATION_EXAMPLES: Record<string, { request?: unknown; responses: 
   "GET /healthz": { responses: { 200: { status: "ok" } } },
   "GET /readyz": { responses: { 200: { ready: true, checks: { database: { ok: true, detail: "reachable" } } }, 503: { ready: false, checks: { database: { ok: false, detail: "connection refused" } } } } },
   "GET /metrics": { responses: { 200: "# HELP matih_workers Warm worker processes by state\n# TYPE matih_workers gauge\nmatih_workers{state=\"idle\"} 2\n" } },
+  ...FLEET_CHANGE_EXAMPLES,
 };

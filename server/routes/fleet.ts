@@ -19,10 +19,11 @@ import { errorResponses, FleetQuery, FleetResponse } from "../../api/schemas.ts"
 /**
  * The fleet stream carries transitions only: a tenant's phases and runs, and
  * its drift state when a drift check of it is kept (`drift`: state, since,
- * last checked, no resource values). Per-resource progress stays on the
- * per-tenant stream.
+ * last checked, no resource values), and fleet rollouts' progress
+ * (`rollout`, `rollout-tenant`: statuses and reasons). Per-resource progress
+ * stays on the per-tenant stream.
  */
-const FLEET_MESSAGE_TYPES = new Set(["phase", "run", "run-finished", "drift"]);
+const FLEET_MESSAGE_TYPES = new Set(["phase", "run", "run-finished", "drift", "rollout", "rollout-tenant"]);
 /** A client that lets this much pile up unread is cut off (it can reconnect and reload) rather than grow the server's memory. */
 const MAX_BUFFERED_BYTES = 1024 * 1024;
 
@@ -82,7 +83,7 @@ const fleetRoutes: FastifyPluginAsyncTypebox<FleetRoutesOptions> = async (fastif
 
   fastify.get("/ws/provisioning", { websocket: true, config: { scope: "read" }, schema: {
     summary: "WebSocket: live transitions of every tenant (upgrade with GET; Swagger UI cannot open it)",
-    description: "Send `Connection: Upgrade` and `Upgrade: websocket` with a read token (Authorization header, or `?access_token=` from browsers, which cannot set headers on a WebSocket). The server sends `subscribed`, then one message per phase or run transition of any tenant, and when a run finishes. A change's preview run (kind `preview`) sends its start and end only. When a drift check of a tenant is kept (a fleet run's or a one-off check's), a `drift` message carries the tenant's new drift state: `{type: \"drift\", tenantId, checkId, driftRunId, state, since, lastCheckedAt}`, never resource values. It closes the socket with 1013 when the token holds too many live sockets or the client reads too slowly, 1011 when it misses a ping, and 1001 when the socket is older than the maximum age; reconnect and reload.",
+    description: "Send `Connection: Upgrade` and `Upgrade: websocket` with a read token (Authorization header, or `?access_token=` from browsers, which cannot set headers on a WebSocket). The server sends `subscribed`, then one message per phase or run transition of any tenant, and when a run finishes. A change's preview run (kind `preview`) sends its start and end only. When a drift check of a tenant is kept (a fleet run's or a one-off check's), a `drift` message carries the tenant's new drift state: `{type: \"drift\", tenantId, checkId, driftRunId, state, since, lastCheckedAt}`, never resource values. A fleet rollout sends `{type: \"rollout\", tenantId: \"fleet-rollout:<rolloutId>\", rolloutId, status, currentWave, waveCount, haltedReason}` when it starts, moves to a wave, halts, completes, pauses, resumes or is aborted, and `{type: \"rollout-tenant\", tenantId, rolloutId, slug, wave, status, reason}` as each tenant's part moves. It closes the socket with 1013 when the token holds too many live sockets or the client reads too slowly, 1011 when it misses a ping, and 1001 when the socket is older than the maximum age; reconnect and reload.",
     querystring: Type.Object({ access_token: Type.Optional(Type.String({ description: "For browsers only; never logged" })) }),
     response: { 101: { description: "Switching to the WebSocket protocol", type: "null" }, 401: errorResponses[401] },
   } }, (socket: WebSocket, request) => {

@@ -3,7 +3,10 @@
  * every refusal becomes an ApiProblem with the API's own code, message and
  * per-field problems, so that views can show exactly what the API said.
  */
-import type { ActionRequested, AuditEntry, Change, DriftHistory, DriftResult, DriftRun, FleetPage, Platform, PreviewResult, ProvisioningStatus, ReviewQueuePage, RunQueued, Session, Tenant } from "./types.ts";
+import type {
+  ActionRequested, AuditEntry, Change, DriftHistory, DriftResult, DriftRun, FleetChange, FleetPage, FleetRollout, Platform, PlatformSettingsVersion, PreviewResult, ProvisioningStatus,
+  ReviewQueuePage, RolloutWaves, RunQueued, Session, Tenant,
+} from "./types.ts";
 
 export interface FieldProblem {
   field: string;
@@ -159,6 +162,33 @@ export class Api {
 
   driftRun(runId: string): Promise<DriftRun> {
     return this.call("GET", `/api/v1/drift/runs/${encodeURIComponent(runId)}`);
+  }
+
+  /** The current platform settings version (secrets masked): a fleet change's "before". */
+  platformSettings(): Promise<PlatformSettingsVersion> {
+    return this.call("GET", "/api/v1/platform/settings");
+  }
+
+  fleetChange(id: string): Promise<FleetChange> {
+    return this.call("GET", `/api/v1/fleet/changes/${encodeURIComponent(id)}`);
+  }
+
+  /** 202 with the rollout the approval started. */
+  approveFleetChange(id: string, body: { allowDestructive?: boolean; waves?: RolloutWaves }): Promise<FleetRollout> {
+    return this.call("POST", `/api/v1/fleet/changes/${encodeURIComponent(id)}/approve`, body);
+  }
+
+  rejectFleetChange(id: string, reason: string): Promise<FleetChange> {
+    return this.call("POST", `/api/v1/fleet/changes/${encodeURIComponent(id)}/reject`, reason ? { reason } : {});
+  }
+
+  rollout(id: string): Promise<FleetRollout> {
+    return this.call("GET", `/api/v1/fleet/rollouts/${encodeURIComponent(id)}`);
+  }
+
+  /** pause, resume (after a halt the failed tenants are applied again) or abort; answers the rollout. */
+  controlRollout(id: string, verb: "pause" | "resume" | "abort"): Promise<FleetRollout> {
+    return this.call("POST", `/api/v1/fleet/rollouts/${encodeURIComponent(id)}/${verb}`, {});
   }
 
   /** A WebSocket URL on this origin; browsers cannot set headers on a WebSocket, so the token goes in the query. */

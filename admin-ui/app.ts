@@ -5,6 +5,7 @@
  */
 import { Api, ApiProblem, type FieldProblem } from "./api.ts";
 import { TenantDriftHistory } from "./drift-history.ts";
+import { FleetChangePage, RolloutPage } from "./fleet-changes.ts";
 import { FleetStream, watchTenant, type StreamState } from "./live.ts";
 import { ChangeReview } from "./review.ts";
 import { ReviewQueue } from "./review-queue.ts";
@@ -16,7 +17,8 @@ export const PAGE_SIZE = 50;
 const FEED_LIMIT = 200;
 
 /** `change`: a change to bring into view on the tenant page (the Reviews page links to it). */
-export type Route = { view: "fleet" } | { view: "tenant"; slug: string; change?: string } | { view: "request" } | { view: "reviews" };
+export type Route = { view: "fleet" } | { view: "tenant"; slug: string; change?: string } | { view: "request" } | { view: "reviews" }
+  | { view: "fleet-change"; id: string } | { view: "rollout"; id: string };
 
 export interface FeedEntry {
   id: number;
@@ -80,6 +82,9 @@ export class App {
   request: RequestState = App.emptyRequest();
   /** The fleet's review queue: the header's count, and the Reviews page. */
   reviews: ReviewQueue | null = null;
+  /** The open fleet change page or rollout page (issue 23), while it is open. */
+  fleetChange: FleetChangePage | null = null;
+  rollout: RolloutPage | null = null;
   /** Set when the route changed, so the next render moves focus to the new view's heading. */
   focusHeading = false;
 
@@ -168,6 +173,9 @@ export class App {
     this.dropTenant();
     this.reviews?.dispose();
     this.reviews = null;
+    this.rollout?.dispose();
+    this.rollout = null;
+    this.fleetChange = null;
     this.fleet = { ...this.fleet, data: null };
     this.request = App.emptyRequest();
     this.signIn = { error: message, checking: false };
@@ -184,6 +192,8 @@ export class App {
     if (tenant) return { view: "tenant", slug: decodeURIComponent(tenant[1]!), ...(tenant[2] ? { change: decodeURIComponent(tenant[2]) } : {}) };
     if (path === "/new") return { view: "request" };
     if (path === "/reviews") return { view: "reviews" };
+    const fleet = /^\/fleet\/(changes|rollouts)\/([^/]+)$/.exec(path);
+    if (fleet) return { view: fleet[1] === "changes" ? "fleet-change" : "rollout", id: decodeURIComponent(fleet[2]!) };
     return { view: "fleet" };
   }
 
@@ -202,9 +212,34 @@ export class App {
     }
     if (this.route.view === "fleet") void this.loadFleet();
     this.reviews?.show(this.route.view === "reviews");
+    this.enterFleetPages();
     if (this.route.view === "tenant" && !this.tenant) void this.openTenant(this.route.slug);
     if (this.route.view === "request") this.request = { ...App.emptyRequest(), values: { ...App.emptyRequest().values, region: this.platform?.regions[0] ?? "eastus" } };
     this.requestRender();
+  }
+
+  /** Opens the fleet change or rollout page the route names, and drops the one it no longer does. */
+  private enterFleetPages(): void {
+    const route = this.route;
+    const api = this.api;
+    if (this.fleetChange && (route.view !== "fleet-change" || route.id !== this.fleetChange.id)) this.fleetChange = null;
+    if (this.rollout && (route.view !== "rollout" || route.id !== this.rollout.id)) {
+      this.rollout.dispose();
+      this.rollout = null;
+    }
+    if (!api) return;
+    if (route.view === "fleet-change" && !this.fleetChange) {
+      this.fleetChange = new FleetChangePage(api, route.id, this.requestRender, (rolloutId) => {
+        void this.reviews?.refresh();
+        // An approval's rollout is what the admin wants to watch next.
+        if (rolloutId && this.route.view === "fleet-change") location.hash = `#/fleet/rollouts/${encodeURIComponent(rolloutId)}`;
+      });
+      void this.fleetChange.load();
+    }
+    if (route.view === "rollout" && !this.rollout) {
+      this.rollout = new RolloutPage(api, route.id, this.requestRender);
+      void this.rollout.load();
+    }
   }
 
   /** Leaves the tenant view: its timers stop with it. */
@@ -218,6 +253,8 @@ export class App {
     void this.reviews?.refresh();
     if (this.route.view === "fleet") void this.loadFleet();
     if (this.route.view === "tenant" && this.tenant) void this.refreshTenant();
+    if (this.route.view === "fleet-change") void this.fleetChange?.load();
+    if (this.route.view === "rollout") void this.rollout?.load();
   }
 
   // ---- fleet -----------------------------------------------------------------
@@ -266,6 +303,11 @@ export class App {
 
   private onFleetMessage(message: LiveMessage): void {
     if (!("tenantId" in message)) return;
+    if (message.type === "rollout" || message.type === "rollout-tenant") {
+      this.rollout?.apply(message);
+      // A rollout's state is no tenant's transition; its tenants' runs come as run messages of their own.
+      return;
+    }
     // A preview run ending makes a change reviewable; an approval starts the change's run.
     if (message.type === "run" || message.type === "run-finished") this.reviews?.soon();
     if (this.route.view === "fleet") this.applyToFleet(message);

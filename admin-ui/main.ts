@@ -5,7 +5,9 @@
 import { render } from "lit-html";
 import { App } from "./app.ts";
 import { fleetView } from "./views/fleet.ts";
+import { fleetChangeView } from "./views/fleet-change.ts";
 import { requestView } from "./views/request.ts";
+import { rolloutView } from "./views/rollout.ts";
 import { reviewsView } from "./views/reviews.ts";
 import { shell, signInPage } from "./views/shell.ts";
 import { tenantView } from "./views/tenant.ts";
@@ -24,7 +26,8 @@ function draw(): void {
     render(signInPage(app), root);
   } else {
     const route = app.route;
-    const content = route.view === "tenant" ? tenantView(app) : route.view === "request" ? requestView(app) : route.view === "reviews" ? reviewsView(app, now) : fleetView(app, now);
+    const content = route.view === "tenant" ? tenantView(app) : route.view === "request" ? requestView(app) : route.view === "reviews" ? reviewsView(app, now)
+      : route.view === "fleet-change" ? fleetChangeView(app) : route.view === "rollout" ? rolloutView(app) : fleetView(app, now);
     render(shell(app, content), root);
   }
   // Modal dialogs are opened by the DOM API, which makes the rest of the page inert and traps focus.

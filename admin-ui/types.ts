@@ -64,6 +64,20 @@ export type TierChangePlan = NonNullable<ChangePreview["tierChange"]>;
 /** One page of the fleet's review queue (GET /api/v1/changes), oldest first. */
 export type ReviewQueuePage = Static<typeof api.ReviewQueue>;
 export type ReviewQueueItem = ReviewQueuePage["items"][number];
+export type TenantReviewItem = Extract<ReviewQueueItem, { kind: "tenant" }>;
+/** A fleet change awaiting review: its grouped impact without the slugs (the fleet change page has them). */
+export type FleetReviewItem = Extract<ReviewQueueItem, { kind: "fleet" }>;
+
+/** A proposed platform settings version with its preview on the selected tenants, grouped (issue 23). */
+export type FleetChange = Static<typeof api.FleetChange>;
+export type FleetChangeGroup = FleetChange["preview"]["groups"][number];
+/** The approval's wave options; each left out takes the service's default. */
+export type RolloutWaves = NonNullable<Static<typeof api.FleetApproveBody>["waves"]>;
+export type FleetRollout = Static<typeof api.FleetRollout>;
+export type RolloutWave = FleetRollout["waves"][number];
+export type RolloutTenant = RolloutWave["tenants"][number];
+export type RolloutStatus = FleetRollout["status"];
+export type PlatformSettingsVersion = Static<typeof api.PlatformSettingsVersion>;
 
 /** A queued run's answer (create, retry, rollback, delete); the schema names its tenant by reference. */
 export type RunQueued = Omit<Static<typeof api.RunAccepted>, "tenant"> & { tenant: Tenant };
@@ -85,4 +99,8 @@ export type LiveMessage =
   | { type: "final"; tenantId: string; runId: string | null; runStatus: string | null; tenantStatus: TenantStatus; error: string | null }
   /** A drift check of the tenant was kept (a fleet run's or a one-off one): its new drift state, no values. */
   | { type: "drift"; tenantId: string; checkId: string; driftRunId: string | null; state: DriftState; since: string; lastCheckedAt: string }
+  /** A fleet rollout moved (started, next wave, halted, paused, resumed, aborted, completed); `tenantId` is "fleet-rollout:<rolloutId>". */
+  | { type: "rollout"; tenantId: string; rolloutId: string; status: RolloutStatus; currentWave: number; waveCount: number; haltedReason: string | null }
+  /** One tenant's part in a rollout moved; `wave` counts from 1. */
+  | { type: "rollout-tenant"; tenantId: string; rolloutId: string; slug: string; wave: number; status: RolloutTenant["status"]; reason: string | null }
   | { type: "error"; code: string; message: string };

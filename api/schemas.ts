@@ -492,28 +492,21 @@ export const ReviewQueueQuery = Type.Object({
   offset: Type.Integer({ minimum: 0, default: 0 }),
 }, { additionalProperties: false });
 
-export const ReviewQueue = Type.Object({
-  items: Type.Array(Type.Object({
-    kind: Type.Literal("tenant", { description: "What the change is to: one tenant (`tenant`); fleet changes will join the queue with kind `fleet`" }),
-    id: Type.String({ format: "uuid" }),
-    action: Type.String({ description: "update (a previewed change), teardown or rollback (under four eyes)" }),
-    status: ReviewChangeStatusEnum,
-    tenant: Type.Object({ id: Type.String({ format: "uuid" }), slug: Type.String(), tier: Type.String(), status: Type.String() }),
-    target: Type.Object({ tier: Type.String(), lastPhase: Type.Integer() }),
-    requestedBy: Type.String(),
-    reason: Type.Union([Type.String(), Type.Null()]),
-    createdAt: Type.String({ format: "date-time" }),
-    expiresAt: Type.String({ format: "date-time" }),
-    destructive: Type.Union([Type.Boolean(), Type.Null()], { description: "Whether its preview deletes or replaces stateful resources; null: not previewed" }),
-    changeSummary: Type.Union([Type.Object({ create: Type.Integer(), update: Type.Integer(), replace: Type.Integer(), delete: Type.Integer(), same: Type.Integer() }), Type.Null()]),
-    href: Type.String({ description: "The change itself, with its whole preview" }),
-  })),
-  total: Type.Integer({ description: "Changes matching the filter" }),
-  limit: Type.Integer(),
-  offset: Type.Integer(),
-}, {
-  description: "Changes in the given status (PENDING_REVIEW by default) across the fleet, oldest first",
-});
+const TenantReviewItem = Type.Object({
+  kind: Type.Literal("tenant", { description: "A change to one tenant" }),
+  id: Type.String({ format: "uuid" }),
+  action: Type.String({ description: "update (a previewed change), teardown or rollback (under four eyes)" }),
+  status: ReviewChangeStatusEnum,
+  tenant: Type.Object({ id: Type.String({ format: "uuid" }), slug: Type.String(), tier: Type.String(), status: Type.String() }),
+  target: Type.Object({ tier: Type.String(), lastPhase: Type.Integer() }),
+  requestedBy: Type.String(),
+  reason: Type.Union([Type.String(), Type.Null()]),
+  createdAt: Type.String({ format: "date-time" }),
+  expiresAt: Type.String({ format: "date-time" }),
+  destructive: Type.Union([Type.Boolean(), Type.Null()], { description: "Whether its preview deletes or replaces stateful resources; null: not previewed" }),
+  changeSummary: Type.Union([Type.Object({ create: Type.Integer(), update: Type.Integer(), replace: Type.Integer(), delete: Type.Integer(), same: Type.Integer() }), Type.Null()]),
+  href: Type.String({ description: "The change itself, with its whole preview" }),
+}, { additionalProperties: false });
 
 // The fleet (GET /api/v1/fleet).
 const FLEET_PHASE_STATUSES = ["PENDING", "RUNNING", "SUCCEEDED", "FAILED", "ROLLED_BACK"] as const;
@@ -686,3 +679,35 @@ export const FleetRollout = Type.Object({
 }, { description: "A rollout of a settings version in waves, per wave and per tenant" });
 
 export const FleetChangeLocation = { location: { type: "string", description: "The fleet change: /api/v1/fleet/changes/{id}" } };
+
+// The review queue's items and answer (defined here, after the fleet change schemas they use).
+const FleetReviewItem = Type.Object({
+  kind: Type.Literal("fleet", { description: "A platform settings change to the tenants its selector matches" }),
+  id: Type.String({ format: "uuid" }),
+  status: literalUnion(["PENDING_REVIEW", "APPROVED", "REJECTED", "STALE"]),
+  requestedBy: Type.String(),
+  reason: Type.String(),
+  createdAt: Type.String({ format: "date-time" }),
+  changedPaths: Type.Array(Type.String(), { description: "The dotted paths of the settings it changes" }),
+  selector: FleetSelectorSchema,
+  tenants: Type.Integer({ description: "Tenants the selector matched" }),
+  groups: Type.Array(Type.Object({ tenants: Type.Integer(), summary: Type.String(), destructive: Type.Boolean() }, { additionalProperties: false }), {
+    description: "The preview's groups of tenants with identical changes, largest first, without their slugs (the fleet change has them)",
+  }),
+  destructive: Type.Boolean({ description: "Whether the preview deletes or replaces stateful resources of some tenant" }),
+  destructiveTenants: Type.Integer(),
+  failedTenants: Type.Integer({ description: "Tenants whose preview failed" }),
+  rolloutId: Type.Union([Type.String({ format: "uuid" }), Type.Null()], { description: "The rollout its approval started" }),
+  href: Type.String({ description: "The fleet change, with its whole preview" }),
+}, { additionalProperties: false });
+
+export const ReviewQueue = Type.Object({
+  items: Type.Array(Type.Union([TenantReviewItem, FleetReviewItem]), {
+    description: "Tenant changes (`kind: \"tenant\"`) and fleet changes (`kind: \"fleet\"`) in one list, oldest first. The tenant and tier filters keep the fleet changes whose previewed tenants include that tenant, or a tenant now on that tier",
+  }),
+  total: Type.Integer({ description: "Changes matching the filter" }),
+  limit: Type.Integer(),
+  offset: Type.Integer(),
+}, {
+  description: "Changes in the given status (PENDING_REVIEW by default) across the fleet, oldest first",
+});

@@ -1,8 +1,9 @@
 /**
  * The Reviews page: every change awaiting review across the fleet, oldest
  * first (the longest waiting on top), filtered by tier and requester, a page
- * at a time, each linking to its tenant's change review where it is approved
- * or rejected.
+ * at a time: tenant changes, each linking to its tenant's change review, and
+ * fleet changes (platform settings for many tenants), each linking to its
+ * fleet change page, where they are approved or rejected.
  */
 import { html, nothing } from "lit-html";
 import { live } from "lit-html/directives/live.js";
@@ -10,13 +11,13 @@ import { repeat } from "lit-html/directives/repeat.js";
 import type { App } from "../app.ts";
 import { count, duration, when } from "../format.ts";
 import { REVIEW_PAGE_SIZE, type ReviewQueue } from "../review-queue.ts";
-import type { ReviewQueueItem } from "../types.ts";
+import type { FleetReviewItem, ReviewQueueItem, TenantReviewItem } from "../types.ts";
 
 /** Typing in a text filter re-reads the page once the typing pauses. */
 let typingTimer: number | undefined;
 
 /** What the change asks for, in words, as the tenant's change review says it. */
-function asks(item: ReviewQueueItem): string {
+function asks(item: TenantReviewItem): string {
   if (item.action === "teardown") return "Tear down the tenant";
   if (item.action === "rollback") return `Roll back to the end of phase ${item.target.lastPhase}`;
   const parts: string[] = [];
@@ -25,14 +26,34 @@ function asks(item: ReviewQueueItem): string {
   return parts.length === 0 ? "Converge to the recorded spec" : parts.join(", ");
 }
 
-function preview(item: ReviewQueueItem) {
+function preview(item: TenantReviewItem) {
   if (item.action !== "update") return html`<span class="muted">none: a request for another admin's approval</span>`;
   const s = item.changeSummary;
   return html`${s ? `${s.create} to create, ${s.update} to update, ${s.replace} to replace, ${s.delete} to delete` : "—"}${item.destructive
     ? html` <span class="badge badge-destructive">DESTRUCTIVE</span>` : nothing}`;
 }
 
+/** A fleet change: the settings it changes, and its impact as the groups' sizes and summaries ("2 tenants: update 1 Release"). */
+function fleetRow(item: FleetReviewItem) {
+  const link = `#/fleet/changes/${encodeURIComponent(item.id)}`;
+  const tiers = item.selector.tiers?.length ? item.selector.tiers.join(", ") : "all";
+  const paths = item.changedPaths.length > 3 ? `${item.changedPaths.slice(0, 3).join(", ")} and ${item.changedPaths.length - 3} more` : item.changedPaths.join(", ");
+  return html`<tr data-change=${item.id} data-kind="fleet">
+    <th scope="row" data-label="Tenant"><span class="badge badge-fleet">FLEET</span> ${count(item.tenants)} ${item.tenants === 1 ? "tenant" : "tenants"}</th>
+    <td data-label="Tier">${tiers}</td>
+    <td data-label="Asks for"><a href=${link} class="review-link">Platform settings: ${paths}</a></td>
+    <td data-label="Preview"><ul class="impact-summary">${item.groups.map((g) => html`<li>${count(g.tenants)} ${g.tenants === 1 ? "tenant" : "tenants"}: ${g.summary}</li>`)}${item.failedTenants
+      ? html`<li class="muted">${count(item.failedTenants)} failed to preview</li>` : nothing}</ul>${item.destructive
+      ? html` <span class="badge badge-destructive">DESTRUCTIVE</span> <span class="muted">on ${count(item.destructiveTenants)}</span>` : nothing}</td>
+    <td data-label="Requested by">${item.requestedBy}</td>
+    <td data-label="Reason" class="reason">${item.reason}</td>
+    <td data-label="Requested">${when(item.createdAt)}</td>
+    <td data-label="Valid for" title="Until another settings version becomes current">until another version</td>
+  </tr>`;
+}
+
 function row(item: ReviewQueueItem, now: number) {
+  if (item.kind === "fleet") return fleetRow(item);
   const left = Date.parse(item.expiresAt) - now;
   const link = `#/tenants/${encodeURIComponent(item.tenant.slug)}/changes/${encodeURIComponent(item.id)}`;
   return html`<tr data-change=${item.id} data-slug=${item.tenant.slug}>
@@ -86,7 +107,7 @@ export function reviewsView(app: App, now: number) {
   const last = Math.min(total, (page + 1) * REVIEW_PAGE_SIZE);
   return html`
     <div class="view-head"><h1 tabindex="-1">Reviews</h1></div>
-    <p class="muted">Changes awaiting review across the fleet, the longest waiting first. Open one to see its whole preview${app.isAdmin ? " and approve or reject it" : ""}.</p>
+    <p class="muted">Changes awaiting review across the fleet, the longest waiting first: changes to one tenant, and fleet changes to the platform settings of many. Open one to see its whole preview${app.isAdmin ? " and approve or reject it" : ""}. The tenant and tier filters keep the fleet changes that reach that tenant, or a tenant on that tier.</p>
     ${filters(app, queue)}
     ${error ? html`<p class="notice notice-bad" role="alert">Could not load the reviews: ${error}</p>` : nothing}
     <p class="summary" role="status" aria-live="polite">${data

@@ -24,6 +24,7 @@ import { admitCapacity } from "./capacity.ts";
 import { ApiError, notFound } from "./errors.ts";
 import { canTransition } from "./tenant-status.ts";
 import { checkDeleteConfirmation } from "./delete-confirmation.ts";
+import { currentPlatformSettings } from "./platform-settings.ts";
 
 export interface ChangeServiceDeps {
   pool: pg.Pool;
@@ -226,7 +227,12 @@ export class ChangeService {
         throw new ApiError(409, "destructive_change", `change ${change.id} deletes or replaces stateful resources: ${what}; approve with {"allowDestructive": true} once the data is taken care of`);
       }
       // Approval is where a change is accepted: a new pool, or a phase that takes an address, a zone or a certificate, must fit the fleet.
-      if (this.deps.settings) await admitCapacity(db, { settings: this.deps.settings, engine: this.deps.engine.kind }, { tier: change.targetTier, lastPhase: change.targetPhase }, tenant.id);
+      // The limits of the current settings version (domain/platform-settings.ts): a new version takes effect without a restart.
+      if (this.deps.settings) {
+        // On the transaction's own connection: a second one from the pool per waiting approval can exhaust it.
+        const { settings } = await currentPlatformSettings(db, this.deps.settings);
+        await admitCapacity(db, { settings, engine: this.deps.engine.kind }, { tier: change.targetTier, lastPhase: change.targetPhase }, tenant.id);
+      }
       const approved = await updateChange(db, change.id, { status: "APPROVED", decidedBy: principal, allowDestructive: options.allowDestructive ?? false });
       await appendAudit(db, {
         tenantId: tenant.id, entity: "change", actor: principal, from: "PENDING_REVIEW", to: "APPROVED",

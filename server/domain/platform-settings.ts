@@ -17,6 +17,7 @@ import { redactValue } from "../../automation/index.ts";
 import { SECRET_PLACEHOLDER } from "../../model/constants.ts";
 import { resolvePlatformSettings, type PlatformSettings } from "../../model/settings.ts";
 import { appendSettingsVersion, currentSettingsVersion, seedSettingsVersion, type SettingsVersionRow } from "../db/platform-settings.ts";
+import type { Queryable } from "../db/pool.ts";
 
 /** The settings as JSON keeps them: optional settings left unset are absent, not `undefined`. */
 const asJson = (settings: PlatformSettings): PlatformSettings => JSON.parse(JSON.stringify(settings)) as PlatformSettings;
@@ -117,8 +118,8 @@ export async function startWithPlatformSettings(
  * this process's cluster connection, or the process's own settings before the
  * first start seeded a version.
  */
-export async function currentPlatformSettings(pool: pg.Pool, processSettings: PlatformSettings): Promise<{ version: number | undefined; settings: PlatformSettings }> {
-  const current = await currentSettingsVersion(pool);
+export async function currentPlatformSettings(db: Queryable, processSettings: PlatformSettings): Promise<{ version: number | undefined; settings: PlatformSettings }> {
+  const current = await currentSettingsVersion(db);
   return current ? { version: current.version, settings: withProcessConnection(current.settings, processSettings) } : { version: undefined, settings: processSettings };
 }
 

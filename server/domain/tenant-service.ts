@@ -135,7 +135,9 @@ export class TenantService {
         }
         // After the replay: answering a request again creates nothing, so no limit refuses it.
         // Capacity first: it takes the service-wide lock, which admitTenant takes before the principal's.
-        await admitCapacity(db, { settings: this.deps.settings, engine: this.deps.engine.kind }, { tier: input.tier, lastPhase: input.lastPhase ?? PHASE_COUNT });
+        // The limits of the current settings version, as a run would read them: a new version takes effect without a restart.
+        // Read on the transaction's own connection: a second one from the pool per waiting request can exhaust it.
+        await admitCapacity(db, { settings: (await currentPlatformSettings(db, this.deps.settings)).settings, engine: this.deps.engine.kind }, { tier: input.tier, lastPhase: input.lastPhase ?? PHASE_COUNT });
         await admitTenant(db, principal, this.limits);
         const source = input.restoreFrom ? await this.restorableBackup(db, input) : undefined;
         const tenant = await insertTenant(db, spec);

@@ -22,6 +22,7 @@ import {
 import { highestTargetPhase } from "../db/runs.ts";
 import { findTenant, tenantSpecOf } from "../db/tenants.ts";
 import { clip, whyNotRecordable, type DriftRecorder, type NotRecorded } from "./check-recorder.ts";
+import { currentPlatformSettings } from "../domain/platform-settings.ts";
 
 export interface FleetRunnerOptions {
   pool: pg.Pool;
@@ -134,7 +135,10 @@ export class FleetRunner {
     this.checking.set(tenantId, controller);
     let result: DriftCheckResult;
     try {
-      result = await engine.driftCheck({ spec: tenantSpecOf(tenant), settings, signal: controller.signal, lastPhase: await highestTargetPhase(pool, tenant.id) });
+      // The current settings version with this process's cluster connection, as runs use: a rotated credential or a
+      // new version is in effect at the next check, not at the next restart.
+      const current = (await currentPlatformSettings(pool, settings)).settings;
+      result = await engine.driftCheck({ spec: tenantSpecOf(tenant), settings: current, signal: controller.signal, lastPhase: await highestTargetPhase(pool, tenant.id) });
     } finally {
       this.checking.delete(tenantId);
       this.shutdown.signal.removeEventListener("abort", onShutdown);

@@ -18,6 +18,7 @@ import { createPool } from "../../server/db/pool.ts";
 import { ChangeService } from "../../server/domain/change-service.ts";
 import { ApiError } from "../../server/domain/errors.ts";
 import { TenantService } from "../../server/domain/tenant-service.ts";
+import { recordPlatformSettingsVersion } from "../../server/domain/platform-settings.ts";
 import type { ProgressBus } from "../../server/live/progress-bus.ts";
 import { probePostgres } from "../support/postgres.ts";
 import { freshDatabase } from "../support/service.ts";
@@ -43,6 +44,8 @@ function useFleet() {
   const sql = async <T = Record<string, unknown>>(text: string, values: unknown[] = []) => (await state.pools[0]!.query(text, values)).rows as T[];
   return {
     sql,
+    /** The pool of replica `i` (of two). */
+    pool: (i: number) => state.pools[i % 2]!,
     /** The tenant service of replica `i` (of two), with `capacity` overrides. */
     tenants(i: number, capacity: Record<string, number>, kind: "pulumi" | "render" = "pulumi") {
       const settings = resolvePlatformSettings({ capacity });
@@ -183,5 +186,23 @@ describe.skipIf(!pgAvailable.available)("connections on the shared server", () =
     // While that update is queued the tenant still counts at its free tier's 20: the pool change still does not fit.
     const again = await pendingChange(fleet, await id("pg-3"), "professional", 2);
     await expect(fleet.changes(0, settings).approve("pg-3", again, "alice")).rejects.toMatchObject({ code: "capacity_exceeded", details: { current: 80 } });
+  });
+});
+
+describe.skipIf(!pgAvailable.available)("limits from the current settings version", () => {
+  const fleet = useFleet();
+
+  it("a version recorded after the service started sets the limits of its next admission: no restart", async () => {
+    // The services started with no DNS-zone limit in their file; a tenant to phase 7 goes through.
+    const service = fleet.tenants(0, {});
+    const ask = (slug: string) => attempt(() => service.create(service.checkRequest({ ...tenantRequest(slug), lastPhase: 7 }), "control-plane"));
+    expect(await ask("zone-a")).toEqual({ ok: true, slug: "zone-a" });
+    // Another process records a version with a limit of one zone per subscription.
+    const { recorded } = await recordPlatformSettingsVersion(fleet.pool(1), {
+      settings: resolvePlatformSettings({ capacity: { dnsZonesPerSubscription: 1 } }), createdBy: "ops@example.com", reason: "the subscription's zone quota",
+    });
+    expect(recorded).toBe(true);
+    // The same service object, started before the version, refuses by it.
+    expect(await ask("zone-b")).toMatchObject({ ok: false, status: 409, code: "capacity_exceeded", details: { limit: "dnsZonesPerSubscription", max: 1, current: 1, requested: 1 } });
   });
 });

@@ -22,13 +22,14 @@ import { spawnSync } from "node:child_process";
 import { existsSync, globSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { GROUPS, groupNamed, reportPaths, type MutationGroup } from "./groups.ts";
+import { fileOfPattern, GROUPS, groupNamed, reportPaths, type MutationGroup } from "./groups.ts";
 import { formatScore, formatTally, scores, survivors, type MutationReport } from "./score.ts";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const STRYKER = path.join(ROOT, "node_modules/@stryker-mutator/core/bin/stryker.js");
 
-const expand = (patterns: readonly string[]) => [...new Set(patterns.flatMap((p) => globSync(p, { cwd: ROOT })))].sort();
+// A `mutate` entry narrowed to line ranges counts as its whole file: a change anywhere in it runs the group again.
+const expand = (patterns: readonly string[]) => [...new Set(patterns.flatMap((p) => globSync(fileOfPattern(p), { cwd: ROOT })))].sort();
 
 function readReport(file: string): MutationReport | null {
   const full = path.join(ROOT, file);

@@ -2,10 +2,10 @@
  * The mutation-testing set-up (scripts/mutation, issue 27): the groups name
  * files that exist, and the scores are counted as Stryker counts them.
  */
-import { existsSync, globSync, readdirSync } from "node:fs";
+import { existsSync, globSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { GROUPS, reportPaths } from "../../scripts/mutation/groups.ts";
+import { fileOfPattern, GROUPS, reportPaths } from "../../scripts/mutation/groups.ts";
 import { scores, survivors, tally, type MutationReport, type ReportMutant } from "../../scripts/mutation/score.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
@@ -14,11 +14,31 @@ describe("the mutation groups", () => {
   it("each mutate and test pattern matches a file, and the names are unique", () => {
     expect(new Set(GROUPS.map((g) => g.name)).size).toBe(GROUPS.length);
     for (const group of GROUPS) {
-      for (const pattern of [...group.mutate, ...group.testFiles]) {
+      for (const pattern of [...group.mutate.map(fileOfPattern), ...group.testFiles]) {
         expect(globSync(pattern, { cwd: ROOT }), `${group.name}: ${pattern}`).not.toEqual([]);
       }
       if (group.threshold !== null) expect(group.threshold).toBeGreaterThan(0);
       if (group.threshold !== null) expect(group.threshold).toBeLessThanOrEqual(100);
+    }
+  });
+
+  it("reads a mutate entry narrowed to line ranges as its file, and leaves other entries as they are", () => {
+    expect(fileOfPattern("server/domain/change-service.ts:76-118")).toBe("server/domain/change-service.ts");
+    expect(fileOfPattern("automation/core/redact.ts:106:3-107:40")).toBe("automation/core/redact.ts");
+    expect(fileOfPattern("admin-ui/views/*.ts")).toBe("admin-ui/views/*.ts");
+    expect(fileOfPattern("model/tiers.ts")).toBe("model/tiers.ts");
+  });
+
+  it("narrows a file only to whole functions: each line range starts at a function and ends at its closing brace", () => {
+    // Line ranges do not move with the code: an edit above one shifts it onto other lines, which this catches.
+    for (const group of GROUPS) {
+      for (const entry of group.mutate) {
+        const range = /:(\d+)-(\d+)$/.exec(entry);
+        if (!range) continue;
+        const lines = readFileSync(path.join(ROOT, fileOfPattern(entry)), "utf8").split("\n");
+        expect(lines[Number(range[1]) - 1], `${group.name}: ${entry} starts a function`).toMatch(/^(export )?(async )?function /);
+        expect(lines[Number(range[2]) - 1], `${group.name}: ${entry} ends one`).toBe("}");
+      }
     }
   });
 

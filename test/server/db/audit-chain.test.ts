@@ -10,9 +10,10 @@ import { randomUUID } from "node:crypto";
 import { runner } from "node-pg-migrate";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
-import { appendAudit, verifyAuditChain } from "../../../server/db/audit.ts";
+import { appendAudit, listAudit, verifyAuditChain } from "../../../server/db/audit.ts";
 import { knownMigrations, migrateDatabase } from "../../../server/db/migrate.ts";
 import { createPool, withTransaction } from "../../../server/db/pool.ts";
+import { insertRun } from "../../../server/db/runs.ts";
 import { probePostgres } from "../../support/postgres.ts";
 import { freshDatabase } from "../../support/service.ts";
 
@@ -237,6 +238,69 @@ describe.skipIf(!pgProbe.available)("the audit log's hash chain", () => {
       id: ids[4],
       chainSeq: 5,
       reason: "its hash is not the exported head's: the chain was rewritten from this row or before",
+    });
+  });
+  it("keeps a row's run and phase, and lists a tenant's rows in order after a given id, as many as asked for", async () => {
+    const { pool, tenantId, ids } = await chainOf(3);
+    const run = await insertRun(pool, { id: randomUUID(), tenantId, kind: "provision", maxAttempts: 1, engine: "render", targetPhase: 10, requestedBy: "alice" });
+    await appendAudit(pool, { tenantId, runId: run.id, entity: "phase", phase: 4, actor: "tenant-service", from: "RUNNING", to: "SUCCEEDED", message: "phase 4 done" });
+    const other = await insertTenant(pool);
+    await appendAudit(pool, { tenantId: other, entity: "tenant", actor: "bob", from: null, to: "ACTIVE", message: "someone else's" });
+
+    const all = await listAudit(pool, tenantId, { limit: 100 });
+    expect(all.map((r) => r.id)).toEqual([...ids, all[3]!.id]);
+    expect(all[3]).toEqual({
+      id: expect.any(Number), tenantId, runId: run.id, entity: "phase", phase: 4, actor: "tenant-service", from: "RUNNING", to: "SUCCEEDED",
+      message: "phase 4 done", details: {}, createdAt: expect.any(Date),
+    });
+    expect(all[0]).toMatchObject({ runId: null, phase: null, actor: "tenant-service", from: null, to: "ACTIVE", message: "step 0 ✓", details: { i: 0, nested: { list: [1, 2.5, "x"] } } });
+    expect((await listAudit(pool, tenantId, { afterId: ids[0], limit: 2 })).map((r) => r.id)).toEqual([ids[1], ids[2]]);
+    expect(await listAudit(pool, tenantId, { afterId: all[3]!.id, limit: 10 })).toEqual([]);
+  });
+
+  it("reads the chain in one snapshot: a row appended while the walk pages through is neither counted nor a break", async () => {
+    const { db, pool, tenantId } = await chainOf(5);
+    // A pool of its own whose walk appends a row right after reading its first page (of two rows).
+    const walking = new pg.Pool({ connectionString: db.url, max: 1 });
+    cleanup.push(() => walking.end());
+    const client = await walking.connect();
+    const query = client.query.bind(client) as (...args: unknown[]) => Promise<unknown>;
+    let pages = 0;
+    client.query = (async (...args: unknown[]) => {
+      const result = await query(...args);
+      if (String(args[0]).includes("ORDER BY chain_seq LIMIT") && ++pages === 1) {
+        await appendAudit(pool, { tenantId, entity: "tenant", actor: "carol", from: null, to: "ACTIVE", message: "during the walk" });
+      }
+      return result;
+    }) as typeof client.query;
+    client.release();
+    const report = await verifyAuditChain(walking, { batch: 2 });
+    expect(pages).toBe(3);
+    expect(report).toMatchObject({ ok: true, rows: 5, head: { chainSeq: 5 }, broken: null });
+    expect(await verifyAuditChain(pool)).toMatchObject({ ok: true, rows: 6 });
+  });
+
+  it("names a first row whose previous hash is not the chain's start, and a sequence number met twice", async () => {
+    const { db, pool, ids } = await chainOf(4);
+    await behindTheTriggers(db.url, `UPDATE provisioning_audit_logs SET prev_hash = '\\x01' WHERE id = ${ids[0]}`);
+    expect(await verifyAuditChain(pool)).toEqual({
+      ok: false, rows: 0, head: null,
+      broken: { id: ids[0], chainSeq: 1, reason: "its previous hash is not the chain's start: rows before it were removed, or it was put there" },
+    });
+
+    const second = await chainOf(4);
+    await behindTheTriggers(second.db.url, `DROP INDEX provisioning_audit_logs_chain`, `UPDATE provisioning_audit_logs SET chain_seq = 2 WHERE id = ${second.ids[2]}`);
+    const report = await verifyAuditChain(second.pool);
+    expect(report.rows).toBe(2);
+    expect(report.broken).toMatchObject({ chainSeq: 2, reason: "its sequence number 2 is out of order (3 expected)" });
+  });
+
+  it("reports an empty chain against an exported head as rows removed from its end", async () => {
+    const { pool } = await chainOf(0);
+    expect(await verifyAuditChain(pool)).toEqual({ ok: true, rows: 0, head: null, broken: null });
+    expect(await verifyAuditChain(pool, { anchor: { chainSeq: 3, hash: "ab".repeat(32) } })).toEqual({
+      ok: false, rows: 0, head: null,
+      broken: { id: null, chainSeq: 3, reason: "the chain ends at 0, before the exported head's row 3: rows were removed from its end" },
     });
   });
 });

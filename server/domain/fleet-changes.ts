@@ -101,33 +101,44 @@ interface SelectedTenant {
   status: string;
 }
 
+/** What the grouping keeps of one tenant's preview entry: its group key and changed resources, not its whole change list. */
+type PreviewDigest =
+  | { ok: false; error: string }
+  | { ok: true; key: string; changeSummary: PreviewGroup["changeSummary"]; destructiveResources: FleetPreview["destructive"][number]["resources"] | null; resources: string[] };
+
 /**
  * Groups the selected tenants by identical change: the same operations on the
  * same resource types and properties (names differ by tenant, so they are
  * left out). Destructive tenants are listed apart as well, failed previews and
  * tenants the preview did not reach (no record yet) too.
+ *
+ * Entries are taken as the fleet preview hands them over, chunk by chunk
+ * (`add`), and only a digest of each is kept: a tenant's change list is tens
+ * of KB, and a thousand of them held until the last chunk came back were tens
+ * of MB of the service's heap at the preview's peak. `finish` lays the groups out in the selected
+ * tenants' order, whatever order the chunks finished in.
  */
-export function groupFleetPreview(selected: readonly SelectedTenant[], entries: readonly FleetPreviewEntry[]): { preview: FleetPreview; tenants: FleetChangeTenant[]; destructive: boolean } {
-  const bySlug = new Map(entries.map((e) => [e.slug, e]));
-  const groups = new Map<string, PreviewGroup>();
-  const preview: FleetPreview = { selected: selected.length, groups: [], destructive: [], failed: [], notPreviewed: [] };
-  const tenants: FleetChangeTenant[] = [];
-  const keyOf = new Map<FleetChangeTenant, string>();
-  for (const t of selected) {
-    const entry = bySlug.get(t.slug);
-    if (!entry) {
-      preview.notPreviewed.push({ tenantId: t.id, slug: t.slug, status: t.status });
-      tenants.push({ tenantId: t.id, slug: t.slug, outcome: "not-previewed", group: null, resources: [] });
-      continue;
-    }
-    if (!entry.ok) {
-      preview.failed.push({ tenantId: t.id, slug: t.slug, error: entry.error?.message ?? "the preview failed" });
-      tenants.push({ tenantId: t.id, slug: t.slug, outcome: "failed", group: null, resources: [] });
-      continue;
-    }
+export class FleetPreviewGrouper {
+  private readonly selected: readonly SelectedTenant[];
+  private readonly wanted: Set<string>;
+  private readonly digests = new Map<string, PreviewDigest>();
+  /** One copy of each group's changes, shared by its tenants' digests. */
+  private readonly changesByKey = new Map<string, GroupChange[]>();
+
+  constructor(selected: readonly SelectedTenant[]) {
+    this.selected = selected;
+    this.wanted = new Set(selected.map((t) => t.slug));
+  }
+
+  add(entries: readonly FleetPreviewEntry[]): void {
+    for (const entry of entries) if (this.wanted.has(entry.slug)) this.digests.set(entry.slug, this.digest(entry));
+  }
+
+  private digest(entry: FleetPreviewEntry): PreviewDigest {
+    if (!entry.ok) return { ok: false, error: entry.error?.message ?? "the preview failed" };
     const review = reviewOf(entry.changes as ResourceChange[], entry.changeSummary);
     // A property named after the tenant (a ConfigMap key "matih-acme.alloy") is the same change for every tenant.
-    const ownName = new RegExp(`(?<![a-z0-9])${t.slug}(?![a-z0-9])`, "g");
+    const ownName = new RegExp(`(?<![a-z0-9])${entry.slug}(?![a-z0-9])`, "g");
     const perType = new Map<string, GroupChange>();
     for (const c of review.changes) {
       const key = `${c.op}\u0000${c.type}`;
@@ -138,31 +149,61 @@ export function groupFleetPreview(selected: readonly SelectedTenant[], entries: 
     }
     const changes = [...perType.values()].sort((a, b) => a.op.localeCompare(b.op) || a.type.localeCompare(b.type));
     const key = JSON.stringify(changes);
-    let group = groups.get(key);
-    if (!group) {
-      group = {
-        tenants: 0, slugs: [],
-        summary: changes.length === 0 ? "no change" : changes.map((c) => `${c.op} ${c.count} ${typeLabel(c.type)}`).join("; "),
-        changeSummary: { ...review.changeSummary }, changes, destructive: false,
-      };
-      groups.set(key, group);
-    }
-    group.tenants += 1;
-    group.slugs.push(t.slug);
-    if (review.destructive) {
-      group.destructive = true;
-      preview.destructive.push({ tenantId: t.id, slug: t.slug, resources: review.destructiveResources });
-    }
-    const member: FleetChangeTenant = { tenantId: t.id, slug: t.slug, outcome: changes.length === 0 ? "no-change" : "change", group: null, resources: resourceKeys(review.changes) };
-    tenants.push(member);
-    keyOf.set(member, key);
+    if (!this.changesByKey.has(key)) this.changesByKey.set(key, changes);
+    return { ok: true, key, changeSummary: { ...review.changeSummary }, destructiveResources: review.destructive ? review.destructiveResources : null, resources: resourceKeys(review.changes) };
   }
-  // Largest group first, "no change" after the changes of its size, then by first slug: the same order every time.
-  const ordered = [...groups.entries()].sort(([, a], [, b]) => b.tenants - a.tenants || Number(a.changes.length === 0) - Number(b.changes.length === 0) || a.slugs[0]!.localeCompare(b.slugs[0]!));
-  const indexOf = new Map(ordered.map(([key], index) => [key, index]));
-  for (const [member, key] of keyOf) member.group = indexOf.get(key)!;
-  preview.groups = ordered.map(([, g]) => g);
-  return { preview, tenants, destructive: preview.destructive.length > 0 };
+
+  finish(): { preview: FleetPreview; tenants: FleetChangeTenant[]; destructive: boolean } {
+    const groups = new Map<string, PreviewGroup>();
+    const preview: FleetPreview = { selected: this.selected.length, groups: [], destructive: [], failed: [], notPreviewed: [] };
+    const tenants: FleetChangeTenant[] = [];
+    const keyOf = new Map<FleetChangeTenant, string>();
+    for (const t of this.selected) {
+      const digest = this.digests.get(t.slug);
+      if (!digest) {
+        preview.notPreviewed.push({ tenantId: t.id, slug: t.slug, status: t.status });
+        tenants.push({ tenantId: t.id, slug: t.slug, outcome: "not-previewed", group: null, resources: [] });
+        continue;
+      }
+      if (!digest.ok) {
+        preview.failed.push({ tenantId: t.id, slug: t.slug, error: digest.error });
+        tenants.push({ tenantId: t.id, slug: t.slug, outcome: "failed", group: null, resources: [] });
+        continue;
+      }
+      const changes = this.changesByKey.get(digest.key)!;
+      let group = groups.get(digest.key);
+      if (!group) {
+        group = {
+          tenants: 0, slugs: [],
+          summary: changes.length === 0 ? "no change" : changes.map((c) => `${c.op} ${c.count} ${typeLabel(c.type)}`).join("; "),
+          changeSummary: digest.changeSummary, changes, destructive: false,
+        };
+        groups.set(digest.key, group);
+      }
+      group.tenants += 1;
+      group.slugs.push(t.slug);
+      if (digest.destructiveResources) {
+        group.destructive = true;
+        preview.destructive.push({ tenantId: t.id, slug: t.slug, resources: digest.destructiveResources });
+      }
+      const member: FleetChangeTenant = { tenantId: t.id, slug: t.slug, outcome: changes.length === 0 ? "no-change" : "change", group: null, resources: digest.resources };
+      tenants.push(member);
+      keyOf.set(member, digest.key);
+    }
+    // Largest group first, "no change" after the changes of its size, then by first slug: the same order every time.
+    const ordered = [...groups.entries()].sort(([, a], [, b]) => b.tenants - a.tenants || Number(a.changes.length === 0) - Number(b.changes.length === 0) || a.slugs[0]!.localeCompare(b.slugs[0]!));
+    const indexOf = new Map(ordered.map(([key], index) => [key, index]));
+    for (const [member, key] of keyOf) member.group = indexOf.get(key)!;
+    preview.groups = ordered.map(([, g]) => g);
+    return { preview, tenants, destructive: preview.destructive.length > 0 };
+  }
+}
+
+/** Groups a whole fleet preview at once (FleetPreviewGrouper over every entry). */
+export function groupFleetPreview(selected: readonly SelectedTenant[], entries: readonly FleetPreviewEntry[]): { preview: FleetPreview; tenants: FleetChangeTenant[]; destructive: boolean } {
+  const grouper = new FleetPreviewGrouper(selected);
+  grouper.add(entries);
+  return grouper.finish();
 }
 
 /** A tenant's changed resources as compared between its fleet preview and its own preview: "op urn", sorted. */
@@ -202,7 +243,7 @@ export interface ApproveFleetBody {
 export interface FleetChangeDeps {
   pool: pg.Pool;
   /** The engine, for its fleet preview (the render engine has one). */
-  engine: { kind: string; previewFleet?: (settings: PlatformSettings, options?: { signal?: AbortSignal }) => Promise<FleetPreviewEntry[]> };
+  engine: { kind: string; previewFleet?: (settings: PlatformSettings, options?: { signal?: AbortSignal; onEntries?: (entries: FleetPreviewEntry[]) => void }) => Promise<FleetPreviewEntry[]> };
   /** This process's settings, for its own cluster connection (withProcessConnection). */
   processSettings: PlatformSettings;
   queue: RolloutQueue;
@@ -237,8 +278,10 @@ export class FleetChangeService {
     const selected = await selectTenants(this.deps.pool, selector);
     // The database's clock, as run start times are: a tenant whose stack changed after this is previewed again at its turn.
     const previewedAt: Date = (await this.deps.pool.query(`SELECT now() AS t`)).rows[0].t;
-    const entries = selected.length === 0 ? [] : await previewFleet(withProcessConnection(proposed, this.deps.processSettings));
-    const { preview, tenants, destructive } = groupFleetPreview(selected, entries);
+    // Each chunk's entries are grouped as they come and not kept (FleetPreviewGrouper); an engine that answers with them all at once is grouped the same.
+    const grouper = new FleetPreviewGrouper(selected);
+    if (selected.length > 0) grouper.add(await previewFleet(withProcessConnection(proposed, this.deps.processSettings), { onEntries: (entries) => grouper.add(entries) }));
+    const { preview, tenants, destructive } = grouper.finish();
     return withTransaction(this.deps.pool, async (db) => {
       const change = await insertFleetChange(db, {
         id: randomUUID(), patch: body.settings, settings: proposed, baseVersion: current.version, changedPaths, selector, reason,

@@ -101,8 +101,10 @@ export class FleetRunner {
     } finally {
       clearInterval(heartbeat);
     }
-    await finishDriftRun(pool, runId, "SUCCEEDED");
+    // Before the run is reported finished: whoever reads the history once it has finished sees it pruned. The run
+    // itself is not finished yet, so it and its checks (each tenant's latest) are kept.
     const pruned = await pruneDrift(pool, this.options.retentionDays);
+    await finishDriftRun(pool, runId, "SUCCEEDED");
     log.info({ driftRunId: runId, pruned }, "fleet drift run finished");
   }
 

@@ -175,9 +175,15 @@ describe.skipIf(!postgres.available)("matih tenants, watch and drift against a r
         const command = `${process.execPath} cli/matih.ts tenants delete gamma`;
         const child = spawn("script", ["-q", "-e", "-c", command, "/dev/null"], { cwd: path.resolve(import.meta.dirname, "../.."), env: { ...process.env, MATIH_URL: cli.url, MATIH_TOKEN: ADMIN_TOKEN, TERM: "xterm" } });
         let screen = "";
+        let answered = false;
+        // Once: every later chunk (the echo, the refusal) also holds the prompt, and the CLI may have exited by then.
+        child.stdin.on("error", () => undefined);
         child.stdout.on("data", (d) => {
           screen += String(d);
-          if (screen.includes("Type its slug to confirm")) child.stdin.write("nope\r");
+          if (!answered && screen.includes("Type its slug to confirm")) {
+            answered = true;
+            child.stdin.write("nope\r");
+          }
         });
         child.on("error", reject);
         child.on("close", (code) => resolve({ code, screen }));

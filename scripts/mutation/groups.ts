@@ -50,7 +50,7 @@ export const GROUPS: readonly MutationGroup[] = [
     name: "networking",
     summary: "network isolation (phase 4's NetworkPolicies)",
     mutate: ["components/04-networking.ts"],
-    testFiles: ["test/components/04-networking.test.ts", "test/components/04-networking-egress.test.ts"],
+    testFiles: ["test/components/04-networking.test.ts", "test/components/04-networking-egress.test.ts", "test/components/04-networking-args.test.ts"],
     threshold: null,
   },
   {

@@ -60,6 +60,10 @@ describe("the tenant-database-credentials Secret", () => {
     [{ shared: undefined }, "TenantDatabase: schema-per-tenant needs the shared endpoint"],
     [{ strategy: "database-per-tenant" as const, dedicatedServer: TIER_PROFILES.enterprise.database.dedicatedServer, azure: { resourceGroupName: "rg", location: "eastus", access: { kind: "private" as const, subnetId: "/subscriptions/x/resourceGroups/n/providers/Microsoft.Network/virtualNetworks/v/subnets/s", privateDnsZoneId: "/subscriptions/x/resourceGroups/n/providers/Microsoft.Network/privateDnsZones/z" } }, connectionPool: TIER_PROFILES.professional.database.connectionPool }, "TenantDatabase: a connection pool is only for schema-per-tenant; a dedicated server is not shared"],
     [{ identifier: "Tenant-Acme" }, 'TenantDatabase: identifier must be a lowercase PostgreSQL identifier, got "Tenant-Acme"'],
+    [{ connectionPool: TIER_PROFILES.professional.database.connectionPool, retiringConnectionPool: TIER_PROFILES.professional.database.connectionPool },
+      "TenantDatabase: connectionPool and retiringConnectionPool exclude each other: an old pool is kept only when the new tier has none"],
+    [{ strategy: "database-per-tenant" as const, dedicatedServer: TIER_PROFILES.enterprise.database.dedicatedServer, azure: { resourceGroupName: "rg", location: "eastus", access: { kind: "private" as const, subnetId: "/subscriptions/x/resourceGroups/n/providers/Microsoft.Network/virtualNetworks/v/subnets/s", privateDnsZoneId: "/subscriptions/x/resourceGroups/n/providers/Microsoft.Network/privateDnsZones/z" } }, retiringConnectionPool: TIER_PROFILES.professional.database.connectionPool },
+      "TenantDatabase: retiringConnectionPool is only for schema-per-tenant: an old pool would point at the shared server, not the dedicated one"],
   ])("refuses a bad argument combination up front (%#)", (overrides, message) => {
     expect(() => new TenantDatabase(`db-bad-${Math.random()}`, sharedArgs(overrides as Partial<TenantDatabaseArgs>))).toThrow(message);
   });

@@ -64,16 +64,10 @@ async function main(): Promise<void> {
       { adminTokens: config.tokens.filter((t) => t.scope === "admin").length, readTokens: config.tokens.filter((t) => t.scope === "read").length },
       `bearer tokens accepted; every token must have ${TOKEN_RULE}`,
     );
-    await fastify.listen({ port: config.port, host: config.host });
   } catch (error) {
-    const line = startupMessage(error, config);
-    await fastify?.close().catch(() => undefined);
-    await embedded?.close().catch(() => undefined);
-    if (line === null) throw error;
-    process.stderr.write(`matih tenant service cannot start: ${line}\n`);
-    process.exit(1);
+    await failedToStart(error, config, fastify, embedded);
   }
-  const app = fastify;
+  const app = fastify!;
   const database = embedded;
   // SIGINT is handled below rather than by close-with-grace, which exits at once on a second
   // signal: under `npm start` one Ctrl-C is two SIGINTs, and the hard exit skipped the drain and
@@ -97,6 +91,25 @@ async function main(): Promise<void> {
       process.exit(1);
     }
   });
+  // Listening only once SIGTERM and SIGINT are handled: a signal sent as soon as the service says it listens (a
+  // rolling restart, a test) was otherwise, on a busy host, taken by Node's default handler, and the process died
+  // without its drain.
+  try {
+    await app.listen({ port: config.port, host: config.host });
+  } catch (error) {
+    grace.uninstall();
+    await failedToStart(error, config, app, database);
+  }
+}
+
+/** Stops what started and exits with one line, or rethrows an error that has no line of its own. */
+async function failedToStart(error: unknown, config: ServiceConfig, fastify: FastifyInstance | null, embedded: EmbeddedDatabase | null): Promise<never> {
+  const line = startupMessage(error, config);
+  await fastify?.close().catch(() => undefined);
+  await embedded?.close().catch(() => undefined);
+  if (line === null) throw error;
+  process.stderr.write(`matih tenant service cannot start: ${line}\n`);
+  process.exit(1);
 }
 
 await main();

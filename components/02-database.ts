@@ -116,6 +116,10 @@ export class TenantDatabase extends pulumi.ComponentResource {
   public readonly credentialsSecret: k8s.core.v1.Secret;
   /** Digest of the Secret's contents for CREDENTIALS_CHECKSUM_ANNOTATION; not secret, reveals no value. */
   public readonly credentialsChecksum: pulumi.Output<string>;
+  /** A dedicated server's admin connection (secret), for moving a tier change's data; undefined on the shared server. */
+  public readonly dedicatedAdmin: pulumi.Output<DatabaseAdminConnection> | undefined;
+  /** The tenant role's generated password (secret), for the role a tier change declares on its new target. */
+  public readonly rolePassword: pulumi.Output<string>;
 
   constructor(name: string, args: TenantDatabaseArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super(typeTokenOf("SETUP_DATABASE"), name, {}, opts);
@@ -146,61 +150,26 @@ export class TenantDatabase extends pulumi.ComponentResource {
     let sslMode: string;
     let adminProvider: postgresql.Provider;
     let databaseReady: pulumi.Resource[] = [];
+    this.dedicatedAdmin = undefined;
     if (dedicated) {
-      const profile = args.dedicatedServer!;
-      const az = args.azure!;
-      const adminPasswordResource = new random.RandomPassword(`${name}-server-admin-password`, { length: 32, special: false }, child());
-      // Marked secret here too, not only by the provider's schema, so no engine or render can show it.
-      const adminPassword = { result: pulumi.secret(adminPasswordResource.result) };
-      const server = new dbforpostgresql.Server(`${name}-server`, {
-        serverName: `matih-${args.slug}-pg`,
-        resourceGroupName: az.resourceGroupName,
-        location: az.location,
-        version: profile.postgresVersion,
-        sku: { name: profile.skuName, tier: profile.skuTier },
-        storage: { storageSizeGB: profile.storageSizeGB },
-        administratorLogin: "matih_admin",
-        administratorLoginPassword: adminPassword.result,
-        highAvailability: { mode: profile.highAvailability },
-        backup: { backupRetentionDays: profile.backupRetentionDays, geoRedundantBackup: "Enabled" },
-        network: az.access.kind === "private"
-          ? { delegatedSubnetResourceId: az.access.subnetId, privateDnsZoneArmResourceId: az.access.privateDnsZoneId, publicNetworkAccess: "Disabled" }
-          : { publicNetworkAccess: "Enabled" },
-        tags: { "matih.ai/tenant-id": args.tenantId, "matih.ai/tenant-slug": args.slug, "matih.ai/managed-by": "tenant-service" },
-      }, child({ protect: false }));
-      // Public access: without a rule the server refuses every client, this service's provider included.
-      const firewallRules = az.access.kind === "public"
-        ? az.access.allowed.map((range) => new dbforpostgresql.FirewallRule(`${name}-firewall-${range.name}`, {
-          firewallRuleName: range.name,
-          serverName: server.name,
-          resourceGroupName: az.resourceGroupName,
-          startIpAddress: range.startIpAddress,
-          endIpAddress: range.endIpAddress,
-        }, child()))
-        : [];
-      const database = new dbforpostgresql.Database(`${name}-database`, {
-        databaseName: args.identifier,
-        serverName: server.name,
-        resourceGroupName: az.resourceGroupName,
-        charset: "UTF8",
-        collation: "en_US.utf8",
-      }, child());
-      directHost = server.fullyQualifiedDomainName.apply((h) => h ?? "");
+      const server = declareDedicatedServer(name, args, child);
+      directHost = server.host;
       port = 5432;
-      databaseName = database.name;
+      databaseName = server.databaseName;
       sslMode = "require";
       adminProvider = new postgresql.Provider(`${name}-postgres`, {
         host: directHost,
         port,
         database: databaseName,
-        username: "matih_admin",
-        password: adminPassword.result,
+        username: DEDICATED_ADMIN_USER,
+        password: server.adminPassword,
         sslmode: sslMode,
         superuser: false,
         // The provider waits forever for a connection unless told otherwise; an unreachable server must fail the phase.
         connectTimeout: POSTGRES_CONNECT_TIMEOUT_SECONDS,
-      }, child({ dependsOn: [database, ...firewallRules] }));
-      databaseReady = [database, ...firewallRules];
+      }, child({ dependsOn: server.ready }));
+      this.dedicatedAdmin = server.admin;
+      databaseReady = server.ready;
     } else {
       const shared = args.shared!;
       directHost = pulumi.output(shared.host);
@@ -224,6 +193,7 @@ export class TenantDatabase extends pulumi.ComponentResource {
 
     const passwordResource = new random.RandomPassword(`${name}-role-password`, { length: 40, special: false }, child());
     const password = { result: pulumi.secret(passwordResource.result) };
+    this.rolePassword = password.result;
     const role = new postgresql.Role(`${name}-role`, {
       name: args.identifier,
       login: true,
@@ -430,4 +400,149 @@ export class TenantDatabase extends pulumi.ComponentResource {
     this.poolServiceName = outputs.poolServiceName;
     this.registerOutputs(outputs);
   }
+}
+
+/** The administrative login of a dedicated server (Azure's `administratorLogin`). */
+export const DEDICATED_ADMIN_USER = "matih_admin";
+
+/** An administrative connection to the database holding a tenant's schema; exported only as a secret. */
+export interface DatabaseAdminConnection {
+  readonly host: string;
+  readonly port: number;
+  readonly database: string;
+  readonly user: string;
+  readonly password: string;
+  readonly sslMode: string;
+}
+
+interface DedicatedServer {
+  readonly host: pulumi.Output<string>;
+  readonly databaseName: pulumi.Output<string>;
+  readonly adminPassword: pulumi.Output<string>;
+  /** The database and firewall rules: the server answers the tenant's logins once they exist. */
+  readonly ready: pulumi.Resource[];
+  readonly admin: pulumi.Output<DatabaseAdminConnection>;
+}
+
+/**
+ * A tenant's dedicated Azure PostgreSQL server, its tenant database, admin
+ * password and firewall rules, under the names phase 2 gives them: the
+ * enterprise tier's program and a tier change's expand declare the same
+ * resources, so the switch finds them created (declareMoveTarget).
+ */
+function declareDedicatedServer(
+  name: string, args: Pick<TenantDatabaseArgs, "tenantId" | "slug" | "identifier" | "dedicatedServer" | "azure">,
+  child: (extra?: pulumi.CustomResourceOptions) => pulumi.CustomResourceOptions,
+): DedicatedServer {
+  const profile = args.dedicatedServer!;
+  const az = args.azure!;
+  const adminPasswordResource = new random.RandomPassword(`${name}-server-admin-password`, { length: 32, special: false }, child());
+  // Marked secret here too, not only by the provider's schema, so no engine or render can show it.
+  const adminPassword = pulumi.secret(adminPasswordResource.result);
+  const server = new dbforpostgresql.Server(`${name}-server`, {
+    serverName: `matih-${args.slug}-pg`,
+    resourceGroupName: az.resourceGroupName,
+    location: az.location,
+    version: profile.postgresVersion,
+    sku: { name: profile.skuName, tier: profile.skuTier },
+    storage: { storageSizeGB: profile.storageSizeGB },
+    administratorLogin: DEDICATED_ADMIN_USER,
+    administratorLoginPassword: adminPassword,
+    highAvailability: { mode: profile.highAvailability },
+    backup: { backupRetentionDays: profile.backupRetentionDays, geoRedundantBackup: "Enabled" },
+    network: az.access.kind === "private"
+      ? { delegatedSubnetResourceId: az.access.subnetId, privateDnsZoneArmResourceId: az.access.privateDnsZoneId, publicNetworkAccess: "Disabled" }
+      : { publicNetworkAccess: "Enabled" },
+    tags: { "matih.ai/tenant-id": args.tenantId, "matih.ai/tenant-slug": args.slug, "matih.ai/managed-by": "tenant-service" },
+  }, child({ protect: false }));
+  // Public access: without a rule the server refuses every client, this service's provider included.
+  const firewallRules = az.access.kind === "public"
+    ? az.access.allowed.map((range) => new dbforpostgresql.FirewallRule(`${name}-firewall-${range.name}`, {
+      firewallRuleName: range.name,
+      serverName: server.name,
+      resourceGroupName: az.resourceGroupName,
+      startIpAddress: range.startIpAddress,
+      endIpAddress: range.endIpAddress,
+    }, child()))
+    : [];
+  const database = new dbforpostgresql.Database(`${name}-database`, {
+    databaseName: args.identifier,
+    serverName: server.name,
+    resourceGroupName: az.resourceGroupName,
+    charset: "UTF8",
+    collation: "en_US.utf8",
+  }, child());
+  const host = server.fullyQualifiedDomainName.apply((h) => h ?? "");
+  const admin = pulumi.secret(pulumi.all([host, database.name, adminPassword]).apply(([h, db, pw]) => ({
+    host: h, port: 5432, database: db, user: DEDICATED_ADMIN_USER, password: pw, sslMode: "require",
+  })));
+  return { host, databaseName: database.name, adminPassword, ready: [database, ...firewallRules], admin };
+}
+
+export interface MoveTargetArgs {
+  /** Where the data goes: a dedicated server (with dedicatedServer and azure) or the shared one (with shared). */
+  readonly strategy: DatabaseStrategy;
+  readonly dedicatedServer?: DedicatedServerProfile | null;
+  readonly azure?: TenantDatabaseArgs["azure"];
+  readonly shared?: SharedPostgresEndpoint;
+  /** The role's connection limit as the switch declares it. */
+  readonly roleConnectionLimit: number;
+}
+
+/**
+ * The expand of a tier change that moves the data to another server (the
+ * Pulumi engine's first update of such a change): the new target beside
+ * the old one, while phase 2's resources, the credentials Secret first,
+ * stay as the old tier declares them.
+ *
+ * - A dedicated server: the server, its database, admin password and
+ *   firewall rules under the very names the new tier's phase 2 declares, so
+ *   the switch finds them created.
+ * - The tenant role on the new target, with its generated password, login
+ *   and limits, through an admin provider of its own. The switch's program
+ *   points phase 2's postgresql provider at the new target, and its Role
+ *   and Schema then stay in place in the state (a changed provider
+ *   configuration replaces nothing, upstream as in the stand-in): they must
+ *   find the role, and the moved schema, already there. This role resource
+ *   is `retainOnDelete`: when the switch no longer declares it, Pulumi forgets
+ *   it without dropping the role, which phase 2's Role then manages.
+ *
+ * The schema is not declared: the move creates it (a schema already there
+ * and not left by a failed move is refused, never overwritten). The program
+ * must give phase 2's component the azure-native provider for a dedicated
+ * target (tenantProgram's `moveDatabaseTo`).
+ */
+export function declareMoveTarget(database: TenantDatabase, name: string, tenant: Pick<TenantDatabaseArgs, "tenantId" | "slug" | "identifier">, target: MoveTargetArgs): { dedicatedAdmin: pulumi.Output<DatabaseAdminConnection> | undefined } {
+  // Children of phase 2's component, so their URNs are the new tier's; they inherit its providers (azure-native included).
+  const child = (extra: pulumi.CustomResourceOptions = {}) => ({ ...extra, parent: database });
+  const dedicated = target.strategy === "database-per-tenant";
+  requireArg(!dedicated || (!!target.dedicatedServer && !!target.azure), "declareMoveTarget", "a dedicated target needs dedicatedServer and azure settings");
+  requireArg(dedicated || !!target.shared, "declareMoveTarget", "a shared target needs the shared endpoint");
+  let provider: postgresql.Provider;
+  let dedicatedAdmin: pulumi.Output<DatabaseAdminConnection> | undefined;
+  if (dedicated) {
+    const server = declareDedicatedServer(name, { ...tenant, dedicatedServer: target.dedicatedServer!, azure: target.azure! }, child);
+    dedicatedAdmin = server.admin;
+    provider = new postgresql.Provider(`${name}-move-target-postgres`, {
+      host: server.host, port: 5432, database: server.databaseName, username: DEDICATED_ADMIN_USER, password: server.adminPassword,
+      sslmode: "require", superuser: false, connectTimeout: POSTGRES_CONNECT_TIMEOUT_SECONDS,
+    }, { parent: database, dependsOn: server.ready });
+  } else {
+    const shared = target.shared!;
+    provider = new postgresql.Provider(`${name}-move-target-postgres`, {
+      host: shared.host, port: shared.port, database: shared.database, username: shared.adminUser, password: pulumi.secret(shared.adminPassword),
+      sslmode: shared.sslMode, superuser: false, connectTimeout: POSTGRES_CONNECT_TIMEOUT_SECONDS,
+    }, { parent: database });
+  }
+  new postgresql.Role(`${name}-move-target-role`, {
+    name: tenant.identifier,
+    login: true,
+    password: database.rolePassword,
+    connectionLimit: target.roleConnectionLimit,
+    searchPaths: [tenant.identifier],
+    createDatabase: false,
+    createRole: false,
+    inherit: true,
+  }, { parent: database, provider, retainOnDelete: true });
+  return { dedicatedAdmin };
 }

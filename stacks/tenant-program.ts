@@ -4,11 +4,12 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { PHASE_COUNT, PHASES, type PhaseName, type PhaseOutputName } from "../model/phases.ts";
 import type { PlatformSettings } from "../model/settings.ts";
-import { namespaceName, type TenantSpec } from "../model/spec.ts";
+import { namespaceName, postgresIdentifier, type TenantSpec } from "../model/spec.ts";
 import { reachesAzure, tierProfile, type Tier } from "../model/tiers.ts";
 import { retiringConnectionPool, tierChangeProfile } from "../model/tier-change.ts";
-import { assertPlacement } from "../model/placement.ts";
-import { assertIngressBackendsProvided, PHASE_COMPONENTS, type PhaseComponent, type PhaseComponentTypes, type PhaseContext, type TenantCredentials } from "./phase-components.ts";
+import { assertPlacement, dedicatedServerHighAvailability } from "../model/placement.ts";
+import { declareMoveTarget, type TenantDatabase } from "../components/02-database.ts";
+import { assertIngressBackendsProvided, dedicatedServerAccess, PHASE_COMPONENTS, type PhaseComponent, type PhaseComponentTypes, type PhaseContext, type TenantCredentials } from "./phase-components.ts";
 
 export type { TenantCredentials };
 
@@ -41,6 +42,17 @@ export interface TenantProgramOptions {
    * the tier's own profile.
    */
   tierChangeFrom?: Tier;
+  /**
+   * The expand of a change from the spec's tier to this one when the data
+   * moves to another server (shared ↔ dedicated; the Pulumi engine's first
+   * update of such a change). The program is the spec's tier's as it is, the
+   * credentials Secret still on the old target, with the new target declared
+   * beside it (components/02-database.ts declareMoveTarget) and the dedicated
+   * server's admin connection exported as the secret output
+   * `dedicatedDatabaseAdmin`, for the move. Not with tierChangeFrom.
+   * Default: none.
+   */
+  moveDatabaseTo?: Tier;
 }
 
 /**
@@ -54,6 +66,8 @@ export type TenantStackOutputs = {
   slug: string;
   tier: string;
   lastPhase: number;
+  /** Only in a tier change's expand (moveDatabaseTo): the dedicated server's admin connection, a secret. */
+  dedicatedDatabaseAdmin?: pulumi.Output<unknown>;
 } & { [K in PhaseOutputName]?: pulumi.Output<unknown> };
 
 /** Checks `lastPhase` and returns it, defaulting to all phases. */
@@ -98,6 +112,15 @@ export function tenantProgram(spec: TenantSpec, settings: PlatformSettings, opti
   assertIngressBackendsProvided(settings);
   // And one whose dedicated server could not be placed in the tenant's region.
   assertPlacement(spec, settings);
+  const moveTo = options.moveDatabaseTo ?? null;
+  if (moveTo !== null) {
+    if (options.tierChangeFrom) throw new RangeError("moveDatabaseTo is the expand of a tier change; tierChangeFrom its switch: not both");
+    if (tierProfile(moveTo).database.strategy === tierProfile(spec.tier).database.strategy) {
+      throw new RangeError(`moveDatabaseTo: a change from ${spec.tier} to ${moveTo} keeps the data on the same server; nothing to expand`);
+    }
+    // The new target's server must be placeable too.
+    assertPlacement({ ...spec, tier: moveTo }, settings);
+  }
   const outputs: TenantStackOutputs = { tenantId: spec.id, slug: spec.slug, tier: spec.tier, lastPhase };
 
   // Providers are explicit so that a run never falls back to whatever context
@@ -115,7 +138,7 @@ export function tenantProgram(spec: TenantSpec, settings: PlatformSettings, opti
   });
   // Only where the run reaches Azure: a run that does not (a free tenant to
   // phase 6) then needs neither Azure credentials nor the azure-native plugin.
-  const providers: Record<string, pulumi.ProviderResource> = reachesAzure(spec.tier, lastPhase)
+  const providers: Record<string, pulumi.ProviderResource> = reachesAzure(spec.tier, lastPhase) || (moveTo !== null && reachesAzure(moveTo, lastPhase))
     ? { kubernetes, "azure-native": new AzureNativeProvider("azure-native", { subscriptionId: settings.azure.subscriptionId, location: spec.region }) }
     : { kubernetes };
 
@@ -143,6 +166,29 @@ export function tenantProgram(spec: TenantSpec, settings: PlatformSettings, opti
     declared.set(row.name, component);
     Object.assign(outputs, phase.outputs(component as never));
     previous = component;
+  }
+  const database = declared.get("SETUP_DATABASE") as TenantDatabase | undefined;
+  if (moveTo !== null && database) {
+    const target = tierProfile(moveTo).database;
+    const moved = declareMoveTarget(database, "database", { tenantId: spec.id, slug: spec.slug, identifier: postgresIdentifier(spec.slug) }, {
+      strategy: target.strategy,
+      // The role as the switch declares it (the larger connection limit of both tiers).
+      roleConnectionLimit: tierChangeProfile(spec.tier, moveTo).database.roleConnectionLimit,
+      ...(target.dedicatedServer
+        ? {
+          dedicatedServer: { ...target.dedicatedServer, highAvailability: dedicatedServerHighAvailability(target.dedicatedServer, spec.region) },
+          azure: { resourceGroupName: settings.azure.databaseResourceGroup, location: spec.region, access: dedicatedServerAccess(settings, spec.region) },
+        }
+        : {
+          shared: {
+            host: settings.postgres.host, port: settings.postgres.port, database: settings.postgres.database, adminUser: settings.postgres.adminUser,
+            adminPassword: pulumi.secret(options.credentials?.postgresAdminPassword ?? ""), sslMode: settings.postgres.sslMode,
+          },
+        }),
+    });
+    // Whichever side is dedicated: the move's source (from enterprise) or its target (to enterprise).
+    const admin = database.dedicatedAdmin ?? moved.dedicatedAdmin;
+    if (admin) outputs.dedicatedDatabaseAdmin = pulumi.secret(admin);
   }
   return outputs;
 }

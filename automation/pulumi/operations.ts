@@ -30,17 +30,18 @@ import { PhaseTracker } from "../core/phase-tracker.ts";
 import { checkPlan, newPlan, sealPlan } from "../core/plans.ts";
 import { plainText, redactSecrets, secretValues } from "../core/redact.ts";
 import type { ChangeSummary, DriftCheckResult, DriftedResource, PreviewResult, ProvisionResult, SavedPlan, StackSecretsSettings, SubStepStatus, TeardownResult, TierChangePreview } from "../core/types.ts";
-import { mapPulumiError } from "./error-mapping.ts";
+import { errorLines, mapPulumiError } from "./error-mapping.ts";
 import { PulumiEventMapper } from "./event-mapper.ts";
 import type { LockRelease } from "./file-backend.ts";
 import { withLockHandling } from "./locks.ts";
 import { planDifferences, plannedSteps, PreviewSteps } from "./plan-check.ts";
 import { installPlugins, requiredPlugins } from "./plugins.ts";
-import { isTier, tierProfile, type Tier } from "../../model/tiers.ts";
+import { isTier, type Tier } from "../../model/tiers.ts";
 import { contractChanges } from "../../model/tier-change.ts";
 import { phaseByNumber, phaseOfUrn } from "../../model/phases.ts";
 import { phaseRef } from "../core/phase-tracker.ts";
 import { workspaceOptions, type TenantStack, type WorkspaceFactory } from "./workspace.ts";
+import { assertPlanHoldsAfterExpand, dataMoveOf, expandAndMove, movePreview, oldDataRemoval, type TierMoveContext } from "./tier-move.ts";
 
 export interface PulumiJobDeps extends JobContext {
   readonly factory: WorkspaceFactory;
@@ -75,6 +76,7 @@ export function inlineProgram(spec: TenantSpec, settings: PlatformSettings, last
       const tierChangeFrom = options.tierChangeFrom?.() ?? null;
       return tenantProgram(spec, settings, {
         lastPhase, credentials: postgresAdminPassword ? { postgresAdminPassword } : {}, readBack: options.readBack ?? true, ...(tierChangeFrom ? { tierChangeFrom } : {}),
+        ...(options.moveDatabaseTo ? { moveDatabaseTo: options.moveDatabaseTo } : {}),
       });
     },
   };
@@ -89,20 +91,26 @@ export interface InlineProgramOptions {
    * last applied with. Default: none.
    */
   readonly tierChangeFrom?: () => Tier | null;
+  /** TenantProgramOptions.moveDatabaseTo: the expand of a tier change whose data moves (tier-move.ts). Default: none. */
+  readonly moveDatabaseTo?: Tier;
 }
 
 /**
  * The tier the stack was last applied with (its `tier` output), or null for a
  * stack that has none yet (never updated) or an unknown value.
  */
-async function appliedTier(stack: TenantStack): Promise<Tier | null> {
-  const value = (await stack.outputs()).tier?.value;
+function appliedTier(outputs: OutputMap): Tier | null {
+  const value = outputs.tier?.value;
   return isTier(value) ? value : null;
 }
 
 /** The tier a change comes from when the stack was last applied with another tier than the spec's; else null. */
 async function tierChangeOf(stack: TenantStack, spec: TenantSpec): Promise<Tier | null> {
-  const applied = await appliedTier(stack);
+  return tierChangeIn(await stack.outputs(), spec);
+}
+
+function tierChangeIn(outputs: OutputMap, spec: TenantSpec): Tier | null {
+  const applied = appliedTier(outputs);
   return applied !== null && applied !== spec.tier ? applied : null;
 }
 
@@ -111,7 +119,20 @@ const DATABASE_PHASE = phaseRef(phaseByNumber(2));
 /** What the Pulumi engine's change of tier runs, for the review (PreviewResult.tierChange). */
 export function pulumiTierChange(from: Tier, to: Tier): TierChangePreview {
   const contract = contractChanges(from, to);
-  const moves = tierProfile(from).database.strategy !== tierProfile(to).database.strategy;
+  const move = dataMoveOf(from, to);
+  if (move) {
+    return {
+      steps: ["expand", "move", "verify", "switch", "contract"],
+      move,
+      data: null,
+      note: [
+        `an update first creates the ${move.to} target beside the ${move.from} one (expand); the tenant's writes stop on the ${move.from} server, its schema is copied to the ${move.to} one and verified (move, verify); `,
+        `then this update points the credentials Secret at it and rolls the workloads (switch), deleting last what the ${to} tier no longer declares`,
+        move.from === "shared" ? `; after it the tenant is removed from the shared server (contract)` : `, the dedicated server included`,
+        contract.length > 0 ? `; a second update (contract): ${contract.join("; ")}` : "",
+      ].join(""),
+    };
+  }
   return {
     steps: contract.length > 0 ? ["switch", "contract"] : ["switch"],
     move: null,
@@ -119,7 +140,6 @@ export function pulumiTierChange(from: Tier, to: Tier): TierChangePreview {
     note: [
       `this update points the credentials Secret at the ${to} tier's connection settings and rolls the workloads`,
       contract.length > 0 ? `; a second update after it (contract): ${contract.join("; ")}` : "",
-      moves ? `. The Pulumi engine does not copy the tenant's data between the shared and a dedicated server: the backup taken before the change holds it (docs/operations.md)` : "",
     ].join(""),
   };
 }
@@ -132,13 +152,23 @@ export function pulumiTierChange(from: Tier, to: Tier): TierChangePreview {
  * the reviewed change left it, and nothing is applied. False when there is
  * nothing to contract (a change up to a wider tier).
  */
-async function contractTierChange(job: PulumiJob, deps: PulumiJobDeps, request: PulumiJobRequest, from: Tier, lastPhase: number, onEvent: PulumiEventMapper["handle"]): Promise<boolean> {
+async function contractTierChange(
+  job: PulumiJob, deps: PulumiJobDeps, request: PulumiJobRequest, from: Tier, lastPhase: number, onEvent: PulumiEventMapper["handle"],
+  oldData: { describe: string; run: () => Promise<void> } | null = null,
+): Promise<boolean> {
   const { spec } = request;
   const step = (status: SubStepStatus, message: string) => deps.emit({ type: "phase-step", phase: DATABASE_PHASE, step: "contract", status, message });
   const contract = contractChanges(from, spec.tier);
-  if (contract.length === 0) return false;
-  step("started", contract.join("; "));
+  const lines = oldData ? [...contract, oldData.describe] : contract;
+  if (lines.length === 0) return false;
+  step("started", lines.join("; "));
   try {
+    if (contract.length === 0) {
+      // Nothing for a second update to lower: only the old data to remove, the workloads having rolled off it.
+      await oldData!.run();
+      step("succeeded", lines.join("; "));
+      return false;
+    }
     const stack = await deps.factory.selectStack(inlineProgram(spec, request.settings, lastPhase, deps.env), workspaceOptions(job.config, spec.slug));
     const message = updateMessage(`contract of the change ${from} -> ${spec.tier}:`, spec.slug, lastPhase);
     const planned = new PreviewSteps();
@@ -148,7 +178,8 @@ async function contractTierChange(job: PulumiJob, deps: PulumiJobDeps, request: 
       throw new UpdateFailedError(`the contract of the change ${from} -> ${spec.tier} would also ${outside.slice(0, 3).map(([urn, kind]) => `${kind} ${urn}`).join(", ")}${outside.length > 3 ? ` and ${outside.length - 3} more` : ""}; nothing of it was applied: preview the tenant and retry`);
     }
     await stack.up({ onEvent, signal: deps.signal, color: "never", message });
-    step("succeeded", contract.join("; "));
+    if (oldData) await oldData.run();
+    step("succeeded", lines.join("; "));
     return true;
   } catch (error) {
     step("failed", error instanceof Error ? error.message : String(error));
@@ -221,7 +252,7 @@ interface RunSpec<Extras, T> {
   readonly refreshFirst?: boolean;
   /** Opens the stack; one that existed before has its recorded secrets settings restored (openExisting). */
   readonly open: (factory: WorkspaceFactory) => Promise<TenantStack>;
-  readonly run: (stack: TenantStack, onEvent: PulumiEventMapper["handle"]) => Promise<T>;
+  readonly run: (stack: TenantStack, onEvent: PulumiEventMapper["handle"], tracker: PhaseTracker) => Promise<T>;
   readonly lockOwnerDead?: boolean;
   readonly succeeded: (value: T, mapper: PulumiEventMapper, tracker: PhaseTracker, stack: TenantStack) => Promise<Extras> | Extras;
   readonly failedExtras: Extras;
@@ -244,7 +275,7 @@ async function runStackCommand<Extras, T>(job: PulumiJob, deps: PulumiJobDeps, s
   try {
     const stack = await spec.open(deps.factory);
     opened = stack;
-    const value = await withLockHandling(() => spec.run(stack, mapper.handle), {
+    const value = await withLockHandling(() => spec.run(stack, mapper.handle, tracker), {
       ownerDead: spec.lockOwnerDead ?? false,
       staleLockGraceMs: (job.config.cancelGraceMs ?? 0) + (deps.takeoverMarginMs ?? TAKEOVER_MARGIN_MS),
       lockWaitMs: request.lockWaitMs ?? job.config.lockWaitMs,
@@ -305,11 +336,49 @@ async function assertPlanHolds(stack: TenantStack, planFile: string, signal: Abo
   }
 }
 
+/** The preview's account of a change of tier; what a move would copy is measured on a shared source. */
+async function tierChangeForPreview(from: Tier, request: PulumiJobRequest, lastPhase: number, env: NodeJS.ProcessEnv): Promise<TierChangePreview> {
+  const base = pulumiTierChange(from, request.spec.tier);
+  if (!base.move || lastPhase < DATABASE_PHASE.number) return base;
+  const measured = await movePreview(from, request.spec.tier, request.spec.slug, request.settings, env);
+  return { ...base, data: measured.data, note: measured.note ? `${base.note}. ${measured.note}` : base.note };
+}
+
+/** The stack commands of a moving change's expand: the stack's own tier's program with the new target beside it. */
+function tierMoveContext(job: PulumiJob, deps: PulumiJobDeps, request: PulumiJobRequest, from: Tier, lastPhase: number, tracker: PhaseTracker, outputsBefore: OutputMap): TierMoveContext {
+  const { spec } = request;
+  const message = updateMessage(`expand of the change ${from} -> ${spec.tier}:`, spec.slug, lastPhase);
+  const open = () => deps.factory.selectStack(inlineProgram({ ...spec, tier: from }, request.settings, lastPhase, deps.env, { moveDatabaseTo: spec.tier }), workspaceOptions(job.config, spec.slug));
+  const clean = cleaner(deps.env, request.settings);
+  // The CLI's failure as the run's errors are reported: its `error:` lines, without secrets; a lock conflict as it is, for the lock handling.
+  const cliFailure = (error: unknown): never => {
+    if (error instanceof Error && error.name === "ConcurrentUpdateError") throw error;
+    throw new Error(errorLines(error instanceof Error ? error.message : String(error), clean).join("; ") || "the pulumi command failed");
+  };
+  return {
+    slug: spec.slug, from, to: spec.tier, settings: request.settings, env: deps.env, signal: deps.signal, emit: deps.emit,
+    failPhase: (text) => tracker.failPhase(DATABASE_PHASE.number, { urn: null, type: null, message: text }),
+    readOutputs: async () => outputsBefore,
+    previewExpand: async () => {
+      const planned = new PreviewSteps();
+      await (await open()).preview({ onEvent: planned.handle, signal: deps.signal, color: "never", message }).catch(cliFailure);
+      return planned.steps;
+    },
+    applyExpand: async () => {
+      const stack = await open();
+      // Its engine events are not the run's phases: every phase would show as done before the data moved.
+      await stack.up({ signal: deps.signal, color: "never", message }).catch(cliFailure);
+      return stack.outputs();
+    },
+  };
+}
+
 function provision(job: PulumiJob, deps: PulumiJobDeps, request: PulumiJobRequest, layout: DataDirLayout) {
   const lastPhase = checkLastPhase(request.lastPhase ?? request.plan?.lastPhase);
   let planFile: string | undefined;
   // Read from the stack once it is open; the program asks for it when it runs.
   let tierChangeFrom: Tier | null = null;
+  let appliedOutputs: OutputMap = {};
   const openForProvision = async (factory: WorkspaceFactory): Promise<TenantStack> => {
     if (request.plan) {
       // Written to this data directory from the contents the service kept, wherever the preview ran.
@@ -337,26 +406,47 @@ function provision(job: PulumiJob, deps: PulumiJobDeps, request: PulumiJobReques
     open: async (factory) => {
       const stack = await openForProvision(factory);
       // Outside the lock handling's retries: reading outputs takes no lock.
-      tierChangeFrom = await tierChangeOf(stack, request.spec);
+      appliedOutputs = await stack.outputs();
+      tierChangeFrom = tierChangeIn(appliedOutputs, request.spec);
       return stack;
     },
     // --refresh: read every resource from its provider first, so one deleted
     // out of band (a namespace, a DNS record) shows as missing and is created
     // again instead of staying "same" in the checkpoint forever.
     // A change of tier runs as two updates: this one with both tiers' allowances, then the contract (model/tier-change.ts).
-    run: async (stack, onEvent) => {
+    run: async (stack, onEvent, tracker) => {
       if (planFile) await assertPlanHolds(stack, planFile, deps.signal);
       const from = tierChangeFrom;
-      if (from) deps.emit({ type: "phase-step", phase: DATABASE_PHASE, step: "switch", status: "started", message: pulumiTierChange(from, request.spec.tier).note ?? "" });
-      const up = await stack.up({ onEvent, signal: deps.signal, color: "never", refresh: true, message: updateMessage("provision", request.spec.slug, lastPhase), ...(planFile ? { plan: planFile } : {}) })
+      // A change between the shared server and a dedicated one: expand, move and verify before the switch (tier-move.ts).
+      // The CLI would refuse the plan's creates that expand already made (`--plan`); the rest of it is checked after expand instead.
+      const reviewed = planFile;
+      const checkPlan = reviewed
+        ? async (expanded: ReadonlySet<string>) => {
+          const now = new PreviewSteps();
+          await stack.preview({ onEvent: now.handle, signal: deps.signal, color: "never", refresh: true, message: "matih tenant service: checking the reviewed plan still holds after expand" });
+          assertPlanHoldsAfterExpand(plannedSteps(await readFile(reviewed, "utf8")), now.steps, expanded);
+        }
+        : undefined;
+      const moved = from && lastPhase >= DATABASE_PHASE.number && dataMoveOf(from, request.spec.tier)
+        ? await expandAndMove({ ...tierMoveContext(job, deps, request, from, lastPhase, tracker, appliedOutputs), ...(checkPlan ? { checkPlan } : {}) })
+        : null;
+      if (from) deps.emit({ type: "phase-step", phase: DATABASE_PHASE, step: "switch", status: "started", message: moved ? `pointing the credentials Secret at the ${moved.move.to} server, where the verified copy is` : pulumiTierChange(from, request.spec.tier).note ?? "" });
+      const up = await stack.up({ onEvent, signal: deps.signal, color: "never", refresh: true, message: updateMessage("provision", request.spec.slug, lastPhase), ...(planFile && !moved ? { plan: planFile } : {}) })
         .catch((error: unknown) => {
-          if (from) deps.emit({ type: "phase-step", phase: DATABASE_PHASE, step: "switch", status: "failed", message: "the update stopped before every workload rolled; the old tier's allowances stay until a retry completes it" });
+          if (from) {
+            deps.emit({ type: "phase-step", phase: DATABASE_PHASE, step: "switch", status: "failed", message: moved
+              ? `the update stopped before every workload rolled; the ${moved.move.from} server keeps the tenant's data, its writes stopped (docs/operations.md)`
+              : "the update stopped before every workload rolled; the old tier's allowances stay until a retry completes it" });
+          }
           throw error;
         });
       if (!from) return up;
-      deps.emit({ type: "phase-step", phase: DATABASE_PHASE, step: "switch", status: "succeeded", message: `the workloads run on the ${request.spec.tier} tier's connection settings and sizes` });
+      deps.emit({ type: "phase-step", phase: DATABASE_PHASE, step: "switch", status: "succeeded", message: moved
+        ? `the workloads run on the ${moved.move.to} server with the ${request.spec.tier} tier's sizes${moved.move.from === "dedicated" ? "; the dedicated server was deleted last in this update, after every phase rolled" : ""}`
+        : `the workloads run on the ${request.spec.tier} tier's connection settings and sizes` });
       // The outputs after the contract's update: the same values, as the stack now holds them.
-      return (await contractTierChange(job, deps, request, from, lastPhase, onEvent)) ? { ...up, outputs: await stack.outputs() } : up;
+      const removal = moved ? oldDataRemoval(moved, request.spec.slug) : null;
+      return (await contractTierChange(job, deps, request, from, lastPhase, onEvent, removal)) ? { ...up, outputs: await stack.outputs() } : up;
     },
     refreshFirst: true,
     lockOwnerDead: request.ownerDead ?? false,
@@ -385,7 +475,7 @@ function preview(job: PulumiJob, deps: PulumiJobDeps, request: PulumiJobRequest,
     // The plan goes back with its contents, so that any process can apply it (core/plans.ts).
     succeeded: async (_value, mapper) => ({
       lastPhase, changes: mapper.resourceChanges(), plan: saved ? await sealSaved(saved) : null,
-      ...(tierChangeFrom ? { tierChange: pulumiTierChange(tierChangeFrom, request.spec.tier) } : {}),
+      ...(tierChangeFrom ? { tierChange: await tierChangeForPreview(tierChangeFrom, request, lastPhase, deps.env) } : {}),
     }),
     failedExtras: { lastPhase, changes: [], plan: null },
   });

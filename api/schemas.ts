@@ -598,7 +598,7 @@ const GroupChangeSchema = Type.Object({
   paths: Type.Array(Type.String(), { description: "The properties that change" }),
 });
 
-const FleetChangeStatusEnum = literalUnion(["PENDING_REVIEW", "APPROVED", "REJECTED", "STALE"]);
+const FleetChangeStatusEnum = literalUnion(["PREVIEWING", "PREVIEW_FAILED", "PENDING_REVIEW", "APPROVED", "REJECTED", "STALE"]);
 
 export const FleetChange = Type.Object({
   id: Type.String({ format: "uuid" }),
@@ -611,7 +611,9 @@ export const FleetChange = Type.Object({
   reason: Type.String(),
   createdBy: Type.String(),
   createdAt: Type.String({ format: "date-time" }),
-  previewedAt: Type.String({ format: "date-time" }),
+  previewedAt: nullable(Type.String({ format: "date-time", description: "When its preview started; null while a background preview waits to start" })),
+  previewProgress: nullable(Type.Object({ done: Type.Integer(), total: Type.Integer() }, { description: "Tenants previewed of those selected, for a preview run in the background (the Pulumi engine); null for one previewed before the answer" })),
+  previewError: nullable(Type.String({ description: "Why its background preview failed (PREVIEW_FAILED)" })),
   destructive: Type.Boolean({ description: "Whether the preview deletes or replaces stateful resources of some tenant" }),
   preview: Type.Object({
     selected: Type.Integer({ description: "Tenants the selector matched" }),

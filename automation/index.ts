@@ -73,7 +73,7 @@ export { ForkedJobRunner, type JobRunner, type JobRunOptions } from "./isolation
 export { PulumiEngine, type PulumiEngineOptions, type PulumiEngineStartOptions } from "./pulumi/engine.ts";
 export { detectPulumiCli, MINIMUM_PULUMI_CLI_VERSION, type CliCheck } from "./pulumi/cli.ts";
 export { RenderEngine, type RenderEngineOptions } from "./render/engine.ts";
-export type { FleetPreviewEntry } from "./render/fleet-preview.ts";
+export { previewTenantByTenant, type FleetPreviewEntry, type FleetPreviewTarget } from "./core/fleet-preview.ts";
 export { FileRenderStateStore, type RenderRecord, type RenderStateStore } from "./render/store.ts";
 export { validateFaultPlan, type FaultPlan, type PhaseFault } from "./core/fault-plan.ts";
 export { actualResources, applySimulatedDrift, type SimulatedDrift } from "./render/simulated-drift.ts";

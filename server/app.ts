@@ -56,6 +56,8 @@ export interface AppOptions {
   settings: PlatformSettings;
   /** An engine built by the caller; otherwise chosen from the environment. */
   engine?: TenantEngine;
+  /** Wraps the engine chosen (tests that take a capability away, such as the render engine's batch fleet preview). */
+  wrapEngine?: (engine: TenantEngine) => TenantEngine;
   env?: NodeJS.ProcessEnv;
   /** How long a shutdown waits for running jobs; default 30 s. */
   shutdownGraceMs?: number;
@@ -172,7 +174,7 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions): P
   await fastify.register(platformSettingsPlugin, { fileSettings: opts.settings, source: settingsFile ? `MATIH_PLATFORM_SETTINGS_FILE (${settingsFile})` : "the built-in defaults (MATIH_PLATFORM_SETTINGS_FILE is not set)" });
   const settings = fastify.platformSettingsAtStart.settings;
   await fastify.register(progressBusPlugin, { databaseUrl: opts.databaseUrl });
-  await fastify.register(enginePlugin, { dataDir: config.dataDir, ...(opts.engine ? { engine: opts.engine } : {}), ...(opts.env ? { env: opts.env } : {}) });
+  await fastify.register(enginePlugin, { dataDir: config.dataDir, ...(opts.engine ? { engine: opts.engine } : {}), ...(opts.wrapEngine ? { wrap: opts.wrapEngine } : {}), ...(opts.env ? { env: opts.env } : {}) });
   // Before the run queue: a run takes its backup before anything destructive.
   await fastify.register(backupsPlugin, { backups: config.backups, settings, dataDir: config.dataDir, ...(opts.env ? { env: opts.env } : {}) });
   // Before the run queue, so that it closes after it: rows committed by runs finishing during shutdown still go out.
@@ -213,7 +215,9 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions): P
   await fastify.register(driftPlugin, { drift: config.drift, settings, worker: config.worker, startWorkersOn: opts.startWorkersOn ?? "ready" });
   await fastify.register(fleetChangesPlugin, {
     settings, maxAttempts: config.maxAttempts, changeTtlHours: config.changeTtlHours, requireSeparateApprover: config.requireSeparateApprover,
-    worker: config.worker, startWorkersOn: opts.startWorkersOn ?? "ready",
+    worker: config.worker, startWorkersOn: opts.startWorkersOn ?? "ready", limits: config.limits,
+    // Half the engine's operations at once, so that tenants' own runs still start while a fleet change is previewed.
+    fleetPreviewConcurrency: Math.max(1, Math.floor(loadEngineConfig(opts.env ?? process.env, { dataDir: config.dataDir }).maxConcurrentOperations / 2)),
   });
   await fastify.register(healthRoutes);
   await fastify.register(tenantRoutes);

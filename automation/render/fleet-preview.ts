@@ -7,13 +7,11 @@
  */
 import { summarize } from "../core/change-summary.ts";
 import { redactResourceChanges } from "../core/redact.ts";
-import type { PreviewResult, ResourceChange } from "../core/types.ts";
+import type { FleetPreviewEntry } from "../core/fleet-preview.ts";
 import type { FleetPreviewRecord, RenderOutcome } from "../isolation/protocol.ts";
 import { planUpdate, stepsInOrder, toResourceChange } from "./steps.ts";
 
-export type FleetPreviewEntry =
-  | { readonly slug: string; readonly ok: true; readonly changeSummary: PreviewResult["changeSummary"]; readonly changes: readonly ResourceChange[] }
-  | { readonly slug: string; readonly ok: false; readonly error: PreviewResult["error"] };
+export type { FleetPreviewEntry };
 
 export function fleetPreviewEntry(record: FleetPreviewRecord, outcome: RenderOutcome): FleetPreviewEntry {
   if (!outcome.ok) return { slug: record.slug, ok: false, error: outcome.error };

@@ -9,7 +9,7 @@ import { AUDIT_ACTOR_SETTING } from "./audit.ts";
 import type { SettingsVersionRow } from "./platform-settings.ts";
 import type { Queryable } from "./pool.ts";
 
-export type FleetChangeStatus = "PENDING_REVIEW" | "APPROVED" | "REJECTED" | "STALE";
+export type FleetChangeStatus = "PREVIEWING" | "PREVIEW_FAILED" | "PENDING_REVIEW" | "APPROVED" | "REJECTED" | "STALE";
 export type RolloutStatus = "RUNNING" | "PAUSED" | "HALTED" | "COMPLETED" | "ABORTED";
 export type RolloutTenantStatus = "PENDING" | "PREVIEWING" | "APPLYING" | "SUCCEEDED" | "UNCHANGED" | "FAILED" | "SKIPPED" | "HELD";
 
@@ -68,8 +68,13 @@ export interface FleetChangeRow {
   reason: string;
   createdBy: string;
   createdAt: Date;
-  previewedAt: Date;
+  /** When its preview started; null while it waits for the preview job. */
+  previewedAt: Date | null;
   preview: FleetPreview;
+  /** Why a background preview failed (PREVIEW_FAILED). */
+  previewError: string | null;
+  /** Tenants previewed so far of those selected, while PREVIEWING in the background. */
+  previewProgress: { done: number; total: number } | null;
   tenants: FleetChangeTenant[];
   destructive: boolean;
   decidedBy: string | null;
@@ -81,18 +86,20 @@ export interface FleetChangeRow {
 
 const CHANGE_COLUMNS = `c.id, c.status, c.patch, c.settings, c.base_version AS "baseVersion", c.changed_paths AS "changedPaths", c.selector, c.reason,
   c.created_by AS "createdBy", c.created_at AS "createdAt", c.previewed_at AS "previewedAt", c.preview, c.tenants, c.destructive,
+  c.preview_error AS "previewError", c.preview_progress AS "previewProgress",
   c.decided_by AS "decidedBy", c.decided_at AS "decidedAt", c.rejection_reason AS "rejectionReason", c.version,
   (SELECT r.id FROM fleet_rollouts r WHERE r.change_id = c.id) AS "rolloutId"`;
 
 export async function insertFleetChange(
   db: Queryable,
-  c: Pick<FleetChangeRow, "id" | "patch" | "settings" | "baseVersion" | "changedPaths" | "selector" | "reason" | "createdBy" | "previewedAt" | "preview" | "tenants" | "destructive">,
+  c: Pick<FleetChangeRow, "id" | "patch" | "settings" | "baseVersion" | "changedPaths" | "selector" | "reason" | "createdBy" | "previewedAt" | "preview" | "tenants" | "destructive">
+    & { status?: "PENDING_REVIEW" | "PREVIEWING"; previewProgress?: { done: number; total: number } },
 ): Promise<FleetChangeRow> {
   await db.query(
-    `INSERT INTO fleet_changes (id, status, patch, settings, base_version, changed_paths, selector, reason, created_by, previewed_at, preview, tenants, destructive)
-     VALUES ($1, 'PENDING_REVIEW', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+    `INSERT INTO fleet_changes (id, status, patch, settings, base_version, changed_paths, selector, reason, created_by, previewed_at, preview, tenants, destructive, preview_progress)
+     VALUES ($1, $13, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $14)`,
     [c.id, JSON.stringify(c.patch), JSON.stringify(c.settings), c.baseVersion, c.changedPaths, JSON.stringify(c.selector), c.reason, c.createdBy, c.previewedAt,
-      JSON.stringify(redactValue(c.preview)), JSON.stringify(c.tenants), c.destructive],
+      JSON.stringify(redactValue(c.preview)), JSON.stringify(c.tenants), c.destructive, c.status ?? "PENDING_REVIEW", c.previewProgress ? JSON.stringify(c.previewProgress) : null],
   );
   return (await findFleetChange(db, c.id))!;
 }
@@ -100,6 +107,39 @@ export async function insertFleetChange(
 export async function findFleetChange(db: Queryable, id: string, options: { forUpdate?: boolean } = {}): Promise<FleetChangeRow | undefined> {
   const { rows } = await db.query(`SELECT ${CHANGE_COLUMNS} FROM fleet_changes c WHERE c.id = $1${options.forUpdate ? " FOR UPDATE OF c" : ""}`, [id]);
   return rows[0];
+}
+
+/** A background preview starts (again, after a restart): its start time, its count from zero. */
+export async function startFleetPreview(db: Queryable, id: string, total: number): Promise<Date> {
+  const { rows } = await db.query(`UPDATE fleet_changes SET previewed_at = now(), preview_progress = $2 WHERE id = $1 AND status = 'PREVIEWING' RETURNING previewed_at AS "previewedAt"`, [id, JSON.stringify({ done: 0, total })]);
+  return rows[0].previewedAt;
+}
+
+/** False once the change is no longer PREVIEWING (rejected meanwhile): the preview stops. */
+export async function recordFleetPreviewProgress(db: Queryable, id: string, progress: { done: number; total: number }): Promise<boolean> {
+  const { rowCount } = await db.query(`UPDATE fleet_changes SET preview_progress = $2 WHERE id = $1 AND status = 'PREVIEWING'`, [id, JSON.stringify(progress)]);
+  return rowCount === 1;
+}
+
+/** The background preview's outcome: the change awaits review with it, or failed with the reason. */
+export async function finishFleetPreview(
+  db: Queryable, id: string,
+  outcome: { preview: FleetPreview; tenants: FleetChangeTenant[]; destructive: boolean } | { error: string },
+): Promise<boolean> {
+  const { rowCount } = "error" in outcome
+    ? await db.query(`UPDATE fleet_changes SET status = 'PREVIEW_FAILED', preview_error = $2 WHERE id = $1 AND status = 'PREVIEWING'`, [id, outcome.error])
+    : await db.query(
+      `UPDATE fleet_changes SET status = 'PENDING_REVIEW', preview = $2, tenants = $3, destructive = $4,
+         preview_progress = jsonb_set(preview_progress, '{done}', preview_progress->'total') WHERE id = $1 AND status = 'PREVIEWING'`,
+      [id, JSON.stringify(redactValue(outcome.preview)), JSON.stringify(outcome.tenants), outcome.destructive],
+    );
+  return rowCount === 1;
+}
+
+/** Fleet changes still waiting for their background preview (a process stopped mid-preview). */
+export async function previewingFleetChangeIds(db: Queryable): Promise<string[]> {
+  const { rows } = await db.query(`SELECT id FROM fleet_changes WHERE status = 'PREVIEWING' ORDER BY created_at`);
+  return rows.map((r) => r.id);
 }
 
 export async function updateFleetChange(db: Queryable, id: string, change: { status: FleetChangeStatus; decidedBy?: string; rejectionReason?: string | null; version?: number }): Promise<void> {

@@ -142,6 +142,31 @@ export async function highestTargetPhase(db: Queryable, tenantId: string): Promi
   return rows[0]?.phase ?? PHASE_COUNT;
 }
 
+/**
+ * How far the tenant's stack reaches now: the target of its latest successful
+ * provision, retry, update or rollback (a rollback's target is where it
+ * stopped), else the highest any run aimed at. A settings change previews and
+ * applies the tenant this far, neither adding phases it never had (a tenant
+ * kept at phase 6 needs no Azure) nor removing any.
+ */
+export async function currentExtent(db: Queryable, tenantId: string): Promise<number> {
+  const { rows } = await db.query<{ phase: number }>(
+    `SELECT target_phase AS phase FROM provisioning_runs WHERE tenant_id = $1 AND status = 'SUCCEEDED' AND kind IN ('provision', 'retry', 'update', 'rollback')
+     ORDER BY completed_at DESC NULLS LAST, created_at DESC LIMIT 1`,
+    [tenantId],
+  );
+  return rows[0]?.phase ?? highestTargetPhase(db, tenantId);
+}
+
+/** Whether an operation that creates resources ever started for the tenant: only then has it a stack to preview. */
+export async function hasStack(db: Queryable, tenantId: string): Promise<boolean> {
+  const { rows } = await db.query(
+    `SELECT EXISTS (SELECT 1 FROM provisioning_runs WHERE tenant_id = $1 AND kind IN ('provision', 'retry', 'update') AND started_at IS NOT NULL) AS "has"`,
+    [tenantId],
+  );
+  return rows[0].has === true;
+}
+
 export async function phasesOf(db: Queryable, runId: string): Promise<PhaseRow[]> {
   const { rows } = await db.query(`SELECT ${PHASE_COLUMNS} FROM run_phases WHERE run_id = $1 ORDER BY number`, [runId]);
   return rows;

@@ -96,3 +96,19 @@ export async function admitRun(db: pg.PoolClient, principal: string, limits: Adm
   if (!(await lockFor(db, principal, limits, { tenants: false, runs: true }))) return;
   await checkPendingRuns(db, principal, limits);
 }
+
+/**
+ * Whether one more run fits the pending-run limits now, for runs the service
+ * queues at its own pace (a rollout's next tenant): such work waits for room
+ * instead of failing. Takes the same locks as admitRun, in the caller's
+ * transaction, so the run queued after it is counted by everyone else.
+ */
+export async function roomForRun(db: pg.PoolClient, principal: string, limits: AdmissionLimits): Promise<boolean> {
+  try {
+    await admitRun(db, principal, limits);
+    return true;
+  } catch (error) {
+    if (error instanceof ApiError && error.statusCode === 429) return false;
+    throw error;
+  }
+}

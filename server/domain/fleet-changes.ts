@@ -8,15 +8,18 @@
  */
 import { randomUUID } from "node:crypto";
 import type pg from "pg";
-import { redactValue, type FleetPreviewEntry, type ResourceChange } from "../../automation/index.ts";
+import { previewTenantByTenant, redactValue, type FleetPreviewEntry, type FleetPreviewTarget, type PreviewRequest, type PreviewResult, type ResourceChange } from "../../automation/index.ts";
 import { printableLineProblem, ValidationError, type ValidationProblem } from "../../model/spec.ts";
 import { resolvePlatformSettings, type PlatformSettings } from "../../model/settings.ts";
 import { enqueueOutbox } from "../db/outbox.ts";
 import {
-  appendFleetAudit, appendSettingsVersionIn, findFleetChange, insertFleetChange, insertRollout, updateFleetChange,
+  appendFleetAudit, appendSettingsVersionIn, findFleetChange, finishFleetPreview, insertFleetChange, insertRollout, recordFleetPreviewProgress, startFleetPreview, updateFleetChange,
   type FleetChangeRow, type FleetChangeTenant, type FleetPreview, type FleetSelector, type GroupChange, type PreviewGroup, type RolloutConfig, type RolloutRow,
 } from "../db/fleet-changes.ts";
-import type { RolloutQueue } from "../db/fleet-rollout-queue.ts";
+import type { FleetPreviewQueue, RolloutQueue } from "../db/fleet-rollout-queue.ts";
+import { currentExtent, hasStack } from "../db/runs.ts";
+import { findStackSettings } from "../db/stack-settings.ts";
+import { findTenant, tenantSpecOf } from "../db/tenants.ts";
 import { currentSettingsVersion } from "../db/platform-settings.ts";
 import { withTransaction } from "../db/pool.ts";
 import { reviewOf } from "./change-service.ts";
@@ -242,8 +245,16 @@ export interface ApproveFleetBody {
 
 export interface FleetChangeDeps {
   pool: pg.Pool;
-  /** The engine, for its fleet preview (the render engine has one). */
-  engine: { kind: string; previewFleet?: (settings: PlatformSettings, options?: { signal?: AbortSignal; onEntries?: (entries: FleetPreviewEntry[]) => void }) => Promise<FleetPreviewEntry[]> };
+  /** The engine: its batch fleet preview (the render engine), else its preview of one tenant, tenant by tenant in the background. */
+  engine: {
+    kind: string;
+    previewFleet?: (settings: PlatformSettings, options?: { signal?: AbortSignal; onEntries?: (entries: FleetPreviewEntry[]) => void }) => Promise<FleetPreviewEntry[]>;
+    preview?: (request: PreviewRequest) => Promise<PreviewResult>;
+  };
+  /** Where background previews are queued; without it only a batch fleet preview is possible. */
+  previewQueue?: FleetPreviewQueue;
+  /** Tenants a background preview previews at once. Default 1. */
+  fleetPreviewConcurrency?: number;
   /** This process's settings, for its own cluster connection (withProcessConnection). */
   processSettings: PlatformSettings;
   queue: RolloutQueue;
@@ -253,6 +264,9 @@ export interface FleetChangeDeps {
   onRolloutChanged?: (rollout: RolloutRow) => void;
 }
 
+/** How often a background preview records its count. */
+const PROGRESS_EVERY_MS = 2_000;
+
 export class FleetChangeService {
   private readonly deps: FleetChangeDeps;
 
@@ -260,7 +274,15 @@ export class FleetChangeService {
     this.deps = deps;
   }
 
-  /** Checks the patch, previews it on the selected tenants and records the change awaiting review. */
+  /**
+   * Checks the patch and records the change with its preview on the selected
+   * tenants. An engine with a batch fleet preview (the render engine: tens of
+   * milliseconds a tenant in the warm workers) previews before the answer, and
+   * the change awaits review at once. An engine that previews one stack at a
+   * time (the Pulumi engine: seconds to minutes a tenant) gets the change
+   * recorded PREVIEWING and a queued job previews it (previewInBackground);
+   * the answer says so and the change awaits review when the job is done.
+   */
   async propose(body: FleetChangeBody, principal: string): Promise<FleetChangeRow> {
     const reason = body.reason.trim();
     const reasonProblem = reason === "" ? "must say why" : printableLineProblem(reason);
@@ -273,20 +295,34 @@ export class FleetChangeService {
       throw new ApiError(400, "invalid_request", `the patch changes nothing: the settings would equal version ${current.version}`, [{ field: "settings", message: "changes no setting" }]);
     }
     const previewFleet = this.deps.engine.previewFleet?.bind(this.deps.engine);
-    if (!previewFleet) throw new ApiError(409, "not_supported", `the ${this.deps.engine.kind} engine has no fleet preview; fleet changes are previewed by the render engine`);
+    const inBackground = !previewFleet && !!this.deps.engine.preview && !!this.deps.previewQueue;
+    if (!previewFleet && !inBackground) throw new ApiError(409, "not_supported", `the ${this.deps.engine.kind} engine has no fleet preview`);
     const selector = normalisedSelector(body.selector);
     const selected = await selectTenants(this.deps.pool, selector);
+    const record = { id: randomUUID(), patch: body.settings, settings: proposed, baseVersion: current.version, changedPaths, selector, reason, createdBy: principal };
+    if (inBackground) {
+      return withTransaction(this.deps.pool, async (db) => {
+        const change = await insertFleetChange(db, {
+          ...record, status: "PREVIEWING", previewedAt: null, previewProgress: { done: 0, total: selected.length },
+          preview: { selected: selected.length, groups: [], destructive: [], failed: [], notPreviewed: [] }, tenants: [], destructive: false,
+        });
+        await appendFleetAudit(db, {
+          actor: principal, from: null, to: "PREVIEWING",
+          message: `fleet change ${change.id} proposed on version ${current.version}: ${changedPaths.join(", ")}; ${selected.length} tenants to preview one stack at a time`,
+          details: { fleetChangeId: change.id, baseVersion: current.version, changedPaths, selector, reason },
+        });
+        await this.deps.previewQueue!.schedule(change.id, { db });
+        return change;
+      });
+    }
     // The database's clock, as run start times are: a tenant whose stack changed after this is previewed again at its turn.
     const previewedAt: Date = (await this.deps.pool.query(`SELECT now() AS t`)).rows[0].t;
     // Each chunk's entries are grouped as they come and not kept (FleetPreviewGrouper); an engine that answers with them all at once is grouped the same.
     const grouper = new FleetPreviewGrouper(selected);
-    if (selected.length > 0) grouper.add(await previewFleet(withProcessConnection(proposed, this.deps.processSettings), { onEntries: (entries) => grouper.add(entries) }));
+    if (selected.length > 0) grouper.add(await previewFleet!(withProcessConnection(proposed, this.deps.processSettings), { onEntries: (entries) => grouper.add(entries) }));
     const { preview, tenants, destructive } = grouper.finish();
     return withTransaction(this.deps.pool, async (db) => {
-      const change = await insertFleetChange(db, {
-        id: randomUUID(), patch: body.settings, settings: proposed, baseVersion: current.version, changedPaths, selector, reason,
-        createdBy: principal, previewedAt, preview, tenants, destructive,
-      });
+      const change = await insertFleetChange(db, { ...record, previewedAt, preview, tenants, destructive });
       await appendFleetAudit(db, {
         actor: principal, from: null, to: "PENDING_REVIEW",
         message: `fleet change ${change.id} proposed on version ${current.version}: ${changedPaths.join(", ")}; ${selected.length} tenants previewed in ${preview.groups.length} groups`,
@@ -294,6 +330,72 @@ export class FleetChangeService {
       });
       return change;
     });
+  }
+
+  /**
+   * The preview job of a change recorded PREVIEWING: each selected tenant
+   * whose stack exists is previewed on the proposed settings through the
+   * engine's own preview, as far as its stack reaches, a few at a time; the
+   * entries are grouped as they come, and the change then awaits review (or
+   * PREVIEW_FAILED, with the reason, when the job itself fails). A tenant
+   * whose preview fails is listed as failed, as in a batch preview. Started
+   * again from the beginning after a restart. Nothing is applied.
+   */
+  async previewInBackground(changeId: string, signal?: AbortSignal): Promise<void> {
+    const preview = this.deps.engine.preview?.bind(this.deps.engine);
+    const change = await findFleetChange(this.deps.pool, changeId);
+    if (!change || change.status !== "PREVIEWING" || !preview) return;
+    try {
+      const selected = await selectTenants(this.deps.pool, change.selector);
+      await startFleetPreview(this.deps.pool, changeId, selected.length);
+      const targets: FleetPreviewTarget[] = [];
+      for (const t of selected) {
+        // A tenant no operation ever started on has no stack, and nothing to preview (listed as not previewed).
+        if (!(await hasStack(this.deps.pool, t.id))) continue;
+        const tenant = await findTenant(this.deps.pool, t.id);
+        if (tenant) targets.push({ spec: tenantSpecOf(tenant), lastPhase: await currentExtent(this.deps.pool, t.id), stackSettings: await findStackSettings(this.deps.pool, t.slug) });
+      }
+      const grouper = new FleetPreviewGrouper(selected);
+      let done = selected.length - targets.length;
+      let reported = Date.now();
+      if (!(await recordFleetPreviewProgress(this.deps.pool, changeId, { done, total: selected.length }))) return;
+      const settings = withProcessConnection(change.settings, this.deps.processSettings);
+      // Rejected while it previews: the previews under way are cancelled and no more start.
+      const withdrawn = new AbortController();
+      await previewTenantByTenant(preview, targets, settings, {
+        concurrency: this.deps.fleetPreviewConcurrency ?? 1,
+        signal: signal ? AbortSignal.any([signal, withdrawn.signal]) : withdrawn.signal,
+        onEntry: async (entry) => {
+          grouper.add([entry]);
+          done += 1;
+          // The count for readers, every few seconds rather than every tenant; it also finds a rejection.
+          if (Date.now() - reported >= PROGRESS_EVERY_MS) {
+            reported = Date.now();
+            if (!(await recordFleetPreviewProgress(this.deps.pool, changeId, { done, total: selected.length }))) withdrawn.abort(new Error(`fleet change ${changeId} is no longer awaiting its preview`));
+          }
+        },
+      }).catch((error) => {
+        if (!withdrawn.signal.aborted) throw error;
+      });
+      if (withdrawn.signal.aborted) return;
+      const outcome = grouper.finish();
+      await withTransaction(this.deps.pool, async (db) => {
+        if (!(await finishFleetPreview(db, changeId, outcome))) return;
+        await appendFleetAudit(db, {
+          actor: change.createdBy, from: "PREVIEWING", to: "PENDING_REVIEW",
+          message: `fleet change ${changeId} previewed: ${selected.length} tenants in ${outcome.preview.groups.length} groups${outcome.preview.failed.length > 0 ? `, ${outcome.preview.failed.length} failed` : ""}`,
+          details: { fleetChangeId: changeId },
+        });
+      });
+    } catch (error) {
+      // Shutting down: the job is tried again by the next process.
+      if (signal?.aborted) throw error;
+      const message = error instanceof Error ? error.message : String(error);
+      await withTransaction(this.deps.pool, async (db) => {
+        if (!(await finishFleetPreview(db, changeId, { error: message }))) return;
+        await appendFleetAudit(db, { actor: change.createdBy, from: "PREVIEWING", to: "PREVIEW_FAILED", message: `fleet change ${changeId}: its preview failed: ${message}`, details: { fleetChangeId: changeId } });
+      });
+    }
   }
 
   async get(id: string): Promise<FleetChangeRow> {
@@ -366,9 +468,10 @@ export class FleetChangeService {
     return withTransaction(this.deps.pool, async (db) => {
       const change = await findFleetChange(db, id, { forUpdate: true });
       if (!change) throw notFound(`fleet change "${id}"`);
-      if (change.status !== "PENDING_REVIEW") throw new ApiError(409, "change_not_pending", `fleet change ${id} is ${change.status} and cannot be rejected`);
+      // One still previewing (or whose preview failed) may be withdrawn too: its preview job stops at its next count.
+      if (!["PENDING_REVIEW", "PREVIEWING", "PREVIEW_FAILED"].includes(change.status)) throw new ApiError(409, "change_not_pending", `fleet change ${id} is ${change.status} and cannot be rejected`);
       await updateFleetChange(db, id, { status: "REJECTED", decidedBy: principal, rejectionReason: note });
-      await appendFleetAudit(db, { actor: principal, from: "PENDING_REVIEW", to: "REJECTED", message: `fleet change ${id} rejected by ${principal}${note ? `: ${note}` : ""}`, details: { fleetChangeId: id } });
+      await appendFleetAudit(db, { actor: principal, from: change.status, to: "REJECTED", message: `fleet change ${id} rejected by ${principal}${note ? `: ${note}` : ""}`, details: { fleetChangeId: id } });
       return (await findFleetChange(db, id))!;
     });
   }

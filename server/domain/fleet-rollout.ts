@@ -16,7 +16,6 @@
 import { randomUUID } from "node:crypto";
 import type pg from "pg";
 import type { EngineKind } from "../../automation/index.ts";
-import { PHASE_COUNT } from "../../model/phases.ts";
 import { appendAudit } from "../db/audit.ts";
 import { findChangeById, insertChange, updateChange, type ChangeRow } from "../db/changes.ts";
 import { tenantDriftState } from "../db/drift.ts";
@@ -29,9 +28,10 @@ import type { RunQueue } from "../db/job-queue.ts";
 import { enqueueOutbox } from "../db/outbox.ts";
 import { markTenantSettingsApplied } from "../db/platform-settings.ts";
 import { withTransaction } from "../db/pool.ts";
-import { activeRun, changedSince, insertRun, updateRun } from "../db/runs.ts";
+import { activeRun, changedSince, currentExtent, insertRun, updateRun } from "../db/runs.ts";
 import { findTenant, type TenantRow } from "../db/tenants.ts";
 import { queueUpdateRun } from "./change-service.ts";
+import { NO_LIMITS, roomForRun, type AdmissionLimits } from "./admission.ts";
 import { ApiError, notFound } from "./errors.ts";
 import { resourceKeys } from "./fleet-changes.ts";
 
@@ -54,6 +54,8 @@ export interface RolloutDeps {
   maxAttempts: number;
   /** MATIH_CHANGE_TTL_HOURS: a held tenant's change awaits review this long. */
   changeTtlHours: number;
+  /** The pending-run limits: a rollout starts its next tenant only when its run fits them (as the approver's). Default none. */
+  limits?: AdmissionLimits;
   publish?: (message: RolloutMessage) => void;
 }
 
@@ -88,6 +90,11 @@ export class RolloutDriver {
   /** The actor of what the rollout does on its own: the admin who approved it, through the rollout. */
   private actor(r: RolloutRow): string {
     return r.createdBy;
+  }
+
+  /** Whether the run a tenant's next step queues fits the pending-run limits, counted as the approver's. */
+  private roomForRun(db: pg.PoolClient, r: RolloutRow): Promise<boolean> {
+    return roomForRun(db, this.actor(r), this.deps.limits ?? NO_LIMITS);
   }
 
   /**
@@ -191,7 +198,7 @@ export class RolloutDriver {
     if (tenant.status !== "ACTIVE" || (await activeRun(db, tenant.id))) return undefined;
     const actor = this.actor(rollout);
     const reason = `settings version ${rollout.settingsVersion} (fleet change ${rollout.changeId}, rollout ${rollout.id})`;
-    const change = await insertChange(db, { id: randomUUID(), tenantId: tenant.id, requested: { reason }, targetTier: tenant.tier, targetPhase: PHASE_COUNT, createdBy: actor, ttlHours: this.deps.changeTtlHours });
+    const change = await insertChange(db, { id: randomUUID(), tenantId: tenant.id, requested: { reason }, targetTier: tenant.tier, targetPhase: await currentExtent(db, tenant.id), createdBy: actor, ttlHours: this.deps.changeTtlHours });
     await appendAudit(db, { tenantId: tenant.id, entity: "change", actor, from: null, to: "PREVIEWING", message: `change ${change.id} requested by rollout ${rollout.id}: ${reason}`, details: { changeId: change.id, rolloutId: rollout.id } });
     let run = await insertRun(db, { id: randomUUID(), tenantId: tenant.id, kind: "preview", maxAttempts: 1, engine: this.deps.engine.kind, targetPhase: change.targetPhase, requestedBy: actor, changeId: change.id });
     const jobId = await this.deps.runQueue.enqueue(db, { runId: run.id, tenantId: tenant.id });
@@ -218,6 +225,7 @@ export class RolloutDriver {
       if (tenant.status === "FAILED" && t.attempts > 0 && t.changeId) {
         const failed = await findChangeById(db, t.changeId);
         if (failed?.status === "FAILED") {
+          if (!(await this.roomForRun(db, rollout))) break;
           const actor = this.actor(rollout);
           await updateChange(db, failed.id, { status: "APPROVED", error: null });
           await appendAudit(db, { tenantId: tenant.id, entity: "change", actor, from: "FAILED", to: "APPROVED", message: `change ${failed.id} retried by rollout ${rollout.id}`, details: { changeId: failed.id, rolloutId: rollout.id } });
@@ -233,7 +241,7 @@ export class RolloutDriver {
         continue;
       }
       const entry = change.tenants.find((x) => x.tenantId === t.tenantId);
-      const moved = await changedSince(db, tenant.id, new Date(change.previewedAt));
+      const moved = await changedSince(db, tenant.id, new Date(change.previewedAt!));
       if (!moved && entry?.outcome === "no-change") {
         // Its render on the new settings equals its stack: nothing to apply, it is on the new version as it stands.
         await markTenantSettingsApplied(db, tenant.id, rollout.settingsVersion);
@@ -241,6 +249,8 @@ export class RolloutDriver {
         await this.setTenant(pass, t, "UNCHANGED", { reason: "the new settings change none of its resources", attempt: true });
         continue;
       }
+      // The pending-run limits hold for a rollout's runs as for anyone's: at the limit, the next tenant waits for the next pass.
+      if (!(await this.roomForRun(db, rollout))) break;
       const tc = (await this.requestTenantChange(db, rollout, tenant))!;
       if (moved || !entry || entry.outcome === "failed" || entry.outcome === "not-previewed") {
         const why = moved ? `its stack changed after the fleet preview (a ${moved.kind} run)` : "the fleet preview did not cover it";

@@ -14,6 +14,8 @@ export interface EnginePluginOptions {
   dataDir: string;
   /** An engine built by the caller (tests, rehearsals); otherwise chosen by MATIH_ENGINE. */
   engine?: TenantEngine;
+  /** Wraps the engine chosen (tests that take a capability away). */
+  wrap?: (engine: TenantEngine) => TenantEngine;
   env?: NodeJS.ProcessEnv;
 }
 
@@ -25,7 +27,8 @@ async function enginePlugin(fastify: FastifyInstance, opts: EnginePluginOptions)
     error: (m) => fastify.log.error(m),
   };
   const env = opts.env ?? process.env;
-  const engine = opts.engine ?? (await createEngine({ env, dataDir: opts.dataDir, logger, store: new PostgresRenderStateStore(fastify.db), onWorkerWait: (seconds) => fastify.metrics.workerWait(seconds) }));
+  const chosen = opts.engine ?? (await createEngine({ env, dataDir: opts.dataDir, logger, store: new PostgresRenderStateStore(fastify.db), onWorkerWait: (seconds) => fastify.metrics.workerWait(seconds) }));
+  const engine = opts.wrap ? opts.wrap(chosen) : chosen;
   fastify.metrics.workerStats = () => engine.workerStats?.() ?? null;
   // The Pulumi engine's stacks live in its state backend: a local directory
   // may not be shared with other processes on this database (see backend-claim.ts).

@@ -17,7 +17,7 @@ const deployment = { op: "update", type: "kubernetes:apps/v1:Deployment", count:
 const fleetChange = (status = "PENDING_REVIEW") => ({
   id: FLEET_CHANGE_ID, status, settingsPatch: patch, changedPaths: ["images.pgbouncer", "images.tags.ai-service"], baseVersion: 3,
   version: status === "APPROVED" ? 4 : null, selector: {}, reason: "ai-service 2.0.0 and PgBouncer 1.24.2", createdBy: "alice", createdAt: T0, previewedAt: T0,
-  destructive: false,
+  previewProgress: null, previewError: null, destructive: false,
   preview: {
     selected: 4,
     groups: [
@@ -58,7 +58,11 @@ const rollout = (status = "RUNNING") => {
 export const FLEET_CHANGE_EXAMPLES: Record<string, { request?: unknown; responses: Record<string, unknown> }> = {
   "POST /api/v1/fleet/changes": {
     request: { settings: patch, reason: "ai-service 2.0.0 and PgBouncer 1.24.2", selector: { tiers: ["free", "professional"] } },
-    responses: { 201: fleetChange() },
+    responses: {
+      201: fleetChange(),
+      // The Pulumi engine: recorded at once, its tenants previewed in the background.
+      202: { ...fleetChange("PREVIEWING"), previewedAt: null, previewProgress: { done: 0, total: 4 }, preview: { selected: 4, groups: [], destructive: [], failed: [], notPreviewed: [] } },
+    },
   },
   "GET /api/v1/fleet/changes/{id}": { responses: { 200: fleetChange() } },
   "POST /api/v1/fleet/changes/{id}/approve": {

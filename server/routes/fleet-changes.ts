@@ -23,7 +23,8 @@ export const rolloutLocation = (id: string) => `/api/v1/fleet/rollouts/${id}`;
 export function fleetChangeJson(c: FleetChangeRow) {
   return {
     id: c.id, status: c.status, settingsPatch: c.patch, changedPaths: c.changedPaths, baseVersion: c.baseVersion, version: c.version,
-    selector: c.selector, reason: c.reason, createdBy: c.createdBy, createdAt: iso(c.createdAt), previewedAt: iso(c.previewedAt),
+    selector: c.selector, reason: c.reason, createdBy: c.createdBy, createdAt: iso(c.createdAt), previewedAt: isoOrNull(c.previewedAt),
+    previewProgress: c.previewProgress, previewError: c.previewError,
     destructive: c.destructive, preview: c.preview, decidedBy: c.decidedBy, decidedAt: isoOrNull(c.decidedAt), rejectionReason: c.rejectionReason, rolloutId: c.rolloutId,
   };
 }
@@ -68,19 +69,20 @@ const fleetChangeRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.post("/api/v1/fleet/changes", {
     config: admin,
     schema: {
-      summary: "Propose a platform settings change (a JSON merge patch) and preview it on every selected tenant; the answer groups tenants by identical change",
-      description: "The patch is applied to the current version and checked as every version is (400 names each bad path under `settings.`; a secret value or kubernetes.kubeconfig/context is refused). Nothing uses the proposed settings until approval. The preview runs in the warm workers before the answer: about 40 ms a tenant.",
+      summary: "Propose a platform settings change (a JSON merge patch) and preview it on every selected tenant; the preview groups tenants by identical change",
+      description: "The patch is applied to the current version and checked as every version is (400 names each bad path under `settings.`; a secret value or kubernetes.kubeconfig/context is refused). Nothing uses the proposed settings until approval. On the render engine the preview runs in the warm workers before the answer (about 40 ms a tenant): 201, PENDING_REVIEW. On the Pulumi engine each tenant's stack is previewed with `pulumi preview` in a background job, a few at a time: 202, PREVIEWING, with `previewProgress`; read the change until it is PENDING_REVIEW (or PREVIEW_FAILED with `previewError`).",
       body: FleetChangeBody,
       response: {
-        201: { ...FleetChange, headers: FleetChangeLocation },
+        201: { ...FleetChange, headers: FleetChangeLocation, description: "Previewed: the change awaits review" },
+        202: { ...FleetChange, headers: FleetChangeLocation, description: "Recorded PREVIEWING: its tenants are previewed in the background" },
         400: errorResponses[400], 401: errorResponses[401], 403: errorResponses[403],
-        409: errorResponse("`not_supported`: the engine has no fleet preview (fleet changes are previewed by the render engine)"),
+        409: errorResponse("`not_supported`: the engine can preview no tenant"),
         500: errorResponses[500],
       },
     },
   }, async (request, reply) => {
     const change = await fastify.fleetChanges.propose(request.body, who(request));
-    return reply.code(201).header("location", fleetChangeLocation(change.id)).send(fleetChangeJson(change));
+    return reply.code(change.status === "PREVIEWING" ? 202 : 201).header("location", fleetChangeLocation(change.id)).send(fleetChangeJson(change));
   });
 
   fastify.get("/api/v1/fleet/changes/:id", {

@@ -344,6 +344,46 @@ describe.skipIf(skipReason !== "")(`real runs against the local cluster${skipRea
     expect((await hardQuota(slug)).pods).toBe("20");
   }, 900_000);
 
+  it("rolls a platform settings change out to two tenants: each stack previewed in the background, reviewed, applied in waves, the new image running", async () => {
+    const TAG = `2.0.1@sha256:${"1".repeat(64)}`;
+    const selected = ["rr-free-2", "rr-free-east"];
+    const imagesOf = async (slug: string) => ((await kubectlJson(["get", "deployments", "-n", namespaceOf(slug)])).items as Json[]).flatMap((d) => (d.spec.template.spec.containers as Json[]).map((c) => c.image as string));
+    const aiServiceImage = async (slug: string) => (await imagesOf(slug)).find((image) => image.includes("/ai-service:"));
+    const untouched = await aiServiceImage("rr-pro-west");
+    expect(untouched).toBeDefined();
+
+    const proposed = await api(base, "POST", "/api/v1/fleet/changes", { settings: { images: { tags: { "ai-service": TAG } } }, reason: "real-run ai-service 2.0.1", selector: { slugs: selected } });
+    // The Pulumi engine previews stack by stack, in a background job: recorded at once.
+    expect(proposed.status, JSON.stringify(proposed.body)).toBe(202);
+    expect(proposed.body).toMatchObject({ status: "PREVIEWING", previewProgress: { done: 0, total: 2 } });
+    const change = await waitUntil("the fleet change's preview", 600_000, async () => {
+      const c = (await api(base, "GET", `/api/v1/fleet/changes/${proposed.body.id}`)).body;
+      if (c.status === "PREVIEW_FAILED") throw new Error(`the fleet preview failed: ${c.previewError}\n${serviceErrors()}`);
+      return c.status === "PENDING_REVIEW" ? c : undefined;
+    });
+    expect(change.preview, JSON.stringify(change.preview)).toMatchObject({ selected: 2, failed: [], notPreviewed: [], destructive: [] });
+    // Both tenants change the same way: the core services' Helm release, and nothing else.
+    expect(change.preview.groups.map((g: Json) => [g.slugs, g.changes.map((c: Json) => `${c.op} ${c.type}`)])).toEqual([[selected, ["update kubernetes:helm.sh/v3:Release"]]]);
+    // Nothing ran on the proposed settings yet.
+    expect(await aiServiceImage("rr-free-2")).not.toContain(TAG);
+
+    const approved = await api(base, "POST", `/api/v1/fleet/changes/${change.id}/approve`, { waves: { canary: 1, growth: 2, concurrency: 2 } });
+    expect(approved.status, JSON.stringify(approved.body)).toBe(202);
+    const done = await waitUntil("the rollout", 900_000, async () => {
+      const r = (await api(base, "GET", `/api/v1/fleet/rollouts/${approved.body.id}`)).body;
+      return ["COMPLETED", "HALTED", "ABORTED"].includes(r.status) ? r : undefined;
+    });
+    const byTenant = Object.fromEntries((done.waves as Json[]).flatMap((w) => (w.tenants as Json[]).map((t) => [t.slug, [t.status, t.reason]])));
+    expect([done.status, byTenant], JSON.stringify(done)).toEqual(["COMPLETED", { "rr-free-2": ["SUCCEEDED", null], "rr-free-east": ["SUCCEEDED", null] }]);
+    expect((done.waves as Json[]).map((w) => w.tenants.length)).toEqual([1, 1]);
+    // In the cluster: the new image where the change went, the old one elsewhere.
+    for (const slug of selected) expect(await aiServiceImage(slug)).toBe(`matih.azurecr.io/ai-service:${TAG}`);
+    expect(await aiServiceImage("rr-pro-west")).toBe(untouched);
+    // The fleet view: the two on the new version, the others behind it.
+    const behind = (await api(base, "GET", "/api/v1/fleet?behind=true&limit=50")).body;
+    expect((behind.items as Json[]).map((t) => t.slug).sort()).toEqual(TENANTS.map((t) => t.slug).filter((s) => !selected.includes(s)).sort());
+  }, 1_800_000);
+
   it("tears every tenant down: no object left in the cluster, schema and role dropped, stack removed, tenant DELETED", async () => {
     const deleted = await Promise.all(TENANTS.map((t) => api(base, "DELETE", `/api/v1/tenants/${t.slug}?confirm=${t.slug}`)));
     for (const res of deleted) expect(res.status, JSON.stringify(res.body)).toBe(202);

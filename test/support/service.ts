@@ -10,6 +10,7 @@ import type { FastifyInstance } from "fastify";
 import pg from "pg";
 import { afterAll, beforeAll } from "vitest";
 import { resolvePlatformSettings } from "../../model/settings.ts";
+import type { TenantEngine } from "../../automation/index.ts";
 import { buildService } from "../../server/build.ts";
 import { loadServiceConfig } from "../../server/config.ts";
 import { TEST_DATABASE_URL } from "./postgres.ts";
@@ -46,7 +47,7 @@ export interface TestService {
 }
 
 /** Builds and readies the service on `databaseUrl` with the render engine; `env` adds or overrides variables. */
-export async function startService(databaseUrl: string, env: Record<string, string> = {}, options: { logLines?: string[] } = {}): Promise<TestService> {
+export async function startService(databaseUrl: string, env: Record<string, string> = {}, options: { logLines?: string[]; wrapEngine?: (engine: TenantEngine) => TenantEngine } = {}): Promise<TestService> {
   const dataDir = await mkdtemp(path.join(tmpdir(), "matih-service-"));
   const fullEnv: NodeJS.ProcessEnv = {
     ...process.env,
@@ -68,7 +69,7 @@ export async function startService(databaseUrl: string, env: Record<string, stri
   const config = loadServiceConfig(fullEnv);
   // `logLines` collects the service's JSON log lines (at info and above) for tests that check what is logged.
   const logger = options.logLines ? { level: "info", stream: { write: (line: string) => void options.logLines!.push(line) } } : false;
-  const app = await buildService({ config, databaseUrl, settings: resolvePlatformSettings(), env: fullEnv, logger, shutdownGraceMs: 5_000 });
+  const app = await buildService({ config, databaseUrl, settings: resolvePlatformSettings(), env: fullEnv, logger, shutdownGraceMs: 5_000, ...(options.wrapEngine ? { wrapEngine: options.wrapEngine } : {}) });
   await app.ready();
   return {
     app,

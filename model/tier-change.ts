@@ -98,5 +98,9 @@ export function contractChanges(from: Tier, to: Tier): string[] {
   }
   const pool = retiringConnectionPool(from, to);
   if (pool) lines.push(`the ${from} tier's PgBouncer pool (${pool.replicas} replicas) is removed`);
+  // Phase 4 let the workloads reach both servers through the switch (PhaseContext.reachesDedicatedServer).
+  if (tierProfile(from).database.dedicatedServer !== null && target.database.dedicatedServer === null) {
+    lines.push(`phase 4's egress to the ${from} tier's dedicated server is removed`);
+  }
   return lines;
 }

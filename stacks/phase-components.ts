@@ -56,6 +56,15 @@ export interface PhaseContext {
   readonly profile: TierProfile;
   /** The old tier's connection pool, kept through the first update of a change to a tier without one; else null. */
   readonly retiringConnectionPool: ConnectionPoolProfile | null;
+  /**
+   * Whether the tenant's workloads may reach a dedicated server: its tier has
+   * one, or a tier change to or from one is under way (its expand and
+   * switch). Phase 4 then lets them reach it before the credentials Secret
+   * points there, and until the contract: phase 2's Jobs run on the new
+   * Secret before phase 4 is updated, and the old pods talk to the old
+   * server until they are replaced.
+   */
+  readonly reachesDedicatedServer: boolean;
   readonly credentials: TenantCredentials;
   /** Whether phases read back what their releases made; false in a teardown (see TenantProgramOptions.readBack). */
   readonly readBack: boolean;
@@ -197,8 +206,8 @@ export const PHASE_COMPONENTS: { readonly [N in PhaseName]: PhaseComponent<N> } 
       slug: c.spec.slug,
       namespace: c.earlier("CREATE_NAMESPACE").namespaceName,
       controlPlaneNamespace: c.settings.controlPlaneNamespace,
-      databaseCidrs: databaseCidrs(c.settings, c.profile.database.dedicatedServer !== null, c.spec.region),
-      publicDatabaseEndpoints: c.profile.database.dedicatedServer !== null && c.settings.azure.databaseAccess === "public",
+      databaseCidrs: databaseCidrs(c.settings, c.reachesDedicatedServer, c.spec.region),
+      publicDatabaseEndpoints: c.reachesDedicatedServer && c.settings.azure.databaseAccess === "public",
       databasePort: c.settings.postgres.port,
       dns: { namespace: c.settings.kubernetes.dnsNamespace, podLabels: { ...c.settings.kubernetes.dnsPodLabels } },
       apiServerCidrs: c.settings.kubernetes.apiServerCidrs,

@@ -148,6 +148,8 @@ export function tenantProgram(spec: TenantSpec, settings: PlatformSettings, opti
     settings,
     profile: options.tierChangeFrom ? tierChangeProfile(options.tierChangeFrom, spec.tier) : tierProfile(spec.tier),
     retiringConnectionPool: options.tierChangeFrom ? retiringConnectionPool(options.tierChangeFrom, spec.tier) : null,
+    // Through a tier change's expand and switch, both sides' database servers: the contract narrows it to the new tier's.
+    reachesDedicatedServer: [spec.tier, moveTo, options.tierChangeFrom].some((t) => t != null && tierProfile(t).database.dedicatedServer !== null),
     credentials: options.credentials ?? {},
     readBack: options.readBack ?? true,
     namespace: namespaceName(spec.slug),

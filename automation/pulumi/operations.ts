@@ -41,7 +41,7 @@ import { contractChanges } from "../../model/tier-change.ts";
 import { phaseByNumber, phaseOfUrn } from "../../model/phases.ts";
 import { phaseRef } from "../core/phase-tracker.ts";
 import { workspaceOptions, type TenantStack, type WorkspaceFactory } from "./workspace.ts";
-import { assertPlanHoldsAfterExpand, dataMoveOf, expandAndMove, movePreview, oldDataRemoval, type TierMoveContext } from "./tier-move.ts";
+import { assertPlanHoldsAfterExpand, dataMoveOf, expandAndMove, isEgressPolicyUpdate, movePreview, oldDataRemoval, type TierMoveContext } from "./tier-move.ts";
 
 export interface PulumiJobDeps extends JobContext {
   readonly factory: WorkspaceFactory;
@@ -173,7 +173,9 @@ async function contractTierChange(
     const message = updateMessage(`contract of the change ${from} -> ${spec.tier}:`, spec.slug, lastPhase);
     const planned = new PreviewSteps();
     await stack.preview({ onEvent: planned.handle, signal: deps.signal, color: "never", message });
-    const outside = [...planned.steps].filter(([urn, kind]) => (kind !== "update" && kind !== "delete") || (phaseOfUrn(urn)?.number ?? 0) > DATABASE_PHASE.number || phaseOfUrn(urn) === null);
+    // Updates and deletes in phases 1-2, and phase 4's egress narrowed to the new tier's server: nothing else.
+    const outside = [...planned.steps].filter(([urn, kind]) => !isEgressPolicyUpdate(urn, kind)
+      && ((kind !== "update" && kind !== "delete") || (phaseOfUrn(urn)?.number ?? 0) > DATABASE_PHASE.number || phaseOfUrn(urn) === null));
     if (outside.length > 0) {
       throw new UpdateFailedError(`the contract of the change ${from} -> ${spec.tier} would also ${outside.slice(0, 3).map(([urn, kind]) => `${kind} ${urn}`).join(", ")}${outside.length > 3 ? ` and ${outside.length - 3} more` : ""}; nothing of it was applied: preview the tenant and retry`);
     }

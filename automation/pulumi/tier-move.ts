@@ -189,7 +189,8 @@ export async function expandAndMove(ctx: TierMoveContext): Promise<MovedData> {
   let outputs: OutputMap;
   try {
     const planned = await ctx.previewExpand();
-    const other = [...planned].filter(([, kind]) => kind !== "create");
+    // Creates, and phase 4's egress widened to the new target (PhaseContext.reachesDedicatedServer): nothing else.
+    const other = [...planned].filter(([urn, kind]) => kind !== "create" && !isEgressPolicyUpdate(urn, kind));
     if (other.length > 0) {
       fail("expand", `the expand would also ${other.slice(0, 3).map(([urn, kind]) => `${kind} ${urn}`).join(", ")}${other.length > 3 ? ` and ${other.length - 3} more` : ""}: the stack is not as the ${ctx.from} tier left it; nothing of the expand was applied`);
     }
@@ -293,6 +294,21 @@ async function movedEarlier(ctx: TierMoveContext, move: MovedData["move"], schem
 }
 
 /**
+ * Phase 4 following the database egress through a tier change that moves the
+ * data: its NetworkPolicies updated (widened in the expand, narrowed in the
+ * contract: PhaseContext.reachesDedicatedServer), and its database check Job,
+ * named after the policies, replaced and run again under them.
+ */
+export function isEgressPolicyUpdate(urn: string, kind: StepKind): boolean {
+  if (phaseOfUrn(urn)?.number !== NETWORKING_PHASE) return false;
+  const type = (urn.split("::")[2] ?? "").split("$").at(-1);
+  if (type === "kubernetes:networking.k8s.io/v1:NetworkPolicy") return kind === "update";
+  return type === "kubernetes:batch/v1:Job" && (kind === "replace" || kind === "update");
+}
+
+const NETWORKING_PHASE = 4;
+
+/**
  * The switch's plan check after expand: the reviewed plan (of the new tier's
  * program) must still hold for everything expand did not do. Expand's
  * creates that the plan has are now done (no change); its own resources that
@@ -304,7 +320,9 @@ export function assertPlanHoldsAfterExpand(planned: ReadonlyMap<string, StepKind
   const plan = new Map(planned);
   const current = new Map(now);
   for (const urn of expanded) {
-    if (plan.get(urn) === "create") plan.delete(urn);
+    // What expand created, or updated as the switch would (phase 4's egress), the switch now leaves as it is.
+    const kind = plan.get(urn);
+    if (kind === "create" || ((kind === "update" || kind === "replace") && !current.has(urn))) plan.delete(urn);
     else if (!plan.has(urn) && current.get(urn) === "delete" && phaseOfUrn(urn)?.number === DATABASE_PHASE.number) current.delete(urn);
   }
   const differences = planDifferences(plan, current);

@@ -12,6 +12,8 @@ import { resolvePlatformSettings } from "../../model/settings.ts";
 import type { Tier } from "../../model/tiers.ts";
 import { SECRET_PLACEHOLDER } from "../../model/constants.ts";
 import { acmeSpec } from "../support/acme.ts";
+import { contractChanges } from "../../model/tier-change.ts";
+import { databaseSubnetFor } from "../../model/settings.ts";
 
 const settings = resolvePlatformSettings();
 
@@ -25,6 +27,11 @@ const byName = (resources: readonly RenderedResource[], name: string) => resourc
 const onlySecrets = (value: unknown): boolean =>
   value === SECRET_PLACEHOLDER || (typeof value === "object" && value !== null && Object.keys(value).length > 0 && Object.values(value).every(onlySecrets));
 const DEDICATED = ["database-server", "database-database", "database-server-admin-password"];
+const EGRESS_POLICY = "networking-allow-egress-database";
+/** The default settings' delegated subnet for dedicated servers in acme's region. */
+const DEDICATED_SUBNET = databaseSubnetFor(settings, acmeSpec("enterprise", {}, settings).region)!.subnetCidr;
+/** Where the database egress policy lets the tenant's pods go. */
+const egressTo = (resources: readonly RenderedResource[]) => ((byName(resources, EGRESS_POLICY)?.inputs as any)?.spec?.egress ?? []).flatMap((rule: any) => rule.to ?? []);
 
 describe("the expand of a tier change that moves the data", () => {
   it("professional → enterprise: professional's program as it is, plus enterprise's server under enterprise's URNs and the role on it", async () => {
@@ -33,11 +40,17 @@ describe("the expand of a tier change that moves the data", () => {
     const enterprise = await render("enterprise", { tierChangeFrom: "professional" });
 
     // Everything professional declares is declared the same: the Secret still points at the shared server's pool.
-    for (const r of custom(professional.resources)) {
+    // All but the database egress policy, widened to the new server before the switch (below), and the check Job named after it.
+    for (const r of custom(professional.resources).filter((x) => x.name !== EGRESS_POLICY && x.name !== "networking-database-check")) {
       const same = expand.resources.find((e) => e.urn === r.urn);
       expect(same, r.urn).toBeDefined();
       expect(same?.inputs, r.urn).toEqual(r.inputs);
     }
+    // The egress to the databases already reaches the dedicated server's subnet, as enterprise's does: phase 2's Jobs run
+    // on the switched Secret before phase 4 would otherwise let them through.
+    expect(egressTo(expand.resources)).toEqual(egressTo(enterprise.resources));
+    expect(egressTo(expand.resources)).toContainEqual({ ipBlock: { cidr: DEDICATED_SUBNET } });
+    expect(egressTo(professional.resources)).not.toContainEqual({ ipBlock: { cidr: DEDICATED_SUBNET } });
     // The dedicated server's resources are the switch's own (same URN, same inputs): the switch finds them created.
     for (const name of DEDICATED) {
       const mine = byName(expand.resources, name);
@@ -73,6 +86,18 @@ describe("the expand of a tier change that moves the data", () => {
     expect(byName(expand.resources, "database-move-target-role")?.inputs).toMatchObject({ connectionLimit: -1 });
     expect(expand.outputs.tier).toBe("enterprise");
     expect(onlySecrets(expand.outputs.dedicatedDatabaseAdmin)).toBe(true);
+  });
+
+  it("enterprise → free: the switch still lets the workloads reach the dedicated server; the contract's program, free's own, no longer does", async () => {
+    const enterprise = await render("enterprise");
+    const switching = await render("free", { tierChangeFrom: "enterprise" });
+    const free = await render("free");
+    expect(egressTo(switching.resources)).toEqual(egressTo(enterprise.resources));
+    expect(egressTo(switching.resources)).toContainEqual({ ipBlock: { cidr: DEDICATED_SUBNET } });
+    expect(egressTo(free.resources)).not.toContainEqual({ ipBlock: { cidr: DEDICATED_SUBNET } });
+    // So the contract is a second update, and says so in the review.
+    expect(contractChanges("enterprise", "free")).toContain("phase 4's egress to the enterprise tier's dedicated server is removed");
+    expect(contractChanges("professional", "enterprise")).toEqual([]);
   });
 
   it("refuses a move where the data stays on its server, and together with tierChangeFrom", async () => {

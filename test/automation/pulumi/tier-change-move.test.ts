@@ -17,7 +17,7 @@ import pg from "pg";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { OutputMap } from "@pulumi/pulumi/automation/index.js";
 import { runPulumiWorkerJob } from "../../../automation/pulumi/operations.ts";
-import { assertPlanHoldsAfterExpand } from "../../../automation/pulumi/tier-move.ts";
+import { assertPlanHoldsAfterExpand, isEgressPolicyUpdate } from "../../../automation/pulumi/tier-move.ts";
 import type { PulumiJob } from "../../../automation/isolation/protocol.ts";
 import type { OperationOutcome } from "../../../automation/core/operation.ts";
 import type { PreviewResult, ProgressEventBody, SavedPlan } from "../../../automation/core/types.ts";
@@ -491,5 +491,22 @@ describe("the switch's plan check after expand", () => {
     // A server expand created that the stack no longer holds (deleted out of band since) is not what was reviewed either.
     const missing = new Map([[SERVER, "create"], [SECRET, "update"], [ROLE, "update"]] as const);
     expect(() => assertPlanHoldsAfterExpand(planned, missing, new Set([SERVER, DATABASE]))).toThrow(`${SERVER}: reviewed no change, now create`);
+  });
+
+  it("holds when expand already widened phase 4's egress as the switch would, and refuses that change when expand did not make it", () => {
+    const POLICY = childUrn(4, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "networking-allow-egress-database");
+    const CHECK = childUrn(4, "kubernetes:batch/v1:Job", "networking-database-check");
+    const withEgress = new Map([...planned, [POLICY, "update"], [CHECK, "replace"]] as const);
+    const now = new Map([[SECRET, "update"], [ROLE, "update"], [TARGET_PROVIDER, "delete"], [TARGET_ROLE, "delete"]] as const);
+    expect(() => assertPlanHoldsAfterExpand(withEgress, now, new Set([...expanded, POLICY, CHECK]))).not.toThrow();
+    expect(() => assertPlanHoldsAfterExpand(withEgress, now, expanded)).toThrow(`${POLICY}: reviewed update, now no change`);
+  });
+
+  it("lets expand and contract touch only phase 4's policies (updated) and its check Job (run again), nothing else there", () => {
+    expect(isEgressPolicyUpdate(childUrn(4, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "networking-allow-egress-database"), "update")).toBe(true);
+    expect(isEgressPolicyUpdate(childUrn(4, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "networking-allow-egress-database"), "delete")).toBe(false);
+    expect(isEgressPolicyUpdate(childUrn(4, "kubernetes:batch/v1:Job", "networking-database-check"), "replace")).toBe(true);
+    expect(isEgressPolicyUpdate(childUrn(5, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "data-services-policy"), "update")).toBe(false);
+    expect(isEgressPolicyUpdate(childUrn(4, "kubernetes:core/v1:ConfigMap", "networking-x"), "update")).toBe(false);
   });
 });

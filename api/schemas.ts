@@ -347,11 +347,24 @@ const ChangeStatusEnum = literalUnion(["PREVIEWING", "PREVIEW_FAILED", "PENDING_
 export const Change = Type.Object({
   id: Type.String(),
   tenantId: Type.String(),
-  kind: Type.Union([Type.Literal("update"), Type.Literal("teardown"), Type.Literal("rollback")], {
-    description: "update: a previewed change; teardown, rollback: that action asked for under MATIH_REQUIRE_SEPARATE_APPROVER, awaiting another admin (no preview; target.lastPhase is what is kept, 0 for a teardown)",
+  kind: Type.Union([Type.Literal("update"), Type.Literal("teardown"), Type.Literal("rollback"), Type.Literal("restore")], {
+    description: "update: a previewed change; teardown, rollback: that action asked for under MATIH_REQUIRE_SEPARATE_APPROVER, awaiting another admin (no preview; target.lastPhase is what is kept, 0 for a teardown); restore: a backup to restore into the tenant's current database (POST /api/v1/tenants/{id}/restore), always reviewed, performed by its approval (target: where the tenant is)",
   }),
   status: ChangeStatusEnum,
-  requested: Type.Object({ tier: Type.Optional(TierEnum), lastPhase: Type.Optional(Type.Integer()), reason: Type.Optional(Type.String()) }),
+  requested: Type.Object({
+    tier: Type.Optional(TierEnum), lastPhase: Type.Optional(Type.Integer()), reason: Type.Optional(Type.String()),
+    skipBackup: Type.Optional(Type.Boolean({ description: "A teardown, rollback or restore request asked to go on without its backup first" })),
+    backupId: Type.Optional(Type.String({ format: "uuid", description: "restore: the backup to restore" })),
+    backup: Type.Optional(Type.Object({
+      id: Type.String({ format: "uuid" }),
+      tenantId: Type.String({ format: "uuid", description: "The tenant it was taken of: this one, or a deleted tenant" }),
+      schemaName: Type.String(),
+      reason: Type.String({ description: "Why it was taken (teardown, rollback, destructive-change, manual, before-restore)" }),
+      sizeBytes: Type.Integer({ minimum: 0 }),
+      createdAt: Type.String({ format: "date-time", description: "When it was taken" }),
+    }, { description: "restore: the backup as it was when the restore was asked for" })),
+    replaces: Type.Optional(Type.String({ description: "restore: what the restore replaces, and whether it is backed up first" })),
+  }),
   /** The tier and last phase the change brings the tenant to. */
   target: Type.Object({ tier: TierEnum, lastPhase: Type.Integer() }),
   createdBy: Type.String(),
@@ -384,7 +397,7 @@ export const Change = Type.Object({
   decidedAt: nullableDate,
   allowDestructive: Type.Boolean(),
   appliedAt: nullableDate,
-  runId: Type.Union([Type.String(), Type.Null()], { description: "The teardown or rollback run an approved request queued" }),
+  runId: Type.Union([Type.String(), Type.Null()], { description: "The teardown or rollback run an approved request queued (a restore has none)" }),
 }, { $id: "Change" });
 
 export const ChangeList = Type.Object({ items: Type.Array(Type.Ref("Change")) }, { description: "The tenant's changes, newest first" });
@@ -404,6 +417,15 @@ export const ChangeAccepted = Type.Object({
   description: "Approved: the update run (or the teardown or rollback run of such a request) was queued; watch it at the Location",
   headers: { location: { type: "string", description: "The tenant's provisioning status: /api/v1/tenants/{id}/provisioning/status" } },
 });
+
+/** An approved restore request: performed in the approval, so there is no run; what was restored and the backup of what it replaced. */
+export const RestoreApproved = (backup: TSchema) => Type.Object({
+  change: Type.Ref("Change"),
+  tenant: Type.Ref("Tenant"),
+  run: Type.Null({ description: "A restore runs in the approval, not as a run" }),
+  restored: backup,
+  safetyBackup: Type.Union([backup, Type.Null()], { description: "The backup of what the restore replaced; null when skipped (skipBackup) or there was nothing" }),
+}, { description: "Approved and restored: the change is APPLIED (a restore request)" });
 
 /** A teardown or rollback that, under four eyes, waits for another admin instead of running. */
 export const ActionRequested = Type.Object({
@@ -495,7 +517,7 @@ export const ReviewQueueQuery = Type.Object({
 const TenantReviewItem = Type.Object({
   kind: Type.Literal("tenant", { description: "A change to one tenant" }),
   id: Type.String({ format: "uuid" }),
-  action: Type.String({ description: "update (a previewed change), teardown or rollback (under four eyes)" }),
+  action: Type.String({ description: "update (a previewed change), teardown or rollback (under four eyes), restore (a backup into the tenant's current database)" }),
   status: ReviewChangeStatusEnum,
   tenant: Type.Object({ id: Type.String({ format: "uuid" }), slug: Type.String(), tier: Type.String(), status: Type.String() }),
   target: Type.Object({ tier: Type.String(), lastPhase: Type.Integer() }),

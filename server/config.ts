@@ -346,7 +346,8 @@ function backupConfig(env: NodeJS.ProcessEnv, problems: string[], dataDir: strin
   if (kind === "azure") {
     const containerUrl = env.MATIH_BACKUP_AZURE_CONTAINER_URL?.trim() ?? "";
     const sasToken = env.MATIH_BACKUP_AZURE_SAS_TOKEN?.trim() ?? "";
-    if (!/^https:\/\/[^/?#]+\/[^/?#]+\/?$/.test(containerUrl)) problems.push(`MATIH_BACKUP_AZURE_CONTAINER_URL must be a container's https URL without a query (https://<account>.blob.core.windows.net/<container>), got ${JSON.stringify(containerUrl)}`);
+    // Also path-style (https://<host>/<account>/<container>), as Azurite and Azure Stack serve accounts; https either way.
+    if (!/^https:\/\/[^/?#]+(\/[^/?#]+){1,2}\/?$/.test(containerUrl)) problems.push(`MATIH_BACKUP_AZURE_CONTAINER_URL must be a container's https URL without a query (https://<account>.blob.core.windows.net/<container>, or path-style https://<host>/<account>/<container>), got ${JSON.stringify(containerUrl)}`);
     if (!sasToken) problems.push("MATIH_BACKUP_AZURE_SAS_TOKEN must hold a SAS token for the container (read, write, delete) with MATIH_BACKUP_STORE=azure");
     return { store: { kind: "azure", containerUrl, sasToken }, retentionDays, tenantDatabaseUrl, pgBinDir };
   }

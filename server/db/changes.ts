@@ -9,17 +9,33 @@ export type ChangeStatus = (typeof CHANGE_STATUSES)[number];
  * What approving the change does: `update` applies its previewed plan; with
  * MATIH_REQUIRE_SEPARATE_APPROVER on, `teardown` and `rollback` are those
  * actions asked for by one admin and waiting for another's approval (no
- * preview: they are created PENDING_REVIEW).
+ * preview: they are created PENDING_REVIEW); `restore` is always asked for and
+ * reviewed so (four eyes or not), and its approval performs the restore.
  */
-export type ChangeKind = "update" | "teardown" | "rollback";
+export type ChangeKind = "update" | "teardown" | "rollback" | "restore";
+
+/** The backup a restore request names, as it was when asked for (what the reviewer approves). */
+export interface RestoreRequestBackup {
+  id: string;
+  tenantId: string;
+  schemaName: string;
+  reason: string;
+  sizeBytes: number;
+  createdAt: string;
+}
 
 /** What a change asked for; an empty object converges the tenant to its recorded spec. */
 export interface ChangeRequest {
   tier?: Tier;
   lastPhase?: number;
   reason?: string;
-  /** A teardown or rollback request asked to go on without its backup. */
+  /** A teardown, rollback or restore request asked to go on without its backup. */
   skipBackup?: boolean;
+  /** A restore request: the backup to restore. */
+  backupId?: string;
+  backup?: RestoreRequestBackup;
+  /** A restore request: what the restore replaces, in words. */
+  replaces?: string;
 }
 
 /** One changed property of a resource; secret values read "[secret]". */
@@ -77,7 +93,7 @@ export interface ChangeRow {
   allowDestructive: boolean;
   appliedAt: Date | null;
   kind: ChangeKind;
-  /** The teardown or rollback run an approved request queued; null otherwise. */
+  /** The teardown or rollback run an approved request queued; null otherwise (a restore has no run). */
   runId: string | null;
 }
 
@@ -109,8 +125,8 @@ export async function insertChange(
 }
 
 /**
- * Records a teardown or rollback asked for under four eyes: awaiting review at
- * once (there is nothing to preview), destructive by nature.
+ * Records a teardown or rollback asked for under four eyes, or a restore:
+ * awaiting review at once (there is nothing to preview), destructive by nature.
  */
 export async function insertActionRequest(
   db: Queryable,
@@ -130,6 +146,17 @@ export async function findPendingActionRequest(db: Queryable, tenantId: string, 
     `SELECT ${COLUMNS} FROM tenant_changes WHERE tenant_id = $1 AND kind = $2 AND target_phase = $3 AND status = 'PENDING_REVIEW' AND expires_at > now()
      ORDER BY created_at DESC LIMIT 1`,
     [tenantId, kind, targetPhase],
+  );
+  return rows[0];
+}
+
+/** The tenant's unexpired restore request of this backup (and skipBackup) awaiting review, if any. */
+export async function findPendingRestoreRequest(db: Queryable, tenantId: string, backupId: string, skipBackup: boolean): Promise<ChangeRow | undefined> {
+  const { rows } = await db.query(
+    `SELECT ${COLUMNS} FROM tenant_changes WHERE tenant_id = $1 AND kind = 'restore' AND status = 'PENDING_REVIEW' AND expires_at > now()
+       AND requested ->> 'backupId' = $2 AND coalesce((requested ->> 'skipBackup')::boolean, false) = $3
+     ORDER BY created_at DESC LIMIT 1`,
+    [tenantId, backupId, skipBackup],
   );
   return rows[0];
 }

@@ -14,7 +14,8 @@ import { printableLineProblem } from "../../model/spec.ts";
 import type { Tier } from "../../model/tiers.ts";
 import type { PlatformSettings } from "../../model/settings.ts";
 import { appendAudit } from "../db/audit.ts";
-import { changeExpired, findChange, findPendingActionRequest, insertActionRequest, insertChange, listChanges, updateChange, type ChangePreview, type ChangeRequest, type ChangeRow, type PreviewedResourceChange } from "../db/changes.ts";
+import type { BackupRow } from "../db/backups.ts";
+import { changeExpired, findChange, findPendingActionRequest, findPendingRestoreRequest, insertActionRequest, insertChange, listChanges, updateChange, type ChangePreview, type ChangeRequest, type ChangeRow, type PreviewedResourceChange } from "../db/changes.ts";
 import type { RunQueue } from "../db/job-queue.ts";
 import { isUniqueViolation, withTransaction } from "../db/pool.ts";
 import { activeRun, changedSince, highestTargetPhase, insertRun, updateRun, type RunRow } from "../db/runs.ts";
@@ -41,6 +42,8 @@ export interface ChangeServiceDeps {
   settings?: PlatformSettings;
   /** Queues teardowns and rollbacks (the tenant service); needed for requestAction and approving such requests. */
   lifecycle?: LifecycleRuns;
+  /** Restores of backups (the backup routes' TenantBackups); needed for requestRestore and approving restore requests. */
+  restores?: RestoreActions;
   /** Every admin principal, to tell a requester who may approve (MATIH_ADMIN_TOKEN's `admin` and MATIH_ADMIN_TOKENS' names). */
   adminPrincipals?: readonly string[];
 }
@@ -49,6 +52,22 @@ export interface ChangeServiceDeps {
 export interface LifecycleRuns {
   teardown(idOrSlug: string, principal: string, options?: { db?: pg.PoolClient; note?: string; skipBackup?: boolean; confirm?: string | true }): Promise<{ tenant: TenantRow; run: RunRow }>;
   rollback(idOrSlug: string, targetPhase: number, principal: string, options?: { db?: pg.PoolClient; note?: string; skipBackup?: boolean }): Promise<{ tenant: TenantRow; run: RunRow }>;
+}
+
+/** Restores into a tenant's current database, in the caller's transaction holding the tenant's row lock. */
+export interface RestoreActions {
+  /** The backup if it may be restored into `tenant` now; throws the refusal (404, 409) otherwise. */
+  restorable(db: pg.PoolClient, tenant: TenantRow, backupId: string): Promise<BackupRow>;
+  /** Backs up what it replaces (unless skipBackup), restores, audits; throws 502 with the data as it was when it fails. */
+  restoreLocked(db: pg.PoolClient, tenant: TenantRow, backup: BackupRow, principal: string, options: { skipBackup?: boolean; note?: string }): Promise<{ backup: BackupRow; safetyBackup: BackupRow | null }>;
+}
+
+/** What approving a change did: a run queued (update, teardown, rollback), or a restore performed (no run). */
+export interface ApproveOutcome {
+  change: ChangeRow;
+  tenant: TenantRow;
+  run: RunRow | null;
+  restore?: { backup: BackupRow; safetyBackup: BackupRow | null };
 }
 
 /** A teardown, or a rollback to the end of `targetPhase`. */
@@ -200,7 +219,7 @@ export class ChangeService {
    * it, it has not expired, no run is in flight, the stack has not changed
    * since the preview, and a destructive change is explicitly allowed.
    */
-  async approve(idOrSlug: string, changeId: string, principal: string, options: { allowDestructive?: boolean } = {}): Promise<{ change: ChangeRow; run: RunRow; tenant: TenantRow }> {
+  async approve(idOrSlug: string, changeId: string, principal: string, options: { allowDestructive?: boolean } = {}): Promise<ApproveOutcome> {
     const outcome = await withTransaction(this.deps.pool, async (db) => {
       const tenant = await this.tenantOf(db, idOrSlug, true);
       const change = await findChange(db, tenant.id, changeId, { forUpdate: true });
@@ -301,6 +320,46 @@ export class ChangeService {
     return (this.deps.adminPrincipals ?? []).filter((name) => name !== change.createdBy);
   }
 
+  /**
+   * Asks for a restore of `backupId` into the tenant's current database: a
+   * change of kind `restore` awaiting review (whether or not four eyes are
+   * on), refused now for whatever its approval would refuse. Its `requested`
+   * names the backup as the reviewer approves it. Asking again while a like
+   * request (same backup, same skipBackup) waits answers that request.
+   */
+  async requestRestore(idOrSlug: string, body: { backupId: string; skipBackup?: boolean }, principal: string): Promise<{ change: ChangeRow; tenant: TenantRow; approvers: string[] }> {
+    const restores = this.restores();
+    const skipBackup = body.skipBackup === true;
+    return withTransaction(this.deps.pool, async (db) => {
+      const tenant = await this.tenantOf(db, idOrSlug, true);
+      const backup = await restores.restorable(db, tenant, body.backupId);
+      const waiting = await findPendingRestoreRequest(db, tenant.id, backup.id, skipBackup);
+      if (waiting) return { change: waiting, tenant, approvers: this.approversOf(waiting) };
+      const requested: ChangeRequest = {
+        backupId: backup.id,
+        backup: { id: backup.id, tenantId: backup.tenantId, schemaName: backup.schemaName, reason: backup.reason, sizeBytes: backup.sizeBytes, createdAt: new Date(backup.createdAt).toISOString() },
+        replaces: `everything now in ${tenant.slug}'s database schema, ${skipBackup ? "without a backup of it first (skipBackup)" : "backed up first (reason before-restore)"}`,
+        ...(skipBackup ? { skipBackup: true } : {}),
+      };
+      const change = await insertActionRequest(db, {
+        // A restore keeps the tenant's tier and phases: its target is where the tenant is.
+        id: randomUUID(), tenantId: tenant.id, kind: "restore", requested, targetTier: tenant.tier, targetPhase: await highestTargetPhase(db, tenant.id),
+        createdBy: principal, ttlHours: this.deps.changeTtlHours,
+      });
+      await appendAudit(db, {
+        tenantId: tenant.id, entity: "change", actor: principal, from: null, to: "PENDING_REVIEW",
+        message: `restore of backup ${backup.id} (${backup.schemaName}, taken ${new Date(backup.createdAt).toISOString()}) into ${tenant.slug} requested by ${principal}${skipBackup ? " without a backup first (skipBackup)" : ""}; it awaits review`,
+        details: { changeId: change.id, kind: "restore", backupId: backup.id, ...(skipBackup ? { skipBackup: true } : {}) },
+      });
+      return { change, tenant, approvers: this.approversOf(change) };
+    });
+  }
+
+  private restores(): RestoreActions {
+    if (!this.deps.restores) throw new Error("the change service was built without restores");
+    return this.deps.restores;
+  }
+
   private lifecycle(): LifecycleRuns {
     if (!this.deps.lifecycle) throw new Error("the change service was built without the tenant service's lifecycle runs");
     return this.deps.lifecycle;
@@ -314,15 +373,16 @@ export class ChangeService {
    * status the action no longer applies to) becomes STALE: what was asked for
    * was about the tenant as it was.
    */
-  private async approveAction(db: pg.PoolClient, tenant: TenantRow, change: ChangeRow, principal: string): Promise<{ ok: { change: ChangeRow; run: RunRow; tenant: TenantRow } } | { refused: ApiError }> {
-    const lifecycle = this.lifecycle();
-    const applies = change.kind === "teardown" ? ["ACTIVE", "FAILED"].includes(tenant.status) : tenant.status === "FAILED";
+  private async approveAction(db: pg.PoolClient, tenant: TenantRow, change: ChangeRow, principal: string): Promise<{ ok: ApproveOutcome } | { refused: ApiError }> {
+    const applies = change.kind === "teardown" || change.kind === "restore" ? ["ACTIVE", "FAILED"].includes(tenant.status) : tenant.status === "FAILED";
     const since = await changedSince(db, tenant.id, new Date(change.createdAt));
     if (since || !applies) {
       const why = since ? `a ${since.kind} run started after the request` : `the tenant is ${tenant.status}`;
       await this.mark(db, tenant, change, "STALE", principal, `${change.kind} request ${change.id} is stale: ${why}`);
       return { refused: new ApiError(409, "request_stale", `the tenant changed after the ${change.kind} request ${change.id} was made (${why}); ask for it again if it is still wanted`) };
     }
+    if (change.kind === "restore") return this.approveRestore(db, tenant, change, principal);
+    const lifecycle = this.lifecycle();
     const approved = await updateChange(db, change.id, { status: "APPROVED", decidedBy: principal });
     await appendAudit(db, {
       tenantId: tenant.id, entity: "change", actor: principal, from: "PENDING_REVIEW", to: "APPROVED",
@@ -337,6 +397,51 @@ export class ChangeService {
       : await lifecycle.rollback(tenant.id, change.targetPhase, principal, { db, note, skipBackup });
     const withRun = await updateChange(db, approved.id, { runId: queued.run.id });
     return { ok: { ...queued, change: withRun } };
+  }
+
+  /**
+   * Performs an approved restore request in the approval's transaction (the
+   * tenant's row stays locked, so no run starts under it): APPLIED with what
+   * was restored, or FAILED with the error and the tenant's data as it was.
+   * A backup no longer restorable (removed by retention since) fails it too;
+   * a run in progress leaves it pending.
+   */
+  private async approveRestore(db: pg.PoolClient, tenant: TenantRow, change: ChangeRow, principal: string): Promise<{ ok: ApproveOutcome } | { refused: ApiError }> {
+    const restores = this.restores();
+    const fail = async (error: ApiError, from: "PENDING_REVIEW" | "APPROVED") => {
+      await updateChange(db, change.id, { status: "FAILED", error: error.message, ...(from === "PENDING_REVIEW" ? { decidedBy: principal } : {}) });
+      await appendAudit(db, { tenantId: tenant.id, entity: "change", actor: principal, from, to: "FAILED", message: `restore request ${change.id} failed: ${error.message}`, details: { changeId: change.id, code: error.code } });
+      return { refused: error };
+    };
+    let backup: BackupRow;
+    try {
+      backup = await restores.restorable(db, tenant, change.requested.backupId ?? "");
+    } catch (error) {
+      if (error instanceof ApiError && error.code !== "run_in_progress") return fail(error, "PENDING_REVIEW");
+      throw error;
+    }
+    await updateChange(db, change.id, { status: "APPROVED", decidedBy: principal });
+    await appendAudit(db, {
+      tenantId: tenant.id, entity: "change", actor: principal, from: "PENDING_REVIEW", to: "APPROVED",
+      message: `restore request ${change.id} approved by ${principal}`,
+      details: { changeId: change.id, requestedBy: change.createdBy, kind: change.kind },
+    });
+    const skipBackup = change.requested.skipBackup === true;
+    let restored: { backup: BackupRow; safetyBackup: BackupRow | null };
+    try {
+      restored = await restores.restoreLocked(db, tenant, backup, principal, { skipBackup, note: `restore request ${change.id}, requested by ${change.createdBy}, approved by ${principal}` });
+    } catch (error) {
+      // The failure is recorded with the change; a safety backup already taken stays recorded too.
+      if (error instanceof ApiError && error.statusCode === 502) return fail(error, "APPROVED");
+      throw error;
+    }
+    const applied = await updateChange(db, change.id, { status: "APPLIED", applied: true });
+    await appendAudit(db, {
+      tenantId: tenant.id, entity: "change", actor: principal, from: "APPROVED", to: "APPLIED",
+      message: `restore request ${change.id} applied: backup ${backup.id} restored${restored.safetyBackup ? `, what it replaced is backup ${restored.safetyBackup.id}` : ""}`,
+      details: { changeId: change.id, backupId: backup.id, safetyBackupId: restored.safetyBackup?.id ?? null },
+    });
+    return { ok: { change: applied, tenant, run: null, restore: restored } };
   }
 
   async reject(idOrSlug: string, changeId: string, principal: string, reason?: string): Promise<ChangeRow> {
@@ -380,7 +485,7 @@ function notPending(change: ChangeRow, verb: string): ApiError {
     STALE: "the tenant changed since its preview; request it again",
     EXPIRED: "it expired; request it again",
     PREVIEW_FAILED: "its preview failed; request it again",
-    FAILED: "its update failed; retry the tenant to apply it again",
+    FAILED: change.kind === "restore" ? "the restore failed; request it again" : "its update failed; retry the tenant to apply it again",
   };
   return new ApiError(409, "change_not_pending", `change ${change.id} is ${change.status} and cannot be ${verb}: ${hint[change.status] ?? "it is not awaiting review"}`);
 }

@@ -1,8 +1,9 @@
 /**
  * What the API asks of backups: a tenant's list, a backup now, and a restore
- * into the tenant's current database. A restore is an admin action recorded
- * in the audit log (not a reviewed change): it first backs up what it
- * overwrites, so it can itself be undone by restoring that backup.
+ * into the tenant's current database. A restore is reviewed like a change
+ * (the change service records the request and performs it on approval, with
+ * restorable and restoreLocked): it first backs up what it overwrites, so it
+ * can itself be undone by restoring that backup.
  */
 import type pg from "pg";
 import { appendAudit } from "../db/audit.ts";
@@ -49,45 +50,54 @@ export class TenantBackups {
   }
 
   /**
-   * Restores `backupId` (this tenant's, or a deleted tenant's) into the
-   * tenant's current database. The tenant row stays locked meanwhile, so no
-   * run starts under the restore; a tenant with a run in progress is refused.
-   * Unless `skipBackup`, the data it overwrites is backed up first.
+   * The backup `backupId` if it may be restored into `tenant` now (the caller
+   * holds the tenant's row lock): the tenant is ACTIVE or FAILED with no run
+   * in progress, and the backup is its own or a deleted tenant's, with its
+   * file kept. Asked when a restore is requested and again when it is approved.
    */
-  async restore(idOrSlug: string, backupId: string, principal: string, options: { skipBackup?: boolean } = {}): Promise<{ tenant: TenantRow; backup: BackupRow; safetyBackup: BackupRow | null }> {
-    return withTransaction(this.pool, async (db) => {
-      const tenant = await this.tenantOf(db, idOrSlug, true);
-      if (tenant.status !== "ACTIVE" && tenant.status !== "FAILED") {
-        throw new ApiError(409, "invalid_transition", `${withArticle(tenant.status)} tenant cannot be restored: restore an ACTIVE or FAILED tenant (a deleted tenant's backup goes into a new tenant, POST /api/v1/tenants with restoreFrom)`);
-      }
-      const active = await activeRun(db, tenant.id);
-      if (active) throw new ApiError(409, "run_in_progress", `tenant ${tenant.slug} has a ${active.kind} run in progress; restore once it has finished`);
-      const backup = await findBackup(db, backupId);
-      if (!backup) throw notFound(`backup "${backupId}"`);
-      if (backup.tenantId !== tenant.id) {
-        const owner = await findTenant(db, backup.tenantId);
-        if (owner?.status !== "DELETED") throw new ApiError(409, "invalid_request", `backup ${backup.id} belongs to tenant ${owner?.slug ?? backup.tenantId}, which is not deleted; a tenant is restored from its own backups or a deleted tenant's`);
-      }
-      if (backup.removedAt) throw new ApiError(409, "backup_removed", `backup ${backup.id} was removed on ${new Date(backup.removedAt).toISOString()} (retention); choose a newer one`);
-      let safetyBackup: BackupRow | null = null;
-      if (!options.skipBackup) {
-        const outcome = await this.take(tenant, "before-restore", principal, db);
-        if ("backup" in outcome) safetyBackup = outcome.backup;
-      }
-      try {
-        await this.backups.restore(tenant, backup);
-      } catch (error) {
-        if (error instanceof BackupError) throw new ApiError(502, "restore_failed", `${error.message}; the tenant's data is as it was`);
-        throw error;
-      }
-      await appendAudit(db, {
-        tenantId: tenant.id, entity: "tenant", actor: principal, from: tenant.status, to: tenant.status,
-        message: `backup ${backup.id} (${backup.schemaName}, taken ${new Date(backup.createdAt).toISOString()}) restored by ${principal}; ` +
-          (safetyBackup ? `what it replaced is backup ${safetyBackup.id}` : options.skipBackup ? `${principal} asked to skip the backup of what it replaced (skipBackup)` : "there was nothing to back up first"),
-        details: { backupId: backup.id, safetyBackupId: safetyBackup?.id ?? null, ...(options.skipBackup ? { skipBackup: true } : {}) },
-      });
-      return { tenant, backup, safetyBackup };
+  async restorable(db: pg.PoolClient, tenant: TenantRow, backupId: string): Promise<BackupRow> {
+    if (tenant.status !== "ACTIVE" && tenant.status !== "FAILED") {
+      throw new ApiError(409, "invalid_transition", `${withArticle(tenant.status)} tenant cannot be restored: restore an ACTIVE or FAILED tenant (a deleted tenant's backup goes into a new tenant, POST /api/v1/tenants with restoreFrom)`);
+    }
+    const active = await activeRun(db, tenant.id);
+    if (active) throw new ApiError(409, "run_in_progress", `tenant ${tenant.slug} has a ${active.kind} run in progress; restore once it has finished`);
+    const backup = await findBackup(db, backupId);
+    if (!backup) throw notFound(`backup "${backupId}"`);
+    if (backup.tenantId !== tenant.id) {
+      const owner = await findTenant(db, backup.tenantId);
+      if (owner?.status !== "DELETED") throw new ApiError(409, "invalid_request", `backup ${backup.id} belongs to tenant ${owner?.slug ?? backup.tenantId}, which is not deleted; a tenant is restored from its own backups or a deleted tenant's`);
+    }
+    if (backup.removedAt) throw new ApiError(409, "backup_removed", `backup ${backup.id} was removed on ${new Date(backup.removedAt).toISOString()} (retention); choose a newer one`);
+    return backup;
+  }
+
+  /**
+   * Restores `backup` (checked by restorable) into the tenant's current
+   * database, in the caller's transaction, which holds the tenant's row lock
+   * so that no run starts under the restore. Unless `skipBackup`, the data it
+   * overwrites is backed up first. A failure throws 502 (`backup_failed`,
+   * `restore_failed`) with the tenant's data as it was.
+   */
+  async restoreLocked(db: pg.PoolClient, tenant: TenantRow, backup: BackupRow, principal: string, options: { skipBackup?: boolean; note?: string } = {}): Promise<{ backup: BackupRow; safetyBackup: BackupRow | null }> {
+    let safetyBackup: BackupRow | null = null;
+    if (!options.skipBackup) {
+      const outcome = await this.take(tenant, "before-restore", principal, db);
+      if ("backup" in outcome) safetyBackup = outcome.backup;
+    }
+    try {
+      await this.backups.restore(tenant, backup);
+    } catch (error) {
+      if (error instanceof BackupError) throw new ApiError(502, "restore_failed", `${error.message}; the tenant's data is as it was`);
+      throw error;
+    }
+    await appendAudit(db, {
+      tenantId: tenant.id, entity: "tenant", actor: principal, from: tenant.status, to: tenant.status,
+      message: `backup ${backup.id} (${backup.schemaName}, taken ${new Date(backup.createdAt).toISOString()}) restored by ${principal}; ` +
+        (safetyBackup ? `what it replaced is backup ${safetyBackup.id}` : options.skipBackup ? `the request asked to skip the backup of what it replaced (skipBackup)` : "there was nothing to back up first") +
+        (options.note ? ` (${options.note})` : ""),
+      details: { backupId: backup.id, safetyBackupId: safetyBackup?.id ?? null, ...(options.skipBackup ? { skipBackup: true } : {}) },
     });
+    return { backup, safetyBackup };
   }
 
   private async take(tenant: TenantRow, reason: "manual" | "before-restore", principal: string, db?: pg.PoolClient) {

@@ -4,6 +4,7 @@ import type { PlatformSettings } from "../../model/settings.ts";
 import { pruneIdempotencyKeys } from "../db/idempotency.ts";
 import type { AdmissionLimits } from "../domain/admission.ts";
 import { ChangeService } from "../domain/change-service.ts";
+import { TenantBackups } from "../domain/tenant-backups.ts";
 import { TenantService } from "../domain/tenant-service.ts";
 
 declare module "fastify" {
@@ -24,6 +25,8 @@ async function tenantServicePlugin(fastify: FastifyInstance, opts: { settings: P
     changeTtlHours: opts.changeTtlHours, requireSeparateApprover: opts.requireSeparateApprover, ...(opts.limits ? { limits: opts.limits } : {}), settings: opts.settings,
     // Teardowns and rollbacks under four eyes are requests whose approval queues the tenant service's run.
     lifecycle: tenants, adminPrincipals: opts.adminPrincipals ?? [],
+    // Restores are requests too (issue 22): their approval restores the backup.
+    restores: new TenantBackups({ pool: fastify.db, backups: fastify.backups }),
   }));
   // Expired keys are already ignored when claimed; this only keeps the table small.
   const prune = () => pruneIdempotencyKeys(fastify.db).catch((err: Error) => fastify.log.warn({ err }, "could not prune idempotency keys"));
@@ -35,4 +38,4 @@ async function tenantServicePlugin(fastify: FastifyInstance, opts: { settings: P
   fastify.addHook("onClose", async () => clearInterval(timer));
 }
 
-export default fp(tenantServicePlugin, { name: "matih-tenant-service", fastify: "5.x", dependencies: ["matih-run-queue"] });
+export default fp(tenantServicePlugin, { name: "matih-tenant-service", fastify: "5.x", dependencies: ["matih-run-queue", "matih-backups"] });

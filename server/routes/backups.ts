@@ -2,7 +2,8 @@ import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "typebox";
 import type { BackupRow } from "../db/backups.ts";
 import { TenantBackups } from "../domain/tenant-backups.ts";
-import { errorResponse, errorResponses, TenantParams } from "../../api/schemas.ts";
+import { ChangeRequested, errorResponse, errorResponses, TenantParams } from "../../api/schemas.ts";
+import { changeJson, changeLocation } from "./change-json.ts";
 
 export const Backup = Type.Object({
   id: Type.String({ format: "uuid" }),
@@ -29,20 +30,14 @@ const BackupQuery = Type.Object({
 }, { additionalProperties: false });
 const RestoreBody = Type.Object({
   backupId: Type.String({ format: "uuid", description: "A backup of this tenant, or of a deleted tenant" }),
-  skipBackup: Type.Optional(Type.Boolean({ description: "Restore without first backing up what the restore replaces (recorded in the audit log)" })),
+  skipBackup: Type.Optional(Type.Boolean({ description: "Restore without first backing up what the restore replaces (part of what the reviewer approves; recorded in the audit log)" })),
 }, { additionalProperties: false });
-const RestoreResponse = Type.Object({
-  tenantId: Type.String({ format: "uuid" }),
-  restored: Backup,
-  safetyBackup: Type.Union([Backup, Type.Null()], { description: "The backup of what the restore replaced; null when skipped or there was nothing" }),
-});
-
 const iso = (d: Date | null) => (d ? new Date(d).toISOString() : null);
 export const backupJson = (b: BackupRow) => ({
   ...b, format: "pg_dump custom" as const, createdAt: iso(b.createdAt)!, expiresAt: iso(b.expiresAt)!, removedAt: iso(b.removedAt),
 });
 
-/** A tenant's backups: the list, a backup now, and a restore. */
+/** A tenant's backups: the list, a backup now, and a restore request (performed when approved, with the change routes). */
 const backupRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   const actions = new TenantBackups({ pool: fastify.db, backups: fastify.backups });
   const who = (request: { principal: { name: string } | null }) => request.principal?.name ?? "anonymous";
@@ -77,20 +72,19 @@ const backupRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.post("/api/v1/tenants/:id/restore", {
     config: { scope: "admin" },
     schema: {
-      summary: "Restore a backup into the tenant's current database",
-      description: "An admin action, recorded in the audit log (not a reviewed change). The tenant must be ACTIVE or FAILED with no run in progress. What the restore replaces is backed up first (reason `before-restore`) unless `skipBackup`; the schema is then replaced by the backup's in one transaction, so a failed restore changes nothing. The file's sha256 must match the recorded one.",
+      summary: "Ask for a backup to be restored into the tenant's current database; it awaits review like a change",
+      description: "Nothing is restored yet: the restore is recorded as a change of kind `restore`, PENDING_REVIEW, whose `requested` names the backup (id, when and why it was taken, size) and what it replaces; an admin approves it with POST /api/v1/tenants/{id}/changes/{changeId}/approve (another admin when MATIH_REQUIRE_SEPARATE_APPROVER is on), which performs it, or rejects it. Refused now for what its approval would refuse: the tenant must be ACTIVE or FAILED with no run in progress, and the backup this tenant's or a deleted tenant's, its file kept. On approval what the restore replaces is backed up first (reason `before-restore`) unless `skipBackup`; the schema is then replaced by the backup's in one transaction, so a failed restore changes nothing. The file's sha256 must match the recorded one. Asking again while a like request (same backup, same skipBackup) waits answers that request.",
       params: TenantParams, body: RestoreBody,
       response: {
-        200: { ...RestoreResponse, description: "Restored" },
+        202: { ...ChangeRequested, description: "The restore request, awaiting review; the Location is the change" },
         ...errorResponses,
         404: errorResponse("No such tenant or backup"),
         409: errorResponse("The tenant is not ACTIVE or FAILED, a run is in progress, or the backup is another live tenant's or was removed by retention"),
-        502: errorResponse("The backup first (`backup_failed`) or the restore (`restore_failed`) failed; the tenant's data is as it was"),
       },
     },
-  }, async (request) => {
-    const { tenant, backup, safetyBackup } = await actions.restore(request.params.id, request.body.backupId, who(request), { skipBackup: request.body.skipBackup ?? false });
-    return { tenantId: tenant.id, restored: backupJson(backup), safetyBackup: safetyBackup ? backupJson(safetyBackup) : null };
+  }, async (request, reply) => {
+    const { change } = await fastify.changes.requestRestore(request.params.id, { backupId: request.body.backupId, ...(request.body.skipBackup !== undefined ? { skipBackup: request.body.skipBackup } : {}) }, who(request));
+    return reply.code(202).header("location", changeLocation(change)).send(changeJson(change));
   });
 };
 

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "typebox";
-import { ApproveBody, ChangeAccepted, ChangeBody, ChangeList, ChangeParams, ChangeRequested, ChangesQuery, errorResponse, errorResponses, pendingRunLimitResponse, RejectBody, TenantParams } from "../../api/schemas.ts";
+import { ApproveBody, ChangeAccepted, RestoreApproved, ChangeBody, ChangeList, ChangeParams, ChangeRequested, ChangesQuery, errorResponse, errorResponses, pendingRunLimitResponse, RejectBody, TenantParams } from "../../api/schemas.ts";
+import { Backup, backupJson } from "./backups.ts";
 import { changeJson, changeLocation } from "./change-json.ts";
 import { runJson, tenantJson } from "./tenants.ts";
 
@@ -41,17 +42,22 @@ const changeRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.post("/api/v1/tenants/:id/changes/:changeId/approve", {
     config: admin,
     schema: {
-      summary: "Approve a reviewed change (an update run applies exactly its saved plan), or a teardown or rollback request (its run is queued)",
+      summary: "Approve a reviewed change (an update run applies exactly its saved plan), a teardown or rollback request (its run is queued), or a restore request (restored now)",
+      description: "A restore request is performed in the approval: what it replaces is backed up first unless the request said `skipBackup`, the backup's sha256 is checked, and the schema is replaced in one transaction. 200: restored, the change APPLIED. 502: it failed, the change FAILED with the error and the tenant's data as it was.",
       params: ChangeParams,
       body: Type.Optional(ApproveBody),
       response: {
-        202: ChangeAccepted, ...errorResponses, ...pendingRunLimitResponse,
+        200: RestoreApproved(Backup), 202: ChangeAccepted, ...errorResponses, ...pendingRunLimitResponse,
+        502: errorResponse("A restore request's backup first (`backup_failed`) or its restore (`restore_failed`) failed: the change is FAILED, the tenant's data as it was"),
         409: errorResponse("Refused in the tenant's or the change's current state (`change_expired`, `plan_stale`, `destructive_change`, `run_in_progress`, `change_not_pending`, `request_stale`), or the change would take the fleet past a capacity limit (`capacity_exceeded`: a new pool's shared-server connections, or a public IP, DNS zone or certificate of a phase it adds; `details` gives the limit, its setting, its maximum, the current use and what the change would add)"),
       },
     },
   }, async (request, reply) => {
-    const { change, tenant, run } = await changes.approve(request.params.id, request.params.changeId, who(request), { allowDestructive: request.body?.allowDestructive ?? false });
-    return reply.code(202).header("location", `/api/v1/tenants/${tenant.id}/provisioning/status`).send({ change: changeJson(change), tenant: tenantJson(tenant), run: runJson(run) });
+    const { change, tenant, run, restore } = await changes.approve(request.params.id, request.params.changeId, who(request), { allowDestructive: request.body?.allowDestructive ?? false });
+    if (restore) {
+      return reply.code(200).send({ change: changeJson(change), tenant: tenantJson(tenant), run: null, restored: backupJson(restore.backup), safetyBackup: restore.safetyBackup ? backupJson(restore.safetyBackup) : null });
+    }
+    return reply.code(202).header("location", `/api/v1/tenants/${tenant.id}/provisioning/status`).send({ change: changeJson(change), tenant: tenantJson(tenant), run: runJson(run!) });
   });
 
   fastify.post("/api/v1/tenants/:id/changes/:changeId/reject", {

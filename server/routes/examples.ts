@@ -63,6 +63,18 @@ const change = (status = "PENDING_REVIEW") => ({
   allowDestructive: false, appliedAt: null, runId: null,
 });
 
+/** A restore request (POST /api/v1/tenants/{id}/restore): no preview, its backup named in `requested`. */
+const restoreRequest = (status = "PENDING_REVIEW") => ({
+  ...change(status), kind: "restore",
+  requested: {
+    backupId: BACKUP_ID,
+    backup: { id: BACKUP_ID, tenantId: TENANT_ID, schemaName: "tenant_acme", reason: "manual", sizeBytes: 48_213, createdAt: T2 },
+    replaces: "everything now in acme's database schema, backed up first (reason before-restore)",
+  },
+  target: { tier: "professional", lastPhase: 10 }, previewedAt: null, preview: null,
+  appliedAt: status === "APPLIED" ? T3 : null,
+});
+
 const queuedRun = (kind: string, targetPhase = 10) => ({ id: RUN_ID, kind, status: "QUEUED", targetPhase });
 
 const driftedResource = {
@@ -130,14 +142,18 @@ export const OPERATION_EXAMPLES: Record<string, { request?: unknown; responses: 
   "GET /api/v1/tenants/{id}/changes/{changeId}": { responses: { 200: change() } },
   "POST /api/v1/tenants/{id}/changes/{changeId}/approve": {
     request: { allowDestructive: false },
-    responses: { 202: { change: change("APPROVED"), tenant: tenant("UPDATING"), run: { id: UPDATE_RUN_ID, kind: "update", status: "QUEUED", targetPhase: 10 } } },
+    responses: {
+      200: { change: restoreRequest("APPLIED"), tenant: tenant(), run: null, restored: backup(), safetyBackup: { ...backup("before-restore"), id: "4d5e6f7a-8b9c-4d0e-9f1a-2b3c4d5e6f7a", createdAt: T3 } },
+      202: { change: change("APPROVED"), tenant: tenant("UPDATING"), run: { id: UPDATE_RUN_ID, kind: "update", status: "QUEUED", targetPhase: 10 } },
+      502: error("restore_failed", `backup ${BACKUP_ID} does not match its recorded sha256 (9f2c…, the file's is 03ab…); it was not restored; the tenant's data is as it was`),
+    },
   },
   "POST /api/v1/tenants/{id}/changes/{changeId}/reject": { request: { reason: "not this quarter" }, responses: { 200: change("REJECTED") } },
   "GET /api/v1/tenants/{id}/backups": { responses: { 200: { items: [backup()], total: 1, limit: 50, offset: 0 } } },
   "POST /api/v1/tenants/{id}/backups": { responses: { 201: backup(), 202: backup() } },
   "POST /api/v1/tenants/{id}/restore": {
     request: { backupId: BACKUP_ID },
-    responses: { 200: { tenantId: TENANT_ID, restored: backup(), safetyBackup: { ...backup("before-restore"), id: "4d5e6f7a-8b9c-4d0e-9f1a-2b3c4d5e6f7a" } } },
+    responses: { 202: restoreRequest() },
   },
   "POST /api/v1/drift/runs": { responses: { 202: { id: DRIFT_RUN_ID } } },
   "GET /api/v1/drift/runs/{id}": { responses: { 200: driftRun } },

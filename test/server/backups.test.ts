@@ -85,6 +85,13 @@ describe.skipIf(!available.available)("backups and restores of tenant databases 
     return res.json().tenant as { id: string; slug: string };
   };
   const audit = async (id: string) => ((await call("GET", `/api/v1/tenants/${id}/audit`)).json().items as { message: string }[]).map((a) => a.message);
+  /** A restore is reviewed like a change: asked for (202, PENDING_REVIEW), then approved (four eyes are off here, so by the same admin). */
+  const restore = async (slug: string, payload: object) => {
+    const asked = await call("POST", `/api/v1/tenants/${slug}/restore`, payload);
+    expect(asked.statusCode, asked.body).toBe(202);
+    expect(asked.json()).toMatchObject({ kind: "restore", status: "PENDING_REVIEW" });
+    return call("POST", `/api/v1/tenants/${slug}/changes/${asked.json().id}/approve`, {});
+  };
 
   beforeAll(async () => {
     serviceDb = await freshDatabase();
@@ -131,18 +138,18 @@ describe.skipIf(!available.available)("backups and restores of tenant databases 
       REVOKE SELECT ON ${schema}.items FROM ${READER}; CREATE TABLE ${schema}.later (x int)`);
     expect(await snapshot(tenantDb.url, schema)).not.toEqual(before);
 
-    const restored = await call("POST", `/api/v1/tenants/${slug}/restore`, { backupId: backup.id });
+    const restored = await restore(slug, { backupId: backup.id });
     expect(restored.statusCode, restored.body).toBe(200);
-    expect(restored.json()).toMatchObject({ tenantId: tenant.id, restored: { id: backup.id }, safetyBackup: { reason: "before-restore" } });
+    expect(restored.json()).toMatchObject({ change: { kind: "restore", status: "APPLIED" }, tenant: { id: tenant.id }, run: null, restored: { id: backup.id }, safetyBackup: { reason: "before-restore" } });
     expect(await snapshot(tenantDb.url, schema)).toEqual(before);
     expect((await sql(tenantDb.url, `SELECT to_regclass('${schema}.later') AS t`))[0].t).toBeNull();
     // The sequence is where it was at the backup (25 ids used, 5 of those rows deleted): the id 'after' took is handed out again.
     expect((await sql(tenantDb.url, `INSERT INTO ${schema}.items (name) VALUES ('next') RETURNING id`))[0].id).toBe(26);
-    expect(await audit(tenant.id)).toContainEqual(expect.stringMatching(new RegExp(`^backup ${backup.id} \\(${schema}, taken .*\\) restored by admin; what it replaced is backup ${restored.json().safetyBackup.id}$`)));
+    expect(await audit(tenant.id)).toContainEqual(expect.stringMatching(new RegExp(`^backup ${backup.id} \\(${schema}, taken .*\\) restored by admin; what it replaced is backup ${restored.json().safetyBackup.id} \\(restore request ${restored.json().change.id}, requested by admin, approved by admin\\)$`)));
 
     // A tampered file is refused, and the data stays as it is.
     writeFileSync(backup.location, Buffer.concat([bytes, Buffer.from("x")]));
-    const refused = await call("POST", `/api/v1/tenants/${slug}/restore`, { backupId: backup.id, skipBackup: true });
+    const refused = await restore(slug, { backupId: backup.id, skipBackup: true });
     expect(refused.statusCode).toBe(502);
     expect(refused.json()).toMatchObject({ code: "restore_failed", message: expect.stringContaining("does not match its recorded sha256") });
     expect((await sql(tenantDb.url, `SELECT count(*)::int AS n FROM ${schema}.items`))[0].n).toBe(21);

@@ -39,12 +39,20 @@ export const SECRET_ENV_VARS = [
 function secretsIn(value: string): string[] {
   const out = [value];
   if (value.includes(",")) out.push(...value.split(",").map((v) => v.trim()));
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) {
+  // Every value `new URL` reads, not only those that look like one to a pattern: it also reads a URL after leading
+  // spaces or control characters (an env file's `DATABASE_URL= postgresql://…`) and `https:user:pw@host`.
+  let password = "";
+  try {
+    password = new URL(value).password;
+  } catch {
+    // Not a URL: the whole value is still redacted.
+  }
+  if (password) {
+    out.push(password);
     try {
-      const password = new URL(value).password;
-      if (password) out.push(password, decodeURIComponent(password));
+      out.push(decodeURIComponent(password));
     } catch {
-      // Not a URL after all: the whole value is still redacted.
+      // Bad percent-encoding (`pw%zz`): the password as written is still redacted.
     }
   }
   return out;

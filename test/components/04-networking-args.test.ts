@@ -28,6 +28,8 @@ describe("NetworkIsolation's arguments", () => {
     [{ databaseCheck: { image: "", credentialsSecretName: "tenant-database-credentials" } }, "NetworkIsolation: databaseCheck.image must name an image with psql"],
     [{ databaseCheck: { image: "postgres:16-alpine", credentialsSecretName: "Tenant_Credentials" } }, 'NetworkIsolation: databaseCheck.credentialsSecretName must be a Kubernetes Secret name, got "Tenant_Credentials"'],
     [{ databaseCheck: { image: "postgres:16-alpine", credentialsSecretName: "-credentials" } }, 'NetworkIsolation: databaseCheck.credentialsSecretName must be a Kubernetes Secret name, got "-credentials"'],
+    // Valid characters at the start do not make the rest valid: the whole name is checked.
+    [{ databaseCheck: { image: "postgres:16-alpine", credentialsSecretName: "credentials_v2" } }, 'NetworkIsolation: databaseCheck.credentialsSecretName must be a Kubernetes Secret name, got "credentials_v2"'],
   ])("refuses %j up front", (overrides, message) => {
     expect(() => new NetworkIsolation(`net-bad-${Math.random()}`, args(overrides as Partial<NetworkIsolationArgs>))).toThrow(message);
   });
@@ -36,5 +38,7 @@ describe("NetworkIsolation's arguments", () => {
     expect(() => new NetworkIsolation("net-ok", args())).not.toThrow();
     expect(() => new NetworkIsolation("net-ok-no-check", args({ databaseCheck: undefined }))).not.toThrow();
     expect(() => new NetworkIsolation("net-ok-dotted", args({ databaseCheck: { image: "postgres:16-alpine", credentialsSecretName: "tenant.db-credentials" } }))).not.toThrow();
+    // A one-character name is a valid Secret name (RFC 1123 subdomain).
+    expect(() => new NetworkIsolation("net-ok-short", args({ databaseCheck: { image: "postgres:16-alpine", credentialsSecretName: "c" } }))).not.toThrow();
   });
 });

@@ -35,6 +35,14 @@ describe("drift values", () => {
     ]);
   });
 
+  it("gives null for a path that leads through null or a non-object, or cannot be read, on either side", () => {
+    expect(unredactedDriftAt(["spec.hard.pods", "spec..pods", "metadata.name.length"], { spec: null, metadata: { name: "acme" } }, { spec: { hard: { pods: "20" } } })).toEqual([
+      { path: "spec.hard.pods", recorded: null, actual: "20" },
+      { path: "spec..pods", recorded: null, actual: null },
+      { path: "metadata.name.length", recorded: null, actual: null },
+    ]);
+  });
+
   it("hides a recorded secret at an ordinary-looking path whose actual value is plain, and that value wherever else it appears (issue 27)", () => {
     const canary = "canary-note-Jd82kLq0";
     const found = redactDriftedResources([

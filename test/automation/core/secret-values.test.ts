@@ -48,6 +48,15 @@ describe("secretValues", () => {
     expect(secretValues({ DATABASE_URL: "postgresql://app@db:5432/matih" })).toEqual(["postgresql://app@db:5432/matih"]);
     // Not a URL: the colon and slashes do not start at a scheme.
     expect(secretValues({ SMTP_PASSWORD: "1x://user:inner-pw@host" })).toEqual(["1x://user:inner-pw@host"]);
+    // What `new URL` reads as a URL with a password, the password counts: after leading spaces (an env file's
+    // `DATABASE_URL= postgresql://…`) or a control character, and a special scheme without slashes.
+    expect(secretValues({ DATABASE_URL: " postgresql://app:lead-space-pw@db:5432/matih" })).toEqual([" postgresql://app:lead-space-pw@db:5432/matih", "lead-space-pw"]);
+    expect(secretValues({ DATABASE_URL: "\u0001postgresql://app:ctl-char-pw@db/matih" })).toEqual(["\u0001postgresql://app:ctl-char-pw@db/matih", "ctl-char-pw"]);
+    expect(secretValues({ SMTP_URL: "https:user:no-slash-pw@mail" })).toEqual(["https:user:no-slash-pw@mail", "no-slash-pw"]);
+    // A value with a scheme but no password in it (a token with a colon): the whole value only.
+    expect(secretValues({ MATIH_ADMIN_TOKEN: "token:abcd@efgh" })).toEqual(["token:abcd@efgh"]);
+    // A password whose percent-encoding does not decode: as written (decoding it threw, and took the password with it).
+    expect(secretValues({ DATABASE_URL: "postgresql://app:pw%zz-long@db:5432/matih" })).toEqual(["postgresql://app:pw%zz-long@db:5432/matih", "pw%zz-long"]);
     // A scheme but not a valid URL: the whole value only.
     expect(secretValues({ SMTP_URL: "smtp://user:pw-pw@[bad" })).toEqual(["smtp://user:pw-pw@[bad"]);
   });

@@ -175,6 +175,7 @@ export class App {
     this.reviews = null;
     this.rollout?.dispose();
     this.rollout = null;
+    this.fleetChange?.dispose();
     this.fleetChange = null;
     this.fleet = { ...this.fleet, data: null };
     this.request = App.emptyRequest();
@@ -222,7 +223,10 @@ export class App {
   private enterFleetPages(): void {
     const route = this.route;
     const api = this.api;
-    if (this.fleetChange && (route.view !== "fleet-change" || route.id !== this.fleetChange.id)) this.fleetChange = null;
+    if (this.fleetChange && (route.view !== "fleet-change" || route.id !== this.fleetChange.id)) {
+      this.fleetChange.dispose();
+      this.fleetChange = null;
+    }
     if (this.rollout && (route.view !== "rollout" || route.id !== this.rollout.id)) {
       this.rollout.dispose();
       this.rollout = null;

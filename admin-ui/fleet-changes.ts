@@ -15,6 +15,9 @@ import type { FleetChange, FleetRollout, LiveMessage, PlatformSettingsVersion, R
 export const WAVE_DEFAULTS: Required<RolloutWaves> = { canary: 2, growth: 2, concurrency: 4, canaryMaxFailures: 0, waveFailurePercent: 10 };
 export type WaveField = keyof RolloutWaves;
 
+/** How often a fleet change still previewing in the background is read again. */
+const PREVIEW_POLL_MS = 3_000;
+
 /** Messages come in bursts (several tenants of a wave at once): one read for a burst. */
 const DEBOUNCE_MS = 300;
 
@@ -50,6 +53,8 @@ export class FleetChangePage {
   waves: Record<WaveField, string> = { canary: "", growth: "", concurrency: "", canaryMaxFailures: "", waveFailurePercent: "" };
   allowDestructive = false;
   rejectReason = "";
+  private previewPoll: ReturnType<typeof setTimeout> | undefined;
+  private disposed = false;
   private readonly api: Api;
   private readonly render: () => void;
   private readonly decided: (rolloutId: string | null) => void;
@@ -62,6 +67,7 @@ export class FleetChangePage {
   }
 
   async load(): Promise<void> {
+    clearTimeout(this.previewPoll);
     try {
       const [change, current] = await Promise.all([this.api.fleetChange(this.id), this.api.platformSettings().catch(() => null)]);
       this.change = change;
@@ -71,7 +77,16 @@ export class FleetChangePage {
       if (error instanceof ApiProblem && error.status === 404) this.missing = true;
       else this.error = (error as Error).message;
     }
+    // Previewed in the background (the Pulumi engine, stack by stack): read again until the preview is done.
+    // No stream carries its progress, and it moves in seconds per tenant, so a read every few seconds is enough.
+    if (this.change?.status === "PREVIEWING" && !this.disposed) this.previewPoll = setTimeout(() => void this.load(), PREVIEW_POLL_MS);
     this.render();
+  }
+
+  /** Stops reading a change still being previewed (the page was left). */
+  dispose(): void {
+    this.disposed = true;
+    clearTimeout(this.previewPoll);
   }
 
   /** The wave options typed, as numbers; empty fields are left to the service's defaults. */

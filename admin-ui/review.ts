@@ -194,7 +194,9 @@ export class ChangeReview {
     try {
       await this.api.approveChange(this.tenantId, changeId, allowDestructive);
       const kind = this.get(changeId)?.kind ?? "update";
-      const text = kind === "update" ? "Approved: an update run applies exactly the reviewed plan." : `Approved: the ${kind} run is queued.`;
+      const text = kind === "update" ? "Approved: an update run applies exactly the reviewed plan."
+        : kind === "restore" ? "Approved and restored: the backup is now the tenant's data."
+        : `Approved: the ${kind} run is queued.`;
       this.notice = { changeId, text, tone: "good" };
       queued = true;
     } catch (error) {

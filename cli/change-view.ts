@@ -76,7 +76,7 @@ interface TierChange {
   note?: string;
 }
 
-function bytes(n: number): string {
+export function bytes(n: number): string {
   const units = ["B", "KiB", "MiB", "GiB", "TiB"];
   let value = n;
   let unit = 0;
@@ -116,6 +116,16 @@ function resourceLines(r: ResourceChange, colors: Colors): string[] {
   return lines;
 }
 
+/** A restore request: the backup it restores, what it replaces, and that the approval itself restores. */
+function restoreLines(change: Change, colors: Colors): string {
+  const { backup, backupId, replaces } = change.requested;
+  return [
+    backup ? `restores: backup ${backup.id} of ${backup.schemaName}, taken ${shortTime(backup.createdAt)} (${backup.reason}, ${bytes(backup.sizeBytes)})` : `restores: backup ${backupId ?? "(not named)"}`,
+    ...(replaces ? [`replaces: ${replaces}`] : []),
+    colors.dim("A restore request: nothing is previewed; approving it restores the backup then and there (no run)."),
+  ].join("\n");
+}
+
 /** The whole change as text for `matih changes show`. */
 export function renderChange(change: Change, colors: Colors): string {
   const out: string[] = [];
@@ -137,6 +147,7 @@ export function renderChange(change: Change, colors: Colors): string {
     out.push("");
     out.push(change.kind === "update"
       ? colors.dim(change.status === "PREVIEWING" ? "The preview is still running; show it again in a moment." : "No preview.")
+      : change.kind === "restore" ? restoreLines(change, colors)
       : colors.dim(`A ${change.kind} request: nothing is previewed; approving it queues the ${change.kind} run.`));
     return `${out.join("\n")}\n`;
   }

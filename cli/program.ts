@@ -8,11 +8,11 @@ import { createInterface } from "node:readline/promises";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { TIERS } from "../model/tiers.ts";
 import { Api, CliError, query, resolveConnection, seg } from "./client.ts";
-import { renderChange, showValue } from "./change-view.ts";
+import { bytes, renderChange, showValue } from "./change-view.ts";
 import { completionScript } from "./completion.ts";
 import { colorsFor, duration, fields, formatData, OUTPUT_FORMATS, shorterTime, shortTime, statusColor, table, type Colors, type OutputFormat } from "./output.ts";
 import type {
-  ActionAccepted, Change, ChangeAccepted, ChangeList, DriftCheckNow, DriftHistory, DriftRun, DriftSummary, FleetPage, ProvisioningStatus, RunAccepted, Tenant,
+  ActionAccepted, BackupList, Change, ChangeAccepted, ChangeList, DriftCheckNow, DriftHistory, DriftRun, DriftSummary, FleetPage, ProvisioningStatus, RestoreApproved, RunAccepted, Tenant,
 } from "./types.ts";
 import { finalLine, plainError, watchTenant } from "./watch.ts";
 
@@ -246,6 +246,29 @@ export function buildProgram(io: Io): Command {
       await actionOutcome(ctx, answer, "teardown", options.watch === true);
     });
 
+  tenants.command("backups").argument("<tenant>", "slug or id (a deleted tenant's too)")
+    .description("the tenant's database backups, newest first: when, why, size, until when they are kept")
+    .option("--limit <n>", "at most this many", integer("--limit", 1, 200), 50)
+    .addHelpText("after", examples(["matih tenants backups acme", "matih tenants backups acme -o json"]))
+    .action(async (tenant: string, options: { limit: number }, command: Command) => {
+      const ctx = context(command);
+      const list = await ctx.api.get<BackupList>(`/api/v1/tenants/${seg(tenant)}/backups?limit=${options.limit}`);
+      ctx.emit(list, () => list.items.length === 0 ? "no backups\n" : table(["ID", "REASON", "TAKEN", "SIZE", "KEPT UNTIL"], list.items.map((b) => [
+        b.id.slice(0, 8), b.reason, shorterTime(b.createdAt), bytes(b.sizeBytes), b.removedAt ? ctx.colors.dim(`removed ${shorterTime(b.removedAt)}`) : shorterTime(b.expiresAt),
+      ]), ctx.colors));
+    });
+
+  tenants.command("restore").argument("<tenant>", "slug or id").argument("<backup>", "the backup's id (matih tenants backups)")
+    .description("ask for a backup to be restored into the tenant's database; another admin (or you) approves it with matih changes approve")
+    .option("--skip-backup", "do not back up what the restore replaces first (part of what the reviewer approves)")
+    .addHelpText("after", examples(["matih tenants restore acme 5e6f7a8b-9c0d-4e1f-a2b3-c4d5e6f7a8b9"]))
+    .action(async (tenant: string, backupId: string, options: { skipBackup?: boolean }, command: Command) => {
+      const ctx = context(command);
+      if (!UUID.test(backupId)) throw new CliError(`the backup must be its whole id (as matih tenants backups ${tenant} -o json shows it), not ${JSON.stringify(backupId)}`, { exitCode: 2 });
+      const change = await ctx.api.post<Change>(`/api/v1/tenants/${seg(tenant)}/restore`, { backupId, ...(options.skipBackup ? { skipBackup: true } : {}) });
+      ctx.emit(change, () => `restore request ${change.id} awaits review; nothing is restored until it is approved.\nreview it with: matih changes show ${tenant} ${change.id.slice(0, 8)}\napprove it with: matih changes approve ${tenant} ${change.id.slice(0, 8)}`);
+    });
+
   program.command("watch").argument("<tenant>", "slug or id")
     .description("follow a tenant's run live until it ends: exit 0 when it succeeded, 1 when it failed")
     .addHelpText("after", examples(["matih watch acme", "matih watch acme --no-progress | tee acme.log"]))
@@ -318,12 +341,20 @@ export function buildProgram(io: Io): Command {
     .addHelpText("after", examples(["matih changes approve acme 1b2c --watch", "matih changes approve acme 1b2c --allow-destructive"]))
     .action(async (tenant: string, id: string, options: { allowDestructive?: boolean; watch?: boolean }, command: Command) => {
       const ctx = context(command);
-      let accepted: ChangeAccepted;
+      let accepted: ChangeAccepted | RestoreApproved;
       try {
-        accepted = await ctx.api.post<ChangeAccepted>(`/api/v1/tenants/${seg(tenant)}/changes/${seg(await changeId(ctx, tenant, id))}/approve`, options.allowDestructive ? { allowDestructive: true } : {});
+        accepted = await ctx.api.post<ChangeAccepted | RestoreApproved>(`/api/v1/tenants/${seg(tenant)}/changes/${seg(await changeId(ctx, tenant, id))}/approve`, options.allowDestructive ? { allowDestructive: true } : {});
       } catch (error) {
         if (error instanceof CliError && error.code === "destructive_change") throw new CliError(`${error.message} (review it with matih changes show, then approve with --allow-destructive)`, { code: error.code });
         throw error;
+      }
+      if (accepted.run === null) {
+        // A restore request: performed in the approval itself, so there is no run to follow (--watch has nothing to watch).
+        const done = accepted as RestoreApproved;
+        ctx.emit(done, () => `change ${done.change.id.slice(0, 8)} approved: backup ${done.restored.id} (${done.restored.reason}, taken ${done.restored.createdAt}) restored into ${done.tenant.slug}'s database.\n${done.safetyBackup
+          ? `what it replaced was backed up first: backup ${done.safetyBackup.id}; undo with: matih tenants restore ${done.tenant.slug} ${done.safetyBackup.id}`
+          : "what it replaced was not backed up (skipBackup, or there was nothing)."}`);
+        return;
       }
       if (options.watch) {
         if (ctx.format === "table") ctx.out(`change ${accepted.change.id.slice(0, 8)} approved; ${accepted.run.kind} run:`);

@@ -24,6 +24,11 @@ export type ActionRequested = Omit<Static<typeof ActionRequestedSchema>, "change
 /** A teardown or rollback: its run queued, or (four eyes) the request awaiting another admin. */
 export type ActionAccepted = RunAccepted | ActionRequested;
 export type ChangeAccepted = { change: Change; tenant: Tenant; run: RunAccepted["run"] };
+/** A backup as the API lists it (GET /api/v1/tenants/{id}/backups), the fields the CLI reads. */
+export type BackupSummary = { id: string; reason: string; sizeBytes: number; sha256: string; schemaName: string; createdAt: string; expiresAt: string; removedAt: string | null };
+export type BackupList = { items: BackupSummary[]; total: number };
+/** An approved restore request: restored in the approval, so no run. */
+export type RestoreApproved = { change: Change; tenant: Tenant; run: null; restored: BackupSummary; safetyBackup: BackupSummary | null };
 export type ChangeList = { items: Change[] };
 export type FleetPage = Static<typeof FleetResponseSchema>;
 export type DriftSummary = Static<typeof DriftSummarySchema>;

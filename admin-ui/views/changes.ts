@@ -16,6 +16,7 @@ import { statusBadge, value } from "./parts.ts";
 export function describeChange(change: Change, tenant: Tenant): string {
   if (change.kind === "teardown") return "Tear down the tenant";
   if (change.kind === "rollback") return `Roll back to the end of phase ${change.target.lastPhase}`;
+  if (change.kind === "restore") return "Restore a backup into its database";
   const parts: string[] = [];
   const { tier, lastPhase } = change.requested;
   const undecided = change.status === "PREVIEWING" || change.status === "PENDING_REVIEW";
@@ -59,6 +60,7 @@ function statusSentence(change: Change, now: number) {
 
 /** A teardown or rollback asked for by one admin: what it waits for, or what came of it. */
 function requestSentence(change: Change, now: number) {
+  if (change.kind === "restore") return restoreSentence(change, now);
   const act = change.kind === "teardown" ? "teardown" : "rollback";
   switch (change.status) {
     case "PENDING_REVIEW": {
@@ -147,6 +149,37 @@ export function tierChangePlan(change: Change, tenant: Tenant, plan: TierChangeP
   </section>`;
 }
 
+/** A restore request (always reviewed, performed by its approval): what it waits for, or what came of it. */
+function restoreSentence(change: Change, now: number) {
+  switch (change.status) {
+    case "PENDING_REVIEW": {
+      const left = Date.parse(change.expiresAt) - now;
+      return left > 0
+        ? html`<p>Awaiting review: the backup is restored when an admin approves it${change.requested.skipBackup ? "" : ", after a backup of what it replaces"}. Nothing is changed until then. The request is valid for ${duration(left)} more (until ${when(change.expiresAt)}).</p>`
+        : html`<p class="notice notice-bad">This request expired at ${when(change.expiresAt)}: ask for the restore again.</p>`;
+    }
+    case "APPLIED":
+      return html`<p>Restored ${when(change.appliedAt)}${change.decidedBy ? `, approved by ${change.decidedBy}` : ""}.</p>`;
+    case "FAILED":
+      return html`<p class="phase-error"><strong>The restore failed:</strong> ${change.error ?? "no reason given"}. The tenant's data is as it was.</p>`;
+    case "REJECTED":
+      return html`<p>Rejected by ${change.decidedBy ?? "an admin"} ${when(change.decidedAt)}${change.rejectionReason ? html`: “${change.rejectionReason}”` : ""}. Nothing was restored.</p>`;
+    case "STALE":
+      return html`<p>Stale: the tenant changed after this was requested. Nothing was restored; ask again if it is still wanted.</p>`;
+    case "EXPIRED":
+      return html`<p>Expired before it was approved. Nothing was restored.</p>`;
+    default:
+      return nothing;
+  }
+}
+
+/** The backup a restore request names, as it was when asked for. */
+function restoredBackup(change: Change) {
+  const backup = change.requested.backup;
+  if (!backup) return html`backup ${change.requested.backupId ?? "(not named)"}`;
+  return html`backup <code>${backup.id}</code> of schema <code>${backup.schemaName}</code>, taken ${when(backup.createdAt)} (${backup.reason}, ${bytes(backup.sizeBytes)})`;
+}
+
 function changeItem(app: App, review: ChangeReview, change: Change, now: number) {
   const tenant = app.tenant!.tenant!;
   const notice = review.notice?.changeId === change.id ? review.notice : null;
@@ -158,9 +191,11 @@ function changeItem(app: App, review: ChangeReview, change: Change, now: number)
     <dl class="facts">
       <div><dt>Requested by</dt><dd>${change.createdBy}, ${when(change.createdAt)}</dd></div>
       ${change.requested.reason ? html`<div><dt>Reason</dt><dd>${change.requested.reason}</dd></div>` : nothing}
-      <div><dt>Brings it to</dt><dd>${change.kind === "teardown" ? "nothing: every phase is removed, newest first"
+      ${change.kind === "restore" ? html`<div><dt>Restores</dt><dd class="restored-backup">${restoredBackup(change)}</dd></div>
+        ${change.requested.replaces ? html`<div><dt>Replaces</dt><dd>${change.requested.replaces}</dd></div>` : nothing}`
+        : html`<div><dt>Brings it to</dt><dd>${change.kind === "teardown" ? "nothing: every phase is removed, newest first"
         : change.kind === "rollback" ? `phases 1 to ${change.target.lastPhase}; phases ${change.target.lastPhase + 1} to 10 are removed`
-        : `${change.target.tier}, phases 1 to ${change.target.lastPhase}`}</dd></div>
+        : `${change.target.tier}, phases 1 to ${change.target.lastPhase}`}</dd></div>`}
     </dl>
     ${statusSentence(change, now)}
     ${notice ? html`<div class="notice notice-${notice.tone}" role=${notice.tone === "bad" ? "alert" : "status"}><p>${notice.text}</p>${notice.detail ? html`<p class="muted-error">The service said: ${notice.detail}</p>` : nothing}</div>` : nothing}

@@ -124,6 +124,14 @@ function statusSentence(change: FleetChange) {
       return html`<p>Rejected by ${change.decidedBy ?? "an admin"} ${when(change.decidedAt)}${change.rejectionReason ? html`: “<span class="rejection-reason">${change.rejectionReason}</span>”` : ""}. Nothing was changed.</p>`;
     case "STALE":
       return html`<p>Stale: another settings version became current after its preview. Nothing was changed; propose it again.</p>`;
+    case "PREVIEWING": {
+      // The Pulumi engine previews each tenant's stack in the background; the page reads the change again until done.
+      const progress = change.previewProgress;
+      return html`<p class="preview-progress" role="status">Previewing in the background${progress ? `: ${count(progress.done)} of ${count(progress.total)} ${progress.total === 1 ? "tenant" : "tenants"} done` : ""}.
+        The impact and the review follow once every selected tenant is previewed; this page updates itself.</p>`;
+    }
+    case "PREVIEW_FAILED":
+      return html`<p class="notice notice-bad" role="alert">The preview could not finish${change.previewError ? html`: <span class="preview-error">${change.previewError}</span>` : ""}. Nothing was changed; propose it again.</p>`;
     default:
       return nothing;
   }
@@ -146,6 +154,6 @@ export function fleetChangeView(app: App) {
     ${page.notice ? html`<div class=${`notice notice-${page.notice.tone}`} role=${page.notice.tone === "bad" ? "alert" : "status"}><p>${page.notice.text}</p>${page.notice.detail ? html`<p class="muted-error">${page.notice.detail}</p>` : nothing}</div>` : nothing}
     ${page.error ? html`<p class="notice notice-bad" role="alert">${page.error}</p>` : nothing}
     ${settingsDiff(change, page)}
-    ${impact(change)}
+    ${change.status === "PREVIEWING" || change.status === "PREVIEW_FAILED" ? nothing : impact(change)}
     ${change.status === "PENDING_REVIEW" && app.isAdmin ? decide(app, page, change) : nothing}`;
 }

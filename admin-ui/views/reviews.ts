@@ -20,6 +20,7 @@ let typingTimer: number | undefined;
 function asks(item: TenantReviewItem): string {
   if (item.action === "teardown") return "Tear down the tenant";
   if (item.action === "rollback") return `Roll back to the end of phase ${item.target.lastPhase}`;
+  if (item.action === "restore") return "Restore a backup into its database";
   const parts: string[] = [];
   if (item.target.tier !== item.tenant.tier) parts.push(`Tier ${item.tenant.tier} → ${item.target.tier}`);
   if (item.target.lastPhase < 10) parts.push(`phases 1 to ${item.target.lastPhase}`);
@@ -27,6 +28,7 @@ function asks(item: TenantReviewItem): string {
 }
 
 function preview(item: TenantReviewItem) {
+  if (item.action === "restore") return html`<span class="muted">none: the backup is named in the change</span>`;
   if (item.action !== "update") return html`<span class="muted">none: a request for another admin's approval</span>`;
   const s = item.changeSummary;
   return html`${s ? `${s.create} to create, ${s.update} to update, ${s.replace} to replace, ${s.delete} to delete` : "—"}${item.destructive

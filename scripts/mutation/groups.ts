@@ -50,8 +50,15 @@ export const GROUPS: readonly MutationGroup[] = [
     name: "networking",
     summary: "network isolation (phase 4's NetworkPolicies)",
     mutate: ["components/04-networking.ts"],
-    testFiles: ["test/components/04-networking.test.ts", "test/components/04-networking-egress.test.ts", "test/components/04-networking-args.test.ts"],
-    threshold: null,
+    testFiles: [
+      "test/components/04-networking.test.ts",
+      "test/components/04-networking-egress.test.ts",
+      "test/components/04-networking-args.test.ts",
+      "test/components/04-networking-fields.test.ts",
+    ],
+    // Measured 100 % (docs/testing.md), after 04-networking-fields spelled out every policy, the check Job and its
+    // options; under 100 so that a new, truly equivalent mutant can be justified in the docs rather than fail CI.
+    threshold: 95,
   },
   {
     name: "runs",
@@ -76,7 +83,7 @@ export const GROUPS: readonly MutationGroup[] = [
     // ChangeService methods run only inside a service, whose tests (changes, four-eyes) take minutes per mutant
     // (hours for the file); they stay in the suite, unmeasured here (docs/testing.md).
     // Line ranges follow the file: test/scripts/mutation.test.ts checks that each still spans whole functions.
-    mutate: ["automation/core/plans.ts", "server/domain/change-service.ts:77-119", "server/domain/change-service.ts:388-396"],
+    mutate: ["automation/core/plans.ts", "server/domain/change-service.ts:96-138", "server/domain/change-service.ts:493-501"],
     testFiles: ["test/automation/core/plans.test.ts", "test/server/domain/change-review.test.ts"],
     // Measured 96.6 % (docs/testing.md); the six survivors are equivalent or not observable.
     threshold: 93,
@@ -85,9 +92,15 @@ export const GROUPS: readonly MutationGroup[] = [
     name: "redaction-drift",
     summary: "secret redaction and drift state",
     mutate: ["automation/core/redact.ts", "automation/core/drift-values.ts"],
-    testFiles: ["test/automation/core/redact.test.ts", "test/automation/core/secret-values.test.ts", "test/automation/core/drift-values.test.ts"],
-    // Measured 67.7 % (docs/testing.md); the survivors are listed there. Raise it as they are killed.
-    threshold: 65,
+    testFiles: [
+      "test/automation/core/redact.test.ts",
+      "test/automation/core/redact-leaks.test.ts",
+      "test/automation/core/secret-values.test.ts",
+      "test/automation/core/drift-values.test.ts",
+    ],
+    // Measured 96.5 % (docs/testing.md), after redact-leaks put a canary at every place a secret can hide; the 13
+    // survivors are equivalent (11) or a default list's made-up value (2), each named there.
+    threshold: 94,
   },
   {
     name: "auth",
@@ -113,9 +126,11 @@ export const GROUPS: readonly MutationGroup[] = [
     name: "admin-ui",
     summary: "the dashboard's views",
     mutate: ["admin-ui/views/*.ts"],
-    testFiles: ["test/admin-ui/*.browser.test.ts"],
+    // The fast view tests (lit-html's render() into happy-dom, no browser, no service), not the Chromium files:
+    // each of those starts a service and a browser, so every mutant re-ran minutes of them (hours for the group).
+    // They stay in the suite for what only a browser shows (focus, dialogs, the live stream, the CSP).
+    testFiles: ["test/admin-ui/views/*.test.ts"],
     threshold: null,
-    needs: "Chromium, PostgreSQL",
   },
 ];
 

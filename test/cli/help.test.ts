@@ -50,7 +50,7 @@ describe("matih --help and completion", () => {
     for (const name of ["tenants", "watch", "changes", "drift", "completion"]) expect(top.stdout).toMatch(new RegExp(`^  ${name}\\b`, "m"));
     expect(top.stdout).toContain("Examples:\n  matih tenants create acme --tier professional --region eastus --admin-email ops@acme.example --watch");
     const all = helps();
-    expect([...all.keys()].sort()).toEqual(["changes approve", "changes list", "changes reject", "changes request", "changes show", "completion", "drift run", "drift show", "drift status", "tenants create", "tenants delete", "tenants get", "tenants list", "tenants retry", "tenants rollback", "watch"]);
+    expect([...all.keys()].sort()).toEqual(["changes approve", "changes list", "changes reject", "changes request", "changes show", "completion", "drift run", "drift show", "drift status", "tenants backups", "tenants create", "tenants delete", "tenants get", "tenants list", "tenants restore", "tenants retry", "tenants rollback", "watch"]);
     for (const [path, help] of all) {
       expect(help, path).toMatch(new RegExp(`^Usage: matih ${path}(\\|\\w+)? `, "m"));
       expect(help, path).toMatch(/\nExamples:\n {2}(matih|source|MATIH_URL)/);
@@ -95,7 +95,7 @@ describe("matih --help and completion", () => {
     expect(script).toContain("complete -F _matih matih");
     expect(bashComplete(script, ["matih", ""])).toEqual(expect.arrayContaining(["changes", "completion", "drift", "tenants", "watch", "--output", "--url", "--token"]));
     expect(bashComplete(script, ["matih", "te"])).toEqual(["tenants"]);
-    expect(bashComplete(script, ["matih", "tenants", ""])).toEqual(expect.arrayContaining(["create", "delete", "get", "list", "retry", "rollback"]));
+    expect(bashComplete(script, ["matih", "tenants", ""])).toEqual(expect.arrayContaining(["backups", "create", "delete", "get", "list", "restore", "retry", "rollback"]));
     expect(bashComplete(script, ["matih", "--url", "http://x", "changes", "ap"])).toEqual(["approve"]);
     expect(bashComplete(script, ["matih", "tenants", "create", "acme", "--tier", ""])).toEqual(["enterprise", "free", "professional"]);
     expect(bashComplete(script, ["matih", "-o", "y"])).toEqual(["yaml"]);

@@ -160,6 +160,7 @@ function driftSection(drift: DriftResult) {
   </section>`;
 }
 
+/** The admin's actions; never shown for a DELETED tenant (tenantView), so none of them considers that status. */
 function actions(app: App, state: TenantState, tenant: Tenant, status: ProvisioningStatus) {
   const running = status.run !== null && RUN_STATES.has(status.run.status);
   const busy = state.busy !== null;
@@ -168,7 +169,6 @@ function actions(app: App, state: TenantState, tenant: Tenant, status: Provision
     retry: tenant.status === "FAILED" && !running,
     rollback: tenant.status === "FAILED" && !running && status.phases.some((p) => p.status === "SUCCEEDED" && p.number < 10),
     remove: (tenant.status === "ACTIVE" || tenant.status === "FAILED") && !running,
-    inspect: tenant.status !== "DELETED",
   };
   return html`<section class="panel actions" aria-labelledby="actions-title">
     <h2 id="actions-title">Actions</h2>
@@ -176,10 +176,10 @@ function actions(app: App, state: TenantState, tenant: Tenant, status: Provision
       <button type="button" ?disabled=${!can.retry || busy} @click=${() => app.retry()}>${state.busy === "Retry" ? "Retrying…" : "Retry"}</button>
       <button type="button" class="secondary" ?disabled=${!can.rollback || busy} @click=${() => app.openDialog("rollback")}>Roll back…</button>
       <button type="button" class="danger" ?disabled=${!can.remove || busy} @click=${() => app.openDialog("delete")}>Delete…</button>
-      <button type="button" class="secondary" ?disabled=${!can.inspect || busy} @click=${() => app.runPreview()}>${state.busy === "Preview" ? "Previewing…" : "Preview changes"}</button>
-      <button type="button" class="secondary" ?disabled=${!can.inspect || busy} @click=${() => app.runDriftCheck()}>${state.busy === "Drift check" ? "Checking…" : "Check drift"}</button>
+      <button type="button" class="secondary" ?disabled=${busy} @click=${() => app.runPreview()}>${state.busy === "Preview" ? "Previewing…" : "Preview changes"}</button>
+      <button type="button" class="secondary" ?disabled=${busy} @click=${() => app.runDriftCheck()}>${state.busy === "Drift check" ? "Checking…" : "Check drift"}</button>
     </div>
-    <p class="muted">${reason || (tenant.status === "FAILED" ? "Retry continues from the failed phase; roll back removes the phases after the one you choose." : tenant.status === "DELETED" ? "This tenant is deleted." : "Retry and roll back apply to a failed tenant.")}</p>
+    <p class="muted">${reason || (tenant.status === "FAILED" ? "Retry continues from the failed phase; roll back removes the phases after the one you choose." : "Retry and roll back apply to a failed tenant.")}</p>
   </section>`;
 }
 

@@ -130,7 +130,9 @@ export const GROUPS: readonly MutationGroup[] = [
     // each of those starts a service and a browser, so every mutant re-ran minutes of them (hours for the group).
     // They stay in the suite for what only a browser shows (focus, dialogs, the live stream, the CSP).
     testFiles: ["test/admin-ui/views/*.test.ts"],
-    threshold: null,
+    // Measured 99.41 % (docs/testing.md): the 13 mutants left are equivalent (lit-html renders undefined as nothing,
+    // JSON.stringify(null) is "null", a first row shown only when there are rows) or not reachable from the pages.
+    threshold: 95,
   },
 ];
 

@@ -560,3 +560,43 @@ describe("what stays in view", () => {
     expect(one<HTMLDetailsElement>(root, "details.earlier-changes").open).toBe(true);
   });
 });
+
+describe("more of a change's page", () => {
+  const at = (phase: number) => ({
+    urn: `urn:pulumi:acme::matih-tenant::matih:tenant:Phase::r${phase}`, type: "kubernetes:core/v1:ConfigMap", name: `r${phase}`,
+    phase: phase ? { number: phase, name: "SETUP_DATABASE" } : null, op: "update" as const, diffs: [],
+  });
+
+  it("orders the phases by number whatever order the preview gives, the resources outside the phases last", () => {
+    const preview = { ...change().preview!, changes: [at(3), at(0), at(1), at(7)] };
+    const root = mount(changePreview(preview, CHANGE_ID));
+    expect(all(root, "section.change-phase").map((s) => s.dataset.phase)).toEqual(["1", "3", "7", "0"]);
+    expect(root.textContent).not.toContain("Nothing to change");
+  });
+
+  it("ties each change's heading, and a tier change plan's, to what they label", () => {
+    const a = article(section([change()]).root);
+    expect(one(a, "h3").id).toBe(`change-${CHANGE_ID}-title`);
+    const plan = mount(tierChangePlan(change(), tenant(), { move: null, steps: [], data: null, note: null } as unknown as TierChangePlan));
+    const labelled = one(plan, "section.tier-change");
+    expect(labelled.getAttribute("aria-labelledby")).toBe(`tier-change-${CHANGE_ID}`);
+    expect(one(plan, "h4").id).toBe(`tier-change-${CHANGE_ID}`);
+  });
+
+  it("shows a notice only beside the change it is about", () => {
+    const { root } = section([change(), change({ id: "other", status: "REJECTED", decidedBy: "carol", decidedAt: T2 })], { review: { notice: { changeId: "other", text: "Rejected: nothing was changed.", tone: "good" } } });
+    expect(article(root).querySelector(".notice")).toBeNull();
+    expect(text(one(article(root, "other"), ".notice"))).toBe("Rejected: nothing was changed.");
+  });
+
+  it("words a restore request at the last moment of its validity as expired, and the rest of its states", () => {
+    const restore = (over: Partial<Change>) => change({ kind: "restore", preview: null, previewedAt: null, requested: {}, target: { tier: "professional", lastPhase: 10 }, ...over });
+    const say = (over: Partial<Change>) => sentence(section([restore(over)], { review: { notice: { changeId: CHANGE_ID, text: "n", tone: "good" } } }).root);
+    expect(say({ expiresAt: new Date(NOW).toISOString() })).toBe("This request expired at Dec 7, 2026, 11:15:00 AM: ask for the restore again.");
+    expect(say({ expiresAt: new Date(NOW + 60_000).toISOString() })).toBe("Awaiting review: the backup is restored when an admin approves it, after a backup of what it replaces. Nothing is changed until then. The request is valid for 1 min 0 s more (until Dec 7, 2026, 11:16:00 AM).");
+    expect(say({ status: "REJECTED", decidedBy: null, decidedAt: T2, rejectionReason: null })).toBe("Rejected by an admin Dec 7, 2026, 10:15:00 AM. Nothing was restored.");
+    expect(say({ status: "APPROVED", decidedBy: "carol", decidedAt: T2 })).toBe("");
+    expect(say({ status: "APPLIED", appliedAt: T2, decidedBy: null })).toBe("Restored Dec 7, 2026, 10:15:00 AM.");
+    expect(text(one(article(section([restore({})]).root), "dd.restored-backup"))).toBe("backup (not named)");
+  });
+});

@@ -575,6 +575,9 @@ describe("more of the page", () => {
     const change = PREVIEW.phases[2]!.changes[0]!;
     const groups = previewGroups({ ...PREVIEW, phases: [{ number: 0, name: "", changes: [change] }, { number: 2, name: "SETUP_DATABASE", changes: [change] }] });
     expect(groups.map((g) => g.number)).toEqual([2, 0]);
+    // Out of order, the resources outside the phases first: phases by number, those outside last.
+    const three = previewGroups({ ...PREVIEW, phases: [0, 5, 2, 9].map((number) => ({ number, name: number ? "SETUP_DATABASE" : "", changes: [change] })) });
+    expect(three.map((g) => g.number)).toEqual([2, 5, 9, 0]);
   });
 
   it("marks the rollback target chosen", () => {

@@ -34,6 +34,7 @@ import { expiredBackups, insertBackup, markBackupRemoved, type BackupReason, typ
 import type { Queryable } from "../db/pool.ts";
 import type { TenantRow } from "../db/tenants.ts";
 import type { BackupStore } from "./backup-store.ts";
+import { currentPlatformSettings } from "./platform-settings.ts";
 
 export interface BackupConfig {
   /**
@@ -89,17 +90,31 @@ export class BackupService {
     this.deps = deps;
   }
 
+  /**
+   * The current platform settings version, as a run reads it: a version that
+   * moves the shared server (postgres.host, port, database, adminUser) applies
+   * to the next backup or restore in every process, without a restart. On the
+   * caller's connection when it has one (it may hold the tenant's row lock).
+   */
+  private async currentSettings(db?: Queryable): Promise<PlatformSettings> {
+    return (await currentPlatformSettings(db ?? this.deps.pool, this.deps.settings)).settings;
+  }
+
   get retentionDays(): number {
     return this.deps.retentionDays;
   }
 
-  /** Where the tenant's data is, or why this service has none to dump. */
-  targetOf(tenant: Pick<TenantRow, "slug" | "tier">): BackupTarget {
+  /**
+   * Where the tenant's data is, or why this service has none to dump: on the
+   * shared server of the given settings (by default those this process
+   * started with; `take` and `restore` pass the current version's).
+   */
+  targetOf(tenant: Pick<TenantRow, "slug" | "tier">, settings: PlatformSettings = this.deps.settings): BackupTarget {
     const schema = postgresIdentifier(tenant.slug);
     if (tierProfile(tenant.tier).database.strategy === "database-per-tenant") {
       return { kind: "none", why: `a ${tenant.tier} tenant's dedicated server is backed up by Azure (point-in-time restore for ${tierProfile(tenant.tier).database.dedicatedServer?.backupRetentionDays ?? "its"} days); this service does not dump it` };
     }
-    const url = this.deps.tenantDatabaseUrl ?? (this.deps.engine === "pulumi" ? this.sharedServerUrl() : null);
+    const url = this.deps.tenantDatabaseUrl ?? (this.deps.engine === "pulumi" ? this.sharedServerUrl(settings) : null);
     if (url === null) {
       return { kind: "none", why: "the render engine creates no tenant database (its phase 2 runs under Pulumi's mock runtime); set MATIH_TENANT_DATABASE_URL to back up tenant schemas from a PostgreSQL" };
     }
@@ -107,8 +122,8 @@ export class BackupService {
     return { kind: "schema", url, schema, source: `${u.hostname}:${u.port || "5432"}${u.pathname}` };
   }
 
-  private sharedServerUrl(): string {
-    const p = this.deps.settings.postgres;
+  private sharedServerUrl(settings: PlatformSettings): string {
+    const p = settings.postgres;
     const url = new URL("postgresql://localhost");
     url.hostname = p.host;
     url.port = String(p.port);
@@ -130,7 +145,7 @@ export class BackupService {
    * service has no database of. Anything else that fails throws BackupError.
    */
   async take(tenant: TenantRow, options: { reason: BackupReason; principal: string; runId?: string | null; db?: Queryable }): Promise<BackupOutcome> {
-    const target = this.targetOf(tenant);
+    const target = this.targetOf(tenant, await this.currentSettings(options.db));
     if (target.kind === "none") return { none: target.why };
     if (!(await this.schemaExists(target))) return { none: `schema ${target.schema} does not exist on ${target.source}: there is no data to back up` };
     const id = randomUUID();
@@ -164,7 +179,7 @@ export class BackupService {
    * way in. The file's sha256 must match the one recorded.
    */
   async restore(tenant: TenantRow, backup: BackupRow): Promise<void> {
-    const target = this.targetOf(tenant);
+    const target = this.targetOf(tenant, await this.currentSettings());
     if (target.kind === "none") throw new BackupError(`there is no database of ${tenant.slug} to restore into: ${target.why}`);
     if (backup.removedAt) throw new BackupError(`backup ${backup.id} was removed on ${new Date(backup.removedAt).toISOString()} (retention); it cannot be restored`);
     const base = path.join(this.deps.store.workDir, `restore-${randomUUID()}`);

@@ -96,13 +96,13 @@ export class TenantService {
    * The API boundary's check of a tenant request: every problem at once, in
    * readable words (thrown as a ValidationError, answered with 400).
    */
-  checkRequest(body: unknown): CreateTenantInput {
+  checkRequest(body: unknown, settings: PlatformSettings = this.deps.settings): CreateTenantInput {
     const { lastPhase, restoreFrom, ...fields } = (typeof body === "object" && body !== null && !Array.isArray(body) ? body : { body }) as Record<string, unknown>;
     const problems: ValidationProblem[] = Array.isArray(body) || typeof body !== "object" || body === null
-      ? tenantRequestProblems(body, { baseDomain: this.deps.settings.baseDomain })
-      : tenantRequestProblems(fields, { baseDomain: this.deps.settings.baseDomain });
+      ? tenantRequestProblems(body, { baseDomain: settings.baseDomain })
+      : tenantRequestProblems(fields, { baseDomain: settings.baseDomain });
     // Region × tier × settings (an enterprise server needs a subnet in its region): a 400 here, not a failed run later.
-    if (problems.length === 0) problems.push(...placementProblems({ tier: fields.tier as Tier, region: fields.region as string }, this.deps.settings));
+    if (problems.length === 0) problems.push(...placementProblems({ tier: fields.tier as Tier, region: fields.region as string }, settings));
     if (lastPhase !== undefined && (!Number.isInteger(lastPhase) || (lastPhase as number) < 1 || (lastPhase as number) > PHASE_COUNT)) {
       problems.push({ field: "lastPhase", message: `must be a whole number from 1 to ${PHASE_COUNT}, got ${JSON.stringify(lastPhase)}` });
     }
@@ -115,6 +115,15 @@ export class TenantService {
       ...(lastPhase !== undefined ? { lastPhase: lastPhase as number } : {}),
       ...(restoreFrom !== undefined ? { restoreFrom: restoreFrom as string } : {}),
     };
+  }
+
+  /**
+   * `checkRequest` against the platform settings' current version (one indexed
+   * read), as the API checks a request: a version that changes the base domain
+   * or the regions' subnets applies to the next request in every process.
+   */
+  async checkRequestNow(body: unknown): Promise<CreateTenantInput> {
+    return this.checkRequest(body, await this.currentSettings());
   }
 
   /** Records a checked request (see `checkRequest`) as a tenant, stored as requested, and queues its provisioning. */

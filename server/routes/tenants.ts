@@ -74,22 +74,18 @@ const tenantRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
         ...listErrorResponses,
       },
     },
-    // The body is checked once, by the tenant spec's own rules, so that every
-    // problem (schema-like and semantic) is answered together in plain words.
-    validatorCompiler: ({ httpPart }) => (data: unknown) => {
-      if (httpPart !== "body") return { value: data };
-      try {
-        return { value: tenants.checkRequest(data) };
-      } catch (error) {
-        return { error: error as Error };
-      }
-    },
+    // The body is checked once, in the handler, by the tenant spec's own rules
+    // against the current platform settings version (a read a synchronous
+    // validator cannot make), so that every problem (schema-like and semantic)
+    // is answered together in plain words. The schema above documents it.
+    validatorCompiler: () => (data: unknown) => ({ value: data }),
   }, async (request, reply) => {
+    const input = await tenants.checkRequestNow(request.body);
     const key = request.headers["idempotency-key"];
     if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) {
       throw new ApiError(400, "invalid_request", "Idempotency-Key must be 1 to 200 letters, digits, dots, dashes, underscores or colons");
     }
-    const { tenant, run, replayed } = await tenants.create(request.body, who(request), key === undefined ? undefined : { key, tokenId: request.principal!.tokenId });
+    const { tenant, run, replayed } = await tenants.create(input, who(request), key === undefined ? undefined : { key, tokenId: request.principal!.tokenId });
     if (replayed) reply.header("idempotent-replayed", "true");
     return accepted(reply, { tenant, run });
   });

@@ -30,19 +30,28 @@ if (database.available) {
   tls = { on: rows[0].ssl === "on", reason: rows[0].ssl === "on" ? "" : "the test PostgreSQL has TLS off (the embedded one)" };
 }
 
+/**
+ * The service's own database as the backup reads it: the platform settings'
+ * current version (none recorded, or the one given) and, for a backup taken,
+ * a recorder that echoes the row it is asked to insert.
+ */
+function serviceDatabase(current?: unknown) {
+  return {
+    query: async (sql: string, params: unknown[] = []) => sql.includes("FROM platform_settings_versions")
+      ? { rows: current ? [{ version: 2, settings: current, createdAt: new Date(), createdBy: "ops", reason: "moved", changedPaths: ["postgres.port"] }] : [] }
+      : { rows: [{ id: params[0], location: params[8], size_bytes: params[9], sizeBytes: params[9], sha256: params[10] }] },
+  };
+}
+
 describe.skipIf(!tls.on)(`the backup's connection to the shared server with sslMode require${tls.on ? "" : ` [skipped: ${tls.reason}]`}`, () => {
-  let pool: pg.Pool;
-  beforeAll(() => {
-    pool = new pg.Pool({ connectionString: TEST_DATABASE_URL, max: 1 });
-  });
-  afterAll(() => pool.end());
+  const pool = serviceDatabase();
 
   it("connects without verifying the certificate, as libpq's require does, and finds no schema to dump", async () => {
     const settings = resolvePlatformSettings({
       postgres: { host: url.hostname, port: Number(url.port || 5432), database: url.pathname.slice(1) || "postgres", adminUser: decodeURIComponent(url.username) || "postgres", sslMode: "require" },
     });
     const service = new BackupService({
-      pool, store: null as never, retentionDays: 30, tenantDatabaseUrl: null, engine: "pulumi", settings, env: { [settings.postgres.adminPasswordEnv]: decodeURIComponent(url.password) },
+      pool: pool as never, store: null as never, retentionDays: 30, tenantDatabaseUrl: null, engine: "pulumi", settings, env: { [settings.postgres.adminPasswordEnv]: decodeURIComponent(url.password) },
     });
     const target = service.targetOf({ slug: "tls-nobody", tier: "free" });
     expect(target.kind).toBe("schema");
@@ -99,7 +108,7 @@ describe.skipIf(!database.available)(`a backup taken by a non-superuser admin of
     });
     const store = await new LocalBackupStore(dir).init();
     // The service's own database only records the backup: a recorder that echoes the row.
-    const recorder = { query: async (_sql: string, params: unknown[]) => ({ rows: [{ id: params[0], location: params[8], size_bytes: params[9], sizeBytes: params[9], sha256: params[10] }] }) };
+    const recorder = serviceDatabase();
     const service = new BackupService({ pool: null as never, store, retentionDays: 30, tenantDatabaseUrl: null, engine: "pulumi", settings, env: { [settings.postgres.adminPasswordEnv]: adminPassword } });
     const outcome = await service.take({ slug, tier: "free", id: "00000000-0000-0000-0000-000000000001" } as never, { reason: "teardown" as never, principal: "test", db: recorder as never });
     expect(outcome).toHaveProperty("backup");
@@ -108,5 +117,21 @@ describe.skipIf(!database.available)(`a backup taken by a non-superuser admin of
     expect(stdout.match(/^\d+\torder \d+$/gm)?.length).toBe(250);
     const { rows } = await superuser.query(`SELECT pg_has_role($1, $2, 'MEMBER') AS member`, [admin, role]);
     expect(rows[0].member).toBe(false);
+  });
+
+  it("dumps from the shared server of the current settings version, not the one the process started with", async () => {
+    const current = resolvePlatformSettings({
+      postgres: { host: url.hostname, port: Number(url.port || 5432), database: db.name, adminUser: admin, sslMode: tls.on ? "require" : "disable" },
+    });
+    // The process started when the shared server was elsewhere (a port nothing listens on).
+    const started = resolvePlatformSettings({ postgres: { ...current.postgres, port: 1 } });
+    const store = await new LocalBackupStore(dir).init();
+    const env = { [current.postgres.adminPasswordEnv]: adminPassword };
+    const tenant = { slug, tier: "free", id: "00000000-0000-0000-0000-000000000002" } as never;
+    const moved = new BackupService({ pool: null as never, store, retentionDays: 30, tenantDatabaseUrl: null, engine: "pulumi", settings: started, env });
+    const outcome = await moved.take(tenant, { reason: "teardown" as never, principal: "test", db: serviceDatabase(current) as never });
+    expect(outcome).toHaveProperty("backup");
+    // With no version recorded, the process's own settings: the old place, which refuses the connection.
+    await expect(moved.take(tenant, { reason: "teardown" as never, principal: "test", db: serviceDatabase() as never })).rejects.toThrow(/:1\b|port 1|ECONNREFUSED|connect/);
   });
 });

@@ -228,6 +228,38 @@ describe.skipIf(!postgres.available)("versioned platform settings on PostgreSQL"
       await expect(pool.query("DELETE FROM platform_settings_versions WHERE version = 2")).rejects.toThrow(/cannot be changed or removed/);
       expect((await get(a.app, "/api/v1/platform/settings/versions")).total).toBe(2);
     });
+
+    it("checks a tenant request's placement and base domain against the current version in both services, not the one they started with", async () => {
+      const request = (slug: string) => ({ ...tenantRequest(slug), tier: "enterprise", region: "westus" });
+      // Versions 1 and 2 have no delegated subnet in westus: an enterprise tenant there is refused at the boundary.
+      for (const s of [a, b]) {
+        const refused = await s.app.inject({ method: "POST", url: "/api/v1/tenants", headers: auth(), payload: request("west-early") });
+        expect(refused.statusCode, refused.body).toBe(400);
+        expect(refused.json().details).toEqual([expect.objectContaining({ field: "region", message: expect.stringContaining('there is none in "westus"') })]);
+      }
+      const westus = { subnetId: "/subscriptions/11111111-2222-3333-4444-555555555555/resourceGroups/net/providers/Microsoft.Network/virtualNetworks/westus/subnets/pg", subnetCidr: "10.30.1.0/24" };
+      const v3 = { ...v2, azure: { ...v2.azure, databaseSubnets: { ...v2.azure.databaseSubnets, westus } } };
+      expect((await recordPlatformSettingsVersion(pool, { settings: v3, createdBy: "ops@example.com", reason: "a subnet in westus" })).version.version).toBe(3);
+      // Both processes, started on version 1, take it from the next request: no restart.
+      for (const [s, slug] of [[a, "west-a"], [b, "west-b"]] as const) {
+        const accepted = await s.app.inject({ method: "POST", url: "/api/v1/tenants", headers: auth(), payload: { ...request(slug), lastPhase: 1 } });
+        expect(accepted.statusCode, accepted.body).toBe(202);
+        await waitForStatus(s.app, accepted.json().tenant.id, settled);
+      }
+      // A slug that fits under v1's domain but whose hostnames would not under a longer one is refused once that version is current.
+      const long = "x".repeat(20);
+      // 228 characters: api.{20}.{domain} is 253, the longest host name allowed; one more character in the slug is 254.
+      const domain = `${"d".repeat(54)}.${"e".repeat(54)}.${"f".repeat(54)}.${"g".repeat(54)}.matih.ai`;
+      expect(domain.length).toBe(228);
+      const v4 = resolvePlatformSettings({ ...v3, baseDomain: domain, dns: { ...v3.dns, parentZoneName: "matih.ai" } } as never);
+      const before = await a.app.inject({ method: "POST", url: "/api/v1/tenants", headers: auth(), payload: { ...tenantRequest(long), lastPhase: 1 } });
+      expect(before.statusCode, before.body).toBe(202);
+      await waitForStatus(a.app, before.json().tenant.id, settled);
+      await recordPlatformSettingsVersion(pool, { settings: v4, createdBy: "ops@example.com", reason: "a longer base domain" });
+      const after = await b.app.inject({ method: "POST", url: "/api/v1/tenants", headers: auth(), payload: { ...tenantRequest(`${long}b`), lastPhase: 1 } });
+      expect(after.statusCode, after.body).toBe(400);
+      expect(after.json().details).toEqual([{ field: "slug", message: `makes host names under "${domain}" longer than 253 characters` }]);
+    });
   });
 
   it("keeps each process's cluster connection (an inline kubeconfig) out of the versions, and runs each process with its own", async () => {

@@ -110,9 +110,37 @@ export async function findFleetChange(db: Queryable, id: string, options: { forU
 }
 
 /** A background preview starts (again, after a restart): its start time, its count from zero. */
-export async function startFleetPreview(db: Queryable, id: string, total: number): Promise<Date> {
-  const { rows } = await db.query(`UPDATE fleet_changes SET previewed_at = now(), preview_progress = $2 WHERE id = $1 AND status = 'PREVIEWING' RETURNING previewed_at AS "previewedAt"`, [id, JSON.stringify({ done: 0, total })]);
+export async function startFleetPreview(db: Queryable, id: string, total: number, options: { resumed?: boolean } = {}): Promise<Date> {
+  // Resumed (digests kept from an earlier process): the preview still dates from that start, so that a tenant whose
+  // stack changed after it is previewed again at its rollout turn.
+  const { rows } = await db.query(
+    `UPDATE fleet_changes SET previewed_at = ${options.resumed ? "COALESCE(previewed_at, now())" : "now()"}, preview_progress = $2
+      WHERE id = $1 AND status = 'PREVIEWING' RETURNING previewed_at AS "previewedAt"`,
+    [id, JSON.stringify({ done: 0, total })],
+  );
   return rows[0].previewedAt;
+}
+
+/** The digests a background preview kept so far, by slug (a process stopped mid-preview left them). */
+export async function fleetPreviewDigests<D>(db: Queryable, id: string): Promise<Map<string, D>> {
+  const { rows } = await db.query(`SELECT slug, digest FROM fleet_change_preview_digests WHERE change_id = $1`, [id]);
+  return new Map(rows.map((r: { slug: string; digest: D }) => [r.slug, r.digest]));
+}
+
+/** Keeps one tenant's digest as soon as it is known; false once the change is no longer PREVIEWING. */
+export async function keepFleetPreviewDigest(db: Queryable, id: string, slug: string, digest: unknown): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `INSERT INTO fleet_change_preview_digests (change_id, slug, digest)
+       SELECT id, $2, $3 FROM fleet_changes WHERE id = $1 AND status = 'PREVIEWING'
+     ON CONFLICT (change_id, slug) DO UPDATE SET digest = EXCLUDED.digest`,
+    [id, slug, JSON.stringify(digest)],
+  );
+  return rowCount === 1;
+}
+
+/** The digests are spent once the preview has its outcome. */
+export async function dropFleetPreviewDigests(db: Queryable, id: string): Promise<void> {
+  await db.query(`DELETE FROM fleet_change_preview_digests WHERE change_id = $1`, [id]);
 }
 
 /** False once the change is no longer PREVIEWING (rejected meanwhile): the preview stops. */

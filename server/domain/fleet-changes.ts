@@ -13,7 +13,8 @@ import { printableLineProblem, ValidationError, type ValidationProblem } from ".
 import { resolvePlatformSettings, type PlatformSettings } from "../../model/settings.ts";
 import { enqueueOutbox } from "../db/outbox.ts";
 import {
-  appendFleetAudit, appendSettingsVersionIn, findFleetChange, finishFleetPreview, insertFleetChange, insertRollout, recordFleetPreviewProgress, startFleetPreview, updateFleetChange,
+  appendFleetAudit, appendSettingsVersionIn, dropFleetPreviewDigests, findFleetChange, finishFleetPreview, fleetPreviewDigests, insertFleetChange, insertRollout, keepFleetPreviewDigest,
+  recordFleetPreviewProgress, startFleetPreview, updateFleetChange,
   type FleetChangeRow, type FleetChangeTenant, type FleetPreview, type FleetSelector, type GroupChange, type PreviewGroup, type RolloutConfig, type RolloutRow,
 } from "../db/fleet-changes.ts";
 import type { FleetPreviewQueue, RolloutQueue } from "../db/fleet-rollout-queue.ts";
@@ -105,7 +106,8 @@ interface SelectedTenant {
 }
 
 /** What the grouping keeps of one tenant's preview entry: its group key and changed resources, not its whole change list. */
-type PreviewDigest =
+/** What the grouping keeps of one tenant's preview: its group key and counts, no values (kept in the database while a background preview runs). */
+export type PreviewDigest =
   | { ok: false; error: string }
   | { ok: true; key: string; changeSummary: PreviewGroup["changeSummary"]; destructiveResources: FleetPreview["destructive"][number]["resources"] | null; resources: string[] };
 
@@ -134,7 +136,22 @@ export class FleetPreviewGrouper {
   }
 
   add(entries: readonly FleetPreviewEntry[]): void {
-    for (const entry of entries) if (this.wanted.has(entry.slug)) this.digests.set(entry.slug, this.digest(entry));
+    for (const entry of entries) this.addEntry(entry);
+  }
+
+  /** Adds one tenant's preview and returns its digest (null for a tenant not selected). */
+  addEntry(entry: FleetPreviewEntry): PreviewDigest | null {
+    if (!this.wanted.has(entry.slug)) return null;
+    const digest = this.digest(entry);
+    this.digests.set(entry.slug, digest);
+    return digest;
+  }
+
+  /** Adds a digest kept earlier (by a process that stopped mid-preview); its group's changes are in its key. */
+  addDigest(slug: string, digest: PreviewDigest): void {
+    if (!this.wanted.has(slug)) return;
+    if (digest.ok && !this.changesByKey.has(digest.key)) this.changesByKey.set(digest.key, JSON.parse(digest.key) as GroupChange[]);
+    this.digests.set(slug, digest);
   }
 
   private digest(entry: FleetPreviewEntry): PreviewDigest {
@@ -347,15 +364,19 @@ export class FleetChangeService {
     if (!change || change.status !== "PREVIEWING" || !preview) return;
     try {
       const selected = await selectTenants(this.deps.pool, change.selector);
-      await startFleetPreview(this.deps.pool, changeId, selected.length);
+      // What an earlier process previewed before it stopped is kept: only the rest is previewed again.
+      const kept = await fleetPreviewDigests<PreviewDigest>(this.deps.pool, changeId);
+      await startFleetPreview(this.deps.pool, changeId, selected.length, { resumed: kept.size > 0 });
+      const grouper = new FleetPreviewGrouper(selected);
+      for (const [slug, digest] of kept) grouper.addDigest(slug, digest);
       const targets: FleetPreviewTarget[] = [];
       for (const t of selected) {
+        if (kept.has(t.slug)) continue;
         // A tenant no operation ever started on has no stack, and nothing to preview (listed as not previewed).
         if (!(await hasStack(this.deps.pool, t.id))) continue;
         const tenant = await findTenant(this.deps.pool, t.id);
         if (tenant) targets.push({ spec: tenantSpecOf(tenant), lastPhase: await currentExtent(this.deps.pool, t.id), stackSettings: await findStackSettings(this.deps.pool, t.slug) });
       }
-      const grouper = new FleetPreviewGrouper(selected);
       let done = selected.length - targets.length;
       let reported = Date.now();
       if (!(await recordFleetPreviewProgress(this.deps.pool, changeId, { done, total: selected.length }))) return;
@@ -366,7 +387,10 @@ export class FleetChangeService {
         concurrency: this.deps.fleetPreviewConcurrency ?? 1,
         signal: signal ? AbortSignal.any([signal, withdrawn.signal]) : withdrawn.signal,
         onEntry: async (entry) => {
-          grouper.add([entry]);
+          const digest = grouper.addEntry(entry);
+          if (digest && !(await keepFleetPreviewDigest(this.deps.pool, changeId, entry.slug, digest))) {
+            withdrawn.abort(new Error(`fleet change ${changeId} is no longer awaiting its preview`));
+          }
           done += 1;
           // The count for readers, every few seconds rather than every tenant; it also finds a rejection.
           if (Date.now() - reported >= PROGRESS_EVERY_MS) {
@@ -381,6 +405,7 @@ export class FleetChangeService {
       const outcome = grouper.finish();
       await withTransaction(this.deps.pool, async (db) => {
         if (!(await finishFleetPreview(db, changeId, outcome))) return;
+        await dropFleetPreviewDigests(db, changeId);
         await appendFleetAudit(db, {
           actor: change.createdBy, from: "PREVIEWING", to: "PENDING_REVIEW",
           message: `fleet change ${changeId} previewed: ${selected.length} tenants in ${outcome.preview.groups.length} groups${outcome.preview.failed.length > 0 ? `, ${outcome.preview.failed.length} failed` : ""}`,
@@ -393,6 +418,7 @@ export class FleetChangeService {
       const message = error instanceof Error ? error.message : String(error);
       await withTransaction(this.deps.pool, async (db) => {
         if (!(await finishFleetPreview(db, changeId, { error: message }))) return;
+        await dropFleetPreviewDigests(db, changeId);
         await appendFleetAudit(db, { actor: change.createdBy, from: "PREVIEWING", to: "PREVIEW_FAILED", message: `fleet change ${changeId}: its preview failed: ${message}`, details: { fleetChangeId: changeId } });
       });
     }
@@ -471,6 +497,7 @@ export class FleetChangeService {
       // One still previewing (or whose preview failed) may be withdrawn too: its preview job stops at its next count.
       if (!["PENDING_REVIEW", "PREVIEWING", "PREVIEW_FAILED"].includes(change.status)) throw new ApiError(409, "change_not_pending", `fleet change ${id} is ${change.status} and cannot be rejected`);
       await updateFleetChange(db, id, { status: "REJECTED", decidedBy: principal, rejectionReason: note });
+      await dropFleetPreviewDigests(db, id);
       await appendFleetAudit(db, { actor: principal, from: change.status, to: "REJECTED", message: `fleet change ${id} rejected by ${principal}${note ? `: ${note}` : ""}`, details: { fleetChangeId: id } });
       return (await findFleetChange(db, id))!;
     });

@@ -21,6 +21,8 @@ const postgres = await probePostgres();
 interface PreviewControl {
   failSlug?: string;
   hold?: Promise<void>;
+  /** Only this tenant's preview waits for `hold`; without it, every tenant's does. */
+  holdSlug?: string;
   calls: { slug: string; lastPhase: number | undefined; tag: string | undefined }[];
 }
 
@@ -33,7 +35,7 @@ function tenantByTenant(control: PreviewControl) {
         if (prop === "preview") {
           return async (request: PreviewRequest) => {
             control.calls.push({ slug: request.spec.slug, lastPhase: request.lastPhase, tag: request.settings.images.tags["ai-service"] });
-            if (control.hold) await control.hold;
+            if (control.hold && (control.holdSlug === undefined || control.holdSlug === request.spec.slug)) await control.hold;
             if (request.spec.slug === control.failSlug) throw new Error(`preview of ${request.spec.slug} refused by the test`);
             return target.preview(request);
           };
@@ -166,18 +168,22 @@ describe.skipIf(!postgres.available)("a background fleet preview across a restar
     await db?.drop();
   });
 
-  it("is finished by the next process when the one previewing it stops", async () => {
+  it("is finished by the next process when the one previewing it stops, which previews only the tenants not yet previewed", async () => {
     db = await freshDatabase();
     let release!: () => void;
-    const held: PreviewControl = { calls: [], hold: new Promise<void>((resolve) => (release = resolve)) };
+    // alpha's preview completes; bravo's waits until the first process is stopping.
+    const held: PreviewControl = { calls: [], hold: new Promise<void>((resolve) => (release = resolve)), holdSlug: "bravo" };
     const first = await startService(db.url, { MATIH_WORKERS: "1" }, { wrapEngine: tenantByTenant(held) });
     let changeId: string;
     try {
       await createFleet(first.app, [{ slug: "alpha", tier: "free" }, { slug: "bravo", tier: "free" }]);
       changeId = (await proposeInBackground(first.app, { settings: { images: { tags: { "ai-service": "2.3.0" } } }, reason: "ai-service 2.3.0" })).id;
       const deadline = Date.now() + 30_000;
-      while (held.calls.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-      expect(held.calls.length).toBeGreaterThan(0);
+      const kept = async () => (await sql(db.url, "SELECT slug FROM fleet_change_preview_digests WHERE change_id = $1", [changeId])).map((r: { slug: string }) => r.slug);
+      while ((!held.calls.some((c) => c.slug === "bravo") || (await kept()).length === 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      expect(held.calls.map((c) => c.slug).sort()).toEqual(["alpha", "bravo"]);
+      // alpha's digest is kept as soon as its preview is done, bravo's is not there yet.
+      expect(await kept()).toEqual(["alpha"]);
     } finally {
       // Stopped while its preview waits: the job is left to another process.
       const closing = first.close();
@@ -187,10 +193,16 @@ describe.skipIf(!postgres.available)("a background fleet preview across a restar
     expect((await sql(db.url, "SELECT status FROM fleet_changes WHERE id = $1", [changeId]))[0].status).toBe("PREVIEWING");
 
     const fresh: PreviewControl = { calls: [] };
+    const startedSecond = new Date();
     second = await startService(db.url, { MATIH_WORKERS: "1" }, { wrapEngine: tenantByTenant(fresh) });
     const change = await waitForChange(second.app, changeId, (c) => c.status !== "PREVIEWING", 120_000);
     expect(change).toMatchObject({ status: "PENDING_REVIEW", previewProgress: { done: 2, total: 2 } });
     expect(change.preview.groups.map((g: any) => [g.slugs, g.summary])).toEqual([[["alpha", "bravo"], "update 1 Release"]]);
-    expect(fresh.calls.map((c) => c.slug).sort()).toEqual(["alpha", "bravo"]);
+    // Only bravo is previewed again; alpha's kept digest is grouped with it, and the digests are gone once it is done.
+    expect(fresh.calls.map((c) => c.slug)).toEqual(["bravo"]);
+    expect(await sql(db.url, "SELECT count(*)::int AS n FROM fleet_change_preview_digests WHERE change_id = $1", [changeId])).toEqual([{ n: 0 }]);
+    // The preview dates from the first process's start: a stack changed after that is previewed again at its rollout turn.
+    const [{ previewed }] = await sql(db.url, "SELECT previewed_at < $2::timestamptz AS previewed FROM fleet_changes WHERE id = $1", [changeId, startedSecond.toISOString()]);
+    expect(previewed).toBe(true);
   }, 240_000);
 });

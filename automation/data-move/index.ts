@@ -7,4 +7,4 @@
 export { INCOMPLETE_MARKER, moveTenantSchema, restoreList, type MoveRequest } from "./move.ts";
 export { DatabaseMoveError, MOVE_STEPS, type MoveReport, type MoveStep, type PostgresEndpoint, type TableReport, type TargetState } from "./types.ts";
 export { tableChecksums, STABLE_TEXT_SETTINGS } from "./inventory.ts";
-export { ensureRole, freezeWrites, measureSchema, removeTenant, thawWrites } from "./targets.ts";
+export { ensureRole, freezeWrites, measureSchema, removeTenant, thawWrites, withAdmin } from "./targets.ts";

@@ -10,7 +10,8 @@ import pg from "pg";
 import { quoteIdent } from "./inventory.ts";
 import type { PostgresEndpoint } from "./types.ts";
 
-async function withAdmin<T>(endpoint: PostgresEndpoint, application: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+/** One admin session on the endpoint (its TLS mode as libpq reads it, a connect timeout), ended after `fn`. */
+export async function withAdmin<T>(endpoint: PostgresEndpoint, application: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({
     host: endpoint.host, port: endpoint.port, database: endpoint.database, user: endpoint.user, password: endpoint.password,
     ssl: endpoint.sslMode === undefined || endpoint.sslMode === "disable" || endpoint.sslMode === "prefer" ? false : { rejectUnauthorized: endpoint.sslMode === "verify-full" || endpoint.sslMode === "verify-ca" },

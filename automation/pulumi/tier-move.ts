@@ -28,14 +28,13 @@
  * variable); a dedicated server's comes from the expand's secret output
  * `dedicatedDatabaseAdmin`. Neither is logged or put in a message.
  */
-import pg from "pg";
 import type { OutputMap } from "@pulumi/pulumi/automation/index.js";
 import type { PlatformSettings } from "../../model/settings.ts";
 import { postgresIdentifier } from "../../model/spec.ts";
 import { tierProfile, type Tier } from "../../model/tiers.ts";
 import { phaseByNumber, phaseOfUrn } from "../../model/phases.ts";
 import {
-  DatabaseMoveError, INCOMPLETE_MARKER, freezeWrites, measureSchema, moveTenantSchema, removeTenant, thawWrites, type PostgresEndpoint,
+  DatabaseMoveError, INCOMPLETE_MARKER, freezeWrites, measureSchema, moveTenantSchema, removeTenant, thawWrites, withAdmin, type PostgresEndpoint,
 } from "../data-move/index.ts";
 import { PlanMismatchError, ResourceFailedError } from "../core/errors.ts";
 import { phaseRef } from "../core/phase-tracker.ts";
@@ -98,23 +97,7 @@ function redact(text: string, ...endpoints: (PostgresEndpoint | null)[]): string
 
 /** Whether the tenant role is on the target with a login: expand's role resource made it; the move needs it as owner. */
 async function roleCanLogIn(endpoint: PostgresEndpoint, role: string): Promise<boolean | null> {
-  return query(endpoint, async (c) => (await c.query<{ rolcanlogin: boolean }>("SELECT rolcanlogin FROM pg_roles WHERE rolname = $1", [role])).rows[0]?.rolcanlogin ?? null);
-}
-
-/** One admin session for a few catalog reads. */
-async function query<T>(endpoint: PostgresEndpoint, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({
-    host: endpoint.host, port: endpoint.port, database: endpoint.database, user: endpoint.user, password: endpoint.password,
-    ssl: endpoint.sslMode === undefined || endpoint.sslMode === "disable" || endpoint.sslMode === "prefer" ? false : { rejectUnauthorized: endpoint.sslMode === "verify-full" || endpoint.sslMode === "verify-ca" },
-    application_name: "matih-move-expand", connectionTimeoutMillis: (endpoint.connectTimeoutSeconds ?? 10) * 1000,
-  });
-  client.on("error", () => undefined);
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end().catch(() => undefined);
-  }
+  return withAdmin(endpoint, "matih-move-expand", async (c) => (await c.query<{ rolcanlogin: boolean }>("SELECT rolcanlogin FROM pg_roles WHERE rolname = $1", [role])).rows[0]?.rolcanlogin ?? null);
 }
 
 /** What the engine gives the move: the stack commands it runs, so tests can script them. */
@@ -255,14 +238,14 @@ export async function expandAndMove(ctx: TierMoveContext): Promise<MovedData> {
 
 /** Whether the tenant role's transactions default to read-only in that database: the move's freeze. */
 async function frozen(endpoint: PostgresEndpoint, role: string): Promise<boolean> {
-  return query(endpoint, async (c) => (await c.query(
+  return withAdmin(endpoint, "matih-move-expand", async (c) => (await c.query(
     `SELECT 1 FROM pg_db_role_setting s JOIN pg_roles r ON r.oid = s.setrole JOIN pg_database d ON d.oid = s.setdatabase
       WHERE r.rolname = $1 AND d.datname = current_database() AND 'default_transaction_read_only=on' = ANY (s.setconfig)`, [role])).rows.length === 1);
 }
 
 /** The schema's comment on that server: undefined when the schema is absent, null when it has none. */
 async function schemaComment(endpoint: PostgresEndpoint, schema: string): Promise<string | null | undefined> {
-  return query(endpoint, async (c) => {
+  return withAdmin(endpoint, "matih-move-expand", async (c) => {
     const { rows } = await c.query<{ comment: string | null }>("SELECT obj_description(oid, 'pg_namespace') AS comment FROM pg_namespace WHERE nspname = $1", [schema]);
     return rows.length === 0 ? undefined : rows[0]!.comment;
   });

@@ -13,7 +13,6 @@
  */
 import { randomBytes } from "node:crypto";
 import { rm } from "node:fs/promises";
-import pg from "pg";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { OutputMap } from "@pulumi/pulumi/automation/index.js";
 import { runPulumiWorkerJob } from "../../../automation/pulumi/operations.ts";
@@ -22,15 +21,16 @@ import type { PulumiJob } from "../../../automation/isolation/protocol.ts";
 import type { OperationOutcome } from "../../../automation/core/operation.ts";
 import type { PreviewResult, ProgressEventBody, SavedPlan } from "../../../automation/core/types.ts";
 import { planFingerprint } from "../../../automation/core/plans.ts";
-import { tableChecksums, type PostgresEndpoint } from "../../../automation/data-move/index.ts";
+import type { PostgresEndpoint } from "../../../automation/data-move/index.ts";
 import { PHASES } from "../../../model/phases.ts";
 import { postgresIdentifier } from "../../../model/spec.ts";
 import type { Tier } from "../../../model/tiers.ts";
-import { probePostgres, TEST_DATABASE_URL } from "../../support/postgres.ts";
+import { probePostgres } from "../../support/postgres.ts";
 import { childUrn, EventLog, successfulUp } from "../fixtures/engine-events.ts";
 import { commandError, FakeWorkspaceFactory, replay, replayThenThrow, type FakeStack, type Script } from "../fixtures/fake-workspace.ts";
 import { platformSettings, tempDataDir, tenantSpec } from "../helpers/tenants.ts";
 import { startSecondServer, type SecondServer } from "../tier-change/second-server.ts";
+import { localEndpoint, schemaState, seedTenantSchema, withClient, writable } from "../tier-change/tenant-database.ts";
 
 const probe = await probePostgres();
 const suffix = randomBytes(4).toString("hex");
@@ -39,11 +39,7 @@ const DEDICATED_DB = "tenantdb";
 const CUSTOMERS = 3000;
 const EVENTS = 2000;
 
-const local = new URL(TEST_DATABASE_URL);
-const shared: PostgresEndpoint = {
-  host: local.hostname, port: Number(local.port || 5432), database: SHARED_DB,
-  user: decodeURIComponent(local.username), password: local.password ? decodeURIComponent(local.password) : undefined, sslMode: "disable",
-};
+const shared: PostgresEndpoint = localEndpoint(SHARED_DB);
 const PASSWORD_ENV = "MATIH_H22_PG_ADMIN_PASSWORD";
 const settings = platformSettings({
   postgres: { host: shared.host, port: shared.port, database: SHARED_DB, adminUser: shared.user, adminPasswordEnv: PASSWORD_ENV, sslMode: "disable" },
@@ -63,51 +59,8 @@ const CORE_RELEASE = childUrn(3, "kubernetes:helm.sh/v3:Release", "core-services
 /** A fixture URN in another tenant's stack. */
 const u0 = (slug: string, urn: string) => urn.replace("urn:pulumi:acme::", `urn:pulumi:${slug}::`);
 
-async function withClient<T>(endpoint: PostgresEndpoint, fn: (c: pg.Client) => Promise<T>, database = endpoint.database): Promise<T> {
-  const client = new pg.Client({ host: endpoint.host, port: endpoint.port, user: endpoint.user, password: endpoint.password, database });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
-}
-
 /** The tenant's schema with rows, owned by its role, as provisioning and the applications leave it. */
-async function seedTenant(endpoint: PostgresEndpoint, schema: string): Promise<void> {
-  await withClient(endpoint, async (c) => {
-    await c.query(`CREATE ROLE ${schema} LOGIN`);
-    await c.query(`CREATE SCHEMA ${schema} AUTHORIZATION ${schema}`);
-    await c.query(`SET ROLE ${schema}`);
-    await c.query(`CREATE TABLE ${schema}.customers (id bigserial PRIMARY KEY, name text NOT NULL, created_at timestamptz NOT NULL, balance numeric(12,2), tags jsonb)`);
-    await c.query(`INSERT INTO ${schema}.customers (name, created_at, balance, tags)
-      SELECT 'customer ' || i, timestamptz '2026-01-01 00:00:00+00' + i * interval '37 minutes', (i % 1000) + 0.25, jsonb_build_object('i', i) FROM generate_series(1, ${CUSTOMERS}) i`);
-    await c.query(`CREATE TABLE ${schema}.events (customer_id bigint REFERENCES ${schema}.customers (id), kind text, at timestamptz)`);
-    await c.query(`INSERT INTO ${schema}.events SELECT (i % ${CUSTOMERS}) + 1, 'kind-' || (i % 5), timestamptz '2026-02-01 00:00:00+00' FROM generate_series(1, ${EVENTS}) i`);
-    await c.query("RESET ROLE");
-  });
-}
-
-async function schemaState(endpoint: PostgresEndpoint, schema: string) {
-  return withClient(endpoint, async (c) => {
-    const { rows } = await c.query("SELECT 1 FROM pg_namespace WHERE nspname = $1", [schema]);
-    return rows.length === 0 ? null : await tableChecksums(c, schema);
-  });
-}
-
-/** The tenant can write there: no read-only default left on its role, and an insert as the role goes through. */
-async function writable(endpoint: PostgresEndpoint, schema: string): Promise<boolean> {
-  return withClient(endpoint, async (c) => {
-    const { rows } = await c.query(
-      `SELECT count(*)::int AS n FROM pg_db_role_setting s JOIN pg_roles r ON r.oid = s.setrole WHERE r.rolname = $1 AND array_to_string(s.setconfig, ',') LIKE '%read_only%'`, [schema]);
-    if (rows[0].n !== 0) return false;
-    await c.query("BEGIN");
-    await c.query(`SET LOCAL ROLE ${schema}`);
-    await c.query(`INSERT INTO ${schema}.customers (name, created_at) VALUES ('probe', now())`);
-    await c.query("ROLLBACK");
-    return true;
-  });
-}
+const seedTenant = (endpoint: PostgresEndpoint, schema: string) => seedTenantSchema(endpoint, schema, { customers: CUSTOMERS, events: EVENTS });
 
 const roleExists = (endpoint: PostgresEndpoint, role: string) =>
   withClient(endpoint, async (c) => (await c.query("SELECT 1 FROM pg_roles WHERE rolname = $1", [role])).rows.length === 1);

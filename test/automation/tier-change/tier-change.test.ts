@@ -12,21 +12,21 @@
 import { randomBytes } from "node:crypto";
 import { rm } from "node:fs/promises";
 import { cuttingProxy } from "../../support/cutting-proxy.ts";
-import pg from "pg";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { DataDirLayout } from "../../../automation/core/data-dir.ts";
 import { OperationGate } from "../../../automation/core/operation-gate.ts";
 import type { FaultPlan } from "../../../automation/core/fault-plan.ts";
 import type { DatabasePlacement, ProgressEvent } from "../../../automation/core/types.ts";
-import { tableChecksums, type PostgresEndpoint } from "../../../automation/data-move/index.ts";
+import type { PostgresEndpoint } from "../../../automation/data-move/index.ts";
 import { ForkedJobRunner } from "../../../automation/isolation/forked-runner.ts";
 import { RenderEngine } from "../../../automation/render/engine.ts";
 import { FileRenderStateStore } from "../../../automation/render/store.ts";
 import { postgresIdentifier } from "../../../model/spec.ts";
 import type { Tier } from "../../../model/tiers.ts";
-import { probePostgres, TEST_DATABASE_URL } from "../../support/postgres.ts";
+import { probePostgres } from "../../support/postgres.ts";
 import { platformSettings, tempDataDir, tenantSpec } from "../helpers/tenants.ts";
 import { startSecondServer, type SecondServer } from "./second-server.ts";
+import { localEndpoint, schemaState, seedTenantSchema, withClient, writable } from "./tenant-database.ts";
 
 const probe = await probePostgres();
 const suffix = randomBytes(4).toString("hex");
@@ -34,27 +34,13 @@ const SHARED_DB = `matih_tc_shared_${suffix}`;
 const DEDICATED_DB = "tenantdb";
 const CUSTOMERS = 3000;
 
-const local = new URL(TEST_DATABASE_URL);
-const shared: PostgresEndpoint = {
-  host: local.hostname, port: Number(local.port || 5432), database: SHARED_DB,
-  user: decodeURIComponent(local.username), password: local.password ? decodeURIComponent(local.password) : undefined, sslMode: "disable",
-};
+const shared: PostgresEndpoint = localEndpoint(SHARED_DB);
 let dedicated: PostgresEndpoint;
 let second: SecondServer | null = null;
 const runner = new ForkedJobRunner();
 let dataDir = "";
 /** Per test: which endpoint the dedicated placement goes to (a cutting proxy for one test). */
 let dedicatedVia: () => PostgresEndpoint = () => dedicated;
-
-async function withClient<T>(endpoint: PostgresEndpoint, fn: (c: pg.Client) => Promise<T>, database = endpoint.database): Promise<T> {
-  const client = new pg.Client({ host: endpoint.host, port: endpoint.port, user: endpoint.user, password: endpoint.password, database });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
-}
 
 function engine(faultPlan?: FaultPlan): RenderEngine {
   const layout = new DataDirLayout(dataDir);
@@ -76,39 +62,8 @@ async function freeTenant(slug: string): Promise<{ schema: string; engine: Rende
   expect(provisioned.status).toBe("succeeded");
   // A first provision has no old target: no tier-change steps.
   expect(subSteps(events)).toEqual([]);
-  await withClient(shared, async (c) => {
-    await c.query(`CREATE ROLE ${schema} LOGIN`);
-    await c.query(`CREATE SCHEMA ${schema} AUTHORIZATION ${schema}`);
-    await c.query(`SET ROLE ${schema}`);
-    await c.query(`CREATE TABLE ${schema}.customers (id bigserial PRIMARY KEY, name text NOT NULL, created_at timestamptz NOT NULL, balance numeric(12,2), tags jsonb)`);
-    await c.query(`INSERT INTO ${schema}.customers (name, created_at, balance, tags)
-      SELECT 'customer ' || i, timestamptz '2026-01-01 00:00:00+00' + i * interval '37 minutes', (i % 1000) + 0.25, jsonb_build_object('i', i) FROM generate_series(1, ${CUSTOMERS}) i`);
-    await c.query(`CREATE TABLE ${schema}.events (customer_id bigint REFERENCES ${schema}.customers (id), kind text, at timestamptz)`);
-    await c.query(`INSERT INTO ${schema}.events SELECT (i % ${CUSTOMERS}) + 1, 'kind-' || (i % 5), now() FROM generate_series(1, 2000) i`);
-    await c.query("RESET ROLE");
-  });
+  await seedTenantSchema(shared, schema, { customers: CUSTOMERS, events: 2000 });
   return { schema, engine: render };
-}
-
-async function schemaState(endpoint: PostgresEndpoint, schema: string) {
-  return withClient(endpoint, async (c) => {
-    const { rows } = await c.query("SELECT 1 FROM pg_namespace WHERE nspname = $1", [schema]);
-    return rows.length === 0 ? null : await tableChecksums(c, schema);
-  });
-}
-
-/** The tenant can write on this server: its role logs in there without a read-only default left behind. */
-async function writable(endpoint: PostgresEndpoint, schema: string): Promise<boolean> {
-  return withClient(endpoint, async (c) => {
-    const { rows } = await c.query(
-      `SELECT count(*)::int AS n FROM pg_db_role_setting s JOIN pg_roles r ON r.oid = s.setrole WHERE r.rolname = $1 AND array_to_string(s.setconfig, ',') LIKE '%read_only%'`, [schema]);
-    if (rows[0].n !== 0) return false;
-    await c.query("BEGIN");
-    await c.query(`SET LOCAL ROLE ${schema}`);
-    await c.query(`INSERT INTO ${schema}.customers (name, created_at) VALUES ('probe', now())`);
-    await c.query("ROLLBACK");
-    return true;
-  });
 }
 
 const subSteps = (events: readonly ProgressEvent[]) => events.flatMap((e) => (e.type === "phase-step" ? [`${e.step}:${e.status}`] : []));

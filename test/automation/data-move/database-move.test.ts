@@ -65,7 +65,7 @@ async function freePort(): Promise<number> {
 async function sourceState() {
   return onSource(async (c) => {
     const tables = await tableChecksums(c, TENANT);
-    const { rows } = await c.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name LIKE 'matih-move%'");
+    const { rows } = await c.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name LIKE 'matih-move%' AND datname = current_database()");
     return { tables, moveSessions: rows[0].n as number };
   });
 }

@@ -7,9 +7,8 @@
  * there: no run to follow, the restored rows in the database afterwards.
  */
 import { randomBytes } from "node:crypto";
-import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { probePostgres, TEST_DATABASE_URL } from "../support/postgres.ts";
+import { probePostgres, sql, TEST_DATABASE_URL } from "../support/postgres.ts";
 import { auth, freshDatabase, settled, tenantRequest, waitForStatus } from "../support/service.ts";
 import { useCliService } from "./support.ts";
 
@@ -18,15 +17,6 @@ const suffix = randomBytes(3).toString("hex");
 const slug = `keep-${suffix}`;
 const schema = `tenant_${slug.replaceAll("-", "_")}`;
 
-async function sql<T = any>(url: string, text: string): Promise<T[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query(text)).rows;
-  } finally {
-    await client.end();
-  }
-}
 
 describe.skipIf(!postgres.available)("matih restores a backup through review", () => {
   let tenantDb: Awaited<ReturnType<typeof freshDatabase>>;

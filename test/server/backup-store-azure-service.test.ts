@@ -13,26 +13,16 @@ import { createHash, randomBytes } from "node:crypto";
 import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadServiceConfig } from "../../server/config.ts";
 import { containerName, startAzurite, type Azurite } from "../support/azurite.ts";
 import { spawnService, type ServiceProcess } from "../support/entry-point.ts";
-import { probePostgres, TEST_DATABASE_URL } from "../support/postgres.ts";
+import { probePostgres, sql, TEST_DATABASE_URL } from "../support/postgres.ts";
 import { ADMIN_TOKEN, freshDatabase, tenantRequest } from "../support/service.ts";
 
 // Under CI=true a missing PostgreSQL fails here rather than skipping (probePostgres).
 const database = await probePostgres();
 
-async function sql<T = any>(url: string, text: string, params: unknown[] = []): Promise<T[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query(text, params)).rows;
-  } finally {
-    await client.end();
-  }
-}
 
 describe("the backup store's https rule", () => {
   it("takes a path-style https container URL, as the emulator serves one, and still no http one", () => {

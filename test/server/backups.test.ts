@@ -9,10 +9,9 @@
 import { createHash, randomBytes } from "node:crypto";
 import { readFileSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadServiceConfig } from "../../server/config.ts";
-import { probePostgres, TEST_DATABASE_URL } from "../support/postgres.ts";
+import { probePostgres, sql, TEST_DATABASE_URL } from "../support/postgres.ts";
 import { auth, freshDatabase, settled, startService, tenantRequest, waitForStatus, withService, type TestService } from "../support/service.ts";
 
 const available = await probePostgres();
@@ -20,15 +19,6 @@ const available = await probePostgres();
 const suffix = randomBytes(3).toString("hex");
 const READER = `matih_test_reader_${suffix}`;
 
-async function sql<T = any>(url: string, text: string, params: unknown[] = []): Promise<T[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query(text, params)).rows;
-  } finally {
-    await client.end();
-  }
-}
 
 /** What phase 2 and the tenant's migrations would leave on the shared server: role, schema, tables, rows, a sequence moved on, grants. */
 async function seedTenantSchema(url: string, slug: string): Promise<string> {

@@ -5,7 +5,7 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fingerprint } from "../../automation/render/plan-file.ts";
 import { renderMail } from "../../server/outbox/mail-templates.ts";
-import { probePostgres } from "../support/postgres.ts";
+import { probePostgres, sql } from "../support/postgres.ts";
 import { ADMIN_TOKEN, auth, READ_TOKEN, freshDatabase, settled, startService, tenantRequest, waitForStatus, type TestService } from "../support/service.ts";
 
 const postgres = await probePostgres();
@@ -51,15 +51,6 @@ async function recordOf(databaseUrl: string, slug: string): Promise<any> {
   }
 }
 
-async function sql(databaseUrl: string, text: string, values: unknown[] = []): Promise<any[]> {
-  const client = new pg.Client({ connectionString: databaseUrl });
-  await client.connect();
-  try {
-    return (await client.query(text, values)).rows;
-  } finally {
-    await client.end();
-  }
-}
 
 const audit = async (app: App, id: string) => (await app.inject({ method: "GET", url: `/api/v1/tenants/${id}/audit?limit=1000`, headers: auth() })).json().items;
 

@@ -1,7 +1,8 @@
 /** Helpers of the fleet change tests (test/server/fleet-changes*.test.ts). */
-import pg from "pg";
 import { expect } from "vitest";
 import { ADMIN_TOKEN, auth, settled, tenantRequest, waitForStatus, type TestService } from "../support/service.ts";
+import { sql } from "../support/postgres.ts";
+export { sql };
 
 export type App = TestService["app"];
 
@@ -66,15 +67,6 @@ export const quiet = (r: any) => r.waves.every((w: any) => w.tenants.every((t: a
 /** Each tenant's status in the rollout, by slug. */
 export const statuses = (r: any): Record<string, string> => Object.fromEntries(r.waves.flatMap((w: any) => w.tenants.map((t: any) => [t.slug, t.status])));
 
-export async function sql(databaseUrl: string, text: string, values: unknown[] = []): Promise<any[]> {
-  const client = new pg.Client({ connectionString: databaseUrl });
-  await client.connect();
-  try {
-    return (await client.query(text, values)).rows;
-  } finally {
-    await client.end();
-  }
-}
 
 /** A tenant's record in the render store (what was applied to it), as JSON text. */
 export async function recordText(databaseUrl: string, slug: string): Promise<string> {

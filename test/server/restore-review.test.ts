@@ -9,9 +9,8 @@
  */
 import { randomBytes } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
-import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { probePostgres, TEST_DATABASE_URL } from "../support/postgres.ts";
+import { probePostgres, sql, TEST_DATABASE_URL } from "../support/postgres.ts";
 import { ADMIN_TOKEN, auth, freshDatabase, settled, startService, tenantRequest, waitForStatus, type TestService } from "../support/service.ts";
 
 const postgres = await probePostgres();
@@ -20,15 +19,6 @@ const ALICE = "rR5tQ2wE8yU1iO4pA7sD3fG6hJ9kL0zX";
 const BOB = "mN3bV6cX9zL2kJ5hG8fD1sA4qW7eR0tY";
 const suffix = randomBytes(3).toString("hex");
 
-async function sql<T = any>(url: string, text: string, params: unknown[] = []): Promise<T[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query(text, params)).rows;
-  } finally {
-    await client.end();
-  }
-}
 
 /** What phase 2 would leave on the shared server: the tenant's role and schema, a table with rows, a sequence moved on. */
 async function seedTenantSchema(url: string, slug: string): Promise<string> {

@@ -21,3 +21,14 @@ export async function probePostgres(): Promise<{ available: true } | { available
     await client.end().catch(() => undefined);
   }
 }
+
+/** The rows of one statement on its own connection to `url` (a test's look at a database, outside the service). */
+export async function sql<T = any>(url: string, text: string, params: unknown[] = []): Promise<T[]> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query(text, params)).rows;
+  } finally {
+    await client.end();
+  }
+}
